@@ -1,0 +1,88 @@
+"""The FastAPI application: routes of DESIGN.md §8 over one Intake, errors as problem+json."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.problems import PROBLEM_TYPES, Problem
+from api.routes import accounts, contributions, meta
+from api.submission import Intake
+
+log = logging.getLogger("tally.api")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainInfo:
+    """What a client needs to reach the chain the contract lives on."""
+
+    chain_id: int
+    contract: str
+    rpc_url: str | None
+    explorer_url: str | None
+
+
+def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Tally",
+        version="1",
+        summary="Rewards for contributed AI conversations, anchored on-chain.",
+        docs_url="/docs",
+    )
+    app.state.intake = intake
+    app.state.chain = chain
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["content-type"],
+        )
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return exc.response(request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "invalid-request")
+        problem = Problem(slug, str(exc.detail))
+        response = problem.response(request.url.path)
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path", "body")),
+             "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return Problem("invalid-request", detail, errors=errors).response(request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return Problem("internal-error", "an unexpected error occurred; nothing was written").response(
+            request.url.path
+        )
+
+    @app.get("/problems/{slug}", include_in_schema=False)
+    def problem_type(slug: str) -> dict[str, object]:
+        problem = PROBLEM_TYPES.get(slug)
+        if problem is None:
+            raise Problem("not-found", f"no problem type {slug!r}")
+        return {"type": problem.uri, "title": problem.title, "status": problem.status,
+                "description": problem.description}
+
+    app.include_router(meta.router)
+    app.include_router(contributions.router)
+    app.include_router(accounts.router)
+    return app

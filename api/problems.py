@@ -1,0 +1,99 @@
+"""RFC 9457 problem details: every error the API returns, each with a stable ``type``.
+
+A ``type`` is a relative URI, ``/problems/<slug>``, resolved against the API's own origin,
+where a GET returns its description; clients match on it, never on ``detail`` text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemType:
+    slug: str
+    status: int
+    title: str
+    description: str
+
+    @property
+    def uri(self) -> str:
+        return f"/problems/{self.slug}"
+
+
+_TYPES = [
+    ProblemType("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON."),
+    ProblemType("invalid-request", 422, "Invalid request",
+                "The JSON is well-formed but a field is missing, has the wrong type or is out of range; "
+                "`errors` lists each one."),
+    ProblemType("unsupported-media-type", 415, "Unsupported media type",
+                "Send the body as application/json."),
+    ProblemType("body-too-large", 413, "Body too large",
+                "The request body is larger than the limit published at GET /v1/config (limits.maxBodyBytes)."),
+    ProblemType("batch-too-large", 413, "Batch too large",
+                "A batch holds at most limits.maxBatch items (GET /v1/config)."),
+    ProblemType("invalid-address", 422, "Invalid address",
+                "An Ethereum address is 0x followed by 40 hex digits; mixed case must be a valid EIP-55 checksum."),
+    ProblemType("invalid-signature", 422, "Invalid signature",
+                "The signature is not a 65-byte hex string (r, s, v) with a low s and v of 27 or 28."),
+    ProblemType("signer-mismatch", 403, "Signer mismatch",
+                "The EIP-712 Contribution signature does not recover to `contributor`. Sign with the "
+                "contributor's key over the domain and types of GET /v1/config, for the contentHash of "
+                "the canonical conversation."),
+    ProblemType("nonce-reused", 409, "Nonce reused",
+                "This contributor already used this nonce; sign again with a fresh one."),
+    ProblemType("stale-issued-at", 422, "Consent too old",
+                "issuedAt is further in the past than the allowed window (limits.issuedAtWindow seconds)."),
+    ProblemType("future-issued-at", 422, "Consent from the future",
+                "issuedAt is further in the future than the allowed window; check the signer's clock."),
+    ProblemType("terms-mismatch", 422, "Terms mismatch",
+                "termsHash is not the SHA-256 of the terms served at GET /v1/terms."),
+    ProblemType("unknown-format", 422, "Unknown conversation format",
+                "The conversation is neither a ChatGPT conversation (mapping, current_node), a ShareGPT "
+                "record (conversations) nor {messages: [...]}."),
+    ProblemType("malformed-conversation", 422, "Malformed conversation",
+                "The conversation has the shape of a known format but a part of it is broken."),
+    ProblemType("unknown-role", 422, "Unknown role",
+                "A message has a role that maps to none of user, assistant, system, tool."),
+    ProblemType("incomplete-conversation", 422, "Incomplete conversation",
+                "A conversation needs at least one non-empty user message and one non-empty assistant message."),
+    ProblemType("duplicate-contribution", 409, "Already contributed",
+                "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
+    ProblemType("not-found", 404, "Not found", "No such resource."),
+    ProblemType("method-not-allowed", 405, "Method not allowed", "This resource does not accept that method."),
+    ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),
+    ProblemType("internal-error", 500, "Internal error",
+                "Something failed on our side; nothing was written. The error was logged."),
+]
+
+PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
+
+
+class Problem(Exception):
+    """An error response: raise it anywhere in a request, the app renders problem+json."""
+
+    def __init__(self, slug: str, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.type = PROBLEM_TYPES[slug]
+        self.detail = detail
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type.uri,
+            "title": self.type.title,
+            "status": self.type.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extensions)
+        return body
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        return JSONResponse(self.body(instance), status_code=self.type.status, media_type=MEDIA_TYPE)

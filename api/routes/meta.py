@@ -1,0 +1,65 @@
+"""Configuration a client signs against, the terms, and health probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+
+from api.views import eip712_json
+
+router = APIRouter()
+
+
+@router.get("/v1/config", tags=["meta"])
+def config(request: Request) -> dict[str, Any]:
+    """Everything a client needs to sign a contribution and to check its receipt."""
+    intake = request.app.state.intake
+    chain = request.app.state.chain
+    return {
+        "chainId": chain.chain_id,
+        "contract": intake.domain.as_json()["verifyingContract"],
+        "operator": intake.operator,
+        "termsHash": "0x" + intake.terms_hash.hex(),
+        "rpcUrl": chain.rpc_url,
+        "explorerUrl": chain.explorer_url,
+        "eip712": eip712_json(intake.domain),
+        "limits": intake.limits.as_json(),
+    }
+
+
+@router.get("/v1/terms", tags=["meta"], response_class=PlainTextResponse)
+def terms(request: Request) -> PlainTextResponse:
+    """The contribution terms; their SHA-256 is the termsHash a contributor signs."""
+    intake = request.app.state.intake
+    return PlainTextResponse(intake.terms, media_type="text/plain; charset=utf-8",
+                             headers={"X-Terms-Hash": "0x" + intake.terms_hash.hex()})
+
+
+@router.get("/healthz", tags=["meta"])
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["meta"])
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: the database answers and the content store accepts writes."""
+    intake = request.app.state.intake
+    checks: dict[str, str] = {}
+    try:
+        with intake.sessions() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, do not crash the probe
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        intake.store.put(b"")
+        checks["content"] = "ok"
+    except Exception as exc:
+        checks["content"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks},
+                        status_code=200 if ready else 503)

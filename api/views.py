@@ -1,0 +1,72 @@
+"""JSON representations of ledger rows, as DESIGN.md §8 publishes them.
+
+Points and balances are decimal strings; hashes and addresses 0x-hex; times Unix seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.eip712 import Domain, typed_data_types
+from ledger.models import Contribution, JournalEntry
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def contribution_status(row: Contribution) -> str:
+    return "pending" if row.epoch is None else "sealed"
+
+
+def receipt_json(row: Contribution) -> dict[str, Any]:
+    return {
+        "message": {
+            "contentHash": _hex(row.content_hash),
+            "contributor": row.contributor,
+            "points": str(row.points),
+            "acceptedAt": row.accepted_at,
+        },
+        "signature": _hex(row.receipt_signature),
+    }
+
+
+def contribution_json(row: Contribution) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "contentHash": _hex(row.content_hash),
+        "cid": row.cid,
+        "contributor": row.contributor,
+        "points": str(row.points),
+        "score": row.score,
+        "status": contribution_status(row),
+        "acceptedAt": row.accepted_at,
+        "size": row.size,
+        "model": row.model,
+        "messages": row.message_count,
+        "epoch": row.epoch,
+        "logIndex": row.log_index,
+        "consent": {
+            "nonce": row.nonce,
+            "issuedAt": row.issued_at,
+            "termsHash": _hex(row.terms_hash),
+            "signature": _hex(row.signature),
+        },
+        "receipt": receipt_json(row),
+    }
+
+
+def entry_json(entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "transfer": entry.transfer_id,
+        "amount": str(entry.amount),
+        "kind": entry.kind,
+        "ref": entry.ref,
+        "createdAt": entry.created_at,
+        "epoch": entry.epoch,
+    }
+
+
+def eip712_json(domain: Domain) -> dict[str, Any]:
+    return {"domain": domain.as_json(), "types": typed_data_types(), "primaryType": "Contribution"}

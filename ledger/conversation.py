@@ -1,0 +1,233 @@
+"""The canonical conversation of DESIGN.md §2: normalisation, canonical bytes and content hash.
+
+Three input shapes are accepted and told apart by their JSON shape: a ChatGPT conversation
+(``mapping`` + ``current_node``, only the active branch counts), a ShareGPT record
+(``conversations``) and the plain ``messages`` form. Whatever the input, the result is one
+canonical object whose RFC 8785 (JCS) bytes are hashed with SHA-256 into ``contentHash``.
+Any client that follows §2 computes the same bytes, so anyone holding their conversation can
+recompute its hash without us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import rfc8785
+
+Role = Literal["user", "assistant", "system", "tool"]
+
+CANONICAL_VERSION = 1
+
+ROLE_ALIASES: Mapping[str, Role] = {
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "model": "assistant",
+    "system": "system",
+    "tool": "tool",
+}
+
+# The ChatGPT export keeps a walk from current_node to the root; a mapping deeper than this
+# is either corrupt or cyclic, and walking it would let one request burn the CPU.
+MAX_CHATGPT_DEPTH = 100_000
+IMAGE_PLACEHOLDER = "[image]"
+
+
+class ConversationError(ValueError):
+    """A conversation that cannot be normalised. ``code`` is a stable machine-readable slug."""
+
+    code = "invalid-conversation"
+
+
+class UnknownFormatError(ConversationError):
+    code = "unknown-format"
+
+
+class MalformedConversationError(ConversationError):
+    code = "malformed-conversation"
+
+
+class UnknownRoleError(ConversationError):
+    code = "unknown-role"
+
+    def __init__(self, role: object) -> None:
+        super().__init__(f"unknown message role {role!r}; accepted: {', '.join(sorted(ROLE_ALIASES))}")
+        self.role = role
+
+
+class IncompleteConversationError(ConversationError):
+    code = "incomplete-conversation"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A normalised conversation: the canonical object of DESIGN.md §2."""
+
+    model: str | None
+    messages: tuple[Message, ...]
+
+    def to_canonical(self) -> dict[str, Any]:
+        return {
+            "v": CANONICAL_VERSION,
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+        }
+
+
+def normalise_text(text: str) -> str:
+    """NFC, ``\\r\\n`` and ``\\r`` to ``\\n``, outer white space stripped (§2)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def canonical_role(role: object) -> Role:
+    if isinstance(role, str):
+        mapped = ROLE_ALIASES.get(role.lower())
+        if mapped is not None:
+            return mapped
+    raise UnknownRoleError(role)
+
+
+def detect_format(obj: object) -> Literal["chatgpt", "sharegpt", "plain"]:
+    if not isinstance(obj, Mapping):
+        raise UnknownFormatError("a conversation must be a JSON object")
+    if "mapping" in obj:
+        return "chatgpt"
+    if "conversations" in obj:
+        return "sharegpt"
+    if "messages" in obj:
+        return "plain"
+    raise UnknownFormatError(
+        "not a known conversation format: expected a ChatGPT conversation (mapping, current_node), "
+        "a ShareGPT record (conversations) or {messages: [...]}"
+    )
+
+
+def normalise(obj: object) -> Conversation:
+    """Turn any accepted input into the canonical conversation, or raise a ConversationError."""
+    fmt = detect_format(obj)
+    assert isinstance(obj, Mapping)
+    if fmt == "chatgpt":
+        model, raw = _chatgpt_messages(obj)
+    elif fmt == "sharegpt":
+        model, raw = None, _sharegpt_messages(obj)
+    else:
+        model, raw = _plain_messages(obj)
+    messages = tuple(
+        Message(role, text) for role, text in ((r, normalise_text(t)) for r, t in raw) if text
+    )
+    roles = {m.role for m in messages}
+    if "user" not in roles or "assistant" not in roles:
+        raise IncompleteConversationError(
+            "a conversation needs at least one non-empty user message and one non-empty assistant message"
+        )
+    return Conversation(model=model, messages=messages)
+
+
+def canonical_bytes(obj: object) -> bytes:
+    """RFC 8785 (JCS) bytes of the canonical form of ``obj`` (any accepted input, or canonical)."""
+    conversation = obj if isinstance(obj, Conversation) else normalise(obj)
+    return rfc8785.dumps(conversation.to_canonical())
+
+
+def content_hash(obj: object) -> str:
+    """``contentHash`` of DESIGN.md §2 as 0x-hex: SHA-256 of the canonical bytes."""
+    return "0x" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+def _model_of(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise MalformedConversationError("model must be a string or null")
+    model = normalise_text(value)
+    return model or None
+
+
+def _plain_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
+    messages = obj["messages"]
+    if not isinstance(messages, list):
+        raise MalformedConversationError("messages must be a list")
+    out: list[tuple[Role, str]] = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
+            raise MalformedConversationError(f"messages[{i}] needs a role and a string content")
+        out.append((canonical_role(m.get("role")), m["content"]))
+    return _model_of(obj.get("model")), out
+
+
+def _sharegpt_messages(obj: Mapping[str, Any]) -> list[tuple[Role, str]]:
+    turns = obj["conversations"]
+    if not isinstance(turns, list):
+        raise MalformedConversationError("conversations must be a list")
+    out: list[tuple[Role, str]] = []
+    for i, t in enumerate(turns):
+        if not isinstance(t, Mapping) or not isinstance(t.get("value"), str):
+            raise MalformedConversationError(f"conversations[{i}] needs a from and a string value")
+        out.append((canonical_role(t.get("from")), t["value"]))
+    return out
+
+
+def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
+    mapping = obj["mapping"]
+    current = obj.get("current_node")
+    if not isinstance(mapping, Mapping):
+        raise MalformedConversationError("mapping must be an object")
+    if not isinstance(current, str) or current not in mapping:
+        raise MalformedConversationError("current_node must name a node of mapping")
+    branch: list[Mapping[str, Any]] = []
+    seen: set[str] = set()
+    node_id: object = current
+    while node_id is not None:
+        if not isinstance(node_id, str) or node_id not in mapping:
+            raise MalformedConversationError(f"parent {node_id!r} is not a node of mapping")
+        if node_id in seen or len(seen) >= MAX_CHATGPT_DEPTH:
+            raise MalformedConversationError("the parent links of mapping form a cycle")
+        seen.add(node_id)
+        node = mapping[node_id]
+        if not isinstance(node, Mapping):
+            raise MalformedConversationError(f"mapping[{node_id!r}] must be an object")
+        branch.append(node)
+        node_id = node.get("parent")
+    out: list[tuple[Role, str]] = []
+    for node in reversed(branch):
+        message = node.get("message")
+        if message is None:
+            continue
+        if not isinstance(message, Mapping):
+            raise MalformedConversationError("a node's message must be an object or null")
+        metadata = message.get("metadata") or {}
+        if isinstance(metadata, Mapping) and metadata.get("is_visually_hidden_from_conversation"):
+            continue
+        text = _chatgpt_text(message.get("content"))
+        author = message.get("author")
+        role_name = author.get("role") if isinstance(author, Mapping) else None
+        if text is None or (role_name == "system" and not text.strip()):
+            continue
+        out.append((canonical_role(role_name), text))
+    return _model_of(obj.get("default_model_slug")), out
+
+
+def _chatgpt_text(content: object) -> str | None:
+    """The text of a ChatGPT message content, or None when it has none (§2)."""
+    if not isinstance(content, Mapping):
+        return None
+    parts = content.get("parts")
+    if isinstance(parts, list):
+        return "\n".join(p if isinstance(p, str) else IMAGE_PLACEHOLDER for p in parts)
+    text = content.get("text")
+    return text if isinstance(text, str) else None

@@ -1,0 +1,88 @@
+"""SQLAlchemy tables of the ledger: contributions and the points journal.
+
+Points are integers that fit a signed 64-bit column: a contribution earns at most a few hundred
+points, so the journal's totals stay far below 2**63 while the on-chain formats keep their
+uint128/uint256 room. Hashes, signatures and addresses are stored as raw bytes or checksummed
+text exactly as they are published.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.db import Base
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Contribution(Base):
+    """One accepted conversation, with the consent that came with it and the receipt we gave."""
+
+    __tablename__ = "contributions"
+    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_contributions_contributor_nonce"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    content_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    contributor: Mapped[str] = mapped_column(String(42), index=True)
+    nonce: Mapped[str] = mapped_column(String(78))
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    terms_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    cid: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str | None] = mapped_column(String(200))
+    message_count: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scorer_version: Mapped[str] = mapped_column(String(40))
+    accepted_at: Mapped[int] = mapped_column(BigInteger)
+    receipt_signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    # Filled in when an epoch is sealed: the gap-free position in the RFC 9162 log.
+    epoch: Mapped[int | None] = mapped_column(Integer, index=True)
+    log_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+
+class JournalTransfer(Base):
+    """A movement of points between two accounts: one accrual, grant, usage reward or clawback."""
+
+    __tablename__ = "journal_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    contribution_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"), index=True)
+
+
+class JournalEntry(Base):
+    """One leg of a double-entry transfer of points. Rows are never updated nor deleted.
+
+    Every transfer writes two rows with the same ``transfer_id`` whose amounts sum to zero, so
+    the sum of the whole journal is always zero and a balance is the sum of an account's rows.
+    """
+
+    __tablename__ = "journal_entries"
+    __table_args__ = (Index("ix_journal_entries_account_id", "account", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("journal_transfers.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Set when the epoch that includes this entry is sealed.
+    epoch: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -1,0 +1,82 @@
+"""Loading and creating keys: the operator's signing key and contributors' keystores.
+
+Keys live in encrypted Web3 Secret Storage files (eth-account keystores). Their passphrases
+come from the environment or a prompt and are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from eth_account import Account
+from eth_keys import keys
+
+from tally.settings import Settings
+
+
+class KeyLoadError(Exception):
+    """A key that cannot be loaded (missing file, wrong passphrase, malformed key)."""
+
+
+def write_keystore(path: Path, private_key: bytes, passphrase: str) -> str:
+    """Encrypt ``private_key`` into ``path`` (mode 0600) and return its address."""
+    keystore = Account.encrypt(private_key, passphrase)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keystore, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return str(Account.from_key(private_key).address)
+
+
+def read_keystore(path: Path, passphrase: str) -> keys.PrivateKey:
+    try:
+        keystore = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise KeyLoadError(f"no key file at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise KeyLoadError(f"{path} is not a keystore file: {exc}") from None
+    try:
+        raw = Account.decrypt(keystore, passphrase)
+    except ValueError:
+        raise KeyLoadError(f"cannot decrypt {path}: wrong passphrase or damaged file") from None
+    return keys.PrivateKey(bytes(raw))
+
+
+def new_private_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def operator_key(settings: Settings) -> keys.PrivateKey:
+    """The operator's key from settings; on the embedded default, created on first use.
+
+    The embedded default keeps a generated keystore in TALLY_HOME with its passphrase in a
+    0600 file beside it: a development convenience. Production sets TALLY_OPERATOR_KEYFILE
+    with TALLY_OPERATOR_PASSPHRASE, or TALLY_OPERATOR_KEY.
+    """
+    if settings.operator_key is not None:
+        raw = settings.operator_key.get_secret_value().removeprefix("0x")
+        try:
+            return keys.PrivateKey(bytes.fromhex(raw))
+        except (ValueError, Exception):
+            raise KeyLoadError("TALLY_OPERATOR_KEY is not a 32-byte hex private key") from None
+    if settings.operator_keyfile is not None:
+        if settings.operator_passphrase is None:
+            raise KeyLoadError("TALLY_OPERATOR_KEYFILE is set but TALLY_OPERATOR_PASSPHRASE is not")
+        return read_keystore(settings.operator_keyfile, settings.operator_passphrase.get_secret_value())
+    keyfile = settings.home / "operator-key.json"
+    passfile = settings.home / "operator-key.pass"
+    if not keyfile.exists():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        passphrase = secrets.token_urlsafe(24)
+        fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(passphrase)
+        write_keystore(keyfile, new_private_key(), passphrase)
+    return read_keystore(keyfile, passfile.read_text().strip())

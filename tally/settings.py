@@ -1,0 +1,105 @@
+"""The one settings object of a Tally process, read once from ``TALLY_*`` variables.
+
+An optional TOML file (``TALLY_CONFIG``, or ``$TALLY_HOME/tally.toml`` when it exists) supplies
+defaults; environment variables win over it. With nothing configured at all, everything lives
+under ``./.tally/``: the SQLite database, the local blockstore and the operator key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TALLY_", extra="forbid")
+
+    home: Path = Field(default=Path(".tally"), description="data folder (TALLY_HOME)")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in home by default")
+
+    # Chain: the EIP-712 domain binds signatures to one chain and one contract.
+    chain_id: int = 31337
+    contract_address: str | None = None
+    rpc_url: str | None = None
+    explorer_url: str | None = None
+
+    # The operator key signs receipts (and, later, anchors). Either an encrypted keystore file
+    # with its passphrase, or the raw key; never logged.
+    operator_keyfile: Path | None = None
+    operator_passphrase: SecretStr | None = None
+    operator_key: SecretStr | None = None
+
+    terms_file: Path | None = None
+    issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=100, ge=1, le=1000)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'tally.db'}"
+
+    @property
+    def blocks_dir(self) -> Path:
+        return self.home / "blocks"
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.home / "deployment.json"
+
+    def public(self) -> dict[str, Any]:
+        """The settings with every secret blanked, safe to print or log."""
+        data = self.model_dump()
+        for name in ("operator_passphrase", "operator_key"):
+            if data.get(name) is not None:
+                data[name] = "**********"
+        if self.database_url and "@" in self.database_url:
+            scheme, rest = self.database_url.split("://", 1)
+            data["database_url"] = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return data
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("TALLY_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"TALLY_CONFIG names {path}, which is not a file")
+        return path
+    home = Path(os.environ.get("TALLY_HOME", ".tally"))
+    candidate = home / "tally.toml"
+    return candidate if candidate.is_file() else None
