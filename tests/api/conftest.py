@@ -1,0 +1,93 @@
+"""An in-process Tally API on a real database (SQLite or PostgreSQL) and a real blockstore."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_keys import keys
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.app import ChainInfo, create_app
+from api.eip712 import Domain
+from api.submission import Intake, Limits
+from ledger.content import LocalBlockStore
+from ledger.db import make_engine, make_sessionmaker
+from ledger.migrate import upgrade
+from ledger.models import Contribution, JournalEntry, JournalTransfer
+from tally.client import sign_submission
+from tally.wiring import default_terms
+
+OPERATOR_KEY = keys.PrivateKey(bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"))
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+CHAIN_ID = 31337
+
+
+def contributor_key(n: int) -> keys.PrivateKey:
+    return keys.PrivateKey((n + 1).to_bytes(32, "big"))
+
+
+def sample_conversation(tag: str = "") -> dict[str, Any]:
+    return {"messages": [
+        {"role": "user", "content": f"Explain how an append-only Merkle log proves consistency {tag}"},
+        {"role": "assistant", "content": "A consistency proof shows that the old tree is a prefix of the new "
+                                         "one by giving the hashes needed to rebuild both roots."},
+    ]}
+
+
+@dataclass
+class Api:
+    client: TestClient
+    intake: Intake
+    blocks: Path
+    clock: list[float] = field(default_factory=lambda: [time.time()])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.client.get("/v1/config").json())
+
+    def signed(self, conversation: object, key: keys.PrivateKey, *, nonce: int = 1,
+               issued_at: int | None = None, **overrides: Any) -> dict[str, Any]:
+        body = sign_submission(self.config, conversation, key, nonce=nonce,
+                               issued_at=int(self.clock[0]) if issued_at is None else issued_at)
+        body.update(overrides)
+        return body
+
+    def counts(self) -> tuple[int, int, int, int]:
+        with self.intake.sessions() as session:
+            rows = tuple(
+                int(session.scalar(select(func.count()).select_from(t)) or 0)
+                for t in (Contribution, JournalTransfer, JournalEntry)
+            )
+        blocks = sum(1 for p in self.blocks.rglob("*.data"))
+        return (*rows, blocks)  # type: ignore[return-value]
+
+
+def build_api(db_url: str, tmp_path: Path, **limits: int) -> Api:
+    upgrade(db_url)
+    clock = [time.time()]
+    blocks = tmp_path / "blocks"
+    intake = Intake(
+        sessions=make_sessionmaker(make_engine(db_url)),
+        store=LocalBlockStore(blocks, fsync=False),
+        domain=Domain(CHAIN_ID, CONTRACT),
+        operator_key=OPERATOR_KEY,
+        terms=default_terms(),
+        limits=Limits(limits.get("max_body_bytes", 256 * 1024), limits.get("max_batch", 100),
+                      limits.get("issued_at_window", 600)),
+        clock=lambda: clock[0],
+    )
+    app = create_app(intake, ChainInfo(CHAIN_ID, CONTRACT, None, None))
+    return Api(TestClient(app), intake, blocks, clock)
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
+    built = build_api(db_url, tmp_path)
+    with built.client:
+        yield built
