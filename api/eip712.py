@@ -8,11 +8,13 @@ against eth-account's ``encode_typed_data`` and signatures made by ethers.js.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
+from tiny_keccak import keccak256 as keccak
 
 DOMAIN_NAME = "Tally"
 DOMAIN_VERSION = "1"
@@ -69,14 +71,14 @@ def _bytes32(value: bytes) -> bytes:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Domain:
     """The EIP-712 domain: binds every signature to one chain and one TallyAnchor contract."""
 
     chain_id: int
     verifying_contract: str
 
-    @property
+    @cached_property
     def separator(self) -> bytes:
         return keccak(
             _DOMAIN_TYPEHASH

@@ -16,7 +16,6 @@ from typing import Any
 from eth_keys import keys
 from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import eip712
@@ -203,28 +202,20 @@ class Intake:
                 checked.append((i, prepared, consent))
             except Problem as problem:
                 results[i] = problem
+        submissions = [intake.Submission(prepared, consent) for _, prepared, consent in checked]
         with self.sessions() as session, session.begin():
-            for i, prepared, consent in checked:
-                savepoint = session.begin_nested()
-                try:
-                    row, score = intake.accept(
-                        session, prepared=prepared, consent=consent, store=self.store,
-                        sign_receipt=self.sign_receipt, now=now,
-                    )
-                    savepoint.commit()
-                    results[i] = Accepted(row, score)
-                except intake.IntakeError as exc:
-                    savepoint.rollback()
-                    results[i] = _intake_problem(exc)
-                except IntegrityError:
-                    savepoint.rollback()
-                    results[i] = _intake_problem(intake.lost_race(session, prepared, consent))
+            outcomes = intake.record(session, submissions, store=self.store,
+                                     sign_receipt=self.sign_receipt, now=now)
+        for (i, _, _), outcome in zip(checked, outcomes, strict=True):
+            results[i] = _intake_problem(outcome) if isinstance(outcome, Exception) else Accepted(*outcome)
         return [r for r in results if r is not None]
 
 
 def _intake_problem(exc: Exception) -> Problem:
     if isinstance(exc, intake.DuplicateContributionError):
         return Problem("duplicate-contribution", str(exc), existing=exc.existing_id)
+    if isinstance(exc, intake.DuplicateInBatchError):
+        return Problem("duplicate-contribution", str(exc))
     if isinstance(exc, intake.NonceReusedError):
         return Problem("nonce-reused", str(exc))
     return Problem("internal-error", str(exc))

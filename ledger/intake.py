@@ -9,10 +9,10 @@ row and credits the points. A contentHash is accepted once, from anyone: the uni
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,46 +86,108 @@ def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
     return session.scalar(select(Contribution).where(Contribution.content_hash == content_hash))
 
 
-def accept(
+@dataclass(frozen=True, slots=True)
+class Submission:
+    prepared: Prepared
+    consent: Consent
+
+
+Outcome = tuple[Contribution, Score] | IntakeError
+
+
+def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeError | None]:
+    """Refusals known before writing: content or nonces already in the ledger or earlier in the
+    same batch. One query for the whole batch."""
+    hashes = [s.prepared.content_hash for s in submissions]
+    pairs = [(s.consent.contributor, str(s.consent.nonce)) for s in submissions]
+    known_hashes: dict[bytes, int] = {}
+    known_pairs: set[tuple[str, str]] = set()
+    for row_id, content_hash, contributor, nonce in session.execute(
+        select(Contribution.id, Contribution.content_hash, Contribution.contributor, Contribution.nonce)
+        .where(or_(Contribution.content_hash.in_(hashes),
+                   tuple_(Contribution.contributor, Contribution.nonce).in_(pairs)))
+    ):
+        known_hashes.setdefault(content_hash, row_id)
+        known_pairs.add((contributor, nonce))
+    refusals: list[IntakeError | None] = []
+    batch_hashes: set[bytes] = set()
+    for submission, content_hash, pair in zip(submissions, hashes, pairs, strict=True):
+        if content_hash in known_hashes:
+            refusals.append(DuplicateContributionError(known_hashes[content_hash]))
+        elif pair in known_pairs:
+            refusals.append(NonceReusedError(submission.consent.contributor, submission.consent.nonce))
+        elif content_hash in batch_hashes:
+            refusals.append(DuplicateInBatchError())
+        else:
+            refusals.append(None)
+        batch_hashes.add(content_hash)
+        known_pairs.add(pair)
+    return refusals
+
+
+class DuplicateInBatchError(IntakeError):
+    """The same conversation twice in one batch: the first is accepted, this one refused."""
+
+    code = "duplicate-contribution"
+
+    def __init__(self) -> None:
+        super().__init__("this conversation appears earlier in the same batch")
+        self.existing_id: int | None = None
+
+
+def record(
     session: Session,
+    submissions: Sequence[Submission],
     *,
-    prepared: Prepared,
-    consent: Consent,
     store: ContentStore,
     sign_receipt: ReceiptSigner,
     now: int,
-) -> tuple[Contribution, Score]:
-    """Record one contribution in the caller's transaction and return it with its score.
+) -> list[Outcome]:
+    """Record a batch in the caller's transaction: each item accepted or refused on its own.
 
-    Raises DuplicateContributionError or NonceReusedError, having written nothing, when the
-    conversation or the nonce was seen before. The caller commits.
+    Bulk statements carry the common case (nothing collides); a unique-index violation, which
+    only a concurrent writer can cause after ``screen``, is settled item by item in savepoints.
+    The caller commits.
     """
-    existing = find_by_hash(session, prepared.content_hash)
-    if existing is not None:
-        raise DuplicateContributionError(existing.id)
-    nonce = str(consent.nonce)
-    if session.scalar(
-        select(Contribution.id).where(
-            Contribution.contributor == consent.contributor, Contribution.nonce == nonce
-        )
-    ) is not None:
-        raise NonceReusedError(consent.contributor, consent.nonce)
+    refusals = screen(session, submissions)
+    fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
+    scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
+    rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
+    # The bytes go to the store before the rows commit: a crash in between leaves unreferenced
+    # blocks, never a row whose content is missing.
+    cids = store.put_many([submissions[i].prepared.canonical for i in fresh])
+    for i, cid in zip(fresh, cids, strict=True):
+        rows[i].cid = cid
+    try:
+        with session.begin_nested():
+            _insert(session, [rows[i] for i in fresh], now)
+    except IntegrityError:
+        for i in fresh:
+            try:
+                with session.begin_nested():
+                    _insert(session, [rows[i]], now)
+            except IntegrityError:
+                refusals[i] = lost_race(session, submissions[i].prepared, submissions[i].consent)
+    outcomes: list[Outcome] = []
+    for i, refusal in enumerate(refusals):
+        if isinstance(refusal, DuplicateInBatchError):
+            first = next(rows[j] for j in fresh if rows[j].content_hash == submissions[i].prepared.content_hash)
+            refusal = DuplicateContributionError(first.id) if first.id else refusal
+        outcomes.append(refusal if refusal is not None else (rows[i], scores[i]))
+    return outcomes
 
-    result = score(prepared.conversation)
-    receipt = sign_receipt(
-        ReceiptFields(prepared.content_hash, consent.contributor, result.points, now)
-    )
-    # The bytes go to the store before the row commits: a crash in between leaves an
-    # unreferenced block, never a row whose content is missing.
-    cid = store.put(prepared.canonical)
-    row = Contribution(
+
+def _row(submission: Submission, result: Score, sign_receipt: ReceiptSigner, now: int) -> Contribution:
+    prepared, consent = submission.prepared, submission.consent
+    receipt = sign_receipt(ReceiptFields(prepared.content_hash, consent.contributor, result.points, now))
+    return Contribution(
         content_hash=prepared.content_hash,
         contributor=consent.contributor,
-        nonce=nonce,
+        nonce=str(consent.nonce),
         issued_at=consent.issued_at,
         terms_hash=consent.terms_hash,
         signature=consent.signature,
-        cid=cid,
+        cid="",
         size=len(prepared.canonical),
         model=prepared.conversation.model,
         message_count=len(prepared.conversation.messages),
@@ -135,18 +197,27 @@ def accept(
         accepted_at=now,
         receipt_signature=receipt,
     )
-    session.add(row)
-    session.flush()
-    journal.accrue(
+
+
+_COLUMNS = [c.key for c in Contribution.__table__.columns if c.key != "id"]
+
+
+def _insert(session: Session, rows: list[Contribution], now: int) -> None:
+    """Insert contribution rows and their accruals with a handful of statements."""
+    if not rows:
+        return
+    table = Contribution.__table__
+    ids = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{key: getattr(row, key) for key in _COLUMNS} for row in rows],
+    ).scalars().all()
+    for row, row_id in zip(rows, ids, strict=True):
+        row.id = row_id
+    journal.accrue_many(
         session,
-        account=consent.contributor,
-        points=result.points,
-        ref=f"contribution:{row.id}",
+        [(row.contributor, row.points, f"contribution:{row.id}", row.id) for row in rows],
         created_at=now,
-        contribution_id=row.id,
     )
-    session.flush()
-    return row, result
 
 
 def accept_one(
@@ -158,21 +229,16 @@ def accept_one(
     sign_receipt: ReceiptSigner,
     now: int,
 ) -> tuple[Contribution, Score]:
-    """Accept in a transaction of its own, turning a lost race into the right refusal."""
-    with sessions() as session:
-        try:
-            with session.begin():
-                return accept(
-                    session, prepared=prepared, consent=consent, store=store,
-                    sign_receipt=sign_receipt, now=now,
-                )
-        except IntegrityError as exc:
-            # Another transaction committed the same content or nonce between our check and
-            # our insert, and a unique index refused ours: name what won.
-            raise lost_race(session, prepared, consent) from exc
+    """Accept one contribution in a transaction of its own, or raise the refusal."""
+    with sessions() as session, session.begin():
+        (outcome,) = record(session, [Submission(prepared, consent)], store=store,
+                            sign_receipt=sign_receipt, now=now)
+    if isinstance(outcome, IntakeError):
+        raise outcome
+    return outcome
 
 
-def lost_race(session: Session, prepared: Prepared, consent: Consent) -> Exception:
+def lost_race(session: Session, prepared: Prepared, consent: Consent) -> IntakeError:
     """The refusal that explains a unique-index violation, read after the rollback."""
     winner = find_by_hash(session, prepared.content_hash)
     if winner is not None:

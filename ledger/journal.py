@@ -8,9 +8,10 @@ contributor's balance is the sum of their entries. Nothing here updates or delet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger.models import JournalEntry, JournalTransfer
@@ -45,33 +46,33 @@ def post_transfer(
     ref: str,
     created_at: int,
     contribution_id: int | None = None,
-) -> JournalTransfer:
-    """Move ``amount`` points from ``debit`` to ``credit`` inside the caller's transaction."""
+) -> int:
+    """Move ``amount`` points from ``debit`` to ``credit`` in the caller's transaction; the id of
+    the transfer."""
     if kind not in KINDS:
         raise JournalError(f"unknown journal kind {kind!r}")
     if amount <= 0:
         raise JournalError("a transfer moves a positive number of points")
     if debit == credit:
         raise JournalError("a transfer needs two different accounts")
-    transfer = JournalTransfer(kind=kind, ref=ref, created_at=created_at, contribution_id=contribution_id)
-    session.add(transfer)
-    session.flush()
-    for account, signed in ((debit, -amount), (credit, amount)):
-        session.add(
-            JournalEntry(
-                transfer_id=transfer.id,
-                account=account,
-                amount=signed,
-                kind=kind,
-                ref=ref,
-                created_at=created_at,
-            )
-        )
-    return transfer
+    # Core inserts, not ORM flushes: this runs once per accepted contribution.
+    transfer_id = session.execute(
+        insert(JournalTransfer).returning(JournalTransfer.id),
+        {"kind": kind, "ref": ref, "created_at": created_at, "contribution_id": contribution_id},
+    ).scalar_one()
+    session.execute(
+        insert(JournalEntry),
+        [
+            {"transfer_id": transfer_id, "account": account, "amount": signed, "kind": kind,
+             "ref": ref, "created_at": created_at}
+            for account, signed in ((debit, -amount), (credit, amount))
+        ],
+    )
+    return transfer_id
 
 
 def accrue(session: Session, *, account: str, points: int, ref: str, created_at: int,
-           contribution_id: int | None = None) -> JournalTransfer | None:
+           contribution_id: int | None = None) -> int | None:
     """Credit points earned by a contribution; zero points write nothing."""
     if points == 0:
         return None
@@ -84,6 +85,30 @@ def accrue(session: Session, *, account: str, points: int, ref: str, created_at:
         ref=ref,
         created_at=created_at,
         contribution_id=contribution_id,
+    )
+
+
+def accrue_many(
+    session: Session, accruals: Sequence[tuple[str, int, str, int | None]], *, created_at: int
+) -> None:
+    """Credit many (account, points, ref, contribution_id) accruals with three statements."""
+    accruals = [a for a in accruals if a[1] > 0]
+    if not accruals:
+        return
+    transfers = JournalTransfer.__table__
+    ids = session.execute(
+        insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True),
+        [{"kind": ACCRUAL, "ref": ref, "created_at": created_at, "contribution_id": cid}
+         for _, _, ref, cid in accruals],
+    ).scalars().all()
+    session.execute(
+        insert(JournalEntry.__table__),
+        [
+            {"transfer_id": tid, "account": account, "amount": signed, "kind": ACCRUAL, "ref": ref,
+             "created_at": created_at}
+            for tid, (account, points, ref, _) in zip(ids, accruals, strict=True)
+            for account, signed in ((REWARDS_POOL, -points), (account, points))
+        ],
     )
 
 

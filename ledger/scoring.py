@@ -56,25 +56,29 @@ def _camel(name: str) -> str:
 def score(conversation: Conversation) -> Score:
     """Score a canonical conversation with the rules of docs/scoring.md."""
     exchanges = trivial = 0
-    user_tokens: list[str] = []
-    assistant_tokens: list[str] = []
+    user_words: set[str] = set()
+    assistant_words: set[str] = set()
+    user_count = assistant_count = 0
     seen_texts: set[str] = set()
     counted = duplicates = 0
     pending_user_words: int | None = None
     for message in conversation.messages:
         if message.role not in ("user", "assistant"):
             continue
-        words = [w.lower() for w in _WORD.findall(message.content)]
+        words = _WORD.findall(message.content.lower())
         counted += 1
+        # Two messages are the same when their words are, whatever the spacing or case.
         key = " ".join(words)
         if key in seen_texts:
             duplicates += 1
         seen_texts.add(key)
         if message.role == "user":
-            user_tokens.extend(words)
+            user_words.update(words)
+            user_count += len(words)
             pending_user_words = len(words)
         else:
-            assistant_tokens.extend(words)
+            assistant_words.update(words)
+            assistant_count += len(words)
             if pending_user_words is not None:
                 # An exchange is a user message answered by the assistant; a greeting or a
                 # one-word nudge ("continue") is an exchange, but not one worth paying for.
@@ -83,8 +87,8 @@ def score(conversation: Conversation) -> Score:
                 else:
                     exchanges += 1
                 pending_user_words = None
-    distinct_user = len(set(user_tokens))
-    distinct_assistant = len(set(assistant_tokens))
+    distinct_user = len(user_words)
+    distinct_assistant = len(assistant_words)
     base = POINTS_PER_EXCHANGE * min(exchanges, MAX_COUNTED_EXCHANGES)
     substance = min(distinct_user // USER_WORDS_PER_POINT, MAX_USER_SUBSTANCE) + min(
         distinct_assistant // ASSISTANT_WORDS_PER_POINT, MAX_ASSISTANT_SUBSTANCE
@@ -99,8 +103,8 @@ def score(conversation: Conversation) -> Score:
         points=points,
         exchanges=exchanges,
         trivial_exchanges=trivial,
-        user_words=len(user_tokens),
-        assistant_words=len(assistant_tokens),
+        user_words=user_count,
+        assistant_words=assistant_count,
         distinct_user_words=distinct_user,
         distinct_assistant_words=distinct_assistant,
         repetition=round(duplicates / counted, 4) if counted else 0.0,
