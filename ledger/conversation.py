@@ -11,13 +11,14 @@ recompute its hash without us.
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import rfc8785
+
+from ledger import jcs
 
 Role = Literal["user", "assistant", "system", "tool"]
 
@@ -149,19 +150,7 @@ def normalise(obj: object) -> Conversation:
 def canonical_bytes(obj: object) -> bytes:
     """RFC 8785 (JCS) bytes of the canonical form of ``obj`` (any accepted input, or canonical)."""
     conversation = obj if isinstance(obj, Conversation) else normalise(obj)
-    return _jcs(conversation.to_canonical())
-
-
-def _jcs(canonical: dict[str, Any]) -> bytes:
-    """JCS of the canonical object, by the standard library's encoder.
-
-    For this one schema (ASCII keys, strings, the integer 1 and null) ``json.dumps`` with sorted
-    keys, no spaces and raw UTF-8 writes exactly RFC 8785 §3.2: the same short escapes, other
-    control characters as lowercase ``\\u00xx``, everything else verbatim; and it is several
-    times faster than a general JCS encoder. tests/ledger/test_canonical.py holds it equal to the
-    ``rfc8785`` library on real and generated conversations.
-    """
-    return json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return jcs.dumps(conversation.to_canonical())
 
 
 def reference_canonical_bytes(obj: object) -> bytes:

@@ -86,3 +86,38 @@ class JournalEntry(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     # Set when the epoch that includes this entry is sealed.
     epoch: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class Epoch(Base):
+    """One sealed epoch: its log and balances roots, its manifest, and its way onto the chain.
+
+    ``state`` follows DESIGN.md §6: sealed -> submitted -> mined -> final; a reorg that drops
+    the anchoring transaction takes it back to sealed.
+    """
+
+    __tablename__ = "epochs"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    sealed_at: Mapped[int] = mapped_column(BigInteger)
+    first_index: Mapped[int] = mapped_column(BigInteger)
+    log_size: Mapped[int] = mapped_column(BigInteger)
+    log_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    balances_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    total_points: Mapped[int] = mapped_column(BigInteger)
+    accounts: Mapped[int] = mapped_column(Integer)
+    contributions: Mapped[int] = mapped_column(Integer)
+    journal_entries: Mapped[int] = mapped_column(Integer)
+    manifest_cid: Mapped[str] = mapped_column(String(128))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    # The anchoring transaction, once sent; several attempts may share one nonce (replacements).
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    tx_nonce: Mapped[int | None] = mapped_column(BigInteger)
+    submitted_at: Mapped[int | None] = mapped_column(BigInteger)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)
+    mined_at: Mapped[int | None] = mapped_column(BigInteger)
+    finalized_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(500))

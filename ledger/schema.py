@@ -1,6 +1,7 @@
 """Every table of the ledger, imported in one place so that metadata and migrations see them."""
 
 from ledger.db import Base
-from ledger.models import Contribution, JournalEntry, JournalTransfer
+from ledger.merkle.stored import MerkleLogHead, MerkleLogTile
+from ledger.models import Contribution, Epoch, JournalEntry, JournalTransfer
 
-__all__ = ["Base", "Contribution", "JournalEntry", "JournalTransfer"]
+__all__ = ["Base", "Contribution", "Epoch", "JournalEntry", "JournalTransfer", "MerkleLogHead", "MerkleLogTile"]

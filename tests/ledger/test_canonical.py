@@ -58,3 +58,21 @@ def test_control_characters_are_escaped_as_jcs_says() -> None:
 def test_a_lone_surrogate_is_refused() -> None:
     with pytest.raises(MalformedConversationError):
         normalise({"messages": [{"role": "user", "content": "x\ud800"}, {"role": "assistant", "content": "y"}]})
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": [True, None, "x"], "c": {"z": -5, "y": 2**53 - 1}},
+    {"big": 2**60}, {"float": 1.5}, {"\u00e9": 1, "e": 2}, {"\U0001F600": 1, "\uffff": 2}, [],
+])
+def test_jcs_dumps_equals_the_library_on_any_json(value: object) -> None:
+    import rfc8785
+
+    from ledger import jcs
+
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception as exc:  # the library refuses, e.g. integers JCS cannot represent exactly
+        with pytest.raises(type(exc)):
+            jcs.dumps(value)
+        return
+    assert jcs.dumps(value) == expected

@@ -1,0 +1,185 @@
+"""Sealing an epoch (DESIGN.md §6): everything accepted so far becomes one immutable step.
+
+``seal_epoch`` runs in one database transaction: it assigns gap-free log indexes in acceptance
+order, appends the leaves to the stored RFC 9162 log, stamps the journal entries with the epoch,
+computes every balance and its OpenZeppelin tree, writes the manifest to the content store and
+records the header. If anything fails, nothing of it remains; running it again is safe, and
+with nothing new since the last epoch it makes no epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from tiny_keccak import keccak256
+
+from ledger import jcs
+from ledger.content import ContentStore
+from ledger.merkle import log as rfc9162
+from ledger.merkle.standard import StandardMerkleTree
+from ledger.merkle.stored import StoredLog
+from ledger.models import Contribution, Epoch, JournalEntry
+
+MANIFEST_VERSION = 1
+BALANCE_ENCODING = ["address", "uint256"]
+
+SEALED, SUBMITTED, MINED, FINAL = "sealed", "submitted", "mined", "final"
+
+# OpenZeppelin's tree has no empty form; an epoch in which no account holds points (every
+# contribution scored zero) commits to keccak256 of nothing, which no leaf can prove against.
+EMPTY_BALANCES_ROOT = keccak256(b"")
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Where epochs are anchored; named in every manifest."""
+
+    chain_id: int
+    contract: str
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def is_account_address(account: str) -> bool:
+    """Contributor accounts are addresses; internal accounts (the rewards pool) are not."""
+    return account.startswith("0x") and len(account) == 42
+
+
+def latest_epoch(session: Session) -> Epoch | None:
+    return session.scalar(select(Epoch).order_by(Epoch.number.desc()).limit(1))
+
+
+def pending_contributions(session: Session) -> int:
+    return int(session.scalar(select(func.count()).where(Contribution.epoch.is_(None))) or 0)
+
+
+def _lock_sealing(session: Session) -> None:
+    # Two sealers must not both read "latest epoch = n" and write n + 1. PostgreSQL: a
+    # transaction-scoped advisory lock; SQLite: BEGIN IMMEDIATE already holds the write lock.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(0x7A11E9)))
+
+
+def balances(session: Session) -> list[tuple[str, int]]:
+    """Every contributor account with a non-zero sealed balance, sorted by address."""
+    rows = session.execute(
+        select(JournalEntry.account, func.sum(JournalEntry.amount))
+        .where(JournalEntry.epoch.is_not(None))
+        .group_by(JournalEntry.account)
+    ).all()
+    return sorted(
+        ((account, int(total)) for account, total in rows if is_account_address(account) and total),
+        key=lambda pair: pair[0].lower(),
+    )
+
+
+def seal_epoch(
+    session: Session, store: ContentStore, anchor: Anchor, *, now: int | None = None
+) -> Epoch | None:
+    """Seal everything accepted and journaled so far into the next epoch, in the caller's
+    transaction; None when there is nothing new. The caller commits."""
+    now = int(time.time()) if now is None else now
+    _lock_sealing(session)
+    previous = latest_epoch(session)
+    number = 1 if previous is None else previous.number + 1
+
+    contributions = session.execute(
+        select(Contribution.id, Contribution.contributor, Contribution.content_hash,
+               Contribution.accepted_at, Contribution.points, Contribution.cid)
+        .where(Contribution.epoch.is_(None))
+        .order_by(Contribution.id)
+    ).all()
+    entries = session.execute(
+        select(JournalEntry.id, JournalEntry.account, JournalEntry.amount, JournalEntry.kind,
+               JournalEntry.ref)
+        .where(JournalEntry.epoch.is_(None))
+        .order_by(JournalEntry.id)
+    ).all()
+    if not contributions and not entries:
+        return None
+
+    stored_log = StoredLog(session)
+    first_index = stored_log.size()
+    if previous is not None and first_index != previous.log_size:
+        raise RuntimeError(f"stored log has {first_index} leaves, epoch {previous.number} says {previous.log_size}")
+    leaves: list[dict[str, Any]] = []
+    leaf_hashes: list[bytes] = []
+    for offset, (_, contributor, content_hash, accepted_at, points, cid) in enumerate(contributions):
+        index = first_index + offset
+        leaf_hashes.append(rfc9162.leaf_hash(
+            rfc9162.leaf_data(index, contributor, content_hash, accepted_at, points)))
+        leaves.append({"index": index, "contributor": contributor, "contentHash": _hex(content_hash),
+                       "acceptedAt": accepted_at, "points": str(points), "cid": cid})
+    log_root = stored_log.append(leaf_hashes) if leaf_hashes else stored_log.root()
+    log_size = first_index + len(leaf_hashes)
+
+    if contributions:
+        session.execute(
+            update(Contribution.__table__)
+            .where(Contribution.__table__.c.id == bindparam("row_id"))
+            .values(epoch=number, log_index=bindparam("new_index")),
+            [{"row_id": row[0], "new_index": first_index + i} for i, row in enumerate(contributions)],
+            execution_options={"synchronize_session": False},
+        )
+    if entries:
+        session.execute(
+            update(JournalEntry)
+            .where(JournalEntry.epoch.is_(None), JournalEntry.id <= entries[-1][0])
+            .values(epoch=number)
+            .execution_options(synchronize_session=False)
+        )
+
+    values = balances(session)
+    total_points = sum(balance for _, balance in values)
+    tree = StandardMerkleTree.of([[account, balance] for account, balance in values], BALANCE_ENCODING) \
+        if values else None
+    balances_root = bytes.fromhex(tree.root[2:]) if tree else EMPTY_BALANCES_ROOT
+
+    manifest = {
+        "v": MANIFEST_VERSION,
+        "chainId": anchor.chain_id,
+        "contract": anchor.contract,
+        "epoch": number,
+        "previous": None if previous is None else {
+            "epoch": previous.number,
+            "logSize": previous.log_size,
+            "logRoot": _hex(previous.log_root),
+            "balancesRoot": _hex(previous.balances_root),
+            "manifestCid": previous.manifest_cid,
+        },
+        "log": {"size": log_size, "root": _hex(log_root), "leaves": leaves},
+        "journal": [{"id": entry_id, "account": account, "amount": str(amount), "kind": kind, "ref": ref}
+                    for entry_id, account, amount, kind, ref in entries],
+        "balances": {"root": _hex(balances_root), "totalPoints": str(total_points),
+                     "values": [[account, str(balance)] for account, balance in values]},
+        "scorer": {"version": _scorer_versions(session, number)},
+    }
+    manifest_cid = store.put(jcs.dumps(manifest))
+
+    epoch = Epoch(
+        number=number, state=SEALED, sealed_at=now, first_index=first_index, log_size=log_size,
+        log_root=log_root, balances_root=balances_root, total_points=total_points, accounts=len(values),
+        contributions=len(contributions), journal_entries=len(entries), manifest_cid=manifest_cid,
+        chain_id=anchor.chain_id, contract=anchor.contract,
+    )
+    session.add(epoch)
+    session.flush()
+    return epoch
+
+
+def _scorer_versions(session: Session, number: int) -> str:
+    versions = sorted(set(session.scalars(
+        select(Contribution.scorer_version).where(Contribution.epoch == number).distinct())))
+    return ",".join(versions)
+
+
+def manifest_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,117 @@
+"""Sealing epochs: gap-free indexes, roots recomputable from the manifest, all or nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ledger import journal
+from ledger.content import LocalBlockStore
+from ledger.conversation import normalise
+from ledger.db import make_engine, make_sessionmaker
+from ledger.epochs import Anchor, balances, seal_epoch
+from ledger.intake import Consent, Prepared, Submission, record
+from ledger.merkle import log as rfc9162
+from ledger.merkle.standard import StandardMerkleTree
+from ledger.merkle.stored import StoredLog
+from ledger.migrate import upgrade
+from ledger.models import Contribution, Epoch, JournalEntry
+
+ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+ACCOUNTS = [f"0x{i:040x}" for i in range(1, 6)]
+
+
+def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000) -> None:  # type: ignore[no-untyped-def]
+    submissions = []
+    for i in range(start, start + count):
+        conversation = normalise({"messages": [
+            {"role": "user", "content": f"Question number {i}: how do Merkle consistency proofs work?"},
+            {"role": "assistant", "content": f"Answer {i}: " + " ".join(f"w{i}x{j}" for j in range(60))}]})
+        contributor = ACCOUNTS[i % len(ACCOUNTS)]
+        submissions.append(Submission(Prepared.of(conversation),
+                                      Consent(contributor, i, now, bytes(32), bytes(65))))
+    with sessions() as session, session.begin():
+        outcomes = record(session, submissions, store=store, sign_receipt=lambda _: bytes(65), now=now + start)
+    assert all(isinstance(o, tuple) for o in outcomes)
+
+
+@pytest.fixture
+def ledger_env(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    upgrade(db_url)
+    return make_sessionmaker(make_engine(db_url)), LocalBlockStore(tmp_path / "blocks", fsync=False)
+
+
+def test_epochs_chain_and_every_root_recomputes_from_the_manifests(ledger_env) -> None:  # type: ignore[no-untyped-def]
+    sessions, store = ledger_env
+    contribute(sessions, store, 0, 7)
+    with sessions() as session, session.begin():
+        first = seal_epoch(session, store, ANCHOR, now=10)
+    with sessions() as session, session.begin():
+        assert seal_epoch(session, store, ANCHOR, now=11) is None  # nothing new, no epoch
+    contribute(sessions, store, 7, 5)
+    with sessions() as session, session.begin():
+        journal.post_transfer(session, debit=ACCOUNTS[0], credit=journal.REWARDS_POOL, amount=3,
+                              kind=journal.CLAWBACK, ref="admin:test", created_at=12)
+        second = seal_epoch(session, store, ANCHOR, now=13)
+    assert first is not None and second is not None
+    assert (first.number, first.first_index, first.log_size) == (1, 0, 7)
+    assert (second.number, second.first_index, second.log_size) == (2, 7, 12)
+
+    replayed: dict[str, int] = {}
+    all_leaves: list[bytes] = []
+    previous = None
+    for epoch in (first, second):
+        manifest = json.loads(store.get(epoch.manifest_cid))
+        assert manifest["epoch"] == epoch.number and manifest["chainId"] == ANCHOR.chain_id
+        assert manifest["previous"] == (None if previous is None else {
+            "epoch": previous.number, "logSize": previous.log_size, "logRoot": "0x" + previous.log_root.hex(),
+            "balancesRoot": "0x" + previous.balances_root.hex(), "manifestCid": previous.manifest_cid})
+        for leaf in manifest["log"]["leaves"]:
+            assert leaf["index"] == len(all_leaves)  # gap-free, in order
+            assert store.get(leaf["cid"])  # the contribution's content is stored under its cid
+            all_leaves.append(rfc9162.leaf_hash(rfc9162.leaf_data(
+                leaf["index"], leaf["contributor"], bytes.fromhex(leaf["contentHash"][2:]), leaf["acceptedAt"],
+                int(leaf["points"]))))
+        assert "0x" + rfc9162.root(all_leaves).hex() == manifest["log"]["root"] == "0x" + epoch.log_root.hex()
+        for entry in manifest["journal"]:
+            if entry["account"].startswith("0x"):
+                replayed[entry["account"]] = replayed.get(entry["account"], 0) + int(entry["amount"])
+        values = sorted([[a, str(b)] for a, b in replayed.items() if b], key=lambda v: v[0].lower())
+        assert manifest["balances"]["values"] == values
+        tree = StandardMerkleTree.of(values, ["address", "uint256"])
+        assert tree.root == manifest["balances"]["root"] == "0x" + epoch.balances_root.hex()
+        assert int(manifest["balances"]["totalPoints"]) == sum(int(b) for _, b in values) == epoch.total_points
+        previous = epoch
+
+    with sessions() as session:
+        rows = session.execute(select(Contribution.id, Contribution.log_index, Contribution.epoch)
+                               .order_by(Contribution.id)).all()
+        assert [r.log_index for r in rows] == list(range(12))
+        assert [r.epoch for r in rows] == [1] * 7 + [2] * 5
+        assert session.scalar(select(JournalEntry.id).where(JournalEntry.epoch.is_(None))) is None
+        stored = StoredLog(session)
+        rfc9162.verify_consistency(7, 12, first.log_root, second.log_root, stored.consistency_proof(7, 12))
+        assert dict(balances(session)) == {a: b for a, b in replayed.items() if b}
+
+
+def test_a_failed_seal_leaves_no_trace(ledger_env) -> None:  # type: ignore[no-untyped-def]
+    sessions, store = ledger_env
+    contribute(sessions, store, 0, 4)
+
+    class BrokenStore:
+        def put(self, data: bytes) -> str:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError), sessions() as session, session.begin():
+        seal_epoch(session, BrokenStore(), ANCHOR)  # type: ignore[arg-type]
+    with sessions() as session:
+        assert session.scalar(select(Epoch.number)) is None
+        assert StoredLog(session).size() == 0
+        assert session.scalar(select(Contribution.id).where(Contribution.log_index.is_not(None))) is None
+        assert session.scalar(select(JournalEntry.id).where(JournalEntry.epoch.is_not(None))) is None
+    with sessions() as session, session.begin():
+        epoch = seal_epoch(session, store, ANCHOR)
+    assert epoch is not None and epoch.number == 1 and epoch.log_size == 4
