@@ -121,3 +121,26 @@ class Epoch(Base):
     mined_at: Mapped[int | None] = mapped_column(BigInteger)
     finalized_at: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class AnchorAttempt(Base):
+    """One signed anchoring transaction, stored before it is broadcast.
+
+    Keeping the exact signed bytes makes sending idempotent: after a crash, or when a node lost
+    the transaction, the same bytes (same hash, same nonce) are broadcast again, never a second
+    transaction. A replacement (same nonce, higher fees) is a new attempt of the same epoch.
+    """
+
+    __tablename__ = "anchor_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), index=True)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
+    max_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    max_priority_fee_per_gas: Mapped[int] = mapped_column(BigInteger)
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # Set when the attempt is abandoned: replaced by a higher-fee attempt, or dropped by a reorg.
+    superseded: Mapped[bool] = mapped_column(default=False)

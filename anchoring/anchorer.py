@@ -1,0 +1,321 @@
+"""Anchoring sealed epochs on-chain exactly once, through crashes, reorgs, stuck fees and outages.
+
+``Anchorer.step()`` is one pass of a loop that runs every few seconds. Each pass starts again
+from what is durable (the database and the contract's own state), so a crash at any point is
+handled by the next pass of whichever process runs it:
+
+1. reconcile: an epoch the contract already holds is marked mined, whichever transaction put
+   it there, after checking that the on-chain header is ours;
+2. follow: a submitted epoch's attempts are looked up; a lost transaction is broadcast again
+   from its stored bytes, a stuck one is replaced (same nonce, higher fees), one whose nonce
+   was taken by something else goes back to sealed;
+3. confirm: a mined epoch whose block left the canonical chain goes back to sealed; one at or
+   below the final block becomes final;
+4. send: the next sealed epoch (exactly the contract's ``latestEpoch + 1``) is signed, the
+   signed bytes are committed, and only then broadcast.
+
+Epochs go on-chain one at a time, in order: the contract refuses any other order anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+from web3.contract import Contract
+
+from anchoring import chain
+from ledger.epochs import FINAL, MINED, SEALED, SUBMITTED
+from ledger.merkle.stored import StoredLog
+from ledger.models import AnchorAttempt, Epoch
+
+log = logging.getLogger("tally.anchoring")
+
+
+class AnchorConflictError(RuntimeError):
+    """The contract holds a header for one of our epochs that is not ours: stop and alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorPolicy:
+    fees: chain.FeePolicy = chain.FeePolicy()
+    # None: follow the chain's `finalized` tag; a number: that many confirmations.
+    confirmations: int | None = None
+    stuck_after: float = 120.0
+    gas_margin_percent: int = 130
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    sent: int | None = None
+    mined: tuple[int, ...] = ()
+    final: tuple[int, ...] = ()
+    reverted_to_sealed: tuple[int, ...] = ()
+
+
+class Anchorer:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        w3: Web3,
+        contract: Contract,
+        account: LocalAccount,
+        policy: AnchorPolicy = AnchorPolicy(),
+        ready: Callable[[Session, Epoch], bool] = lambda _s, _e: True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.w3 = w3
+        self.contract = contract
+        self.account = account
+        self.policy = policy
+        self.ready = ready
+        self.clock = clock
+
+    # ---- the loop body
+
+    def step(self) -> StepReport:
+        """One pass; raises ChainUnavailableError when the node is down (the caller backs off)."""
+        chain_latest = int(chain.call(self.contract.functions.latestEpoch().call))
+        mined = self._reconcile(chain_latest)
+        reverted = self._follow_submitted()
+        reverted += self._confirm()
+        final = self._finalize()
+        sent = self._send_next(chain_latest)
+        return StepReport(sent=sent, mined=tuple(mined), final=tuple(final),
+                          reverted_to_sealed=tuple(reverted))
+
+    # ---- 1. reconcile with the contract
+
+    def _reconcile(self, chain_latest: int) -> list[int]:
+        marked: list[int] = []
+        with self.sessions() as session, session.begin():
+            behind = session.scalars(
+                select(Epoch).where(Epoch.number <= chain_latest, Epoch.state.in_((SEALED, SUBMITTED)))
+                .order_by(Epoch.number)
+            ).all()
+            for epoch in behind:
+                self._check_header(epoch)
+                event = self._anchoring_event(epoch.number)
+                if event is None:
+                    continue  # the node has the state but not the log yet; next pass
+                receipt = chain.receipt_or_none(self.w3, event["transactionHash"])
+                self._mark_mined(session, epoch, event["transactionHash"].to_0x_hex(), receipt)
+                marked.append(epoch.number)
+        return marked
+
+    def _check_header(self, epoch: Epoch) -> None:
+        size, log_root, balances_root, total, _ = chain.call(
+            self.contract.functions.epochs(epoch.number).call)
+        ours = (epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points)
+        if (int(size), bytes(log_root), bytes(balances_root), int(total)) != ours:
+            raise AnchorConflictError(
+                f"the contract's header of epoch {epoch.number} differs from the sealed one: "
+                "another key anchored different data; anchoring stops")
+
+    def _anchoring_event(self, number: int) -> Any:
+        events = chain.call(self.contract.events.EpochAnchored.get_logs, from_block=0,
+                            argument_filters={"epoch": number})
+        return events[-1] if events else None
+
+    def _mark_mined(self, session: Session, epoch: Epoch, tx_hash: str, receipt: Any) -> None:
+        epoch.state = MINED
+        epoch.tx_hash = tx_hash
+        if receipt is not None:
+            epoch.block_number = int(receipt["blockNumber"])
+            epoch.block_hash = receipt["blockHash"].to_0x_hex()
+            epoch.gas_used = int(receipt["gasUsed"])
+        epoch.mined_at = int(self.clock())
+        epoch.last_error = None
+        log.info("epoch %d mined in block %s (tx %s)", epoch.number, epoch.block_number, tx_hash)
+
+    # ---- 2. follow submitted transactions
+
+    def _follow_submitted(self) -> list[int]:
+        reverted: list[int] = []
+        # Broadcasts wait until the transaction that recorded them has committed.
+        outbox: list[tuple[bytes, int]] = []
+        with self.sessions() as session, session.begin():
+            for epoch in session.scalars(select(Epoch).where(Epoch.state == SUBMITTED)).all():
+                attempts = self._live_attempts(session, epoch.number)
+                for attempt in attempts:
+                    receipt = chain.receipt_or_none(self.w3, attempt.tx_hash)
+                    if receipt is None:
+                        continue
+                    if int(receipt["status"]) == 1:
+                        self._mark_mined(session, epoch, attempt.tx_hash, receipt)
+                    else:
+                        # A revert: the contract refused the header. Nothing to retry blindly.
+                        epoch.last_error = f"transaction {attempt.tx_hash} reverted"
+                        log.error("epoch %d: anchoring transaction reverted", epoch.number)
+                        self._abandon(session, epoch)
+                        reverted.append(epoch.number)
+                    break
+                else:
+                    if self._nonce_taken(attempts):
+                        log.warning("epoch %d: nonce used by another transaction; sending again", epoch.number)
+                        self._abandon(session, epoch)
+                        reverted.append(epoch.number)
+                    else:
+                        outbox += self._keep_alive(session, epoch, attempts)
+        for raw_tx, number in outbox:
+            self._broadcast(raw_tx, number)
+        return reverted
+
+    def _live_attempts(self, session: Session, number: int) -> list[AnchorAttempt]:
+        return list(session.scalars(
+            select(AnchorAttempt).where(AnchorAttempt.epoch == number, AnchorAttempt.superseded.is_(False))
+            .order_by(AnchorAttempt.id)))
+
+    def _nonce_taken(self, attempts: list[AnchorAttempt]) -> bool:
+        if not attempts:
+            return True
+        mined_nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "latest"))
+        return mined_nonce > attempts[-1].nonce
+
+    def _keep_alive(self, session: Session, epoch: Epoch,
+                    attempts: list[AnchorAttempt]) -> list[tuple[bytes, int]]:
+        """What to broadcast: lost attempts again, and a replacement of the newest attempt when
+        it has been stuck too long (recorded here, broadcast after the commit)."""
+        newest = attempts[-1]
+        outbox = [(a.raw_tx, epoch.number) for a in attempts
+                  if not chain.transaction_known(self.w3, a.tx_hash)]
+        if self.clock() - newest.created_at < self.policy.stuck_after:
+            return outbox
+        fees = self.policy.fees.replacement(chain.base_fee(self.w3), newest.max_fee_per_gas,
+                                            newest.max_priority_fee_per_gas)
+        if fees is None:
+            epoch.last_error = "stuck: the fee ceiling allows no higher replacement"
+            return outbox
+        replacement = self._sign(session, epoch, newest.nonce, newest.gas_limit, fees)
+        for attempt in attempts:
+            attempt.superseded = True
+        log.info("epoch %d: replacing stuck transaction with %s", epoch.number, replacement.tx_hash)
+        return [*outbox, (replacement.raw_tx, epoch.number)]
+
+    def _abandon(self, session: Session, epoch: Epoch) -> None:
+        session.execute(update(AnchorAttempt).where(AnchorAttempt.epoch == epoch.number)
+                        .values(superseded=True))
+        epoch.state = SEALED
+        epoch.tx_hash = epoch.block_hash = None
+        epoch.tx_nonce = epoch.block_number = epoch.gas_used = epoch.submitted_at = epoch.mined_at = None
+
+    # ---- 3. confirmations and reorgs
+
+    def _confirm(self) -> list[int]:
+        reverted: list[int] = []
+        with self.sessions() as session, session.begin():
+            for epoch in session.scalars(select(Epoch).where(Epoch.state == MINED).order_by(Epoch.number)).all():
+                receipt = chain.receipt_or_none(self.w3, epoch.tx_hash) if epoch.tx_hash else None
+                if receipt is not None and int(receipt["status"]) == 1:
+                    if epoch.block_hash != receipt["blockHash"].to_0x_hex():
+                        # Re-mined in another block by a reorg: same transaction, new place.
+                        epoch.block_number = int(receipt["blockNumber"])
+                        epoch.block_hash = receipt["blockHash"].to_0x_hex()
+                    continue
+                chain_latest = int(chain.call(self.contract.functions.latestEpoch().call))
+                if chain_latest >= epoch.number:
+                    continue  # anchored by another transaction; _reconcile records which
+                log.warning("epoch %d: its transaction left the chain (reorg); sending again", epoch.number)
+                self._reorged(session, epoch)
+                reverted.append(epoch.number)
+        return reverted
+
+    def _reorged(self, session: Session, epoch: Epoch) -> None:
+        """Back to submitted when our signed bytes can still land (their nonce is free): the next
+        pass broadcasts the same transaction again. Otherwise back to sealed for a new one."""
+        attempts = self._live_attempts(session, epoch.number)
+        if attempts and not self._nonce_taken(attempts):
+            epoch.state = SUBMITTED
+            epoch.block_hash = None
+            epoch.block_number = epoch.gas_used = epoch.mined_at = None
+        else:
+            self._abandon(session, epoch)
+
+    def _finalize(self) -> list[int]:
+        finalized: list[int] = []
+        with self.sessions() as session, session.begin():
+            mined = session.scalars(select(Epoch).where(Epoch.state == MINED).order_by(Epoch.number)).all()
+            if not mined:
+                return finalized
+            final_block = chain.finalized_block(self.w3, self.policy.confirmations)
+            for epoch in mined:
+                if epoch.block_number is not None and epoch.block_number <= final_block:
+                    epoch.state = FINAL
+                    epoch.finalized_at = int(self.clock())
+                    finalized.append(epoch.number)
+                    log.info("epoch %d final", epoch.number)
+        return finalized
+
+    # ---- 4. send the next epoch
+
+    def _send_next(self, chain_latest: int) -> int | None:
+        with self.sessions() as session, session.begin():
+            if session.scalar(select(Epoch.number).where(Epoch.state == SUBMITTED)) is not None:
+                return None
+            epoch = session.scalar(select(Epoch).where(Epoch.state == SEALED).order_by(Epoch.number).limit(1))
+            if epoch is None or epoch.number != chain_latest + 1 or not self.ready(session, epoch):
+                return None
+            previous_size = 0 if epoch.number == 1 else session.scalar(
+                select(Epoch.log_size).where(Epoch.number == epoch.number - 1))
+            assert previous_size is not None
+            proof = StoredLog(session).consistency_proof(previous_size, epoch.log_size)
+            call = self._anchor_call(epoch, proof)
+            gas = int(chain.call(call.estimate_gas, {"from": self.account.address}))
+            gas_limit = gas * self.policy.gas_margin_percent // 100
+            nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "pending"))
+            attempt = self._sign(session, epoch, nonce, gas_limit,
+                                 self.policy.fees.initial(chain.base_fee(self.w3)), call=call)
+            epoch.state = SUBMITTED
+            epoch.tx_hash = attempt.tx_hash
+            epoch.tx_nonce = nonce
+            epoch.submitted_at = int(self.clock())
+            number = epoch.number
+        # Committed: from here a crash leaves a submitted epoch with its signed bytes, which the
+        # next pass broadcasts again if the node never saw them.
+        self._broadcast(attempt.raw_tx, number)
+        log.info("epoch %d sent: %s (nonce %d)", number, attempt.tx_hash, nonce)
+        return number
+
+    def _anchor_call(self, epoch: Epoch, proof: list[bytes]) -> Any:
+        return self.contract.functions.anchor(
+            epoch.number, epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points,
+            epoch.manifest_cid, proof)
+
+    def _sign(self, session: Session, epoch: Epoch, nonce: int, gas_limit: int,
+              fees: tuple[int, int], call: Any = None) -> AnchorAttempt:
+        if call is None:
+            previous_size = 0 if epoch.number == 1 else int(session.scalar(
+                select(Epoch.log_size).where(Epoch.number == epoch.number - 1)) or 0)
+            call = self._anchor_call(epoch, StoredLog(session).consistency_proof(previous_size, epoch.log_size))
+        max_fee, tip = fees
+        tx = call.build_transaction({
+            "from": self.account.address, "nonce": nonce, "gas": gas_limit,
+            "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "chainId": int(chain.call(lambda: self.w3.eth.chain_id)),
+        })
+        signed = self.account.sign_transaction(tx)
+        attempt = AnchorAttempt(
+            epoch=epoch.number, nonce=nonce, tx_hash=signed.hash.to_0x_hex(), raw_tx=bytes(signed.raw_transaction),
+            max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip, gas_limit=gas_limit,
+            created_at=int(self.clock()),
+        )
+        session.add(attempt)
+        epoch.tx_hash = attempt.tx_hash
+        session.flush()
+        return attempt
+
+    def _broadcast(self, raw_tx: bytes, number: int) -> None:
+        try:
+            chain.call(self.w3.eth.send_raw_transaction, raw_tx)
+        except chain.ChainUnavailableError:
+            raise
+        except Exception as exc:  # "already known", "nonce too low": the next pass sorts it out
+            log.info("epoch %d: broadcast answered %s", number, str(exc)[:200])

@@ -1,0 +1,141 @@
+"""The scheduled jobs of a Tally deployment (APScheduler): seal, anchor, and keep leadership.
+
+Every process may run the scheduler; only the elected leader's jobs do anything. Sealing runs
+every ``seal_interval`` seconds, or sooner once ``seal_threshold`` contributions are pending.
+The anchoring loop runs every few seconds and backs off exponentially while the chain node is
+unreachable, so an outage neither crash-loops the process nor floods the node.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from anchoring.anchorer import AnchorConflictError, Anchorer
+from anchoring.chain import ChainUnavailableError
+from anchoring.leader import Leadership
+from ledger.content import ContentStore
+from ledger.epochs import Anchor, pending_contributions, seal_epoch
+
+log = logging.getLogger("tally.jobs")
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff between failed attempts: 1 s, 2 s, 4 s ... up to ``ceiling``."""
+
+    ceiling: float = 60.0
+    failures: int = 0
+    not_before: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+
+    def ready(self) -> bool:
+        return self.clock() >= self.not_before
+
+    def failed(self) -> float:
+        self.failures += 1
+        delay = min(self.ceiling, 2.0 ** (self.failures - 1))
+        self.not_before = self.clock() + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.not_before = 0.0
+
+
+@dataclass
+class JobSettings:
+    seal_interval: float = 600.0
+    seal_threshold: int = 10_000
+    anchor_interval: float = 3.0
+    leader_interval: float = 2.0
+
+
+@dataclass
+class Jobs:
+    sessions: sessionmaker[Session]
+    store: ContentStore
+    anchor: Anchor
+    leadership: Leadership
+    anchorer: Anchorer | None
+    settings: JobSettings = field(default_factory=JobSettings)
+    extra: list[tuple[str, Callable[[], object], float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.is_leader = False
+        self._last_seal = time.monotonic()
+        self._backoff = Backoff()
+        self._halted: str | None = None
+        self._lock = threading.Lock()
+        self.scheduler: BackgroundScheduler | None = None
+
+    # ---- job bodies (each safe to call directly, e.g. from tests or the CLI)
+
+    def keep_leadership(self) -> None:
+        self.is_leader = self.leadership.try_acquire()
+
+    def seal_if_due(self) -> int | None:
+        if not self.is_leader:
+            return None
+        with self.sessions() as session:
+            pending = pending_contributions(session)
+        due = time.monotonic() - self._last_seal >= self.settings.seal_interval
+        if not (due or pending >= self.settings.seal_threshold):
+            return None
+        return self.seal_now()
+
+    def seal_now(self) -> int | None:
+        with self._lock, self.sessions() as session, session.begin():
+            epoch = seal_epoch(session, self.store, self.anchor)
+            number = epoch.number if epoch else None
+        self._last_seal = time.monotonic()
+        if number is not None:
+            log.info("sealed epoch %d", number)
+        return number
+
+    def anchor_step(self) -> None:
+        if not self.is_leader or self.anchorer is None or self._halted or not self._backoff.ready():
+            return
+        try:
+            self.anchorer.step()
+            self._backoff.succeeded()
+        except ChainUnavailableError as exc:
+            log.warning("chain unavailable (%s); retrying in %.0f s", exc, self._backoff.failed())
+        except AnchorConflictError as exc:
+            self._halted = str(exc)
+            log.critical("%s", exc)
+        except Exception:
+            log.exception("anchoring step failed; retrying in %.0f s", self._backoff.failed())
+
+    # ---- scheduling
+
+    def start(self) -> None:
+        scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
+        scheduler.add_job(self.keep_leadership, "interval", seconds=self.settings.leader_interval,
+                          id="leadership", next_run_time=_now())
+        scheduler.add_job(self.seal_if_due, "interval", seconds=min(5.0, self.settings.seal_interval),
+                          id="seal")
+        scheduler.add_job(self.anchor_step, "interval", seconds=self.settings.anchor_interval, id="anchor")
+        for name, func, interval in self.extra:
+            scheduler.add_job(func, "interval", seconds=interval, id=name)
+        scheduler.start()
+        self.scheduler = scheduler
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.leadership.release()
+        self.is_leader = False
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)

@@ -1,0 +1,89 @@
+"""A ledger, a real anvil node and a deployed TallyAnchor, wired to an Anchorer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session, sessionmaker
+from web3 import Web3
+
+from anchoring.anchorer import Anchorer, AnchorPolicy
+from anchoring.chain import connect
+from anchoring.devchain import DEV_FUNDED_KEY, DevChain
+from ledger.content import LocalBlockStore
+from ledger.conversation import ConversationError, normalise
+from ledger.db import make_engine, make_sessionmaker
+from ledger.epochs import Anchor, seal_epoch
+from ledger.intake import Consent, Prepared, Submission, record
+from ledger.migrate import upgrade
+from tally.sharegpt import iter_sharegpt
+from tests.support.anvil import anvil, deploy_for_tests
+
+
+@dataclass
+class Stack:
+    sessions: sessionmaker[Session]
+    store: LocalBlockStore
+    chain: DevChain
+    w3: Web3
+    contract: Any
+    account: LocalAccount
+    anchor: Anchor
+
+    def anchorer(self, **policy: Any) -> Anchorer:
+        return Anchorer(sessions=self.sessions, w3=self.w3, contract=self.contract, account=self.account,
+                        policy=AnchorPolicy(**{"confirmations": 2, **policy}))
+
+    def contribute(self, conversations: list[dict[str, Any]], now: int = 1_790_000_000) -> int:
+        submissions = []
+        for i, conversation in enumerate(conversations):
+            contributor = Account.from_key((i % 17 + 1).to_bytes(32, "big")).address
+            submissions.append(Submission(Prepared.of(normalise(conversation)),
+                                          Consent(contributor, hash(json.dumps(conversation)) % 2**64, now,
+                                                  bytes(32), bytes(65))))
+        with self.sessions() as session, session.begin():
+            outcomes = record(session, submissions, store=self.store, sign_receipt=lambda _: bytes(65), now=now)
+        return sum(1 for o in outcomes if isinstance(o, tuple))
+
+    def seal(self) -> int:
+        with self.sessions() as session, session.begin():
+            epoch = seal_epoch(session, self.store, self.anchor)
+            assert epoch is not None
+            return epoch.number
+
+    def mine(self, blocks: int = 1) -> None:
+        self.chain.rpc("anvil_mine", [hex(blocks)])
+
+
+def real_conversations(count: int, skip: int = 0) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for record_ in iter_sharegpt():
+        try:
+            normalise(record_)
+        except ConversationError:
+            continue
+        if skip:
+            skip -= 1
+            continue
+        out.append(record_)
+        if len(out) == count:
+            break
+    return out
+
+
+@pytest.fixture
+def stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
+    upgrade(sqlite_url)
+    with anvil(tmp_path / "chain") as chain:
+        w3 = connect(chain.url)
+        account = Account.from_key(DEV_FUNDED_KEY)
+        contract = deploy_for_tests(w3, account)
+        yield Stack(make_sessionmaker(make_engine(sqlite_url)), LocalBlockStore(tmp_path / "blocks", fsync=False),
+                    chain, w3, contract, account, Anchor(31337, contract.address))
