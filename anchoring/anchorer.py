@@ -71,6 +71,7 @@ class Anchorer:
         policy: AnchorPolicy = AnchorPolicy(),
         ready: Callable[[Session, Epoch], bool] = lambda _s, _e: True,
         clock: Callable[[], float] = time.time,
+        checkpoint: Callable[[str], None] = lambda _name: None,
     ) -> None:
         self.sessions = sessions
         self.w3 = w3
@@ -79,6 +80,8 @@ class Anchorer:
         self.policy = policy
         self.ready = ready
         self.clock = clock
+        # Named points of the protocol where crash tests inject a SIGKILL; a no-op otherwise.
+        self.checkpoint = checkpoint
 
     # ---- the loop body
 
@@ -150,6 +153,7 @@ class Anchorer:
                     receipt = chain.receipt_or_none(self.w3, attempt.tx_hash)
                     if receipt is None:
                         continue
+                    self.checkpoint("after-receipt")
                     if int(receipt["status"]) == 1:
                         self._mark_mined(session, epoch, attempt.tx_hash, receipt)
                     else:
@@ -283,6 +287,7 @@ class Anchorer:
         # next pass broadcasts again if the node never saw them.
         self._broadcast(attempt.raw_tx, number)
         log.info("epoch %d sent: %s (nonce %d)", number, attempt.tx_hash, nonce)
+        self.checkpoint("after-send")
         return number
 
     def _anchor_call(self, epoch: Epoch, proof: list[bytes]) -> Any:

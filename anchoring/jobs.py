@@ -66,6 +66,7 @@ class Jobs:
     anchorer: Anchorer | None
     settings: JobSettings = field(default_factory=JobSettings)
     extra: list[tuple[str, Callable[[], object], float]] = field(default_factory=list)
+    checkpoint: Callable[[str], None] = lambda _name: None
 
     def __post_init__(self) -> None:
         self.is_leader = False
@@ -97,6 +98,7 @@ class Jobs:
         self._last_seal = time.monotonic()
         if number is not None:
             log.info("sealed epoch %d", number)
+            self.checkpoint("after-seal")
         return number
 
     def anchor_step(self) -> None:

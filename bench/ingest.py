@@ -33,7 +33,7 @@ from ledger.conversation import ConversationError, canonical_bytes  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from tally.client import sign_submission  # noqa: E402
 from tally.sharegpt import iter_sharegpt  # noqa: E402
-from tests.support.server import tally_server  # noqa: E402
+from tests.support.server import API_ONLY, tally_server  # noqa: E402
 
 OPERATOR = "0x" + "42" * 32
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -148,7 +148,7 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp) / "home"
-            env = {"TALLY_OPERATOR_KEY": OPERATOR}
+            env = {"TALLY_OPERATOR_KEY": OPERATOR, **API_ONLY}
             drop: Callable[[], None] = lambda: None  # noqa: E731
             if backend == "postgresql":
                 url, drop = fresh_pg_database()

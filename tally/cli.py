@@ -112,28 +112,199 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
     workers: Annotated[int | None, typer.Option(help="server worker processes")] = None,
     migrate: Annotated[bool, typer.Option(help="upgrade the database schema first")] = True,
+    jobs: Annotated[bool | None, typer.Option(help="run the sealing and anchoring jobs here too")] = None,
 ) -> None:
-    """Run the REST API (and the contributor page) on the configured database and store."""
+    """Run the REST API and the contributor page; with no chain configured, also a dev chain."""
     import uvicorn
 
     from ledger.migrate import upgrade
-    from tally.wiring import build_app
+    from tally.chain import open_chain
+    from tally.wiring import build_app, build_jobs, open_ledger
 
-    for name, value in (("TALLY_HOST", host), ("TALLY_PORT", port), ("TALLY_WORKERS", workers)):
+    for name, value in (("TALLY_HOST", host), ("TALLY_PORT", port), ("TALLY_WORKERS", workers),
+                        ("TALLY_JOBS", jobs)):
         if value is not None:
-            os.environ[name] = str(value)
+            os.environ[name] = str(value).lower() if isinstance(value, bool) else str(value)
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     if migrate:
         upgrade(settings.db_url)
-    # Build once here so that a bad key or setting fails now, with one line, not in a worker.
-    application = build_app(settings)
-    typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home})")
-    if settings.workers > 1:
-        uvicorn.run("tally.wiring:app_from_environment", factory=True, host=settings.host,
-                    port=settings.port, workers=settings.workers, log_level=settings.log_level)
-    else:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+    # The embedded default needs its dev chain; a configured deployment's API replicas serve
+    # without touching the node (only the jobs do), so a node outage never stops intake.
+    chain = open_chain(settings) if settings.jobs or not settings.rpc_url else None
+    running = None
+    try:
+        # Build once here so that a bad key or setting fails now, with one line, not in a worker.
+        application = build_app(settings, chain)
+        if settings.jobs and chain is not None:
+            running = build_jobs(settings, open_ledger(settings), chain)
+            running.checkpoint = _crash_checkpoint()
+            running.anchorer.checkpoint = running.checkpoint  # type: ignore[union-attr]
+            running.start()
+        where = f"chain {chain.chain_id} at {chain.rpc_url}, contract {chain.contract.address}" if chain else \
+            "no chain connection: API only"
+        typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home}; {where})")
+        if settings.workers > 1:
+            uvicorn.run("tally.wiring:app_from_environment", factory=True, host=settings.host,
+                        port=settings.port, workers=settings.workers, log_level=settings.log_level)
+        else:
+            uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+    finally:
+        if running is not None:
+            running.stop()
+        if chain is not None:
+            chain.close()
+
+
+def _crash_checkpoint() -> Callable[[str], None]:
+    """Fault injection for the crash tests: TALLY_CRASH_AT=<point> SIGKILLs this process there.
+
+    A real crash at an exact protocol step cannot be produced from outside reliably; this is the
+    one fake fault the tests use, and it is inert unless the variable is set.
+    """
+    point = os.environ.get("TALLY_CRASH_AT")
+
+    def checkpoint(name: str) -> None:
+        if point and name == point:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+@app.command()
+@one_line_errors
+def worker() -> None:
+    """Run the sealing and anchoring jobs (only the elected leader of a deployment acts)."""
+    import signal
+    import threading
+
+    from ledger.migrate import upgrade
+    from tally.chain import open_chain
+    from tally.wiring import build_jobs, open_ledger
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    chain = open_chain(settings)
+    jobs = build_jobs(settings, open_ledger(settings), chain)
+    jobs.checkpoint = _crash_checkpoint()
+    jobs.anchorer.checkpoint = jobs.checkpoint  # type: ignore[union-attr]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    jobs.start()
+    typer.echo(f"tally: worker running (chain {chain.chain_id}, contract {chain.contract.address})")
+    try:
+        stop.wait()
+    finally:
+        jobs.stop()
+        chain.close()
+
+
+@app.command()
+@one_line_errors
+def seal() -> None:
+    """Seal everything accepted since the last epoch into a new epoch, now."""
+    from ledger.epochs import Anchor, seal_epoch
+    from tally.wiring import chain_info, open_ledger
+
+    settings = _settings()
+    info = chain_info(settings)
+    ledger = open_ledger(settings)
+    with ledger.sessions() as session, session.begin():
+        epoch = seal_epoch(session, ledger.store, Anchor(info.chain_id, info.contract))
+        summary = None if epoch is None else _epoch_json(epoch)
+    typer.echo(json.dumps(summary or {"sealed": None, "reason": "nothing new since the last epoch"}))
+
+
+@app.command()
+@one_line_errors
+def anchor(
+    wait: Annotated[bool, typer.Option(help="keep going until every epoch is final")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait at most with --wait")] = 600.0,
+) -> None:
+    """Send, follow and confirm anchoring transactions (one pass, or until final with --wait)."""
+    from anchoring.chain import ChainUnavailableError
+    from anchoring.jobs import Backoff
+    from ledger.epochs import FINAL
+    from ledger.models import Epoch
+    from tally.chain import open_chain
+    from tally.wiring import build_anchorer, open_ledger
+
+    settings = _settings()
+    ledger = open_ledger(settings)
+    chain = open_chain(settings)
+    anchorer = build_anchorer(settings, ledger, chain)
+    backoff = Backoff()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                report = anchorer.step()
+                backoff.succeeded()
+                if report.sent:
+                    typer.echo(f"epoch {report.sent} sent")
+                for number in report.final:
+                    typer.echo(f"epoch {number} final")
+            except ChainUnavailableError as exc:
+                typer.echo(f"chain unavailable ({exc}); retrying in {backoff.failed():.0f} s", err=True)
+            if not wait:
+                break
+            with ledger.sessions() as session:
+                from sqlalchemy import select
+
+                states = set(session.scalars(select(Epoch.state)))
+            if states <= {FINAL}:
+                break
+            if time.monotonic() > deadline:
+                raise CliError(f"not every epoch is final after {timeout:.0f} s")
+            time.sleep(max(1.0, backoff.not_before - backoff.clock()) if not backoff.ready() else 1.0)
+    finally:
+        chain.close()
+
+
+@app.command()
+@one_line_errors
+def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Epochs, their states and transactions, pending contributions, and the anchoring lag."""
+    from sqlalchemy import select
+
+    from ledger.epochs import pending_contributions
+    from ledger.models import Epoch
+    from tally.wiring import chain_info, open_ledger
+
+    settings = _settings()
+    ledger = open_ledger(settings)
+    info = chain_info(settings)
+    now = int(time.time())
+    with ledger.sessions() as session:
+        epochs = [_epoch_json(e) for e in session.scalars(select(Epoch).order_by(Epoch.number))]
+        pending = pending_contributions(session)
+    unanchored = [e for e in epochs if e["state"] != "final"]
+    lag = now - min(e["sealedAt"] for e in unanchored) if unanchored else 0
+    report = {"chainId": info.chain_id, "contract": info.contract, "rpcUrl": info.rpc_url,
+              "pendingContributions": pending, "anchoringLagSeconds": lag, "epochs": epochs}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"chain {info.chain_id}  contract {info.contract}  rpc {info.rpc_url}")
+    typer.echo(f"pending contributions: {pending}   anchoring lag: {lag} s")
+    typer.echo(f"{'epoch':>5}  {'state':9}  {'log size':>8}  {'points':>10}  transaction")
+    for e in epochs:
+        typer.echo(f"{e['epoch']:>5}  {e['state']:9}  {e['logSize']:>8}  {e['totalPoints']:>10}  "
+                   f"{e['txHash'] or '-'} {'@' + str(e['blockNumber']) if e['blockNumber'] else ''}")
+
+
+def _epoch_json(epoch: Any) -> dict[str, Any]:
+    return {
+        "epoch": epoch.number, "state": epoch.state, "sealedAt": epoch.sealed_at,
+        "logSize": epoch.log_size, "logRoot": "0x" + epoch.log_root.hex(),
+        "balancesRoot": "0x" + epoch.balances_root.hex(), "totalPoints": str(epoch.total_points),
+        "contributions": epoch.contributions, "manifestCid": epoch.manifest_cid,
+        "txHash": epoch.tx_hash, "blockNumber": epoch.block_number, "gasUsed": epoch.gas_used,
+    }
 
 
 @app.command()

@@ -80,3 +80,18 @@ def operator_key(settings: Settings) -> keys.PrivateKey:
             fh.write(passphrase)
         write_keystore(keyfile, new_private_key(), passphrase)
     return read_keystore(keyfile, passfile.read_text().strip())
+
+
+def anchor_key(settings: Settings) -> keys.PrivateKey:
+    """The key that sends anchor transactions: its own settings, else the operator's key."""
+    if settings.anchor_key is not None:
+        raw = settings.anchor_key.get_secret_value().removeprefix("0x")
+        try:
+            return keys.PrivateKey(bytes.fromhex(raw))
+        except (ValueError, Exception):
+            raise KeyLoadError("TALLY_ANCHOR_KEY is not a 32-byte hex private key") from None
+    if settings.anchor_keyfile is not None:
+        if settings.anchor_passphrase is None:
+            raise KeyLoadError("TALLY_ANCHOR_KEYFILE is set but TALLY_ANCHOR_PASSPHRASE is not")
+        return read_keystore(settings.anchor_keyfile, settings.anchor_passphrase.get_secret_value())
+    return operator_key(settings)

@@ -38,6 +38,24 @@ class Settings(BaseSettings):
     operator_passphrase: SecretStr | None = None
     operator_key: SecretStr | None = None
 
+    # The anchoring key sends anchor transactions (it holds ANCHOR_ROLE and pays gas); by
+    # default the operator key. Same forms as the operator key.
+    anchor_keyfile: Path | None = None
+    anchor_passphrase: SecretStr | None = None
+    anchor_key: SecretStr | None = None
+
+    # Epochs and anchoring.
+    jobs: bool = Field(default=True, description="run the sealing/anchoring jobs inside `tally serve`")
+    seal_interval: float = Field(default=600.0, gt=0)
+    seal_threshold: int = Field(default=10_000, ge=1)
+    anchor_interval: float = Field(default=3.0, gt=0)
+    confirmations: int | None = Field(default=None, ge=0, description="None: the chain's finalized tag")
+    max_fee_gwei: float = Field(default=200.0, gt=0)
+    priority_fee_gwei: float = Field(default=1.0, ge=0)
+    stuck_after: float = Field(default=120.0, gt=0)
+    anvil_port: int = 8545
+    admin_transfer_delay: int = Field(default=2 * 24 * 3600, ge=0)
+
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -84,7 +102,7 @@ class Settings(BaseSettings):
     def public(self) -> dict[str, Any]:
         """The settings with every secret blanked, safe to print or log."""
         data = self.model_dump()
-        for name in ("operator_passphrase", "operator_key"):
+        for name in ("operator_passphrase", "operator_key", "anchor_passphrase", "anchor_key"):
             if data.get(name) is not None:
                 data[name] = "**********"
         if self.database_url and "@" in self.database_url:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
+from importlib.resources import files
 
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from anchoring.anchorer import Anchorer, AnchorPolicy
+from anchoring.chain import GWEI, FeePolicy
+from anchoring.jobs import Jobs, JobSettings
+from anchoring.leader import leadership_for
 from api.app import ChainInfo, create_app
 from api.eip712 import Domain
 from api.submission import Intake, Limits
-from ledger.content import LocalBlockStore
+from ledger.content import ContentStore, LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
+from ledger.epochs import Anchor
+from tally.chain import ChainRuntime, read_deployment
 from tally.keys import operator_key
 from tally.settings import Settings
 
@@ -21,33 +31,44 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def default_terms() -> bytes:
-    from importlib.resources import files
-
     return files("api").joinpath("terms.txt").read_bytes()
 
 
-def chain_info(settings: Settings) -> ChainInfo:
-    """Chain id and contract: from settings, else from the deployment recorded in TALLY_HOME."""
-    chain_id, contract = settings.chain_id, settings.contract_address
-    rpc_url = settings.rpc_url
-    if contract is None and settings.deployment_file.is_file():
-        deployment = json.loads(settings.deployment_file.read_text())
+def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainInfo:
+    """Chain id, contract and RPC URL: from the open chain, settings, or the recorded deployment."""
+    if chain is not None:
+        return ChainInfo(chain.chain_id, chain.contract.address, chain.rpc_url, settings.explorer_url)
+    chain_id, contract, rpc_url = settings.chain_id, settings.contract_address, settings.rpc_url
+    deployment = read_deployment(settings.deployment_file)
+    if contract is None and deployment is not None:
         chain_id = int(deployment["chainId"])
-        contract = deployment["address"]
-        rpc_url = rpc_url or deployment.get("rpcUrl")
+        contract = str(deployment["address"])
+        rpc_url = rpc_url or deployment.get("rpcUrl") or f"http://127.0.0.1:{settings.anvil_port}"
     if contract is None:
         log.warning("no contract deployed or configured: signing against the zero address")
         contract = ZERO_ADDRESS
-    return ChainInfo(chain_id=chain_id, contract=contract, rpc_url=rpc_url,
-                     explorer_url=settings.explorer_url)
+    return ChainInfo(chain_id=chain_id, contract=contract, rpc_url=rpc_url, explorer_url=settings.explorer_url)
 
 
-def build_intake(settings: Settings, chain: ChainInfo) -> Intake:
+@dataclass
+class Ledger:
+    """The database and the content store of a deployment."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: ContentStore
+
+
+def open_ledger(settings: Settings) -> Ledger:
     engine = make_engine(settings.db_url)
+    return Ledger(engine, make_sessionmaker(engine), LocalBlockStore(settings.blocks_dir))
+
+
+def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake:
     terms = settings.terms_file.read_bytes() if settings.terms_file else default_terms()
     return Intake(
-        sessions=make_sessionmaker(engine),
-        store=LocalBlockStore(settings.blocks_dir),
+        sessions=ledger.sessions,
+        store=ledger.store,
         domain=Domain(chain.chain_id, chain.contract),
         operator_key=operator_key(settings),
         terms=terms,
@@ -55,11 +76,42 @@ def build_intake(settings: Settings, chain: ChainInfo) -> Intake:
     )
 
 
-def build_app(settings: Settings) -> FastAPI:
-    chain = chain_info(settings)
-    return create_app(build_intake(settings, chain), chain, cors_origins=settings.cors_origins)
+def build_app(settings: Settings, chain: ChainRuntime | None = None) -> FastAPI:
+    info = chain_info(settings, chain)
+    ledger = open_ledger(settings)
+    return create_app(build_intake(settings, ledger, info), info, cors_origins=settings.cors_origins)
 
 
 def app_from_environment() -> FastAPI:
     """Uvicorn factory for worker processes: each reads the same TALLY_* environment."""
     return build_app(Settings())
+
+
+def anchor_policy(settings: Settings) -> AnchorPolicy:
+    return AnchorPolicy(
+        fees=FeePolicy(max_fee_ceiling=int(settings.max_fee_gwei * GWEI),
+                       priority_fee=int(settings.priority_fee_gwei * GWEI)),
+        confirmations=settings.confirmations,
+        stuck_after=settings.stuck_after,
+    )
+
+
+def build_anchorer(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Anchorer:
+    return Anchorer(sessions=ledger.sessions, w3=chain.w3, contract=chain.contract, account=chain.account,
+                    policy=anchor_policy(settings))
+
+
+def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Jobs:
+    return Jobs(
+        sessions=ledger.sessions,
+        store=ledger.store,
+        anchor=Anchor(chain.chain_id, chain.contract.address),
+        leadership=leadership_for(ledger.engine, settings.home),
+        anchorer=build_anchorer(settings, ledger, chain),
+        settings=JobSettings(seal_interval=settings.seal_interval, seal_threshold=settings.seal_threshold,
+                             anchor_interval=settings.anchor_interval),
+    )
+
+
+def describe(settings: Settings) -> str:
+    return json.dumps(settings.public(), default=str)

@@ -16,7 +16,7 @@ from ledger.migrate import upgrade
 from ledger.models import Contribution, JournalEntry
 from tally.client import sign_submission
 from tests.api.conftest import OPERATOR_KEY, contributor_key, sample_conversation
-from tests.support.server import tally_server
+from tests.support.server import API_ONLY, tally_server
 
 pytestmark = pytest.mark.postgres
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.postgres
 def test_fifty_racing_duplicates_on_two_workers(pg_url: str, tmp_path: Path) -> None:
     upgrade(pg_url)
     home = tmp_path / "home"
-    env = {"TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex()}
+    env = {"TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(), **API_ONLY}
     with tally_server(home, workers=2, env=env) as url:
         config = httpx.get(url + "/v1/config").json()
         conversation = sample_conversation("race")

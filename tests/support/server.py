@@ -17,6 +17,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
+# An API replica of a configured deployment, with no jobs: it never talks to a chain node.
+API_ONLY = {"TALLY_JOBS": "false", "TALLY_RPC_URL": "http://127.0.0.1:9", "TALLY_CHAIN_ID": "31337",
+            "TALLY_CONTRACT_ADDRESS": "0x5FbDB2315678afecb367f032d93F642f64180aa3"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

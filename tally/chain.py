@@ -1,0 +1,123 @@
+"""Reaching the chain a deployment anchors on, and the embedded development chain.
+
+Configured (``TALLY_RPC_URL``): the contract comes from ``TALLY_CONTRACT_ADDRESS`` or from the
+deployment recorded by ``tally deploy``. Embedded default (no RPC URL): an anvil node is
+started with its state under TALLY_HOME (or reused if one already answers on its port), the
+anchoring key is funded from anvil's development account, and the contract is deployed once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from anchoring import devchain
+from anchoring.chain import connect
+from tally.keys import anchor_key
+from tally.settings import Settings
+
+log = logging.getLogger("tally")
+
+ARTIFACT = Path(__file__).resolve().parent.parent / "anchoring" / "artifacts" / "TallyAnchor.json"
+DEV_FUNDING = 100 * 10**18
+
+
+class ChainSetupError(RuntimeError):
+    pass
+
+
+@dataclass
+class ChainRuntime:
+    w3: Web3
+    contract: Any
+    account: LocalAccount
+    chain_id: int
+    rpc_url: str
+    devchain: devchain.DevChain | None
+
+    def close(self) -> None:
+        if self.devchain is not None:
+            self.devchain.stop()
+
+
+def abi() -> list[dict[str, Any]]:
+    return list(json.loads(ARTIFACT.read_text())["abi"])
+
+
+def _send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> Any:
+    tx = {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+          "chainId": w3.eth.chain_id, **tx}
+    if "gas" not in tx:
+        tx["gas"] = w3.eth.estimate_gas(tx)
+    if "maxFeePerGas" not in tx:
+        base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
+        tx["maxPriorityFeePerGas"] = 10**9
+        tx["maxFeePerGas"] = 2 * base + 10**9
+    signed = account.sign_transaction(tx)
+    return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60)
+
+
+def _fund_from_dev_account(w3: Web3, address: str) -> None:
+    if w3.eth.get_balance(address) >= DEV_FUNDING // 10:
+        return
+    funder = Account.from_key(devchain.DEV_FUNDED_KEY)
+    _send(w3, funder, {"to": address, "value": DEV_FUNDING, "gas": 21_000})
+    log.info("funded %s from the dev chain's development account", address)
+
+
+def open_chain(settings: Settings) -> ChainRuntime:
+    account: LocalAccount = Account.from_key(anchor_key(settings).to_bytes())
+    started: devchain.DevChain | None = None
+    if settings.rpc_url:
+        rpc_url = settings.rpc_url
+    else:
+        rpc_url = f"http://127.0.0.1:{settings.anvil_port}"
+        if not devchain.rpc_ready(rpc_url):
+            started = devchain.start_devchain(settings.home / "chain", port=settings.anvil_port)
+            log.info("started the embedded dev chain at %s (state in %s)", rpc_url, started.state_file)
+    w3 = connect(rpc_url)
+    try:
+        chain_id = int(w3.eth.chain_id)
+        if started is not None or not settings.rpc_url:
+            _fund_from_dev_account(w3, account.address)
+        address = _contract_address(settings, w3, account, chain_id, rpc_url, embedded=not settings.rpc_url)
+    except Exception:
+        if started is not None:
+            started.stop()
+        raise
+    contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi())
+    return ChainRuntime(w3, contract, account, chain_id, rpc_url, started)
+
+
+def _contract_address(settings: Settings, w3: Web3, account: LocalAccount, chain_id: int, rpc_url: str,
+                      *, embedded: bool) -> str:
+    if settings.contract_address:
+        return settings.contract_address
+    recorded = read_deployment(settings.deployment_file)
+    if recorded is not None and int(recorded["chainId"]) == chain_id and w3.eth.get_code(recorded["address"]):
+        return str(recorded["address"])
+    if not embedded:
+        raise ChainSetupError(
+            f"no TallyAnchor deployment for chain {chain_id}: run `tally deploy --rpc {rpc_url} --key KEYFILE` "
+            "or set TALLY_CONTRACT_ADDRESS")
+    from anchoring.deploy import deploy_tally_anchor
+
+    deployment = deploy_tally_anchor(w3, account, admin=account.address, anchorer=account.address,
+                                     admin_delay=settings.admin_transfer_delay)
+    deployment.save(settings.home)
+    log.info("deployed TallyAnchor at %s on the dev chain", deployment.address)
+    return str(deployment.address)
+
+
+def read_deployment(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data

@@ -1,0 +1,75 @@
+"""A reorg that drops the anchoring transaction, and a transaction stuck under its fee ceiling."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from anchoring.chain import GWEI, FeePolicy
+from ledger.epochs import FINAL, MINED, SUBMITTED
+from ledger.models import AnchorAttempt, Epoch
+from tests.anchoring_e2e.conftest import Stack, real_conversations
+
+
+def epoch_row(stack: Stack, number: int) -> Epoch:
+    with stack.sessions() as session:
+        epoch = session.get(Epoch, number)
+        assert epoch is not None
+        return epoch
+
+
+def test_a_reorg_that_drops_the_anchor_is_noticed_and_the_epoch_reaches_final(stack: Stack) -> None:
+    stack.contribute(real_conversations(20))
+    stack.seal()
+    anchorer = stack.anchorer(confirmations=3)
+    assert anchorer.step().sent == 1  # anvil mines it at once
+    anchorer.step()
+    first = epoch_row(stack, 1)
+    assert first.state == MINED and first.block_hash
+
+    stack.chain.rpc("anvil_reorg", [1, []])  # replace the block that held it with an empty one
+    assert stack.contract.functions.latestEpoch().call() == 0
+    report = anchorer.step()
+    assert report.reverted_to_sealed == (1,)
+    assert epoch_row(stack, 1).state in (SUBMITTED, MINED)
+    for _ in range(10):
+        anchorer.step()
+        stack.mine()
+        if epoch_row(stack, 1).state == FINAL:
+            break
+    final = epoch_row(stack, 1)
+    assert final.state == FINAL and final.block_hash != first.block_hash
+    assert stack.contract.functions.latestEpoch().call() == 1
+    events = stack.contract.events.EpochAnchored.get_logs(from_block=0, argument_filters={"epoch": 1})
+    assert len(events) == 1 and events[0]["transactionHash"].to_0x_hex() == final.tx_hash
+
+
+def test_a_transaction_stuck_below_the_base_fee_is_replaced_once_the_ceiling_allows(stack: Stack) -> None:
+    stack.contribute(real_conversations(10))
+    stack.seal()
+    high_base = 100 * GWEI
+    stack.chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(high_base)])
+    stack.mine()
+    low_ceiling = stack.anchorer(fees=FeePolicy(max_fee_ceiling=50 * GWEI), stuck_after=0)
+    assert low_ceiling.step().sent == 1
+    stack.chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(high_base)])
+    stack.mine()
+    low_ceiling.step()
+    stuck = epoch_row(stack, 1)
+    assert stuck.state == SUBMITTED and "ceiling" in (stuck.last_error or "")
+    assert stack.contract.functions.latestEpoch().call() == 0
+
+    raised = stack.anchorer(fees=FeePolicy(max_fee_ceiling=1000 * GWEI), stuck_after=0)
+    stack.chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(high_base)])
+    for _ in range(6):
+        raised.step()
+        stack.mine()
+        if epoch_row(stack, 1).state == FINAL:
+            break
+    landed = epoch_row(stack, 1)
+    assert landed.state == FINAL and stack.contract.functions.latestEpoch().call() == 1
+    with stack.sessions() as session:
+        attempts = session.scalars(select(AnchorAttempt).order_by(AnchorAttempt.id)).all()
+    assert len(attempts) == 2 and attempts[0].nonce == attempts[1].nonce
+    assert attempts[0].superseded and landed.tx_hash == attempts[1].tx_hash
+    assert attempts[1].max_fee_per_gas > high_base
+    assert stack.w3.eth.get_transaction_receipt(attempts[1].tx_hash)["status"] == 1
