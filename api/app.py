@@ -9,10 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.problems import PROBLEM_TYPES, Problem
-from api.routes import accounts, contributions, meta
+from api.bundles import BalanceTrees
+from api.metrics import LedgerCollector
+from api.routes import accounts, contributions, epochs, gateway, meta, proofs
 from api.submission import Intake
 
 log = logging.getLogger("tally.api")
@@ -26,6 +29,7 @@ class ChainInfo:
     contract: str
     rpc_url: str | None
     explorer_url: str | None
+    explorer_kind: str = "etherscan"
 
 
 def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | None = None) -> FastAPI:
@@ -37,6 +41,10 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     )
     app.state.intake = intake
     app.state.chain = chain
+    app.state.balance_trees = BalanceTrees(intake.store)
+    registry = CollectorRegistry()
+    registry.register(LedgerCollector(intake.sessions))
+    app.state.metrics = registry
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -85,4 +93,7 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     app.include_router(meta.router)
     app.include_router(contributions.router)
     app.include_router(accounts.router)
+    app.include_router(proofs.router)
+    app.include_router(epochs.router)
+    app.include_router(gateway.router)
     return app

@@ -65,6 +65,11 @@ _TYPES = [
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
     ProblemType("not-found", 404, "Not found", "No such resource."),
+    ProblemType("not-anchored", 409, "Not anchored yet",
+                "The proof needs an epoch that is sealed and anchored on-chain; epochs are sealed on a "
+                "schedule, so try again later."),
+    ProblemType("not-acceptable", 406, "Not acceptable",
+                "This resource is served as application/vnd.ipld.raw or application/vnd.ipld.car."),
     ProblemType("method-not-allowed", 405, "Method not allowed", "This resource does not accept that method."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),
     ProblemType("internal-error", 500, "Internal error",

@@ -27,8 +27,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys: the operator's and contributors'.", no_args_is_help=True)
+verify_app = typer.Typer(help="Check proofs against the chain itself, trusting no API.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(verify_app, name="verify")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -297,6 +299,80 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
                    f"{e['txHash'] or '-'} {'@' + str(e['blockNumber']) if e['blockNumber'] else ''}")
 
 
+def _report_checks(run: Callable[[], Any], as_json: bool) -> None:
+    from anchoring.verify import VerificationError
+
+    try:
+        checks = run()
+    except VerificationError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "failed": {"check": exc.check, "message": exc.message},
+                                   "passed": [{"check": c.name, "detail": c.detail} for c in exc.passed]}, indent=2))
+        else:
+            for check in exc.passed:
+                typer.echo(f"ok    {check.name}: {check.detail}")
+            typer.echo(f"FAIL  {exc.check}: {exc.message}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "passed": [{"check": c.name, "detail": c.detail} for c in checks]},
+                              indent=2))
+    else:
+        for check in checks:
+            typer.echo(f"ok    {check.name}: {check.detail}")
+        typer.echo("verified: every check passed")
+
+
+@verify_app.command("bundle")
+@one_line_errors
+def verify_bundle(
+    file: Annotated[Path, typer.Argument(help="a proof bundle (GET /v1/contributions/{id}/proof)")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain (not Tally's API)")],
+    conversation: Annotated[Path | None, typer.Option(help="your own copy of the conversation")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check a proof bundle: leaf, proof, on-chain header, and the contract's own verdict."""
+    from anchoring.verify import load_bundle, verify_balance, verify_contribution
+
+    try:
+        bundle = load_bundle(file.read_text())
+        convo = json.loads(conversation.read_text()) if conversation else None
+    except ValueError as exc:
+        raise CliError(f"not JSON: {exc}") from None
+    if bundle.get("kind") == "balance":
+        _report_checks(lambda: verify_balance(bundle, rpc), as_json)
+    else:
+        _report_checks(lambda: verify_contribution(bundle, rpc, convo), as_json)
+
+
+@verify_app.command("account")
+@one_line_errors
+def verify_account(
+    address: Annotated[str, typer.Argument(help="the account to check")],
+    api: Annotated[str, typer.Option(help="Tally API base URL (only to fetch the proof)")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    epoch: Annotated[int | None, typer.Option(help="epoch to check (default: latest final)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Fetch an account's balance proof and check it against the chain."""
+    import httpx
+
+    from anchoring.verify import verify_balance
+
+    params = {"epoch": epoch} if epoch else {}
+    try:
+        response = httpx.get(f"{api.rstrip('/')}/v1/accounts/{address}/proof", params=params, timeout=60)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach {api}: {exc}") from None
+    if response.status_code != 200:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text[:200]
+        raise CliError(f"the API answered {response.status_code}: {detail}")
+    bundle = response.json()
+    _report_checks(lambda: verify_balance(bundle, rpc), as_json)
+
+
 def _epoch_json(epoch: Any) -> dict[str, Any]:
     return {
         "epoch": epoch.number, "state": epoch.state, "sealedAt": epoch.sealed_at,
@@ -332,6 +408,13 @@ def submit(
 
 
 def main() -> None:
+    import logging
+
+    level = os.environ.get("TALLY_LOG_LEVEL", "info").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "apscheduler", "httpx", "web3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app()
 
 

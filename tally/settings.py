@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     contract_address: str | None = None
     rpc_url: str | None = None
     explorer_url: str | None = None
+    explorer_kind: str = Field(default="etherscan", pattern="^(etherscan|blockscout)$")
 
     # The operator key signs receipts (and, later, anchors). Either an encrypted keystore file
     # with its passphrase, or the raw key; never logged.

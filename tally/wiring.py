@@ -37,7 +37,8 @@ def default_terms() -> bytes:
 def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainInfo:
     """Chain id, contract and RPC URL: from the open chain, settings, or the recorded deployment."""
     if chain is not None:
-        return ChainInfo(chain.chain_id, chain.contract.address, chain.rpc_url, settings.explorer_url)
+        return ChainInfo(chain.chain_id, chain.contract.address, chain.rpc_url, settings.explorer_url,
+                         settings.explorer_kind)
     chain_id, contract, rpc_url = settings.chain_id, settings.contract_address, settings.rpc_url
     deployment = read_deployment(settings.deployment_file)
     if contract is None and deployment is not None:
@@ -47,7 +48,8 @@ def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainIn
     if contract is None:
         log.warning("no contract deployed or configured: signing against the zero address")
         contract = ZERO_ADDRESS
-    return ChainInfo(chain_id=chain_id, contract=contract, rpc_url=rpc_url, explorer_url=settings.explorer_url)
+    return ChainInfo(chain_id=chain_id, contract=contract, rpc_url=rpc_url, explorer_url=settings.explorer_url,
+                     explorer_kind=settings.explorer_kind)
 
 
 @dataclass

@@ -70,7 +70,7 @@ async def submit_batch(request: Request) -> JSONResponse:
     return JSONResponse({"accepted": accepted, "refused": len(out) - accepted, "results": out})
 
 
-def _find(request: Request, key: str) -> Contribution:
+def find_contribution(request: Request, key: str) -> Contribution:
     intake = request.app.state.intake
     with intake.sessions() as session:
         if key.isdigit():
@@ -89,4 +89,4 @@ def _find(request: Request, key: str) -> Contribution:
 @router.get("/v1/contributions/{key}", responses={404: {"content": {MEDIA_TYPE: {}}}})
 def get_contribution(request: Request, key: str) -> dict[str, Any]:
     """A contribution by id or contentHash, with its consent, receipt and log position."""
-    return contribution_json(_find(request, key))
+    return contribution_json(find_contribution(request, key))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.views import eip712_json
@@ -36,6 +37,12 @@ def terms(request: Request) -> PlainTextResponse:
     intake = request.app.state.intake
     return PlainTextResponse(intake.terms, media_type="text/plain; charset=utf-8",
                              headers={"X-Terms-Hash": "0x" + intake.terms_hash.hex()})
+
+
+@router.get("/metrics", tags=["meta"], response_class=PlainTextResponse)
+def metrics(request: Request) -> Response:
+    """Prometheus text: pending contributions, sealed and final epochs, anchoring lag, gas."""
+    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz", tags=["meta"])

@@ -1,0 +1,139 @@
+"""Proof bundles served by the API and checked against the chain by `tally verify`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from anchoring.verify import VerificationError, verify_balance, verify_contribution
+from api.app import ChainInfo, create_app
+from api.eip712 import Domain
+from api.submission import Intake, Limits
+from ledger.content import cid_of
+from ledger.epochs import FINAL
+from ledger.merkle import log as rfc9162
+from ledger.models import Contribution, Epoch
+from tally.client import sign_submission
+from tally.wiring import default_terms
+from tests.anchoring_e2e.conftest import Stack, real_conversations
+from tests.api.conftest import OPERATOR_KEY, contributor_key
+from tests.support.server import ROOT
+
+
+@pytest.fixture
+def served(stack: Stack):  # type: ignore[no-untyped-def]
+    intake = Intake(sessions=stack.sessions, store=stack.store, domain=Domain(31337, stack.contract.address),
+                    operator_key=OPERATOR_KEY, terms=default_terms(), limits=Limits(4 << 20, 100, 600))
+    client = TestClient(create_app(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None)))
+    return client
+
+
+def submit_all(client: TestClient, conversations: list[dict[str, Any]], first_key: int = 0) -> list[dict[str, Any]]:
+    config = client.get("/v1/config").json()
+    now = int(time.time())
+    bodies = [sign_submission(config, c, contributor_key(first_key + i % 3), nonce=first_key * 1000 + i, issued_at=now)
+              for i, c in enumerate(conversations)]
+    results = client.post("/v1/contributions:batch", json={"items": bodies}).json()["results"]
+    return [r["contribution"] for r in results if r["status"] == 201]
+
+
+def anchor_all(stack: Stack) -> None:
+    anchorer = stack.anchorer()
+    for _ in range(30):
+        anchorer.step()
+        stack.mine()
+        with stack.sessions() as session:
+            if all(e.state == FINAL for e in session.query(Epoch)):
+                return
+    raise AssertionError("not final")
+
+
+def test_bundles_verify_against_the_chain_and_tampering_is_caught(stack: Stack, served: TestClient,
+                                                                  tmp_path: Path) -> None:
+    conversations = real_conversations(12)
+    first = submit_all(served, conversations[:8])
+    assert served.get(f"/v1/contributions/{first[0]['id']}/proof").json()["type"] == "/problems/not-anchored"
+    stack.seal()
+    anchor_all(stack)
+    submit_all(served, conversations[8:], first_key=1)
+    stack.seal()
+    anchor_all(stack)
+
+    target = first[2]
+    bundle = served.get(f"/v1/contributions/{target['id']}/proof").json()
+    assert bundle["header"]["epoch"] == 2  # the latest final epoch, later than its own
+    checks = verify_contribution(bundle, stack.chain.url, conversations[2])
+    assert [c.name for c in checks][-1] == "contract"
+    args = bundle["verify"]["args"]
+    assert stack.contract.functions.verifyContribution(
+        args[0], args[1], args[2], bytes.fromhex(args[3][2:]), args[4], int(args[5]),
+        [bytes.fromhex(p[2:]) for p in args[6]]).call()
+    own_epoch = served.get(f"/v1/contributions/{target['id']}/proof?epoch=1").json()
+    assert own_epoch["header"]["epoch"] == 1 and verify_contribution(own_epoch, stack.chain.url)
+
+    flipped = json.loads(json.dumps(bundle))
+    flipped["proof"][0] = flipped["proof"][0][:-1] + ("0" if flipped["proof"][0][-1] != "0" else "1")
+    with pytest.raises(VerificationError) as failure:
+        verify_contribution(flipped, stack.chain.url)
+    assert failure.value.check == "proof"
+    with pytest.raises(VerificationError) as wrong_conversation:
+        verify_contribution(bundle, stack.chain.url, conversations[3])
+    assert wrong_conversation.value.check == "conversation"
+
+    # The CLI gives the same verdicts, with exit codes.
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(bundle))
+    bad.write_text(json.dumps(flipped))
+    cli = [sys.executable, "-m", "tally.cli", "verify", "bundle"]
+    ok = subprocess.run([*cli, str(good), "--rpc", stack.chain.url], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "every check passed" in ok.stdout, ok.stdout + ok.stderr
+    ko = subprocess.run([*cli, str(bad), "--rpc", stack.chain.url, "--json"], capture_output=True, text=True,
+                        cwd=ROOT)
+    assert ko.returncode == 1 and json.loads(ko.stdout)["failed"]["check"] == "proof"
+
+    # A row of an anchored epoch altered in the database: the served proof no longer verifies.
+    with stack.sessions() as session, session.begin():
+        session.execute(update(Contribution).where(Contribution.id == target["id"])
+                        .values(points=Contribution.points + 1000))
+    altered = served.get(f"/v1/contributions/{target['id']}/proof").json()
+    with pytest.raises(VerificationError) as tampered:
+        verify_contribution(altered, stack.chain.url)
+    assert tampered.value.check == "proof"
+
+    balance = served.get(f"/v1/accounts/{target['contributor']}/proof").json()
+    assert [c.name for c in verify_balance(balance, stack.chain.url)][-1] == "contract"
+    balance["leaf"]["balance"] = str(int(balance["leaf"]["balance"]) + 1)
+    with pytest.raises(VerificationError):
+        verify_balance(balance, stack.chain.url)
+
+
+def test_gateway_epochs_consistency_and_metrics(stack: Stack, served: TestClient) -> None:
+    submit_all(served, real_conversations(6))
+    stack.seal()
+    anchor_all(stack)
+    submit_all(served, real_conversations(4, skip=6), first_key=1)
+    stack.seal()
+    anchor_all(stack)
+    epochs = served.get("/v1/epochs").json()["items"]
+    assert [e["epoch"] for e in epochs] == [2, 1] and all(e["state"] == "final" for e in epochs)
+    cid = epochs[0]["manifestCid"]
+    raw = served.get(f"/ipfs/{cid}", headers={"Accept": "application/vnd.ipld.raw"})
+    assert raw.status_code == 200 and cid_of(raw.content) == cid
+    assert raw.content == served.get("/v1/epochs/2/manifest").content
+    car = served.get(f"/ipfs/{cid}?format=car")
+    assert car.status_code == 200 and car.headers["content-type"].startswith("application/vnd.ipld.car")
+    assert served.get(f"/ipfs/{cid}").status_code == 406
+    proof = served.get(f"/v1/log/consistency?first={epochs[1]['logSize']}").json()
+    rfc9162.verify_consistency(proof["first"], proof["second"], bytes.fromhex(proof["firstRoot"][2:]),
+                               bytes.fromhex(proof["secondRoot"][2:]), [bytes.fromhex(p[2:]) for p in proof["proof"]])
+    assert proof["secondRoot"] == epochs[0]["logRoot"]
+    metrics = served.get("/metrics").text
+    assert "tally_last_final_epoch 2.0" in metrics and "tally_pending_contributions 0.0" in metrics
