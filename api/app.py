@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.problems import PROBLEM_TYPES, Problem
 from api.bundles import BalanceTrees
 from api.metrics import LedgerCollector
+from api.problems import PROBLEM_TYPES, Problem
 from api.routes import accounts, contributions, epochs, gateway, meta, proofs
 from api.submission import Intake
 

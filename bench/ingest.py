@@ -27,13 +27,13 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eth_keys import keys  # noqa: E402
+from eth_keys import keys
 
-from ledger.conversation import ConversationError, canonical_bytes  # noqa: E402
-from ledger.migrate import upgrade  # noqa: E402
-from tally.client import sign_submission  # noqa: E402
-from tally.sharegpt import iter_sharegpt  # noqa: E402
-from tests.support.server import API_ONLY, tally_server  # noqa: E402
+from ledger.conversation import ConversationError, canonical_bytes
+from ledger.migrate import upgrade
+from tally.client import sign_submission
+from tally.sharegpt import iter_sharegpt
+from tests.support.server import API_ONLY, tally_server
 
 OPERATOR = "0x" + "42" * 32
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
-
 from tiny_keccak import keccak256
 
 from ledger import jcs

@@ -373,6 +373,35 @@ def verify_account(
     _report_checks(lambda: verify_balance(bundle, rpc), as_json)
 
 
+@app.command()
+@one_line_errors
+def audit(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    ipfs: Annotated[str, typer.Option(help="an IPFS trustless gateway (…/ipfs/{cid}) base URL, or a Kubo RPC URL ending in /api/v0")],
+    contract: Annotated[str, typer.Option(help="the TallyAnchor contract address")],
+    from_block: Annotated[int, typer.Option(help="first block to scan for EpochAnchored events")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    progress: Annotated[bool | None, typer.Option(help="progress lines on stderr (default: on a terminal)")] = None,
+) -> None:
+    """Recompute every root of every epoch from the chain's events and the IPFS manifests alone."""
+    from anchoring.audit import audit as run_audit
+
+    show = sys.stderr.isatty() if progress is None else progress
+    report = run_audit(rpc, ipfs, contract, from_block=from_block, progress=show)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        typer.echo(f"chain {report.chain_id}, contract {report.contract}")
+        typer.echo(f"epochs {report.epochs}, leaves {report.leaves}, journal entries {report.journal_entries}, "
+                   f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
+        if report.ok:
+            typer.echo("audit passed: every log root, consistency step and balances root recomputes")
+        else:
+            typer.echo(f"DISCREPANCY in epoch {report.discrepancy_epoch}: {report.discrepancy}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 def _epoch_json(epoch: Any) -> dict[str, Any]:
     return {
         "epoch": epoch.number, "state": epoch.state, "sealedAt": epoch.sealed_at,

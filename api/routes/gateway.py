@@ -38,7 +38,7 @@ async def ipfs(
     request: Request,
     cid: str,
     accept: Annotated[str | None, Header()] = None,
-    format: Annotated[str | None, Query(pattern="^(raw|car)$")] = None,  # noqa: A002 (the spec's name)
+    format: Annotated[str | None, Query(pattern="^(raw|car)$")] = None,
 ) -> Response:
     media = _wanted(accept, format)
     store = request.app.state.intake.store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,19 +12,27 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 
 from anchoring.anchorer import Anchorer, AnchorPolicy
 from anchoring.chain import connect
 from anchoring.devchain import DEV_FUNDED_KEY, DevChain
+from api.app import ChainInfo, create_app
+from api.eip712 import Domain
+from api.submission import Intake, Limits
 from ledger.content import LocalBlockStore
 from ledger.conversation import ConversationError, normalise
 from ledger.db import make_engine, make_sessionmaker
-from ledger.epochs import Anchor, seal_epoch
+from ledger.epochs import FINAL, Anchor, seal_epoch
 from ledger.intake import Consent, Prepared, Submission, record
 from ledger.migrate import upgrade
+from ledger.models import Epoch
+from tally.client import sign_submission
 from tally.sharegpt import iter_sharegpt
+from tally.wiring import default_terms
+from tests.api.conftest import OPERATOR_KEY, contributor_key
 from tests.support.anvil import anvil, deploy_for_tests
 
 
@@ -87,3 +96,33 @@ def stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
         contract = deploy_for_tests(w3, account)
         yield Stack(make_sessionmaker(make_engine(sqlite_url)), LocalBlockStore(tmp_path / "blocks", fsync=False),
                     chain, w3, contract, account, Anchor(31337, contract.address))
+
+
+@pytest.fixture
+def served(stack: Stack):  # type: ignore[no-untyped-def]
+    intake = Intake(sessions=stack.sessions, store=stack.store, domain=Domain(31337, stack.contract.address),
+                    operator_key=OPERATOR_KEY, terms=default_terms(), limits=Limits(4 << 20, 100, 600))
+    client = TestClient(create_app(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None)))
+    return client
+
+
+def submit_all(client: TestClient, conversations: list[dict[str, Any]], first_key: int = 0) -> list[dict[str, Any]]:
+    config = client.get("/v1/config").json()
+    now = int(time.time())
+    bodies = [sign_submission(config, c, contributor_key(first_key + i % 3), nonce=first_key * 1000 + i, issued_at=now)
+              for i, c in enumerate(conversations)]
+    results = client.post("/v1/contributions:batch", json={"items": bodies}).json()["results"]
+    return [r["contribution"] for r in results if r["status"] == 201]
+
+
+def anchor_all(stack: Stack) -> None:
+    anchorer = stack.anchorer()
+    for _ in range(30):
+        anchorer.step()
+        stack.mine()
+        with stack.sessions() as session:
+            if all(e.state == FINAL for e in session.query(Epoch)):
+                return
+    raise AssertionError("not final")
+
+

@@ -5,55 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from anchoring.verify import VerificationError, verify_balance, verify_contribution
-from api.app import ChainInfo, create_app
-from api.eip712 import Domain
-from api.submission import Intake, Limits
 from ledger.content import cid_of
-from ledger.epochs import FINAL
 from ledger.merkle import log as rfc9162
-from ledger.models import Contribution, Epoch
-from tally.client import sign_submission
-from tally.wiring import default_terms
-from tests.anchoring_e2e.conftest import Stack, real_conversations
-from tests.api.conftest import OPERATOR_KEY, contributor_key
+from ledger.models import Contribution
+from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations, submit_all
 from tests.support.server import ROOT
-
-
-@pytest.fixture
-def served(stack: Stack):  # type: ignore[no-untyped-def]
-    intake = Intake(sessions=stack.sessions, store=stack.store, domain=Domain(31337, stack.contract.address),
-                    operator_key=OPERATOR_KEY, terms=default_terms(), limits=Limits(4 << 20, 100, 600))
-    client = TestClient(create_app(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None)))
-    return client
-
-
-def submit_all(client: TestClient, conversations: list[dict[str, Any]], first_key: int = 0) -> list[dict[str, Any]]:
-    config = client.get("/v1/config").json()
-    now = int(time.time())
-    bodies = [sign_submission(config, c, contributor_key(first_key + i % 3), nonce=first_key * 1000 + i, issued_at=now)
-              for i, c in enumerate(conversations)]
-    results = client.post("/v1/contributions:batch", json={"items": bodies}).json()["results"]
-    return [r["contribution"] for r in results if r["status"] == 201]
-
-
-def anchor_all(stack: Stack) -> None:
-    anchorer = stack.anchorer()
-    for _ in range(30):
-        anchorer.step()
-        stack.mine()
-        with stack.sessions() as session:
-            if all(e.state == FINAL for e in session.query(Epoch)):
-                return
-    raise AssertionError("not final")
 
 
 def test_bundles_verify_against_the_chain_and_tampering_is_caught(stack: Stack, served: TestClient,

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eth_account import Account
@@ -150,6 +149,3 @@ def test_two_workers_on_postgresql_one_anchors_and_the_other_takes_over(pg_deplo
     assert "anchoring" not in first.log().split("now the leader")[0]
     d.assert_anchored_exactly_once(2)
 
-
-def _unused(_: Any) -> None:
-    pass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from tests.api.conftest import OPERATOR_KEY, Api, contributor_key, sample_conversation
 from tally.client import check_receipt
+from tests.api.conftest import OPERATOR_KEY, Api, contributor_key, sample_conversation
 
 
 def test_a_signed_conversation_is_accepted_with_a_receipt_and_credited(api: Api) -> None:

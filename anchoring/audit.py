@@ -1,0 +1,248 @@
+"""`tally audit`: recompute every published number from the chain and IPFS alone.
+
+Inputs are public: the contract's ``EpochAnchored`` events (each names an epoch's roots and its
+manifest CID) and the manifests, fetched by CID from any IPFS trustless gateway or Kubo RPC API
+with every block checked against its CID. No database, no Tally API. For each epoch in order the
+audit checks the manifest against its event and its predecessor, extends the RFC 9162 log with
+the epoch's leaves (a compact range: memory grows with log n, not n, so thousands of epochs and
+millions of leaves are fine) and compares the root, which also proves the step consistent (the
+new tree is the old one plus the new leaves), replays the journal entries from zero into
+balances and rebuilds the OpenZeppelin balances tree. The first discrepancy is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from web3 import Web3
+
+from anchoring.chain import connect
+from ledger.content import ContentError, parse_cid
+from ledger.content.car import decode_car
+from ledger.content.unixfs import read_file
+from ledger.epochs import BALANCE_ENCODING, EMPTY_BALANCES_ROOT, is_account_address
+from ledger.merkle import log as rfc9162
+from ledger.merkle.standard import StandardMerkleTree
+
+EVENT_ABI = [{
+    "type": "event", "name": "EpochAnchored", "anonymous": False,
+    "inputs": [
+        {"name": "epoch", "type": "uint64", "indexed": True},
+        {"name": "logSize", "type": "uint64", "indexed": False},
+        {"name": "logRoot", "type": "bytes32", "indexed": False},
+        {"name": "balancesRoot", "type": "bytes32", "indexed": False},
+        {"name": "totalPoints", "type": "uint128", "indexed": False},
+        {"name": "manifestCid", "type": "string", "indexed": False},
+    ],
+}]
+
+
+class AuditDiscrepancy(Exception):
+    def __init__(self, epoch: int, what: str) -> None:
+        super().__init__(f"epoch {epoch}: {what}")
+        self.epoch = epoch
+        self.what = what
+
+
+class ManifestFetcher:
+    """Fetch a file by CID as a CAR and check every block: a gateway (``/ipfs/{cid}``, the
+    trustless gateway spec) or a Kubo RPC API (a URL ending in ``/api/v0``)."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.client = httpx.Client(timeout=timeout)
+
+    def car(self, cid: str) -> bytes:
+        if self.url.endswith("/api/v0"):
+            response = self.client.post(f"{self.url}/dag/export", params={"arg": cid})
+        else:
+            response = self.client.get(f"{self.url}/ipfs/{cid}", params={"format": "car"},
+                                       headers={"Accept": "application/vnd.ipld.car"})
+        response.raise_for_status()
+        return response.content
+
+    def get(self, cid: str) -> bytes:
+        _, sections = decode_car(self.car(cid))
+        blocks = {str(block_cid): data for block_cid, data in sections}
+
+        def fetch(wanted: Any) -> bytes:
+            key = str(wanted)
+            if key not in blocks:
+                raise ContentError(key, "block missing from the CAR")
+            return blocks[key]
+
+        return read_file(parse_cid(cid), fetch)  # checks every block against its CID
+
+
+class CompactRange:
+    """The right edge of an RFC 9162 tree: enough to append leaves and compute the root."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []  # (height, hash) of perfect subtrees, left to right
+
+    def append(self, leaf_hash: bytes) -> None:
+        self.size += 1
+        height, node = 0, leaf_hash
+        while self._stack and self._stack[-1][0] == height:
+            _, left = self._stack.pop()
+            node = rfc9162.hash_children(left, node)
+            height += 1
+        self._stack.append((height, node))
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return rfc9162.root([])
+        node = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            node = rfc9162.hash_children(left, node)
+        return node
+
+
+@dataclass
+class AuditReport:
+    contract: str
+    chain_id: int
+    epochs: int = 0
+    leaves: int = 0
+    journal_entries: int = 0
+    accounts: int = 0
+    total_points: int = 0
+    discrepancy: str | None = None
+    discrepancy_epoch: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.discrepancy is None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "epochs": self.epochs,
+                "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
+                "totalPoints": str(self.total_points), "seconds": round(self.seconds, 2),
+                "discrepancy": None if self.ok else {"epoch": self.discrepancy_epoch, "what": self.discrepancy}}
+
+
+def anchored_events(w3: Web3, contract: str, from_block: int = 0, chunk: int = 50_000) -> Iterator[Any]:
+    """EpochAnchored events in chain order, fetched in block ranges a public node accepts."""
+    event = w3.eth.contract(address=Web3.to_checksum_address(contract), abi=EVENT_ABI).events.EpochAnchored
+    latest = int(w3.eth.block_number)
+    start = from_block
+    while start <= latest:
+        end = min(start + chunk - 1, latest)
+        yield from event.get_logs(from_block=start, to_block=end)
+        start = end + 1
+
+
+@dataclass
+class Auditor:
+    w3: Web3
+    contract: str
+    fetcher: ManifestFetcher
+    progress: Callable[[str], None] = lambda _line: None
+    log: CompactRange = field(default_factory=CompactRange)
+    balances: dict[str, int] = field(default_factory=dict)
+
+    def run(self, from_block: int = 0) -> AuditReport:
+        started = time.monotonic()
+        report = AuditReport(Web3.to_checksum_address(self.contract), int(self.w3.eth.chain_id))
+        previous: dict[str, Any] | None = None
+        try:
+            events = sorted(anchored_events(self.w3, self.contract, from_block),
+                            key=lambda e: (e["blockNumber"], e["logIndex"]))
+            for position, event in enumerate(events, start=1):
+                previous = self.epoch(report, event["args"], previous)
+                report.epochs += 1
+                if position % 50 == 0 or position == len(events):
+                    self.progress(f"audited {position}/{len(events)} epochs, {self.log.size} leaves")
+        except AuditDiscrepancy as exc:
+            report.discrepancy, report.discrepancy_epoch = exc.what, exc.epoch
+        report.leaves = self.log.size
+        report.accounts = sum(1 for b in self.balances.values() if b)
+        report.total_points = sum(b for a, b in self.balances.items() if is_account_address(a))
+        report.seconds = time.monotonic() - started
+        return report
+
+    def epoch(self, report: AuditReport, args: Any, previous: dict[str, Any] | None) -> dict[str, Any]:
+        number = int(args["epoch"])
+        expected = 1 if previous is None else previous["epoch"] + 1
+        if number != expected:
+            raise AuditDiscrepancy(number, f"epochs are not consecutive: expected {expected}")
+        cid = args["manifestCid"]
+        try:
+            raw = self.fetcher.get(cid)
+        except (ContentError, httpx.HTTPError, ValueError) as exc:
+            raise AuditDiscrepancy(number, f"manifest {cid} cannot be fetched intact: {exc}") from None
+        manifest = json.loads(raw)
+        checks = [
+            (manifest.get("epoch") == number, "the manifest names another epoch"),
+            (manifest.get("chainId") == report.chain_id, "the manifest names another chain"),
+            (str(manifest.get("contract", "")).lower() == report.contract.lower(), "the manifest names another contract"),
+        ]
+        if previous is None:
+            checks.append((manifest.get("previous") is None, "the first manifest has a predecessor"))
+        else:
+            checks.append((manifest.get("previous") == {
+                "epoch": previous["epoch"], "logSize": previous["logSize"], "logRoot": previous["logRoot"],
+                "balancesRoot": previous["balancesRoot"], "manifestCid": previous["manifestCid"]},
+                "the manifest's `previous` is not the epoch before it"))
+        for ok, what in checks:
+            if not ok:
+                raise AuditDiscrepancy(number, what)
+        self._extend_log(number, manifest, args)
+        self._replay_journal(number, manifest, args, report)
+        return {"epoch": number, "logSize": int(args["logSize"]), "logRoot": "0x" + bytes(args["logRoot"]).hex(),
+                "balancesRoot": "0x" + bytes(args["balancesRoot"]).hex(), "manifestCid": cid}
+
+    def _extend_log(self, number: int, manifest: dict[str, Any], args: Any) -> None:
+        for leaf in manifest["log"]["leaves"]:
+            if leaf["index"] != self.log.size:
+                raise AuditDiscrepancy(number, f"leaf index {leaf['index']} where {self.log.size} was due")
+            self.log.append(rfc9162.leaf_hash(rfc9162.leaf_data(
+                leaf["index"], leaf["contributor"], bytes.fromhex(leaf["contentHash"][2:]), leaf["acceptedAt"],
+                int(leaf["points"]))))
+        root = self.log.root()
+        if self.log.size != int(args["logSize"]) or self.log.size != manifest["log"]["size"]:
+            raise AuditDiscrepancy(number, f"the log has {self.log.size} leaves; the chain says {args['logSize']}")
+        if root != bytes(args["logRoot"]) or "0x" + root.hex() != manifest["log"]["root"]:
+            raise AuditDiscrepancy(number, f"the leaves give log root 0x{root.hex()}; the chain says "
+                                   f"0x{bytes(args['logRoot']).hex()}")
+
+    def _replay_journal(self, number: int, manifest: dict[str, Any], args: Any, report: AuditReport) -> None:
+        for entry in manifest["journal"]:
+            self.balances[entry["account"]] = self.balances.get(entry["account"], 0) + int(entry["amount"])
+        report.journal_entries += len(manifest["journal"])
+        if sum(self.balances.values()) != 0:
+            raise AuditDiscrepancy(number, "the journal does not sum to zero")
+        values = sorted(([a, b] for a, b in self.balances.items() if is_account_address(a) and b),
+                        key=lambda v: str(v[0]).lower())
+        published = {a.lower(): int(b) for a, b in manifest["balances"]["values"]}
+        for account, balance in values:
+            if published.get(str(account).lower()) != balance:
+                raise AuditDiscrepancy(number, f"{account}: the journal gives {balance}, the manifest says "
+                                       f"{published.get(str(account).lower())}")
+        if len(published) != len(values):
+            raise AuditDiscrepancy(number, "the manifest lists balances the journal does not give")
+        root = bytes.fromhex(StandardMerkleTree.of([[a, str(b)] for a, b in values], BALANCE_ENCODING).root[2:]) \
+            if values else EMPTY_BALANCES_ROOT
+        if root != bytes(args["balancesRoot"]):
+            raise AuditDiscrepancy(number, f"the balances give root 0x{root.hex()}; the chain says "
+                                   f"0x{bytes(args['balancesRoot']).hex()}")
+        total = sum(b for _, b in values)
+        if total != int(args["totalPoints"]):
+            raise AuditDiscrepancy(number, f"balances total {total}; the chain says {args['totalPoints']}")
+
+
+def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False) -> AuditReport:
+    def show(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    auditor = Auditor(connect(rpc_url, timeout=60), contract, ManifestFetcher(ipfs_url),
+                      progress=show if progress else (lambda _line: None))
+    return auditor.run(from_block)
