@@ -80,7 +80,8 @@ def open_chain(settings: Settings) -> ChainRuntime:
     else:
         rpc_url = f"http://127.0.0.1:{settings.anvil_port}"
         if not devchain.rpc_ready(rpc_url):
-            started = devchain.start_devchain(settings.home / "chain", port=settings.anvil_port)
+            # Blocks every second, so that confirmations (and finality) come without traffic.
+            started = devchain.start_devchain(settings.home / "chain", port=settings.anvil_port, block_time=1)
             log.info("started the embedded dev chain at %s (state in %s)", rpc_url, started.state_file)
     w3 = connect(rpc_url)
     try:

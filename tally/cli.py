@@ -402,6 +402,40 @@ def audit(
         raise typer.Exit(1)
 
 
+@app.command()
+@one_line_errors
+def demo(
+    contributions: Annotated[int, typer.Option(help="real conversations to submit", min=1)] = 50,
+    epochs: Annotated[int, typer.Option(help="epochs to seal and anchor", min=1)] = 2,
+) -> None:
+    """Submit real conversations, seal and anchor epochs on the dev chain, and check it all."""
+    from ledger.migrate import upgrade
+    from tally.chain import open_chain
+    from tally.demo import DemoError, run_demo
+    from tally.wiring import open_ledger
+
+    settings = _settings()
+    if settings.rpc_url:
+        raise CliError("the demo runs on the embedded dev chain: unset TALLY_RPC_URL")
+    if epochs > contributions:
+        raise CliError("need at least one contribution per epoch")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    chain = open_chain(settings)
+    try:
+        result = run_demo(settings, open_ledger(settings), chain, contributions=contributions, epochs=epochs,
+                          say=typer.echo)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        chain.close()
+    typer.echo(f"contract {result['contract']} on chain {result['chainId']} at {result['rpcUrl']}")
+    typer.echo("sample proof bundle (check it with `tally verify bundle FILE --rpc URL`):")
+    typer.echo(json.dumps(result["sampleProof"], indent=2))
+    typer.echo(f"demo passed: {result['accepted']} contributions, {result['epochs']} epochs, "
+               f"{result['totalPoints']} points; `tally serve` shows them")
+
+
 def _epoch_json(epoch: Any) -> dict[str, Any]:
     return {
         "epoch": epoch.number, "state": epoch.state, "sealedAt": epoch.sealed_at,

@@ -90,10 +90,14 @@ def app_from_environment() -> FastAPI:
 
 
 def anchor_policy(settings: Settings) -> AnchorPolicy:
+    confirmations = settings.confirmations
+    if confirmations is None and not settings.rpc_url:
+        # anvil's `finalized` tag trails by 64 blocks; two confirmations suit a dev chain.
+        confirmations = 2
     return AnchorPolicy(
         fees=FeePolicy(max_fee_ceiling=int(settings.max_fee_gwei * GWEI),
                        priority_fee=int(settings.priority_fee_gwei * GWEI)),
-        confirmations=settings.confirmations,
+        confirmations=confirmations,
         stuck_after=settings.stuck_after,
     )
 

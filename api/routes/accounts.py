@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
 
 from api.submission import parse_address
-from api.views import entry_json
+from api.views import contribution_json, entry_json
 from ledger import journal
+from ledger.models import Contribution, Epoch
 
 router = APIRouter(tags=["accounts"])
 
@@ -36,3 +38,31 @@ def account(
             "next": page[-1].id if len(entries) > limit else None,
         },
     }
+
+
+@router.get("/v1/accounts/{address}/contributions")
+def account_contributions(
+    request: Request,
+    address: str,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Query(ge=1, description="cursor: contributions with a lower id")] = None,
+) -> dict[str, Any]:
+    """The account's contributions, newest first, with their anchoring state."""
+    checksummed = parse_address(address, "address")
+    intake = request.app.state.intake
+    query = select(Contribution).where(Contribution.contributor == checksummed)
+    if before is not None:
+        query = query.where(Contribution.id < before)
+    with intake.sessions() as session:
+        rows = list(session.scalars(query.order_by(Contribution.id.desc()).limit(limit + 1)))
+        states = dict(session.execute(select(Epoch.number, Epoch.state).where(
+            Epoch.number.in_({r.epoch for r in rows if r.epoch is not None}))).tuples().all())
+    page = rows[:limit]
+    items = []
+    for row in page:
+        item = contribution_json(row)
+        if row.epoch is not None:
+            item["status"] = "anchored" if states.get(row.epoch) == "final" else "sealed"
+            item["epochState"] = states.get(row.epoch)
+        items.append(item)
+    return {"address": checksummed, "items": items, "next": page[-1].id if len(rows) > limit else None}
