@@ -57,6 +57,8 @@ def rpc_ready(url: str, timeout: float = 1.0) -> bool:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as s:
+        # A port the previous anvil just closed sits in TIME_WAIT; it is free to listen on again.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return True

@@ -111,7 +111,7 @@ def _contract_address(settings: Settings, w3: Web3, account: LocalAccount, chain
     from anchoring.deploy import deploy_tally_anchor
 
     deployment = deploy_tally_anchor(w3, account, admin=account.address, anchorer=account.address,
-                                     admin_delay=settings.admin_transfer_delay)
+                                     admin_delay=settings.admin_transfer_delay, rpc_url=rpc_url)
     deployment.save(settings.home)
     log.info("deployed TallyAnchor at %s on the dev chain", deployment.address)
     return str(deployment.address)

@@ -51,12 +51,19 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from pydantic import ValidationError
 
+        from anchoring.chain import ChainUnavailableError
+        from anchoring.deploy import DeploymentError
+        from anchoring.devchain import DevChainError
+        from tally.chain import ChainSetupError
         from tally.keys import KeyLoadError
 
         try:
             return func(*args, **kwargs)
-        except (CliError, KeyLoadError, FileNotFoundError, PermissionError) as exc:
+        except (CliError, KeyLoadError, FileNotFoundError, PermissionError, DevChainError, ChainSetupError,
+                DeploymentError, ChainUnavailableError) as exc:
             fail(str(exc))
+        except (ConnectionError, OSError) as exc:
+            fail(f"{type(exc).__name__}: {exc}")
         except ValidationError as exc:
             first = exc.errors()[0]
             fail(f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
