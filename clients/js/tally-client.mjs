@@ -1,0 +1,695 @@
+/**
+ * Tally's JavaScript client: the canonical conversation of DESIGN.md §2, the EIP-712 consent and
+ * receipt of §3, and the calls of §8. An ES module that runs unchanged in node (>= 20) and in a
+ * browser extension page; its only dependency is ethers 6 (through ./ethers.mjs).
+ *
+ * The Python package `ledger.conversation` is the reference: for every input, `contentHash` here
+ * equals `content_hash` there, and an input the reference refuses is refused here with the same
+ * `code` (tests/clients/test_js_client.py holds the two together). Three places where JavaScript
+ * would differ from Python by default are written out by hand below:
+ *  - white space: Python's str.strip() and JS's trim() strip different sets of characters;
+ *  - NFC: String.prototype.normalize uses the engine's (newer) Unicode data;
+ *  - truthiness: Python treats [] and {} as false.
+ *
+ * @module tally-client
+ */
+
+import { getAddress, Signature, sha256, TypedDataEncoder, verifyTypedData } from "./ethers.mjs";
+import { UNASSIGNED_RANGES, UNICODE_VERSION } from "./unicode-table.mjs";
+
+export const CANONICAL_VERSION = 1;
+/** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
+export const MAX_CHATGPT_DEPTH = 100_000;
+export const IMAGE_PLACEHOLDER = "[image]";
+/** The Unicode version of the reference normaliser, whose NFC this client reproduces. */
+export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
+
+/** @typedef {"user" | "assistant" | "system" | "tool"} Role */
+/** @typedef {{role: Role, content: string}} CanonicalMessage */
+/** @typedef {{v: 1, model: string | null, messages: CanonicalMessage[]}} CanonicalConversation */
+/** @typedef {{name: string, type: string}} TypedField */
+/** @typedef {Record<string, TypedField[]>} TypedTypes */
+/**
+ * What GET /v1/config answers (the fields this client uses).
+ * @typedef {object} TallyConfig
+ * @property {number} chainId
+ * @property {string} contract
+ * @property {string} operator        the address that signs receipts
+ * @property {string} termsHash       0x-hex SHA-256 of GET /v1/terms
+ * @property {{domain: Record<string, unknown>, types: TypedTypes, primaryType: string,
+ *             receipt: {types: TypedTypes, primaryType: string}}} eip712
+ * @property {{maxBodyBytes: number, maxBatch: number, issuedAtWindow: number}} limits
+ */
+/**
+ * The body of POST /v1/contributions.
+ * @typedef {object} SubmissionBody
+ * @property {string} contributor     checksummed address
+ * @property {unknown} conversation   the conversation as given (any accepted format)
+ * @property {string} nonce           uint256 as a decimal string
+ * @property {number} issuedAt        Unix seconds
+ * @property {string} termsHash
+ * @property {string} signature       0x-hex, 65 bytes
+ */
+/**
+ * @typedef {object} ReceiptMessage
+ * @property {string} contentHash
+ * @property {string} contributor
+ * @property {string} points          decimal string
+ * @property {number} acceptedAt
+ */
+/**
+ * The 201 answer of POST /v1/contributions.
+ * @typedef {object} ContributionResult
+ * @property {number} id
+ * @property {string} contentHash
+ * @property {string} cid
+ * @property {string} points
+ * @property {Record<string, unknown>} score
+ * @property {string} status
+ * @property {{message: ReceiptMessage, signature: string}} receipt
+ */
+/**
+ * Anything that signs EIP-712 typed data for an address: an ethers Wallet, or the JsonRpcSigner of
+ * an injected wallet (`new BrowserProvider(window.ethereum).getSigner()`).
+ * @typedef {object} TypedDataSigner
+ * @property {() => Promise<string>} getAddress
+ * @property {(domain: object, types: TypedTypes, value: object) => Promise<string>} signTypedData
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Errors: named classes with stable `code`s (the conversation ones are the Python slugs, which
+// are also the API's problem types).
+
+/** A conversation that cannot be normalised. */
+export class ConversationError extends Error {
+  name = "ConversationError";
+  /** @type {string} */
+  code = "invalid-conversation";
+}
+
+export class UnknownFormatError extends ConversationError {
+  name = "UnknownFormatError";
+  code = "unknown-format";
+}
+
+export class MalformedConversationError extends ConversationError {
+  name = "MalformedConversationError";
+  code = "malformed-conversation";
+}
+
+export class UnknownRoleError extends ConversationError {
+  name = "UnknownRoleError";
+  code = "unknown-role";
+
+  /** @param {unknown} role */
+  constructor(role) {
+    super(`unknown message role ${describe(role)}; accepted: ${[...ROLE_ALIASES.keys()].sort().join(", ")}`);
+    this.role = role;
+  }
+}
+
+export class IncompleteConversationError extends ConversationError {
+  name = "IncompleteConversationError";
+  code = "incomplete-conversation";
+}
+
+/** The API answered with an error (a problem+json document) or could not be reached. */
+export class ApiError extends Error {
+  name = "ApiError";
+
+  /**
+   * @param {string} message
+   * @param {{status: number, code: string, problem?: Record<string, any> | null}} details
+   */
+  constructor(message, { status, code, problem = null }) {
+    super(message);
+    /** HTTP status, 0 when the API could not be reached. */
+    this.status = status;
+    /** The problem type's slug (`signer-mismatch`, `duplicate-contribution`, ...). */
+    this.code = code;
+    /** The problem+json body, when there was one. */
+    this.problem = problem;
+    /** For a 409 duplicate: the id of the contribution already accepted. */
+    this.existing = problem?.existing ?? null;
+  }
+}
+
+/** The receipt is not the operator's signature over this contribution. */
+export class ReceiptError extends Error {
+  name = "ReceiptError";
+  code = "invalid-receipt";
+}
+
+/** What the API publishes does not hold together (terms hash, EIP-712 types). */
+export class ConfigError extends Error {
+  name = "ConfigError";
+  /** @param {string} message @param {string} code */
+  constructor(message, code = "invalid-config") {
+    super(message);
+    this.code = code;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text: exactly ledger.conversation.normalise_text.
+
+/** @type {ReadonlyMap<string, Role>} a Map, so that "constructor" or "__proto__" is no role */
+const ROLE_ALIASES = new Map([
+  ["user", "user"], ["human", "user"],
+  ["assistant", "assistant"], ["gpt", "assistant"], ["chatgpt", "assistant"], ["bard", "assistant"],
+  ["bing", "assistant"], ["model", "assistant"],
+  ["system", "system"], ["tool", "tool"],
+]);
+
+// Python's str.isspace() set (bidirectional class WS, B or S, or category Zs). JS's trim() differs:
+// it keeps U+001C..U+001F and U+0085 and strips U+FEFF. All of these are in the BMP.
+export const PYTHON_WHITESPACE = Object.freeze([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680,
+  0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a,
+  0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+]);
+const WHITESPACE = new Set(PYTHON_WHITESPACE);
+
+/** Python's `str.strip()` with no argument. @param {string} text */
+export function pyStrip(text) {
+  let start = 0;
+  let end = text.length;
+  while (start < end && WHITESPACE.has(text.charCodeAt(start))) start++;
+  while (end > start && WHITESPACE.has(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** @param {string} text */
+function isWellFormed(text) {
+  // @ts-ignore: String.prototype.isWellFormed is ES2024 (node 20, Chrome 111)
+  return typeof text.isWellFormed === "function" ? text.isWellFormed() : !LONE_SURROGATE.test(text);
+}
+
+// Unicode freezes the normalisation of every assigned character, so NFC can only differ between
+// the reference's Unicode version and this engine's on code points the reference did not assign.
+// To the reference those are inert starters (no decomposition, class 0, no composition), and a
+// starter that composes with nothing splits NFC into independent pieces: normalise the text
+// between them and keep them as they are.
+const UNASSIGNED_CLASS = UNASSIGNED_RANGES.split(" ")
+  .map((range) => range.split("-").map((hex) => `\\u{${hex}}`).join("-"))
+  .join("");
+const UNASSIGNED = new RegExp(`[${UNASSIGNED_CLASS}]`, "u");
+const AROUND_UNASSIGNED = new RegExp(`([${UNASSIGNED_CLASS}])`, "u");
+
+let unicodeChecked = false;
+
+function checkEngineUnicode() {
+  if (unicodeChecked) return;
+  // U+0898 (Unicode 14.0, combining class 230) moves before U+0345 (class 240) only in an
+  // engine that knows it; an older engine would normalise Unicode 14 text differently.
+  if ("a\u0345\u0898".normalize("NFD") !== "a\u0898\u0345") {
+    throw new Error(`this JavaScript engine's Unicode data is older than ${UNICODE_VERSION}`);
+  }
+  unicodeChecked = true;
+}
+
+/** NFC as the reference's Unicode version defines it. @param {string} text */
+export function nfc(text) {
+  checkEngineUnicode();
+  if (!UNASSIGNED.test(text)) return text.normalize("NFC");
+  return text
+    .split(AROUND_UNASSIGNED)
+    .map((piece, i) => (i % 2 === 1 ? piece : piece.normalize("NFC")))
+    .join("");
+}
+
+/**
+ * NFC, `\r\n` and `\r` to `\n`, outer white space stripped (DESIGN.md §2).
+ * @param {string} text
+ * @returns {string}
+ */
+export function normaliseText(text) {
+  // A JSON \ud800 escape smuggles in half a surrogate pair, which has no UTF-8 (nor JCS) form.
+  // The reference finds it after normalising, but nothing it does first can remove one.
+  if (!isWellFormed(text)) throw new MalformedConversationError("text contains a lone UTF-16 surrogate");
+  return pyStrip(nfc(text.replace(/\r\n?/g, "\n")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes: exactly ledger.conversation.normalise. The order of the checks matters because it
+// decides which error a conversation with several faults gets: shape and role errors while
+// reading the messages, then the model, then the text of each message in order.
+
+/** A JSON object (Python's Mapping). @param {unknown} value @returns {value is Record<string, any>} */
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `dict.get(key)`: own properties only, so inherited names like "constructor" are absent. */
+function own(/** @type {Record<string, any>} */ object, /** @type {string} */ key) {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+/** Python's truth value of a JSON value. @param {unknown} value */
+function pyTruthy(value) {
+  if (value === null || value === undefined) return false;
+  if (typeof value === "string" || Array.isArray(value)) return value.length > 0;
+  if (typeof value === "object") return Object.keys(value).length > 0;
+  return Boolean(value);
+}
+
+/** @param {unknown} value */
+function describe(value) {
+  return value === undefined ? "None" : JSON.stringify(value);
+}
+
+/** @param {unknown} role @returns {Role} */
+export function canonicalRole(role) {
+  if (typeof role === "string") {
+    const mapped = ROLE_ALIASES.get(role.toLowerCase());
+    if (mapped !== undefined) return mapped;
+  }
+  throw new UnknownRoleError(role);
+}
+
+/**
+ * @param {unknown} obj
+ * @returns {"chatgpt" | "sharegpt" | "plain"}
+ */
+export function detectFormat(obj) {
+  if (!isObject(obj)) throw new UnknownFormatError("a conversation must be a JSON object");
+  if (Object.hasOwn(obj, "mapping")) return "chatgpt";
+  if (Object.hasOwn(obj, "conversations")) return "sharegpt";
+  if (Object.hasOwn(obj, "messages")) return "plain";
+  throw new UnknownFormatError(
+    "not a known conversation format: expected a ChatGPT conversation (mapping, current_node), " +
+      "a ShareGPT record (conversations) or {messages: [...]}",
+  );
+}
+
+/**
+ * The canonical conversation of any accepted input (or of a canonical one, unchanged).
+ * @param {unknown} obj a ChatGPT conversation, a ShareGPT record or {messages, model?}
+ * @returns {CanonicalConversation}
+ * @throws {ConversationError}
+ */
+export function normalise(obj) {
+  const format = detectFormat(obj);
+  const record = /** @type {Record<string, any>} */ (obj);
+  /** @type {[string | null, Array<[Role, string]>]} */
+  const [model, raw] =
+    format === "chatgpt" ? chatgptMessages(record)
+    : format === "sharegpt" ? [null, sharegptMessages(record)]
+    : plainMessages(record);
+  /** @type {CanonicalMessage[]} */
+  const messages = [];
+  for (const [role, text] of raw) {
+    const content = normaliseText(text);
+    if (content) messages.push({ role, content });
+  }
+  const roles = new Set(messages.map((m) => m.role));
+  if (!roles.has("user") || !roles.has("assistant")) {
+    throw new IncompleteConversationError(
+      "a conversation needs at least one non-empty user message and one non-empty assistant message",
+    );
+  }
+  return { v: CANONICAL_VERSION, model, messages };
+}
+
+/** @param {unknown} value @returns {string | null} */
+function modelOf(value) {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "string") throw new MalformedConversationError("model must be a string or null");
+  return normaliseText(value) || null;
+}
+
+/** @param {Record<string, any>} obj @returns {[string | null, Array<[Role, string]>]} */
+function plainMessages(obj) {
+  const messages = obj.messages;
+  if (!Array.isArray(messages)) throw new MalformedConversationError("messages must be a list");
+  /** @type {Array<[Role, string]>} */
+  const out = [];
+  messages.forEach((m, i) => {
+    if (!isObject(m) || typeof own(m, "content") !== "string") {
+      throw new MalformedConversationError(`messages[${i}] needs a role and a string content`);
+    }
+    out.push([canonicalRole(own(m, "role")), m.content]);
+  });
+  return [modelOf(own(obj, "model")), out];
+}
+
+/** @param {Record<string, any>} obj @returns {Array<[Role, string]>} */
+function sharegptMessages(obj) {
+  const turns = obj.conversations;
+  if (!Array.isArray(turns)) throw new MalformedConversationError("conversations must be a list");
+  /** @type {Array<[Role, string]>} */
+  const out = [];
+  turns.forEach((t, i) => {
+    if (!isObject(t) || typeof own(t, "value") !== "string") {
+      throw new MalformedConversationError(`conversations[${i}] needs a from and a string value`);
+    }
+    out.push([canonicalRole(own(t, "from")), t.value]);
+  });
+  return out;
+}
+
+/**
+ * The active branch: from current_node up the parent links to the root, then reversed.
+ * @param {Record<string, any>} obj
+ * @returns {[string | null, Array<[Role, string]>]}
+ */
+function chatgptMessages(obj) {
+  const mapping = obj.mapping;
+  const current = own(obj, "current_node");
+  if (!isObject(mapping)) throw new MalformedConversationError("mapping must be an object");
+  if (typeof current !== "string" || !Object.hasOwn(mapping, current)) {
+    throw new MalformedConversationError("current_node must name a node of mapping");
+  }
+  /** @type {Record<string, any>[]} */
+  const branch = [];
+  const seen = new Set();
+  /** @type {unknown} */
+  let nodeId = current;
+  while (nodeId !== null && nodeId !== undefined) {
+    if (typeof nodeId !== "string" || !Object.hasOwn(mapping, nodeId)) {
+      throw new MalformedConversationError(`parent ${describe(nodeId)} is not a node of mapping`);
+    }
+    if (seen.has(nodeId) || seen.size >= MAX_CHATGPT_DEPTH) {
+      throw new MalformedConversationError("the parent links of mapping form a cycle");
+    }
+    seen.add(nodeId);
+    const node = mapping[nodeId];
+    if (!isObject(node)) throw new MalformedConversationError(`mapping[${describe(nodeId)}] must be an object`);
+    branch.push(node);
+    nodeId = own(node, "parent");
+  }
+  /** @type {Array<[Role, string]>} */
+  const out = [];
+  for (const node of branch.reverse()) {
+    const message = own(node, "message");
+    if (message === null || message === undefined) continue;
+    if (!isObject(message)) throw new MalformedConversationError("a node's message must be an object or null");
+    const metadata = own(message, "metadata");
+    if (isObject(metadata) && pyTruthy(own(metadata, "is_visually_hidden_from_conversation"))) continue;
+    const text = chatgptText(own(message, "content"));
+    const author = own(message, "author");
+    const roleName = isObject(author) ? own(author, "role") : undefined;
+    if (text === null || (roleName === "system" && !pyStrip(text))) continue;
+    out.push([canonicalRole(roleName), text]);
+  }
+  return [modelOf(own(obj, "default_model_slug")), out];
+}
+
+/**
+ * The text of a ChatGPT message content, or null when it has none (§2).
+ * @param {unknown} content
+ * @returns {string | null}
+ */
+function chatgptText(content) {
+  if (!isObject(content)) return null;
+  const parts = own(content, "parts");
+  if (Array.isArray(parts)) return parts.map((p) => (typeof p === "string" ? p : IMAGE_PLACEHOLDER)).join("\n");
+  const text = own(content, "text");
+  return typeof text === "string" ? text : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical bytes and hash.
+
+/**
+ * RFC 8785 (JCS) serialisation of a JSON value. ECMAScript's JSON.stringify is what JCS defines
+ * strings and numbers by; what is left is sorting keys by UTF-16 code units (the default sort).
+ * @param {unknown} value
+ * @returns {string}
+ */
+export function canonicalize(value) {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError("JCS has no form for NaN or Infinity");
+      return JSON.stringify(value);
+    case "string":
+      if (!isWellFormed(value)) throw new TypeError("JCS has no form for a lone UTF-16 surrogate");
+      return JSON.stringify(value);
+    case "object": {
+      if (Array.isArray(value)) return `[${value.map((item) => canonicalize(item)).join(",")}]`;
+      const object = /** @type {Record<string, unknown>} */ (value);
+      const keys = Object.keys(object).sort();
+      return `{${keys.map((k) => `${canonicalize(k)}:${canonicalize(object[k])}`).join(",")}}`;
+    }
+    default:
+      throw new TypeError(`JCS has no form for a ${typeof value}`);
+  }
+}
+
+const UTF8 = new TextEncoder();
+
+/**
+ * The canonical bytes of §2: JCS of the canonical conversation, UTF-8.
+ * @param {unknown} obj any accepted input
+ * @returns {Uint8Array}
+ */
+export function canonicalBytes(obj) {
+  return UTF8.encode(canonicalize(normalise(obj)));
+}
+
+/**
+ * `contentHash` of §2: SHA-256 of the canonical bytes, 0x-hex.
+ * @param {unknown} obj any accepted input
+ * @returns {string}
+ */
+export function contentHash(obj) {
+  return sha256(canonicalBytes(obj));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API.
+
+/** @param {string} api @param {string} path */
+function endpoint(api, path) {
+  return api.replace(/\/+$/, "") + path;
+}
+
+/**
+ * @param {string} url
+ * @param {RequestInit} [init]
+ * @returns {Promise<Response>}
+ */
+async function call(url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    throw new ApiError(`cannot reach the Tally API at ${url}: ${/** @type {Error} */ (error).message}`,
+      { status: 0, code: "unreachable" });
+  }
+  if (!response.ok) {
+    const text = await response.text();
+    /** @type {Record<string, any> | null} */
+    let problem = null;
+    try {
+      problem = JSON.parse(text);
+    } catch {
+      // not problem+json: a proxy's error page, say
+    }
+    const type = typeof problem?.type === "string" ? problem.type : "";
+    const code = type.startsWith("/problems/") ? type.slice("/problems/".length) : `http-${response.status}`;
+    const summary = problem ? `${problem.title ?? code}: ${problem.detail ?? ""}` : text.slice(0, 200);
+    throw new ApiError(`${response.status} ${summary}`, { status: response.status, code, problem });
+  }
+  return response;
+}
+
+/** @param {string} url @param {unknown} body */
+function postJson(url, body) {
+  return call(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+/**
+ * GET /v1/config: everything needed to sign a contribution and to check its receipt.
+ * @param {string} api base URL, e.g. http://127.0.0.1:8000
+ * @returns {Promise<TallyConfig>}
+ */
+export async function fetchConfig(api) {
+  return (await call(endpoint(api, "/v1/config"))).json();
+}
+
+/**
+ * GET /v1/terms, checked against the termsHash the contributor is about to sign.
+ * @param {string} api
+ * @param {TallyConfig} config
+ * @returns {Promise<string>} the terms text
+ * @throws {ConfigError} code `terms-mismatch` when the served terms do not hash to config.termsHash
+ */
+export async function fetchTerms(api, config) {
+  const bytes = new Uint8Array(await (await call(endpoint(api, "/v1/terms"))).arrayBuffer());
+  const hash = sha256(bytes);
+  if (hash !== config.termsHash.toLowerCase()) {
+    throw new ConfigError(`the served terms hash to ${hash}, not to the termsHash ${config.termsHash}`,
+      "terms-mismatch");
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/**
+ * The domain and types to hand to ethers for one of the two typed messages of §3, as the API
+ * publishes them. ethers derives the EIP712Domain type from the domain object itself; refuse a
+ * config whose published EIP712Domain differs, since the signature would not be over it.
+ * @param {TallyConfig} config
+ * @param {"Contribution" | "Receipt"} which
+ * @param {Record<string, unknown>} message
+ */
+function typedData(config, which, message) {
+  const spec = which === "Receipt" ? config.eip712.receipt : config.eip712;
+  const { EIP712Domain: domainType, ...types } = spec.types;
+  const domain = config.eip712.domain;
+  const payload = TypedDataEncoder.getPayload(domain, types, message);
+  if (payload.primaryType !== spec.primaryType || spec.primaryType !== which) {
+    throw new ConfigError(`the config's ${which} types have primary type ${payload.primaryType}`);
+  }
+  if (domainType !== undefined && canonicalize(domainType) !== canonicalize(payload.types.EIP712Domain)) {
+    throw new ConfigError("the config's EIP712Domain type does not match its domain");
+  }
+  return { domain, types };
+}
+
+/** A random uint256 nonce as a decimal string. */
+export function randomNonce() {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return BigInt(`0x${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`).toString();
+}
+
+/**
+ * The signed body of POST /v1/contributions: the contributor's EIP-712 consent (§3) to share
+ * exactly this conversation (its contentHash) under exactly these terms (termsHash).
+ * @param {TallyConfig} config from fetchConfig
+ * @param {unknown} conversation any accepted input; sent as given, the server normalises it again
+ * @param {TypedDataSigner} signer
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options] defaults: a random
+ *   256-bit nonce, now
+ * @returns {Promise<SubmissionBody>}
+ */
+export async function signContribution(config, conversation, signer, options = {}) {
+  const contributor = getAddress(await signer.getAddress());
+  const message = {
+    contributor,
+    contentHash: contentHash(conversation),
+    termsHash: config.termsHash,
+    nonce: String(options.nonce ?? randomNonce()),
+    issuedAt: options.issuedAt ?? Math.floor(Date.now() / 1000),
+  };
+  const { domain, types } = typedData(config, "Contribution", message);
+  // Through Signature: v as 27/28 whatever the wallet returned (some answer 0/1).
+  const signature = Signature.from(await signer.signTypedData(domain, types, message)).serialized;
+  // A wallet may sign with another account than it reported, or over other data: catch it here
+  // rather than as the server's signer-mismatch.
+  const recovered = verifyTypedData(domain, types, message, signature);
+  if (recovered !== contributor) {
+    throw new Error(`the wallet signed as ${recovered}, not as ${contributor}`);
+  }
+  return {
+    contributor,
+    conversation,
+    nonce: message.nonce,
+    issuedAt: message.issuedAt,
+    termsHash: config.termsHash,
+    signature,
+  };
+}
+
+/**
+ * POST /v1/contributions.
+ * @param {string} api
+ * @param {SubmissionBody} body from signContribution
+ * @returns {Promise<ContributionResult>} the 201 answer
+ * @throws {ApiError} with the problem's `code`; a duplicate is status 409 with `existing`
+ */
+export async function submit(api, body) {
+  return (await postJson(endpoint(api, "/v1/contributions"), body)).json();
+}
+
+/**
+ * POST /v1/contributions:batch (up to config.limits.maxBatch bodies): one result per body, in order.
+ * @param {string} api
+ * @param {SubmissionBody[]} bodies
+ * @returns {Promise<{accepted: number, refused: number,
+ *   results: Array<{status: number, contribution?: ContributionResult, problem?: Record<string, any>}>}>}
+ */
+export async function submitBatch(api, bodies) {
+  return (await postJson(endpoint(api, "/v1/contributions:batch"), { items: bodies })).json();
+}
+
+/**
+ * GET /v1/contributions/{id or contentHash}.
+ * @param {string} api
+ * @param {number | string} key
+ * @returns {Promise<Record<string, any>>}
+ */
+export async function getContribution(api, key) {
+  return (await call(endpoint(api, `/v1/contributions/${encodeURIComponent(String(key))}`))).json();
+}
+
+/** Where the inclusion proof of a contribution is served. @param {string} api @param {number | string} id */
+export function proofUrl(api, id) {
+  return endpoint(api, `/v1/contributions/${encodeURIComponent(String(id))}/proof`);
+}
+
+/**
+ * Check the receipt of an accepted contribution, offline: it must be the operator's EIP-712
+ * signature (§3) over this contribution. The operator address is the one config publishes.
+ * @param {TallyConfig} config
+ * @param {ContributionResult} result the 201 answer (or GET /v1/contributions/{id})
+ * @param {{contentHash?: string, contributor?: string}} [expected] what this client signed
+ * @returns {{operator: string, message: ReceiptMessage}}
+ * @throws {ReceiptError}
+ */
+export function checkReceipt(config, result, expected = {}) {
+  const receipt = result?.receipt;
+  if (!isObject(receipt) || !isObject(receipt.message) || typeof receipt.signature !== "string") {
+    throw new ReceiptError("the answer carries no receipt");
+  }
+  const message = receipt.message;
+  const same = (/** @type {unknown} */ a, /** @type {unknown} */ b) => String(a).toLowerCase() === String(b).toLowerCase();
+  if (!same(message.contentHash, result.contentHash)) {
+    throw new ReceiptError(`the receipt names contentHash ${message.contentHash}, the answer ${result.contentHash}`);
+  }
+  if (expected.contentHash !== undefined && !same(message.contentHash, expected.contentHash)) {
+    throw new ReceiptError(`the receipt names contentHash ${message.contentHash}, not ${expected.contentHash}`);
+  }
+  if (expected.contributor !== undefined && !same(message.contributor, expected.contributor)) {
+    throw new ReceiptError(`the receipt names contributor ${message.contributor}, not ${expected.contributor}`);
+  }
+  if (String(message.points) !== String(result.points)) {
+    throw new ReceiptError(`the receipt promises ${message.points} points, the answer ${result.points}`);
+  }
+  let signer;
+  try {
+    const { domain, types } = typedData(config, "Receipt", message);
+    signer = verifyTypedData(domain, types, message, receipt.signature);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ReceiptError(`the receipt's signature cannot be checked: ${/** @type {Error} */ (error).message}`);
+  }
+  const operator = getAddress(config.operator);
+  if (signer !== operator) {
+    throw new ReceiptError(`the receipt is signed by ${signer}, not by the operator ${operator}`);
+  }
+  return { operator, message };
+}
+
+/**
+ * The whole flow, as the extension runs it: config, terms, consent, submission, receipt.
+ * @param {string} api
+ * @param {unknown} conversation
+ * @param {TypedDataSigner} signer
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options]
+ * @returns {Promise<{config: TallyConfig, body: SubmissionBody, result: ContributionResult}>}
+ * @throws {ConversationError | ApiError | ReceiptError | ConfigError}
+ */
+export async function contribute(api, conversation, signer, options = {}) {
+  const config = await fetchConfig(api);
+  await fetchTerms(api, config);
+  const body = await signContribution(config, conversation, signer, options);
+  const result = await submit(api, body);
+  checkReceipt(config, result, { contentHash: contentHash(conversation), contributor: body.contributor });
+  return { config, body, result };
+}

@@ -1,0 +1,125 @@
+"""The extension, loaded unpacked in headless Chromium, submits conversations to a live server.
+
+Playwright (tests/clients/extension_e2e.mjs) plays the user; this test starts the server, reads
+what the pages showed, and checks it against the API and the database. The server runs on a
+random port, which the extension's host permissions (port 8000 only) do not cover: the requests
+pass because the server's CORS admits the extension's origin, as a deployment's would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from ledger.conversation import content_hash
+from ledger.db import make_engine, make_sessionmaker
+from ledger.models import Contribution
+from tests.clients.cases import FIXTURES
+from tests.clients.conftest import EXTENSION, LiveServer, extension_id, needed, require_node, run_node
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.node
+
+ARTIFACTS = ROOT / "test-artifacts" / "extension"
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Chromium's path; asked for before the server, so that a skip costs no server start."""
+    path = os.environ.get("TALLY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        needed("Chromium (tools/install-browser.sh installs it)")
+    return path
+
+
+def build_extension() -> None:
+    require_node()
+    if not (ROOT / "node_modules" / "playwright-core").is_dir():
+        needed("the npm package playwright-core (npm ci)")
+    subprocess.run(["node", str(EXTENSION / "build.mjs")], cwd=ROOT, check=True, capture_output=True, timeout=60)
+
+
+def chatgpt_variant(title: str, question: str) -> dict[str, Any]:
+    conversation: dict[str, Any] = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
+    conversation["title"] = title
+    conversation["mapping"]["u2"]["message"]["content"]["parts"] = [question]
+    return conversation
+
+
+def test_the_extension_submits_to_a_live_server(chromium: str, live_server: LiveServer, tmp_path: Path) -> None:
+    build_extension()
+    tag = secrets.token_hex(4)
+    pasted = {"messages": [
+        {"role": "user", "content": f"\ufeffWhat does an EIP-712 domain bind a signature to? ({tag})\x1c"},
+        {"role": "assistant", "content": "To one chain and one verifying contract, by name and version."}]}
+    export = [chatgpt_variant("Eiffel Tower, first try", f"How tall is it? ({tag} a)"),
+              chatgpt_variant("Eiffel Tower, second try", f"How tall is it really? ({tag} b)")]
+    export_file = tmp_path / "conversations.json"
+    export_file.write_text(json.dumps(export))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    shown = run_node("extension_e2e.mjs", {
+        "chromium": chromium, "extensionDir": str(EXTENSION), "userDataDir": str(tmp_path / "profile"),
+        "screenshots": str(ARTIFACTS), "api": live_server.url,
+        "pasted": {"conversation": pasted}, "exportFile": str(export_file), "pickIndex": 1,
+        "pickedHash": content_hash(export[1]),
+        "rejected": {"conversation": {"messages": [{"role": "robot", "content": "beep"}]}},
+    }, timeout=120)
+
+    assert shown.get("failure") is None, shown["failure"]
+    # A 409 is logged by Chromium as a failed resource load; nothing else may go wrong in the pages.
+    assert [e for e in shown["pageErrors"] if "status of 409" not in e] == []
+    assert shown["extensionId"] == extension_id()
+    assert shown["originShown"] == f"chrome-extension://{extension_id()}"
+    assert shown["savedApi"] == live_server.url
+    operator = live_server.config["operator"]
+    assert shown["termsHash"] == live_server.config["termsHash"]
+    assert operator in shown["apiStatus"]
+    address = shown["address"]
+
+    accepted = shown["accepted"]
+    assert shown["previewHash"] == accepted["contentHash"] == content_hash(pasted)
+    assert accepted["state"] == "accepted"
+    assert accepted["receipt"] == f"✓ signed by the operator {operator}"
+    assert accepted["proofLink"] == f"{live_server.url}/v1/contributions/{accepted['id']}/proof"
+    assert accepted["recordLink"] == f"{live_server.url}/v1/contributions/{accepted['id']}"
+
+    duplicate = shown["duplicate"]
+    assert duplicate["state"] == "duplicate"
+    assert duplicate["id"] == accepted["id"] and duplicate["contentHash"] == accepted["contentHash"]
+
+    assert shown["pickOptions"] == ["1. Eiffel Tower, first try", "2. Eiffel Tower, second try"]
+    picked = shown["picked"]
+    assert shown["pickedPreviewHash"] == picked["contentHash"] == content_hash(export[1])
+    assert picked["state"] == "accepted" and picked["receipt"] == accepted["receipt"]
+    assert shown["receiptsKept"] == 2
+
+    assert shown["rejected"]["message"].startswith("unknown-role: ")
+    assert shown["rejected"]["submitDisabled"] is True
+
+    # The API and the database hold both contributions, consented to by the extension's key.
+    ids = [accepted["id"], picked["id"]]
+    with httpx.Client(base_url=live_server.url) as client:
+        for id_ in ids:
+            row = client.get(f"/v1/contributions/{id_}").raise_for_status().json()
+            assert row["contributor"] == address
+            assert row["consent"]["termsHash"] == live_server.config["termsHash"]
+    engine = make_engine(live_server.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            rows = session.scalars(select(Contribution).where(Contribution.id.in_(ids)).order_by(Contribution.id)).all()
+            stored = [(r.contributor, "0x" + r.content_hash.hex()) for r in rows]
+    finally:
+        engine.dispose()
+    assert stored == [(address, content_hash(pasted)), (address, content_hash(export[1]))]
+    assert sorted(p.name for p in ARTIFACTS.glob("*.png")) == [
+        "1-options.png", "2-accepted.png", "3-duplicate.png", "4-picked.png", "5-rejected.png"]
