@@ -130,6 +130,7 @@ class Anchorer:
         return events[-1] if events else None
 
     def _mark_mined(self, session: Session, epoch: Epoch, tx_hash: str, receipt: Any) -> None:
+        self.checkpoint("after-receipt")  # the receipt is known, the database not yet updated
         epoch.state = MINED
         epoch.tx_hash = tx_hash
         if receipt is not None:
@@ -153,7 +154,6 @@ class Anchorer:
                     receipt = chain.receipt_or_none(self.w3, attempt.tx_hash)
                     if receipt is None:
                         continue
-                    self.checkpoint("after-receipt")
                     if int(receipt["status"]) == 1:
                         self._mark_mined(session, epoch, attempt.tx_hash, receipt)
                     else:
