@@ -214,6 +214,40 @@ def worker() -> None:
 
 @app.command()
 @one_line_errors
+def deploy(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    key: Annotated[Path, typer.Option(help="deployer key: a keystore (passphrase: TALLY_KEY_PASSPHRASE) or hex file")],
+    admin: Annotated[str | None, typer.Option(help="default admin (delayed transfer); default: the deployer")] = None,
+    anchorer: Annotated[str | None, typer.Option(help="holder of ANCHOR_ROLE; default: the deployer")] = None,
+    admin_delay: Annotated[int, typer.Option(help="seconds an admin transfer waits")] = 2 * 24 * 3600,
+    record_rpc: Annotated[bool, typer.Option(help="record the RPC URL for clients (only if it holds no secret)")] = False,
+) -> None:
+    """Deploy TallyAnchor and record it in TALLY_HOME for the API and the anchoring jobs."""
+    from web3 import Web3
+
+    from anchoring.chain import connect
+    from anchoring.deploy import deploy_tally_anchor, load_account
+
+    settings = _settings()
+    for name, value in (("--admin", admin), ("--anchorer", anchorer)):
+        if value is not None and not Web3.is_address(value):
+            raise CliError(f"{name} {value!r} is not an address")
+    password = None
+    if key.read_text("utf-8").lstrip().startswith("{"):
+        password = _passphrase("TALLY_KEY_PASSPHRASE", "Keystore passphrase")
+    account = load_account(key, password)
+    w3 = connect(rpc, timeout=60)
+    try:
+        w3.eth.chain_id
+    except Exception:
+        raise CliError(f"cannot reach a chain at {rpc}") from None
+    deployment = deploy_tally_anchor(w3, account, admin, anchorer, admin_delay, rpc_url=rpc if record_rpc else None)
+    path = deployment.save(settings.home)
+    typer.echo(json.dumps({**deployment.to_json(), "recordedIn": str(path)}, indent=2))
+
+
+@app.command()
+@one_line_errors
 def seal() -> None:
     """Seal everything accepted since the last epoch into a new epoch, now."""
     from ledger.epochs import Anchor, seal_epoch
