@@ -1,0 +1,132 @@
+"""Sealing benchmark: one epoch of N contributions on PostgreSQL (or SQLite), manifest included.
+
+The ledger is filled with N accepted contributions from 1,000 contributors (synthetic rows: a
+seal reads only hashes, addresses, times and points, never the conversations, so their text
+does not change the work) on top of an already sealed log of --base leaves. Then one
+`seal_epoch` runs and is timed, against a baseline measured in the same run: reading the same
+pending rows back (the least any seal must do).
+
+    .venv/bin/python bench/seal.py [--count 100000] [--base 0] [--backend postgresql|sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import insert, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ledger.content import LocalBlockStore  # noqa: E402
+from ledger.db import make_engine, make_sessionmaker  # noqa: E402
+from ledger.epochs import Anchor, seal_epoch  # noqa: E402
+from ledger.journal import ACCRUAL, REWARDS_POOL  # noqa: E402
+from ledger.migrate import upgrade  # noqa: E402
+from ledger.models import Contribution, JournalEntry, JournalTransfer  # noqa: E402
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+
+
+def fill(sessions: sa.orm.sessionmaker, start: int, count: int) -> None:  # type: ignore[type-arg]
+    accounts = ["0x" + hashlib.sha256(b"account%d" % i).hexdigest()[:40] for i in range(1000)]
+    from eth_utils import to_checksum_address
+
+    accounts = [to_checksum_address(a) for a in accounts]
+    chunk = 10_000
+    for offset in range(start, start + count, chunk):
+        ids = range(offset, min(offset + chunk, start + count))
+        rows = [{
+            "id": i + 1, "content_hash": hashlib.sha256(b"conversation%d" % i).digest(),
+            "contributor": accounts[i % 1000], "nonce": str(i), "issued_at": 1_790_000_000 + i,
+            "terms_hash": bytes(32), "signature": bytes(65), "cid": "bafkrei" + "a" * 52, "size": 7500,
+            "model": None, "message_count": 6, "points": 10 + i % 97, "score": {"points": 10 + i % 97},
+            "scorer_version": "quality-v1", "accepted_at": 1_790_000_000 + i, "receipt_signature": bytes(65),
+        } for i in ids]
+        with sessions() as session, session.begin():
+            session.execute(insert(Contribution.__table__), rows)
+            session.execute(insert(JournalTransfer.__table__), [
+                {"id": r["id"], "kind": ACCRUAL, "ref": f"contribution:{r['id']}", "created_at": r["accepted_at"],
+                 "contribution_id": r["id"]} for r in rows])
+            session.execute(insert(JournalEntry.__table__), [
+                {"transfer_id": r["id"], "account": account, "amount": amount, "kind": ACCRUAL,
+                 "ref": f"contribution:{r['id']}", "created_at": r["accepted_at"]}
+                for r in rows for account, amount in ((REWARDS_POOL, -r["points"]), (r["contributor"], r["points"]))])
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        with sessions() as session, session.begin():
+            for table in ("contributions", "journal_transfers", "journal_entries"):
+                session.execute(sa.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+            session.execute(sa.text("ANALYZE"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--base", type=int, default=0, help="leaves sealed before the timed epoch")
+    parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp())
+    drop = None
+    if args.backend == "postgresql":
+        name = f"tally_bench_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+        def drop() -> None:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        store = LocalBlockStore(tmp / "blocks")
+        started = time.perf_counter()
+        if args.base:
+            fill(sessions, 0, args.base)
+            with sessions() as session, session.begin():
+                seal_epoch(session, store, ANCHOR)
+        fill(sessions, args.base, args.count)
+        print(f"{args.backend}: filled {args.base + args.count} contributions in "
+              f"{time.perf_counter() - started:.1f} s (not timed)")
+
+        started = time.perf_counter()
+        with sessions() as session:
+            rows = session.execute(select(Contribution.id, Contribution.contributor, Contribution.content_hash,
+                                          Contribution.accepted_at, Contribution.points, Contribution.cid)
+                                   .where(Contribution.epoch.is_(None))).all()
+            entries = session.execute(select(JournalEntry.id, JournalEntry.account, JournalEntry.amount)
+                                      .where(JournalEntry.epoch.is_(None))).all()
+        baseline = time.perf_counter() - started
+
+        started = time.perf_counter()
+        with sessions() as session, session.begin():
+            epoch = seal_epoch(session, store, ANCHOR)
+        seal = time.perf_counter() - started
+        assert epoch is not None and epoch.contributions == args.count
+        manifest_bytes = len(store.get(epoch.manifest_cid))
+        print(f"baseline: reading the {len(rows)} pending contributions and {len(entries)} entries: {baseline:.2f} s")
+        print(f"seal_epoch of {args.count} contributions (log {args.base} -> {epoch.log_size} leaves, "
+              f"{epoch.accounts} accounts, manifest {manifest_bytes / 1e6:.1f} MB): {seal:.2f} s "
+              f"= {seal / baseline:.1f}x the baseline, {args.count / seal:,.0f} contributions/s "
+              f"(target: 100,000 within 30 s on PostgreSQL)")
+        engine.dispose()
+    finally:
+        if drop:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
