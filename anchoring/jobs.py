@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,6 +67,8 @@ class Jobs:
     anchorer: Anchorer | None
     settings: JobSettings = field(default_factory=JobSettings)
     extra: list[tuple[str, Callable[[], object], float]] = field(default_factory=list)
+    storage: Callable[[], object] | None = None
+    storage_interval: float = 5.0
     checkpoint: Callable[[str], None] = lambda _name: None
 
     def __post_init__(self) -> None:
@@ -101,6 +104,15 @@ class Jobs:
             self.checkpoint("after-seal")
         return number
 
+    def storage_step(self) -> None:
+        """Harden local blocks and pin to IPFS (ledger.outbox), on the leader only."""
+        if not self.is_leader or self.storage is None:
+            return
+        try:
+            self.storage()
+        except Exception:
+            log.exception("storage step failed; it runs again shortly")
+
     def anchor_step(self) -> None:
         if not self.is_leader or self.anchorer is None or self._halted or not self._backoff.ready():
             return
@@ -124,6 +136,8 @@ class Jobs:
         scheduler.add_job(self.seal_if_due, "interval", seconds=min(5.0, self.settings.seal_interval),
                           id="seal")
         scheduler.add_job(self.anchor_step, "interval", seconds=self.settings.anchor_interval, id="anchor")
+        if self.storage is not None:
+            scheduler.add_job(self.storage_step, "interval", seconds=self.storage_interval, id="storage")
         for name, func, interval in self.extra:
             scheduler.add_job(func, "interval", seconds=interval, id=name)
         scheduler.start()
@@ -138,6 +152,6 @@ class Jobs:
 
 
 def _now():  # type: ignore[no-untyped-def]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.bundles import BalanceTrees
 from api.metrics import LedgerCollector
 from api.problems import PROBLEM_TYPES, Problem
-from api.routes import accounts, contributions, epochs, gateway, meta, proofs
+from api.routes import accounts, contributions, epochs, gateway, meta, page, proofs
 from api.submission import Intake
 
 log = logging.getLogger("tally.api")
@@ -96,4 +96,5 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     app.include_router(proofs.router)
     app.include_router(epochs.router)
     app.include_router(gateway.router)
+    app.include_router(page.router)
     return app

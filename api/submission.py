@@ -95,6 +95,7 @@ class Intake:
         terms: bytes,
         limits: Limits,
         clock: Callable[[], float] = time.time,
+        master_key: bytes | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -105,6 +106,12 @@ class Intake:
         self.terms_hash = hashlib.sha256(terms).digest()
         self.limits = limits
         self.clock = clock
+        # Privacy mode when set: conversations are stored encrypted (see ledger.content.envelope).
+        self._master_key = master_key
+
+    @property
+    def privacy(self) -> bool:
+        return self._master_key is not None
 
     def sign_receipt(self, fields: intake.ReceiptFields) -> bytes:
         digest = self.domain.receipt_digest(
@@ -185,7 +192,7 @@ class Intake:
         try:
             row, score = intake.accept_one(
                 self.sessions, prepared=prepared, consent=consent, store=self.store,
-                sign_receipt=self.sign_receipt, now=now,
+                sign_receipt=self.sign_receipt, now=now, master_key=self._master_key,
             )
         except intake.IntakeError as exc:
             raise _intake_problem(exc) from None
@@ -205,7 +212,7 @@ class Intake:
         submissions = [intake.Submission(prepared, consent) for _, prepared, consent in checked]
         with self.sessions() as session, session.begin():
             outcomes = intake.record(session, submissions, store=self.store,
-                                     sign_receipt=self.sign_receipt, now=now)
+                                     sign_receipt=self.sign_receipt, now=now, master_key=self._master_key)
         for (i, _, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = _intake_problem(outcome) if isinstance(outcome, Exception) else Accepted(*outcome)
         return [r for r in results if r is not None]

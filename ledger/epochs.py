@@ -23,7 +23,7 @@ from ledger.content import ContentStore
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
-from ledger.models import Contribution, Epoch, JournalEntry
+from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
 
 MANIFEST_VERSION = 1
 BALANCE_ENCODING = ["address", "uint256"]
@@ -161,7 +161,10 @@ def seal_epoch(
                      "values": [[account, str(balance)] for account, balance in values]},
         "scorer": {"version": _scorer_versions(session, number)},
     }
-    manifest_cid = store.put(jcs.dumps(manifest))
+    manifest_bytes = jcs.dumps(manifest)
+    manifest_cid = store.put(manifest_bytes)  # a durable write: the manifest is rebuilt from nothing
+    session.add(StoredObject(cid=manifest_cid, kind="manifest", size=len(manifest_bytes), data=None,
+                             created_at=now, durable_at=now, pin_attempts=0, next_pin_at=now))
 
     epoch = Epoch(
         number=number, state=SEALED, sealed_at=now, first_index=first_index, log_size=log_size,

@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import journal
-from ledger.content import ContentStore
+from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, canonical_bytes
-from ledger.models import Contribution
+from ledger.models import Contribution, StoredObject
 from ledger.scoring import Score, score
 
 
@@ -142,6 +142,7 @@ def record(
     store: ContentStore,
     sign_receipt: ReceiptSigner,
     now: int,
+    master_key: bytes | None = None,
 ) -> list[Outcome]:
     """Record a batch in the caller's transaction: each item accepted or refused on its own.
 
@@ -153,21 +154,33 @@ def record(
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
     scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
     rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
-    # The bytes go to the store before the rows commit: a crash in between leaves unreferenced
-    # blocks, never a row whose content is missing.
-    cids = store.put_many([submissions[i].prepared.canonical for i in fresh])
+    stored: dict[int, bytes] = {}
+    for i in fresh:
+        if master_key is None:
+            stored[i] = submissions[i].prepared.canonical
+        else:
+            # Privacy mode: what is stored (and later pinned) is an envelope under a fresh key.
+            stored[i], rows[i].wrapped_key = envelope.seal(submissions[i].prepared.canonical, master_key)
+            rows[i].encrypted = True
+    # Blocks are written before the rows commit, and the bytes also travel in the same
+    # transaction as the rows (stored_objects), so an acknowledged contribution is durable with
+    # the commit; a crash before it leaves at most unreferenced blocks.
+    cids = store.put_many([stored[i] for i in fresh])
     for i, cid in zip(fresh, cids, strict=True):
         rows[i].cid = cid
     try:
         with session.begin_nested():
-            _insert(session, [rows[i] for i in fresh], now)
+            _insert(session, [(rows[i], stored[i]) for i in fresh], now)
     except IntegrityError:
         for i in fresh:
             try:
                 with session.begin_nested():
-                    _insert(session, [rows[i]], now)
+                    _insert(session, [(rows[i], stored[i])], now)
             except IntegrityError:
-                refusals[i] = lost_race(session, submissions[i].prepared, submissions[i].consent)
+                refusal = lost_race(session, submissions[i].prepared, submissions[i].consent)
+                if refusal is None:
+                    raise  # not a race we know: a bug, let it surface
+                refusals[i] = refusal
     outcomes: list[Outcome] = []
     for i, refusal in enumerate(refusals):
         if isinstance(refusal, DuplicateInBatchError):
@@ -196,16 +209,20 @@ def _row(submission: Submission, result: Score, sign_receipt: ReceiptSigner, now
         scorer_version=result.version,
         accepted_at=now,
         receipt_signature=receipt,
+        wrapped_key=None,
+        encrypted=False,
+        erased_at=None,
     )
 
 
 _COLUMNS = [c.key for c in Contribution.__table__.columns if c.key != "id"]
 
 
-def _insert(session: Session, rows: list[Contribution], now: int) -> None:
-    """Insert contribution rows and their accruals with a handful of statements."""
-    if not rows:
+def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int) -> None:
+    """Insert contribution rows, their stored objects and their accruals in a few statements."""
+    if not items:
         return
+    rows = [row for row, _ in items]
     table = Contribution.__table__
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
@@ -213,6 +230,11 @@ def _insert(session: Session, rows: list[Contribution], now: int) -> None:
     ).scalars().all()
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
+    session.execute(insert(StoredObject.__table__), [
+        {"cid": row.cid, "kind": "contribution", "size": len(data), "data": data, "created_at": now,
+         "pin_attempts": 0, "next_pin_at": now}
+        for row, data in items
+    ])
     journal.accrue_many(
         session,
         [(row.contributor, row.points, f"contribution:{row.id}", row.id) for row in rows],
@@ -228,17 +250,18 @@ def accept_one(
     store: ContentStore,
     sign_receipt: ReceiptSigner,
     now: int,
+    master_key: bytes | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
     with sessions() as session, session.begin():
         (outcome,) = record(session, [Submission(prepared, consent)], store=store,
-                            sign_receipt=sign_receipt, now=now)
+                            sign_receipt=sign_receipt, now=now, master_key=master_key)
     if isinstance(outcome, IntakeError):
         raise outcome
     return outcome
 
 
-def lost_race(session: Session, prepared: Prepared, consent: Consent) -> IntakeError:
+def lost_race(session: Session, prepared: Prepared, consent: Consent) -> IntakeError | None:
     """The refusal that explains a unique-index violation, read after the rollback."""
     winner = find_by_hash(session, prepared.content_hash)
     if winner is not None:
@@ -250,4 +273,4 @@ def lost_race(session: Session, prepared: Prepared, consent: Consent) -> IntakeE
         )
     ) is not None:
         return NonceReusedError(consent.contributor, consent.nonce)
-    return IntakeError("the contribution could not be recorded; nothing was written")
+    return None

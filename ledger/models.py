@@ -53,6 +53,11 @@ class Contribution(Base):
     # Filled in when an epoch is sealed: the gap-free position in the RFC 9162 log.
     epoch: Mapped[int | None] = mapped_column(Integer, index=True)
     log_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # Privacy mode: the stored object (``cid``) is an AES-256-GCM envelope whose data key, wrapped
+    # by the master key, lives here; erasure destroys it (crypto-shredding). Public mode: null.
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(61))
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    erased_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class JournalTransfer(Base):
@@ -144,3 +149,26 @@ class AnchorAttempt(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     # Set when the attempt is abandoned: replaced by a higher-fee attempt, or dropped by a reorg.
     superseded: Mapped[bool] = mapped_column(default=False)
+
+
+class StoredObject(Base):
+    """Every object we store (contributions, manifests) and how far it has travelled.
+
+    The outbox of the content store: intake records the object in the same transaction as the
+    contribution, with its bytes, so an acknowledged contribution is durable the moment the
+    database commits. A background job then makes the local block durable (and drops the bytes
+    from here) and pins the object to IPFS in batches, with retries and backoff.
+    """
+
+    __tablename__ = "stored_objects"
+
+    cid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    durable_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    pinned_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    pin_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_pin_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))

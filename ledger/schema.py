@@ -2,6 +2,7 @@
 
 from ledger.db import Base
 from ledger.merkle.stored import MerkleLogHead, MerkleLogTile
-from ledger.models import AnchorAttempt, Contribution, Epoch, JournalEntry, JournalTransfer
+from ledger.models import AnchorAttempt, Contribution, Epoch, JournalEntry, JournalTransfer, StoredObject
 
-__all__ = ["AnchorAttempt", "Base", "Contribution", "Epoch", "JournalEntry", "JournalTransfer", "MerkleLogHead", "MerkleLogTile"]
+__all__ = ["AnchorAttempt", "Base", "Contribution", "Epoch", "JournalEntry", "JournalTransfer", "MerkleLogHead",
+           "MerkleLogTile", "StoredObject"]

@@ -69,7 +69,8 @@ def fresh_conversations(ledger: Ledger, count: int) -> list[dict[str, Any]]:
 def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contributions: int, epochs: int,
              say: Callable[[str], None], timeout: float = 300.0) -> dict[str, Any]:
     info = chain_info(settings, chain)
-    intake = build_intake(settings, ledger, info)
+    # The demo's contributions are public sample data: stored in plaintext (public mode).
+    intake = build_intake(settings.model_copy(update={"privacy": False}), ledger, info)
     config = {"termsHash": "0x" + intake.terms_hash.hex(),
               "eip712": {"domain": intake.domain.as_json()}}
     keys_ = [keys.PrivateKey(secrets.token_bytes(32)) for _ in range(max(1, min(20, contributions // 5)))]

@@ -95,3 +95,33 @@ def anchor_key(settings: Settings) -> keys.PrivateKey:
             raise KeyLoadError("TALLY_ANCHOR_KEYFILE is set but TALLY_ANCHOR_PASSPHRASE is not")
         return read_keystore(settings.anchor_keyfile, settings.anchor_passphrase.get_secret_value())
     return operator_key(settings)
+
+
+def master_key(settings: Settings) -> bytes | None:
+    """The privacy-mode master key, or None in public mode. Embedded default: generated once
+    into TALLY_HOME/master.key (mode 0600)."""
+    if not settings.privacy:
+        return None
+    if settings.master_key is not None:
+        try:
+            key = bytes.fromhex(settings.master_key.get_secret_value().removeprefix("0x"))
+        except ValueError:
+            raise KeyLoadError("TALLY_MASTER_KEY is not hex") from None
+        if len(key) != 32:
+            raise KeyLoadError("TALLY_MASTER_KEY must be 32 bytes (64 hex digits)")
+        return key
+    path = settings.home / "master.key"
+    if not path.exists():
+        settings.home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise KeyLoadError(f"{path} does not hold a hex key") from None
+    if len(key) != 32:
+        raise KeyLoadError(f"{path} does not hold a 32-byte key")
+    return key

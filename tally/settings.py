@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     anvil_port: int = 8545
     admin_transfer_delay: int = Field(default=2 * 24 * 3600, ge=0)
 
+    # Content storage. Privacy mode (the default) stores conversations encrypted under per-object
+    # keys wrapped by the master key (TALLY_MASTER_KEY, 64 hex digits; on the embedded default a
+    # generated key in TALLY_HOME/master.key: back it up, without it nothing stored can be read).
+    privacy: bool = True
+    master_key: SecretStr | None = None
+    ipfs_url: str | None = Field(default=None, description="Kubo RPC API, e.g. http://127.0.0.1:5001")
+    ipfs_username: str | None = None
+    ipfs_password: SecretStr | None = None
+    ipfs_token: SecretStr | None = None
+    ipfs_timeout: float = Field(default=60.0, gt=0)
+    anchor_unpinned: bool = Field(default=False, description="anchor epochs whose objects are not pinned yet")
+    storage_interval: float = Field(default=5.0, gt=0)
+
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -103,7 +116,8 @@ class Settings(BaseSettings):
     def public(self) -> dict[str, Any]:
         """The settings with every secret blanked, safe to print or log."""
         data = self.model_dump()
-        for name in ("operator_passphrase", "operator_key", "anchor_passphrase", "anchor_key"):
+        for name in ("operator_passphrase", "operator_key", "anchor_passphrase", "anchor_key", "master_key",
+                     "ipfs_password", "ipfs_token"):
             if data.get(name) is not None:
                 data[name] = "**********"
         if self.database_url and "@" in self.database_url:

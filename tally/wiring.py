@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -18,11 +20,13 @@ from anchoring.leader import leadership_for
 from api.app import ChainInfo, create_app
 from api.eip712 import Domain
 from api.submission import Intake, Limits
-from ledger.content import ContentStore, LocalBlockStore
+from ledger.content import ContentStore, IpfsStore, LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
 from ledger.epochs import Anchor
+from ledger.models import Epoch
+from ledger.outbox import harden, pin_due, unpinned_for_epoch
 from tally.chain import ChainRuntime, read_deployment
-from tally.keys import operator_key
+from tally.keys import master_key, operator_key
 from tally.settings import Settings
 
 log = logging.getLogger("tally")
@@ -54,27 +58,47 @@ def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainIn
 
 @dataclass
 class Ledger:
-    """The database and the content store of a deployment."""
+    """The database and the content store of a deployment.
+
+    ``intake_store`` writes blocks without fsync: intake's durability is the database commit,
+    which carries the bytes too (ledger.outbox); ``store`` is durable at once (manifests).
+    """
 
     engine: Engine
     sessions: sessionmaker[Session]
     store: ContentStore
+    intake_store: ContentStore
 
 
 def open_ledger(settings: Settings) -> Ledger:
     engine = make_engine(settings.db_url)
-    return Ledger(engine, make_sessionmaker(engine), LocalBlockStore(settings.blocks_dir))
+    return Ledger(engine, make_sessionmaker(engine), LocalBlockStore(settings.blocks_dir),
+                  LocalBlockStore(settings.blocks_dir, fsync=False))
+
+
+def open_ipfs(settings: Settings) -> IpfsStore | None:
+    """The IPFS node (Kubo RPC API) objects are pinned to, if one is configured."""
+    if not settings.ipfs_url:
+        return None
+    return IpfsStore(
+        settings.ipfs_url,
+        username=settings.ipfs_username,
+        password=settings.ipfs_password.get_secret_value() if settings.ipfs_password else None,
+        bearer_token=settings.ipfs_token.get_secret_value() if settings.ipfs_token else None,
+        timeout=settings.ipfs_timeout,
+    )
 
 
 def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake:
     terms = settings.terms_file.read_bytes() if settings.terms_file else default_terms()
     return Intake(
         sessions=ledger.sessions,
-        store=ledger.store,
+        store=ledger.intake_store,
         domain=Domain(chain.chain_id, chain.contract),
         operator_key=operator_key(settings),
         terms=terms,
         limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window),
+        master_key=master_key(settings),
     )
 
 
@@ -102,12 +126,36 @@ def anchor_policy(settings: Settings) -> AnchorPolicy:
     )
 
 
+def pinned_gate(settings: Settings) -> Callable[[Session, Epoch], bool]:
+    """Anchor an epoch only once its manifest and contributions are pinned (when IPFS is used)."""
+    if not settings.ipfs_url or settings.anchor_unpinned:
+        return lambda _session, _epoch: True
+    return lambda session, epoch: unpinned_for_epoch(session, epoch.number, epoch.manifest_cid) == 0
+
+
 def build_anchorer(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Anchorer:
     return Anchorer(sessions=ledger.sessions, w3=chain.w3, contract=chain.contract, account=chain.account,
-                    policy=anchor_policy(settings))
+                    policy=anchor_policy(settings), ready=pinned_gate(settings))
+
+
+@dataclass
+class StorageJob:
+    """Harden local blocks and pin to IPFS: one pass, run every few seconds by the leader."""
+
+    ledger: Ledger
+    ipfs: IpfsStore | None
+
+    def __call__(self) -> None:
+        now = int(time.time())
+        with self.ledger.sessions() as session, session.begin():
+            harden(session, self.ledger.store, now=now)
+        if self.ipfs is not None:
+            with self.ledger.sessions() as session, session.begin():
+                pin_due(session, self.ledger.store, self.ipfs, now=now)
 
 
 def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Jobs:
+    storage = StorageJob(ledger, open_ipfs(settings))
     return Jobs(
         sessions=ledger.sessions,
         store=ledger.store,
@@ -116,6 +164,8 @@ def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Jobs:
         anchorer=build_anchorer(settings, ledger, chain),
         settings=JobSettings(seal_interval=settings.seal_interval, seal_threshold=settings.seal_threshold,
                              anchor_interval=settings.anchor_interval),
+        storage=storage,
+        storage_interval=settings.storage_interval,
     )
 
 

@@ -1,0 +1,115 @@
+"""The content outbox: from "in the database" to "durable on disk" to "pinned on IPFS".
+
+Intake never waits on storage: it commits the object's bytes with the contribution
+(``stored_objects``) and writes the local block without an fsync. These functions, run by a
+scheduled job, finish the journey in batches:
+
+* ``harden``: rewrite any local block a crash lost, flush the file system once for the whole
+  batch, then drop the bytes from the database;
+* ``pin_due``: pin a batch of objects to IPFS in one request; on failure, back off
+  exponentially per object (1 s, 2 s, 4 s ... up to 5 minutes) and try again later.
+
+Every step is idempotent (a CID is a CID), so a crash anywhere only repeats work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ledger.content import ContentError, ContentStore
+from ledger.models import Contribution, StoredObject
+
+log = logging.getLogger("tally.outbox")
+
+MAX_BACKOFF = 300
+
+
+class Pinner(Protocol):
+    def pin_many(self, items: Sequence[bytes]) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PinReport:
+    pinned: int
+    failed: int
+    error: str | None = None
+
+
+def harden(session: Session, local: ContentStore, *, now: int, batch: int = 1000,
+           flush: Callable[[], None] = os.sync) -> int:
+    """Make the local blocks of up to ``batch`` objects durable; the number hardened."""
+    rows = session.execute(
+        select(StoredObject.cid, StoredObject.data).where(StoredObject.durable_at.is_(None))
+        .order_by(StoredObject.created_at).limit(batch)
+    ).all()
+    if not rows:
+        return 0
+    for cid, data in rows:
+        if data is None:
+            continue
+        try:
+            local.get(cid)  # present and intact?
+        except ContentError:
+            if local.put(data) != cid:
+                raise ContentError(cid, "the stored bytes do not hash to their CID") from None
+    # One sync(2) for the batch instead of two fsyncs per block: it returns once every dirty
+    # page of the file system is on disk, these blocks included.
+    flush()
+    session.execute(update(StoredObject).where(StoredObject.cid.in_([cid for cid, _ in rows]))
+                    .values(durable_at=now, data=None))
+    return len(rows)
+
+
+def pin_due(session: Session, local: ContentStore, pinner: Pinner, *, now: int, batch: int = 500) -> PinReport:
+    """Pin up to ``batch`` due objects to IPFS in one request."""
+    due = session.execute(
+        select(StoredObject.cid, StoredObject.pin_attempts)
+        .where(StoredObject.pinned_at.is_(None), StoredObject.durable_at.is_not(None),
+               StoredObject.next_pin_at <= now)
+        .order_by(StoredObject.created_at).limit(batch)
+    ).all()
+    rows = [cid for cid, _ in due]
+    if not rows:
+        return PinReport(0, 0)
+    try:
+        items = [local.get(cid) for cid in rows]
+        pinned = pinner.pin_many(items)
+        if list(pinned) != list(rows):
+            raise ContentError(",".join(rows[:3]), "the node returned other CIDs than ours")
+    except Exception as exc:  # the node is down, slow, or refused: back off, keep everything
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        by_attempts: dict[int, list[str]] = {}
+        for cid, attempts in due:
+            by_attempts.setdefault(attempts, []).append(cid)
+        for attempts, cids in by_attempts.items():
+            session.execute(update(StoredObject).where(StoredObject.cid.in_(cids)).values(
+                pin_attempts=attempts + 1, next_pin_at=now + min(MAX_BACKOFF, 2**attempts), last_error=message))
+        log.warning("pinning %d objects failed (%s); retrying with backoff", len(rows), message)
+        return PinReport(0, len(rows), message)
+    session.execute(update(StoredObject).where(StoredObject.cid.in_(rows))
+                    .values(pinned_at=now, last_error=None))
+    return PinReport(len(rows), 0)
+
+
+def unpinned_for_epoch(session: Session, number: int, manifest_cid: str) -> int:
+    """How many of an epoch's objects (its contributions and its manifest) are not pinned yet."""
+    cids = select(Contribution.cid).where(Contribution.epoch == number)
+    return int(session.scalar(
+        select(func.count()).select_from(StoredObject)
+        .where(StoredObject.pinned_at.is_(None),
+               (StoredObject.cid == manifest_cid) | StoredObject.cid.in_(cids))
+    ) or 0)
+
+
+def storage_state(session: Session, cids: Sequence[str]) -> dict[str, str]:
+    """``pinned`` or ``local`` for each CID."""
+    pinned = set(session.scalars(select(StoredObject.cid).where(
+        StoredObject.cid.in_(list(cids)), StoredObject.pinned_at.is_not(None))))
+    return {cid: "pinned" if cid in pinned else "local" for cid in cids}

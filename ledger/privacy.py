@@ -1,0 +1,46 @@
+"""Reading private contributions back, and erasing them on request (crypto-shredding).
+
+In privacy mode the stored object is an envelope (ledger.content.envelope) whose data key,
+wrapped by the master key, is kept only in the contribution's row. Erasure destroys that
+wrapped key: every copy of the envelope, on any IPFS node or backup, becomes unreadable, while
+the public commitment (contentHash, contributor, points in the log) and the points stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ledger.content import ContentStore, envelope
+from ledger.models import Contribution
+
+
+class ContentErasedError(LookupError):
+    """The contribution's content was erased on request; only its commitment remains."""
+
+
+def read_conversation(store: ContentStore, row: Contribution, master_key: bytes | None) -> bytes:
+    """The canonical bytes of a contribution, decrypted if needed and checked against its hash."""
+    stored = store.get(row.cid)
+    if row.encrypted:
+        if row.wrapped_key is None:
+            raise ContentErasedError(f"contribution {row.id} was erased")
+        if master_key is None:
+            raise ValueError("this contribution is encrypted: the master key is needed")
+        stored = envelope.open(stored, row.wrapped_key, master_key)
+    if hashlib.sha256(stored).digest() != row.content_hash:
+        raise ValueError(f"contribution {row.id}: the stored content does not hash to its contentHash")
+    return stored
+
+
+def erase(session: Session, contribution_id: int, *, now: int) -> bool:
+    """Destroy the contribution's data key; False if it was public or already erased."""
+    result = session.execute(
+        update(Contribution)
+        .where(Contribution.id == contribution_id, Contribution.encrypted.is_(True),
+               Contribution.wrapped_key.is_not(None))
+        .values(wrapped_key=None, erased_at=now)
+    )
+    return bool(result.rowcount)
