@@ -32,7 +32,8 @@ class ChainInfo:
     explorer_kind: str = "etherscan"
 
 
-def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | None = None) -> FastAPI:
+def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | None = None,
+               admin_api_key: str | None = None) -> FastAPI:
     app = FastAPI(
         title="Tally",
         version="1",
@@ -42,6 +43,7 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     app.state.intake = intake
     app.state.chain = chain
     app.state.balance_trees = BalanceTrees(intake.store)
+    app.state.admin_api_key = admin_api_key
     registry = CollectorRegistry()
     registry.register(LedgerCollector(intake.sessions))
     app.state.metrics = registry
@@ -50,7 +52,7 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
             CORSMiddleware,
             allow_origins=cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["content-type"],
+            allow_headers=["content-type", "authorization"],
         )
 
     @app.exception_handler(Problem)

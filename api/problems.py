@@ -65,6 +65,8 @@ _TYPES = [
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
     ProblemType("not-found", 404, "Not found", "No such resource."),
+    ProblemType("unauthorized", 401, "Unauthorized",
+                "This operation needs the admin API key as `Authorization: Bearer <key>`."),
     ProblemType("not-anchored", 409, "Not anchored yet",
                 "The proof needs an epoch that is sealed and anchored on-chain; epochs are sealed on a "
                 "schedule, so try again later."),

@@ -31,7 +31,8 @@ def receipt_json(row: Contribution) -> dict[str, Any]:
     }
 
 
-def contribution_json(row: Contribution) -> dict[str, Any]:
+def contribution_json(row: Contribution, storage: str = "local") -> dict[str, Any]:
+    """``storage``: ``local`` until the object is pinned to IPFS, then ``pinned``."""
     return {
         "id": row.id,
         "contentHash": _hex(row.content_hash),
@@ -46,6 +47,9 @@ def contribution_json(row: Contribution) -> dict[str, Any]:
         "messages": row.message_count,
         "epoch": row.epoch,
         "logIndex": row.log_index,
+        "storage": storage,
+        "encrypted": row.encrypted,
+        "erased": row.erased_at is not None,
         "consent": {
             "nonce": row.nonce,
             "issuedAt": row.issued_at,

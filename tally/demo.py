@@ -28,9 +28,9 @@ from ledger.epochs import FINAL, Anchor, seal_epoch
 from ledger.models import Contribution, Epoch
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
+from tally.settings import Settings
 from tally.sharegpt import iter_sharegpt
 from tally.wiring import Ledger, build_anchorer, build_intake, chain_info
-from tally.settings import Settings
 
 
 class DemoError(RuntimeError):

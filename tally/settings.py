@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     anchor_unpinned: bool = Field(default=False, description="anchor epochs whose objects are not pinned yet")
     storage_interval: float = Field(default=5.0, gt=0)
 
+    admin_api_key: SecretStr | None = Field(default=None, description="Bearer key of admin operations")
+
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -117,7 +119,7 @@ class Settings(BaseSettings):
         """The settings with every secret blanked, safe to print or log."""
         data = self.model_dump()
         for name in ("operator_passphrase", "operator_key", "anchor_passphrase", "anchor_key", "master_key",
-                     "ipfs_password", "ipfs_token"):
+                     "ipfs_password", "ipfs_token", "admin_api_key"):
             if data.get(name) is not None:
                 data[name] = "**********"
         if self.database_url and "@" in self.database_url:

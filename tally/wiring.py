@@ -105,7 +105,9 @@ def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake
 def build_app(settings: Settings, chain: ChainRuntime | None = None) -> FastAPI:
     info = chain_info(settings, chain)
     ledger = open_ledger(settings)
-    return create_app(build_intake(settings, ledger, info), info, cors_origins=settings.cors_origins)
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    return create_app(build_intake(settings, ledger, info), info, cors_origins=settings.cors_origins,
+                      admin_api_key=admin_key)
 
 
 def app_from_environment() -> FastAPI:

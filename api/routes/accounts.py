@@ -11,6 +11,7 @@ from api.submission import parse_address
 from api.views import contribution_json, entry_json
 from ledger import journal
 from ledger.models import Contribution, Epoch
+from ledger.outbox import storage_state
 
 router = APIRouter(tags=["accounts"])
 
@@ -55,12 +56,13 @@ def account_contributions(
         query = query.where(Contribution.id < before)
     with intake.sessions() as session:
         rows = list(session.scalars(query.order_by(Contribution.id.desc()).limit(limit + 1)))
+        storage = storage_state(session, [r.cid for r in rows])
         states = dict(session.execute(select(Epoch.number, Epoch.state).where(
             Epoch.number.in_({r.epoch for r in rows if r.epoch is not None}))).tuples().all())
     page = rows[:limit]
     items = []
     for row in page:
-        item = contribution_json(row)
+        item = contribution_json(row, storage[row.cid])
         if row.epoch is not None:
             item["status"] = "anchored" if states.get(row.epoch) == "final" else "sealed"
             item["epochState"] = states.get(row.epoch)

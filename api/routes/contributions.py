@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import re
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +17,8 @@ from api.routes.body import read_json
 from api.submission import Accepted, BatchBody, SubmissionBody
 from api.views import contribution_json
 from ledger.models import Contribution
+from ledger.outbox import storage_state
+from ledger.privacy import erase
 
 router = APIRouter(tags=["contributions"])
 
@@ -89,4 +93,29 @@ def find_contribution(request: Request, key: str) -> Contribution:
 @router.get("/v1/contributions/{key}", responses={404: {"content": {MEDIA_TYPE: {}}}})
 def get_contribution(request: Request, key: str) -> dict[str, Any]:
     """A contribution by id or contentHash, with its consent, receipt and log position."""
-    return contribution_json(find_contribution(request, key))
+    row = find_contribution(request, key)
+    with request.app.state.intake.sessions() as session:
+        storage = storage_state(session, [row.cid])[row.cid]
+    return contribution_json(row, storage)
+
+
+def require_admin(request: Request) -> None:
+    expected = request.app.state.admin_api_key
+    given = request.headers.get("authorization", "")
+    token = given[7:] if given.lower().startswith("bearer ") else ""
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Problem("unauthorized", "a valid admin API key is required")
+
+
+@router.post("/v1/contributions/{key}:erase")
+def erase_contribution(request: Request, key: str) -> dict[str, Any]:
+    """Erase a private contribution's content on request: its data key is destroyed, so every
+    stored copy becomes unreadable; the public commitment and the points stay. Admin only."""
+    require_admin(request)
+    row = find_contribution(request, key)
+    if not row.encrypted:
+        raise Problem("invalid-request", f"contribution {row.id} was stored in public mode: it cannot be "
+                      "crypto-shredded")
+    with request.app.state.intake.sessions() as session, session.begin():
+        erased = erase(session, row.id, now=int(time.time()))
+    return {"id": row.id, "erased": True, "alreadyErased": not erased}

@@ -13,11 +13,12 @@ from api.explorer import explorer_for
 from api.problems import Problem
 from ledger.merkle.stored import StoredLog
 from ledger.models import Epoch
+from ledger.outbox import storage_state
 
 router = APIRouter(tags=["epochs"])
 
 
-def _epoch_json(request: Request, epoch: Epoch) -> dict[str, Any]:
+def _epoch_json(request: Request, epoch: Epoch, storage: str = "local") -> dict[str, Any]:
     chain = request.app.state.chain
     explorer = explorer_for(chain.chain_id, chain.explorer_url, chain.explorer_kind)
     tx = transaction_json(epoch)
@@ -31,6 +32,7 @@ def _epoch_json(request: Request, epoch: Epoch) -> dict[str, Any]:
         "gasUsed": epoch.gas_used,
         "finalizedAt": epoch.finalized_at,
         "explorer": explorer.links(chain.contract, epoch.tx_hash if tx else None) if explorer else None,
+        "storage": storage,
     }
 
 
@@ -47,8 +49,9 @@ def epochs(
         query = query.where(Epoch.number < before)
     with intake.sessions() as session:
         rows = list(session.scalars(query))
+        storage = storage_state(session, [e.manifest_cid for e in rows])
     page = rows[:limit]
-    return {"items": [_epoch_json(request, e) for e in page],
+    return {"items": [_epoch_json(request, e, storage[e.manifest_cid]) for e in page],
             "next": page[-1].number if len(rows) > limit else None}
 
 
@@ -62,7 +65,10 @@ def _get_epoch(request: Request, number: int) -> Epoch:
 
 @router.get("/v1/epochs/{number}")
 def epoch(request: Request, number: int) -> dict[str, Any]:
-    return _epoch_json(request, _get_epoch(request, number))
+    epoch = _get_epoch(request, number)
+    with request.app.state.intake.sessions() as session:
+        storage = storage_state(session, [epoch.manifest_cid])[epoch.manifest_cid]
+    return _epoch_json(request, epoch, storage)
 
 
 @router.get("/v1/epochs/{number}/manifest")

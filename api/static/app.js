@@ -274,19 +274,20 @@ function contributionRow(item) {
   );
 }
 
+/** What the API's `storage` values mean to a contributor. */
+const STORAGE_LABELS = { local: "stored, pinning to IPFS", pinned: "pinned on IPFS" };
+
 /**
- * Where the conversation is stored. The API gives the CID; a `storage` state (a string or
- * `{state}`: received, durable, pinned...), `encrypted` and `erasedAt` are shown when the API
- * gives them, so the page needs no change when it does.
+ * Where the conversation is stored: the API's `storage` (`local` until pinned to IPFS, then
+ * `pinned`), `encrypted` (privacy mode) and `erased`, with a link to its blocks by CID.
  * @param {any} item
  * @returns {HTMLElement}
  */
 function storageCell(item) {
-  const erased = Boolean(item.erasedAt ?? item.storage?.erasedAt);
-  const state = erased ? "erased" : (typeof item.storage === "string" ? item.storage : item.storage?.state) ?? "stored";
-  const encrypted = Boolean(item.encrypted ?? item.storage?.encrypted);
-  const label = `${state}${encrypted ? ", encrypted" : ""} `;
-  if (erased || !item.cid) return el("span", { class: "storage", text: label });
+  if (item.erased) return el("span", { class: "storage", text: "erased" });
+  const state = STORAGE_LABELS[item.storage] ?? item.storage ?? "stored";
+  const label = `${state}${item.encrypted ? ", encrypted" : ""} `;
+  if (!item.cid) return el("span", { class: "storage", text: label });
   return el(
     "a",
     {
@@ -393,9 +394,21 @@ async function runVerification(title, path, check) {
   panel.dataset.state = report.ok ? "verified" : "failed";
   panel.dataset.failedCheck = report.failed?.name ?? "";
   summary.textContent = report.ok
-    ? `✓ Verified: ${title} is in epoch ${bundle.header.epoch} as anchored on chain ${bundle.chainId}.`
+    ? `✓ Verified: ${provenStatement(bundle, title)}, as anchored on chain ${bundle.chainId}.`
     : `✗ Not verified: the ${report.failed?.name} check failed. ${title} is not proven by this bundle.`;
   byId("result-details").replaceChildren(resultDetails(bundle, title));
+}
+
+/**
+ * What a verified bundle proves, in words.
+ * @param {any} bundle
+ * @param {string} title
+ * @returns {string}
+ */
+function provenStatement(bundle, title) {
+  const epoch = bundle.header.epoch;
+  if (bundle.kind === "balance") return `${title} is ${formatPoints(bundle.leaf.balance)} points in epoch ${epoch}`;
+  return `${title} is in the log of epoch ${epoch}`;
 }
 
 /** @param {import("./verify.js").Check} check @returns {HTMLElement} */
@@ -446,10 +459,10 @@ function resultDetails(bundle, title) {
         {},
         readContract
           ? el("a", { id: "result-read-contract", href: readContract, rel: "noopener noreferrer", target: "_blank" }, "Open the contract's \"Read contract\" tab")
-          : `No block explorer is known for chain ${bundle.chainId}; any explorer's "Read contract" tab (or cast call) takes these arguments.`,
-        " Call ",
-        el("code", { class: "signature", text: verify.function }),
+          : `No block explorer is known for chain ${bundle.chainId}; use any explorer's "Read contract" tab (or cast call)`,
+        " and call this view with the arguments below; it answers true.",
       ),
+      el("code", { class: "signature", text: verify.function }),
     );
     const fields = el("dl", { class: "fields", id: "result-fields" });
     for (const [name, value] of Object.entries(verify.fields)) {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
@@ -126,3 +127,31 @@ def test_config_terms_and_probes(api: Api) -> None:
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "content": "ok"}
     assert api.client.get("/problems/signer-mismatch").json()["status"] == 403
     assert "/v1/contributions:batch" in api.client.get("/openapi.json").json()["paths"]
+
+
+def test_erasure_needs_the_admin_key_and_shreds_a_private_contribution(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from ledger.privacy import ContentErasedError, read_conversation
+    from tests.api.conftest import build_api
+
+    api = build_api(db_url, tmp_path)
+    api.intake._master_key = bytes(range(32))  # privacy mode
+    client = TestClient(create_app(api.intake, api.client.app.state.chain, admin_api_key="s3cret"))
+    created = client.post("/v1/contributions", json=api.signed(sample_conversation("private"), contributor_key(1)))
+    assert created.status_code == 201 and created.json()["encrypted"] is True
+    cid = created.json()["cid"]
+    assert b"Merkle" not in api.intake.store.get(cid)
+    denied = client.post(f"/v1/contributions/{created.json()['id']}:erase", headers={"Authorization": "Bearer nope"})
+    assert denied.status_code == 401 and denied.json()["type"] == "/problems/unauthorized"
+    done = client.post(f"/v1/contributions/{created.json()['id']}:erase", headers={"Authorization": "Bearer s3cret"})
+    assert done.status_code == 200 and done.json()["erased"]
+    after = client.get(f"/v1/contributions/{created.json()['id']}").json()
+    assert after["erased"] and after["points"] == created.json()["points"] and after["cid"] == cid
+    with api.intake.sessions() as session:
+        from ledger.models import Contribution
+
+        row = session.get(Contribution, after["id"])
+        with pytest.raises(ContentErasedError):
+            read_conversation(api.intake.store, row, bytes(range(32)))
