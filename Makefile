@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test test-python test-contracts lint bench clean
+.PHONY: setup setup-test browser run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +17,21 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+tools/ipfs/node_modules/.installed: tools/ipfs/package.json tools/ipfs/package-lock.json
+	npm ci --prefix tools/ipfs --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser:
+	sh tools/install-browser.sh
+
 setup: $(VENV)/.installed node_modules/.installed
+
+setup-test: setup tools/ipfs/node_modules/.installed browser
 
 run: setup
 	$(BIN)/tally serve
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest
 	npx hardhat test
 
