@@ -1,0 +1,197 @@
+"""The compiled TallyAnchor contract, committed in this package so that running Tally needs no Node.
+
+``anchoring/artifacts/TallyAnchor.json`` is written by ``npm run export-artifact`` (a Hardhat task
+in ``hardhat.config.js``) and checked against a fresh compile by the Hardhat suite. It holds the ABI,
+the creation and runtime bytecode, the compiler's metadata and the standard JSON input that block
+explorers need for source verification (see ``docs/contract.md``).
+
+The runtime bytecode ends with solc's CBOR metadata trailer, which names the IPFS hash of the
+metadata JSON; the metadata in turn pins the keccak256 of every source file. So the code found at
+an address proves which sources it was built from: :func:`metadata_trailer` reads the trailer and
+:func:`ipfs_multihash` recomputes the hash solc embeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+__all__ = [
+    "ARTIFACT_FORMAT",
+    "ArtifactError",
+    "ContractArtifact",
+    "base58btc",
+    "ipfs_cid_v0",
+    "ipfs_multihash",
+    "load_artifact",
+    "metadata_trailer",
+]
+
+ARTIFACT_FORMAT = "tally-contract-artifact-1"
+
+
+class ArtifactError(ValueError):
+    """The committed artifact, or code compared with it, is not what it should be."""
+
+
+@dataclass(frozen=True)
+class ContractArtifact:
+    """One compiled contract: everything needed to deploy it, call it and verify its source."""
+
+    contract_name: str
+    source_name: str
+    compiler_version: str
+    """solc's long version, e.g. ``0.8.28+commit.7893614a``."""
+    abi: list[dict[str, Any]]
+    bytecode: bytes
+    """Creation code: deploy it with the ABI-encoded constructor arguments appended."""
+    deployed_bytecode: bytes
+    """Runtime code, exactly what ``eth_getCode`` returns once deployed (no immutables, no links)."""
+    metadata: str
+    """solc's metadata JSON, byte for byte: its IPFS hash is in the runtime code's trailer."""
+    standard_json_input: dict[str, Any]
+    """The solc standard JSON input that rebuilds this bytecode (what source verification takes)."""
+
+    @property
+    def metadata_cid(self) -> str:
+        """The CIDv0 (``Qm...``) under which IPFS and Sourcify know the metadata."""
+        return ipfs_cid_v0(self.metadata.encode())
+
+    def matches_code(self, code: bytes) -> bool:
+        """Whether ``code`` (from ``eth_getCode``) is this contract's runtime code."""
+        return bytes(code) == self.deployed_bytecode
+
+
+def _hex_bytes(value: str, what: str) -> bytes:
+    if not value.startswith("0x"):
+        raise ArtifactError(f"{what} is not 0x-hex")
+    return bytes.fromhex(value[2:])
+
+
+@cache
+def load_artifact(name: str = "TallyAnchor") -> ContractArtifact:
+    """The committed artifact of contract ``name`` (read once, then cached)."""
+    text = resources.files("anchoring.artifacts").joinpath(f"{name}.json").read_text("utf-8")
+    data = json.loads(text)
+    if data.get("_format") != ARTIFACT_FORMAT:
+        raise ArtifactError(f"{name}.json is not a {ARTIFACT_FORMAT} file")
+    return ContractArtifact(
+        contract_name=data["contractName"],
+        source_name=data["sourceName"],
+        compiler_version=data["compiler"]["longVersion"],
+        abi=data["abi"],
+        bytecode=_hex_bytes(data["bytecode"], "bytecode"),
+        deployed_bytecode=_hex_bytes(data["deployedBytecode"], "deployedBytecode"),
+        metadata=data["metadata"],
+        standard_json_input=data["standardJsonInput"],
+    )
+
+
+# --- solc's metadata trailer ----------------------------------------------------------------
+
+
+def metadata_trailer(code: bytes) -> dict[str, bytes | str | bool]:
+    """The CBOR map solc appends to runtime code, e.g. ``{"ipfs": <34 bytes>, "solc": b"\\x00\\x08\\x1c"}``.
+
+    The last two bytes of the code give the map's length. Only what solc writes is decoded: a map
+    with text keys and byte-string, text or boolean values. Raises :class:`ArtifactError` otherwise.
+    """
+    code = bytes(code)
+    if len(code) < 2:
+        raise ArtifactError("code too short for a metadata trailer")
+    length = int.from_bytes(code[-2:], "big")
+    if length + 2 > len(code):
+        raise ArtifactError("metadata trailer length exceeds the code")
+    return _decode_cbor_map(code[-2 - length : -2])
+
+
+def _cbor_head(data: bytes, i: int) -> tuple[int, int, int]:
+    """Major type, argument and the index after the head of the CBOR item at ``i``."""
+    if i >= len(data):
+        raise ArtifactError("truncated CBOR")
+    major, info = data[i] >> 5, data[i] & 0x1F
+    if info < 24:
+        return major, info, i + 1
+    if info in (24, 25, 26, 27):
+        size = 1 << (info - 24)
+        if i + 1 + size > len(data):
+            raise ArtifactError("truncated CBOR")
+        return major, int.from_bytes(data[i + 1 : i + 1 + size], "big"), i + 1 + size
+    raise ArtifactError(f"unsupported CBOR head {data[i]:#04x}")
+
+
+def _decode_cbor_map(data: bytes) -> dict[str, bytes | str | bool]:
+    major, count, i = _cbor_head(data, 0)
+    if major != 5:
+        raise ArtifactError("metadata trailer is not a CBOR map")
+    out: dict[str, bytes | str | bool] = {}
+    for _ in range(count):
+        major, n, i = _cbor_head(data, i)
+        if major != 3:
+            raise ArtifactError("metadata trailer key is not a text string")
+        key = data[i : i + n].decode()
+        i += n
+        major, n, i = _cbor_head(data, i)
+        value: bytes | str | bool
+        if major == 2:
+            value, i = data[i : i + n], i + n
+        elif major == 3:
+            value, i = data[i : i + n].decode(), i + n
+        elif major == 7 and n in (20, 21):
+            value = n == 21
+        else:
+            raise ArtifactError(f"unsupported CBOR value for {key!r}")
+        out[key] = value
+    if i != len(data):
+        raise ArtifactError("trailing bytes after the metadata trailer")
+    return out
+
+
+# --- IPFS hashes, as solc computes them -----------------------------------------------------
+
+_CHUNK = 256 * 1024
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def ipfs_multihash(data: bytes) -> bytes:
+    """The sha2-256 multihash of ``data`` added to IPFS as one UnixFS file with default settings.
+
+    That is the hash solc embeds for the metadata (and ``ipfs add`` prints as CIDv0): a dag-pb
+    node holding a UnixFS ``File`` with the data inline. Metadata is far below the 256 KiB chunk
+    size, so only single-block files are supported.
+    """
+    if len(data) > _CHUNK:
+        raise ArtifactError("only single-chunk files (up to 256 KiB) are supported")
+    size = _varint(len(data))
+    unixfs = b"\x08\x02" + (b"\x12" + size + data if data else b"") + b"\x18" + size
+    node = b"\x0a" + _varint(len(unixfs)) + unixfs
+    return b"\x12\x20" + hashlib.sha256(node).digest()
+
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58btc(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def ipfs_cid_v0(data: bytes) -> str:
+    """The CIDv0 (``Qm...``) of ``data`` added to IPFS as one file with default settings."""
+    return base58btc(ipfs_multihash(data))

@@ -1,0 +1,191 @@
+"""Gas of TallyAnchor on a real EVM (anvil), with real proofs at realistic sizes.
+
+    .venv/bin/python bench/gas.py            # prints a Markdown table (docs/contract.md has one)
+    .venv/bin/python bench/gas.py --quick    # small sizes only, a smoke test
+
+Deploys the committed artifact (anchoring/artifacts/TallyAnchor.json) with the code Tally uses
+(:mod:`anchoring.deploy`), builds the logs with ``ledger.merkle`` from DESIGN.md §4 leaf data and
+the balances tree with ``ledger.merkle.standard`` (the @openzeppelin/merkle-tree format), and
+measures:
+
+* ``anchor`` of epoch 2 over a previous log of 1, 2^10 and 2^20 leaves growing by 1,000 (and by
+  10,000), so the consistency proof has its real length, plus sizes that are not powers of two,
+  whose proofs are the longest;
+* ``verifyContribution`` and ``verifyBalance`` against trees of 2^20 leaves, as ``eth_estimateGas``
+  reports them (what a transaction would pay; an ``eth_call`` is free).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from eth_account import Account  # noqa: E402
+from eth_account.signers.local import LocalAccount  # noqa: E402
+from web3 import Web3  # noqa: E402
+
+from anchoring.chain import connect  # noqa: E402
+from anchoring.contract import TallyAnchor  # noqa: E402
+from anchoring.deploy import deploy_tally_anchor  # noqa: E402
+from anchoring.devchain import DEV_FUNDED_KEY, start_devchain  # noqa: E402
+from ledger.merkle import log as rfc9162  # noqa: E402
+from ledger.merkle.memory import MemoryLog  # noqa: E402
+from ledger.merkle.standard import StandardMerkleTree  # noqa: E402
+
+CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # a real CIDv1's length
+PER_EPOCH = 10_000
+
+
+@dataclass
+class Row:
+    what: str
+    proof: int | None
+    gas: int
+    per_contribution: float | None = None
+    execution: int | None = None
+
+
+def contribution(i: int) -> tuple[int, str, bytes, int, int]:
+    contributor = Web3.to_checksum_address(hashlib.sha256(b"account %d" % (i % 50_000)).digest()[:20])
+    return i, contributor, hashlib.sha256(b"conversation %d" % i).digest(), 1_760_000_000 + i, 100 + i % 900
+
+
+def build_log(size: int) -> MemoryLog:
+    return MemoryLog(rfc9162.leaf_hash(rfc9162.leaf_data(*contribution(i))) for i in range(size))
+
+
+def intrinsic_gas(data: bytes) -> int:
+    zeros = data.count(0)
+    return 21_000 + 4 * zeros + 16 * (len(data) - zeros)
+
+
+def send(w3: Web3, account: LocalAccount, fn: Any) -> Any:
+    tx = fn.build_transaction({"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)})
+    signed = account.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction failed: {receipt}")
+    return receipt
+
+
+def measure(w3: Web3, account: LocalAccount, quick: bool) -> list[Row]:
+    rows: list[Row] = []
+    if quick:
+        cases = [("1 leaf", 1, 1000), ("2^10 leaves", 2**10, 1000), ("1,000 leaves", 1000, 1000)]
+        size = 2**10
+    else:
+        cases = [
+            ("1 leaf", 1, 1000),
+            ("2^10 leaves", 2**10, 1000),
+            ("2^20 leaves", 2**20, 1000),
+            ("2^20 leaves", 2**20, PER_EPOCH),
+            ("1,000,000 leaves", 1_000_000, 1000),
+            ("1,000,000 leaves", 1_000_000, PER_EPOCH),
+            ("2^20 - 1 leaves", 2**20 - 1, 1000),
+        ]
+        size = 2**20
+    largest = max(max(a + b for _, a, b in cases), size)
+    started = time.perf_counter()
+    log = build_log(largest)
+    print(f"hashed a log of {largest:,} leaves in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    deployment = deploy_tally_anchor(w3, account)
+    first = TallyAnchor(w3, deployment.address)
+    receipt = send(w3, account, first.anchor_function(1, 1000, log.root(1000), b"\1" * 32, 1, CID, []))
+    rows.append(Row("anchor: the first epoch (1,000 leaves, empty proof)", 0, int(receipt["gasUsed"])))
+
+    for label, previous, grow in cases:
+        contract = TallyAnchor(w3, deploy_tally_anchor(w3, account).address)
+        send(w3, account, contract.anchor_function(1, previous, log.root(previous), b"\1" * 32, 1, CID, []))
+        new = previous + grow
+        proof = log.consistency_proof(previous, new)
+        receipt = send(w3, account, contract.anchor_function(2, new, log.root(new), b"\2" * 32, 2, CID, proof))
+        gas = int(receipt["gasUsed"])
+        rows.append(Row(f"anchor: {label}, +{grow:,}", len(proof), gas, gas / grow))
+
+    started = time.perf_counter()
+    accounts = [
+        [Web3.to_checksum_address(hashlib.sha256(b"holder %d" % i).digest()[:20]), 1000 + i] for i in range(size)
+    ]
+    balances = StandardMerkleTree.of(accounts, ["address", "uint256"])
+    print(f"built a balances tree of {size:,} accounts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    views = TallyAnchor(w3, deploy_tally_anchor(w3, account).address)
+    send(w3, account, views.anchor_function(1, size, log.root(size), bytes.fromhex(balances.root[2:]), 1, CID, []))
+    label = "2^20" if size == 2**20 else f"{size:,}"
+    for index in (0, size // 3, size - 1):
+        i, contributor, content_hash, accepted_at, points = contribution(index)
+        proof = log.inclusion_proof(index, size)
+        fn = views.contract.functions.verifyContribution(1, i, contributor, content_hash, accepted_at, points, proof)
+        if fn.call() is not True:
+            raise RuntimeError("inclusion proof refused")
+        rows.append(view_row(w3, views, fn, f"verifyContribution: leaf {index:,} of {label}", len(proof)))
+    for index in (0, size // 2):
+        account_, balance = accounts[index]
+        proof_hex = balances.get_proof(index)
+        fn = views.contract.functions.verifyBalance(1, account_, balance, [bytes.fromhex(p[2:]) for p in proof_hex])
+        if fn.call() is not True:
+            raise RuntimeError("balance proof refused")
+        rows.append(view_row(w3, views, fn, f"verifyBalance: account {index:,} of {label}", len(proof_hex)))
+
+    deployed = w3.eth.get_transaction_receipt(deployment.transaction_hash)  # type: ignore[arg-type]
+    rows.append(Row("deployment", None, int(deployed["gasUsed"])))
+    return rows
+
+
+def view_row(w3: Web3, contract: TallyAnchor, fn: Any, what: str, proof: int) -> Row:
+    data = bytes.fromhex(fn._encode_transaction_data()[2:])
+    gas = int(w3.eth.estimate_gas({"to": contract.address, "data": data.hex()}))  # type: ignore[typeddict-item]
+    return Row(what, proof, gas, execution=gas - intrinsic_gas(data))
+
+
+def table(rows: Sequence[Row]) -> str:
+    lines = [
+        "| call | proof elements | gas | gas per new contribution | execution gas (without 21,000 + calldata) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        proof = "" if r.proof is None else f"{r.proof}"
+        per = "" if r.per_contribution is None else f"{r.per_contribution:,.1f}"
+        execution = "" if r.execution is None else f"{r.execution:,}"
+        lines.append(f"| {r.what} | {proof} | {r.gas:,} | {per} | {execution} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tally-gas-") as home:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        chain = start_devchain(Path(home), port=port)
+        try:
+            w3 = connect(f"http://127.0.0.1:{port}")
+            account: LocalAccount = Account.from_key(DEV_FUNDED_KEY)
+            info: Any = chain.rpc("anvil_nodeInfo")
+            hardfork = info.get("hardFork", "?")
+            rows = measure(w3, account, args.quick)
+        finally:
+            chain.stop()
+    print(f"anvil (hardfork {hardfork}), TallyAnchor from anchoring/artifacts (solc 0.8.28, optimizer 10,000 runs)")
+    print()
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
