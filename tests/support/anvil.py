@@ -21,16 +21,8 @@ def anvil(home: Path, **kwargs: object) -> Iterator[DevChain]:
 
 def deploy_for_tests(w3, account):  # type: ignore[no-untyped-def]
     """Deploy TallyAnchor with ``account`` as admin and anchorer; returns the web3 contract."""
-    import json
+    from anchoring.artifact import load_artifact
+    from anchoring.deploy import deploy_tally_anchor
 
-    from tests.conftest import ROOT
-
-    committed = ROOT / "anchoring" / "artifacts" / "TallyAnchor.json"
-    path = committed if committed.is_file() else ROOT / "artifacts/contracts/TallyAnchor.sol/TallyAnchor.json"
-    artifact = json.loads(path.read_text())
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    tx = factory.constructor(account.address, account.address, 3600).build_transaction(
-        {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)})
-    signed = account.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    deployment = deploy_tally_anchor(w3, account, admin_delay=3600)
+    return w3.eth.contract(address=deployment.address, abi=load_artifact().abi)
