@@ -19,13 +19,13 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from anchoring import devchain
+from anchoring.artifact import load_artifact
 from anchoring.chain import connect
 from tally.keys import anchor_key
 from tally.settings import Settings
 
 log = logging.getLogger("tally")
 
-ARTIFACT = Path(__file__).resolve().parent.parent / "anchoring" / "artifacts" / "TallyAnchor.json"
 DEV_FUNDING = 100 * 10**18
 
 
@@ -48,7 +48,7 @@ class ChainRuntime:
 
 
 def abi() -> list[dict[str, Any]]:
-    return list(json.loads(ARTIFACT.read_text())["abi"])
+    return list(load_artifact().abi)
 
 
 def _send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> Any:
