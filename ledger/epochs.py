@@ -23,6 +23,7 @@ from ledger.content import ContentStore
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
+from ledger.db import table_of
 from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
 
 MANIFEST_VERSION = 1
@@ -122,8 +123,8 @@ def seal_epoch(
 
     if contributions:
         session.execute(
-            update(Contribution.__table__)
-            .where(Contribution.__table__.c.id == bindparam("row_id"))
+            update(table_of(Contribution))
+            .where(table_of(Contribution).c.id == bindparam("row_id"))
             .values(epoch=number, log_index=bindparam("new_index")),
             [{"row_id": row[0], "new_index": first_index + i} for i, row in enumerate(contributions)],
             execution_options={"synchronize_session": False},

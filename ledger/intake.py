@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger import journal
 from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, canonical_bytes
+from ledger.db import table_of
 from ledger.models import Contribution, StoredObject
 from ledger.scoring import Score, score
 
@@ -215,7 +216,7 @@ def _row(submission: Submission, result: Score, sign_receipt: ReceiptSigner, now
     )
 
 
-_COLUMNS = [c.key for c in Contribution.__table__.columns if c.key != "id"]
+_COLUMNS = [c.key for c in table_of(Contribution).columns if c.key != "id"]
 
 
 def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int) -> None:
@@ -223,14 +224,14 @@ def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int)
     if not items:
         return
     rows = [row for row, _ in items]
-    table = Contribution.__table__
+    table = table_of(Contribution)
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
         [{key: getattr(row, key) for key in _COLUMNS} for row in rows],
     ).scalars().all()
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
-    session.execute(insert(StoredObject.__table__), [
+    session.execute(insert(table_of(StoredObject)), [
         {"cid": row.cid, "kind": "contribution", "size": len(data), "data": data, "created_at": now,
          "pin_attempts": 0, "next_pin_at": now}
         for row, data in items

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from ledger.db import table_of
 from ledger.models import JournalEntry, JournalTransfer
 
 REWARDS_POOL = "pool:rewards"
@@ -95,14 +96,14 @@ def accrue_many(
     accruals = [a for a in accruals if a[1] > 0]
     if not accruals:
         return
-    transfers = JournalTransfer.__table__
+    transfers = table_of(JournalTransfer)
     ids = session.execute(
         insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True),
         [{"kind": ACCRUAL, "ref": ref, "created_at": created_at, "contribution_id": cid}
          for _, _, ref, cid in accruals],
     ).scalars().all()
     session.execute(
-        insert(JournalEntry.__table__),
+        insert(table_of(JournalEntry)),
         [
             {"transfer_id": tid, "account": account, "amount": signed, "kind": ACCRUAL, "ref": ref,
              "created_at": created_at}

@@ -9,8 +9,9 @@ the public commitment (contentHash, contributor, points in the log) and the poin
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from ledger.content import ContentStore, envelope
@@ -37,7 +38,7 @@ def read_conversation(store: ContentStore, row: Contribution, master_key: bytes 
 
 def erase(session: Session, contribution_id: int, *, now: int) -> bool:
     """Destroy the contribution's data key; False if it was public or already erased."""
-    result = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Contribution)
         .where(Contribution.id == contribution_id, Contribution.encrypted.is_(True),
                Contribution.wrapped_key.is_not(None))

@@ -83,6 +83,11 @@ function el(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** @param {string} text @returns {string} the text with its first letter in lower case, to go mid-sentence */
+function lowerFirst(text) {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
 /** @param {string} hex @returns {string} 0x1234…abcd */
 function shortHex(hex) {
   return typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, 6)}…${hex.slice(-4)}` : String(hex ?? "");
@@ -249,9 +254,9 @@ function renderContributions(page, append) {
 /** @param {any} item an item of `/v1/accounts/{address}/contributions` @returns {HTMLElement} */
 function contributionRow(item) {
   const inEpoch = item.epoch !== null && item.epoch !== undefined;
-  const status = el("span", { class: `badge ${item.status}`, text: item.status });
-  const statusCell = el("td", { "data-label": "Status" }, status);
-  if (inEpoch) statusCell.append(" ", el("span", { class: "hint", text: `epoch ${item.epoch}, #${item.logIndex}` }));
+  // One wrapper per cell: on phones each cell is a two-column grid (label, content).
+  const status = el("span", {}, el("span", { class: `badge ${item.status}`, text: item.status }));
+  if (inEpoch) status.append(" ", el("span", { class: "hint", text: `epoch ${item.epoch}, #${item.logIndex}` }));
 
   const button = el("button", {
     type: "button",
@@ -268,7 +273,7 @@ function contributionRow(item) {
     el("td", { "data-label": "ID", class: "num", text: String(item.id) }),
     el("td", { "data-label": "Content hash" }, hashCode(item.contentHash)),
     el("td", { "data-label": "Points", class: "num", text: formatPoints(item.points) }),
-    statusCell,
+    el("td", { "data-label": "Status" }, status),
     el("td", { "data-label": "Storage" }, storageCell(item)),
     el("td", { class: "actions" }, button),
   );
@@ -355,7 +360,8 @@ async function runVerification(title, path, check) {
   const list = byId("result-checks");
   panel.className = "card result";
   panel.dataset.state = "running";
-  summary.textContent = `Verifying: ${title.toLowerCase()}…`;
+  panel.dataset.failedCheck = "";
+  summary.textContent = `Verifying ${lowerFirst(title)}…`;
   list.replaceChildren();
   byId("result-details").replaceChildren();
   show(panel);
@@ -394,9 +400,11 @@ async function runVerification(title, path, check) {
   panel.dataset.state = report.ok ? "verified" : "failed";
   panel.dataset.failedCheck = report.failed?.name ?? "";
   summary.textContent = report.ok
-    ? `✓ Verified: ${provenStatement(bundle, title)}, as anchored on chain ${bundle.chainId}.`
+    ? `✓ Verified: ${lowerFirst(provenStatement(bundle, title))}, as anchored on chain ${bundle.chainId}.`
     : `✗ Not verified: the ${report.failed?.name} check failed. ${title} is not proven by this bundle.`;
-  byId("result-details").replaceChildren(resultDetails(bundle, title));
+  if (bundle !== null && typeof bundle === "object" && bundle.header) {
+    byId("result-details").replaceChildren(resultDetails(bundle, title, report.ok));
+  }
 }
 
 /**
@@ -426,9 +434,11 @@ function checkItem(check) {
  * The transaction, the explorer's "Read contract" arguments with copy buttons, and a download.
  * @param {any} bundle
  * @param {string} title
+ * @param {boolean} verified whether every check passed: if not, the arguments are shown as the
+ *   bundle's claim, for reporting, not as something that will check out
  * @returns {HTMLElement}
  */
-function resultDetails(bundle, title) {
+function resultDetails(bundle, title, verified) {
   const block = el("div", { class: "details-block" });
   const explorer = bundle.explorer ?? null;
 
@@ -451,7 +461,7 @@ function resultDetails(bundle, title) {
 
   const verify = bundle.verify;
   if (verify?.fields) {
-    block.append(el("h3", { text: "Check it yourself on a block explorer" }));
+    block.append(el("h3", { text: verified ? "Check it yourself on a block explorer" : "The bundle's explorer arguments (not verified)" }));
     const readContract = safeHref(explorer?.readContract);
     block.append(
       el(
@@ -460,7 +470,7 @@ function resultDetails(bundle, title) {
         readContract
           ? el("a", { id: "result-read-contract", href: readContract, rel: "noopener noreferrer", target: "_blank" }, "Open the contract's \"Read contract\" tab")
           : `No block explorer is known for chain ${bundle.chainId}; use any explorer's "Read contract" tab (or cast call)`,
-        " and call this view with the arguments below; it answers true.",
+        verified ? " and call this view with the arguments below; it answers true." : " and call this view with the arguments below.",
       ),
       el("code", { class: "signature", text: verify.function }),
     );

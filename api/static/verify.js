@@ -104,6 +104,11 @@ function sameAddress(a, b) {
   return typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 }
 
+/** @param {number} n @returns {string} "1 hash", "4 hashes" */
+function hashes(n) {
+  return `${n} hash${n === 1 ? "" : "es"}`;
+}
+
 /** @param {string} hex @returns {string} */
 function short(hex) {
   return hex.length > 14 ? `${hex.slice(0, 8)}…${hex.slice(-6)}` : hex;
@@ -290,7 +295,7 @@ export async function verifyContribution(bundle, chain, options = {}) {
       if (!equalBytes(root, hexToBytes(header.logRoot, HASH_SIZE))) {
         fail(`the inclusion proof does not lead to the on-chain root: it leads to ${short(bytesToHex(root))}, the contract holds ${short(header.logRoot)}`);
       }
-      return `RFC 9162 inclusion proof (${proof.length} hashes, computed in this browser) leads to the on-chain root`;
+      return `RFC 9162 inclusion proof (${hashes(proof.length)}, computed in this browser) leads to the on-chain root`;
     });
     await checks.step("contract", async () => {
       const args = [bundle.header.epoch, leaf.index, leaf.contributor, leaf.contentHash, leaf.acceptedAt, leaf.points,
@@ -361,7 +366,7 @@ export async function verifyBalance(bundle, chain, options = {}) {
       if (!equalBytes(root, hexToBytes(header.balancesRoot, HASH_SIZE))) {
         fail(`the balance proof does not lead to the on-chain balances root: it leads to ${short(bytesToHex(root))}, the contract holds ${short(header.balancesRoot)}`);
       }
-      return `OpenZeppelin Merkle proof (${proof.length} hashes, computed in this browser) leads to the on-chain root`;
+      return `OpenZeppelin Merkle proof (${hashes(proof.length)}, computed in this browser) leads to the on-chain root`;
     });
     await checks.step("contract", async () => {
       const args = [bundle.header.epoch, leaf.account, leaf.balance, proof.map(bytesToHex)];
