@@ -1,0 +1,58 @@
+"""Content addressing and storage: CIDs exactly as IPFS computes them, and verified stores.
+
+- `cid_of(data)`: the CIDv1 of `ipfs add --cid-version=1 --raw-leaves` (UnixFS, dag-pb, balanced
+  layout; see `unixfs`); `dag_blocks(data)`: every block of that DAG.
+- `ContentStore`: the store interface; `LocalBlockStore` (embedded default) and `IpfsStore` (a
+  Kubo-compatible node through its RPC API).
+- `sealing`: per-object AES-256-GCM encryption with wrapped data keys (crypto-shredding).
+- Errors: `ContentError` and its subclasses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ledger.content.cids import Cid, parse_cid
+from ledger.content.errors import (
+    CarFormatError,
+    ContentCorruptedError,
+    ContentError,
+    ContentNotFoundError,
+    InvalidCidError,
+    StoreUnavailableError,
+    UnsupportedCidError,
+)
+from ledger.content.local import LocalBlockStore
+from ledger.content.store import ContentStore
+from ledger.content.unixfs import NotAFileError, cid_of, dag_blocks
+
+if TYPE_CHECKING:
+    from ledger.content.ipfs import IpfsStore
+
+__all__ = [
+    "CarFormatError",
+    "Cid",
+    "ContentCorruptedError",
+    "ContentError",
+    "ContentNotFoundError",
+    "ContentStore",
+    "InvalidCidError",
+    "IpfsStore",
+    "LocalBlockStore",
+    "NotAFileError",
+    "StoreUnavailableError",
+    "UnsupportedCidError",
+    "cid_of",
+    "dag_blocks",
+    "parse_cid",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # IpfsStore is imported on first use only: ipfshttpclient is slow to import and warns at import
+    # time, and most users of `ledger.content` (hashing, the local store) never talk to a node.
+    if name == "IpfsStore":
+        from ledger.content.ipfs import IpfsStore
+
+        return IpfsStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

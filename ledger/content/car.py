@@ -1,0 +1,170 @@
+"""CARv1 archives (https://ipld.io/specs/transport/car/carv1/), written and read by hand.
+
+Layout: `varint(len(header)) header` then, per block, `varint(len(cid) + len(block)) cid block`,
+where `header` is the dag-cbor map `{"roots": [CID, ...], "version": 1}` and each CID is in binary
+form (CIDv0 as its bare multihash). dag-cbor (https://ipld.io/specs/codecs/dag-cbor/spec/) encodes
+a CID as tag 42 over a byte string of `0x00 ‖ binary CID`, and orders map keys length-first, so
+`roots` precedes `version`. Only the small subset of CBOR that a CARv1 header uses is implemented.
+
+Used to pin many objects in one `dag/import` request, to read `dag/export` answers, and for the
+trustless gateway's `application/vnd.ipld.car` responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from ledger.content.cids import Cid, encode_varint, parse_link
+from ledger.content.errors import CarFormatError, InvalidCidError
+
+_CBOR_UINT, _CBOR_BYTES, _CBOR_TEXT, _CBOR_ARRAY, _CBOR_MAP, _CBOR_TAG = 0, 2, 3, 4, 5, 6
+_CID_TAG = 42
+
+
+def _cbor_head(major: int, value: int) -> bytes:
+    if value < 24:
+        return bytes([major << 5 | value])
+    for extra, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if value < 1 << (8 * size):
+            return bytes([major << 5 | extra]) + value.to_bytes(size, "big")
+    raise ValueError("CBOR argument too large")
+
+
+def _cbor_text(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return _cbor_head(_CBOR_TEXT, len(raw)) + raw
+
+
+def _cbor_cid(cid: Cid) -> bytes:
+    payload = b"\x00" + cid.binary
+    return _cbor_head(_CBOR_TAG, _CID_TAG) + _cbor_head(_CBOR_BYTES, len(payload)) + payload
+
+
+def encode_header(roots: Sequence[Cid]) -> bytes:
+    return (
+        _cbor_head(_CBOR_MAP, 2)
+        + _cbor_text("roots")
+        + _cbor_head(_CBOR_ARRAY, len(roots))
+        + b"".join(_cbor_cid(root) for root in roots)
+        + _cbor_text("version")
+        + _cbor_head(_CBOR_UINT, 1)
+    )
+
+
+def encode_car(roots: Sequence[Cid], blocks: Iterable[tuple[Cid, bytes]]) -> bytes:
+    """A CARv1 archive with `roots` and `blocks` in the given order (caller dedups)."""
+    header = encode_header(roots)
+    out = bytearray(encode_varint(len(header)) + header)
+    for cid, block in blocks:
+        binary = cid.binary
+        out += encode_varint(len(binary) + len(block))
+        out += binary
+        out += block
+    return bytes(out)
+
+
+class _Reader:
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def varint(self) -> int:
+        result, shift = 0, 0
+        while True:
+            if self.pos >= len(self.buf):
+                raise CarFormatError("truncated varint")
+            byte = self.buf[self.pos]
+            self.pos += 1
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise CarFormatError("varint too long")
+
+    def take(self, length: int) -> bytes:
+        if self.pos + length > len(self.buf):
+            raise CarFormatError("truncated CAR")
+        chunk = self.buf[self.pos : self.pos + length]
+        self.pos += length
+        return chunk
+
+
+def _cbor_item(reader: _Reader) -> object:
+    """Decode one CBOR item of the kinds a CAR header holds (uint, text, bytes, array, map,
+    tag 42); anything else is not a CARv1 header."""
+    initial = reader.take(1)[0]
+    major, info = initial >> 5, initial & 0x1F
+    if info < 24:
+        value = info
+    elif info <= 27:
+        value = int.from_bytes(reader.take(1 << (info - 24)), "big")
+    else:
+        raise CarFormatError("indefinite-length CBOR is not dag-cbor")
+    if major == _CBOR_UINT:
+        return value
+    if major == _CBOR_BYTES:
+        return reader.take(value)
+    if major == _CBOR_TEXT:
+        return reader.take(value).decode("utf-8")
+    if major == _CBOR_ARRAY:
+        return [_cbor_item(reader) for _ in range(value)]
+    if major == _CBOR_MAP:
+        items: dict[str, object] = {}
+        for _ in range(value):
+            key = _cbor_item(reader)
+            if not isinstance(key, str):
+                raise CarFormatError("non-string map key in CAR header")
+            items[key] = _cbor_item(reader)
+        return items
+    if major == _CBOR_TAG and value == _CID_TAG:
+        payload = _cbor_item(reader)
+        if not isinstance(payload, bytes) or not payload.startswith(b"\x00"):
+            raise CarFormatError("bad CID in CAR header")
+        return _link(payload[1:])
+    raise CarFormatError(f"unexpected CBOR major type {major} in CAR header")
+
+
+def _link(binary: bytes) -> Cid:
+    try:
+        return parse_link(binary)
+    except InvalidCidError as exc:
+        raise CarFormatError(str(exc)) from exc
+
+
+def _section_cid(section: bytes) -> tuple[Cid, int]:
+    """Split the CID off the front of a block section; returns the CID and its length."""
+    if section[:2] == b"\x12\x20":
+        length = 34
+    else:
+        reader = _Reader(section)
+        if reader.varint() != 1:
+            raise CarFormatError("unsupported CID version in CAR section")
+        reader.varint()  # codec
+        reader.varint()  # multihash code
+        digest_len = reader.varint()
+        length = reader.pos + digest_len
+    return _link(section[:length]), length
+
+
+def decode_car(car: bytes) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
+    """Parse a CARv1 archive: its roots and an iterator over `(cid, block)` sections.
+
+    Blocks are NOT verified here; the stores verify each one against its CID before use.
+    """
+    reader = _Reader(car)
+    header_reader = _Reader(reader.take(reader.varint()))
+    header = _cbor_item(header_reader)
+    if not isinstance(header, dict) or header.get("version") != 1:
+        raise CarFormatError("not a CARv1 header")
+    roots = header.get("roots")
+    if not isinstance(roots, list) or not all(isinstance(root, Cid) for root in roots):
+        raise CarFormatError("CAR header without a list of root CIDs")
+
+    def sections() -> Iterator[tuple[Cid, bytes]]:
+        while reader.pos < len(car):
+            section = reader.take(reader.varint())
+            cid, length = _section_cid(section)
+            yield cid, section[length:]
+
+    return [root for root in roots if isinstance(root, Cid)], sections()

@@ -1,0 +1,44 @@
+"""The `ContentStore` interface shared by the local blockstore and the IPFS node store.
+
+A store holds content-addressed UnixFS file DAGs (`put(data)` returns `cid_of(data)`) and serves
+them back only after checking every block against its CID, so a caller never has to trust the
+backend. Implementations: `LocalBlockStore` (embedded default) and `IpfsStore` (Kubo RPC API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class ContentStore(Protocol):
+    """Synchronous content-addressed storage of byte strings as IPFS UnixFS file DAGs.
+
+    Errors are `ledger.content.errors.ContentError` subclasses: `ContentNotFoundError`,
+    `ContentCorruptedError`, `InvalidCidError`, `StoreUnavailableError`.
+    """
+
+    def put(self, data: bytes) -> str:
+        """Store `data` and return its CID, `cid_of(data)`. Idempotent."""
+        ...
+
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        """Store several objects (as few round trips as the backend allows); CIDs in order."""
+        ...
+
+    def get(self, cid: str) -> bytes:
+        """The file bytes of `cid` (CIDv0 or CIDv1), every block verified against its CID."""
+        ...
+
+    def get_block(self, cid: str) -> bytes:
+        """One verified block (for a trustless gateway's `application/vnd.ipld.raw`)."""
+        ...
+
+    def has(self, cid: str) -> bool:
+        """Whether the whole DAG of `cid` is present."""
+        ...
+
+    def export_car(self, cids: Sequence[str]) -> bytes:
+        """A CARv1 with `cids` as roots and every block of their DAGs (each block once)."""
+        ...

@@ -1,0 +1,1 @@
+"""Content addressing and storage: CIDs, the stores, envelope encryption."""
