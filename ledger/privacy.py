@@ -15,11 +15,10 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from ledger.content import ContentStore, envelope
+from ledger.content.errors import ContentErasedError
+
+__all__ = ["ContentErasedError", "erase", "read_conversation"]
 from ledger.models import Contribution
-
-
-class ContentErasedError(LookupError):
-    """The contribution's content was erased on request; only its commitment remains."""
 
 
 def read_conversation(store: ContentStore, row: Contribution, master_key: bytes | None) -> bytes:
