@@ -71,7 +71,8 @@ class LiveServer:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One real `tally serve` for the client and extension tests, admitting the extension by CORS."""
     home = tmp_path_factory.mktemp("clients") / "home"
-    env = {**API_ONLY, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
+    # Public mode: the tests compare the stored object with the canonical bytes.
+    env = {**API_ONLY, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(), "TALLY_PRIVACY": "false",
            "TALLY_CORS_ORIGINS": json.dumps([f"chrome-extension://{extension_id()}"])}
     with tally_server(home, env=env) as url:
         yield LiveServer(url, home, httpx.get(url + "/v1/config").raise_for_status().json())
