@@ -1,0 +1,98 @@
+"""The outbox against a real js-ipfs daemon: intake never waits on it, nothing is lost when it is
+down, and an epoch is anchored only once its manifest and contributions are pinned."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.content import IpfsStore
+from ledger.epochs import FINAL
+from ledger.models import Epoch, StoredObject
+from ledger.outbox import harden, pin_due, unpinned_for_epoch
+from tests.anchoring_e2e.conftest import Stack, real_conversations, submit_all
+from tests.support.ipfs_daemon import IpfsDaemon, node_modules_installed
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[IpfsDaemon]:
+    """A daemon of this test's own, since the test stops and restarts it."""
+    import os
+
+    if not node_modules_installed():
+        if os.environ.get("CI"):
+            pytest.fail("tools/ipfs/node_modules is missing (make setup-test installs it)")
+        pytest.skip("tools/ipfs/node_modules is missing: npm ci --prefix tools/ipfs")
+    node = IpfsDaemon(tmp_path / "ipfs")
+    node.init()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def pass_of_storage_job(stack: Stack, ipfs: IpfsStore, now: int) -> None:
+    with stack.sessions() as session, session.begin():
+        harden(session, stack.store, now=now, flush=lambda: None)
+    with stack.sessions() as session, session.begin():
+        pin_due(session, stack.store, ipfs, now=now)
+
+
+def counts(stack: Stack) -> tuple[int, int]:
+    with stack.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(StoredObject)) or 0
+        pinned = session.scalar(select(func.count()).where(StoredObject.pinned_at.is_not(None))) or 0
+    return total, pinned
+
+
+def test_intake_survives_a_node_outage_and_the_outbox_drains_after(stack: Stack, served, daemon: IpfsDaemon) -> None:  # type: ignore[no-untyped-def]
+    served.app.state.intake._master_key = bytes(range(32))  # privacy mode: ciphertext is what gets pinned
+    with IpfsStore(daemon.url, timeout=5, fetch_timeout=2, has_timeout=0.5) as ipfs:
+        daemon.stop()
+        accepted = submit_all(served, real_conversations(12))
+        assert len(accepted) == 12  # intake did not wait on the node
+        now = int(time.time()) + 5
+        pass_of_storage_job(stack, ipfs, now=now)
+        assert counts(stack) == (12, 0)
+        with stack.sessions() as session:
+            rows = session.scalars(select(StoredObject)).all()
+            assert all(r.pin_attempts == 1 and r.last_error and r.durable_at for r in rows)
+
+        daemon.restart()
+        pass_of_storage_job(stack, ipfs, now=now)  # still backing off: nothing is due yet
+        assert counts(stack) == (12, 0)
+        pass_of_storage_job(stack, ipfs, now=now + 2)
+        assert counts(stack) == (12, 12)
+        for contribution in accepted:
+            assert ipfs.is_pinned(contribution["cid"])
+            assert ipfs.get(contribution["cid"]) == stack.store.get(contribution["cid"])
+        pass_of_storage_job(stack, ipfs, now=now + 3)
+        assert counts(stack) == (12, 12)  # nothing pinned twice, nothing new
+
+
+def test_an_epoch_is_anchored_only_once_its_objects_are_pinned(stack: Stack, served, daemon: IpfsDaemon) -> None:  # type: ignore[no-untyped-def]
+    with IpfsStore(daemon.url, timeout=10) as ipfs:
+        submit_all(served, real_conversations(5))
+        number = stack.seal()
+        anchorer = stack.anchorer()
+        anchorer.ready = lambda session, epoch: unpinned_for_epoch(session, epoch.number, epoch.manifest_cid) == 0
+        with stack.sessions() as session:
+            epoch = session.get(Epoch, number)
+            assert epoch is not None and unpinned_for_epoch(session, number, epoch.manifest_cid) == 6
+        assert anchorer.step().sent is None
+        assert stack.contract.functions.latestEpoch().call() == 0
+        pass_of_storage_job(stack, ipfs, now=10**10)
+        assert ipfs.is_pinned(epoch.manifest_cid)
+        assert anchorer.step().sent == number
+        for _ in range(10):
+            anchorer.step()
+            stack.mine()
+        with stack.sessions() as session:
+            assert session.get(Epoch, number).state == FINAL  # type: ignore[union-attr]
