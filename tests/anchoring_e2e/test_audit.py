@@ -6,31 +6,14 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-import uvicorn
 from sqlalchemy import select, update
 
 from anchoring.audit import audit
 from ledger.models import JournalEntry
 from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations, submit_all
-from tests.support.server import ROOT, free_port
-
-
-@pytest.fixture
-def gateway(served) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Our own API on a real port, so the audit fetches manifests over HTTP from /ipfs/{cid}."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(served.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        pass
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+from tests.support.server import ROOT
 
 
 def three_epochs(stack: Stack, served) -> None:  # type: ignore[no-untyped-def]

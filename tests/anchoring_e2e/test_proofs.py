@@ -100,3 +100,15 @@ def test_gateway_epochs_consistency_and_metrics(stack: Stack, served: TestClient
     assert proof["secondRoot"] == epochs[0]["logRoot"]
     metrics = served.get("/metrics").text
     assert "tally_last_final_epoch 2.0" in metrics and "tally_pending_contributions 0.0" in metrics
+
+
+def test_verify_account_fetches_from_the_api_and_checks_against_the_chain(stack: Stack, served, gateway: str) -> None:  # type: ignore[no-untyped-def]
+    accepted = submit_all(served, real_conversations(4))
+    stack.seal()
+    anchor_all(stack)
+    account = accepted[0]["contributor"]
+    cli = [sys.executable, "-m", "tally.cli", "verify", "account", account, "--api", gateway, "--rpc", stack.chain.url]
+    ok = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "every check passed" in ok.stdout, ok.stdout + ok.stderr
+    nobody = subprocess.run([*cli[:5], "0x" + "ab" * 20, *cli[6:]], capture_output=True, text=True, cwd=ROOT)
+    assert nobody.returncode == 1 and nobody.stderr.startswith("tally: error: the API answered 404")
