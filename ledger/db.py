@@ -53,6 +53,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY when another
     # process wrote in between; taking the write lock up front makes it wait its turn instead.
+    # The price: on SQLite every transaction holds the write lock, so code never opens a second
+    # session while one is open (it would wait on itself).
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

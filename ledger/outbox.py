@@ -1,11 +1,11 @@
 """The content outbox: from "in the database" to "durable on disk" to "pinned on IPFS".
 
 Intake never waits on storage: it commits the object's bytes with the contribution
-(``stored_objects``) and writes the local block without an fsync. These functions, run by a
-scheduled job, finish the journey in batches:
+(``stored_objects``) and writes no file (``OutboxStore``). These functions, run by a scheduled
+job, finish the journey in batches:
 
-* ``harden``: rewrite any local block a crash lost, flush the file system once for the whole
-  batch, then drop the bytes from the database;
+* ``harden``: write the local blocks, flush the file system once for the whole batch, then drop
+  the bytes from the database;
 * ``pin_due``: pin a batch of objects to IPFS in one request; on failure, back off
   exponentially per object (1 s, 2 s, 4 s ... up to 5 minutes) and try again later.
 
@@ -21,9 +21,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.content import ContentError, ContentStore
+from ledger.content import (
+    Cid,
+    ContentCorruptedError,
+    ContentError,
+    ContentNotFoundError,
+    ContentStore,
+    cid_of,
+    dag_blocks,
+    parse_cid,
+)
+from ledger.content.car import encode_car
 from ledger.models import Contribution, StoredObject
 
 log = logging.getLogger("tally.outbox")
@@ -113,3 +123,67 @@ def storage_state(session: Session, cids: Sequence[str]) -> dict[str, str]:
     pinned = set(session.scalars(select(StoredObject.cid).where(
         StoredObject.cid.in_(list(cids)), StoredObject.pinned_at.is_not(None))))
     return {cid: "pinned" if cid in pinned else "local" for cid in cids}
+
+
+class OutboxStore:
+    """Intake's content store: it writes no file on the request path.
+
+    ``put`` only names the bytes (their CID); intake commits the bytes themselves in
+    ``stored_objects``, in the transaction that acknowledges the contribution, and ``harden``
+    writes the blocks out in batches moments later. Reads go to the local blockstore and fall
+    back to the committed bytes not yet written out, checked against their CID like any block.
+    """
+
+    def __init__(self, local: ContentStore, sessions: sessionmaker[Session]) -> None:
+        self.local = local
+        self.sessions = sessions
+
+    def put(self, data: bytes) -> str:
+        return cid_of(data)
+
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        return [cid_of(data) for data in items]
+
+    def _pending(self, cid: str) -> bytes:
+        with self.sessions() as session:
+            data = session.scalar(select(StoredObject.data).where(StoredObject.cid == cid))
+        if data is None:
+            raise ContentNotFoundError(cid, "not stored here")
+        if cid_of(data) != cid:
+            raise ContentCorruptedError(cid, "committed bytes do not hash to their CID")
+        return bytes(data)
+
+    def get(self, cid: str) -> bytes:
+        try:
+            return self.local.get(cid)
+        except ContentNotFoundError:
+            return self._pending(cid)
+
+    def get_block(self, cid: str) -> bytes:
+        try:
+            return self.local.get_block(cid)
+        except ContentNotFoundError:
+            blocks = dict(dag_blocks(self._pending(cid)))
+            return blocks[cid]
+
+    def has(self, cid: str) -> bool:
+        if self.local.has(cid):
+            return True
+        try:
+            self._pending(cid)
+            return True
+        except ContentError:
+            return False
+
+    def export_car(self, cids: Sequence[str]) -> bytes:
+        try:
+            return self.local.export_car(cids)
+        except ContentNotFoundError:
+            blocks: list[tuple[Cid, bytes]] = []
+            seen: set[str] = set()
+            for root in cids:
+                for cid, block in dag_blocks(self.get(root)):
+                    if cid not in seen:
+                        seen.add(cid)
+                        blocks.append((parse_cid(cid), block))
+            return encode_car([parse_cid(c) for c in cids], blocks)

@@ -24,7 +24,7 @@ from ledger.content import ContentStore, IpfsStore, LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
 from ledger.epochs import Anchor
 from ledger.models import Epoch
-from ledger.outbox import harden, pin_due, unpinned_for_epoch
+from ledger.outbox import OutboxStore, harden, pin_due, unpinned_for_epoch
 from tally.chain import ChainRuntime, read_deployment
 from tally.keys import master_key, operator_key
 from tally.settings import Settings
@@ -60,20 +60,23 @@ def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainIn
 class Ledger:
     """The database and the content store of a deployment.
 
-    ``intake_store`` writes blocks without fsync: intake's durability is the database commit,
-    which carries the bytes too (ledger.outbox); ``store`` is durable at once (manifests).
+    ``intake_store`` writes no file: intake's durability is the database commit, which carries
+    the bytes (ledger.outbox); ``harden`` writes them out through ``unsynced`` with one flush per
+    batch; ``store`` is durable at once (manifests).
     """
 
     engine: Engine
     sessions: sessionmaker[Session]
     store: ContentStore
+    unsynced: ContentStore
     intake_store: ContentStore
 
 
 def open_ledger(settings: Settings) -> Ledger:
     engine = make_engine(settings.db_url)
-    return Ledger(engine, make_sessionmaker(engine), LocalBlockStore(settings.blocks_dir),
-                  LocalBlockStore(settings.blocks_dir, fsync=False))
+    sessions = make_sessionmaker(engine)
+    unsynced = LocalBlockStore(settings.blocks_dir, fsync=False)
+    return Ledger(engine, sessions, LocalBlockStore(settings.blocks_dir), unsynced, OutboxStore(unsynced, sessions))
 
 
 def open_ipfs(settings: Settings) -> IpfsStore | None:
@@ -150,7 +153,7 @@ class StorageJob:
     def __call__(self) -> None:
         now = int(time.time())
         with self.ledger.sessions() as session, session.begin():
-            harden(session, self.ledger.store, now=now)
+            harden(session, self.ledger.unsynced, now=now)
         if self.ipfs is not None:
             with self.ledger.sessions() as session, session.begin():
                 pin_due(session, self.ledger.store, self.ipfs, now=now)

@@ -149,9 +149,9 @@ def test_erasure_needs_the_admin_key_and_shreds_a_private_contribution(db_url: s
     assert done.status_code == 200 and done.json()["erased"]
     after = client.get(f"/v1/contributions/{created.json()['id']}").json()
     assert after["erased"] and after["points"] == created.json()["points"] and after["cid"] == cid
-    with api.intake.sessions() as session:
-        from ledger.models import Contribution
+    from ledger.models import Contribution
 
+    with api.intake.sessions() as session:
         row = session.get(Contribution, after["id"])
-        with pytest.raises(ContentErasedError):
-            read_conversation(api.intake.store, row, bytes(range(32)))
+    with pytest.raises(ContentErasedError):
+        read_conversation(api.intake.store, row, bytes(range(32)))
