@@ -5,7 +5,10 @@ the rate of GET /healthz (the ceiling of this machine, client included), single 
 and submissions through the batch endpoint. It prints contributions per second, p50 and p99
 latency and each rate as a share of the ceiling, so the figures mean something on a noisy box.
 
-    .venv/bin/python bench/ingest.py [--count 2000] [--concurrency 32] [--workers 2] [--only postgresql]
+    .venv/bin/python bench/ingest.py [--count 12000] [--concurrency 32] [--workers 2] [--only postgresql]
+
+With wrk installed (apt-get install wrk) the load comes from wrk, a C client that leaves the CPU
+to the server; otherwise from an asyncio httpx client, which itself needs about a core.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
+import re
+import shutil
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -115,6 +122,52 @@ async def measure(url: str, bodies: list[dict[str, Any]], concurrency: int, batc
     }
 
 
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_submit.lua"
+
+
+def _wrk(args: list[str]) -> tuple[dict[str, Any], dict[str, float]]:
+    out = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True).stdout
+    stats = json.loads(out.strip().splitlines()[-1]) if out.strip().endswith("}") else {}
+    latency = {}
+    for line in out.splitlines():
+        match = re.match(r"\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", line)
+        if match:
+            value = float(match.group(2)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(3)]
+            latency[match.group(1)] = value
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    stats["requests/s"] = float(rate.group(1)) if rate else 0.0
+    return stats, latency
+
+
+def measure_wrk(url: str, bodies: list[dict[str, Any]], concurrency: int, batch_size: int,
+                seconds: int) -> dict[str, Any]:
+    """The same measurement with wrk, a C client that leaves the CPU to the server."""
+    half = len(bodies) // 3
+    singles, batched = bodies[:half], bodies[half:]
+    with tempfile.TemporaryDirectory() as tmp:
+        single_file, batch_file = Path(tmp) / "single.jsonl", Path(tmp) / "batch.jsonl"
+        single_file.write_text("".join(json.dumps(b) + "\n" for b in singles))
+        batch_file.write_text("".join(json.dumps({"items": batched[i:i + batch_size]}) + "\n"
+                                      for i in range(0, len(batched), batch_size)))
+        health, health_lat = _wrk(["-t2", f"-c{concurrency}", "-d5s", "--latency", url + "/healthz"])
+        single, single_lat = _wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", str(WRK_SCRIPT),
+                                   url, "--", str(single_file), "2", "/v1/contributions"])
+        batch, batch_lat = _wrk(["-t2", "-c4", f"-d{max(2, seconds // 2)}s", "--latency", "-s", str(WRK_SCRIPT),
+                                 url, "--", str(batch_file), "2", "/v1/contributions:batch"])
+    for name, run in (("single", single), ("batch", batch)):
+        if run.get("other"):
+            raise RuntimeError(f"{name}: {run['other']} submissions refused")
+        if run.get("spare"):
+            print(f"note: the {name} run used up its conversations; its rate is a lower bound")
+    return {
+        "healthz/s": health["requests/s"], "healthz p50 ms": health_lat.get("50", 0.0),
+        "single/s": single["created"] / single["seconds"], "single p50 ms": single_lat.get("50", 0.0),
+        "single p99 ms": single_lat.get("99", 0.0),
+        "batch/s": batch["ok"] / batch["seconds"], "batch p50 ms": batch_lat.get("50", 0.0),
+        "batch p99 ms": batch_lat.get("99", 0.0),
+    }
+
+
 def fresh_pg_database() -> tuple[str, Callable[[], None]]:
     name = f"tally_bench_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -131,17 +184,21 @@ def fresh_pg_database() -> tuple[str, Callable[[], None]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=4000, help="contributions per database (half single)")
+    parser.add_argument("--count", type=int, default=12000,
+                        help="contributions per database (a third single, the rest batched)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
+                        help="load generator: wrk (Debian package, default when installed) or Python httpx")
+    parser.add_argument("--seconds", type=int, default=8, help="duration of each wrk run")
     args = parser.parse_args()
 
     conversations = distinct_conversations(args.count)
     sizes = sorted(len(canonical_bytes(c)) for c in conversations)
     print(f"{len(conversations)} distinct real ShareGPT conversations, median {sizes[len(sizes) // 2]} bytes; "
-          f"{args.workers} server workers, {args.concurrency} client connections")
+          f"{args.workers} server workers, {args.concurrency} client connections, client: {args.client}")
     rows: list[tuple[str, dict[str, Any]]] = []
     for backend in ("sqlite", "postgresql"):
         if args.only and backend != args.only:
@@ -158,7 +215,12 @@ def main() -> None:
                 with tally_server(home, workers=args.workers, env=env) as base:
                     config = httpx.get(base + "/v1/config").json()
                     bodies = sign_all(config, conversations)
-                    rows.append((backend, asyncio.run(measure(base, bodies, args.concurrency, args.batch_size))))
+                    if args.client == "wrk":
+                        rows.append((backend, measure_wrk(base, bodies, args.concurrency, args.batch_size,
+                                                          args.seconds)))
+                    else:
+                        rows.append((backend, asyncio.run(measure(base, bodies, args.concurrency,
+                                                                  args.batch_size))))
             finally:
                 drop()
     keys_ = list(rows[0][1])

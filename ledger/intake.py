@@ -144,6 +144,7 @@ def record(
     sign_receipt: ReceiptSigner,
     now: int,
     master_key: bytes | None = None,
+    screened: bool = True,
 ) -> list[Outcome]:
     """Record a batch in the caller's transaction: each item accepted or refused on its own.
 
@@ -151,7 +152,10 @@ def record(
     only a concurrent writer can cause after ``screen``, is settled item by item in savepoints.
     The caller commits.
     """
-    refusals = screen(session, submissions)
+    # Unscreened (one submission in a transaction of its own): the unique indexes alone refuse a
+    # duplicate, saving the round trips of the look-up and of a savepoint; the caller reads the
+    # refusal after the rollback.
+    refusals: list[IntakeError | None] = screen(session, submissions) if screened else [None] * len(submissions)
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
     scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
     rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
@@ -169,6 +173,9 @@ def record(
     cids = store.put_many([stored[i] for i in fresh])
     for i, cid in zip(fresh, cids, strict=True):
         rows[i].cid = cid
+    if not screened:
+        _insert(session, [(rows[i], stored[i]) for i in fresh], now)
+        return [(rows[i], scores[i]) for i in fresh]
     try:
         with session.begin_nested():
             _insert(session, [(rows[i], stored[i]) for i in fresh], now)
@@ -254,9 +261,18 @@ def accept_one(
     master_key: bytes | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
-    with sessions() as session, session.begin():
-        (outcome,) = record(session, [Submission(prepared, consent)], store=store,
-                            sign_receipt=sign_receipt, now=now, master_key=master_key)
+    with sessions() as session:
+        try:
+            with session.begin():
+                (outcome,) = record(session, [Submission(prepared, consent)], store=store,
+                                    sign_receipt=sign_receipt, now=now, master_key=master_key,
+                                    screened=False)
+        except IntegrityError:
+            with session.begin():
+                refusal = lost_race(session, prepared, consent)
+            if refusal is None:
+                raise
+            raise refusal from None
     if isinstance(outcome, IntakeError):
         raise outcome
     return outcome

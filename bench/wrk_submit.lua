@@ -1,0 +1,50 @@
+-- wrk script: replays pre-signed Tally submissions, one line of a JSONL file per request.
+-- usage: wrk -t T -c C -d D --latency -s bench/wrk_submit.lua URL -- BODIES.jsonl T PATH
+-- Each thread sends its own slice of the file once; when a thread runs out it sends GET /healthz
+-- (counted apart as spare). done() prints one JSON line: 201s, items accepted in batches, other
+-- statuses, spare requests, seconds.
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path, nthreads = args[1], tonumber(args[2])
+  target = args[3]
+  bodies, i = {}, 0
+  for line in io.lines(path) do
+    if i % nthreads == id then table.insert(bodies, line) end
+    i = i + 1
+  end
+  sent, created, ok, other, spare = 0, 0, 0, 0, 0
+end
+
+function request()
+  sent = sent + 1
+  if sent > #bodies then
+    return wrk.format("GET", "/healthz")
+  end
+  return wrk.format("POST", target, {["Content-Type"] = "application/json"}, bodies[sent])
+end
+
+function response(status, headers, body)
+  if status == 201 then
+    created = created + 1
+  elseif status == 200 then
+    local accepted = string.match(body, '"accepted":(%d+)')
+    if accepted then ok = ok + tonumber(accepted) else spare = spare + 1 end
+  else
+    other = other + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local c, o, x, s = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("created"); o = o + t:get("ok"); x = x + t:get("other"); s = s + t:get("spare")
+  end
+  io.write(string.format('{"created": %d, "ok": %d, "other": %d, "spare": %d, "seconds": %f}\n',
+    c, o, x, s, summary.duration / 1e6))
+end
