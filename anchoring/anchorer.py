@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -45,7 +45,7 @@ class AnchorConflictError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class AnchorPolicy:
-    fees: chain.FeePolicy = chain.FeePolicy()
+    fees: chain.FeePolicy = field(default_factory=chain.FeePolicy)
     # None: follow the chain's `finalized` tag; a number: that many confirmations.
     confirmations: int | None = None
     stuck_after: float = 120.0
@@ -304,7 +304,8 @@ class Anchorer:
         max_fee, tip = fees
         tx = call.build_transaction({
             "from": self.account.address, "nonce": nonce, "gas": gas_limit,
-            "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "chainId": int(chain.call(lambda: self.w3.eth.chain_id)),
+            "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip,
+            "chainId": int(chain.call(lambda: self.w3.eth.chain_id)),
         })
         signed = self.account.sign_transaction(tx)
         attempt = AnchorAttempt(

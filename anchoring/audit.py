@@ -183,7 +183,8 @@ class Auditor:
         checks = [
             (manifest.get("epoch") == number, "the manifest names another epoch"),
             (manifest.get("chainId") == report.chain_id, "the manifest names another chain"),
-            (str(manifest.get("contract", "")).lower() == report.contract.lower(), "the manifest names another contract"),
+            (str(manifest.get("contract", "")).lower() == report.contract.lower(),
+             "the manifest names another contract"),
         ]
         if previous is None:
             checks.append((manifest.get("previous") is None, "the first manifest has a predecessor"))

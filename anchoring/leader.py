@@ -8,6 +8,7 @@ another process takes over as soon as the leader is gone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Protocol
@@ -55,10 +56,8 @@ class PostgresLeadership:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._conn.close()
-            except Exception:
-                pass
             self._conn = None
 
     def release(self) -> None:

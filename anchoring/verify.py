@@ -78,7 +78,8 @@ class Verifier:
         except Exception as exc:
             raise self.fail("chain", f"cannot reach {rpc_url}: {type(exc).__name__}") from None
         if chain_id != int(self.bundle["chainId"]):
-            raise self.fail("chain", f"the RPC serves chain {chain_id}, the bundle names chain {self.bundle['chainId']}")
+            raise self.fail("chain", f"the RPC serves chain {chain_id}, "
+                            f"the bundle names chain {self.bundle['chainId']}")
         address = Web3.to_checksum_address(self.bundle["contract"])
         if not self.w3.eth.get_code(address):
             raise self.fail("contract", f"no contract at {address} on chain {chain_id}")

@@ -19,8 +19,8 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import statistics
+import subprocess
 import sys
 import tempfile
 import time

@@ -24,12 +24,12 @@ from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.content import LocalBlockStore  # noqa: E402
-from ledger.db import make_engine, make_sessionmaker  # noqa: E402
-from ledger.epochs import Anchor, seal_epoch  # noqa: E402
-from ledger.journal import ACCRUAL, REWARDS_POOL  # noqa: E402
-from ledger.migrate import upgrade  # noqa: E402
-from ledger.models import Contribution, JournalEntry, JournalTransfer  # noqa: E402
+from ledger.content import LocalBlockStore
+from ledger.db import make_engine, make_sessionmaker
+from ledger.epochs import Anchor, seal_epoch
+from ledger.journal import ACCRUAL, REWARDS_POOL
+from ledger.migrate import upgrade
+from ledger.models import Contribution, JournalEntry, JournalTransfer
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")

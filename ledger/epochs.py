@@ -20,10 +20,10 @@ from tiny_keccak import keccak256
 
 from ledger import jcs
 from ledger.content import ContentStore
+from ledger.db import table_of
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
-from ledger.db import table_of
 from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
 
 MANIFEST_VERSION = 1

@@ -220,7 +220,8 @@ def deploy(
     admin: Annotated[str | None, typer.Option(help="default admin (delayed transfer); default: the deployer")] = None,
     anchorer: Annotated[str | None, typer.Option(help="holder of ANCHOR_ROLE; default: the deployer")] = None,
     admin_delay: Annotated[int, typer.Option(help="seconds an admin transfer waits")] = 2 * 24 * 3600,
-    record_rpc: Annotated[bool, typer.Option(help="record the RPC URL for clients (only if it holds no secret)")] = False,
+    record_rpc: Annotated[
+        bool, typer.Option(help="record the RPC URL for clients (only if it holds no secret)")] = False,
 ) -> None:
     """Deploy TallyAnchor and record it in TALLY_HOME for the API and the anchoring jobs."""
     from web3 import Web3
@@ -238,7 +239,7 @@ def deploy(
     account = load_account(key, password)
     w3 = connect(rpc, timeout=60)
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id
     except Exception:
         raise CliError(f"cannot reach a chain at {rpc}") from None
     deployment = deploy_tally_anchor(w3, account, admin, anchorer, admin_delay, rpc_url=rpc if record_rpc else None)
@@ -418,7 +419,8 @@ def verify_account(
 @one_line_errors
 def audit(
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
-    ipfs: Annotated[str, typer.Option(help="an IPFS trustless gateway (…/ipfs/{cid}) base URL, or a Kubo RPC URL ending in /api/v0")],
+    ipfs: Annotated[str, typer.Option(
+        help="an IPFS trustless gateway (…/ipfs/{cid}) base URL, or a Kubo RPC URL ending in /api/v0")],
     contract: Annotated[str, typer.Option(help="the TallyAnchor contract address")],
     from_block: Annotated[int, typer.Option(help="first block to scan for EpochAnchored events")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,

@@ -35,9 +35,8 @@ def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Ite
         while limit is None or count < limit:
             while position < len(buffer) and buffer[position] in " \r\n\t,":
                 position += 1
-            if position >= len(buffer) or buffer[position] == "]":
-                if eof:
-                    return
+            if (position >= len(buffer) or buffer[position] == "]") and eof:
+                return
             try:
                 record, end = decoder.raw_decode(buffer, position)
             except json.JSONDecodeError:

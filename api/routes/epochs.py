@@ -77,7 +77,8 @@ def manifest(request: Request, number: int) -> Response:
     epoch = _get_epoch(request, number)
     data = request.app.state.intake.store.get(epoch.manifest_cid)
     return Response(data, media_type="application/json",
-                    headers={"X-Content-CID": epoch.manifest_cid, "Cache-Control": "public, max-age=31536000, immutable"})
+                    headers={"X-Content-CID": epoch.manifest_cid,
+                             "Cache-Control": "public, max-age=31536000, immutable"})
 
 
 @router.get("/v1/log/consistency")
