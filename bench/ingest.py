@@ -36,32 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth_keys import keys
 
-from ledger.conversation import ConversationError, canonical_bytes
+from ledger.conversation import canonical_bytes
 from ledger.migrate import upgrade
 from tally.client import sign_submission
-from tally.sharegpt import iter_sharegpt
+from tally.sharegpt import distinct_conversations
 from tests.support.server import API_ONLY, tally_server
 
 OPERATOR = "0x" + "42" * 32
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-def distinct_conversations(count: int, skip: int = 0) -> list[dict[str, Any]]:
-    seen: set[bytes] = set()
-    out: list[dict[str, Any]] = []
-    for record in iter_sharegpt():
-        try:
-            digest = hashlib.sha256(canonical_bytes(record)).digest()
-        except ConversationError:
-            continue
-        if digest in seen:
-            continue
-        seen.add(digest)
-        if len(seen) > skip:
-            out.append(record)
-        if len(out) == count:
-            return out
-    raise SystemExit(f"only {len(out)} distinct conversations in the dataset")
 
 
 def sign_all(config: dict[str, Any], conversations: list[dict[str, Any]]) -> list[dict[str, Any]]:

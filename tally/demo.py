@@ -8,7 +8,6 @@ State stays in TALLY_HOME, so `tally serve` shows it afterwards.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -23,13 +22,12 @@ from anchoring.verify import verify_contribution
 from api.bundles import contribution_bundle
 from api.problems import Problem
 from ledger.content import ContentStore
-from ledger.conversation import ConversationError, canonical_bytes
 from ledger.epochs import FINAL, Anchor, seal_epoch
 from ledger.models import Contribution, Epoch
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
 from tally.settings import Settings
-from tally.sharegpt import iter_sharegpt
+from tally.sharegpt import DatasetMissingError, distinct_conversations
 from tally.wiring import Ledger, build_anchorer, build_intake, chain_info
 
 
@@ -51,19 +49,10 @@ def fresh_conversations(ledger: Ledger, count: int) -> list[dict[str, Any]]:
     """``count`` real conversations this ledger has not seen, so the demo can run again."""
     with ledger.sessions() as session:
         known = set(session.scalars(select(Contribution.content_hash)))
-    out: list[dict[str, Any]] = []
-    for record in iter_sharegpt():
-        try:
-            digest = hashlib.sha256(canonical_bytes(record)).digest()
-        except ConversationError:
-            continue
-        if digest in known:
-            continue
-        known.add(digest)
-        out.append(record)
-        if len(out) == count:
-            return out
-    raise DemoError(f"only {len(out)} unused conversations left in the dataset")
+    try:
+        return distinct_conversations(count, exclude=known)
+    except DatasetMissingError as exc:
+        raise DemoError(f"not enough unused conversations left in the dataset: {exc}") from None
 
 
 def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contributions: int, epochs: int,

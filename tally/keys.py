@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_keys import keys
+from pydantic import SecretStr
 
 from tally.settings import Settings
 
@@ -53,6 +54,22 @@ def new_private_key() -> bytes:
     return secrets.token_bytes(32)
 
 
+def _configured_key(name: str, raw: SecretStr | None, keyfile: Path | None,
+                    passphrase: SecretStr | None) -> keys.PrivateKey | None:
+    """A key set as TALLY_<name>_KEY (hex) or TALLY_<name>_KEYFILE + _PASSPHRASE, if any."""
+    if raw is not None:
+        try:
+            return keys.PrivateKey(bytes.fromhex(raw.get_secret_value().removeprefix("0x")))
+        except Exception:
+            # Never echo the value: it is (meant to be) a private key.
+            raise KeyLoadError(f"TALLY_{name}_KEY is not a 32-byte hex private key") from None
+    if keyfile is not None:
+        if passphrase is None:
+            raise KeyLoadError(f"TALLY_{name}_KEYFILE is set but TALLY_{name}_PASSPHRASE is not")
+        return read_keystore(keyfile, passphrase.get_secret_value())
+    return None
+
+
 def operator_key(settings: Settings) -> keys.PrivateKey:
     """The operator's key from settings; on the embedded default, created on first use.
 
@@ -60,16 +77,10 @@ def operator_key(settings: Settings) -> keys.PrivateKey:
     0600 file beside it: a development convenience. Production sets TALLY_OPERATOR_KEYFILE
     with TALLY_OPERATOR_PASSPHRASE, or TALLY_OPERATOR_KEY.
     """
-    if settings.operator_key is not None:
-        raw = settings.operator_key.get_secret_value().removeprefix("0x")
-        try:
-            return keys.PrivateKey(bytes.fromhex(raw))
-        except (ValueError, Exception):
-            raise KeyLoadError("TALLY_OPERATOR_KEY is not a 32-byte hex private key") from None
-    if settings.operator_keyfile is not None:
-        if settings.operator_passphrase is None:
-            raise KeyLoadError("TALLY_OPERATOR_KEYFILE is set but TALLY_OPERATOR_PASSPHRASE is not")
-        return read_keystore(settings.operator_keyfile, settings.operator_passphrase.get_secret_value())
+    configured = _configured_key("OPERATOR", settings.operator_key, settings.operator_keyfile,
+                                 settings.operator_passphrase)
+    if configured is not None:
+        return configured
     keyfile = settings.home / "operator-key.json"
     passfile = settings.home / "operator-key.pass"
     if not keyfile.exists():
@@ -84,16 +95,9 @@ def operator_key(settings: Settings) -> keys.PrivateKey:
 
 def anchor_key(settings: Settings) -> keys.PrivateKey:
     """The key that sends anchor transactions: its own settings, else the operator's key."""
-    if settings.anchor_key is not None:
-        raw = settings.anchor_key.get_secret_value().removeprefix("0x")
-        try:
-            return keys.PrivateKey(bytes.fromhex(raw))
-        except (ValueError, Exception):
-            raise KeyLoadError("TALLY_ANCHOR_KEY is not a 32-byte hex private key") from None
-    if settings.anchor_keyfile is not None:
-        if settings.anchor_passphrase is None:
-            raise KeyLoadError("TALLY_ANCHOR_KEYFILE is set but TALLY_ANCHOR_PASSPHRASE is not")
-        return read_keystore(settings.anchor_keyfile, settings.anchor_passphrase.get_secret_value())
+    configured = _configured_key("ANCHOR", settings.anchor_key, settings.anchor_keyfile, settings.anchor_passphrase)
+    if configured is not None:
+        return configured
     return operator_key(settings)
 
 

@@ -7,6 +7,7 @@ one at a time and reading stops at the cut. Used by ``tally demo``, the benchmar
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -50,3 +51,28 @@ def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Ite
             position = end
             count += 1
             yield record
+
+
+def distinct_conversations(count: int, *, exclude: set[bytes] | None = None,
+                           skip: int = 0) -> list[dict[str, Any]]:
+    """``count`` records that normalise, each with a different contentHash and none of the
+    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``."""
+    from ledger.conversation import ConversationError, canonical_bytes
+
+    seen = exclude if exclude is not None else set()
+    out: list[dict[str, Any]] = []
+    for record in iter_sharegpt():
+        try:
+            digest = hashlib.sha256(canonical_bytes(record)).digest()
+        except ConversationError:
+            continue
+        if digest in seen:
+            continue
+        seen.add(digest)
+        if skip:
+            skip -= 1
+            continue
+        out.append(record)
+        if len(out) == count:
+            return out
+    raise DatasetMissingError(f"only {len(out)} suitable conversations in the dataset")
