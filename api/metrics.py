@@ -28,7 +28,7 @@ class LedgerCollector(Collector):
             oldest_open = session.scalar(select(func.min(Epoch.sealed_at)).where(Epoch.state != FINAL))
             gas = session.scalar(select(func.coalesce(func.sum(Epoch.gas_used), 0))) or 0
             states: dict[str, Any] = dict(session.execute(
-                select(Epoch.state, func.count()).group_by(Epoch.state)).tuples().all())
+                select(Epoch.state, func.count()).group_by(Epoch.state)).all())
         yield _gauge("tally_pending_contributions", "Accepted contributions not yet sealed into an epoch", pending)
         yield _counter("tally_contributions", "Accepted contributions", total)
         yield _gauge("tally_last_sealed_epoch", "Number of the newest sealed epoch", last_sealed)

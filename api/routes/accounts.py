@@ -58,7 +58,7 @@ def account_contributions(
         rows = list(session.scalars(query.order_by(Contribution.id.desc()).limit(limit + 1)))
         storage = storage_state(session, [r.cid for r in rows])
         states = dict(session.execute(select(Epoch.number, Epoch.state).where(
-            Epoch.number.in_({r.epoch for r in rows if r.epoch is not None}))).tuples().all())
+            Epoch.number.in_({r.epoch for r in rows if r.epoch is not None}))).all())
     page = rows[:limit]
     items = []
     for row in page:

@@ -24,7 +24,7 @@ def run_until(stack: Stack, anchorer, done, steps: int = 40) -> None:  # type: i
 
 def states(stack: Stack) -> dict[int, str]:
     with stack.sessions() as session:
-        return dict(session.execute(select(Epoch.number, Epoch.state)).tuples().all())
+        return dict(session.execute(select(Epoch.number, Epoch.state)).all())
 
 
 def test_three_epochs_of_real_conversations_anchor_and_recompute(stack: Stack) -> None:

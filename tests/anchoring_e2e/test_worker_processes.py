@@ -40,7 +40,7 @@ class Deployment:
 
     def epochs(self) -> dict[int, str]:
         with self.stack.sessions() as session:
-            return dict(session.execute(select(Epoch.number, Epoch.state)).tuples().all())
+            return dict(session.execute(select(Epoch.number, Epoch.state)).all())
 
     def all_final(self, count: int) -> bool:
         states = self.epochs()
