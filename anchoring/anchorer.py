@@ -148,7 +148,7 @@ class Anchorer:
         # Broadcasts wait until the transaction that recorded them has committed.
         outbox: list[tuple[bytes, int]] = []
         with self.sessions() as session, session.begin():
-            for epoch in session.scalars(select(Epoch).where(Epoch.state == SUBMITTED)).all():
+            for epoch in session.scalars(select(Epoch).where(Epoch.state == SUBMITTED).with_for_update()).all():
                 attempts = self._live_attempts(session, epoch.number)
                 for attempt in attempts:
                     receipt = chain.receipt_or_none(self.w3, attempt.tx_hash)
@@ -265,7 +265,10 @@ class Anchorer:
         with self.sessions() as session, session.begin():
             if session.scalar(select(Epoch.number).where(Epoch.state == SUBMITTED)) is not None:
                 return None
-            epoch = session.scalar(select(Epoch).where(Epoch.state == SEALED).order_by(Epoch.number).limit(1))
+            # FOR UPDATE: a second anchorer (a `tally anchor` run beside the leader's jobs) waits here,
+            # then sees the epoch submitted and sends nothing.
+            epoch = session.scalar(select(Epoch).where(Epoch.state == SEALED).order_by(Epoch.number).limit(1)
+                                   .with_for_update())
             if epoch is None or epoch.number != chain_latest + 1 or not self.ready(session, epoch):
                 return None
             previous_size = 0 if epoch.number == 1 else session.scalar(

@@ -90,15 +90,24 @@ def real_conversations(count: int, skip: int = 0) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture
-def stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
-    upgrade(sqlite_url)
+def _stack(db_url: str, tmp_path: Path) -> Iterator[Stack]:
+    upgrade(db_url)
     with anvil(tmp_path / "chain") as chain:
         w3 = connect(chain.url)
         account = Account.from_key(DEV_FUNDED_KEY)
         contract = deploy_for_tests(w3, account)
-        yield Stack(make_sessionmaker(make_engine(sqlite_url)), LocalBlockStore(tmp_path / "blocks", fsync=False),
+        yield Stack(make_sessionmaker(make_engine(db_url)), LocalBlockStore(tmp_path / "blocks", fsync=False),
                     chain, w3, contract, account, Anchor(31337, contract.address))
+
+
+@pytest.fixture
+def stack(sqlite_url: str, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(sqlite_url, tmp_path)
+
+
+@pytest.fixture
+def pg_stack(pg_url: str, tmp_path: Path) -> Iterator[Stack]:
+    yield from _stack(pg_url, tmp_path)
 
 
 @pytest.fixture

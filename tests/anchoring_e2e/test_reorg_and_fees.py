@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from sqlalchemy import select
 
 from anchoring.chain import GWEI, FeePolicy
@@ -73,3 +76,17 @@ def test_a_transaction_stuck_below_the_base_fee_is_replaced_once_the_ceiling_all
     assert attempts[0].superseded and landed.tx_hash == attempts[1].tx_hash
     assert attempts[1].max_fee_per_gas > high_base
     assert stack.w3.eth.get_transaction_receipt(attempts[1].tx_hash)["status"] == 1
+
+
+@pytest.mark.postgres
+def test_two_anchorers_racing_on_postgresql_send_one_transaction(pg_stack: Stack) -> None:
+    pg_stack.contribute(real_conversations(8))
+    pg_stack.seal()
+    first, second = pg_stack.anchorer(), pg_stack.anchorer()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda a: a.step(), [first, second]))
+    assert sorted(r.sent or 0 for r in reports) == [0, 1]
+    with pg_stack.sessions() as session:
+        attempts = session.scalars(select(AnchorAttempt)).all()
+    assert len(attempts) == 1
+    assert pg_stack.w3.eth.get_transaction_count(pg_stack.account.address) == 2  # deploy + one anchor
