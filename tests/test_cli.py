@@ -1,0 +1,76 @@
+"""The `tally` command as a person uses it: keys, submit, status, seal, db upgrade; and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.api.conftest import OPERATOR_KEY
+from tests.support.server import API_ONLY, ROOT, tally_server
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def tally(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tally.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env}, stdin=subprocess.DEVNULL)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tally: error: "), result.stderr
+    return lines[0]
+
+
+def test_keys_submit_status_and_seal(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"TALLY_HOME": str(home), "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(), **API_ONLY}
+    keyfile = tmp_path / "me.json"
+    with_pass = {**env, "TALLY_KEY_PASSPHRASE": "correct horse"}
+    created = tally("keys", "new", "--out", str(keyfile), env=with_pass)
+    assert created.returncode == 0, created.stderr
+    address = json.loads(created.stdout)["address"]
+    assert "correct horse" not in keyfile.read_text() and oct(keyfile.stat().st_mode)[-3:] == "600"
+    assert "exists" in one_line_error(tally("keys", "new", "--out", str(keyfile), env=with_pass))
+    assert "TALLY_KEY_PASSPHRASE" in one_line_error(tally("keys", "new", "--out", str(tmp_path / "x.json"), env=env))
+
+    with tally_server(home, env=env) as url:
+        submitted = tally("submit", str(FIXTURES / "chatgpt_regenerated.json"), "--key", str(keyfile), "--api", url,
+                          env=with_pass)
+        assert submitted.returncode == 0, submitted.stderr
+        body = json.loads(submitted.stdout)
+        assert body["contributor"] == address and body["contentHash"].startswith("0xd2bbd428")
+        again = tally("submit", str(FIXTURES / "chatgpt_regenerated.json"), "--key", str(keyfile), "--api", url,
+                      env=with_pass)
+        assert "409 Already contributed" in one_line_error(again)
+        wrong = tally("submit", str(FIXTURES / "chatgpt_regenerated.json"), "--key", str(keyfile), "--api", url,
+                      env={**env, "TALLY_KEY_PASSPHRASE": "wrong"})
+        assert "cannot decrypt" in one_line_error(wrong)
+        garbage = tmp_path / "garbage.json"
+        garbage.write_text("{not json")
+        assert "is not JSON" in one_line_error(tally("submit", str(garbage), "--key", str(keyfile), "--api", url,
+                                                     env=with_pass))
+        assert "cannot reach" in one_line_error(tally(
+            "submit", str(FIXTURES / "chatgpt_regenerated.json"), "--key", str(keyfile), "--api",
+            "http://127.0.0.1:9", env=with_pass))
+
+    status = json.loads(tally("status", "--json", env=env).stdout)
+    assert status["pendingContributions"] == 1 and status["epochs"] == []
+    sealed = tally("seal", env=env)
+    assert sealed.returncode == 0 and json.loads(sealed.stdout)["epoch"] == 1
+    assert json.loads(tally("seal", env=env).stdout)["sealed"] is None  # nothing new
+    status = json.loads(tally("status", "--json", env=env).stdout)
+    assert [e["state"] for e in status["epochs"]] == ["sealed"] and status["pendingContributions"] == 0
+    assert tally("db", "upgrade", env=env).stdout.strip() == "database schema is up to date"
+
+
+def test_bad_settings_end_with_one_line(tmp_path: Path) -> None:
+    env = {"TALLY_HOME": str(tmp_path), "TALLY_ISSUED_AT_WINDOW": "soon"}
+    assert "issued_at_window" in one_line_error(tally("status", env=env))
+    env = {"TALLY_HOME": str(tmp_path), "TALLY_OPERATOR_KEY": "0xnotakey", **API_ONLY}
+    error = one_line_error(tally("serve", "--no-jobs", env=env))
+    assert "TALLY_OPERATOR_KEY" in error and "notakey" not in error
