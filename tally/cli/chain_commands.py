@@ -1,0 +1,227 @@
+"""Commands that run a deployment or talk to its chain: serve, worker, anchor, deploy, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tally.cli.base import CliError, app, load_settings, one_line_errors, passphrase
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    workers: Annotated[int | None, typer.Option(help="server worker processes")] = None,
+    migrate: Annotated[bool, typer.Option(help="upgrade the database schema first")] = True,
+    jobs: Annotated[bool | None, typer.Option(help="run the sealing and anchoring jobs here too")] = None,
+) -> None:
+    """Run the REST API and the contributor page; with no chain configured, also a dev chain."""
+    import uvicorn
+
+    from ledger.migrate import upgrade
+    from tally.chain import open_chain
+    from tally.wiring import build_app, build_jobs, open_ledger
+
+    for name, value in (("TALLY_HOST", host), ("TALLY_PORT", port), ("TALLY_WORKERS", workers),
+                        ("TALLY_JOBS", jobs)):
+        if value is not None:
+            os.environ[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if migrate:
+        upgrade(settings.db_url)
+    # The embedded default needs its dev chain; a configured deployment's API replicas serve
+    # without touching the node (only the jobs do), so a node outage never stops intake.
+    chain = open_chain(settings) if settings.jobs or not settings.rpc_url else None
+    running = None
+    try:
+        # Build once here so that a bad key or setting fails now, with one line, not in a worker.
+        application = build_app(settings, chain)
+        if settings.jobs and chain is not None:
+            running = build_jobs(settings, open_ledger(settings), chain)
+            running.checkpoint = _crash_checkpoint()
+            running.anchorer.checkpoint = running.checkpoint  # type: ignore[union-attr]
+            running.start()
+        where = f"chain {chain.chain_id} at {chain.rpc_url}, contract {chain.contract.address}" if chain else \
+            "no chain connection: API only"
+        typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home}; {where})")
+        if settings.workers > 1:
+            uvicorn.run("tally.wiring:app_from_environment", factory=True, host=settings.host,
+                        port=settings.port, workers=settings.workers, log_level=settings.log_level)
+        else:
+            uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+    finally:
+        if running is not None:
+            running.stop()
+        if chain is not None:
+            chain.close()
+
+
+def _crash_checkpoint() -> Callable[[str], None]:
+    """Fault injection for the crash tests: TALLY_CRASH_AT=<point> SIGKILLs this process there.
+
+    A real crash at an exact protocol step cannot be produced from outside reliably; this is the
+    one fake fault the tests use, and it is inert unless the variable is set.
+    """
+    point = os.environ.get("TALLY_CRASH_AT")
+
+    def checkpoint(name: str) -> None:
+        if point and name == point:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+@app.command()
+@one_line_errors
+def worker() -> None:
+    """Run the sealing and anchoring jobs (only the elected leader of a deployment acts)."""
+    import signal
+    import threading
+
+    from ledger.migrate import upgrade
+    from tally.chain import open_chain
+    from tally.wiring import build_jobs, open_ledger
+
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    chain = open_chain(settings)
+    jobs = build_jobs(settings, open_ledger(settings), chain)
+    jobs.checkpoint = _crash_checkpoint()
+    jobs.anchorer.checkpoint = jobs.checkpoint  # type: ignore[union-attr]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    jobs.start()
+    typer.echo(f"tally: worker running (chain {chain.chain_id}, contract {chain.contract.address})")
+    try:
+        stop.wait()
+    finally:
+        jobs.stop()
+        chain.close()
+
+
+@app.command()
+@one_line_errors
+def anchor(
+    wait: Annotated[bool, typer.Option(help="keep going until every epoch is final")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait at most with --wait")] = 600.0,
+) -> None:
+    """Send, follow and confirm anchoring transactions (one pass, or until final with --wait)."""
+    from anchoring.chain import ChainUnavailableError
+    from anchoring.jobs import Backoff
+    from ledger.epochs import FINAL
+    from ledger.models import Epoch
+    from tally.chain import open_chain
+    from tally.wiring import build_anchorer, open_ledger
+
+    settings = load_settings()
+    ledger = open_ledger(settings)
+    chain = open_chain(settings)
+    anchorer = build_anchorer(settings, ledger, chain)
+    backoff = Backoff()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                report = anchorer.step()
+                backoff.succeeded()
+                if report.sent:
+                    typer.echo(f"epoch {report.sent} sent")
+                for number in report.final:
+                    typer.echo(f"epoch {number} final")
+            except ChainUnavailableError as exc:
+                typer.echo(f"chain unavailable ({exc}); retrying in {backoff.failed():.0f} s", err=True)
+            if not wait:
+                break
+            with ledger.sessions() as session:
+                from sqlalchemy import select
+
+                states = set(session.scalars(select(Epoch.state)))
+            if states <= {FINAL}:
+                break
+            if time.monotonic() > deadline:
+                raise CliError(f"not every epoch is final after {timeout:.0f} s")
+            time.sleep(max(1.0, backoff.not_before - backoff.clock()) if not backoff.ready() else 1.0)
+    finally:
+        chain.close()
+
+
+@app.command()
+@one_line_errors
+def deploy(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    key: Annotated[Path, typer.Option(help="deployer key: a keystore (passphrase: TALLY_KEY_PASSPHRASE) or hex file")],
+    admin: Annotated[str | None, typer.Option(help="default admin (delayed transfer); default: the deployer")] = None,
+    anchorer: Annotated[str | None, typer.Option(help="holder of ANCHOR_ROLE; default: the deployer")] = None,
+    admin_delay: Annotated[int, typer.Option(help="seconds an admin transfer waits")] = 2 * 24 * 3600,
+    record_rpc: Annotated[
+        bool, typer.Option(help="record the RPC URL for clients (only if it holds no secret)")] = False,
+) -> None:
+    """Deploy TallyAnchor and record it in TALLY_HOME for the API and the anchoring jobs."""
+    from web3 import Web3
+
+    from anchoring.chain import connect
+    from anchoring.deploy import deploy_tally_anchor, load_account
+
+    settings = load_settings()
+    for name, value in (("--admin", admin), ("--anchorer", anchorer)):
+        if value is not None and not Web3.is_address(value):
+            raise CliError(f"{name} {value!r} is not an address")
+    password = None
+    if key.read_text("utf-8").lstrip().startswith("{"):
+        password = passphrase("TALLY_KEY_PASSPHRASE", "Keystore passphrase")
+    account = load_account(key, password)
+    w3 = connect(rpc, timeout=60)
+    try:
+        _ = w3.eth.chain_id
+    except Exception:
+        raise CliError(f"cannot reach a chain at {rpc}") from None
+    deployment = deploy_tally_anchor(w3, account, admin, anchorer, admin_delay, rpc_url=rpc if record_rpc else None)
+    path = deployment.save(settings.home)
+    typer.echo(json.dumps({**deployment.to_json(), "recordedIn": str(path)}, indent=2))
+
+
+@app.command()
+@one_line_errors
+def demo(
+    contributions: Annotated[int, typer.Option(help="real conversations to submit", min=1)] = 50,
+    epochs: Annotated[int, typer.Option(help="epochs to seal and anchor", min=1)] = 2,
+) -> None:
+    """Submit real conversations, seal and anchor epochs on the dev chain, and check it all."""
+    from ledger.migrate import upgrade
+    from tally.chain import open_chain
+    from tally.demo import DemoError, run_demo
+    from tally.wiring import open_ledger
+
+    settings = load_settings()
+    if settings.rpc_url:
+        raise CliError("the demo runs on the embedded dev chain: unset TALLY_RPC_URL")
+    if epochs > contributions:
+        raise CliError("need at least one contribution per epoch")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    chain = open_chain(settings)
+    try:
+        result = run_demo(settings, open_ledger(settings), chain, contributions=contributions, epochs=epochs,
+                          say=typer.echo)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        chain.close()
+    typer.echo(f"contract {result['contract']} on chain {result['chainId']} at {result['rpcUrl']}")
+    typer.echo("sample proof bundle (check it with `tally verify bundle FILE --rpc URL`):")
+    typer.echo(json.dumps(result["sampleProof"], indent=2))
+    typer.echo(f"demo passed: {result['accepted']} contributions, {result['epochs']} epochs, "
+               f"{result['totalPoints']} points; `tally serve` shows them")

@@ -1,0 +1,123 @@
+"""Commands on the ledger: schema, keys, submitting, sealing and status."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tally.cli.base import CliError, app, db_app, keys_app, load_settings, one_line_errors, passphrase
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    from ledger.migrate import upgrade
+
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    typer.echo("database schema is up to date")
+
+
+@keys_app.command("new")
+@one_line_errors
+def keys_new(
+    out: Annotated[Path, typer.Option(help="keystore file to write")] = Path("key.json"),
+    force: Annotated[bool, typer.Option(help="overwrite an existing file")] = False,
+) -> None:
+    """Create a new key in an encrypted keystore (passphrase: TALLY_KEY_PASSPHRASE or a prompt)."""
+    from tally.keys import new_private_key, write_keystore
+
+    if out.exists() and not force:
+        raise CliError(f"{out} exists; pass --force to overwrite it")
+    secret = passphrase("TALLY_KEY_PASSPHRASE", "Passphrase", confirm=True)
+    address = write_keystore(out, new_private_key(), secret)
+    typer.echo(json.dumps({"address": address, "keystore": str(out)}))
+
+
+@app.command()
+@one_line_errors
+def submit(
+    file: Annotated[Path, typer.Argument(help="a conversation: ChatGPT, ShareGPT or {messages}")],
+    key: Annotated[Path, typer.Option(help="the contributor's keystore (tally keys new)")],
+    api: Annotated[str, typer.Option(help="Tally API base URL")] = "http://127.0.0.1:8000",
+) -> None:
+    """Sign a conversation with your key and submit it, as the extension would."""
+    from tally.client import SubmitError, submit_conversation
+    from tally.keys import read_keystore
+
+    try:
+        conversation = json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{file} is not JSON: {exc}") from None
+    private_key = read_keystore(key, passphrase("TALLY_KEY_PASSPHRASE", "Passphrase"))
+    try:
+        result = submit_conversation(api, conversation, private_key,
+                                     nonce=secrets.randbits(64), issued_at=int(time.time()))
+    except SubmitError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+@one_line_errors
+def seal() -> None:
+    """Seal everything accepted since the last epoch into a new epoch, now."""
+    from ledger.epochs import Anchor, seal_epoch
+    from tally.wiring import chain_info, open_ledger
+
+    settings = load_settings()
+    info = chain_info(settings)
+    ledger = open_ledger(settings)
+    with ledger.sessions() as session, session.begin():
+        epoch = seal_epoch(session, ledger.store, Anchor(info.chain_id, info.contract))
+        summary = None if epoch is None else _epoch_json(epoch)
+    typer.echo(json.dumps(summary or {"sealed": None, "reason": "nothing new since the last epoch"}))
+
+
+@app.command()
+@one_line_errors
+def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
+    """Epochs, their states and transactions, pending contributions, and the anchoring lag."""
+    from sqlalchemy import select
+
+    from ledger.epochs import pending_contributions
+    from ledger.models import Epoch
+    from tally.wiring import chain_info, open_ledger
+
+    settings = load_settings()
+    ledger = open_ledger(settings)
+    info = chain_info(settings)
+    now = int(time.time())
+    with ledger.sessions() as session:
+        epochs = [_epoch_json(e) for e in session.scalars(select(Epoch).order_by(Epoch.number))]
+        pending = pending_contributions(session)
+    unanchored = [e for e in epochs if e["state"] != "final"]
+    lag = now - min(e["sealedAt"] for e in unanchored) if unanchored else 0
+    report = {"chainId": info.chain_id, "contract": info.contract, "rpcUrl": info.rpc_url,
+              "pendingContributions": pending, "anchoringLagSeconds": lag, "epochs": epochs}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"chain {info.chain_id}  contract {info.contract}  rpc {info.rpc_url}")
+    typer.echo(f"pending contributions: {pending}   anchoring lag: {lag} s")
+    typer.echo(f"{'epoch':>5}  {'state':9}  {'log size':>8}  {'points':>10}  transaction")
+    for e in epochs:
+        typer.echo(f"{e['epoch']:>5}  {e['state']:9}  {e['logSize']:>8}  {e['totalPoints']:>10}  "
+                   f"{e['txHash'] or '-'} {'@' + str(e['blockNumber']) if e['blockNumber'] else ''}")
+
+
+def _epoch_json(epoch: Any) -> dict[str, Any]:
+    return {
+        "epoch": epoch.number, "state": epoch.state, "sealedAt": epoch.sealed_at,
+        "logSize": epoch.log_size, "logRoot": "0x" + epoch.log_root.hex(),
+        "balancesRoot": "0x" + epoch.balances_root.hex(), "totalPoints": str(epoch.total_points),
+        "contributions": epoch.contributions, "manifestCid": epoch.manifest_cid,
+        "txHash": epoch.tx_hash, "blockNumber": epoch.block_number, "gasUsed": epoch.gas_used,
+    }

@@ -1,0 +1,117 @@
+"""Commands for contributors and auditors: verify a proof, audit everything."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tally.cli.base import CliError, app, one_line_errors, verify_app
+
+
+def _report_checks(run: Callable[[], Any], as_json: bool) -> None:
+    from anchoring.verify import VerificationError
+
+    try:
+        checks = run()
+    except VerificationError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "failed": {"check": exc.check, "message": exc.message},
+                                   "passed": [{"check": c.name, "detail": c.detail} for c in exc.passed]}, indent=2))
+        else:
+            for check in exc.passed:
+                typer.echo(f"ok    {check.name}: {check.detail}")
+            typer.echo(f"FAIL  {exc.check}: {exc.message}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "passed": [{"check": c.name, "detail": c.detail} for c in checks]},
+                              indent=2))
+    else:
+        for check in checks:
+            typer.echo(f"ok    {check.name}: {check.detail}")
+        typer.echo("verified: every check passed")
+
+
+@verify_app.command("bundle")
+@one_line_errors
+def verify_bundle(
+    file: Annotated[Path, typer.Argument(help="a proof bundle (GET /v1/contributions/{id}/proof)")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain (not Tally's API)")],
+    conversation: Annotated[Path | None, typer.Option(help="your own copy of the conversation")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Check a proof bundle: leaf, proof, on-chain header, and the contract's own verdict."""
+    from anchoring.verify import load_bundle, verify_balance, verify_contribution
+
+    try:
+        bundle = load_bundle(file.read_text())
+        convo = json.loads(conversation.read_text()) if conversation else None
+    except ValueError as exc:
+        raise CliError(f"not JSON: {exc}") from None
+    if bundle.get("kind") == "balance":
+        _report_checks(lambda: verify_balance(bundle, rpc), as_json)
+    else:
+        _report_checks(lambda: verify_contribution(bundle, rpc, convo), as_json)
+
+
+@verify_app.command("account")
+@one_line_errors
+def verify_account(
+    address: Annotated[str, typer.Argument(help="the account to check")],
+    api: Annotated[str, typer.Option(help="Tally API base URL (only to fetch the proof)")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    epoch: Annotated[int | None, typer.Option(help="epoch to check (default: latest final)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Fetch an account's balance proof and check it against the chain."""
+    import httpx
+
+    from anchoring.verify import verify_balance
+
+    params = {"epoch": epoch} if epoch else {}
+    try:
+        response = httpx.get(f"{api.rstrip('/')}/v1/accounts/{address}/proof", params=params, timeout=60)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach {api}: {exc}") from None
+    if response.status_code != 200:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text[:200]
+        raise CliError(f"the API answered {response.status_code}: {detail}")
+    bundle = response.json()
+    _report_checks(lambda: verify_balance(bundle, rpc), as_json)
+
+
+@app.command()
+@one_line_errors
+def audit(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    ipfs: Annotated[str, typer.Option(
+        help="an IPFS trustless gateway (…/ipfs/{cid}) base URL, or a Kubo RPC URL ending in /api/v0")],
+    contract: Annotated[str, typer.Option(help="the TallyAnchor contract address")],
+    from_block: Annotated[int, typer.Option(help="first block to scan for EpochAnchored events")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    progress: Annotated[bool | None, typer.Option(help="progress lines on stderr (default: on a terminal)")] = None,
+) -> None:
+    """Recompute every root of every epoch from the chain's events and the IPFS manifests alone."""
+    from anchoring.audit import audit as run_audit
+
+    show = sys.stderr.isatty() if progress is None else progress
+    report = run_audit(rpc, ipfs, contract, from_block=from_block, progress=show)
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        typer.echo(f"chain {report.chain_id}, contract {report.contract}")
+        typer.echo(f"epochs {report.epochs}, leaves {report.leaves}, journal entries {report.journal_entries}, "
+                   f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
+        if report.ok:
+            typer.echo("audit passed: every log root, consistency step and balances root recomputes")
+        else:
+            typer.echo(f"DISCREPANCY in epoch {report.discrepancy_epoch}: {report.discrepancy}")
+    if not report.ok:
+        raise typer.Exit(1)
