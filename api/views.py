@@ -15,8 +15,11 @@ def _hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
-def contribution_status(row: Contribution) -> str:
-    return "pending" if row.epoch is None else "sealed"
+def contribution_status(row: Contribution, epoch_state: str | None = None) -> str:
+    """``pending`` until sealed, ``sealed`` until its epoch is final on-chain, then ``anchored``."""
+    if row.epoch is None:
+        return "pending"
+    return "anchored" if epoch_state == "final" else "sealed"
 
 
 def receipt_json(row: Contribution) -> dict[str, Any]:
@@ -31,8 +34,9 @@ def receipt_json(row: Contribution) -> dict[str, Any]:
     }
 
 
-def contribution_json(row: Contribution, storage: str = "local") -> dict[str, Any]:
-    """``storage``: ``local`` until the object is pinned to IPFS, then ``pinned``."""
+def contribution_json(row: Contribution, storage: str = "local", epoch_state: str | None = None) -> dict[str, Any]:
+    """``storage``: ``local`` until the object is pinned to IPFS, then ``pinned``; ``epoch_state``:
+    the state of the epoch that sealed it, if any."""
     return {
         "id": row.id,
         "contentHash": _hex(row.content_hash),
@@ -40,7 +44,8 @@ def contribution_json(row: Contribution, storage: str = "local") -> dict[str, An
         "contributor": row.contributor,
         "points": str(row.points),
         "score": row.score,
-        "status": contribution_status(row),
+        "status": contribution_status(row, epoch_state),
+        "epochState": epoch_state,
         "acceptedAt": row.accepted_at,
         "size": row.size,
         "model": row.model,

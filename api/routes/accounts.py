@@ -62,9 +62,5 @@ def account_contributions(
     page = rows[:limit]
     items = []
     for row in page:
-        item = contribution_json(row, storage[row.cid])
-        if row.epoch is not None:
-            item["status"] = "anchored" if states.get(row.epoch) == "final" else "sealed"
-            item["epochState"] = states.get(row.epoch)
-        items.append(item)
+        items.append(contribution_json(row, storage[row.cid], states.get(row.epoch) if row.epoch else None))
     return {"address": checksummed, "items": items, "next": page[-1].id if len(rows) > limit else None}

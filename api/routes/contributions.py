@@ -16,7 +16,7 @@ from api.problems import MEDIA_TYPE, Problem
 from api.routes.body import read_json
 from api.submission import Accepted, BatchBody, SubmissionBody
 from api.views import contribution_json
-from ledger.models import Contribution
+from ledger.models import Contribution, Epoch
 from ledger.outbox import storage_state
 from ledger.privacy import erase
 
@@ -96,7 +96,8 @@ def get_contribution(request: Request, key: str) -> dict[str, Any]:
     row = find_contribution(request, key)
     with request.app.state.intake.sessions() as session:
         storage = storage_state(session, [row.cid])[row.cid]
-    return contribution_json(row, storage)
+        epoch_state = session.scalar(select(Epoch.state).where(Epoch.number == row.epoch)) if row.epoch else None
+    return contribution_json(row, storage, epoch_state)
 
 
 def require_admin(request: Request) -> None:

@@ -112,3 +112,15 @@ def test_verify_account_fetches_from_the_api_and_checks_against_the_chain(stack:
     assert ok.returncode == 0 and "every check passed" in ok.stdout, ok.stdout + ok.stderr
     nobody = subprocess.run([*cli[:5], "0x" + "ab" * 20, *cli[6:]], capture_output=True, text=True, cwd=ROOT)
     assert nobody.returncode == 1 and nobody.stderr.startswith("tally: error: the API answered 404")
+
+
+def test_a_contribution_reads_pending_then_sealed_then_anchored(stack: Stack, served) -> None:  # type: ignore[no-untyped-def]
+    (accepted,) = submit_all(served, real_conversations(1))
+    read = lambda: served.get(f"/v1/contributions/{accepted['id']}").json()  # noqa: E731
+    assert (read()["status"], read()["epochState"]) == ("pending", None)
+    stack.seal()
+    assert (read()["status"], read()["epochState"]) == ("sealed", "sealed")
+    anchor_all(stack)
+    assert (read()["status"], read()["epochState"]) == ("anchored", "final")
+    listed = served.get(f"/v1/accounts/{accepted['contributor']}/contributions").json()["items"]
+    assert [(c["id"], c["status"]) for c in listed] == [(accepted["id"], "anchored")]
