@@ -141,6 +141,10 @@ class OutboxStore:
     def put(self, data: bytes) -> str:
         return cid_of(data)
 
+    def probe(self) -> None:
+        """Write and read back the empty block: the local blockstore works (for readiness)."""
+        self.local.get(self.local.put(b""))
+
     def put_many(self, items: Sequence[bytes]) -> list[str]:
         return [cid_of(data) for data in items]
 

@@ -155,3 +155,15 @@ def test_erasure_needs_the_admin_key_and_shreds_a_private_contribution(db_url: s
         row = session.get(Contribution, after["id"])
     with pytest.raises(ContentErasedError):
         read_conversation(api.intake.store, row, bytes(range(32)))
+
+
+def test_readiness_fails_when_the_blockstore_cannot_be_written(api: Api) -> None:
+    import shutil
+
+    assert api.client.get("/readyz").status_code == 200
+    shutil.rmtree(api.blocks)
+    api.blocks.write_text("a file where the block folder should be")  # fails for root too
+    broken = api.client.get("/readyz")
+    assert broken.status_code == 503
+    assert broken.json()["checks"] == {"database": "ok", "content": broken.json()["checks"]["content"]}
+    assert broken.json()["checks"]["content"].startswith("error")
