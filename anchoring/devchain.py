@@ -66,6 +66,18 @@ def _port_free(host: str, port: int) -> bool:
             return False
 
 
+def _die_with_parent() -> None:
+    # Linux: SIGTERM the node when the process that started it dies, even by SIGKILL, so that a
+    # crashed `tally serve` never leaves an orphaned chain holding its port. (anvil dumps its
+    # state on SIGTERM.) Elsewhere: a no-op.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class DevChain:
     """A running anvil; ``stop()`` dumps its state and ends it."""
@@ -121,7 +133,8 @@ def start_devchain(
         args += ["--block-time", str(block_time)]
     args += extra_args or []
     log = open(home / "anvil.log", "ab")  # noqa: SIM115 (owned by the child for its lifetime)
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=_die_with_parent)
     log.close()
     deadline = time.monotonic() + timeout
     while not rpc_ready(url):

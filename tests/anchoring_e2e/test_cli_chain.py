@@ -60,3 +60,23 @@ def test_serve_on_embedded_defaults_starts_a_chain_deploys_once_and_reuses_it(tm
         second = httpx.get(url + "/v1/config").json()
     assert second["contract"] == first["contract"] and second["operator"] == first["operator"]
     assert (home / "chain" / "anvil-state.json").is_file() and (home / "deployment.json").is_file()
+
+
+def test_a_killed_serve_leaves_no_orphaned_dev_chain(tmp_path: Path) -> None:
+    import signal
+
+    from anchoring.devchain import rpc_ready
+
+    port = free_port()
+    env = {**os.environ, "TALLY_HOME": str(tmp_path / ".tally"), "TALLY_ANVIL_PORT": str(port),
+           "TALLY_PORT": str(free_port()), "TALLY_LOG_LEVEL": "warning"}
+    process = subprocess.Popen([sys.executable, "-m", "tally.cli", "serve"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    chain_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: rpc_ready(chain_url) and (tmp_path / ".tally" / "deployment.json").exists(), 60,
+                 "the dev chain and the deployment")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # a crash: no clean shutdown runs
+        process.wait()
+    wait_for(lambda: not rpc_ready(chain_url), 15, "the dev chain to stop with its parent")

@@ -62,6 +62,7 @@ def make_deployment(db_url: str, tmp_path: Path) -> Iterator[Deployment]:
     port = free_port()
     chain_home = tmp_path / "chain"
     chain: DevChain = start_devchain(chain_home, port=port, block_time=1)
+    deployment: Deployment | None = None
     try:
         w3 = connect(chain.url)
         account = Account.from_key(DEV_FUNDED_KEY)
@@ -75,9 +76,12 @@ def make_deployment(db_url: str, tmp_path: Path) -> Iterator[Deployment]:
             "TALLY_OPERATOR_KEY": "0x" + "42" * 32, "TALLY_SEAL_INTERVAL": "1", "TALLY_ANCHOR_INTERVAL": "0.5",
             "TALLY_CONFIRMATIONS": "1",
         }
-        yield Deployment(stack, env, home, chain_home, port)
+        deployment = Deployment(stack, env, home, chain_home, port)
+        yield deployment
     finally:
         chain.stop()
+        if deployment is not None:
+            deployment.stack.chain.stop()  # the node may have been restarted
 
 
 @pytest.fixture
