@@ -17,12 +17,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from web3 import Web3
 
 from anchoring.chain import connect
+from anchoring.contract import EpochAnchored, TallyAnchor
 from ledger.content import ContentError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
@@ -30,24 +31,18 @@ from ledger.epochs import BALANCE_ENCODING, EMPTY_BALANCES_ROOT, is_account_addr
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 
-EVENT_ABI = [{
-    "type": "event", "name": "EpochAnchored", "anonymous": False,
-    "inputs": [
-        {"name": "epoch", "type": "uint64", "indexed": True},
-        {"name": "logSize", "type": "uint64", "indexed": False},
-        {"name": "logRoot", "type": "bytes32", "indexed": False},
-        {"name": "balancesRoot", "type": "bytes32", "indexed": False},
-        {"name": "totalPoints", "type": "uint128", "indexed": False},
-        {"name": "manifestCid", "type": "string", "indexed": False},
-    ],
-}]
-
 
 class AuditDiscrepancy(Exception):
     def __init__(self, epoch: int, what: str) -> None:
         super().__init__(f"epoch {epoch}: {what}")
         self.epoch = epoch
         self.what = what
+
+
+class Fetcher(Protocol):
+    """Where manifests come from: anything that returns a file's bytes by CID, checked."""
+
+    def get(self, cid: str) -> bytes: ...
 
 
 class ManifestFetcher:
@@ -129,14 +124,14 @@ class AuditReport:
                 "discrepancy": None if self.ok else {"epoch": self.discrepancy_epoch, "what": self.discrepancy}}
 
 
-def anchored_events(w3: Web3, contract: str, from_block: int = 0, chunk: int = 50_000) -> Iterator[Any]:
+def anchored_events(w3: Web3, contract: str, from_block: int = 0, chunk: int = 50_000) -> Iterator[EpochAnchored]:
     """EpochAnchored events in chain order, fetched in block ranges a public node accepts."""
-    event = w3.eth.contract(address=Web3.to_checksum_address(contract), abi=EVENT_ABI).events.EpochAnchored
+    anchor = TallyAnchor(w3, contract)
     latest = int(w3.eth.block_number)
     start = from_block
     while start <= latest:
         end = min(start + chunk - 1, latest)
-        yield from event.get_logs(from_block=start, to_block=end)
+        yield from anchor.anchored_events(from_block=start, to_block=end)
         start = end + 1
 
 
@@ -144,7 +139,7 @@ def anchored_events(w3: Web3, contract: str, from_block: int = 0, chunk: int = 5
 class Auditor:
     w3: Web3
     contract: str
-    fetcher: ManifestFetcher
+    fetcher: Fetcher
     progress: Callable[[str], None] = lambda _line: None
     log: CompactRange = field(default_factory=CompactRange)
     balances: dict[str, int] = field(default_factory=dict)
@@ -155,9 +150,9 @@ class Auditor:
         previous: dict[str, Any] | None = None
         try:
             events = sorted(anchored_events(self.w3, self.contract, from_block),
-                            key=lambda e: (e["blockNumber"], e["logIndex"]))
+                            key=lambda e: (e.block_number, e.log_index))
             for position, event in enumerate(events, start=1):
-                previous = self.epoch(report, event["args"], previous)
+                previous = self.epoch(report, event, previous)
                 report.epochs += 1
                 if position % 50 == 0 or position == len(events):
                     self.progress(f"audited {position}/{len(events)} epochs, {self.log.size} leaves")
@@ -169,12 +164,12 @@ class Auditor:
         report.seconds = time.monotonic() - started
         return report
 
-    def epoch(self, report: AuditReport, args: Any, previous: dict[str, Any] | None) -> dict[str, Any]:
-        number = int(args["epoch"])
+    def epoch(self, report: AuditReport, event: EpochAnchored, previous: dict[str, Any] | None) -> dict[str, Any]:
+        number = event.epoch
         expected = 1 if previous is None else previous["epoch"] + 1
         if number != expected:
             raise AuditDiscrepancy(number, f"epochs are not consecutive: expected {expected}")
-        cid = args["manifestCid"]
+        cid = event.manifest_cid
         try:
             raw = self.fetcher.get(cid)
         except (ContentError, httpx.HTTPError, ValueError) as exc:
@@ -196,12 +191,12 @@ class Auditor:
         for ok, what in checks:
             if not ok:
                 raise AuditDiscrepancy(number, what)
-        self._extend_log(number, manifest, args)
-        self._replay_journal(number, manifest, args, report)
-        return {"epoch": number, "logSize": int(args["logSize"]), "logRoot": "0x" + bytes(args["logRoot"]).hex(),
-                "balancesRoot": "0x" + bytes(args["balancesRoot"]).hex(), "manifestCid": cid}
+        self._extend_log(number, manifest, event)
+        self._replay_journal(number, manifest, event, report)
+        return {"epoch": number, "logSize": event.log_size, "logRoot": "0x" + event.log_root.hex(),
+                "balancesRoot": "0x" + event.balances_root.hex(), "manifestCid": cid}
 
-    def _extend_log(self, number: int, manifest: dict[str, Any], args: Any) -> None:
+    def _extend_log(self, number: int, manifest: dict[str, Any], event: EpochAnchored) -> None:
         for leaf in manifest["log"]["leaves"]:
             if leaf["index"] != self.log.size:
                 raise AuditDiscrepancy(number, f"leaf index {leaf['index']} where {self.log.size} was due")
@@ -209,13 +204,14 @@ class Auditor:
                 leaf["index"], leaf["contributor"], bytes.fromhex(leaf["contentHash"][2:]), leaf["acceptedAt"],
                 int(leaf["points"]))))
         root = self.log.root()
-        if self.log.size != int(args["logSize"]) or self.log.size != manifest["log"]["size"]:
-            raise AuditDiscrepancy(number, f"the log has {self.log.size} leaves; the chain says {args['logSize']}")
-        if root != bytes(args["logRoot"]) or "0x" + root.hex() != manifest["log"]["root"]:
+        if self.log.size != event.log_size or self.log.size != manifest["log"]["size"]:
+            raise AuditDiscrepancy(number, f"the log has {self.log.size} leaves; the chain says {event.log_size}")
+        if root != event.log_root or "0x" + root.hex() != manifest["log"]["root"]:
             raise AuditDiscrepancy(number, f"the leaves give log root 0x{root.hex()}; the chain says "
-                                   f"0x{bytes(args['logRoot']).hex()}")
+                                   f"0x{event.log_root.hex()}")
 
-    def _replay_journal(self, number: int, manifest: dict[str, Any], args: Any, report: AuditReport) -> None:
+    def _replay_journal(self, number: int, manifest: dict[str, Any], event: EpochAnchored,
+                        report: AuditReport) -> None:
         for entry in manifest["journal"]:
             self.balances[entry["account"]] = self.balances.get(entry["account"], 0) + int(entry["amount"])
         report.journal_entries += len(manifest["journal"])
@@ -232,12 +228,12 @@ class Auditor:
             raise AuditDiscrepancy(number, "the manifest lists balances the journal does not give")
         root = bytes.fromhex(StandardMerkleTree.of([[a, str(b)] for a, b in values], BALANCE_ENCODING).root[2:]) \
             if values else EMPTY_BALANCES_ROOT
-        if root != bytes(args["balancesRoot"]):
+        if root != event.balances_root:
             raise AuditDiscrepancy(number, f"the balances give root 0x{root.hex()}; the chain says "
-                                   f"0x{bytes(args['balancesRoot']).hex()}")
+                                   f"0x{event.balances_root.hex()}")
         total = sum(b for _, b in values)
-        if total != int(args["totalPoints"]):
-            raise AuditDiscrepancy(number, f"balances total {total}; the chain says {args['totalPoints']}")
+        if total != event.total_points:
+            raise AuditDiscrepancy(number, f"balances total {total}; the chain says {event.total_points}")
 
 
 def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False) -> AuditReport:

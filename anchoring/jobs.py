@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,7 +132,7 @@ class Jobs:
     def start(self) -> None:
         scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
         scheduler.add_job(self.keep_leadership, "interval", seconds=self.settings.leader_interval,
-                          id="leadership", next_run_time=_now())
+                          id="leadership", next_run_time=datetime.now(UTC))
         scheduler.add_job(self.seal_if_due, "interval", seconds=min(5.0, self.settings.seal_interval),
                           id="seal")
         scheduler.add_job(self.anchor_step, "interval", seconds=self.settings.anchor_interval, id="anchor")
@@ -150,8 +150,3 @@ class Jobs:
         self.leadership.release()
         self.is_leader = False
 
-
-def _now():  # type: ignore[no-untyped-def]
-    from datetime import datetime
-
-    return datetime.now(UTC)

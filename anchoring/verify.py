@@ -16,33 +16,13 @@ from typing import Any
 from web3 import Web3
 
 from anchoring.chain import connect
+from anchoring.contract import EpochHeader, TallyAnchor
 from ledger.conversation import ConversationError, canonical_bytes
 from ledger.merkle import ProofError
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 
 SUPPORTED_FORMATS = ("tally-proof-v1",)
-VERIFY_ABI = [
-    {"type": "function", "name": "epochs", "stateMutability": "view",
-     "inputs": [{"name": "epoch", "type": "uint64"}],
-     "outputs": [{"name": "logSize", "type": "uint64"}, {"name": "logRoot", "type": "bytes32"},
-                 {"name": "balancesRoot", "type": "bytes32"}, {"name": "totalPoints", "type": "uint128"},
-                 {"name": "anchoredAt", "type": "uint64"}]},
-    {"type": "function", "name": "latestEpoch", "stateMutability": "view", "inputs": [],
-     "outputs": [{"name": "", "type": "uint64"}]},
-    {"type": "function", "name": "verifyContribution", "stateMutability": "view",
-     "inputs": [{"name": "epoch", "type": "uint64"}, {"name": "index", "type": "uint64"},
-                {"name": "contributor", "type": "address"}, {"name": "contentHash", "type": "bytes32"},
-                {"name": "acceptedAt", "type": "uint64"}, {"name": "points", "type": "uint128"},
-                {"name": "proof", "type": "bytes32[]"}],
-     "outputs": [{"name": "", "type": "bool"}]},
-    {"type": "function", "name": "verifyBalance", "stateMutability": "view",
-     "inputs": [{"name": "epoch", "type": "uint64"}, {"name": "account", "type": "address"},
-                {"name": "balance", "type": "uint256"}, {"name": "proof", "type": "bytes32[]"}],
-     "outputs": [{"name": "", "type": "bool"}]},
-]
-
-
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
@@ -71,7 +51,7 @@ class Verifier:
     def fail(self, name: str, message: str) -> VerificationError:
         return VerificationError(name, message, list(self.passed))
 
-    def contract(self, rpc_url: str) -> Any:
+    def contract(self, rpc_url: str) -> TallyAnchor:
         self.w3 = self.w3 or connect(rpc_url)
         try:
             chain_id = int(self.w3.eth.chain_id)
@@ -84,16 +64,16 @@ class Verifier:
         if not self.w3.eth.get_code(address):
             raise self.fail("contract", f"no contract at {address} on chain {chain_id}")
         self.ok("chain", f"chain {chain_id}, contract {address} has code")
-        return self.w3.eth.contract(address=address, abi=VERIFY_ABI)
+        return TallyAnchor(self.w3, address)
 
-    def onchain_header(self, contract: Any) -> tuple[int, bytes, bytes, int, int]:
+    def onchain_header(self, contract: TallyAnchor) -> EpochHeader:
         epoch = int(self.bundle["header"]["epoch"])
-        latest = int(contract.functions.latestEpoch().call())
+        latest = contract.latest_epoch()
         if epoch > latest:
             raise self.fail("epoch", f"epoch {epoch} is not anchored on-chain (latest is {latest})")
-        size, log_root, balances_root, total, anchored_at = contract.functions.epochs(epoch).call()
-        self.ok("epoch", f"epoch {epoch} anchored on-chain at {anchored_at} (latest {latest})")
-        return int(size), bytes(log_root), bytes(balances_root), int(total), int(anchored_at)
+        header = contract.epoch(epoch)
+        self.ok("epoch", f"epoch {epoch} anchored on-chain at {header.anchored_at} (latest {latest})")
+        return header
 
 
 def _b32(value: str) -> bytes:
@@ -137,7 +117,8 @@ def verify_contribution(bundle: dict[str, Any], rpc_url: str, conversation: obje
             raise v.fail("conversation", f"your conversation hashes to 0x{mine.hex()}, not {leaf['contentHash']}")
         v.ok("conversation", "your conversation hashes to the leaf's contentHash")
     contract = v.contract(rpc_url)
-    size, log_root, _, _, _ = v.onchain_header(contract)
+    onchain = v.onchain_header(contract)
+    size, log_root = onchain.log_size, onchain.log_root
     header = bundle["header"]
     if (size, "0x" + log_root.hex()) != (int(header["logSize"]), header["logRoot"]):
         raise v.fail("header", f"the contract holds log size {size} root 0x{log_root.hex()} for epoch "
@@ -148,10 +129,8 @@ def verify_contribution(bundle: dict[str, Any], rpc_url: str, conversation: obje
     except ProofError as exc:
         raise v.fail("proof", f"the inclusion proof does not lead to the on-chain root: {exc}") from None
     v.ok("proof", f"RFC 9162 inclusion proof ({len(proof)} hashes) leads to the on-chain root")
-    onchain = contract.functions.verifyContribution(
-        int(header["epoch"]), int(leaf["index"]), Web3.to_checksum_address(leaf["contributor"]), content_hash,
-        int(leaf["acceptedAt"]), int(leaf["points"]), proof).call()
-    if not onchain:
+    if not contract.verify_contribution(int(header["epoch"]), int(leaf["index"]), leaf["contributor"], content_hash,
+                                        int(leaf["acceptedAt"]), int(leaf["points"]), proof):
         raise v.fail("contract", "the contract's verifyContribution view says false")
     v.ok("contract", "the contract's verifyContribution view agrees")
     return v.passed
@@ -171,7 +150,7 @@ def verify_balance(bundle: dict[str, Any], rpc_url: str, w3: Web3 | None = None)
         raise v.fail("leaf", f"the bundle's leaf or proof is malformed: {exc}") from None
     v.ok("leaf", f"{account} with balance {balance}")
     contract = v.contract(rpc_url)
-    _, _, balances_root, _, _ = v.onchain_header(contract)
+    balances_root = v.onchain_header(contract).balances_root
     header = bundle["header"]
     if "0x" + balances_root.hex() != header["balancesRoot"]:
         raise v.fail("header", f"the contract holds balances root 0x{balances_root.hex()} for epoch "
@@ -181,7 +160,7 @@ def verify_balance(bundle: dict[str, Any], rpc_url: str, w3: Web3 | None = None)
                                      ["0x" + p.hex() for p in proof]):
         raise v.fail("proof", "the balance proof does not lead to the on-chain balances root")
     v.ok("proof", f"OpenZeppelin Merkle proof ({len(proof)} hashes) leads to the on-chain root")
-    if not contract.functions.verifyBalance(int(header["epoch"]), account, balance, proof).call():
+    if not contract.verify_balance(int(header["epoch"]), account, balance, proof):
         raise v.fail("contract", "the contract's verifyBalance view says false")
     v.ok("contract", "the contract's verifyBalance view agrees")
     return v.passed

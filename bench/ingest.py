@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
@@ -24,13 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,10 +39,10 @@ from ledger.conversation import canonical_bytes
 from ledger.migrate import upgrade
 from tally.client import sign_submission
 from tally.sharegpt import distinct_conversations
+from tests.support.postgres import temporary_database
 from tests.support.server import API_ONLY, tally_server
 
 OPERATOR = "0x" + "42" * 32
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def sign_all(config: dict[str, Any], conversations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -150,20 +149,6 @@ def measure_wrk(url: str, bodies: list[dict[str, Any]], concurrency: int, batch_
     }
 
 
-def fresh_pg_database() -> tuple[str, Callable[[], None]]:
-    name = f"tally_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=12000,
@@ -185,26 +170,20 @@ def main() -> None:
     for backend in ("sqlite", "postgresql"):
         if args.only and backend != args.only:
             continue
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             home = Path(tmp) / "home"
             env = {"TALLY_OPERATOR_KEY": OPERATOR, **API_ONLY}
-            drop: Callable[[], None] = lambda: None  # noqa: E731
             if backend == "postgresql":
-                url, drop = fresh_pg_database()
+                url = stack.enter_context(temporary_database("tally_bench"))
                 env["TALLY_DATABASE_URL"] = url
                 upgrade(url)
-            try:
-                with tally_server(home, workers=args.workers, env=env) as base:
-                    config = httpx.get(base + "/v1/config").json()
-                    bodies = sign_all(config, conversations)
-                    if args.client == "wrk":
-                        rows.append((backend, measure_wrk(base, bodies, args.concurrency, args.batch_size,
-                                                          args.seconds)))
-                    else:
-                        rows.append((backend, asyncio.run(measure(base, bodies, args.concurrency,
-                                                                  args.batch_size))))
-            finally:
-                drop()
+            with tally_server(home, workers=args.workers, env=env) as base:
+                config = httpx.get(base + "/v1/config").json()
+                bodies = sign_all(config, conversations)
+                if args.client == "wrk":
+                    rows.append((backend, measure_wrk(base, bodies, args.concurrency, args.batch_size, args.seconds)))
+                else:
+                    rows.append((backend, asyncio.run(measure(base, bodies, args.concurrency, args.batch_size))))
     keys_ = list(rows[0][1])
     print(f"{'':26}" + "".join(f"{b:>14}" for b, _ in rows))
     for key in keys_:

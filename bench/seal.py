@@ -12,11 +12,11 @@ pending rows back (the least any seal must do).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,8 +30,8 @@ from ledger.epochs import Anchor, seal_epoch
 from ledger.journal import ACCRUAL, REWARDS_POOL
 from ledger.migrate import upgrade
 from ledger.models import Contribution, JournalEntry, JournalTransfer
+from tests.support.postgres import temporary_database
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 
@@ -75,57 +75,50 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp())
-    drop = None
-    if args.backend == "postgresql":
-        name = f"tally_bench_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    with contextlib.ExitStack() as stack:
+        if args.backend == "postgresql":
+            url = stack.enter_context(temporary_database("tally_bench"))
+        else:
+            url = f"sqlite:///{tmp / 'bench.db'}"
+        run(url, tmp, args.count, args.base, args.backend)
 
-        def drop() -> None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        url = f"sqlite:///{tmp / 'bench.db'}"
-    try:
-        upgrade(url)
-        engine = make_engine(url)
-        sessions = make_sessionmaker(engine)
-        store = LocalBlockStore(tmp / "blocks")
-        started = time.perf_counter()
-        if args.base:
-            fill(sessions, 0, args.base)
-            with sessions() as session, session.begin():
-                seal_epoch(session, store, ANCHOR)
-        fill(sessions, args.base, args.count)
-        print(f"{args.backend}: filled {args.base + args.count} contributions in "
-              f"{time.perf_counter() - started:.1f} s (not timed)")
 
-        started = time.perf_counter()
-        with sessions() as session:
-            rows = session.execute(select(Contribution.id, Contribution.contributor, Contribution.content_hash,
-                                          Contribution.accepted_at, Contribution.points, Contribution.cid)
-                                   .where(Contribution.epoch.is_(None))).all()
-            entries = session.execute(select(JournalEntry.id, JournalEntry.account, JournalEntry.amount)
-                                      .where(JournalEntry.epoch.is_(None))).all()
-        baseline = time.perf_counter() - started
-
-        started = time.perf_counter()
+def run(url: str, tmp: Path, count: int, base: int, backend: str) -> None:
+    """Fill the ledger, then time one seal against reading the same rows back."""
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    store = LocalBlockStore(tmp / "blocks")
+    started = time.perf_counter()
+    if base:
+        fill(sessions, 0, base)
         with sessions() as session, session.begin():
-            epoch = seal_epoch(session, store, ANCHOR)
-        seal = time.perf_counter() - started
-        assert epoch is not None and epoch.contributions == args.count
-        manifest_bytes = len(store.get(epoch.manifest_cid))
-        print(f"baseline: reading the {len(rows)} pending contributions and {len(entries)} entries: {baseline:.2f} s")
-        print(f"seal_epoch of {args.count} contributions (log {args.base} -> {epoch.log_size} leaves, "
-              f"{epoch.accounts} accounts, manifest {manifest_bytes / 1e6:.1f} MB): {seal:.2f} s "
-              f"= {seal / baseline:.1f}x the baseline, {args.count / seal:,.0f} contributions/s "
-              f"(target: 100,000 within 30 s on PostgreSQL)")
-        engine.dispose()
-    finally:
-        if drop:
-            drop()
+            seal_epoch(session, store, ANCHOR)
+    fill(sessions, base, count)
+    print(f"{backend}: filled {base + count} contributions in "
+          f"{time.perf_counter() - started:.1f} s (not timed)")
+
+    started = time.perf_counter()
+    with sessions() as session:
+        rows = session.execute(select(Contribution.id, Contribution.contributor, Contribution.content_hash,
+                                      Contribution.accepted_at, Contribution.points, Contribution.cid)
+                               .where(Contribution.epoch.is_(None))).all()
+        entries = session.execute(select(JournalEntry.id, JournalEntry.account, JournalEntry.amount)
+                                  .where(JournalEntry.epoch.is_(None))).all()
+    baseline = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with sessions() as session, session.begin():
+        epoch = seal_epoch(session, store, ANCHOR)
+    seal = time.perf_counter() - started
+    assert epoch is not None and epoch.contributions == count
+    manifest_bytes = len(store.get(epoch.manifest_cid))
+    print(f"baseline: reading the {len(rows)} pending contributions and {len(entries)} entries: {baseline:.2f} s")
+    print(f"seal_epoch of {count} contributions (log {base} -> {epoch.log_size} leaves, "
+          f"{epoch.accounts} accounts, manifest {manifest_bytes / 1e6:.1f} MB): {seal:.2f} s "
+          f"= {seal / baseline:.1f}x the baseline, {count / seal:,.0f} contributions/s "
+          f"(target: 100,000 within 30 s on PostgreSQL)")
+    engine.dispose()
 
 
 if __name__ == "__main__":

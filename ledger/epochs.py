@@ -9,7 +9,6 @@ with nothing new since the last epoch it makes no epoch.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -183,6 +182,3 @@ def _scorer_versions(session: Session, number: int) -> str:
         select(Contribution.scorer_version).where(Contribution.epoch == number).distinct())))
     return ",".join(versions)
 
-
-def manifest_digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

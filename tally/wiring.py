@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -173,6 +172,3 @@ def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Jobs:
         storage_interval=settings.storage_interval,
     )
 
-
-def describe(settings: Settings) -> str:
-    return json.dumps(settings.public(), default=str)

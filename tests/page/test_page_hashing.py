@@ -17,7 +17,7 @@ from eth_abi import encode
 from eth_account import Account
 from web3 import Web3
 
-from anchoring.verify import VERIFY_ABI
+from anchoring.artifact import load_artifact
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from tests.page.conftest import ROOT, require_node
@@ -74,7 +74,7 @@ def _balances(rng: random.Random) -> dict[str, Any]:
 
 
 def _calls(rng: random.Random) -> list[dict[str, Any]]:
-    contract = Web3().eth.contract(abi=VERIFY_ABI)
+    contract = Web3().eth.contract(abi=load_artifact().abi)
     proof = [_hex(rng.randbytes(32)) for _ in range(5)]
     cases: list[tuple[str, str, list[Any]]] = [
         ("latestEpoch", "latestEpoch()", []),
