@@ -32,6 +32,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from anchoring import chain
+from anchoring.contract import EpochAnchored, TallyAnchor
 from ledger.epochs import FINAL, MINED, SEALED, SUBMITTED
 from ledger.merkle.stored import StoredLog
 from ledger.models import AnchorAttempt, Epoch
@@ -75,7 +76,7 @@ class Anchorer:
     ) -> None:
         self.sessions = sessions
         self.w3 = w3
-        self.contract = contract
+        self.contract = TallyAnchor(w3, contract.address)
         self.account = account
         self.policy = policy
         self.ready = ready
@@ -87,7 +88,7 @@ class Anchorer:
 
     def step(self) -> StepReport:
         """One pass; raises ChainUnavailableError when the node is down (the caller backs off)."""
-        chain_latest = int(chain.call(self.contract.functions.latestEpoch().call))
+        chain_latest = chain.call(self.contract.latest_epoch)
         mined = self._reconcile(chain_latest)
         reverted = self._follow_submitted()
         reverted += self._confirm()
@@ -110,23 +111,21 @@ class Anchorer:
                 event = self._anchoring_event(epoch.number)
                 if event is None:
                     continue  # the node has the state but not the log yet; next pass
-                receipt = chain.receipt_or_none(self.w3, event["transactionHash"])
-                self._mark_mined(session, epoch, event["transactionHash"].to_0x_hex(), receipt)
+                receipt = chain.receipt_or_none(self.w3, event.transaction_hash)
+                self._mark_mined(session, epoch, event.transaction_hash, receipt)
                 marked.append(epoch.number)
         return marked
 
     def _check_header(self, epoch: Epoch) -> None:
-        size, log_root, balances_root, total, _ = chain.call(
-            self.contract.functions.epochs(epoch.number).call)
+        header = chain.call(self.contract.epoch, epoch.number)
         ours = (epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points)
-        if (int(size), bytes(log_root), bytes(balances_root), int(total)) != ours:
+        if (header.log_size, header.log_root, header.balances_root, header.total_points) != ours:
             raise AnchorConflictError(
                 f"the contract's header of epoch {epoch.number} differs from the sealed one: "
                 "another key anchored different data; anchoring stops")
 
-    def _anchoring_event(self, number: int) -> Any:
-        events = chain.call(self.contract.events.EpochAnchored.get_logs, from_block=0,
-                            argument_filters={"epoch": number})
+    def _anchoring_event(self, number: int) -> EpochAnchored | None:
+        events = chain.call(self.contract.anchored_events, from_block=0, epoch=number)
         return events[-1] if events else None
 
     def _mark_mined(self, session: Session, epoch: Epoch, tx_hash: str, receipt: Any) -> None:
@@ -225,7 +224,7 @@ class Anchorer:
                         epoch.block_number = int(receipt["blockNumber"])
                         epoch.block_hash = receipt["blockHash"].to_0x_hex()
                     continue
-                chain_latest = int(chain.call(self.contract.functions.latestEpoch().call))
+                chain_latest = chain.call(self.contract.latest_epoch)
                 if chain_latest >= epoch.number:
                     continue  # anchored by another transaction; _reconcile records which
                 log.warning("epoch %d: its transaction left the chain (reorg); sending again", epoch.number)
@@ -294,7 +293,7 @@ class Anchorer:
         return number
 
     def _anchor_call(self, epoch: Epoch, proof: list[bytes]) -> Any:
-        return self.contract.functions.anchor(
+        return self.contract.anchor_function(
             epoch.number, epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points,
             epoch.manifest_cid, proof)
 
