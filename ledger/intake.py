@@ -167,9 +167,9 @@ def record(
             # Privacy mode: what is stored (and later pinned) is an envelope under a fresh key.
             stored[i], rows[i].wrapped_key = envelope.seal(submissions[i].prepared.canonical, master_key)
             rows[i].encrypted = True
-    # Blocks are written before the rows commit, and the bytes also travel in the same
-    # transaction as the rows (stored_objects), so an acknowledged contribution is durable with
-    # the commit; a crash before it leaves at most unreferenced blocks.
+    # The bytes travel in the same transaction as the rows (stored_objects), so an acknowledged
+    # contribution is durable with the commit. The store only names them (ledger.outbox's
+    # OutboxStore writes no file; a plain blockstore may write blocks a rollback leaves orphaned).
     cids = store.put_many([stored[i] for i in fresh])
     for i, cid in zip(fresh, cids, strict=True):
         rows[i].cid = cid
