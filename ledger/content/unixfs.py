@@ -241,6 +241,8 @@ class FileDag:
 
     root: Cid
     blocks: list[tuple[Cid, bytes]]
+    tsize: int = 0
+    """The cumulative size of the DAG's blocks, what a directory's link to this file carries."""
 
 
 def _leaf(chunk: memoryview, *, raw_leaves: bool, cid_version: int, keep: bool) -> _Node:
@@ -315,7 +317,32 @@ def file_dag(data: bytes, *, cid_version: int = 1, raw_leaves: bool = True) -> F
         assert node.block is not None  # keep=True kept every block
         blocks.append((node.cid, node.block))
         stack.extend(reversed(node.children))
-    return FileDag(root.cid, blocks)
+    return FileDag(root.cid, blocks, root.tsize)
+
+
+MAX_DIRECTORY_ENTRIES = 1000
+"""The most entries `directory_node` puts in one basic directory. js-ipfs shards a directory
+(HAMT) above 1,000 entries and Kubo above an estimated 256 KiB of links; at or below this size
+both build a basic directory, so ours is the directory either node would build."""
+
+
+def directory_node(entries: dict[str, tuple[Cid, int]]) -> tuple[Cid, bytes]:
+    """A basic UnixFS directory (dag-pb, CIDv1) linking `name -> (cid, tsize)`; returns its CID
+    and block.
+
+    As both importers write it (`ipfs add --wrap-with-directory --cid-version=1`): links sorted by
+    the bytes of their UTF-8 names, each with the child's cumulative `Tsize`, then UnixFS `Data`
+    of type Directory and nothing else (no mode, no mtime).
+    """
+    if len(entries) > MAX_DIRECTORY_ENTRIES:
+        raise ValueError(f"{len(entries)} entries: a basic directory holds at most {MAX_DIRECTORY_ENTRIES}")
+    for name in entries:
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"not a directory entry name: {name!r}")
+    ordered = sorted(entries.items(), key=lambda item: item[0].encode("utf-8"))
+    links = [PBLink(cid, tsize, name) for name, (cid, tsize) in ordered]
+    block = encode_pbnode(links, encode_unixfs(UnixFSData(UNIXFS_DIRECTORY)))
+    return cid_for_block(DAG_PB, block), block
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,12 +19,15 @@ from ledger.content.car import decode_car, encode_car
 from ledger.content.cids import DAG_PB, RAW, Cid, parse_link
 from ledger.content.unixfs import (
     CHUNK_SIZE,
+    MAX_DIRECTORY_ENTRIES,
     MAX_LINKS,
+    UNIXFS_DIRECTORY,
     UNIXFS_FILE,
     PBLink,
     UnixFSData,
     decode_pbnode,
     decode_unixfs,
+    directory_node,
     encode_pbnode,
     encode_unixfs,
     file_cid,
@@ -139,6 +142,44 @@ def test_tsize_is_cumulative() -> None:
     root = decode_pbnode(dag.blocks[0][1])
     for link in root.links:
         assert link.tsize == tsize(link.cid)
+    assert dag.tsize == tsize(dag.root)
+
+
+def _directory_of(objects: list[bytes]) -> Cid:
+    dags = [file_dag(data) for data in objects]
+    return directory_node({str(dag.root): (dag.root, dag.tsize) for dag in dags})[0]
+
+
+def test_directory_known_answer() -> None:
+    # js-ipfs 0.66 `add --wrap-with-directory --cid-version=1 --raw-leaves` of these five files,
+    # each named by its own CID (tests/content/test_content_ipfs.py checks it live).
+    objects = [b"", b"one", b"two" * 1000, MIB_PATTERN[:CHUNK_SIZE + 1], MIB_PATTERN[:3 * CHUNK_SIZE + 5]]
+    assert str(_directory_of(objects)) == "bafybeibxix72yeyffvx3hbibfch2lxp5hruqat5ayo7vdub4rui6ezqq6i"
+    assert _directory_of(list(reversed(objects))) == _directory_of(objects)  # order-free
+
+
+def test_directory_node_structure() -> None:
+    a, b = file_cid(b"a"), file_cid(b"bb")
+    cid, block = directory_node({"\u00e9": (b, 2), "z": (a, 1), "Z": (a, 1)})
+    assert cid.codec == DAG_PB and cid.version == 1
+    node = decode_pbnode(block)
+    assert [link.name for link in node.links] == ["Z", "z", "\u00e9"]  # by UTF-8 bytes
+    assert [link.tsize for link in node.links] == [1, 1, 2]
+    assert node.data is not None and decode_unixfs(node.data).type == UNIXFS_DIRECTORY
+    assert node.data == encode_unixfs(UnixFSData(UNIXFS_DIRECTORY))  # no mode, no mtime
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b"])
+def test_directory_refuses_bad_names(name: str) -> None:
+    with pytest.raises(ValueError, match="name"):
+        directory_node({name: (file_cid(b"x"), 1)})
+
+
+def test_directory_refuses_more_than_a_basic_directory_holds() -> None:
+    cid = file_cid(b"x")
+    directory_node({str(i): (cid, 1) for i in range(MAX_DIRECTORY_ENTRIES)})
+    with pytest.raises(ValueError, match="at most"):
+        directory_node({str(i): (cid, 1) for i in range(MAX_DIRECTORY_ENTRIES + 1)})
 
 
 def test_read_file_round_trip_v1_and_v0() -> None:

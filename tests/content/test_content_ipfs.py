@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ledger.content import (
@@ -26,7 +28,7 @@ from ledger.content import (
     parse_cid,
 )
 from ledger.content.car import decode_car
-from ledger.content.unixfs import CHUNK_SIZE, MAX_LINKS, decode_pbnode
+from ledger.content.unixfs import CHUNK_SIZE, MAX_LINKS, decode_pbnode, directory_node, file_dag
 from tests.support.ipfs_daemon import IpfsDaemon, free_port
 
 # ipfshttpclient 0.7 passes urllib3 an argument that urllib3 2 deprecates; nothing we can change.
@@ -67,6 +69,22 @@ def test_cid_equals_the_daemons_beyond_174_links(raw_client: Any) -> None:
     root = decode_pbnode(dag_blocks(data)[0][1])
     assert len(root.links) == 2  # the extra level of the balanced layout
     assert ours == daemon_cid(raw_client, data)
+
+
+def test_directory_equals_the_daemons_wrap_with_directory(ipfs_daemon: IpfsDaemon) -> None:
+    """A batch directory (objects named by their CIDs) is what `add --wrap-with-directory`
+    builds for those files: anyone with the objects can recompute a batch's root."""
+    objects = [b"", b"one", b"two" * 1000, pattern(CHUNK_SIZE + 1), pattern(3 * CHUNK_SIZE + 5)]
+    objects += [f"conversation {i}".encode() * i for i in range(200)]
+    parts = [("file", (cid_of(data), data, "application/octet-stream")) for data in objects]
+    answer = httpx.post(f"{ipfs_daemon.url}/api/v0/add", files=parts, timeout=120, params={
+        **ADD_OPTS, "wrap-with-directory": "true", "only-hash": "true"})
+    answer.raise_for_status()
+    lines = [json.loads(line) for line in answer.text.splitlines()]
+    (wrapper,) = [line for line in lines if line["Name"] == ""]
+    dags = [file_dag(data) for data in objects]
+    ours, _ = directory_node({str(dag.root): (dag.root, dag.tsize) for dag in dags})
+    assert parse_cid(wrapper["Hash"]).to_v1() == ours
 
 
 def test_add_pin_read_back_and_block_stat(ipfs_store: IpfsStore, raw_client: Any) -> None:
