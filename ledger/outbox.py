@@ -6,7 +6,8 @@ job, finish the journey in batches:
 
 * ``harden``: write the local blocks, flush the file system once for the whole batch, then drop
   the bytes from the database;
-* ``pin_due``: pin a batch of objects to IPFS in one request; on failure, back off
+* ``pin_due``: pin a batch of objects to IPFS in one request, under one pin on a directory of
+  the batch (``PinnedBatch``, recorded as each object's ``pin_root``); on failure, back off
   exponentially per object (1 s, 2 s, 4 s ... up to 5 minutes) and try again later.
 
 Every step is idempotent (a CID is a CID), so a crash anywhere only repeats work.
@@ -29,6 +30,7 @@ from ledger.content import (
     ContentError,
     ContentNotFoundError,
     ContentStore,
+    PinnedBatch,
     cid_of,
     dag_blocks,
     parse_cid,
@@ -42,7 +44,7 @@ MAX_BACKOFF = 300
 
 
 class Pinner(Protocol):
-    def pin_many(self, items: Sequence[bytes]) -> list[str]: ...
+    def pin_many(self, items: Sequence[bytes]) -> list[PinnedBatch]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +92,8 @@ def pin_due(session: Session, local: ContentStore, pinner: Pinner, *, now: int, 
         return PinReport(0, 0)
     try:
         items = [local.get(cid) for cid in rows]
-        pinned = pinner.pin_many(items)
-        if list(pinned) != list(rows):
+        batches = pinner.pin_many(items)
+        if [cid for pinned in batches for cid in pinned.cids] != rows:
             raise ContentError(",".join(rows[:3]), "the node returned other CIDs than ours")
     except Exception as exc:  # the node is down, slow, or refused: back off, keep everything
         message = f"{type(exc).__name__}: {exc}"[:500]
@@ -103,8 +105,9 @@ def pin_due(session: Session, local: ContentStore, pinner: Pinner, *, now: int, 
                 pin_attempts=attempts + 1, next_pin_at=now + min(MAX_BACKOFF, 2**attempts), last_error=message))
         log.warning("pinning %d objects failed (%s); retrying with backoff", len(rows), message)
         return PinReport(0, len(rows), message)
-    session.execute(update(StoredObject).where(StoredObject.cid.in_(rows))
-                    .values(pinned_at=now, last_error=None))
+    for pinned in batches:
+        session.execute(update(StoredObject).where(StoredObject.cid.in_(set(pinned.cids)))
+                        .values(pinned_at=now, pin_root=pinned.root, last_error=None))
     return PinReport(len(rows), 0)
 
 

@@ -3,7 +3,7 @@
 - `cid_of(data)`: the CIDv1 of `ipfs add --cid-version=1 --raw-leaves` (UnixFS, dag-pb, balanced
   layout; see `unixfs`); `dag_blocks(data)`: every block of that DAG.
 - `ContentStore`: the store interface; `LocalBlockStore` (embedded default) and `IpfsStore` (a
-  Kubo-compatible node through its RPC API).
+  Kubo-compatible node through its RPC API), which pins objects in batches (`PinnedBatch`).
 - `sealing`: per-object AES-256-GCM encryption with wrapped data keys (crypto-shredding).
 - Errors: `ContentError` and its subclasses.
 """
@@ -23,7 +23,7 @@ from ledger.content.errors import (
     UnsupportedCidError,
 )
 from ledger.content.local import LocalBlockStore
-from ledger.content.store import ContentStore
+from ledger.content.store import ContentStore, PinnedBatch
 from ledger.content.unixfs import NotAFileError, cid_of, dag_blocks
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "IpfsStore",
     "LocalBlockStore",
     "NotAFileError",
+    "PinnedBatch",
     "StoreUnavailableError",
     "UnsupportedCidError",
     "cid_of",

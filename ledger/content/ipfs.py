@@ -15,8 +15,8 @@ changed. How each call tolerates js-ipfs's differences from Kubo:
   so the node answers "timed out" instead of the connection stalling.
 - js-ipfs ignores the global `offline=true` argument that makes Kubo answer "not found" at once
   for a local-only lookup; `has` sends it anyway and bounds the wait with a short `timeout`.
-- `ipfshttpclient`'s `dag.imprt` asserts a single answer line, but `dag/import` of a CAR with N
-  roots answers N lines: we call it with `stream=True` to read them all.
+- `ipfshttpclient`'s `dag.imprt` asserts a single answer line, but `dag/import` may answer more
+  (one per root, and Kubo's optional `Stats`): we call it with `stream=True` to read them all.
 
 Nothing is trusted: `get` and `get_block` check every block against its CID; `put` checks that the
 node computed the CID we did (`CidMismatchError` otherwise).
@@ -45,7 +45,16 @@ from ledger.content.errors import (
     InvalidCidError,
     StoreUnavailableError,
 )
-from ledger.content.unixfs import collect_dag, file_cid, file_dag, read_file
+from ledger.content.store import PinnedBatch
+from ledger.content.unixfs import (
+    MAX_DIRECTORY_ENTRIES,
+    collect_dag,
+    decode_pbnode,
+    directory_node,
+    file_cid,
+    file_dag,
+    read_file,
+)
 
 DEFAULT_URL = "http://127.0.0.1:5001"
 
@@ -109,8 +118,11 @@ class IpfsStore:
         fetch_timeout: the node's own time limit for finding content (`timeout=` RPC argument);
             kept below `timeout` so the node, not the socket, reports absent content.
         has_timeout: that limit for `has`, which should answer quickly for absent content.
-        max_batch_items/max_batch_bytes: `pin_many` splits larger inputs into several requests.
+        max_batch_items/max_batch_bytes: `pin_many` splits larger inputs into several requests;
+            a batch holds at most `unixfs.MAX_DIRECTORY_ENTRIES` (1,000) objects.
         """
+        if not 1 <= max_batch_items <= MAX_DIRECTORY_ENTRIES:
+            raise ValueError(f"max_batch_items must be between 1 and {MAX_DIRECTORY_ENTRIES}")
         if bearer_token and (username or password):
             raise ValueError("use basic auth or a bearer token, not both")
         if (username is None) != (password is None):
@@ -186,64 +198,63 @@ class IpfsStore:
         return str(expected)
 
     def put_many(self, items: Sequence[bytes]) -> list[str]:
-        return self.pin_many(items)
+        return [cid for batch in self.pin_many(items) for cid in batch.cids]
 
-    def pin_many(self, items: Sequence[bytes]) -> list[str]:
+    def pin_many(self, items: Sequence[bytes]) -> list[PinnedBatch]:
         """Store and pin many objects in ONE `dag/import` request per batch.
 
-        We build each object's DAG ourselves (the same blocks `ipfs add` would make), pack all
-        of them into one CARv1 whose roots are the objects, and import it with `pin-roots=true`:
-        one HTTP round trip per batch instead of one per object. Returns the CIDs in input order.
+        We build each object's DAG ourselves (the same blocks `ipfs add` would make) and a basic
+        UnixFS directory naming every object by its CID, pack them into one CARv1 whose root is
+        that directory, and import it with `pin-roots=true`: one round trip and ONE recursive pin
+        per batch, instead of a request and a pin per object (see docs/ipfs.md for what the pins
+        cost the node). Batches hold at most `max_batch_items` objects and `max_batch_bytes`.
         """
-        cids: list[str] = []
+        batches: list[PinnedBatch] = []
         batch: list[bytes] = []
         size = 0
         for item in items:
             if batch and (len(batch) >= self._max_batch_items
                           or size + len(item) > self._max_batch_bytes):
-                cids += self._import_batch(batch)
+                batches.append(self._import_batch(batch))
                 batch, size = [], 0
             batch.append(item)
             size += len(item)
         if batch:
-            cids += self._import_batch(batch)
-        return cids
+            batches.append(self._import_batch(batch))
+        return batches
 
-    def _import_batch(self, items: Sequence[bytes]) -> list[str]:
-        roots: list[Cid] = []
+    def _import_batch(self, items: Sequence[bytes]) -> PinnedBatch:
+        entries: dict[str, tuple[Cid, int]] = {}
         blocks: list[tuple[Cid, bytes]] = []
         seen: set[bytes] = set()
         cids: list[str] = []
         for item in items:
             dag = file_dag(item)
-            cids.append(str(dag.root))
-            if dag.root.digest in seen:
-                continue  # the same object twice: one root, one set of blocks
-            roots.append(dag.root)
+            name = str(dag.root)
+            cids.append(name)
+            if name in entries:
+                continue  # the same object twice: one entry, one set of blocks
+            entries[name] = (dag.root, dag.tsize)
             for cid, block in dag.blocks:
                 if cid.digest not in seen:
                     seen.add(cid.digest)
                     blocks.append((cid, block))
-        car = encode_car(roots, blocks)
+        root, node = directory_node(entries)
+        car = encode_car([root], [(root, node), *blocks])
         with self._errors(None):
             answer = list(self._client.dag.imprt(
                 io.BytesIO(car), opts={"pin-roots": "true"}, stream=True
             ))
-        pinned: set[Cid] = set()
         for line in answer:
-            root = line.get("Root") if isinstance(line, Mapping) else None
-            if not isinstance(root, Mapping):
+            status = line.get("Root") if isinstance(line, Mapping) else None
+            if not isinstance(status, Mapping):
                 continue  # e.g. Kubo's optional "Stats" line
-            cid = parse_cid(str(root["Cid"]["/"])).to_v1()
-            if root.get("PinErrorMsg"):
-                raise StoreUnavailableError(f"{cid} imported but not pinned: {root['PinErrorMsg']}")
-            pinned.add(cid)
-        missing = [str(root) for root in roots if root.to_v1() not in pinned]
-        if missing:
-            raise StoreUnavailableError(
-                f"dag/import did not pin {len(missing)} root(s): {missing[:3]}"
-            )
-        return cids
+            if parse_cid(str(status["Cid"]["/"])).to_v1() != root:
+                continue
+            if status.get("PinErrorMsg"):
+                raise StoreUnavailableError(f"{root} imported but not pinned: {status['PinErrorMsg']}")
+            return PinnedBatch(str(root), tuple(cids))
+        raise StoreUnavailableError(f"dag/import did not report pinning the batch {root}")
 
     def unpin(self, cid: str) -> None:
         """Remove our recursive pin (after crypto-shredding, so the node may garbage-collect
@@ -309,6 +320,16 @@ class IpfsStore:
             return False
         keys = answer.get("Keys") or {}
         return any(_same_block(key, parsed) for key in keys)
+
+    def pinned_in(self, root: str, cid: str) -> bool:
+        """Whether `cid` is pinned through the batch directory `root` (`PinnedBatch`): the node
+        holds a recursive pin on `root`, and `root`'s verified block names `cid`. Cheap on any
+        node, unlike `pin/ls <cid>` of an indirect pin, which walks every pinned DAG."""
+        if not self.is_pinned(root):
+            return False
+        wanted = parse_cid(cid).to_v1()
+        links = decode_pbnode(self.get_block(root)).links
+        return any(link.name == str(wanted) and link.cid.to_v1() == wanted for link in links)
 
     def has(self, cid: str) -> bool:
         """Whether the node has `cid`: yes if we pinned it (a recursive pin guarantees the whole

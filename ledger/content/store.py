@@ -8,6 +8,7 @@ backend. Implementations: `LocalBlockStore` (embedded default) and `IpfsStore` (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -42,3 +43,18 @@ class ContentStore(Protocol):
     def export_car(self, cids: Sequence[str]) -> bytes:
         """A CARv1 with `cids` as roots and every block of their DAGs (each block once)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedBatch:
+    """Objects pinned to IPFS together, in one request.
+
+    `root` is a basic UnixFS directory naming each object by its CID (`<cid>` -> the object's
+    DAG) and is the batch's one recursive pin; the objects are pinned through it. Anyone holding
+    the objects can rebuild the root (`unixfs.directory_node`), and any gateway serves an object
+    as `/ipfs/<cid>` or `/ipfs/<root>/<cid>`.
+    """
+
+    root: str
+    cids: tuple[str, ...]
+    """The objects' CIDs, in the order they were given (a repeated object repeats its CID)."""

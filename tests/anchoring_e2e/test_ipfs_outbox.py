@@ -46,6 +46,13 @@ def pass_of_storage_job(stack: Stack, ipfs: IpfsStore, now: int) -> None:
         pin_due(session, stack.store, ipfs, now=now)
 
 
+def pin_root(stack: Stack, cid: str) -> str:
+    with stack.sessions() as session:
+        root = session.scalar(select(StoredObject.pin_root).where(StoredObject.cid == cid))
+    assert root is not None, f"{cid} has no batch pin recorded"
+    return root
+
+
 def counts(stack: Stack) -> tuple[int, int]:
     with stack.sessions() as session:
         total = session.scalar(select(func.count()).select_from(StoredObject)) or 0
@@ -71,8 +78,10 @@ def test_intake_survives_a_node_outage_and_the_outbox_drains_after(stack: Stack,
         assert counts(stack) == (12, 0)
         pass_of_storage_job(stack, ipfs, now=now + 2)
         assert counts(stack) == (12, 12)
+        with stack.sessions() as session:
+            assert len(set(session.scalars(select(StoredObject.pin_root)))) == 1  # one batch, one pin
         for contribution in accepted:
-            assert ipfs.is_pinned(contribution["cid"])
+            assert ipfs.pinned_in(pin_root(stack, contribution["cid"]), contribution["cid"])
             assert ipfs.get(contribution["cid"]) == stack.store.get(contribution["cid"])
         pass_of_storage_job(stack, ipfs, now=now + 3)
         assert counts(stack) == (12, 12)  # nothing pinned twice, nothing new
@@ -90,7 +99,7 @@ def test_an_epoch_is_anchored_only_once_its_objects_are_pinned(stack: Stack, ser
         assert anchorer.step().sent is None
         assert stack.contract.functions.latestEpoch().call() == 0
         pass_of_storage_job(stack, ipfs, now=10**10)
-        assert ipfs.is_pinned(epoch.manifest_cid)
+        assert ipfs.pinned_in(pin_root(stack, epoch.manifest_cid), epoch.manifest_cid)
         assert anchorer.step().sent == number
         for _ in range(10):
             anchorer.step()

@@ -125,19 +125,43 @@ def test_batch_pinning_one_request(ipfs_store: IpfsStore, monkeypatch: pytest.Mo
         return request(self, path, *args, **kwargs)
 
     monkeypatch.setattr(http_class, "request", counting)
-    cids = ipfs_store.pin_many(items)
+    (batch,) = ipfs_store.pin_many(items)
     assert calls == ["/dag/import"]
     monkeypatch.undo()
-    assert cids == [cid_of(item) for item in items]
-    assert all(ipfs_store.is_pinned(cid) for cid in cids)
-    assert ipfs_store.get(cids[-2]) == items[-2]
+    assert batch.cids == tuple(cid_of(item) for item in items)
+    # One recursive pin for the batch, on a directory naming every object by its CID.
+    assert ipfs_store.is_pinned(batch.root)
+    assert not ipfs_store.is_pinned(batch.cids[0])  # not pinned on its own
+    dags = [file_dag(item) for item in items]
+    assert batch.root == str(directory_node({str(d.root): (d.root, d.tsize) for d in dags})[0])
+    assert all(ipfs_store.pinned_in(batch.root, cid) for cid in batch.cids)
+    assert not ipfs_store.pinned_in(batch.root, cid_of(b"not in the batch"))
+    assert ipfs_store.get(batch.cids[-2]) == items[-2]
+    assert ipfs_store.get(batch.cids[0]) == items[0]
+
+
+def test_batch_members_survive_garbage_collection(ipfs_store: IpfsStore, raw_client: Any) -> None:
+    items = [f"kept by the batch pin {i}".encode() for i in range(5)]
+    (batch,) = ipfs_store.pin_many(items)
+    loose = ipfs_store.put(b"pinned on its own, then unpinned")
+    ipfs_store.unpin(loose)
+    list(raw_client.repo.gc())
+    assert [ipfs_store.get(cid) for cid in batch.cids] == items
+    assert not ipfs_store.has(loose)
 
 
 def test_batches_are_split_by_count(ipfs_daemon: IpfsDaemon) -> None:
     with IpfsStore(ipfs_daemon.url, max_batch_items=7) as store:
         items = [f"split {i}".encode() for i in range(20)]
-        assert store.pin_many(items) == [cid_of(item) for item in items]
-        assert all(store.is_pinned(cid_of(item)) for item in items)
+        batches = store.pin_many(items)
+        assert [len(batch.cids) for batch in batches] == [7, 7, 6]
+        assert store.put_many(items) == [cid_of(item) for item in items]
+        assert all(store.pinned_in(batch.root, cid) for batch in batches for cid in batch.cids)
+
+
+def test_batch_size_is_bounded_by_a_basic_directory(ipfs_daemon: IpfsDaemon) -> None:
+    with pytest.raises(ValueError, match="max_batch_items"):
+        IpfsStore(ipfs_daemon.url, max_batch_items=1001)
 
 
 def test_absent_content(ipfs_store: IpfsStore) -> None:
@@ -152,7 +176,7 @@ def test_absent_content(ipfs_store: IpfsStore) -> None:
 
 def test_export_car_of_several_roots(ipfs_store: IpfsStore) -> None:
     first, second = pattern(CHUNK_SIZE + 1), b"second"
-    cids = ipfs_store.pin_many([first, second])
+    cids = ipfs_store.put_many([first, second])
     roots, sections = decode_car(ipfs_store.export_car(cids))
     assert [str(r) for r in roots] == cids
     blocks = list(sections)
