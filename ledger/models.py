@@ -172,6 +172,8 @@ class StoredObject(Base):
     pin_root: Mapped[str | None] = mapped_column(String(128))
     """The batch directory whose recursive pin holds this object (``PinnedBatch.root``); NULL
     while unpinned, and for objects pinned each on its own before batch directories existed."""
+    released_at: Mapped[int | None] = mapped_column(BigInteger)
+    """When an erased contribution's envelope left IPFS (its batch was pinned again without it)."""
     pin_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_pin_at: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -8,7 +8,9 @@ job, finish the journey in batches:
   the bytes from the database;
 * ``pin_due``: pin a batch of objects to IPFS in one request, under one pin on a directory of
   the batch (``PinnedBatch``, recorded as each object's ``pin_root``); on failure, back off
-  exponentially per object (1 s, 2 s, 4 s ... up to 5 minutes) and try again later.
+  exponentially per object (1 s, 2 s, 4 s ... up to 5 minutes) and try again later;
+* ``release_erased``: take erased contributions' envelopes off IPFS (crypto-shredding already made
+  them unreadable; this lets the node reclaim the space) by pinning their batch again without them.
 
 Every step is idempotent (a CID is a CID), so a crash anywhere only repeats work.
 """
@@ -21,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.content import (
@@ -45,6 +47,13 @@ MAX_BACKOFF = 300
 
 class Pinner(Protocol):
     def pin_many(self, items: Sequence[bytes]) -> list[PinnedBatch]: ...
+
+    def unpin(self, cid: str) -> None: ...
+
+
+def _erased() -> Select[str]:
+    """The CIDs of erased contributions: never pinned again, and released from IPFS."""
+    return select(Contribution.cid).where(Contribution.erased_at.is_not(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +93,7 @@ def pin_due(session: Session, local: ContentStore, pinner: Pinner, *, now: int, 
     due = session.execute(
         select(StoredObject.cid, StoredObject.pin_attempts)
         .where(StoredObject.pinned_at.is_(None), StoredObject.durable_at.is_not(None),
-               StoredObject.next_pin_at <= now)
+               StoredObject.next_pin_at <= now, StoredObject.cid.not_in(_erased()))
         .order_by(StoredObject.created_at).limit(batch)
     ).all()
     rows = [cid for cid, _ in due]
@@ -111,9 +120,55 @@ def pin_due(session: Session, local: ContentStore, pinner: Pinner, *, now: int, 
     return PinReport(len(rows), 0)
 
 
+def release_erased(session: Session, local: ContentStore, pinner: Pinner, *, now: int, batches: int = 10) -> int:
+    """Take the envelopes of erased contributions off IPFS; the number released.
+
+    Each batch holding one is pinned again without it (the survivors' bytes, read locally, in one
+    request: a new directory and a new root) and then its old root is unpinned. Objects pinned on
+    their own (before batch directories) are unpinned. Up to ``batches`` batches per call.
+    The order (pin the new root, unpin the old, then record both) makes a crash harmless: the
+    next call rebuilds the same new root from the database and repeats idempotent calls. (Were
+    another object of that batch erased in between, the root pinned before the crash would stay
+    pinned: it holds nothing readable, and `pin/ls` on the node shows it.)
+    """
+    rows = session.execute(
+        select(StoredObject.cid, StoredObject.pin_root, StoredObject.pinned_at)
+        .where(StoredObject.released_at.is_(None), StoredObject.cid.in_(_erased()))
+    ).all()
+    by_root: dict[str, list[str]] = {}
+    released: list[str] = []
+    for cid, root, pinned_at in rows:
+        if pinned_at is None:
+            released.append(cid)  # never reached the node (pin_due skips it now)
+        elif root is None:
+            pinner.unpin(cid)
+            released.append(cid)
+        elif len(by_root) < batches or root in by_root:
+            by_root.setdefault(root, []).append(cid)
+    moves: list[tuple[list[str], str]] = []
+    for root, gone in by_root.items():
+        survivors = list(session.scalars(
+            select(StoredObject.cid).where(StoredObject.pin_root == root, StoredObject.cid.not_in(gone))
+            .order_by(StoredObject.created_at)
+        ))
+        if survivors:
+            pinned = pinner.pin_many([local.get(cid) for cid in survivors])
+            moves += [(list(batch.cids), batch.root) for batch in pinned]
+        pinner.unpin(root)
+        released += gone
+    for cids, root in moves:
+        session.execute(update(StoredObject).where(StoredObject.cid.in_(cids)).values(pin_root=root))
+    if released:
+        session.execute(update(StoredObject).where(StoredObject.cid.in_(released))
+                        .values(pinned_at=None, pin_root=None, released_at=now))
+        log.info("released %d erased objects from IPFS", len(released))
+    return len(released)
+
+
 def unpinned_for_epoch(session: Session, number: int, manifest_cid: str) -> int:
-    """How many of an epoch's objects (its contributions and its manifest) are not pinned yet."""
-    cids = select(Contribution.cid).where(Contribution.epoch == number)
+    """How many of an epoch's objects (its contributions and its manifest) are not pinned yet;
+    erased contributions do not count (their envelopes are not pinned any more)."""
+    cids = select(Contribution.cid).where(Contribution.epoch == number, Contribution.erased_at.is_(None))
     return int(session.scalar(
         select(func.count()).select_from(StoredObject)
         .where(StoredObject.pinned_at.is_(None),

@@ -19,11 +19,11 @@ from anchoring.leader import leadership_for
 from api.app import ChainInfo, create_app
 from api.eip712 import Domain
 from api.submission import Intake, Limits
-from ledger.content import ContentStore, IpfsStore, LocalBlockStore
+from ledger.content import ContentError, ContentStore, IpfsStore, LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
 from ledger.epochs import Anchor
 from ledger.models import Epoch
-from ledger.outbox import OutboxStore, harden, pin_due, unpinned_for_epoch
+from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
 from tally.chain import ChainRuntime, read_deployment
 from tally.keys import master_key, operator_key
 from tally.settings import Settings
@@ -144,7 +144,8 @@ def build_anchorer(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> A
 
 @dataclass
 class StorageJob:
-    """Harden local blocks and pin to IPFS: one pass, run every few seconds by the leader."""
+    """Harden local blocks, pin to IPFS, release erased envelopes from it: one pass, run every
+    few seconds by the leader."""
 
     ledger: Ledger
     ipfs: IpfsStore | None
@@ -156,6 +157,11 @@ class StorageJob:
         if self.ipfs is not None:
             with self.ledger.sessions() as session, session.begin():
                 pin_due(session, self.ledger.store, self.ipfs, now=now)
+            try:
+                with self.ledger.sessions() as session, session.begin():
+                    release_erased(session, self.ledger.store, self.ipfs, now=now)
+            except ContentError as exc:  # the node is down or refused: nothing recorded, next pass
+                log.warning("releasing erased objects from IPFS failed (%s); retrying", exc)
 
 
 def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Jobs:

@@ -1,5 +1,6 @@
 """The outbox against a real js-ipfs daemon: intake never waits on it, nothing is lost when it is
-down, and an epoch is anchored only once its manifest and contributions are pinned."""
+down, an epoch is anchored only once its manifest and contributions are pinned, and erased
+envelopes leave the node."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -14,7 +16,8 @@ from anchoring.audit import audit
 from ledger.content import IpfsStore
 from ledger.epochs import FINAL
 from ledger.models import Epoch, StoredObject
-from ledger.outbox import harden, pin_due, unpinned_for_epoch
+from ledger.outbox import harden, pin_due, release_erased, unpinned_for_epoch
+from ledger.privacy import erase
 from tests.anchoring_e2e.conftest import Stack, real_conversations, submit_all
 from tests.support.ipfs_daemon import IpfsDaemon, node_modules_installed
 
@@ -44,6 +47,8 @@ def pass_of_storage_job(stack: Stack, ipfs: IpfsStore, now: int) -> None:
         harden(session, stack.store, now=now, flush=lambda: None)
     with stack.sessions() as session, session.begin():
         pin_due(session, stack.store, ipfs, now=now)
+    with stack.sessions() as session, session.begin():
+        release_erased(session, stack.store, ipfs, now=now)
 
 
 def pin_root(stack: Stack, cid: str) -> str:
@@ -109,3 +114,51 @@ def test_an_epoch_is_anchored_only_once_its_objects_are_pinned(stack: Stack, ser
     # An auditor needs nothing of ours: the chain and the IPFS node's own RPC API (dag/export).
     report = audit(stack.chain.url, daemon.url.rstrip("/") + "/api/v0", stack.contract.address)
     assert report.ok and report.epochs == 1 and report.leaves == 5, report.discrepancy
+
+
+def test_erased_envelopes_leave_the_node_and_the_rest_stay_pinned(stack: Stack, served, daemon: IpfsDaemon) -> None:  # type: ignore[no-untyped-def]
+    served.app.state.intake._master_key = bytes(range(32))  # privacy mode
+    with IpfsStore(daemon.url, timeout=30, fetch_timeout=2, has_timeout=0.5) as ipfs:
+        accepted = submit_all(served, real_conversations(6))
+        pass_of_storage_job(stack, ipfs, now=10**10)
+        old_root = pin_root(stack, accepted[0]["cid"])
+        erased, kept = accepted[:2], accepted[2:]
+        late = submit_all(served, real_conversations(1, skip=6), first_key=10)
+        with stack.sessions() as session, session.begin():
+            for contribution in erased + late:  # `late` is erased before it was ever pinned
+                assert erase(session, contribution["id"], now=10**10)
+
+        # A crash after the node's work, before the database commit: nothing is recorded...
+        with pytest.raises(RuntimeError), stack.sessions() as session, session.begin():
+            assert release_erased(session, stack.store, ipfs, now=10**10) == 3
+            raise RuntimeError("crash before the commit")
+        assert pin_root(stack, erased[0]["cid"]) == old_root
+        # ... and the next pass repeats it, to the same end.
+        pass_of_storage_job(stack, ipfs, now=10**10 + 1)
+        new_root = pin_root(stack, kept[0]["cid"])
+        assert new_root != old_root and not ipfs.is_pinned(old_root)
+        assert all(pin_root(stack, c["cid"]) == new_root and ipfs.pinned_in(new_root, c["cid"]) for c in kept)
+        with stack.sessions() as session:
+            gone = session.scalars(select(StoredObject).where(
+                StoredObject.cid.in_([c["cid"] for c in erased + late]))).all()
+        assert len(gone) == 3
+        assert all(o.released_at and o.pin_root is None and o.pinned_at is None for o in gone)
+        assert not any(ipfs.pinned_in(new_root, c["cid"]) for c in erased)
+
+        httpx.post(f"{daemon.url}/api/v0/repo/gc", timeout=60).raise_for_status()
+        assert not any(ipfs.has(c["cid"]) for c in erased + late)  # the node let them go
+        assert all(ipfs.get(c["cid"]) == stack.store.get(c["cid"]) for c in kept)
+        for contribution in erased:  # the ledger keeps the points and the public commitment
+            after = served.get(f"/v1/contributions/{contribution['id']}").json()
+            assert after["erased"] and after["points"] == contribution["points"] and after["storage"] == "local"
+
+        pass_of_storage_job(stack, ipfs, now=10**10 + 2)
+        assert pin_root(stack, kept[0]["cid"]) == new_root  # nothing more to do
+
+        number = stack.seal()  # the erased, never-pinned envelope does not hold back anchoring
+        with stack.sessions() as session:
+            epoch = session.get(Epoch, number)
+            assert epoch is not None
+        pass_of_storage_job(stack, ipfs, now=10**10 + 3)
+        with stack.sessions() as session:
+            assert unpinned_for_epoch(session, number, epoch.manifest_cid) == 0
