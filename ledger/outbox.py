@@ -129,7 +129,7 @@ def release_erased(session: Session, local: ContentStore, pinner: Pinner, *, now
     The order (pin the new root, unpin the old, then record both) makes a crash harmless: the
     next call rebuilds the same new root from the database and repeats idempotent calls. (Were
     another object of that batch erased in between, the root pinned before the crash would stay
-    pinned: it holds nothing readable, and `pin/ls` on the node shows it.)
+    pinned, and that envelope with it: unreadable, but not reclaimed.)
     """
     rows = session.execute(
         select(StoredObject.cid, StoredObject.pin_root, StoredObject.pinned_at)
