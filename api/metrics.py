@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.epochs import FINAL
-from ledger.models import Contribution, Epoch
+from ledger.models import Contribution, Epoch, StoredObject
 
 
 class LedgerCollector(Collector):
@@ -29,6 +29,14 @@ class LedgerCollector(Collector):
             gas = session.scalar(select(func.coalesce(func.sum(Epoch.gas_used), 0))) or 0
             states: dict[str, Any] = dict(session.execute(
                 select(Epoch.state, func.count()).group_by(Epoch.state)).all())
+            unpinned = (StoredObject.pinned_at.is_(None), StoredObject.released_at.is_(None))
+            storage = session.execute(select(
+                func.count().filter(StoredObject.durable_at.is_(None)),
+                func.count().filter(StoredObject.durable_at.is_not(None), *unpinned),
+                func.count().filter(StoredObject.pinned_at.is_not(None)),
+                func.count().filter(StoredObject.released_at.is_not(None)),
+                func.count().filter(StoredObject.last_error.is_not(None), *unpinned),
+            )).one()
         yield _gauge("tally_pending_contributions", "Accepted contributions not yet sealed into an epoch", pending)
         yield _counter("tally_contributions", "Accepted contributions", total)
         yield _gauge("tally_last_sealed_epoch", "Number of the newest sealed epoch", last_sealed)
@@ -40,6 +48,13 @@ class LedgerCollector(Collector):
         for state in ("sealed", "submitted", "mined", "final"):
             by_state.add_metric([state], states.get(state, 0))
         yield by_state
+        # The outbox: "committed" objects are only in the database, "local" ones in the local
+        # blockstore too; without an IPFS node every object stays "local".
+        objects = GaugeMetricFamily("tally_stored_objects", "Stored objects by storage state", labels=["state"])
+        for state, count in zip(("committed", "local", "pinned", "released"), storage[:4], strict=True):
+            objects.add_metric([state], count)
+        yield objects
+        yield _gauge("tally_pin_retrying", "Objects whose last pinning attempt failed (backing off)", storage[4])
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -77,12 +77,16 @@ def test_intake_survives_a_node_outage_and_the_outbox_drains_after(stack: Stack,
         with stack.sessions() as session:
             rows = session.scalars(select(StoredObject)).all()
             assert all(r.pin_attempts == 1 and r.last_error and r.durable_at for r in rows)
+        metrics = served.get("/metrics").text
+        assert 'tally_stored_objects{state="local"} 12.0' in metrics and "tally_pin_retrying 12.0" in metrics
 
         daemon.restart()
         pass_of_storage_job(stack, ipfs, now=now)  # still backing off: nothing is due yet
         assert counts(stack) == (12, 0)
         pass_of_storage_job(stack, ipfs, now=now + 2)
         assert counts(stack) == (12, 12)
+        metrics = served.get("/metrics").text
+        assert 'tally_stored_objects{state="pinned"} 12.0' in metrics and "tally_pin_retrying 0.0" in metrics
         with stack.sessions() as session:
             assert len(set(session.scalars(select(StoredObject.pin_root)))) == 1  # one batch, one pin
         for contribution in accepted:
@@ -144,6 +148,9 @@ def test_erased_envelopes_leave_the_node_and_the_rest_stay_pinned(stack: Stack, 
         assert len(gone) == 3
         assert all(o.released_at and o.pin_root is None and o.pinned_at is None for o in gone)
         assert not any(ipfs.pinned_in(new_root, c["cid"]) for c in erased)
+        metrics = served.get("/metrics").text
+        assert 'tally_stored_objects{state="released"} 3.0' in metrics
+        assert 'tally_stored_objects{state="pinned"} 4.0' in metrics
 
         httpx.post(f"{daemon.url}/api/v0/repo/gc", timeout=60).raise_for_status()
         assert not any(ipfs.has(c["cid"]) for c in erased + late)  # the node let them go
