@@ -110,12 +110,16 @@ def pg_stack(pg_url: str, tmp_path: Path) -> Iterator[Stack]:
     yield from _stack(pg_url, tmp_path)
 
 
-@pytest.fixture
-def served(stack: Stack):  # type: ignore[no-untyped-def]
+def serve(stack: Stack) -> TestClient:
+    """The API app on `stack`, in process."""
     intake = Intake(sessions=stack.sessions, store=stack.store, domain=Domain(31337, stack.contract.address),
                     operator_key=OPERATOR_KEY, terms=default_terms(), limits=Limits(4 << 20, 100, 600))
-    client = TestClient(create_app(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None)))
-    return client
+    return TestClient(create_app(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None)))
+
+
+@pytest.fixture
+def served(stack: Stack) -> TestClient:
+    return serve(stack)
 
 
 def submit_all(client: TestClient, conversations: list[dict[str, Any]], first_key: int = 0) -> list[dict[str, Any]]:

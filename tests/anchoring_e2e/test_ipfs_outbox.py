@@ -18,7 +18,7 @@ from ledger.epochs import FINAL
 from ledger.models import Epoch, StoredObject
 from ledger.outbox import harden, pin_due, release_erased, unpinned_for_epoch
 from ledger.privacy import erase
-from tests.anchoring_e2e.conftest import Stack, real_conversations, submit_all
+from tests.anchoring_e2e.conftest import Stack, real_conversations, serve, submit_all
 from tests.support.ipfs_daemon import IpfsDaemon, node_modules_installed
 
 pytestmark = pytest.mark.slow
@@ -120,7 +120,14 @@ def test_an_epoch_is_anchored_only_once_its_objects_are_pinned(stack: Stack, ser
     assert report.ok and report.epochs == 1 and report.leaves == 5, report.discrepancy
 
 
-def test_erased_envelopes_leave_the_node_and_the_rest_stay_pinned(stack: Stack, served, daemon: IpfsDaemon) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_stack(request: pytest.FixtureRequest) -> Stack:
+    stack: Stack = request.getfixturevalue("stack" if request.param == "sqlite" else "pg_stack")
+    return stack
+
+
+def test_erased_envelopes_leave_the_node_and_the_rest_stay_pinned(any_stack: Stack, daemon: IpfsDaemon) -> None:
+    stack, served = any_stack, serve(any_stack)
     served.app.state.intake._master_key = bytes(range(32))  # privacy mode
     with IpfsStore(daemon.url, timeout=30, fetch_timeout=2, has_timeout=0.5) as ipfs:
         accepted = submit_all(served, real_conversations(6))
