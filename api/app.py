@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.bundles import BalanceTrees
 from api.metrics import LedgerCollector
 from api.problems import PROBLEM_TYPES, Problem
-from api.routes import accounts, contributions, epochs, gateway, meta, page, proofs
+from api.routes import accounts, adjustments, contributions, epochs, gateway, meta, page, proofs
 from api.submission import Intake
 
 log = logging.getLogger("tally.api")
@@ -95,6 +95,7 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     app.include_router(meta.router)
     app.include_router(contributions.router)
     app.include_router(accounts.router)
+    app.include_router(adjustments.router)
     app.include_router(proofs.router)
     app.include_router(epochs.router)
     app.include_router(gateway.router)

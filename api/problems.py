@@ -64,6 +64,11 @@ _TYPES = [
                 "A conversation needs at least one non-empty user message and one non-empty assistant message."),
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
+    ProblemType("ref-reused", 409, "Reference reused",
+                "This ref already names a different grant or clawback; `existing` shows it. Use a new ref "
+                "for a new adjustment, or send the same request again to read the first one back."),
+    ProblemType("insufficient-points", 409, "Insufficient points",
+                "A clawback cannot take an account below a zero balance."),
     ProblemType("not-found", 404, "Not found", "No such resource."),
     ProblemType("unauthorized", 401, "Unauthorized",
                 "This operation needs the admin API key as `Authorization: Bearer <key>`."),

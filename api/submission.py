@@ -58,7 +58,7 @@ def parse_address(value: object, field: str = "contributor") -> str:
     return to_checksum_address(value)
 
 
-def _invalid(field: str, message: str) -> Problem:
+def invalid_field(field: str, message: str) -> Problem:
     return Problem("invalid-request", f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
@@ -122,7 +122,7 @@ class Intake:
     def check(self, body: object, now: int) -> tuple[intake.Prepared, intake.Consent]:
         """Every check that needs no database: shape, consent and the conversation itself."""
         if not isinstance(body, Mapping):
-            raise _invalid("body", "must be a JSON object")
+            raise invalid_field("body", "must be a JSON object")
         missing = [f for f in ("contributor", "conversation", "nonce", "issuedAt", "termsHash", "signature")
                    if f not in body]
         if missing:
@@ -136,13 +136,13 @@ class Intake:
         if isinstance(nonce, str) and _DECIMAL.match(nonce):
             nonce = int(nonce)
         if isinstance(nonce, bool) or not isinstance(nonce, int) or not 0 <= nonce < 1 << 256:
-            raise _invalid("nonce", "must be a uint256 as a decimal string or an integer")
+            raise invalid_field("nonce", "must be a uint256 as a decimal string or an integer")
         issued_at = body["issuedAt"]
         if isinstance(issued_at, bool) or not isinstance(issued_at, int) or not 0 <= issued_at < 1 << 64:
-            raise _invalid("issuedAt", "must be Unix seconds as an integer")
+            raise invalid_field("issuedAt", "must be Unix seconds as an integer")
         terms_hash = body["termsHash"]
         if not isinstance(terms_hash, str) or not _HASH.match(terms_hash):
-            raise _invalid("termsHash", "must be 0x followed by 64 hex digits")
+            raise invalid_field("termsHash", "must be 0x followed by 64 hex digits")
         signature = body["signature"]
         if not isinstance(signature, str) or not _SIGNATURE.match(signature):
             raise Problem("invalid-signature", "signature must be 0x followed by 130 hex digits")

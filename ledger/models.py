@@ -72,6 +72,19 @@ class JournalTransfer(Base):
     contribution_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"), index=True)
 
 
+class Adjustment(Base):
+    """A grant or clawback made by an operator, keyed by the caller's reference (idempotency)."""
+
+    __tablename__ = "adjustments"
+
+    ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("journal_transfers.id"), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class JournalEntry(Base):
     """One leg of a double-entry transfer of points. Rows are never updated nor deleted.
 

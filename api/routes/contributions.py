@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
 from typing import Any
@@ -13,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from api.problems import MEDIA_TYPE, Problem
+from api.routes.admin import require_admin
 from api.routes.body import read_json
 from api.submission import Accepted, BatchBody, SubmissionBody
 from api.views import contribution_json
@@ -98,14 +98,6 @@ def get_contribution(request: Request, key: str) -> dict[str, Any]:
         storage = storage_state(session, [row.cid])[row.cid]
         epoch_state = session.scalar(select(Epoch.state).where(Epoch.number == row.epoch)) if row.epoch else None
     return contribution_json(row, storage, epoch_state)
-
-
-def require_admin(request: Request) -> None:
-    expected = request.app.state.admin_api_key
-    given = request.headers.get("authorization", "")
-    token = given[7:] if given.lower().startswith("bearer ") else ""
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise Problem("unauthorized", "a valid admin API key is required")
 
 
 @router.post("/v1/contributions/{key}:erase")
