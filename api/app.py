@@ -16,6 +16,7 @@ from api.bundles import BalanceTrees
 from api.metrics import LedgerCollector
 from api.problems import PROBLEM_TYPES, Problem
 from api.routes import accounts, adjustments, contributions, epochs, gateway, meta, page, proofs
+from api.routes import usage as usage_routes
 from api.submission import Intake
 
 log = logging.getLogger("tally.api")
@@ -32,8 +33,16 @@ class ChainInfo:
     explorer_kind: str = "etherscan"
 
 
+@dataclass(frozen=True)
+class UsagePolicy:
+    """Who may report usage (`POST /v1/usage`), and what a unit of use earns its contributor."""
+
+    api_key: str | None = None
+    points_per_unit: int = 1
+
+
 def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | None = None,
-               admin_api_key: str | None = None) -> FastAPI:
+               admin_api_key: str | None = None, usage: UsagePolicy | None = None) -> FastAPI:
     app = FastAPI(
         title="Tally",
         version="1",
@@ -44,6 +53,7 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     app.state.chain = chain
     app.state.balance_trees = BalanceTrees(intake.store)
     app.state.admin_api_key = admin_api_key
+    app.state.usage = usage or UsagePolicy()
     registry = CollectorRegistry()
     registry.register(LedgerCollector(intake.sessions))
     app.state.metrics = registry
@@ -96,6 +106,7 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     app.include_router(contributions.router)
     app.include_router(accounts.router)
     app.include_router(adjustments.router)
+    app.include_router(usage_routes.router)
     app.include_router(proofs.router)
     app.include_router(epochs.router)
     app.include_router(gateway.router)

@@ -71,7 +71,8 @@ _TYPES = [
                 "A clawback cannot take an account below a zero balance."),
     ProblemType("not-found", 404, "Not found", "No such resource."),
     ProblemType("unauthorized", 401, "Unauthorized",
-                "This operation needs the admin API key as `Authorization: Bearer <key>`."),
+                "This operation needs an API key as `Authorization: Bearer <key>`: the admin key, or the "
+                "data-consumer key for POST /v1/usage."),
     ProblemType("not-anchored", 409, "Not anchored yet",
                 "The proof needs an epoch that is sealed and anchored on-chain; epochs are sealed on a "
                 "schedule, so try again later."),

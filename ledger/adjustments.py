@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger import journal
+from ledger.db import serialise
 from ledger.models import Adjustment
 
 MAX_POINTS = 10**12
 """The most points one adjustment moves: keeps every total far inside the journal's 64-bit sums."""
 
 MAX_REF_LENGTH = 128
+
+ADJUSTMENTS_LOCK = 0x7A11EAD
+"""Adjustments are rare: all of them run one at a time, so a reference is checked and written
+atomically and two clawbacks cannot both pass the balance check."""
 
 
 class AdjustmentError(ValueError):
@@ -64,7 +68,7 @@ def _adjust(session: Session, kind: str, account: str, points: int, ref: str, no
         raise AdjustmentError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
     if account == journal.REWARDS_POOL:
         raise AdjustmentError("the rewards pool is not an account to adjust")
-    _lock_adjustments(session)
+    serialise(session, ADJUSTMENTS_LOCK)
     existing = session.get(Adjustment, ref)
     if existing is not None:
         if (existing.kind, existing.account, existing.points) != (kind, account, points):
@@ -85,10 +89,3 @@ def _adjust(session: Session, kind: str, account: str, points: int, ref: str, no
     session.flush()
     return Outcome(adjustment, replayed=False)
 
-
-def _lock_adjustments(session: Session) -> None:
-    # Adjustments are rare: serialise them all, so a reference is checked and written atomically
-    # and two clawbacks cannot both pass the balance check. PostgreSQL: a transaction-scoped
-    # advisory lock; SQLite: BEGIN IMMEDIATE already holds the write lock.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(0x7A11EAD)))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event
+from sqlalchemy import MetaData, Table, event, func, select
 from sqlalchemy.engine import Engine, create_engine
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Stable constraint names let Alembic migrations refer to constraints on both backends.
 NAMING_CONVENTION = {
@@ -71,3 +71,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def serialise(session: Session, key: int) -> None:
+    """Hold the lock named ``key`` until the session's transaction ends, so that transactions doing
+    the same read-then-write run one after the other. PostgreSQL: a transaction-scoped advisory
+    lock; SQLite needs nothing: every transaction is BEGIN IMMEDIATE and holds the write lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key)))

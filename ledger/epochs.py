@@ -19,7 +19,7 @@ from tiny_keccak import keccak256
 
 from ledger import jcs
 from ledger.content import ContentStore
-from ledger.db import table_of
+from ledger.db import serialise, table_of
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
@@ -60,11 +60,8 @@ def pending_contributions(session: Session) -> int:
     return int(session.scalar(select(func.count()).where(Contribution.epoch.is_(None))) or 0)
 
 
-def _lock_sealing(session: Session) -> None:
-    # Two sealers must not both read "latest epoch = n" and write n + 1. PostgreSQL: a
-    # transaction-scoped advisory lock; SQLite: BEGIN IMMEDIATE already holds the write lock.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(0x7A11E9)))
+SEALING_LOCK = 0x7A11E9
+"""Two sealers must not both read "latest epoch = n" and write n + 1."""
 
 
 def balances(session: Session) -> list[tuple[str, int]]:
@@ -86,7 +83,7 @@ def seal_epoch(
     """Seal everything accepted and journaled so far into the next epoch, in the caller's
     transaction; None when there is nothing new. The caller commits."""
     now = int(time.time()) if now is None else now
-    _lock_sealing(session)
+    serialise(session, SEALING_LOCK)
     previous = latest_epoch(session)
     number = 1 if previous is None else previous.number + 1
 

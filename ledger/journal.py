@@ -90,22 +90,26 @@ def accrue(session: Session, *, account: str, points: int, ref: str, created_at:
 
 
 def accrue_many(
-    session: Session, accruals: Sequence[tuple[str, int, str, int | None]], *, created_at: int
+    session: Session, accruals: Sequence[tuple[str, int, str, int | None]], *, created_at: int,
+    kind: str = ACCRUAL,
 ) -> None:
-    """Credit many (account, points, ref, contribution_id) accruals with three statements."""
+    """Credit many (account, points, ref, contribution_id) from the rewards pool with two
+    statements: accruals by default, or usage rewards."""
+    if kind not in KINDS:
+        raise JournalError(f"unknown journal kind {kind!r}")
     accruals = [a for a in accruals if a[1] > 0]
     if not accruals:
         return
     transfers = table_of(JournalTransfer)
     ids = session.execute(
         insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True),
-        [{"kind": ACCRUAL, "ref": ref, "created_at": created_at, "contribution_id": cid}
+        [{"kind": kind, "ref": ref, "created_at": created_at, "contribution_id": cid}
          for _, _, ref, cid in accruals],
     ).scalars().all()
     session.execute(
         insert(table_of(JournalEntry)),
         [
-            {"transfer_id": tid, "account": account, "amount": signed, "kind": ACCRUAL, "ref": ref,
+            {"transfer_id": tid, "account": account, "amount": signed, "kind": kind, "ref": ref,
              "created_at": created_at}
             for tid, (account, points, ref, _) in zip(ids, accruals, strict=True)
             for account, signed in ((REWARDS_POOL, -points), (account, points))

@@ -85,6 +85,19 @@ class Adjustment(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class UsageReport(Base):
+    """A data consumer's report of uses, keyed by its reference (idempotency); its credits are
+    the journal transfers of kind ``usage`` with that reference."""
+
+    __tablename__ = "usage_reports"
+
+    ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    items: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class JournalEntry(Base):
     """One leg of a double-entry transfer of points. Rows are never updated nor deleted.
 

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     storage_interval: float = Field(default=5.0, gt=0)
 
     admin_api_key: SecretStr | None = Field(default=None, description="Bearer key of admin operations")
+    usage_api_key: SecretStr | None = Field(default=None, description="Bearer key of data consumers (POST /v1/usage)")
+    usage_points_per_unit: int = Field(default=1, ge=0, le=10**6,
+                                       description="points per reported unit of use; 0 turns usage off")
 
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
@@ -119,7 +122,7 @@ class Settings(BaseSettings):
         """The settings with every secret blanked, safe to print or log."""
         data = self.model_dump()
         for name in ("operator_passphrase", "operator_key", "anchor_passphrase", "anchor_key", "master_key",
-                     "ipfs_password", "ipfs_token", "admin_api_key"):
+                     "ipfs_password", "ipfs_token", "admin_api_key", "usage_api_key"):
             if data.get(name) is not None:
                 data[name] = "**********"
         if self.database_url and "@" in self.database_url:

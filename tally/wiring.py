@@ -16,7 +16,7 @@ from anchoring.anchorer import Anchorer, AnchorPolicy
 from anchoring.chain import GWEI, FeePolicy
 from anchoring.jobs import Jobs, JobSettings
 from anchoring.leader import leadership_for
-from api.app import ChainInfo, create_app
+from api.app import ChainInfo, UsagePolicy, create_app
 from api.eip712 import Domain
 from api.submission import Intake, Limits
 from ledger.content import ContentError, ContentStore, IpfsStore, LocalBlockStore
@@ -108,8 +108,10 @@ def build_app(settings: Settings, chain: ChainRuntime | None = None) -> FastAPI:
     info = chain_info(settings, chain)
     ledger = open_ledger(settings)
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    usage_key = settings.usage_api_key.get_secret_value() if settings.usage_api_key else None
     return create_app(build_intake(settings, ledger, info), info, cors_origins=settings.cors_origins,
-                      admin_api_key=admin_key)
+                      admin_api_key=admin_key,
+                      usage=UsagePolicy(usage_key, settings.usage_points_per_unit))
 
 
 def app_from_environment() -> FastAPI:

@@ -28,6 +28,7 @@ def config(request: Request) -> dict[str, Any]:
         "explorerUrl": chain.explorer_url,
         "eip712": eip712_json(intake.domain),
         "limits": intake.limits.as_json(),
+        "usage": {"pointsPerUnit": str(request.app.state.usage.points_per_unit)},
     }
 
 

@@ -1,0 +1,90 @@
+"""Usage rewards: points for contributors whose conversations a data consumer used (DESIGN.md §8).
+
+A data consumer reports a batch of uses under its own reference: which contributions, how many
+units of each (a unit is the consumer's count of uses: a training run, a thousand samples...). Each
+contributor is credited ``units * points_per_unit`` from the rewards pool, a journal transfer of kind
+``usage`` linked to the contribution, sealed into the next epoch and published in its manifest with
+the reference. The reference is the consumer's idempotency key: the same report sent again credits
+nothing more, and a different report cannot reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger import journal
+from ledger.adjustments import MAX_REF_LENGTH, AdjustmentError
+from ledger.db import serialise
+from ledger.models import Contribution, UsageReport
+
+MAX_ITEMS = 1000
+MAX_UNITS = 10**6
+
+USAGE_LOCK = 0x7A11E5E
+"""Reports run one at a time, so a reference is checked and written atomically."""
+
+
+class UsageError(AdjustmentError):
+    """A usage report the ledger refuses; nothing was written."""
+
+
+class ReportReusedError(UsageError):
+    """The reference already names a different report."""
+
+
+class UnknownContributionError(UsageError):
+    def __init__(self, index: int, key: int) -> None:
+        super().__init__(f"items[{index}]: no contribution {key}")
+        self.index = index
+
+
+@dataclass(frozen=True, slots=True)
+class UsageOutcome:
+    report: UsageReport
+    replayed: bool
+    """True when this reference had already been recorded: nothing new was credited."""
+
+
+def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]], points_per_unit: int,
+                 now: int) -> UsageOutcome:
+    """Credit the contributors of ``items`` (contribution id, units) in the caller's transaction."""
+    if not ref or len(ref) > MAX_REF_LENGTH or not ref.isprintable():
+        raise UsageError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
+    if not 0 < len(items) <= MAX_ITEMS:
+        raise UsageError(f"a report holds 1 to {MAX_ITEMS} items")
+    for index, (_, units) in enumerate(items):
+        if not 0 < units <= MAX_UNITS:
+            raise UsageError(f"items[{index}].units must be between 1 and {MAX_UNITS}")
+    if points_per_unit <= 0:
+        raise UsageError("usage rewards are off (points per unit is 0)")
+    digest = _digest(items, points_per_unit)
+    serialise(session, USAGE_LOCK)
+    existing = session.get(UsageReport, ref)
+    if existing is not None:
+        if existing.digest != digest:
+            raise ReportReusedError(f"reference {ref!r} already names a different usage report")
+        return UsageOutcome(existing, replayed=True)
+    ids = {key for key, _ in items}
+    owners = dict(session.execute(select(Contribution.id, Contribution.contributor)
+                                  .where(Contribution.id.in_(ids))).all())
+    for index, (key, _) in enumerate(items):
+        if key not in owners:
+            raise UnknownContributionError(index, key)
+    credits = [(owners[key], units * points_per_unit, ref, key) for key, units in items]
+    journal.accrue_many(session, credits, created_at=now, kind=journal.USAGE)
+    report = UsageReport(ref=ref, digest=digest, items=len(items), points=sum(c[1] for c in credits),
+                         created_at=now)
+    session.add(report)
+    session.flush()
+    return UsageOutcome(report, replayed=False)
+
+
+def _digest(items: Sequence[tuple[int, int]], points_per_unit: int) -> bytes:
+    """What makes two reports the same report: the items in order, and the rate they earned."""
+    text = ";".join(f"{key}:{units}" for key, units in items) + f"@{points_per_unit}"
+    return hashlib.sha256(text.encode()).digest()
