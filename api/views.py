@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.eip712 import Domain, contribution_types, receipt_types
-from ledger.models import Contribution, JournalEntry
+from ledger.models import Adjustment, Contribution, JournalEntry, UsageReport
 
 
 def _hex(data: bytes) -> str:
@@ -84,3 +84,19 @@ def eip712_json(domain: Domain) -> dict[str, Any]:
         "primaryType": "Contribution",
         "receipt": {"types": receipt_types(), "primaryType": "Receipt"},
     }
+
+
+def adjustment_json(adjustment: Adjustment) -> dict[str, Any]:
+    return {
+        "ref": adjustment.ref,
+        "kind": adjustment.kind,
+        "account": adjustment.account,
+        "points": str(adjustment.points),
+        "transfer": adjustment.transfer_id,
+        "createdAt": adjustment.created_at,
+    }
+
+
+def report_json(report: UsageReport) -> dict[str, Any]:
+    return {"ref": report.ref, "items": report.items, "points": str(report.points), "createdAt": report.created_at}
+

@@ -15,8 +15,8 @@ from api.problems import Problem
 from api.routes.admin import require_admin
 from api.routes.body import read_json
 from api.submission import invalid_field, parse_address
+from api.views import adjustment_json
 from ledger import adjustments
-from ledger.models import Adjustment
 
 router = APIRouter(tags=["adjustments"])
 
@@ -87,14 +87,3 @@ def _parse(body: Any) -> tuple[int, str]:
     if not isinstance(ref, str):
         raise invalid_field("ref", "a string")
     return points, ref
-
-
-def adjustment_json(adjustment: Adjustment) -> dict[str, Any]:
-    return {
-        "ref": adjustment.ref,
-        "kind": adjustment.kind,
-        "account": adjustment.account,
-        "points": str(adjustment.points),
-        "transfer": adjustment.transfer_id,
-        "createdAt": adjustment.created_at,
-    }

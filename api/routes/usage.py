@@ -15,8 +15,9 @@ from api.problems import Problem
 from api.routes.admin import require_bearer
 from api.routes.body import read_json
 from api.submission import invalid_field
+from api.views import report_json
 from ledger import usage
-from ledger.models import Contribution, UsageReport
+from ledger.models import Contribution
 
 router = APIRouter(tags=["usage"])
 
@@ -100,7 +101,3 @@ def _resolve(session: Any, items: list[tuple[int | str, int]]) -> list[tuple[int
             key = found
         resolved.append((key, units))
     return resolved
-
-
-def report_json(report: UsageReport) -> dict[str, Any]:
-    return {"ref": report.ref, "items": report.items, "points": str(report.points), "createdAt": report.created_at}
