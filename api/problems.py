@@ -65,8 +65,9 @@ _TYPES = [
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
     ProblemType("ref-reused", 409, "Reference reused",
-                "This ref already names a different grant or clawback; `existing` shows it. Use a new ref "
-                "for a new adjustment, or send the same request again to read the first one back."),
+                "This ref already names a different grant, clawback or usage report (for an adjustment, "
+                "`existing` shows it). Use a new ref for a new request, or send the same request again "
+                "to read the first answer back."),
     ProblemType("insufficient-points", 409, "Insufficient points",
                 "A clawback cannot take an account below a zero balance."),
     ProblemType("not-found", 404, "Not found", "No such resource."),

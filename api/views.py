@@ -99,4 +99,3 @@ def adjustment_json(adjustment: Adjustment) -> dict[str, Any]:
 
 def report_json(report: UsageReport) -> dict[str, Any]:
     return {"ref": report.ref, "items": report.items, "points": str(report.points), "createdAt": report.created_at}
-

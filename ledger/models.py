@@ -57,7 +57,8 @@ class Contribution(Base):
     # by the master key, lives here; erasure destroys it (crypto-shredding). Public mode: null.
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(61))
     encrypted: Mapped[bool] = mapped_column(default=False)
-    erased_at: Mapped[int | None] = mapped_column(BigInteger)
+    erased_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # indexed: every storage pass asks which contributions are erased
 
 
 class JournalTransfer(Base):

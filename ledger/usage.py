@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger import journal
-from ledger.adjustments import MAX_REF_LENGTH, AdjustmentError
+from ledger.adjustments import MAX_REF_LENGTH
 from ledger.db import serialise
 from ledger.models import Contribution, UsageReport
 
@@ -29,7 +29,7 @@ USAGE_LOCK = 0x7A11E5E
 """Reports run one at a time, so a reference is checked and written atomically."""
 
 
-class UsageError(AdjustmentError):
+class UsageError(ValueError):
     """A usage report the ledger refuses; nothing was written."""
 
 

@@ -1,4 +1,4 @@
-"""batch pins and released objects in the outbox; adjustments and usage reports
+"""batch pins and released objects in the outbox; adjustments and usage reports; erased contributions indexed
 
 Revision ID: 0003
 Revises: 0002
@@ -40,6 +40,9 @@ def upgrade() -> None:
     with op.batch_alter_table('adjustments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_adjustments_account'), ['account'], unique=False)
 
+    with op.batch_alter_table('contributions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contributions_erased_at'), ['erased_at'], unique=False)
+
     with op.batch_alter_table('stored_objects', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pin_root', sa.String(length=128), nullable=True))
         batch_op.add_column(sa.Column('released_at', sa.BigInteger(), nullable=True))
@@ -57,5 +60,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_adjustments_account'))
 
     op.drop_table('adjustments')
+    with op.batch_alter_table('contributions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contributions_erased_at'))
+
     op.drop_table('usage_reports')
     # ### end Alembic commands ###
