@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,28 +16,10 @@ from api.metrics import LedgerCollector
 from api.problems import PROBLEM_TYPES, Problem
 from api.routes import accounts, adjustments, contributions, epochs, gateway, meta, page, proofs
 from api.routes import usage as usage_routes
+from api.services import ChainInfo, UsagePolicy
 from api.submission import Intake
 
 log = logging.getLogger("tally.api")
-
-
-@dataclass(frozen=True, slots=True)
-class ChainInfo:
-    """What a client needs to reach the chain the contract lives on."""
-
-    chain_id: int
-    contract: str
-    rpc_url: str | None
-    explorer_url: str | None
-    explorer_kind: str = "etherscan"
-
-
-@dataclass(frozen=True)
-class UsagePolicy:
-    """Who may report usage (`POST /v1/usage`), and what a unit of use earns its contributor."""
-
-    api_key: str | None = None
-    points_per_unit: int = 1
 
 
 def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | None = None,
