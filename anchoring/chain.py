@@ -13,10 +13,12 @@ import requests
 from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 
+from ledger.errors import UnavailableError
+
 GWEI = 10**9
 
 
-class ChainUnavailableError(RuntimeError):
+class ChainUnavailableError(UnavailableError, RuntimeError):
     """The node did not answer; try again later."""
 
 

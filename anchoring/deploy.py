@@ -22,6 +22,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from anchoring.artifact import ContractArtifact, load_artifact
+from ledger.errors import InvalidInputError
 
 __all__ = [
     "DEFAULT_ADMIN_DELAY",
@@ -55,7 +56,7 @@ _JSON_NAMES = {
 }
 
 
-class DeploymentError(RuntimeError):
+class DeploymentError(InvalidInputError, RuntimeError):
     """The deployment failed, or a recorded deployment is unreadable."""
 
 

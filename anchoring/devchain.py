@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from ledger.errors import UnavailableError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_CHAIN_ID = 31337
 # anvil's first well-known development account (mnemonic "test test ... junk"): public knowledge,
@@ -28,8 +30,8 @@ DEV_CHAIN_ID = 31337
 DEV_FUNDED_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
-class DevChainError(RuntimeError):
-    pass
+class DevChainError(UnavailableError, RuntimeError):
+    """The embedded dev chain (anvil) cannot be started or reached."""
 
 
 def find_anvil() -> str:

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.explorer import explorer_for
-from api.problems import Problem
 from ledger.content import ContentStore
 from ledger.epochs import BALANCE_ENCODING, FINAL, MINED
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
@@ -28,6 +28,10 @@ from ledger.models import Contribution, Epoch
 FORMAT = "tally-proof-v1"
 CONTRIBUTION_SIGNATURE = "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])"
 BALANCE_SIGNATURE = "verifyBalance(uint64,address,uint256,bytes32[])"
+
+
+class NotAnchoredError(ConflictError):
+    code = "not-anchored"
 
 
 def _hex(data: bytes) -> str:
@@ -59,16 +63,16 @@ def choose_epoch(session: Session, requested: int | None, minimum: int) -> Epoch
     if requested is not None:
         epoch = session.get(Epoch, requested)
         if epoch is None:
-            raise Problem("not-found", f"no epoch {requested}")
+            raise NotFoundError(f"no epoch {requested}")
         if requested < minimum:
-            raise Problem("invalid-request", f"epoch {requested} is before the epoch ({minimum}) that includes it")
+            raise InvalidInputError(f"epoch {requested} is before the epoch ({minimum}) that includes it")
         return epoch
     for states in ((FINAL,), (FINAL, MINED)):
         epoch = session.scalar(select(Epoch).where(Epoch.state.in_(states), Epoch.number >= minimum)
                                .order_by(Epoch.number.desc()).limit(1))
         if epoch is not None:
             return epoch
-    raise Problem("not-anchored", f"no epoch from {minimum} on is anchored on-chain yet; try again later",
+    raise NotAnchoredError(f"no epoch from {minimum} on is anchored on-chain yet; try again later",
                   epoch=minimum)
 
 
@@ -89,7 +93,7 @@ def _envelope(kind: str, chain: Any, epoch: Epoch) -> dict[str, Any]:
 
 def contribution_bundle(session: Session, chain: Any, row: Contribution, epoch_number: int | None) -> dict[str, Any]:
     if row.epoch is None or row.log_index is None:
-        raise Problem("not-anchored", f"contribution {row.id} is not sealed into an epoch yet; try again later")
+        raise NotAnchoredError(f"contribution {row.id} is not sealed into an epoch yet; try again later")
     epoch = choose_epoch(session, epoch_number, row.epoch)
     proof = StoredLog(session).inclusion_proof(row.log_index, epoch.log_size)
     leaf_data = rfc9162.leaf_data(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points)
@@ -155,7 +159,7 @@ def balance_bundle(session: Session, chain: Any, trees: BalanceTrees, address: s
     epoch = choose_epoch(session, epoch_number, 1)
     found = trees.lookup(epoch.manifest_cid, address)
     if found is None:
-        raise Problem("not-found", f"{address} has no balance in epoch {epoch.number}", epoch=epoch.number)
+        raise NotFoundError(f"{address} has no balance in epoch {epoch.number}", epoch=epoch.number)
     tree, index = found
     balance = str(tree.at(index)[1])
     proof = tree.get_proof(index)

@@ -1,15 +1,20 @@
 """RFC 9457 problem details: every error the API returns, each with a stable ``type``.
 
 A ``type`` is a relative URI, ``/problems/<slug>``, resolved against the API's own origin,
-where a GET returns its description; clients match on it, never on ``detail`` text.
+where a GET returns its description; clients match on it, never on ``detail`` text. The slug is
+the ``code`` of the ``ledger.errors.TallyError`` that was raised: routes raise, this module
+renders, and the registry below holds each type's title, status and description.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi.responses import JSONResponse
+
+from ledger.errors import TallyError
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -80,6 +85,14 @@ _TYPES = [
     ProblemType("not-acceptable", 406, "Not acceptable",
                 "This resource is served as application/vnd.ipld.raw or application/vnd.ipld.car."),
     ProblemType("method-not-allowed", 405, "Method not allowed", "This resource does not accept that method."),
+    ProblemType("conflict", 409, "Conflict", "The request contradicts what the ledger already holds."),
+    ProblemType("invalid-manifest", 422, "Invalid manifest",
+                "The document is not an epoch manifest of a version this server reads; the detail names the field."),
+    ProblemType("invalid-bundle", 422, "Invalid proof bundle",
+                "The document is not a proof bundle of a format this server reads; the detail names the field."),
+    ProblemType("invalid-car", 422, "Invalid CAR", "The bytes are not a CARv1 archive."),
+    ProblemType("verification-failed", 422, "Verification failed",
+                "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),
     ProblemType("internal-error", 500, "Internal error",
                 "Something failed on our side; nothing was written. The error was logged."),
@@ -88,26 +101,27 @@ _TYPES = [
 PROBLEM_TYPES: dict[str, ProblemType] = {t.slug: t for t in _TYPES}
 
 
-class Problem(Exception):
-    """An error response: raise it anywhere in a request, the app renders problem+json."""
+def problem_type_of(error: TallyError) -> ProblemType:
+    """The registered problem type of an error's ``code`` (a test keeps the registry complete)."""
+    return PROBLEM_TYPES.get(error.code) or ProblemType(error.code, error.status, "Error", str(error))
 
-    def __init__(self, slug: str, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.type = PROBLEM_TYPES[slug]
-        self.detail = detail
-        self.extensions = extensions
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "type": self.type.uri,
-            "title": self.type.title,
-            "status": self.type.status,
-            "detail": self.detail,
-        }
-        if instance:
-            body["instance"] = instance
-        body.update(self.extensions)
-        return body
+def problem_body(error: TallyError, instance: str | None = None) -> dict[str, Any]:
+    """The RFC 9457 body: type, title, status, detail, then the error's extension members."""
+    problem = problem_type_of(error)
+    body: dict[str, Any] = {
+        "type": problem.uri,
+        "title": problem.title,
+        "status": problem.status,
+        "detail": error.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(error.extensions)
+    return body
 
-    def response(self, instance: str | None = None) -> JSONResponse:
-        return JSONResponse(self.body(instance), status_code=self.type.status, media_type=MEDIA_TYPE)
+
+def problem_response(error: TallyError, instance: str | None = None,
+                     headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body = problem_body(error, instance)
+    return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)

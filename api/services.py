@@ -1,8 +1,23 @@
-"""What the routes work with, built once by the wiring (``tally.wiring``) and typed end to end."""
+"""What the routes work with: one frozen ``Services``, built once by the wiring (``tally.wiring``).
+
+Routes receive it through FastAPI's ``Depends`` (``ServicesDep``), typed end to end; nothing in a
+route reads ``app.state``. ``services_of`` is the one place that does.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.content import ContentStore
+from ledger.intake import Intake
+
+if TYPE_CHECKING:
+    from api.bundles import BalanceTrees
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +37,44 @@ class UsagePolicy:
 
     api_key: str | None = None
     points_per_unit: int = 1
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request may need: the intake (with the sessions and the content store it
+    writes through), the chain clients sign against, cached balance trees, the metrics registry
+    (computed from the database at scrape time), and the policies."""
+
+    intake: Intake
+    chain: ChainInfo
+    balance_trees: BalanceTrees
+    metrics: CollectorRegistry
+    admin_api_key: str | None = None
+    usage: UsagePolicy = UsagePolicy()
+
+    @classmethod
+    def of(cls, intake: Intake, chain: ChainInfo, *, admin_api_key: str | None = None,
+           usage: UsagePolicy | None = None) -> Services:
+        from api.bundles import BalanceTrees  # api.bundles imports this module
+        from api.metrics import LedgerCollector
+
+        metrics = CollectorRegistry()
+        metrics.register(LedgerCollector(intake.sessions))
+        return cls(intake, chain, BalanceTrees(intake.store), metrics, admin_api_key, usage or UsagePolicy())
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.intake.sessions
+
+    @property
+    def store(self) -> ContentStore:
+        return self.intake.store
+
+
+def services_of(request: Request) -> Services:
+    """The app's services (set by ``api.app.create_app``)."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(services_of)]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.eip712 import Domain, contribution_types, receipt_types
-from ledger.models import Adjustment, Contribution, JournalEntry, UsageReport
+from ledger.adjustments import adjustment_json
+from ledger.eip712 import Domain, contribution_types, receipt_types
+from ledger.encoding import hex0x
+from ledger.models import Contribution, JournalEntry, UsageReport
 
-
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
+__all__ = ["adjustment_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json"]
 
 
 def contribution_status(row: Contribution, epoch_state: str | None = None) -> str:
@@ -25,12 +25,12 @@ def contribution_status(row: Contribution, epoch_state: str | None = None) -> st
 def receipt_json(row: Contribution) -> dict[str, Any]:
     return {
         "message": {
-            "contentHash": _hex(row.content_hash),
+            "contentHash": hex0x(row.content_hash),
             "contributor": row.contributor,
             "points": str(row.points),
             "acceptedAt": row.accepted_at,
         },
-        "signature": _hex(row.receipt_signature),
+        "signature": hex0x(row.receipt_signature),
     }
 
 
@@ -39,7 +39,7 @@ def contribution_json(row: Contribution, storage: str = "local", epoch_state: st
     the state of the epoch that sealed it, if any."""
     return {
         "id": row.id,
-        "contentHash": _hex(row.content_hash),
+        "contentHash": hex0x(row.content_hash),
         "cid": row.cid,
         "contributor": row.contributor,
         "points": str(row.points),
@@ -58,8 +58,8 @@ def contribution_json(row: Contribution, storage: str = "local", epoch_state: st
         "consent": {
             "nonce": row.nonce,
             "issuedAt": row.issued_at,
-            "termsHash": _hex(row.terms_hash),
-            "signature": _hex(row.signature),
+            "termsHash": hex0x(row.terms_hash),
+            "signature": hex0x(row.signature),
         },
         "receipt": receipt_json(row),
     }
@@ -83,17 +83,6 @@ def eip712_json(domain: Domain) -> dict[str, Any]:
         "types": contribution_types(),
         "primaryType": "Contribution",
         "receipt": {"types": receipt_types(), "primaryType": "Receipt"},
-    }
-
-
-def adjustment_json(adjustment: Adjustment) -> dict[str, Any]:
-    return {
-        "ref": adjustment.ref,
-        "kind": adjustment.kind,
-        "account": adjustment.account,
-        "points": str(adjustment.points),
-        "transfer": adjustment.transfer_id,
-        "createdAt": adjustment.created_at,
     }
 
 

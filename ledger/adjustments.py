@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ledger import journal
 from ledger.db import serialise
+from ledger.errors import ConflictError, InvalidFieldError, TallyError
 from ledger.models import Adjustment
 
 MAX_POINTS = 10**12
@@ -27,21 +28,44 @@ ADJUSTMENTS_LOCK = 0x7A11EAD
 atomically and two clawbacks cannot both pass the balance check."""
 
 
-class AdjustmentError(ValueError):
+class AdjustmentError(TallyError):
     """An adjustment the ledger refuses; nothing was written."""
 
 
-class ReferenceReusedError(AdjustmentError):
-    """The reference already names a different adjustment."""
+class InvalidAdjustmentError(AdjustmentError, InvalidFieldError, ValueError):
+    """Points out of range, a malformed ref, or the pool itself as the account."""
+
+    def __init__(self, message: str) -> None:
+        InvalidFieldError.__init__(self, "body", message)
+
+
+class ReferenceReusedError(AdjustmentError, ConflictError):
+    """The reference already names a different adjustment (``existing`` shows it)."""
+
+    code = "ref-reused"
 
     def __init__(self, existing: Adjustment) -> None:
         super().__init__(f"reference {existing.ref!r} already names a {existing.kind} of {existing.points} "
-                         f"points for {existing.account}")
+                         f"points for {existing.account}", existing=adjustment_json(existing))
         self.existing = existing
 
 
-class InsufficientPointsError(AdjustmentError):
+class InsufficientPointsError(AdjustmentError, ConflictError):
     """A clawback larger than the account's balance."""
+
+    code = "insufficient-points"
+
+
+def adjustment_json(adjustment: Adjustment) -> dict[str, object]:
+    """An adjustment as the API publishes it (DESIGN.md §8: points as a decimal string)."""
+    return {
+        "ref": adjustment.ref,
+        "kind": adjustment.kind,
+        "account": adjustment.account,
+        "points": str(adjustment.points),
+        "transfer": adjustment.transfer_id,
+        "createdAt": adjustment.created_at,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +87,11 @@ def claw_back(session: Session, *, account: str, points: int, ref: str, now: int
 
 def _adjust(session: Session, kind: str, account: str, points: int, ref: str, now: int) -> Outcome:
     if not 0 < points <= MAX_POINTS:
-        raise AdjustmentError(f"points must be between 1 and {MAX_POINTS}")
+        raise InvalidAdjustmentError(f"points must be between 1 and {MAX_POINTS}")
     if not ref or len(ref) > MAX_REF_LENGTH or not ref.isprintable():
-        raise AdjustmentError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
+        raise InvalidAdjustmentError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
     if account == journal.REWARDS_POOL:
-        raise AdjustmentError("the rewards pool is not an account to adjust")
+        raise InvalidAdjustmentError("the rewards pool is not an account to adjust")
     serialise(session, ADJUSTMENTS_LOCK)
     existing = session.get(Adjustment, ref)
     if existing is not None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import rfc8785
 
 from ledger import jcs
+from ledger.errors import InvalidInputError
 
 Role = Literal["user", "assistant", "system", "tool"]
 
@@ -43,10 +44,10 @@ MAX_CHATGPT_DEPTH = 100_000
 IMAGE_PLACEHOLDER = "[image]"
 
 
-class ConversationError(ValueError):
-    """A conversation that cannot be normalised. ``code`` is a stable machine-readable slug."""
+class ConversationError(InvalidInputError, ValueError):
+    """A conversation that cannot be normalised; each subclass is its own problem type."""
 
-    code = "invalid-conversation"
+    code = "malformed-conversation"
 
 
 class UnknownFormatError(ConversationError):

@@ -12,8 +12,10 @@ from eth_utils.address import is_checksum_address, to_checksum_address
 
 from ledger.errors import InvalidFieldError, InvalidInputError
 
+# Use ``fullmatch``: with ``match``, ``$`` also accepts a trailing newline.
 HASH_PATTERN = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ADDRESS_PATTERN = re.compile(r"^0x[0-9a-fA-F]{40}$")
+SIGNATURE_PATTERN = re.compile(r"^0x[0-9a-fA-F]{130}$")
 DECIMAL_PATTERN = re.compile(r"^(0|[1-9][0-9]{0,77})$")
 """A non-negative decimal without leading zeros, at most 78 digits (uint256 fits)."""
 
@@ -35,19 +37,19 @@ def hex0x(data: bytes) -> str:
 
 def is_hash(value: object) -> bool:
     """Whether ``value`` is a 0x-hex 32-byte hash."""
-    return isinstance(value, str) and HASH_PATTERN.match(value) is not None
+    return isinstance(value, str) and HASH_PATTERN.fullmatch(value) is not None
 
 
 def parse_hash(value: object, field: str) -> bytes:
     """The 32 bytes of a 0x-hex hash, or an ``InvalidFieldError`` naming ``field``."""
-    if not isinstance(value, str) or not HASH_PATTERN.match(value):
+    if not isinstance(value, str) or not HASH_PATTERN.fullmatch(value):
         raise InvalidFieldError(field, "must be 0x followed by 64 hex digits")
     return bytes.fromhex(value[2:])
 
 
 def parse_address(value: object, field: str = "contributor") -> str:
     """The EIP-55 checksummed form of an address, refusing a mixed-case one with a bad checksum."""
-    if not isinstance(value, str) or not ADDRESS_PATTERN.match(value):
+    if not isinstance(value, str) or not ADDRESS_PATTERN.fullmatch(value):
         raise InvalidAddressError(field, "must be 0x followed by 40 hex digits")
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):

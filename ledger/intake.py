@@ -1,14 +1,16 @@
-"""Accepting a contribution into the ledger: one database transaction, all or nothing.
+"""Accepting contributions into the ledger: every check, then one database transaction.
 
-The caller (the API) has already checked the contributor's consent signature; intake decides
-whether the conversation is new, scores it, stores its canonical bytes, writes the contribution
-row and credits the points. A contentHash is accepted once, from anyone: the unique index on
+``Intake`` is the service the API and the CLI hand a submission to: it checks the consent
+(``ledger.consent``), normalises and scores the conversation, and records it, all or nothing: the
+contribution row, its stored bytes and its double-entry accrual commit together, and the receipt
+is signed in the same step. A contentHash is accepted once, from anyone: the unique index on
 ``content_hash`` settles races between concurrent submissions, whichever process they reach.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,48 +19,32 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import journal
+from ledger.consent import Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
-from ledger.conversation import Conversation, canonical_bytes
+from ledger.conversation import Conversation, canonical_bytes, normalise
 from ledger.db import table_of
+from ledger.errors import ConflictError, TallyError
 from ledger.models import Contribution, StoredObject
 from ledger.scoring import Score, score
 
+__all__ = [
+    "Accepted", "Consent", "DuplicateContributionError", "Intake", "IntakeError", "Limits", "NonceReusedError",
+    "Prepared", "ReceiptFields", "Submission", "accept_one", "record", "screen",
+]
 
-@dataclass(frozen=True, slots=True)
-class Consent:
-    """What the contributor signed (DESIGN.md §3), already verified by the caller."""
-
-    contributor: str
-    nonce: int
-    issued_at: int
-    terms_hash: bytes
-    signature: bytes
+SignReceipt = Callable[[ReceiptFields], bytes]
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiptFields:
-    """The operator's promise of inclusion (DESIGN.md §3), before it is signed."""
-
-    content_hash: bytes
-    contributor: str
-    points: int
-    accepted_at: int
-
-
-ReceiptSigner = Callable[[ReceiptFields], bytes]
-
-
-class IntakeError(Exception):
-    """A contribution refused by the ledger."""
-
-    code = "intake-error"
+class IntakeError(ConflictError):
+    """A contribution refused by the ledger because of what it already holds."""
 
 
 class DuplicateContributionError(IntakeError):
     code = "duplicate-contribution"
 
     def __init__(self, existing_id: int) -> None:
-        super().__init__(f"this conversation was already contributed as contribution {existing_id}")
+        super().__init__(f"this conversation was already contributed as contribution {existing_id}",
+                         existing=existing_id)
         self.existing_id = existing_id
 
 
@@ -67,6 +53,28 @@ class NonceReusedError(IntakeError):
 
     def __init__(self, contributor: str, nonce: int) -> None:
         super().__init__(f"nonce {nonce} was already used by {contributor}")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may carry, published at ``GET /v1/config`` (``limits``)."""
+
+    max_body_bytes: int = 256 * 1024
+    max_batch: int = 100
+    issued_at_window: int = 600
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "maxBodyBytes": self.max_body_bytes,
+            "maxBatch": self.max_batch,
+            "issuedAtWindow": self.issued_at_window,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    contribution: Contribution
+    score: Score
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +141,6 @@ class DuplicateInBatchError(IntakeError):
 
     def __init__(self) -> None:
         super().__init__("this conversation appears earlier in the same batch")
-        self.existing_id: int | None = None
 
 
 def record(
@@ -141,7 +148,7 @@ def record(
     submissions: Sequence[Submission],
     *,
     store: ContentStore,
-    sign_receipt: ReceiptSigner,
+    sign_receipt: SignReceipt,
     now: int,
     master_key: bytes | None = None,
     screened: bool = True,
@@ -198,7 +205,7 @@ def record(
     return outcomes
 
 
-def _row(submission: Submission, result: Score, sign_receipt: ReceiptSigner, now: int) -> Contribution:
+def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: int) -> Contribution:
     prepared, consent = submission.prepared, submission.consent
     receipt = sign_receipt(ReceiptFields(prepared.content_hash, consent.contributor, result.points, now))
     return Contribution(
@@ -256,7 +263,7 @@ def accept_one(
     prepared: Prepared,
     consent: Consent,
     store: ContentStore,
-    sign_receipt: ReceiptSigner,
+    sign_receipt: SignReceipt,
     now: int,
     master_key: bytes | None = None,
 ) -> tuple[Contribution, Score]:
@@ -291,3 +298,66 @@ def lost_race(session: Session, prepared: Prepared, consent: Consent) -> IntakeE
     ) is not None:
         return NonceReusedError(consent.contributor, consent.nonce)
     return None
+
+
+class Intake:
+    """The intake service: a submission goes in, an ``Accepted`` (or a ``TallyError``) comes out.
+
+    Built once per process by the wiring; the API and the demo both submit through it.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        store: ContentStore,
+        consent: ConsentPolicy,
+        signer: ReceiptSigner,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.time,
+        master_key: bytes | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.consent = consent
+        self.signer = signer
+        self.limits = limits
+        self.clock = clock
+        # Privacy mode when set: conversations are stored encrypted (see ledger.content.envelope).
+        self._master_key = master_key
+
+    @property
+    def privacy(self) -> bool:
+        return self._master_key is not None
+
+    def check(self, body: object, now: int) -> Submission:
+        """Every check that needs no database: the consent's fields, the conversation, the signer."""
+        signed = self.consent.parse(body, now)
+        prepared = Prepared.of(normalise(signed.conversation))
+        return Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+
+    def submit(self, body: object) -> Accepted:
+        """Accept one submission in a transaction of its own, or raise why not."""
+        now = int(self.clock())
+        submission = self.check(body, now)
+        row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
+                                 store=self.store, sign_receipt=self.signer.sign, now=now,
+                                 master_key=self._master_key)
+        return Accepted(row, result)
+
+    def submit_batch(self, items: Sequence[object]) -> list[Accepted | TallyError]:
+        """Accept each valid item in one transaction; a refused item does not sink the others."""
+        now = int(self.clock())
+        results: list[Accepted | TallyError | None] = [None] * len(items)
+        checked: list[tuple[int, Submission]] = []
+        for i, item in enumerate(items):
+            try:
+                checked.append((i, self.check(item, now)))
+            except TallyError as refusal:
+                results[i] = refusal
+        with self.sessions() as session, session.begin():
+            outcomes = record(session, [submission for _, submission in checked], store=self.store,
+                              sign_receipt=self.signer.sign, now=now, master_key=self._master_key)
+        for (i, _), outcome in zip(checked, outcomes, strict=True):
+            results[i] = outcome if isinstance(outcome, IntakeError) else Accepted(*outcome)
+        return [r for r in results if r is not None]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ledger import journal
 from ledger.adjustments import MAX_REF_LENGTH
 from ledger.db import serialise
+from ledger.errors import ConflictError, InvalidFieldError, TallyError
 from ledger.models import Contribution, UsageReport
 
 MAX_ITEMS = 1000
@@ -29,18 +30,30 @@ USAGE_LOCK = 0x7A11E5E
 """Reports run one at a time, so a reference is checked and written atomically."""
 
 
-class UsageError(ValueError):
+class UsageError(TallyError):
     """A usage report the ledger refuses; nothing was written."""
 
 
-class ReportReusedError(UsageError):
+class InvalidReportError(UsageError, InvalidFieldError, ValueError):
+    """A malformed ref, too many items, units out of range, or usage rewards switched off."""
+
+    def __init__(self, message: str) -> None:
+        InvalidFieldError.__init__(self, "body", message)
+
+
+class ReportReusedError(UsageError, ConflictError):
     """The reference already names a different report."""
 
+    code = "ref-reused"
 
-class UnknownContributionError(UsageError):
-    def __init__(self, index: int, key: int) -> None:
-        super().__init__(f"items[{index}]: no contribution {key}")
+
+class UnknownContributionError(UsageError, InvalidFieldError):
+    """An item names a contribution nobody made."""
+
+    def __init__(self, index: int, key: int | str, message: str = "no such contribution") -> None:
+        InvalidFieldError.__init__(self, f"items[{index}].contribution", message)
         self.index = index
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +67,14 @@ def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]]
                  now: int) -> UsageOutcome:
     """Credit the contributors of ``items`` (contribution id, units) in the caller's transaction."""
     if not ref or len(ref) > MAX_REF_LENGTH or not ref.isprintable():
-        raise UsageError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
+        raise InvalidReportError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
     if not 0 < len(items) <= MAX_ITEMS:
-        raise UsageError(f"a report holds 1 to {MAX_ITEMS} items")
+        raise InvalidReportError(f"a report holds 1 to {MAX_ITEMS} items")
     for index, (_, units) in enumerate(items):
         if not 0 < units <= MAX_UNITS:
-            raise UsageError(f"items[{index}].units must be between 1 and {MAX_UNITS}")
+            raise InvalidReportError(f"items[{index}].units must be between 1 and {MAX_UNITS}")
     if points_per_unit <= 0:
-        raise UsageError("usage rewards are off (points per unit is 0)")
+        raise InvalidReportError("usage rewards are off (points per unit is 0)")
     digest = _digest(items, points_per_unit)
     serialise(session, USAGE_LOCK)
     existing = session.get(UsageReport, ref)
@@ -88,3 +101,26 @@ def _digest(items: Sequence[tuple[int, int]], points_per_unit: int) -> bytes:
     """What makes two reports the same report: the items in order, and the rate they earned."""
     text = ";".join(f"{key}:{units}" for key, units in items) + f"@{points_per_unit}"
     return hashlib.sha256(text.encode()).digest()
+
+
+MAX_CONTRIBUTION_ID = (1 << 63) - 1
+
+
+def resolve_items(session: Session, items: Sequence[tuple[int | str, int]]) -> list[tuple[int, int]]:
+    """(contribution id, units) for items naming a contribution by id or by 0x contentHash; a
+    contentHash nobody contributed, or an id past the 64-bit range, is refused by its index."""
+    hashes = {bytes.fromhex(key[2:]) for key, _ in items if isinstance(key, str)}
+    ids = dict(session.execute(select(Contribution.content_hash, Contribution.id)
+                               .where(Contribution.content_hash.in_(hashes))).all()) if hashes else {}
+    resolved: list[tuple[int, int]] = []
+    for index, (key, units) in enumerate(items):
+        if isinstance(key, str):
+            found = ids.get(bytes.fromhex(key[2:]))
+            if found is None:
+                raise UnknownContributionError(index, key, "no contribution has this contentHash")
+            resolved.append((found, units))
+        elif key > MAX_CONTRIBUTION_ID:
+            raise UnknownContributionError(index, key)
+        else:
+            resolved.append((key, units))
+    return resolved

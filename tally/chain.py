@@ -21,6 +21,7 @@ from web3 import Web3
 from anchoring import devchain
 from anchoring.artifact import load_artifact
 from anchoring.chain import connect
+from ledger.errors import InvalidInputError
 from tally.keys import anchor_key
 from tally.settings import Settings
 
@@ -29,8 +30,8 @@ log = logging.getLogger("tally")
 DEV_FUNDING = 100 * 10**18
 
 
-class ChainSetupError(RuntimeError):
-    pass
+class ChainSetupError(InvalidInputError):
+    """The chain is reachable but the deployment is not set up for it (no contract recorded)."""
 
 
 @dataclass

@@ -11,14 +11,32 @@ import hashlib
 from typing import Any
 
 import httpx
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
-from api import eip712
+from ledger import eip712
 from ledger.conversation import ConversationError, canonical_bytes
+from ledger.encoding import hex0x
+from ledger.errors import InvalidInputError, UnavailableError, VerificationFailure
 
 
-class SubmitError(Exception):
-    """The submission was refused or its receipt does not check out."""
+class SubmitError(InvalidInputError):
+    """The API refused the submission (its problem is in the message)."""
+
+
+class ReceiptError(SubmitError, VerificationFailure):
+    """The API accepted the submission but its receipt or terms do not check out."""
+
+    code = "verification-failed"
+    status = 422
+    category = VerificationFailure.category
+
+
+class ApiUnreachableError(SubmitError, UnavailableError):
+    """The Tally API cannot be reached."""
+
+    code = "unavailable"
+    status = 503
+    category = UnavailableError.category
 
 
 def _problem_text(response: httpx.Response) -> str:
@@ -35,7 +53,7 @@ def domain_of(config: dict[str, Any]) -> eip712.Domain:
 
 
 def sign_submission(
-    config: dict[str, Any], conversation: object, private_key: keys.PrivateKey, *, nonce: int, issued_at: int
+    config: dict[str, Any], conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int
 ) -> dict[str, Any]:
     """The JSON body of POST /v1/contributions, signed with ``private_key``."""
     content_hash = hashlib.sha256(canonical_bytes(conversation)).digest()
@@ -48,7 +66,7 @@ def sign_submission(
         "nonce": str(nonce),
         "issuedAt": issued_at,
         "termsHash": config["termsHash"],
-        "signature": "0x" + eip712.sign(digest, private_key).hex(),
+        "signature": hex0x(eip712.sign(digest, private_key)),
     }
 
 
@@ -57,18 +75,18 @@ def check_receipt(config: dict[str, Any], body: dict[str, Any]) -> None:
     receipt = body["receipt"]
     message = receipt["message"]
     if message["contentHash"] != body["contentHash"]:
-        raise SubmitError("the receipt names another contentHash")
+        raise ReceiptError("the receipt names another contentHash")
     digest = domain_of(config).receipt_digest(
         bytes.fromhex(message["contentHash"][2:]), message["contributor"], int(message["points"]),
         int(message["acceptedAt"]),
     )
     signer = eip712.recover(digest, bytes.fromhex(receipt["signature"][2:]))
     if signer != config["operator"]:
-        raise SubmitError(f"the receipt is signed by {signer}, not by the operator {config['operator']}")
+        raise ReceiptError(f"the receipt is signed by {signer}, not by the operator {config['operator']}")
 
 
 def submit_conversation(
-    api_url: str, conversation: object, private_key: keys.PrivateKey, *, nonce: int, issued_at: int,
+    api_url: str, conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int,
     timeout: float = 30.0,
 ) -> dict[str, Any]:
     base = api_url.rstrip("/")
@@ -77,14 +95,16 @@ def submit_conversation(
             config = client.get("/v1/config").raise_for_status().json()
             terms = client.get("/v1/terms").raise_for_status().content
             if "0x" + hashlib.sha256(terms).hexdigest() != config["termsHash"]:
-                raise SubmitError("the served terms do not hash to the termsHash of /v1/config")
+                raise ReceiptError("the served terms do not hash to the termsHash of /v1/config")
             try:
                 body = sign_submission(config, conversation, private_key, nonce=nonce, issued_at=issued_at)
             except ConversationError as exc:
                 raise SubmitError(f"the conversation cannot be submitted: {exc}") from None
             response = client.post("/v1/contributions", json=body)
     except httpx.HTTPError as exc:
-        raise SubmitError(f"cannot reach the Tally API at {base}: {exc}") from None
+        raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
+    if response.status_code >= 500:
+        raise ApiUnreachableError(_problem_text(response))
     if response.status_code != 201:
         raise SubmitError(_problem_text(response))
     result: dict[str, Any] = response.json()

@@ -13,14 +13,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from sqlalchemy import select
 
 from anchoring.audit import Auditor
 from anchoring.verify import verify_contribution
 from api.bundles import contribution_bundle
-from api.problems import Problem
+from ledger.encoding import hex0x
 from ledger.epochs import FINAL, Anchor, seal_epoch
+from ledger.errors import InvalidInputError, TallyError
 from ledger.models import Contribution, Epoch
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
@@ -29,8 +30,8 @@ from tally.sharegpt import DatasetMissingError, distinct_conversations
 from tally.wiring import Ledger, build_anchorer, build_intake, chain_info
 
 
-class DemoError(RuntimeError):
-    pass
+class DemoError(InvalidInputError):
+    """The demo cannot run here, or a step of it failed."""
 
 
 def fresh_conversations(ledger: Ledger, count: int) -> list[dict[str, Any]]:
@@ -48,9 +49,9 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
     info = chain_info(settings, chain)
     # The demo's contributions are public sample data: stored in plaintext (public mode).
     intake = build_intake(settings.model_copy(update={"privacy": False}), ledger, info)
-    config = {"termsHash": "0x" + intake.terms_hash.hex(),
-              "eip712": {"domain": intake.domain.as_json()}}
-    keys_ = [keys.PrivateKey(secrets.token_bytes(32)) for _ in range(max(1, min(20, contributions // 5)))]
+    config = {"termsHash": hex0x(intake.consent.terms.hash),
+              "eip712": {"domain": intake.consent.domain.as_json()}}
+    keys_ = [PrivateKey(secrets.token_bytes(32)) for _ in range(max(1, min(20, contributions // 5)))]
     conversations = fresh_conversations(ledger, contributions)
     say(f"submitting {len(conversations)} real ShareGPT conversations from {len(keys_)} generated contributors")
     parts = [conversations[i::epochs] for i in range(epochs)]
@@ -60,7 +61,7 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
         bodies = [sign_submission(config, c, keys_[i % len(keys_)], nonce=secrets.randbits(64), issued_at=now)
                   for i, c in enumerate(part)]
         results = intake.submit_batch(bodies)
-        refused = [r for r in results if isinstance(r, Problem)]
+        refused = [r for r in results if isinstance(r, TallyError)]
         if refused:
             raise DemoError(f"{len(refused)} submissions refused: {refused[0].detail}")
         accepted += len(results)

@@ -12,13 +12,14 @@ import secrets
 from pathlib import Path
 
 from eth_account import Account
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from pydantic import SecretStr
 
+from ledger.errors import InvalidInputError
 from tally.settings import Settings
 
 
-class KeyLoadError(Exception):
+class KeyLoadError(InvalidInputError):
     """A key that cannot be loaded (missing file, wrong passphrase, malformed key)."""
 
 
@@ -36,7 +37,7 @@ def write_keystore(path: Path, private_key: bytes, passphrase: str) -> str:
     return str(Account.from_key(private_key).address)
 
 
-def read_keystore(path: Path, passphrase: str) -> keys.PrivateKey:
+def read_keystore(path: Path, passphrase: str) -> PrivateKey:
     try:
         keystore = json.loads(path.read_text())
     except FileNotFoundError:
@@ -47,7 +48,7 @@ def read_keystore(path: Path, passphrase: str) -> keys.PrivateKey:
         raw = Account.decrypt(keystore, passphrase)
     except ValueError:
         raise KeyLoadError(f"cannot decrypt {path}: wrong passphrase or damaged file") from None
-    return keys.PrivateKey(bytes(raw))
+    return PrivateKey(bytes(raw))
 
 
 def new_private_key() -> bytes:
@@ -55,11 +56,11 @@ def new_private_key() -> bytes:
 
 
 def _configured_key(name: str, raw: SecretStr | None, keyfile: Path | None,
-                    passphrase: SecretStr | None) -> keys.PrivateKey | None:
+                    passphrase: SecretStr | None) -> PrivateKey | None:
     """A key set as TALLY_<name>_KEY (hex) or TALLY_<name>_KEYFILE + _PASSPHRASE, if any."""
     if raw is not None:
         try:
-            return keys.PrivateKey(bytes.fromhex(raw.get_secret_value().removeprefix("0x")))
+            return PrivateKey(bytes.fromhex(raw.get_secret_value().removeprefix("0x")))
         except Exception:
             # Never echo the value: it is (meant to be) a private key.
             raise KeyLoadError(f"TALLY_{name}_KEY is not a 32-byte hex private key") from None
@@ -70,7 +71,7 @@ def _configured_key(name: str, raw: SecretStr | None, keyfile: Path | None,
     return None
 
 
-def operator_key(settings: Settings) -> keys.PrivateKey:
+def operator_key(settings: Settings) -> PrivateKey:
     """The operator's key from settings; on the embedded default, created on first use.
 
     The embedded default keeps a generated keystore in TALLY_HOME with its passphrase in a
@@ -93,7 +94,7 @@ def operator_key(settings: Settings) -> keys.PrivateKey:
     return read_keystore(keyfile, passfile.read_text().strip())
 
 
-def anchor_key(settings: Settings) -> keys.PrivateKey:
+def anchor_key(settings: Settings) -> PrivateKey:
     """The key that sends anchor transactions: its own settings, else the operator's key."""
     configured = _configured_key("ANCHOR", settings.anchor_key, settings.anchor_keyfile, settings.anchor_passphrase)
     if configured is not None:

@@ -12,9 +12,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ledger.errors import InvalidInputError
 
-class DatasetMissingError(RuntimeError):
-    pass
+
+class DatasetMissingError(InvalidInputError):
+    """The ShareGPT dataset is not installed, or holds too few unused conversations."""
 
 
 def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Iterator[dict[str, Any]]:

@@ -1,4 +1,9 @@
-"""Building a running Tally from settings: the one place where the parts meet."""
+"""Building a running Tally from settings: the one place where the parts meet.
+
+Settings go in, typed parts come out: the ledger (one engine per process), the intake service, the
+API's ``Services``, the anchorer and the scheduled jobs. Nothing else reads settings or the
+environment, and nothing here holds logic of its own.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,14 @@ from anchoring.anchorer import Anchorer, AnchorPolicy
 from anchoring.chain import GWEI, FeePolicy
 from anchoring.jobs import Jobs, JobSettings
 from anchoring.leader import leadership_for
-from api.app import ChainInfo, UsagePolicy, create_app
-from api.eip712 import Domain
-from api.submission import Intake, Limits
+from api.app import create_app
+from api.services import ChainInfo, Services, UsagePolicy
+from ledger.consent import ConsentPolicy, OperatorSigner, Terms
 from ledger.content import ContentError, ContentStore, IpfsStore, LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
+from ledger.eip712 import Domain
 from ledger.epochs import Anchor
+from ledger.intake import Intake, Limits
 from ledger.models import Epoch
 from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
 from tally.chain import ChainRuntime, read_deployment
@@ -92,31 +99,40 @@ def open_ipfs(settings: Settings) -> IpfsStore | None:
 
 
 def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake:
-    terms = settings.terms_file.read_bytes() if settings.terms_file else default_terms()
+    terms = Terms(settings.terms_file.read_bytes() if settings.terms_file else default_terms())
+    domain = Domain(chain.chain_id, chain.contract)
     return Intake(
         sessions=ledger.sessions,
         store=ledger.intake_store,
-        domain=Domain(chain.chain_id, chain.contract),
-        operator_key=operator_key(settings),
-        terms=terms,
+        consent=ConsentPolicy(domain, terms, settings.issued_at_window),
+        signer=OperatorSigner(domain, operator_key(settings)),
         limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window),
         master_key=master_key(settings),
     )
 
 
-def build_app(settings: Settings, chain: ChainRuntime | None = None) -> FastAPI:
+def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> Services:
     info = chain_info(settings, chain)
-    ledger = open_ledger(settings)
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     usage_key = settings.usage_api_key.get_secret_value() if settings.usage_api_key else None
-    return create_app(build_intake(settings, ledger, info), info, cors_origins=settings.cors_origins,
-                      admin_api_key=admin_key,
-                      usage=UsagePolicy(usage_key, settings.usage_points_per_unit))
+    return Services.of(build_intake(settings, ledger, info), info, admin_api_key=admin_key,
+                       usage=UsagePolicy(usage_key, settings.usage_points_per_unit))
 
 
-def app_from_environment() -> FastAPI:
-    """Uvicorn factory for worker processes: each reads the same TALLY_* environment."""
-    return build_app(Settings())
+def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:
+    return create_app(build_services(settings, ledger, chain), cors_origins=settings.cors_origins)
+
+
+@dataclass(frozen=True)
+class AppFactory:
+    """What each server worker process calls to build its app: the settings travel pickled to the
+    worker with the factory (never through the environment), and each worker opens its own engine,
+    since connections do not survive a fork."""
+
+    settings: Settings
+
+    def __call__(self) -> FastAPI:
+        return build_app(self.settings, open_ledger(self.settings))
 
 
 def anchor_policy(settings: Settings) -> AnchorPolicy:
@@ -139,9 +155,17 @@ def pinned_gate(settings: Settings) -> Callable[[Session, Epoch], bool]:
     return lambda session, epoch: unpinned_for_epoch(session, epoch.number, epoch.manifest_cid) == 0
 
 
-def build_anchorer(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Anchorer:
+Checkpoint = Callable[[str], None]
+
+
+def no_checkpoint(_name: str) -> None:
+    """Named protocol steps where crash tests inject a fault; nothing happens in production."""
+
+
+def build_anchorer(settings: Settings, ledger: Ledger, chain: ChainRuntime,
+                   checkpoint: Checkpoint = no_checkpoint) -> Anchorer:
     return Anchorer(sessions=ledger.sessions, w3=chain.w3, contract=chain.contract, account=chain.account,
-                    policy=anchor_policy(settings), ready=pinned_gate(settings))
+                    policy=anchor_policy(settings), ready=pinned_gate(settings), checkpoint=checkpoint)
 
 
 @dataclass
@@ -166,17 +190,19 @@ class StorageJob:
                 log.warning("releasing erased objects from IPFS failed (%s); retrying", exc)
 
 
-def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime) -> Jobs:
+def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime,
+               checkpoint: Checkpoint = no_checkpoint) -> Jobs:
     storage = StorageJob(ledger, open_ipfs(settings))
     return Jobs(
         sessions=ledger.sessions,
         store=ledger.store,
         anchor=Anchor(chain.chain_id, chain.contract.address),
         leadership=leadership_for(ledger.engine, settings.home),
-        anchorer=build_anchorer(settings, ledger, chain),
+        anchorer=build_anchorer(settings, ledger, chain, checkpoint),
         settings=JobSettings(seal_interval=settings.seal_interval, seal_threshold=settings.seal_threshold,
                              anchor_interval=settings.anchor_interval),
         storage=storage,
         storage_interval=settings.storage_interval,
+        checkpoint=checkpoint,
     )
 

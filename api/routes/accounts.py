@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from api.submission import parse_address
+from api.services import ServicesDep
 from api.views import contribution_json, entry_json
 from ledger import journal
+from ledger.encoding import parse_address
 from ledger.models import Contribution, Epoch
 from ledger.outbox import storage_state
 
@@ -18,15 +19,14 @@ router = APIRouter(tags=["accounts"])
 
 @router.get("/v1/accounts/{address}")
 def account(
-    request: Request,
+    services: ServicesDep,
     address: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: Annotated[int | None, Query(ge=0, description="cursor: the last entry id seen")] = None,
 ) -> dict[str, Any]:
     """The balance (all credited points), the part not yet sealed, and the journal, paginated."""
     checksummed = parse_address(address, "address")
-    intake = request.app.state.intake
-    with intake.sessions() as session:
+    with services.sessions() as session:
         balance = journal.balance_of(session, checksummed)
         entries = journal.history(session, checksummed, after=after, limit=limit + 1)
     page = entries[:limit]
@@ -43,18 +43,17 @@ def account(
 
 @router.get("/v1/accounts/{address}/contributions")
 def account_contributions(
-    request: Request,
+    services: ServicesDep,
     address: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(ge=1, description="cursor: contributions with a lower id")] = None,
 ) -> dict[str, Any]:
     """The account's contributions, newest first, with their anchoring state."""
     checksummed = parse_address(address, "address")
-    intake = request.app.state.intake
     query = select(Contribution).where(Contribution.contributor == checksummed)
     if before is not None:
         query = query.where(Contribution.id < before)
-    with intake.sessions() as session:
+    with services.sessions() as session:
         rows = list(session.scalars(query.order_by(Contribution.id.desc()).limit(limit + 1)))
         storage = storage_state(session, [r.cid for r in rows])
         states = dict(session.execute(select(Epoch.number, Epoch.state).where(

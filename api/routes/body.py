@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
-from api.problems import Problem
+from api.errors import BodyTooLargeError, MalformedJsonError, UnsupportedMediaTypeError
 
 
 def _refuse_constant(name: str) -> Any:
@@ -19,19 +19,18 @@ async def read_json(request: Request, limit: int) -> Any:
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
-        raise Problem("unsupported-media-type",
-                      f"the body must be application/json, not {media or 'unspecified'}")
+        raise UnsupportedMediaTypeError(f"the body must be application/json, not {media or 'unspecified'}")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem("body-too-large", f"the body is {declared} bytes; the limit is {limit}", limit=limit)
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(f"the body is {declared} bytes; the limit is {limit}", limit=limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Problem("body-too-large", f"the body exceeds the limit of {limit} bytes", limit=limit)
+            raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem("malformed-json", f"the body is not valid JSON: {exc}") from None
+        raise MalformedJsonError(f"the body is not valid JSON: {exc}") from None

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from api.problems import MEDIA_TYPE, Problem
+from api.errors import BatchTooLargeError
+from api.problems import MEDIA_TYPE, problem_body
 from api.routes.admin import require_admin
 from api.routes.body import read_json
-from api.submission import Accepted, BatchBody, SubmissionBody
+from api.schemas import BatchBody, SubmissionBody
+from api.services import Services, ServicesDep
 from api.views import contribution_json
+from ledger.encoding import HASH_PATTERN
+from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, TallyError
+from ledger.intake import Accepted
 from ledger.models import Contribution, Epoch
 from ledger.outbox import storage_state
 from ledger.privacy import erase
 
 router = APIRouter(tags=["contributions"])
 
-_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+MAX_ROW_ID = 1 << 63
+"""Row ids are 64-bit: a larger number names nothing (and must not reach the database)."""
 
 
 def _accepted_json(accepted: Accepted) -> dict[str, Any]:
@@ -37,9 +42,9 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": SubmissionBody.model_json_schema()}}}},
 )
-async def submit(request: Request) -> JSONResponse:
+async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
-    intake = request.app.state.intake
+    intake = services.intake
     body = await read_json(request, intake.limits.max_body_bytes)
     accepted = await run_in_threadpool(intake.submit, body)
     return JSONResponse(_accepted_json(accepted), status_code=201,
@@ -51,64 +56,62 @@ async def submit(request: Request) -> JSONResponse:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": BatchBody.model_json_schema()}}}},
 )
-async def submit_batch(request: Request) -> JSONResponse:
+async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations; one result per item, in order."""
-    intake = request.app.state.intake
+    intake = services.intake
     limit = intake.limits.max_body_bytes * intake.limits.max_batch
     body = await read_json(request, limit)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        raise Problem("invalid-request", "items: must be a list of submissions",
-                      errors=[{"field": "items", "message": "must be a list"}])
+        raise InvalidFieldError("items", "must be a list")
     if len(items) > intake.limits.max_batch:
-        raise Problem("batch-too-large",
-                      f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
+        raise BatchTooLargeError(f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
     results = await run_in_threadpool(intake.submit_batch, items)
     out: list[dict[str, Any]] = []
     for result in results:
-        if isinstance(result, Problem):
-            out.append({"status": result.type.status, "problem": result.body()})
+        if isinstance(result, TallyError):
+            problem = problem_body(result)
+            out.append({"status": problem["status"], "problem": problem})
         else:
             out.append({"status": 201, "contribution": _accepted_json(result)})
     accepted = sum(1 for r in out if r["status"] == 201)
     return JSONResponse({"accepted": accepted, "refused": len(out) - accepted, "results": out})
 
 
-def find_contribution(request: Request, key: str) -> Contribution:
-    intake = request.app.state.intake
-    with intake.sessions() as session:
-        if key.isdigit():
-            row = session.get(Contribution, int(key))
-        elif _HASH.match(key):
+def find_contribution(services: Services, key: str) -> Contribution:
+    """A contribution by its id (ASCII digits) or its 0x contentHash."""
+    with services.sessions() as session:
+        if key.isascii() and key.isdigit():
+            number = int(key)
+            row = session.get(Contribution, number) if number < MAX_ROW_ID else None
+        elif HASH_PATTERN.fullmatch(key):
             row = session.scalar(
                 select(Contribution).where(Contribution.content_hash == bytes.fromhex(key[2:]))
             )
         else:
-            raise Problem("invalid-request", "a contribution is named by its id or its 0x contentHash")
+            raise InvalidInputError("a contribution is named by its id or its 0x contentHash")
     if row is None:
-        raise Problem("not-found", f"no contribution {key}")
+        raise NotFoundError(f"no contribution {key}")
     return row
 
 
 @router.get("/v1/contributions/{key}", responses={404: {"content": {MEDIA_TYPE: {}}}})
-def get_contribution(request: Request, key: str) -> dict[str, Any]:
+def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     """A contribution by id or contentHash, with its consent, receipt and log position."""
-    row = find_contribution(request, key)
-    with request.app.state.intake.sessions() as session:
+    row = find_contribution(services, key)
+    with services.sessions() as session:
         storage = storage_state(session, [row.cid])[row.cid]
         epoch_state = session.scalar(select(Epoch.state).where(Epoch.number == row.epoch)) if row.epoch else None
     return contribution_json(row, storage, epoch_state)
 
 
-@router.post("/v1/contributions/{key}:erase")
-def erase_contribution(request: Request, key: str) -> dict[str, Any]:
+@router.post("/v1/contributions/{key}:erase", dependencies=[Depends(require_admin)])
+def erase_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     """Erase a private contribution's content on request: its data key is destroyed, so every
     stored copy becomes unreadable; the public commitment and the points stay. Admin only."""
-    require_admin(request)
-    row = find_contribution(request, key)
+    row = find_contribution(services, key)
     if not row.encrypted:
-        raise Problem("invalid-request", f"contribution {row.id} was stored in public mode: it cannot be "
-                      "crypto-shredded")
-    with request.app.state.intake.sessions() as session, session.begin():
+        raise InvalidInputError(f"contribution {row.id} was stored in public mode: it cannot be crypto-shredded")
+    with services.sessions() as session, session.begin():
         erased = erase(session, row.id, now=int(time.time()))
     return {"id": row.id, "erased": True, "alreadyErased": not erased}

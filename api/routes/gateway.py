@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.problems import Problem
+from api.errors import NotAcceptableError
+from api.services import ServicesDep
 from ledger.content import ContentError, ContentNotFoundError, InvalidCidError
+from ledger.errors import InvalidInputError, NotFoundError, UnavailableError
 
 router = APIRouter(tags=["gateway"])
 
@@ -29,19 +31,19 @@ def _wanted(accept: str | None, format_: str | None) -> str:
         media = part.split(";", 1)[0].strip().lower()
         if media in (RAW, CAR):
             return media
-    raise Problem("not-acceptable", "ask for Accept: application/vnd.ipld.raw or application/vnd.ipld.car "
+    raise NotAcceptableError("ask for Accept: application/vnd.ipld.raw or application/vnd.ipld.car "
                   "(or ?format=raw|car): this is a trustless gateway")
 
 
 @router.get("/ipfs/{cid}")
 async def ipfs(
-    request: Request,
+    services: ServicesDep,
     cid: str,
     accept: Annotated[str | None, Header()] = None,
     format: Annotated[str | None, Query(pattern="^(raw|car)$")] = None,
 ) -> Response:
     media = _wanted(accept, format)
-    store = request.app.state.intake.store
+    store = services.store
 
     def read() -> bytes:
         return store.get_block(cid) if media == RAW else store.export_car([cid])
@@ -49,12 +51,12 @@ async def ipfs(
     try:
         body = await run_in_threadpool(read)
     except InvalidCidError as exc:
-        raise Problem("invalid-request", f"not a CID: {exc}") from None
+        raise InvalidInputError(f"not a CID: {exc}") from None
     except ContentNotFoundError:
-        raise Problem("not-found", f"{cid} is not stored here") from None
+        raise NotFoundError(f"{cid} is not stored here") from None
     except ContentError as exc:
         # A block that fails its hash check is never served.
-        raise Problem("unavailable", f"{cid} cannot be served: {exc}") from None
+        raise UnavailableError(f"{cid} cannot be served: {exc}") from None
     suffix = "bin" if media == RAW else "car"
     headers = {
         "Cache-Control": "public, max-age=29030400, immutable",

@@ -4,46 +4,48 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api.services import ServicesDep
 from api.views import eip712_json
+from ledger.encoding import hex0x
 
 router = APIRouter()
 
 
 @router.get("/v1/config", tags=["meta"])
-def config(request: Request) -> dict[str, Any]:
+def config(services: ServicesDep) -> dict[str, Any]:
     """Everything a client needs to sign a contribution and to check its receipt."""
-    intake = request.app.state.intake
-    chain = request.app.state.chain
+    intake, chain = services.intake, services.chain
+    domain = intake.consent.domain
     return {
         "chainId": chain.chain_id,
-        "contract": intake.domain.as_json()["verifyingContract"],
-        "operator": intake.operator,
-        "termsHash": "0x" + intake.terms_hash.hex(),
+        "contract": domain.as_json()["verifyingContract"],
+        "operator": intake.signer.address,
+        "termsHash": hex0x(intake.consent.terms.hash),
         "rpcUrl": chain.rpc_url,
         "explorerUrl": chain.explorer_url,
-        "eip712": eip712_json(intake.domain),
+        "eip712": eip712_json(domain),
         "limits": intake.limits.as_json(),
-        "usage": {"pointsPerUnit": str(request.app.state.usage.points_per_unit)},
+        "usage": {"pointsPerUnit": str(services.usage.points_per_unit)},
     }
 
 
 @router.get("/v1/terms", tags=["meta"], response_class=PlainTextResponse)
-def terms(request: Request) -> PlainTextResponse:
+def terms(services: ServicesDep) -> PlainTextResponse:
     """The contribution terms; their SHA-256 is the termsHash a contributor signs."""
-    intake = request.app.state.intake
-    return PlainTextResponse(intake.terms, media_type="text/plain; charset=utf-8",
-                             headers={"X-Terms-Hash": "0x" + intake.terms_hash.hex()})
+    terms = services.intake.consent.terms
+    return PlainTextResponse(terms.text, media_type="text/plain; charset=utf-8",
+                             headers={"X-Terms-Hash": hex0x(terms.hash)})
 
 
 @router.get("/metrics", tags=["meta"], response_class=PlainTextResponse)
-def metrics(request: Request) -> Response:
+def metrics(services: ServicesDep) -> Response:
     """Prometheus text: pending contributions, sealed and final epochs, anchoring lag, gas."""
-    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz", tags=["meta"])
@@ -53,9 +55,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", tags=["meta"])
-def readyz(request: Request) -> JSONResponse:
+def readyz(services: ServicesDep) -> JSONResponse:
     """Readiness: the database answers and the content store accepts writes."""
-    intake = request.app.state.intake
+    intake = services.intake
     checks: dict[str, str] = {}
     try:
         with intake.sessions() as session:

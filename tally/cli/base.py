@@ -1,7 +1,9 @@
 """The `tally` command's shared parts: the Typer apps, one-line errors, settings and passphrases.
 
-Errors end the command with a one-line message on stderr and a non-zero exit code; secrets are
-never echoed.
+Every failure ends the command with one line on stderr (``tally: error: ...``) and the exit code
+of its category (``ledger.errors.ExitCode``): 1 a proof, a root or an audit disagrees; 2 bad
+usage or input; 3 a service (database, chain node, IPFS, the Tally API) cannot be reached.
+Secrets are never echoed.
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from ledger.errors import ExitCode, InvalidInputError, TallyError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 verification failed (a proof, a root or an audit disagrees); "
+    "2 bad usage or input; 3 a service (database, chain node, IPFS, the Tally API) is unreachable."
+)
+
 app = typer.Typer(
     name="tally",
     help="Tally: rewards for contributed AI conversations, anchored on-chain.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -31,35 +41,36 @@ app.add_typer(verify_app, name="verify")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CliError(Exception):
-    """A failure to report as one line, exit code 1."""
+class CliError(InvalidInputError):
+    """A usage error of a command, reported as one line (exit code 2)."""
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: int = ExitCode.BAD_INPUT) -> NoReturn:
     typer.echo(f"tally: error: {message}", err=True)
     raise typer.Exit(code)
 
 
 def one_line_errors(func: F) -> F:
-    """Report expected failures as one line instead of a traceback."""
+    """Report every expected failure as one line and the exit code of its category."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from pydantic import ValidationError
-
-        from anchoring.chain import ChainUnavailableError
-        from anchoring.deploy import DeploymentError
-        from anchoring.devchain import DevChainError
-        from tally.chain import ChainSetupError
-        from tally.keys import KeyLoadError
+        from sqlalchemy.exc import OperationalError
 
         try:
             return func(*args, **kwargs)
-        except (CliError, KeyLoadError, FileNotFoundError, PermissionError, DevChainError, ChainSetupError,
-                DeploymentError, ChainUnavailableError) as exc:
-            fail(str(exc))
-        except (ConnectionError, OSError) as exc:
-            fail(f"{type(exc).__name__}: {exc}")
+        except TallyError as exc:
+            fail(str(exc), exc.exit_code)
+        except OperationalError as exc:
+            # The message may carry the database URL's password: name the error only.
+            fail(f"the database cannot be reached ({type(exc.orig).__name__})", ExitCode.UNAVAILABLE)
+        except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            fail(str(exc), ExitCode.BAD_INPUT)
+        except (ConnectionError, TimeoutError) as exc:
+            fail(f"{type(exc).__name__}: {exc}", ExitCode.UNAVAILABLE)
+        except OSError as exc:
+            fail(f"{type(exc).__name__}: {exc}", ExitCode.BAD_INPUT)
         except ValidationError as exc:
             first = exc.errors()[0]
             fail(f"invalid setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")

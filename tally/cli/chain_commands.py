@@ -25,16 +25,14 @@ def serve(
 ) -> None:
     """Run the REST API and the contributor page; with no chain configured, also a dev chain."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from ledger.migrate import upgrade
     from tally.chain import open_chain
-    from tally.wiring import build_app, build_jobs, open_ledger
+    from tally.wiring import AppFactory, build_app, build_jobs, open_ledger
 
-    for name, value in (("TALLY_HOST", host), ("TALLY_PORT", port), ("TALLY_WORKERS", workers),
-                        ("TALLY_JOBS", jobs)):
-        if value is not None:
-            os.environ[name] = str(value).lower() if isinstance(value, bool) else str(value)
-    settings = load_settings()
+    options = {"host": host, "port": port, "workers": workers, "jobs": jobs}
+    settings = load_settings().model_copy(update={k: v for k, v in options.items() if v is not None})
     settings.home.mkdir(parents=True, exist_ok=True)
     if migrate:
         upgrade(settings.db_url)
@@ -43,19 +41,21 @@ def serve(
     chain = open_chain(settings) if settings.jobs or not settings.rpc_url else None
     running = None
     try:
-        # Build once here so that a bad key or setting fails now, with one line, not in a worker.
-        application = build_app(settings, chain)
+        ledger = open_ledger(settings)
+        # Built here even with several workers, so that a bad key or setting fails now, with one
+        # line, not in a worker.
+        application = build_app(settings, ledger, chain)
         if settings.jobs and chain is not None:
-            running = build_jobs(settings, open_ledger(settings), chain)
-            running.checkpoint = _crash_checkpoint()
-            running.anchorer.checkpoint = running.checkpoint  # type: ignore[union-attr]
+            running = build_jobs(settings, ledger, chain, checkpoint=_crash_checkpoint())
             running.start()
         where = f"chain {chain.chain_id} at {chain.rpc_url}, contract {chain.contract.address}" if chain else \
             "no chain connection: API only"
         typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home}; {where})")
         if settings.workers > 1:
-            uvicorn.run("tally.wiring:app_from_environment", factory=True, host=settings.host,
-                        port=settings.port, workers=settings.workers, log_level=settings.log_level)
+            # Each worker builds its own app from the same settings, handed over pickled.
+            config = uvicorn.Config(AppFactory(settings), factory=True, host=settings.host, port=settings.port,
+                                    workers=settings.workers, log_level=settings.log_level)
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
             uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
     finally:
@@ -97,9 +97,7 @@ def worker() -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
     chain = open_chain(settings)
-    jobs = build_jobs(settings, open_ledger(settings), chain)
-    jobs.checkpoint = _crash_checkpoint()
-    jobs.anchorer.checkpoint = jobs.checkpoint  # type: ignore[union-attr]
+    jobs = build_jobs(settings, open_ledger(settings), chain, checkpoint=_crash_checkpoint())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -21,14 +21,14 @@ from web3 import Web3
 from anchoring.anchorer import Anchorer, AnchorPolicy
 from anchoring.chain import connect
 from anchoring.devchain import DEV_FUNDED_KEY, DevChain
-from api.app import ChainInfo, create_app
-from api.eip712 import Domain
-from api.submission import Intake, Limits
+from api.app import ChainInfo, Services, create_app
+from ledger.consent import ConsentPolicy, OperatorSigner, Terms
 from ledger.content import LocalBlockStore
 from ledger.conversation import ConversationError, normalise
 from ledger.db import make_engine, make_sessionmaker
+from ledger.eip712 import Domain
 from ledger.epochs import FINAL, Anchor, seal_epoch
-from ledger.intake import Consent, Prepared, Submission, record
+from ledger.intake import Consent, Intake, Limits, Prepared, Submission, record
 from ledger.migrate import upgrade
 from ledger.models import Epoch
 from tally.client import sign_submission
@@ -112,9 +112,12 @@ def pg_stack(pg_url: str, tmp_path: Path) -> Iterator[Stack]:
 
 def serve(stack: Stack) -> TestClient:
     """The API app on `stack`, in process."""
-    intake = Intake(sessions=stack.sessions, store=stack.store, domain=Domain(31337, stack.contract.address),
-                    operator_key=OPERATOR_KEY, terms=default_terms(), limits=Limits(4 << 20, 100, 600))
-    return TestClient(create_app(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None)))
+    domain = Domain(31337, stack.contract.address)
+    intake = Intake(sessions=stack.sessions, store=stack.store,
+                    consent=ConsentPolicy(domain, Terms(default_terms()), 600),
+                    signer=OperatorSigner(domain, OPERATOR_KEY), limits=Limits(4 << 20, 100, 600))
+    services = Services.of(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None))
+    return TestClient(create_app(services))
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def counts(stack: Stack) -> tuple[int, int]:
 
 
 def test_intake_survives_a_node_outage_and_the_outbox_drains_after(stack: Stack, served, daemon: IpfsDaemon) -> None:  # type: ignore[no-untyped-def]
-    served.app.state.intake._master_key = bytes(range(32))  # privacy mode: ciphertext is what gets pinned
+    served.app.state.services.intake._master_key = bytes(range(32))  # privacy mode: ciphertext is what gets pinned
     with IpfsStore(daemon.url, timeout=5, fetch_timeout=2, has_timeout=0.5) as ipfs:
         daemon.stop()
         accepted = submit_all(served, real_conversations(12))
@@ -128,7 +128,7 @@ def any_stack(request: pytest.FixtureRequest) -> Stack:
 
 def test_erased_envelopes_leave_the_node_and_the_rest_stay_pinned(any_stack: Stack, daemon: IpfsDaemon) -> None:
     stack, served = any_stack, serve(any_stack)
-    served.app.state.intake._master_key = bytes(range(32))  # privacy mode
+    served.app.state.services.intake._master_key = bytes(range(32))  # privacy mode
     with IpfsStore(daemon.url, timeout=30, fetch_timeout=2, has_timeout=0.5) as ipfs:
         accepted = submit_all(served, real_conversations(6))
         pass_of_storage_job(stack, ipfs, now=10**10)

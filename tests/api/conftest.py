@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,12 @@ from eth_keys import keys
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.app import ChainInfo, create_app
-from api.eip712 import Domain
-from api.submission import Intake, Limits
+from api.app import ChainInfo, Services, create_app
+from ledger.consent import ConsentPolicy, OperatorSigner, Terms
 from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
+from ledger.eip712 import Domain
+from ledger.intake import Intake, Limits
 from ledger.migrate import upgrade
 from ledger.models import Contribution, JournalEntry, JournalTransfer, StoredObject
 from ledger.outbox import OutboxStore
@@ -44,9 +45,17 @@ def sample_conversation(tag: str = "") -> dict[str, Any]:
 @dataclass
 class Api:
     client: TestClient
-    intake: Intake
+    services: Services
     blocks: Path
     clock: list[float] = field(default_factory=lambda: [time.time()])
+
+    @property
+    def intake(self) -> Intake:
+        return self.services.intake
+
+    def client_with(self, **changes: Any) -> TestClient:
+        """Another app over the same ledger, with some services changed (keys, policies)."""
+        return TestClient(create_app(replace(self.services, **changes)))
 
     @property
     def config(self) -> dict[str, Any]:
@@ -74,18 +83,18 @@ def build_api(db_url: str, tmp_path: Path, **limits: int) -> Api:
     clock = [time.time()]
     blocks = tmp_path / "blocks"
     sessions = make_sessionmaker(make_engine(db_url))
+    domain = Domain(CHAIN_ID, CONTRACT)
+    window = limits.get("issued_at_window", 600)
     intake = Intake(
         sessions=sessions,
         store=OutboxStore(LocalBlockStore(blocks, fsync=False), sessions),
-        domain=Domain(CHAIN_ID, CONTRACT),
-        operator_key=OPERATOR_KEY,
-        terms=default_terms(),
-        limits=Limits(limits.get("max_body_bytes", 256 * 1024), limits.get("max_batch", 100),
-                      limits.get("issued_at_window", 600)),
+        consent=ConsentPolicy(domain, Terms(default_terms()), window),
+        signer=OperatorSigner(domain, OPERATOR_KEY),
+        limits=Limits(limits.get("max_body_bytes", 256 * 1024), limits.get("max_batch", 100), window),
         clock=lambda: clock[0],
     )
-    app = create_app(intake, ChainInfo(CHAIN_ID, CONTRACT, None, None))
-    return Api(TestClient(app), intake, blocks, clock)
+    services = Services.of(intake, ChainInfo(CHAIN_ID, CONTRACT, None, None))
+    return Api(TestClient(create_app(services)), services, blocks, clock)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.app import create_app
 from ledger import adjustments, journal
 from ledger.content import LocalBlockStore
 from ledger.epochs import Anchor, seal_epoch
@@ -25,7 +24,7 @@ ALICE = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"  # contributor_key(0)'s add
 @pytest.fixture
 def admin(db_url: str, tmp_path: Path) -> tuple[Api, TestClient]:
     api = build_api(db_url, tmp_path)
-    return api, TestClient(create_app(api.intake, api.client.app.state.chain, admin_api_key="s3cret"))
+    return api, api.client_with(admin_api_key="s3cret")
 
 
 def balance(client: TestClient, account: str = ALICE) -> int:
@@ -140,7 +139,7 @@ def test_adjustments_are_sealed_into_the_next_epoch_and_its_manifest(admin: tupl
     client.post(f"/v1/accounts/{ALICE}/clawbacks", json={"points": "20", "ref": "claw-7"}, headers=ADMIN)
     with api.intake.sessions() as session, session.begin():  # as the sealing job does
         epoch = seal_epoch(session, LocalBlockStore(api.blocks, fsync=False),
-                           Anchor(31337, api.client.app.state.chain.contract), now=5)
+                           Anchor(31337, api.services.chain.contract), now=5)
     assert epoch is not None  # adjustments alone are something new to seal
     manifest = client.get(f"/v1/epochs/{epoch.number}/manifest").json()
     moves = [(e["account"], e["amount"], e["kind"], e["ref"]) for e in manifest["journal"]]

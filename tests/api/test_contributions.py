@@ -130,15 +130,12 @@ def test_config_terms_and_probes(api: Api) -> None:
 
 
 def test_erasure_needs_the_admin_key_and_shreds_a_private_contribution(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
     from ledger.privacy import ContentErasedError, read_conversation
     from tests.api.conftest import build_api
 
     api = build_api(db_url, tmp_path)
     api.intake._master_key = bytes(range(32))  # privacy mode
-    client = TestClient(create_app(api.intake, api.client.app.state.chain, admin_api_key="s3cret"))
+    client = api.client_with(admin_api_key="s3cret")
     created = client.post("/v1/contributions", json=api.signed(sample_conversation("private"), contributor_key(1)))
     assert created.status_code == 201 and created.json()["encrypted"] is True
     cid = created.json()["cid"]

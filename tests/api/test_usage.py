@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import UsagePolicy, create_app
+from api.app import UsagePolicy
 from ledger import journal
 from ledger.content import LocalBlockStore
 from ledger.epochs import Anchor, seal_epoch
@@ -21,8 +21,7 @@ CONSUMER = {"Authorization": "Bearer consumer-key"}
 @pytest.fixture
 def consumer(db_url: str, tmp_path: Path) -> tuple[Api, TestClient, list[dict[str, Any]]]:
     api = build_api(db_url, tmp_path)
-    client = TestClient(create_app(api.intake, api.client.app.state.chain, admin_api_key="admin-key",
-                                   usage=UsagePolicy("consumer-key", points_per_unit=7)))
+    client = api.client_with(admin_api_key="admin-key", usage=UsagePolicy("consumer-key", points_per_unit=7))
     accepted = [client.post("/v1/contributions", json=api.signed(sample_conversation(str(i)), contributor_key(i)))
                 .json() for i in range(3)]
     assert all("id" in a for a in accepted)
@@ -95,14 +94,14 @@ def test_usage_is_off_without_a_consumer_key_or_a_rate(db_url: str, tmp_path: Pa
     accepted = api.client.post("/v1/contributions", json=api.signed(sample_conversation(), contributor_key(0))).json()
     body = {"ref": "r", "items": [{"contribution": accepted["id"]}]}
     assert api.client.post("/v1/usage", json=body, headers={"Authorization": "Bearer "}).status_code == 401
-    off = TestClient(create_app(api.intake, api.client.app.state.chain, usage=UsagePolicy("k", points_per_unit=0)))
+    off = api.client_with(usage=UsagePolicy("k", points_per_unit=0))
     answer = off.post("/v1/usage", json=body, headers={"Authorization": "Bearer k"})
     assert answer.status_code == 422 and "off" in answer.json()["detail"]
 
 
 def test_usage_rewards_are_sealed_into_the_next_epoch(consumer: tuple[Api, TestClient, list[Any]]) -> None:
     api, client, accepted = consumer
-    store, anchor = LocalBlockStore(api.blocks, fsync=False), Anchor(31337, api.client.app.state.chain.contract)
+    store, anchor = LocalBlockStore(api.blocks, fsync=False), Anchor(31337, api.services.chain.contract)
     with api.intake.sessions() as session, session.begin():
         seal_epoch(session, store, anchor)
     report = {"ref": "eval-set-2026-11", "items": [{"contribution": accepted[2]["id"], "units": 2}]}

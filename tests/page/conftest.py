@@ -66,7 +66,8 @@ def browser_node() -> str:
 def live_url(served: TestClient) -> Iterator[str]:  # noqa: F811  (the fixture imported above)
     """The real app on a real port, with explorer links configured."""
     app = served.app
-    app.state.chain = replace(app.state.chain, explorer_url=EXPLORER)  # type: ignore[attr-defined]
+    services = app.state.services  # type: ignore[attr-defined]
+    app.state.services = replace(services, chain=replace(services.chain, explorer_url=EXPLORER))  # type: ignore[attr-defined]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

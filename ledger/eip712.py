@@ -1,4 +1,4 @@
-"""EIP-712 typed data of DESIGN.md §3: the contributor's consent and the operator's receipt.
+"""EIP-712 typed data of DESIGN.md §3: the domain, the digests, and secp256k1 signatures.
 
 The digests are computed by hand from the EIP-712 encoding rules (hashStruct of static fields
 is one 32-byte word per field) because intake computes one per request; the tests check them
@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey, Signature
 from eth_keys.exceptions import BadSignature
-from eth_utils import to_checksum_address
 from tiny_keccak import keccak256 as keccak
+
+from ledger.encoding import checksum
+from ledger.errors import InvalidInputError
 
 DOMAIN_NAME = "Tally"
 DOMAIN_VERSION = "1"
@@ -51,8 +53,10 @@ _RECEIPT_TYPEHASH = keccak(
 )
 
 
-class SignatureError(ValueError):
+class SignatureError(InvalidInputError, ValueError):
     """A signature that cannot be parsed or does not recover to an address."""
+
+    code = "invalid-signature"
 
 
 def _uint(value: int, bits: int) -> bytes:
@@ -93,7 +97,7 @@ class Domain:
             "name": DOMAIN_NAME,
             "version": DOMAIN_VERSION,
             "chainId": self.chain_id,
-            "verifyingContract": to_checksum_address(self.verifying_contract),
+            "verifyingContract": checksum(self.verifying_contract),
         }
 
     def contribution_digest(
@@ -131,7 +135,7 @@ def receipt_types() -> dict[str, list[dict[str, str]]]:
     return {"EIP712Domain": DOMAIN_FIELDS, "Receipt": RECEIPT_FIELDS}
 
 
-def parse_signature(signature: bytes) -> keys.Signature:
+def parse_signature(signature: bytes) -> Signature:
     """A 65-byte r‖s‖v signature (v of 27/28 or 0/1), refusing the malleable high-s form."""
     if len(signature) != 65:
         raise SignatureError("a signature is 65 bytes: r, s and v")
@@ -144,18 +148,20 @@ def parse_signature(signature: bytes) -> keys.Signature:
     s = int.from_bytes(signature[32:64], "big")
     if not (0 < r < SECP256K1_N and 0 < s <= SECP256K1_N // 2):
         raise SignatureError("the signature's r or s is out of range (high-s signatures are refused)")
-    return keys.Signature(vrs=(v, r, s))
+    return Signature(vrs=(v, r, s))
 
 
 def recover(digest: bytes, signature: bytes) -> str:
     """The checksummed address that signed ``digest``."""
     try:
-        return parse_signature(signature).recover_public_key_from_msg_hash(digest).to_checksum_address()
+        public_key = parse_signature(signature).recover_public_key_from_msg_hash(digest)
+        return str(public_key.to_checksum_address())
     except BadSignature as exc:
         raise SignatureError("the signature does not recover to a public key") from exc
 
 
-def sign(digest: bytes, private_key: keys.PrivateKey) -> bytes:
+def sign(digest: bytes, private_key: PrivateKey) -> bytes:
     """Sign ``digest`` as ethers and eth-account do: r‖s‖v with v of 27 or 28."""
     sig = private_key.sign_msg_hash(digest)
-    return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+    r, s, v = int(sig.r), int(sig.s), int(sig.v)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v + 27])

@@ -1,0 +1,194 @@
+"""Contributor consent (DESIGN.md §3): what a contributor signs, every check of it, and the receipt.
+
+A submission's consent is checked cheapest first, and each refusal is its own error: the fields'
+shapes, the terms hash, the ``issuedAt`` window, the signature's form (low s only, so each
+message has one signature); then, once the conversation's contentHash is known, the EIP-712
+signature must recover to the contributor. Nonce uniqueness needs the database and is checked
+where contributions are recorded (``ledger.intake``). The receipt is the operator's signed
+promise of inclusion; ``ReceiptSigner`` is the one thing intake needs of the operator's key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from eth_keys.datatypes import PrivateKey
+
+from ledger import eip712
+from ledger.encoding import DECIMAL_PATTERN, HASH_PATTERN, SIGNATURE_PATTERN, hex0x, parse_address
+from ledger.errors import ErrorCategory, InvalidFieldError, InvalidInputError, TallyError
+
+SUBMISSION_FIELDS = ("contributor", "conversation", "nonce", "issuedAt", "termsHash", "signature")
+
+
+class MissingFieldsError(InvalidInputError):
+    """Required fields of a submission are absent."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(f"missing field(s): {', '.join(missing)}",
+                         errors=[{"field": name, "message": "required"} for name in missing])
+
+
+class TermsMismatchError(InvalidInputError):
+    """``termsHash`` is not the SHA-256 of the terms the server publishes."""
+
+    code = "terms-mismatch"
+
+
+class StaleConsentError(InvalidInputError):
+    """``issuedAt`` is further in the past than the allowed window."""
+
+    code = "stale-issued-at"
+
+
+class FutureConsentError(InvalidInputError):
+    """``issuedAt`` is further in the future than the allowed window."""
+
+    code = "future-issued-at"
+
+
+class SignerMismatchError(TallyError):
+    """The Contribution signature recovers to another address than ``contributor``."""
+
+    code = "signer-mismatch"
+    status = 403
+    category = ErrorCategory.INPUT
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The contribution terms; their SHA-256 is the ``termsHash`` every consent signs."""
+
+    text: bytes
+    hash: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hash", hashlib.sha256(self.text).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What the contributor signed (DESIGN.md §3), every check passed."""
+
+    contributor: str
+    nonce: int
+    issued_at: int
+    terms_hash: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SignedSubmission:
+    """A submission whose consent fields are well-formed and current; the signature itself is
+    checked by ``ConsentPolicy.verify_signer`` once the conversation's contentHash is known."""
+
+    contributor: str
+    nonce: int
+    issued_at: int
+    signature: bytes
+    conversation: object
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptFields:
+    """The operator's promise of inclusion (DESIGN.md §3), before it is signed."""
+
+    content_hash: bytes
+    contributor: str
+    points: int
+    accepted_at: int
+
+
+class ReceiptSigner(Protocol):
+    """Signs receipts: the operator's key, or anything holding it (a KMS, a hardware key)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def sign(self, fields: ReceiptFields) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class OperatorSigner:
+    """A ``ReceiptSigner`` over a private key held in memory."""
+
+    domain: eip712.Domain
+    key: PrivateKey
+
+    @property
+    def address(self) -> str:
+        return str(self.key.public_key.to_checksum_address())
+
+    def sign(self, fields: ReceiptFields) -> bytes:
+        digest = self.domain.receipt_digest(fields.content_hash, fields.contributor, fields.points,
+                                            fields.accepted_at)
+        return eip712.sign(digest, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentPolicy:
+    """What a consent is checked against: the domain, the current terms, the ``issuedAt`` window."""
+
+    domain: eip712.Domain
+    terms: Terms
+    window: int = 600
+
+    def parse(self, body: object, now: int) -> SignedSubmission:
+        """Every check that needs neither the database nor the conversation, cheapest first."""
+        if not isinstance(body, Mapping):
+            raise InvalidFieldError("body", "must be a JSON object")
+        missing = [name for name in SUBMISSION_FIELDS if name not in body]
+        if missing:
+            raise MissingFieldsError(missing)
+        contributor = parse_address(body["contributor"])
+        nonce = _parse_nonce(body["nonce"])
+        issued_at = body["issuedAt"]
+        if isinstance(issued_at, bool) or not isinstance(issued_at, int) or not 0 <= issued_at < 1 << 64:
+            raise InvalidFieldError("issuedAt", "must be Unix seconds as an integer")
+        terms_hash = body["termsHash"]
+        if not isinstance(terms_hash, str) or not HASH_PATTERN.fullmatch(terms_hash):
+            raise InvalidFieldError("termsHash", "must be 0x followed by 64 hex digits")
+        signature = _parse_signature(body["signature"])
+        if bytes.fromhex(terms_hash[2:]) != self.terms.hash:
+            expected = hex0x(self.terms.hash)
+            raise TermsMismatchError(f"termsHash {terms_hash} is not the hash of the current terms, {expected}",
+                                     expected=expected)
+        if issued_at < now - self.window:
+            raise StaleConsentError(f"issuedAt {issued_at} is more than {self.window} s before now ({now})",
+                                    now=now)
+        if issued_at > now + self.window:
+            raise FutureConsentError(f"issuedAt {issued_at} is more than {self.window} s after now ({now})",
+                                     now=now)
+        return SignedSubmission(contributor, nonce, issued_at, signature, body["conversation"])
+
+    def verify_signer(self, submission: SignedSubmission, content_hash: bytes) -> Consent:
+        """The consent, once the EIP-712 Contribution signature recovers to the contributor."""
+        digest = self.domain.contribution_digest(submission.contributor, content_hash, self.terms.hash,
+                                                 submission.nonce, submission.issued_at)
+        signer = eip712.recover(digest, submission.signature)
+        if signer != submission.contributor:
+            raise SignerMismatchError(
+                f"the signature recovers to {signer}, not to the contributor {submission.contributor}, "
+                f"for contentHash {hex0x(content_hash)}", contentHash=hex0x(content_hash))
+        return Consent(submission.contributor, submission.nonce, submission.issued_at, self.terms.hash,
+                       submission.signature)
+
+
+def _parse_nonce(value: object) -> int:
+    if isinstance(value, str) and DECIMAL_PATTERN.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 256:
+        raise InvalidFieldError("nonce", "must be a uint256 as a decimal string or an integer")
+    return value
+
+
+def _parse_signature(value: object) -> bytes:
+    """65 bytes r‖s‖v, parsed and range-checked (low s) before any curve arithmetic."""
+    if not isinstance(value, str) or not SIGNATURE_PATTERN.fullmatch(value):
+        raise eip712.SignatureError("signature must be 0x followed by 130 hex digits")
+    signature = bytes.fromhex(value[2:])
+    eip712.parse_signature(signature)
+    return signature
