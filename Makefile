@@ -37,7 +37,8 @@ test: setup-test
 
 lint: setup
 	$(BIN)/ruff check ledger anchoring api tally tests bench
-	$(BIN)/mypy --strict ledger
+	$(BIN)/mypy --strict ledger anchoring api tally
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python bench/ingest.py

@@ -14,21 +14,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.content import ContentStore
+from ledger.deployment import ChainInfo
 from ledger.intake import Intake
+
+__all__ = ["ChainInfo", "Services", "ServicesDep", "UsagePolicy", "services_of"]
 
 if TYPE_CHECKING:
     from api.bundles import BalanceTrees
-
-
-@dataclass(frozen=True, slots=True)
-class ChainInfo:
-    """What a client needs to reach the chain the contract lives on."""
-
-    chain_id: int
-    contract: str
-    rpc_url: str | None
-    explorer_url: str | None
-    explorer_kind: str = "etherscan"
 
 
 @dataclass(frozen=True, slots=True)

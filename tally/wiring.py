@@ -1,8 +1,8 @@
 """Building a running Tally from settings: the one place where the parts meet.
 
 Settings go in, typed parts come out: the ledger (one engine per process), the intake service, the
-API's ``Services``, the anchorer and the scheduled jobs. Nothing else reads settings or the
-environment, and nothing here holds logic of its own.
+anchorer and the scheduled jobs; ``tally.web`` adds the API's ``Services`` and app on top. Nothing
+else reads settings, and nothing here holds logic of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
-from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,11 +20,10 @@ from anchoring.anchorer import Anchorer, AnchorPolicy
 from anchoring.chain import GWEI, FeePolicy
 from anchoring.jobs import Jobs, JobSettings
 from anchoring.leader import leadership_for
-from api.app import create_app
-from api.services import ChainInfo, Services, UsagePolicy
 from ledger.consent import ConsentPolicy, OperatorSigner, Terms
 from ledger.content import ContentError, ContentStore, IpfsStore, LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
+from ledger.deployment import ChainInfo
 from ledger.eip712 import Domain
 from ledger.epochs import Anchor
 from ledger.intake import Intake, Limits
@@ -109,30 +107,6 @@ def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake
         limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window),
         master_key=master_key(settings),
     )
-
-
-def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> Services:
-    info = chain_info(settings, chain)
-    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    usage_key = settings.usage_api_key.get_secret_value() if settings.usage_api_key else None
-    return Services.of(build_intake(settings, ledger, info), info, admin_api_key=admin_key,
-                       usage=UsagePolicy(usage_key, settings.usage_points_per_unit))
-
-
-def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:
-    return create_app(build_services(settings, ledger, chain), cors_origins=settings.cors_origins)
-
-
-@dataclass(frozen=True)
-class AppFactory:
-    """What each server worker process calls to build its app: the settings travel pickled to the
-    worker with the factory (never through the environment), and each worker opens its own engine,
-    since connections do not survive a fork."""
-
-    settings: Settings
-
-    def __call__(self) -> FastAPI:
-        return build_app(self.settings, open_ledger(self.settings))
 
 
 def anchor_policy(settings: Settings) -> AnchorPolicy:

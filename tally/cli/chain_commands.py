@@ -29,7 +29,8 @@ def serve(
 
     from ledger.migrate import upgrade
     from tally.chain import open_chain
-    from tally.wiring import AppFactory, build_app, build_jobs, open_ledger
+    from tally.web import AppFactory, build_app
+    from tally.wiring import build_jobs, open_ledger
 
     options = {"host": host, "port": port, "workers": workers, "jobs": jobs}
     settings = load_settings().model_copy(update={k: v for k, v in options.items() if v is not None})

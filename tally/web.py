@@ -1,0 +1,43 @@
+"""Wiring the web layer: settings and a ledger in, the API's ``Services`` and FastAPI app out.
+
+Kept apart from ``tally.wiring`` so that what runs without HTTP (the demo, the jobs, the client)
+never imports the web layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.services import Services, UsagePolicy
+from tally.chain import ChainRuntime
+from tally.settings import Settings
+from tally.wiring import Ledger, build_intake, chain_info, open_ledger
+
+
+def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> Services:
+    info = chain_info(settings, chain)
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    usage_key = settings.usage_api_key.get_secret_value() if settings.usage_api_key else None
+    return Services.of(build_intake(settings, ledger, info), info, admin_api_key=admin_key,
+                       usage=UsagePolicy(usage_key, settings.usage_points_per_unit))
+
+
+def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:
+    return create_app(build_services(settings, ledger, chain), cors_origins=settings.cors_origins)
+
+
+@dataclass(frozen=True)
+class AppFactory:
+    """What each server worker process calls to build its app: the settings travel pickled to the
+    worker with the factory (never through the environment), and each worker opens its own engine,
+    since connections do not survive a fork."""
+
+    settings: Settings
+
+    def __call__(self) -> FastAPI:
+        return build_app(self.settings, open_ledger(self.settings))
+
+
