@@ -42,7 +42,7 @@ def test_the_walk_finds_the_errors_of_every_layer() -> None:
 def test_each_error_has_a_registered_problem_type_with_its_status(cls: type[TallyError]) -> None:
     problem = PROBLEM_TYPES.get(cls.code)
     assert problem is not None, f"{cls.__qualname__}.code {cls.code!r} is not a registered problem type"
-    assert problem.status == cls.status, f"{cls.__qualname__} hints {cls.status}, /problems/{cls.code} says {problem.status}"
+    assert problem.status == cls.status, f"{cls.__qualname__}: {cls.status}, /problems/{cls.code}: {problem.status}"
     assert cls.category in EXIT_CODES
 
 
