@@ -6,15 +6,13 @@ never imports the web layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import FastAPI
 
 from api.app import create_app
 from api.services import Services, UsagePolicy
 from tally.chain import ChainRuntime
 from tally.settings import Settings
-from tally.wiring import Ledger, build_intake, chain_info, open_ledger
+from tally.wiring import Ledger, build_intake, chain_info
 
 
 def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> Services:
@@ -27,17 +25,3 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:
     return create_app(build_services(settings, ledger, chain), cors_origins=settings.cors_origins)
-
-
-@dataclass(frozen=True)
-class AppFactory:
-    """What each server worker process calls to build its app: the settings travel pickled to the
-    worker with the factory (never through the environment), and each worker opens its own engine,
-    since connections do not survive a fork."""
-
-    settings: Settings
-
-    def __call__(self) -> FastAPI:
-        return build_app(self.settings, open_ledger(self.settings))
-
-

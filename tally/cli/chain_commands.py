@@ -28,8 +28,9 @@ def serve(
     from uvicorn.supervisors import Multiprocess
 
     from ledger.migrate import upgrade
+    from tally.app_factory import AppFactory
     from tally.chain import open_chain
-    from tally.web import AppFactory, build_app
+    from tally.web import build_app
     from tally.wiring import build_jobs, open_ledger
 
     options = {"host": host, "port": port, "workers": workers, "jobs": jobs}
@@ -54,7 +55,7 @@ def serve(
         typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home}; {where})")
         if settings.workers > 1:
             # Each worker builds its own app from the same settings, handed over pickled.
-            config = uvicorn.Config(AppFactory(settings), factory=True, host=settings.host, port=settings.port,
+            config = uvicorn.Config(AppFactory.of(settings), factory=True, host=settings.host, port=settings.port,
                                     workers=settings.workers, log_level=settings.log_level)
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
