@@ -45,3 +45,10 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules .tally
+
+# The architecture picture (docs/architecture.md) from its Graphviz source.
+.PHONY: diagram
+diagram: docs/architecture.svg
+
+docs/architecture.svg: docs/architecture.dot
+	dot -Tsvg docs/architecture.dot -o $@
