@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from api.eip712 import Domain, contribution_types, receipt_types
+from ledger import lifecycle
+from ledger.lifecycle import ContributionStatus
 from ledger.models import Adjustment, Contribution, JournalEntry, UsageReport
 
 
@@ -15,11 +17,9 @@ def _hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
-def contribution_status(row: Contribution, epoch_state: str | None = None) -> str:
+def contribution_status(row: Contribution, epoch_state: str | None = None) -> ContributionStatus:
     """``pending`` until sealed, ``sealed`` until its epoch is final on-chain, then ``anchored``."""
-    if row.epoch is None:
-        return "pending"
-    return "anchored" if epoch_state == "final" else "sealed"
+    return lifecycle.contribution_status(row.epoch, epoch_state)
 
 
 def receipt_json(row: Contribution) -> dict[str, Any]:
