@@ -15,8 +15,10 @@ The ``state`` column stays a string: ``EpochState`` members compare equal to the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +54,7 @@ class Move:
     target: EpochState
 
 
-MOVES: dict[Transition, Move] = {
+MOVES: Mapping[Transition, Move] = MappingProxyType({
     Transition.SUBMIT: Move((EpochState.SEALED,), EpochState.SUBMITTED),
     # From sealed: the contract already holds the epoch, put there by a transaction we lost track of.
     Transition.MINE: Move((EpochState.SEALED, EpochState.SUBMITTED), EpochState.MINED),
@@ -61,7 +63,7 @@ MOVES: dict[Transition, Move] = {
     # A reorg dropped the block, but the same signed bytes can still be mined.
     Transition.REORG_TO_SUBMITTED: Move((EpochState.MINED,), EpochState.SUBMITTED),
     Transition.FINALIZE: Move((EpochState.MINED,), EpochState.FINAL),
-}
+})
 """The single source of truth of the lifecycle: a move not listed here is refused."""
 
 
