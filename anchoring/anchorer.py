@@ -33,14 +33,16 @@ from web3.contract import Contract
 
 from anchoring import chain
 from anchoring.contract import EpochAnchored, TallyAnchor
-from ledger.epochs import FINAL, MINED, SEALED, SUBMITTED
+from ledger import lifecycle
+from ledger.errors import InvariantError
+from ledger.lifecycle import EpochState, Transition
 from ledger.merkle.stored import StoredLog
 from ledger.models import AnchorAttempt, Epoch
 
 log = logging.getLogger("tally.anchoring")
 
 
-class AnchorConflictError(RuntimeError):
+class AnchorConflictError(InvariantError):
     """The contract holds a header for one of our epochs that is not ours: stop and alert."""
 
 
@@ -103,7 +105,8 @@ class Anchorer:
         marked: list[int] = []
         with self.sessions() as session, session.begin():
             behind = session.scalars(
-                select(Epoch).where(Epoch.number <= chain_latest, Epoch.state.in_((SEALED, SUBMITTED)))
+                select(Epoch)
+                .where(Epoch.number <= chain_latest, Epoch.state.in_(lifecycle.MOVES[Transition.MINE].sources))
                 .order_by(Epoch.number)
             ).all()
             for epoch in behind:
@@ -130,14 +133,12 @@ class Anchorer:
 
     def _mark_mined(self, session: Session, epoch: Epoch, tx_hash: str, receipt: Any) -> None:
         self.checkpoint("after-receipt")  # the receipt is known, the database not yet updated
-        epoch.state = MINED
-        epoch.tx_hash = tx_hash
-        if receipt is not None:
-            epoch.block_number = int(receipt["blockNumber"])
-            epoch.block_hash = receipt["blockHash"].to_0x_hex()
-            epoch.gas_used = int(receipt["gasUsed"])
-        epoch.mined_at = int(self.clock())
-        epoch.last_error = None
+        lifecycle.mine(
+            epoch, tx_hash=tx_hash,
+            block_number=None if receipt is None else int(receipt["blockNumber"]),
+            block_hash=None if receipt is None else receipt["blockHash"].to_0x_hex(),
+            gas_used=None if receipt is None else int(receipt["gasUsed"]),
+            at=int(self.clock()))
         log.info("epoch %d mined in block %s (tx %s)", epoch.number, epoch.block_number, tx_hash)
 
     # ---- 2. follow submitted transactions
@@ -147,7 +148,8 @@ class Anchorer:
         # Broadcasts wait until the transaction that recorded them has committed.
         outbox: list[tuple[bytes, int]] = []
         with self.sessions() as session, session.begin():
-            for epoch in session.scalars(select(Epoch).where(Epoch.state == SUBMITTED).with_for_update()).all():
+            submitted = select(Epoch).where(Epoch.state == EpochState.SUBMITTED).with_for_update()
+            for epoch in session.scalars(submitted).all():
                 attempts = self._live_attempts(session, epoch.number)
                 for attempt in attempts:
                     receipt = chain.receipt_or_none(self.w3, attempt.tx_hash)
@@ -207,16 +209,15 @@ class Anchorer:
     def _abandon(self, session: Session, epoch: Epoch) -> None:
         session.execute(update(AnchorAttempt).where(AnchorAttempt.epoch == epoch.number)
                         .values(superseded=True))
-        epoch.state = SEALED
-        epoch.tx_hash = epoch.block_hash = None
-        epoch.tx_nonce = epoch.block_number = epoch.gas_used = epoch.submitted_at = epoch.mined_at = None
+        lifecycle.revert_to_sealed(epoch)
 
     # ---- 3. confirmations and reorgs
 
     def _confirm(self) -> list[int]:
         reverted: list[int] = []
         with self.sessions() as session, session.begin():
-            for epoch in session.scalars(select(Epoch).where(Epoch.state == MINED).order_by(Epoch.number)).all():
+            mined = select(Epoch).where(Epoch.state == EpochState.MINED).order_by(Epoch.number)
+            for epoch in session.scalars(mined).all():
                 receipt = chain.receipt_or_none(self.w3, epoch.tx_hash) if epoch.tx_hash else None
                 if receipt is not None and int(receipt["status"]) == 1:
                     if epoch.block_hash != receipt["blockHash"].to_0x_hex():
@@ -237,23 +238,21 @@ class Anchorer:
         pass broadcasts the same transaction again. Otherwise back to sealed for a new one."""
         attempts = self._live_attempts(session, epoch.number)
         if attempts and not self._nonce_taken(attempts):
-            epoch.state = SUBMITTED
-            epoch.block_hash = None
-            epoch.block_number = epoch.gas_used = epoch.mined_at = None
+            lifecycle.reorg_to_submitted(epoch)
         else:
             self._abandon(session, epoch)
 
     def _finalize(self) -> list[int]:
         finalized: list[int] = []
         with self.sessions() as session, session.begin():
-            mined = session.scalars(select(Epoch).where(Epoch.state == MINED).order_by(Epoch.number)).all()
+            mined = session.scalars(
+                select(Epoch).where(Epoch.state == EpochState.MINED).order_by(Epoch.number)).all()
             if not mined:
                 return finalized
             final_block = chain.finalized_block(self.w3, self.policy.confirmations)
             for epoch in mined:
                 if epoch.block_number is not None and epoch.block_number <= final_block:
-                    epoch.state = FINAL
-                    epoch.finalized_at = int(self.clock())
+                    lifecycle.finalize(epoch, at=int(self.clock()))
                     finalized.append(epoch.number)
                     log.info("epoch %d final", epoch.number)
         return finalized
@@ -262,12 +261,12 @@ class Anchorer:
 
     def _send_next(self, chain_latest: int) -> int | None:
         with self.sessions() as session, session.begin():
-            if session.scalar(select(Epoch.number).where(Epoch.state == SUBMITTED)) is not None:
+            if session.scalar(select(Epoch.number).where(Epoch.state == EpochState.SUBMITTED)) is not None:
                 return None
             # FOR UPDATE: a second anchorer (a `tally anchor` run beside the leader's jobs) waits here,
             # then sees the epoch submitted and sends nothing.
-            epoch = session.scalar(select(Epoch).where(Epoch.state == SEALED).order_by(Epoch.number).limit(1)
-                                   .with_for_update())
+            epoch = session.scalar(select(Epoch).where(Epoch.state == EpochState.SEALED).order_by(Epoch.number)
+                                   .limit(1).with_for_update())
             if epoch is None or epoch.number != chain_latest + 1 or not self.ready(session, epoch):
                 return None
             previous_size = 0 if epoch.number == 1 else session.scalar(
@@ -280,10 +279,7 @@ class Anchorer:
             nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "pending"))
             attempt = self._sign(session, epoch, nonce, gas_limit,
                                  self.policy.fees.initial(chain.base_fee(self.w3)), call=call)
-            epoch.state = SUBMITTED
-            epoch.tx_hash = attempt.tx_hash
-            epoch.tx_nonce = nonce
-            epoch.submitted_at = int(self.clock())
+            lifecycle.submit(epoch, tx_hash=attempt.tx_hash, nonce=nonce, at=int(self.clock()))
             number = epoch.number
         # Committed: from here a crash leaves a submitted epoch with its signed bytes, which the
         # next pass broadcasts again if the node never saw them.

@@ -3,7 +3,7 @@
 Every process may run the scheduler; only the elected leader's jobs do anything. Sealing runs
 every ``seal_interval`` seconds, or sooner once ``seal_threshold`` contributions are pending.
 The anchoring loop runs every few seconds and backs off exponentially while the chain node is
-unreachable, so an outage neither crash-loops the process nor floods the node.
+unreachable (``anchoring.loop``), so an outage neither crash-loops the process nor floods the node.
 """
 
 from __future__ import annotations
@@ -18,36 +18,13 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from anchoring.anchorer import AnchorConflictError, Anchorer
-from anchoring.chain import ChainUnavailableError
+from anchoring.anchorer import Anchorer
 from anchoring.leader import Leadership
+from anchoring.loop import AnchoringGuard
 from ledger.content import ContentStore
 from ledger.epochs import Anchor, pending_contributions, seal_epoch
 
 log = logging.getLogger("tally.jobs")
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff between failed attempts: 1 s, 2 s, 4 s ... up to ``ceiling``."""
-
-    ceiling: float = 60.0
-    failures: int = 0
-    not_before: float = 0.0
-    clock: Callable[[], float] = time.monotonic
-
-    def ready(self) -> bool:
-        return self.clock() >= self.not_before
-
-    def failed(self) -> float:
-        self.failures += 1
-        delay = min(self.ceiling, 2.0 ** (self.failures - 1))
-        self.not_before = self.clock() + delay
-        return delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self.not_before = 0.0
 
 
 @dataclass
@@ -74,8 +51,7 @@ class Jobs:
     def __post_init__(self) -> None:
         self.is_leader = False
         self._last_seal = time.monotonic()
-        self._backoff = Backoff()
-        self._halted: str | None = None
+        self._anchoring = AnchoringGuard()
         self._lock = threading.Lock()
         self.scheduler: BackgroundScheduler | None = None
 
@@ -114,18 +90,8 @@ class Jobs:
             log.exception("storage step failed; it runs again shortly")
 
     def anchor_step(self) -> None:
-        if not self.is_leader or self.anchorer is None or self._halted or not self._backoff.ready():
-            return
-        try:
-            self.anchorer.step()
-            self._backoff.succeeded()
-        except ChainUnavailableError as exc:
-            log.warning("chain unavailable (%s); retrying in %.0f s", exc, self._backoff.failed())
-        except AnchorConflictError as exc:
-            self._halted = str(exc)
-            log.critical("%s", exc)
-        except Exception:
-            log.exception("anchoring step failed; retrying in %.0f s", self._backoff.failed())
+        if self.is_leader and self.anchorer is not None:
+            self._anchoring.run_pass(self.anchorer)
 
     # ---- scheduling
 

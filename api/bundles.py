@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from api.explorer import explorer_for
 from ledger.content import ContentStore
-from ledger.epochs import BALANCE_ENCODING, FINAL, MINED
+from ledger.epochs import BALANCE_ENCODING
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.lifecycle import EpochState
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
@@ -52,7 +53,7 @@ def header_json(epoch: Epoch) -> dict[str, Any]:
 
 
 def transaction_json(epoch: Epoch) -> dict[str, Any] | None:
-    if epoch.state not in (MINED, FINAL):
+    if epoch.state not in (EpochState.MINED, EpochState.FINAL):
         return None
     return {"hash": epoch.tx_hash, "blockNumber": epoch.block_number, "blockHash": epoch.block_hash}
 
@@ -67,7 +68,7 @@ def choose_epoch(session: Session, requested: int | None, minimum: int) -> Epoch
         if requested < minimum:
             raise InvalidInputError(f"epoch {requested} is before the epoch ({minimum}) that includes it")
         return epoch
-    for states in ((FINAL,), (FINAL, MINED)):
+    for states in ((EpochState.FINAL,), (EpochState.FINAL, EpochState.MINED)):
         epoch = session.scalar(select(Epoch).where(Epoch.state.in_(states), Epoch.number >= minimum)
                                .order_by(Epoch.number.desc()).limit(1))
         if epoch is not None:

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.epochs import FINAL
+from ledger.lifecycle import EpochState
 from ledger.models import Contribution, Epoch, StoredObject
 
 
@@ -24,8 +24,8 @@ class LedgerCollector(Collector):
             pending = session.scalar(select(func.count()).where(Contribution.epoch.is_(None))) or 0
             total = session.scalar(select(func.count()).select_from(Contribution)) or 0
             last_sealed = session.scalar(select(func.max(Epoch.number))) or 0
-            last_final = session.scalar(select(func.max(Epoch.number)).where(Epoch.state == FINAL)) or 0
-            oldest_open = session.scalar(select(func.min(Epoch.sealed_at)).where(Epoch.state != FINAL))
+            last_final = session.scalar(select(func.max(Epoch.number)).where(Epoch.state == EpochState.FINAL)) or 0
+            oldest_open = session.scalar(select(func.min(Epoch.sealed_at)).where(Epoch.state != EpochState.FINAL))
             gas = session.scalar(select(func.coalesce(func.sum(Epoch.gas_used), 0))) or 0
             states: dict[str, Any] = dict(session.execute(
                 select(Epoch.state, func.count()).group_by(Epoch.state)).all())
@@ -45,8 +45,8 @@ class LedgerCollector(Collector):
         yield _gauge("tally_anchoring_lag_seconds", "Age of the oldest sealed epoch not yet final", lag)
         yield _counter("tally_anchor_gas_used", "Gas used by anchoring transactions", gas)
         by_state = GaugeMetricFamily("tally_epochs", "Epochs by state", labels=["state"])
-        for state in ("sealed", "submitted", "mined", "final"):
-            by_state.add_metric([state], states.get(state, 0))
+        for epoch_state in EpochState:
+            by_state.add_metric([epoch_state.value], states.get(epoch_state.value, 0))
         yield by_state
         # The outbox: "committed" objects are only in the database, "local" ones in the local
         # blockstore too; without an IPFS node every object stays "local".

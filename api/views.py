@@ -7,19 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger import lifecycle
 from ledger.adjustments import adjustment_json
 from ledger.eip712 import Domain, contribution_types, receipt_types
 from ledger.encoding import hex0x
+from ledger.lifecycle import ContributionStatus
 from ledger.models import Contribution, JournalEntry, UsageReport
 
 __all__ = ["adjustment_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json"]
 
 
-def contribution_status(row: Contribution, epoch_state: str | None = None) -> str:
+def contribution_status(row: Contribution, epoch_state: str | None = None) -> ContributionStatus:
     """``pending`` until sealed, ``sealed`` until its epoch is final on-chain, then ``anchored``."""
-    if row.epoch is None:
-        return "pending"
-    return "anchored" if epoch_state == "final" else "sealed"
+    return lifecycle.contribution_status(row.epoch, epoch_state)
 
 
 def receipt_json(row: Contribution) -> dict[str, Any]:

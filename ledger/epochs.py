@@ -20,6 +20,7 @@ from tiny_keccak import keccak256
 from ledger import jcs
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
+from ledger.lifecycle import EpochState
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
@@ -27,8 +28,6 @@ from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
 
 MANIFEST_VERSION = 1
 BALANCE_ENCODING = ["address", "uint256"]
-
-SEALED, SUBMITTED, MINED, FINAL = "sealed", "submitted", "mined", "final"
 
 # OpenZeppelin's tree has no empty form; an epoch in which no account holds points (every
 # contribution scored zero) commits to keccak256 of nothing, which no leaf can prove against.
@@ -164,7 +163,7 @@ def seal_epoch(
                              created_at=now, durable_at=now, pin_attempts=0, next_pin_at=now))
 
     epoch = Epoch(
-        number=number, state=SEALED, sealed_at=now, first_index=first_index, log_size=log_size,
+        number=number, state=EpochState.SEALED.value, sealed_at=now, first_index=first_index, log_size=log_size,
         log_root=log_root, balances_root=balances_root, total_points=total_points, accounts=len(values),
         contributions=len(contributions), journal_entries=len(entries), manifest_cid=manifest_cid,
         chain_id=anchor.chain_id, contract=anchor.contract,

@@ -16,13 +16,15 @@ from typing import Any
 from eth_keys.datatypes import PrivateKey
 from sqlalchemy import select
 
+from anchoring.anchorer import StepReport
 from anchoring.audit import Auditor
+from anchoring.loop import AnchoringTimeoutError, run_until_final
 from anchoring.verify import verify_contribution
 from api.bundles import contribution_bundle
 from ledger.encoding import hex0x
-from ledger.epochs import FINAL, Anchor, seal_epoch
+from ledger.epochs import Anchor, seal_epoch
 from ledger.errors import InvalidInputError, TallyError
-from ledger.models import Contribution, Epoch
+from ledger.models import Contribution
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
 from tally.settings import Settings
@@ -71,21 +73,17 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
             say(f"sealed epoch {epoch.number}: {epoch.contributions} contributions, log size {epoch.log_size}")
         del number
 
-    anchorer = build_anchorer(settings, ledger, chain)
-    deadline = time.monotonic() + timeout
-    while True:
-        report = anchorer.step()
+    def say_pass(report: StepReport) -> None:
         if report.sent:
             say(f"anchoring epoch {report.sent}")
         for n in report.final:
             say(f"epoch {n} final on-chain")
-        with ledger.sessions() as session:
-            open_epochs = session.scalar(select(Epoch.number).where(Epoch.state != FINAL).limit(1))
-        if open_epochs is None:
-            break
-        if time.monotonic() > deadline:
-            raise DemoError("anchoring did not finish in time")
-        time.sleep(0.5)
+
+    try:
+        run_until_final(build_anchorer(settings, ledger, chain), ledger.sessions, timeout=timeout, interval=0.5,
+                        on_pass=say_pass)
+    except AnchoringTimeoutError:
+        raise DemoError("anchoring did not finish in time") from None
 
     # The local store checks every block against its CID, as the audit needs of any source.
     audit = Auditor(chain.w3, chain.contract.address, ledger.store).run()

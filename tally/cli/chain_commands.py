@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -119,41 +118,33 @@ def anchor(
     timeout: Annotated[float, typer.Option(help="seconds to wait at most with --wait")] = 600.0,
 ) -> None:
     """Send, follow and confirm anchoring transactions (one pass, or until final with --wait)."""
+    from anchoring.anchorer import StepReport
     from anchoring.chain import ChainUnavailableError
-    from anchoring.jobs import Backoff
-    from ledger.epochs import FINAL
-    from ledger.models import Epoch
+    from anchoring.loop import Backoff, run_until_final, step_with_backoff
     from tally.chain import open_chain
     from tally.wiring import build_anchorer, open_ledger
+
+    def say_pass(report: StepReport) -> None:
+        if report.sent:
+            typer.echo(f"epoch {report.sent} sent")
+        for number in report.final:
+            typer.echo(f"epoch {number} final")
+
+    def say_unavailable(exc: ChainUnavailableError, delay: float) -> None:
+        typer.echo(f"chain unavailable ({exc}); retrying in {delay:.0f} s", err=True)
 
     settings = load_settings()
     ledger = open_ledger(settings)
     chain = open_chain(settings)
     anchorer = build_anchorer(settings, ledger, chain)
-    backoff = Backoff()
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                report = anchorer.step()
-                backoff.succeeded()
-                if report.sent:
-                    typer.echo(f"epoch {report.sent} sent")
-                for number in report.final:
-                    typer.echo(f"epoch {number} final")
-            except ChainUnavailableError as exc:
-                typer.echo(f"chain unavailable ({exc}); retrying in {backoff.failed():.0f} s", err=True)
-            if not wait:
-                break
-            with ledger.sessions() as session:
-                from sqlalchemy import select
-
-                states = set(session.scalars(select(Epoch.state)))
-            if states <= {FINAL}:
-                break
-            if time.monotonic() > deadline:
-                raise CliError(f"not every epoch is final after {timeout:.0f} s")
-            time.sleep(max(1.0, backoff.not_before - backoff.clock()) if not backoff.ready() else 1.0)
+        if wait:
+            run_until_final(anchorer, ledger.sessions, timeout=timeout, on_pass=say_pass,
+                            on_unavailable=say_unavailable)
+        else:
+            report = step_with_backoff(anchorer, Backoff(), say_unavailable)
+            if report is not None:
+                say_pass(report)
     finally:
         chain.close()
 

@@ -88,6 +88,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     from sqlalchemy import select
 
     from ledger.epochs import pending_contributions
+    from ledger.lifecycle import EpochState
     from ledger.models import Epoch
     from tally.wiring import chain_info, open_ledger
 
@@ -98,7 +99,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     with ledger.sessions() as session:
         epochs = [_epoch_json(e) for e in session.scalars(select(Epoch).order_by(Epoch.number))]
         pending = pending_contributions(session)
-    unanchored = [e for e in epochs if e["state"] != "final"]
+    unanchored = [e for e in epochs if e["state"] != EpochState.FINAL]
     lag = now - min(e["sealedAt"] for e in unanchored) if unanchored else 0
     report = {"chainId": info.chain_id, "contract": info.contract, "rpcUrl": info.rpc_url,
               "pendingContributions": pending, "anchoringLagSeconds": lag, "epochs": epochs}

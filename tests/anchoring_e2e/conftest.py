@@ -27,8 +27,9 @@ from ledger.content import LocalBlockStore
 from ledger.conversation import ConversationError, normalise
 from ledger.db import make_engine, make_sessionmaker
 from ledger.eip712 import Domain
-from ledger.epochs import FINAL, Anchor, seal_epoch
+from ledger.epochs import Anchor, seal_epoch
 from ledger.intake import Consent, Intake, Limits, Prepared, Submission, record
+from ledger.lifecycle import EpochState
 from ledger.migrate import upgrade
 from ledger.models import Epoch
 from tally.client import sign_submission
@@ -140,7 +141,7 @@ def anchor_all(stack: Stack) -> None:
         anchorer.step()
         stack.mine()
         with stack.sessions() as session:
-            if all(e.state == FINAL for e in session.query(Epoch)):
+            if all(e.state == EpochState.FINAL for e in session.query(Epoch)):
                 return
     raise AssertionError("not final")
 

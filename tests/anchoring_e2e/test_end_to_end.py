@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from ledger.epochs import FINAL
+from ledger.lifecycle import EpochState
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.models import Epoch
@@ -33,7 +33,7 @@ def test_three_epochs_of_real_conversations_anchor_and_recompute(stack: Stack) -
     for part in (conversations[:80], conversations[80:150], conversations[150:]):
         assert stack.contribute(part) > 0
         stack.seal()
-    run_until(stack, anchorer, lambda: set(states(stack).values()) == {FINAL})
+    run_until(stack, anchorer, lambda: set(states(stack).values()) == {EpochState.FINAL})
     assert stack.contract.functions.latestEpoch().call() == 3
 
     leaves: list[bytes] = []

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from anchoring.audit import audit
 from ledger.content import IpfsStore
-from ledger.epochs import FINAL
+from ledger.lifecycle import EpochState
 from ledger.models import Epoch, StoredObject
 from ledger.outbox import harden, pin_due, release_erased, unpinned_for_epoch
 from ledger.privacy import erase
@@ -114,7 +114,7 @@ def test_an_epoch_is_anchored_only_once_its_objects_are_pinned(stack: Stack, ser
             anchorer.step()
             stack.mine()
         with stack.sessions() as session:
-            assert session.get(Epoch, number).state == FINAL  # type: ignore[union-attr]
+            assert session.get(Epoch, number).state == EpochState.FINAL  # type: ignore[union-attr]
     # An auditor needs nothing of ours: the chain and the IPFS node's own RPC API (dag/export).
     report = audit(stack.chain.url, daemon.url.rstrip("/") + "/api/v0", stack.contract.address)
     assert report.ok and report.epochs == 1 and report.leaves == 5, report.discrepancy

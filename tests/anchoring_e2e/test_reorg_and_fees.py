@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from anchoring.chain import GWEI, FeePolicy
-from ledger.epochs import FINAL, MINED, SUBMITTED
+from ledger.lifecycle import EpochState
 from ledger.models import AnchorAttempt, Epoch
 from tests.anchoring_e2e.conftest import Stack, real_conversations
 
@@ -27,20 +27,20 @@ def test_a_reorg_that_drops_the_anchor_is_noticed_and_the_epoch_reaches_final(st
     assert anchorer.step().sent == 1  # anvil mines it at once
     anchorer.step()
     first = epoch_row(stack, 1)
-    assert first.state == MINED and first.block_hash
+    assert first.state == EpochState.MINED and first.block_hash
 
     stack.chain.rpc("anvil_reorg", [1, []])  # replace the block that held it with an empty one
     assert stack.contract.functions.latestEpoch().call() == 0
     report = anchorer.step()
     assert report.reverted_to_sealed == (1,)
-    assert epoch_row(stack, 1).state in (SUBMITTED, MINED)
+    assert epoch_row(stack, 1).state in (EpochState.SUBMITTED, EpochState.MINED)
     for _ in range(10):
         anchorer.step()
         stack.mine()
-        if epoch_row(stack, 1).state == FINAL:
+        if epoch_row(stack, 1).state == EpochState.FINAL:
             break
     final = epoch_row(stack, 1)
-    assert final.state == FINAL and final.block_hash != first.block_hash
+    assert final.state == EpochState.FINAL and final.block_hash != first.block_hash
     assert stack.contract.functions.latestEpoch().call() == 1
     events = stack.contract.events.EpochAnchored.get_logs(from_block=0, argument_filters={"epoch": 1})
     assert len(events) == 1 and events[0]["transactionHash"].to_0x_hex() == final.tx_hash
@@ -58,7 +58,7 @@ def test_a_transaction_stuck_below_the_base_fee_is_replaced_once_the_ceiling_all
     stack.mine()
     low_ceiling.step()
     stuck = epoch_row(stack, 1)
-    assert stuck.state == SUBMITTED and "ceiling" in (stuck.last_error or "")
+    assert stuck.state == EpochState.SUBMITTED and "ceiling" in (stuck.last_error or "")
     assert stack.contract.functions.latestEpoch().call() == 0
 
     raised = stack.anchorer(fees=FeePolicy(max_fee_ceiling=1000 * GWEI), stuck_after=0)
@@ -66,10 +66,10 @@ def test_a_transaction_stuck_below_the_base_fee_is_replaced_once_the_ceiling_all
     for _ in range(6):
         raised.step()
         stack.mine()
-        if epoch_row(stack, 1).state == FINAL:
+        if epoch_row(stack, 1).state == EpochState.FINAL:
             break
     landed = epoch_row(stack, 1)
-    assert landed.state == FINAL and stack.contract.functions.latestEpoch().call() == 1
+    assert landed.state == EpochState.FINAL and stack.contract.functions.latestEpoch().call() == 1
     with stack.sessions() as session:
         attempts = session.scalars(select(AnchorAttempt).order_by(AnchorAttempt.id)).all()
     assert len(attempts) == 2 and attempts[0].nonce == attempts[1].nonce

@@ -16,7 +16,8 @@ from anchoring.chain import connect
 from anchoring.devchain import DEV_FUNDED_KEY, DevChain, start_devchain
 from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
-from ledger.epochs import FINAL, Anchor
+from ledger.epochs import Anchor
+from ledger.lifecycle import EpochState
 from ledger.migrate import upgrade
 from ledger.models import Epoch
 from tests.anchoring_e2e.conftest import Stack, real_conversations
@@ -44,7 +45,7 @@ class Deployment:
 
     def all_final(self, count: int) -> bool:
         states = self.epochs()
-        return len(states) == count and set(states.values()) == {FINAL}
+        return len(states) == count and set(states.values()) == {EpochState.FINAL}
 
     def assert_anchored_exactly_once(self, count: int) -> None:
         contract = self.stack.contract
