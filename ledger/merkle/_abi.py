@@ -23,6 +23,10 @@ from typing import Any
 
 from tiny_keccak import keccak256
 
+from ledger.errors import InvalidInputError
+
+from .errors import MerkleError
+
 Word = Callable[[Any], bytes]
 
 _ZERO12 = bytes(12)
@@ -34,7 +38,7 @@ _HEX_RE = re.compile(r"0[xX][0-9a-fA-F]*")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-class AbiError(ValueError):
+class AbiError(MerkleError, InvalidInputError, ValueError):
     """A value does not fit the ABI type it is encoded as."""
 
 
