@@ -18,7 +18,12 @@ from dataclasses import dataclass
 
 from multiformats import CID
 
-from ledger.content.errors import ContentCorruptedError, InvalidCidError, UnsupportedCidError
+from ledger.content.errors import (
+    ContentCorruptedError,
+    InvalidCidError,
+    UnsupportedCidError,
+    VarintError,
+)
 
 # Multicodec table codes (https://github.com/multiformats/multicodec/blob/master/table.csv).
 RAW = 0x55
@@ -36,7 +41,7 @@ _B58_INDEX = {char: i for i, char in enumerate(_B58_ALPHABET)}
 
 
 def encode_varint(value: int) -> bytes:
-    """Unsigned LEB128, as used by multiformats (unsigned-varint) and protobuf."""
+    """Unsigned LEB128, as used by multiformats (unsigned-varint), protobuf and CARv1."""
     if value < 0:
         raise ValueError("varint of a negative number")
     out = bytearray()
@@ -45,6 +50,23 @@ def encode_varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def decode_varint(buf: bytes, pos: int = 0) -> tuple[int, int]:
+    """The unsigned LEB128 at ``buf[pos:]`` and the position after it; `VarintError` if it is
+    truncated or longer than 64 bits (protobuf's ten bytes)."""
+    result, shift = 0, 0
+    while True:
+        if pos >= len(buf):
+            raise VarintError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 64:
+            raise VarintError("varint longer than 64 bits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,15 +190,10 @@ def parse_link(binary: bytes) -> Cid:
         return Cid(0, DAG_PB, binary[2:])
     if not binary or binary[0] != 0x01:
         raise InvalidCidError(f"not a binary CID: {binary.hex()}")
-    codec, pos = 0, 1
-    for shift in range(0, 64, 7):
-        if pos >= len(binary):
-            raise InvalidCidError(f"truncated binary CID: {binary.hex()}")
-        byte = binary[pos]
-        pos += 1
-        codec |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
+    try:
+        codec, pos = decode_varint(binary, 1)
+    except VarintError as exc:
+        raise InvalidCidError(f"bad codec in binary CID {binary.hex()}: {exc}") from None
     rest = binary[pos:]
     if len(rest) != 34 or rest[0] != SHA2_256 or rest[1] != SHA2_256_LEN:
         raise UnsupportedCidError(f"unsupported multihash in binary CID {binary.hex()}")
