@@ -13,12 +13,14 @@ an address proves which sources it was built from: :func:`metadata_trailer` read
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from ledger.content.cids import base58btc
+from ledger.content.unixfs import CHUNK_SIZE, file_cid
 
 __all__ = [
     "ARTIFACT_FORMAT",
@@ -153,43 +155,18 @@ def _decode_cbor_map(data: bytes) -> dict[str, bytes | str | bool]:
 
 # --- IPFS hashes, as solc computes them -----------------------------------------------------
 
-_CHUNK = 256 * 1024
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
 
 def ipfs_multihash(data: bytes) -> bytes:
     """The sha2-256 multihash of ``data`` added to IPFS as one UnixFS file with default settings.
 
     That is the hash solc embeds for the metadata (and ``ipfs add`` prints as CIDv0): a dag-pb
-    node holding a UnixFS ``File`` with the data inline. Metadata is far below the 256 KiB chunk
-    size, so only single-block files are supported.
+    node holding a UnixFS ``File`` with the data inline, built by the ledger's own importer
+    (:func:`ledger.content.unixfs.file_cid` without raw leaves). Metadata is far below the 256 KiB
+    chunk size, so only single-block files are accepted: a bigger one is not what solc hashed.
     """
-    if len(data) > _CHUNK:
+    if len(data) > CHUNK_SIZE:
         raise ArtifactError("only single-chunk files (up to 256 KiB) are supported")
-    size = _varint(len(data))
-    unixfs = b"\x08\x02" + (b"\x12" + size + data if data else b"") + b"\x18" + size
-    node = b"\x0a" + _varint(len(unixfs)) + unixfs
-    return b"\x12\x20" + hashlib.sha256(node).digest()
-
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def base58btc(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+    return file_cid(data, cid_version=0, raw_leaves=False).multihash
 
 
 def ipfs_cid_v0(data: bytes) -> str:

@@ -94,7 +94,7 @@ class Cid:
     def __str__(self) -> str:
         """Canonical text: base58btc for CIDv0 (it has no other form), base32 for CIDv1."""
         if self.version == 0:
-            return _b58encode(self.multihash)
+            return base58btc(self.multihash)
         return "b" + base64.b32encode(self.binary).decode("ascii").lower().rstrip("=")
 
     def to_v1(self) -> Cid:
@@ -125,7 +125,9 @@ def _b58decode(text: str) -> bytes:
     return b"\x00" * (len(text) - len(text.lstrip("1"))) + body
 
 
-def _b58encode(data: bytes) -> str:
+def base58btc(data: bytes) -> str:
+    """Bitcoin's base58 (the multibase ``z`` body, and the whole text of a CIDv0): leading zero
+    bytes become ``1``s."""
     number = int.from_bytes(data, "big")
     out = []
     while number:
