@@ -23,6 +23,7 @@ from typing import Any
 
 from tiny_keccak import keccak256
 
+from ledger.encoding import hex0x
 from ledger.errors import InvalidInputError
 
 from .errors import MerkleError
@@ -261,7 +262,7 @@ def json_value(type_: str, value: Any) -> Any:
     Strings and bools pass through unchanged (the JS ``dump()`` keeps the values it was given).
     """
     if isinstance(value, bytes | bytearray | memoryview):
-        return "0x" + bytes(value).hex()
+        return hex0x(bytes(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
