@@ -3,8 +3,13 @@
 Implements the CID spec (https://github.com/multiformats/cid): CIDv0 is a bare base58btc sha2-256
 multihash of a dag-pb block (`Qm...`); CIDv1 is `<multibase prefix><varint 1><varint codec>
 <multihash>`. We write CIDv1 in base32 (lower case, no padding, prefix `b`), as Kubo prints it with
-`--cid-version=1`. Parsing of arbitrary multibases and CIDv0 is left to the `multiformats` package;
-writing is done here by hand because it is a few bytes and sits on the hot path of `cid_of`.
+`--cid-version=1`. Writing, and parsing the three forms nodes print (CIDv0 `Qm...`, CIDv1 base32
+`b...` and base58btc `z...`), are done here by hand: a few bytes, on the hot paths of `cid_of` and
+of batch answers. Every other multibase is left to the `multiformats` package.
+
+The unsigned varint of multiformats (https://github.com/multiformats/unsigned-varint), which is
+also protobuf's and CARv1's, is written and read here for the whole package (`encode_varint`,
+`decode_varint`), and so is base58btc (`base58btc`).
 
 Only sha2-256 multihashes are accepted: it is what Kubo and js-ipfs use by default, and a store
 that cannot re-hash a block cannot verify it.
