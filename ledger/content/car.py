@@ -51,8 +51,21 @@ def encode_header(roots: Sequence[Cid]) -> bytes:
     )
 
 
+def distinct_blocks(blocks: Iterable[tuple[Cid, bytes]]) -> list[tuple[Cid, bytes]]:
+    """Each block once, where it first appears: the `dups=n` order of a CAR of several DAGs that
+    share blocks. Blocks are told apart by digest, so a CIDv0 and a CIDv1 of one block are one."""
+    out: list[tuple[Cid, bytes]] = []
+    seen: set[bytes] = set()
+    for cid, block in blocks:
+        if cid.digest not in seen:
+            seen.add(cid.digest)
+            out.append((cid, block))
+    return out
+
+
 def encode_car(roots: Sequence[Cid], blocks: Iterable[tuple[Cid, bytes]]) -> bytes:
-    """A CARv1 archive with `roots` and `blocks` in the given order (caller dedups)."""
+    """A CARv1 archive with `roots` and `blocks` in the given order (the caller dedups, with
+    `distinct_blocks` when DAGs may share blocks)."""
     header = encode_header(roots)
     out = bytearray(encode_varint(len(header)) + header)
     for cid, block in blocks:

@@ -3,9 +3,9 @@
 ``eth_abi.encode`` validates and dispatches per value and is ~40x slower than building the
 32-byte words directly (12.2 s vs 0.3 s for a million ``(address, uint256)`` leaves; see
 ``bench/README-merkle.md``, "Where the time goes"), which matters for a balances tree with
-millions of accounts. The input forms accepted
-are those of ``@metamask/abi-utils`` (which ``@openzeppelin/merkle-tree`` encodes with), so that a
-value list the JS library accepts hashes to the same leaf here:
+millions of accounts. The input forms accepted are those of ``@metamask/abi-utils`` (which
+``@openzeppelin/merkle-tree`` encodes with), so that a value list the JS library accepts hashes
+to the same leaf here:
 
 * ``uintN``/``intN``: an ``int``, a decimal string or a ``0x`` hex string (not ``bool``);
 * ``address``: a ``0x`` hex string or bytes of at most 20 bytes (left-padded);
