@@ -19,7 +19,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from ledger.content import cbor
 from ledger.content.cids import base58btc
+from ledger.content.errors import CborError
 from ledger.content.unixfs import CHUNK_SIZE, file_cid
 
 __all__ = [
@@ -113,37 +115,42 @@ def metadata_trailer(code: bytes) -> dict[str, bytes | str | bool]:
 
 def _cbor_head(data: bytes, i: int) -> tuple[int, int, int]:
     """Major type, argument and the index after the head of the CBOR item at ``i``."""
-    if i >= len(data):
+    try:
+        return cbor.decode_head(data, i)
+    except CborError as exc:
+        raise ArtifactError(str(exc)) from None
+
+
+def _cbor_string(data: bytes, i: int, n: int) -> bytes:
+    if i + n > len(data):
         raise ArtifactError("truncated CBOR")
-    major, info = data[i] >> 5, data[i] & 0x1F
-    if info < 24:
-        return major, info, i + 1
-    if info in (24, 25, 26, 27):
-        size = 1 << (info - 24)
-        if i + 1 + size > len(data):
-            raise ArtifactError("truncated CBOR")
-        return major, int.from_bytes(data[i + 1 : i + 1 + size], "big"), i + 1 + size
-    raise ArtifactError(f"unsupported CBOR head {data[i]:#04x}")
+    return data[i : i + n]
+
+
+def _cbor_text(data: bytes, i: int, n: int) -> str:
+    try:
+        return _cbor_string(data, i, n).decode()
+    except UnicodeDecodeError:
+        raise ArtifactError("CBOR text in the metadata trailer is not UTF-8") from None
 
 
 def _decode_cbor_map(data: bytes) -> dict[str, bytes | str | bool]:
     major, count, i = _cbor_head(data, 0)
-    if major != 5:
+    if major != cbor.MAP:
         raise ArtifactError("metadata trailer is not a CBOR map")
     out: dict[str, bytes | str | bool] = {}
     for _ in range(count):
         major, n, i = _cbor_head(data, i)
-        if major != 3:
+        if major != cbor.TEXT:
             raise ArtifactError("metadata trailer key is not a text string")
-        key = data[i : i + n].decode()
-        i += n
+        key, i = _cbor_text(data, i, n), i + n
         major, n, i = _cbor_head(data, i)
         value: bytes | str | bool
-        if major == 2:
-            value, i = data[i : i + n], i + n
-        elif major == 3:
-            value, i = data[i : i + n].decode(), i + n
-        elif major == 7 and n in (20, 21):
+        if major == cbor.BYTES:
+            value, i = _cbor_string(data, i, n), i + n
+        elif major == cbor.TEXT:
+            value, i = _cbor_text(data, i, n), i + n
+        elif major == cbor.SIMPLE and n in (20, 21):  # false, true
             value = n == 21
         else:
             raise ArtifactError(f"unsupported CBOR value for {key!r}")

@@ -2,8 +2,9 @@
 
 - `cid_of(data)`: the CIDv1 of `ipfs add --cid-version=1 --raw-leaves` (UnixFS, dag-pb, balanced
   layout; see `unixfs`); `dag_blocks(data)`: every block of that DAG.
-- `cids`: CID parsing and canonical text, varints and base58btc; `car`: CARv1 archives, written
-  and read by hand (a damaged archive raises `CarFormatError`, nothing else).
+- `cids`: CID parsing and canonical text, varints and base58btc; `cbor`: CBOR heads; `car`:
+  CARv1 archives, written and read by hand (a damaged archive raises `CarFormatError`, nothing
+  else).
 - `ContentStore`: the store interface; `LocalBlockStore` (embedded default) and `IpfsStore` (a
   Kubo-compatible node through its RPC API), which pins objects in batches (`PinnedBatch`).
 - `envelope`: per-object AES-256-GCM encryption with wrapped data keys (crypto-shredding).

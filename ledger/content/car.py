@@ -14,40 +14,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from ledger.content import cbor
 from ledger.content.cids import Cid, decode_varint, encode_varint, parse_link
-from ledger.content.errors import CarFormatError, InvalidCidError, VarintError
+from ledger.content.errors import CarFormatError, CborError, InvalidCidError, VarintError
 
-_CBOR_UINT, _CBOR_BYTES, _CBOR_TEXT, _CBOR_ARRAY, _CBOR_MAP, _CBOR_TAG = 0, 2, 3, 4, 5, 6
 _CID_TAG = 42
-
-
-def _cbor_head(major: int, value: int) -> bytes:
-    if value < 24:
-        return bytes([major << 5 | value])
-    for extra, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if value < 1 << (8 * size):
-            return bytes([major << 5 | extra]) + value.to_bytes(size, "big")
-    raise ValueError("CBOR argument too large")
 
 
 def _cbor_text(text: str) -> bytes:
     raw = text.encode("utf-8")
-    return _cbor_head(_CBOR_TEXT, len(raw)) + raw
+    return cbor.encode_head(cbor.TEXT, len(raw)) + raw
 
 
 def _cbor_cid(cid: Cid) -> bytes:
     payload = b"\x00" + cid.binary
-    return _cbor_head(_CBOR_TAG, _CID_TAG) + _cbor_head(_CBOR_BYTES, len(payload)) + payload
+    return cbor.encode_head(cbor.TAG, _CID_TAG) + cbor.encode_head(cbor.BYTES, len(payload)) + payload
 
 
 def encode_header(roots: Sequence[Cid]) -> bytes:
     return (
-        _cbor_head(_CBOR_MAP, 2)
+        cbor.encode_head(cbor.MAP, 2)
         + _cbor_text("roots")
-        + _cbor_head(_CBOR_ARRAY, len(roots))
+        + cbor.encode_head(cbor.ARRAY, len(roots))
         + b"".join(_cbor_cid(root) for root in roots)
         + _cbor_text("version")
-        + _cbor_head(_CBOR_UINT, 1)
+        + cbor.encode_head(cbor.UINT, 1)
     )
 
 
@@ -93,6 +84,13 @@ class _Reader:
             raise CarFormatError(str(exc)) from None
         return value
 
+    def cbor_head(self) -> tuple[int, int]:
+        try:
+            major, argument, self.pos = cbor.decode_head(self.buf, self.pos)
+        except CborError as exc:
+            raise CarFormatError(str(exc)) from None
+        return major, argument
+
     def take(self, length: int) -> bytes:
         if self.pos + length > len(self.buf):
             raise CarFormatError("truncated CAR")
@@ -111,26 +109,19 @@ def _cbor_item(reader: _Reader, depth: int = 1) -> object:
     tag 42); anything else is not a CARv1 header."""
     if depth > _MAX_HEADER_DEPTH:
         raise CarFormatError("CBOR nested deeper than a CAR header")
-    initial = reader.take(1)[0]
-    major, info = initial >> 5, initial & 0x1F
-    if info < 24:
-        value = info
-    elif info <= 27:
-        value = int.from_bytes(reader.take(1 << (info - 24)), "big")
-    else:
-        raise CarFormatError("indefinite-length CBOR is not dag-cbor")
-    if major == _CBOR_UINT:
+    major, value = reader.cbor_head()
+    if major == cbor.UINT:
         return value
-    if major == _CBOR_BYTES:
+    if major == cbor.BYTES:
         return reader.take(value)
-    if major == _CBOR_TEXT:
+    if major == cbor.TEXT:
         try:
             return reader.take(value).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CarFormatError(f"CBOR text that is not UTF-8: {exc}") from None
-    if major == _CBOR_ARRAY:
+    if major == cbor.ARRAY:
         return [_cbor_item(reader, depth + 1) for _ in range(value)]
-    if major == _CBOR_MAP:
+    if major == cbor.MAP:
         items: dict[str, object] = {}
         for _ in range(value):
             key = _cbor_item(reader, depth + 1)
@@ -138,7 +129,7 @@ def _cbor_item(reader: _Reader, depth: int = 1) -> object:
                 raise CarFormatError("non-string map key in CAR header")
             items[key] = _cbor_item(reader, depth + 1)
         return items
-    if major == _CBOR_TAG and value == _CID_TAG:
+    if major == cbor.TAG and value == _CID_TAG:
         payload = _cbor_item(reader, depth + 1)
         if not isinstance(payload, bytes) or not payload.startswith(b"\x00"):
             raise CarFormatError("bad CID in CAR header")

@@ -81,6 +81,11 @@ class VarintError(ContentError, InvalidInputError, ValueError):
     or longer than 64 bits. Readers of a bigger format turn it into their own error."""
 
 
+class CborError(ContentError, InvalidInputError, ValueError):
+    """A CBOR head that is truncated or has an indefinite or reserved length (`ledger.content.cbor`);
+    readers of a bigger format turn it into their own error."""
+
+
 class CarFormatError(ContentError, InvalidInputError, ValueError):
     """Bytes that should be a CARv1 archive are not one (bad header, truncated section, bad CID).
 
