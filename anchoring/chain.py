@@ -13,11 +13,13 @@ import requests
 from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 
+from ledger.errors import UnavailableError
+
 GWEI = 10**9
 
 
-class ChainUnavailableError(RuntimeError):
-    """The node did not answer; try again later."""
+class ChainUnavailableError(UnavailableError, RuntimeError):
+    """The node did not answer; try again later (exit code 3 from the CLI)."""
 
 
 @dataclass(frozen=True, slots=True)

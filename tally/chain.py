@@ -22,6 +22,7 @@ from web3.types import TxParams
 from anchoring import devchain
 from anchoring.artifact import load_artifact
 from anchoring.chain import FeePolicy, base_fee, connect
+from ledger.errors import InvalidInputError
 from tally.keys import anchor_key
 from tally.settings import Settings
 
@@ -32,8 +33,8 @@ DEV_FEES = FeePolicy()
 """The funding transfer on the dev chain offers the anchorer's default EIP-1559 fees."""
 
 
-class ChainSetupError(RuntimeError):
-    pass
+class ChainSetupError(InvalidInputError, RuntimeError):
+    """The configured chain has no TallyAnchor deployment to use: a setting to fix, not a retry."""
 
 
 @dataclass
