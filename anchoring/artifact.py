@@ -23,6 +23,7 @@ from ledger.content import cbor
 from ledger.content.cids import base58btc
 from ledger.content.errors import CborError
 from ledger.content.unixfs import CHUNK_SIZE, file_cid
+from ledger.errors import VerificationFailure
 
 __all__ = [
     "ARTIFACT_FORMAT",
@@ -38,7 +39,7 @@ __all__ = [
 ARTIFACT_FORMAT = "tally-contract-artifact-1"
 
 
-class ArtifactError(ValueError):
+class ArtifactError(VerificationFailure, ValueError):
     """The committed artifact, or code compared with it, is not what it should be."""
 
 

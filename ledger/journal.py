@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ledger.db import table_of
+from ledger.errors import InvalidInputError
 from ledger.models import JournalEntry, JournalTransfer
 
 REWARDS_POOL = "pool:rewards"
@@ -26,8 +27,8 @@ CLAWBACK = "clawback"
 KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK})
 
 
-class JournalError(ValueError):
-    """A transfer the journal refuses to record."""
+class JournalError(InvalidInputError, ValueError):
+    """A transfer the journal refuses to record; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
