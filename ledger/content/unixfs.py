@@ -42,6 +42,7 @@ from ledger.content.cids import (
     parse_link,
 )
 from ledger.content.errors import ContentCorruptedError, ContentError
+from ledger.errors import InvalidInputError
 
 CHUNK_SIZE = 262_144
 """Kubo's default chunker `size-262144` (256 KiB)."""
@@ -58,8 +59,9 @@ _WIRE_VARINT = 0
 _WIRE_LEN = 2
 
 
-class NotAFileError(ContentError):
-    """The CID names a UnixFS node that is not a file (a directory, symlink, HAMT shard...)."""
+class NotAFileError(ContentError, InvalidInputError):
+    """The CID names a UnixFS node that is not a file (a directory, symlink, HAMT shard...): ask
+    for a file's CID."""
 
 
 # --------------------------------------------------------------------------------------------

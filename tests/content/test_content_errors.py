@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.content import errors
+from ledger.content.unixfs import NotAFileError
 from ledger.errors import ErrorCategory, ExitCode, TallyError
 
 
@@ -20,6 +21,7 @@ from ledger.errors import ErrorCategory, ExitCode, TallyError
         (errors.ContentCorruptedError("bafk"), "unavailable", 503, ErrorCategory.UNAVAILABLE, errors.ContentError),
         (errors.StoreUnavailableError("x"), "unavailable", 503, ErrorCategory.UNAVAILABLE, errors.ContentError),
         (errors.CidMismatchError("a", "b"), "internal-error", 500, ErrorCategory.INTERNAL, errors.ContentError),
+        (NotAFileError("x"), "invalid-request", 422, ErrorCategory.INPUT, errors.ContentError),
         (errors.InvalidKeyError("x"), "invalid-request", 422, ErrorCategory.INPUT, ValueError),
         (errors.EnvelopeFormatError("x"), "verification-failed", 422, ErrorCategory.VERIFICATION, ValueError),
         (errors.KeyUnwrapError("x"), "verification-failed", 422, ErrorCategory.VERIFICATION, errors.SealingError),
