@@ -13,12 +13,17 @@ an address proves which sources it was built from: :func:`metadata_trailer` read
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from ledger.content import cbor
+from ledger.content.cids import base58btc
+from ledger.content.errors import CborError
+from ledger.content.unixfs import CHUNK_SIZE, file_cid
+from ledger.errors import VerificationFailure
 
 __all__ = [
     "ARTIFACT_FORMAT",
@@ -34,7 +39,7 @@ __all__ = [
 ARTIFACT_FORMAT = "tally-contract-artifact-1"
 
 
-class ArtifactError(ValueError):
+class ArtifactError(VerificationFailure, ValueError):
     """The committed artifact, or code compared with it, is not what it should be."""
 
 
@@ -111,37 +116,42 @@ def metadata_trailer(code: bytes) -> dict[str, bytes | str | bool]:
 
 def _cbor_head(data: bytes, i: int) -> tuple[int, int, int]:
     """Major type, argument and the index after the head of the CBOR item at ``i``."""
-    if i >= len(data):
+    try:
+        return cbor.decode_head(data, i)
+    except CborError as exc:
+        raise ArtifactError(str(exc)) from None
+
+
+def _cbor_string(data: bytes, i: int, n: int) -> bytes:
+    if i + n > len(data):
         raise ArtifactError("truncated CBOR")
-    major, info = data[i] >> 5, data[i] & 0x1F
-    if info < 24:
-        return major, info, i + 1
-    if info in (24, 25, 26, 27):
-        size = 1 << (info - 24)
-        if i + 1 + size > len(data):
-            raise ArtifactError("truncated CBOR")
-        return major, int.from_bytes(data[i + 1 : i + 1 + size], "big"), i + 1 + size
-    raise ArtifactError(f"unsupported CBOR head {data[i]:#04x}")
+    return data[i : i + n]
+
+
+def _cbor_text(data: bytes, i: int, n: int) -> str:
+    try:
+        return _cbor_string(data, i, n).decode()
+    except UnicodeDecodeError:
+        raise ArtifactError("CBOR text in the metadata trailer is not UTF-8") from None
 
 
 def _decode_cbor_map(data: bytes) -> dict[str, bytes | str | bool]:
     major, count, i = _cbor_head(data, 0)
-    if major != 5:
+    if major != cbor.MAP:
         raise ArtifactError("metadata trailer is not a CBOR map")
     out: dict[str, bytes | str | bool] = {}
     for _ in range(count):
         major, n, i = _cbor_head(data, i)
-        if major != 3:
+        if major != cbor.TEXT:
             raise ArtifactError("metadata trailer key is not a text string")
-        key = data[i : i + n].decode()
-        i += n
+        key, i = _cbor_text(data, i, n), i + n
         major, n, i = _cbor_head(data, i)
         value: bytes | str | bool
-        if major == 2:
-            value, i = data[i : i + n], i + n
-        elif major == 3:
-            value, i = data[i : i + n].decode(), i + n
-        elif major == 7 and n in (20, 21):
+        if major == cbor.BYTES:
+            value, i = _cbor_string(data, i, n), i + n
+        elif major == cbor.TEXT:
+            value, i = _cbor_text(data, i, n), i + n
+        elif major == cbor.SIMPLE and n in (20, 21):  # false, true
             value = n == 21
         else:
             raise ArtifactError(f"unsupported CBOR value for {key!r}")
@@ -153,43 +163,18 @@ def _decode_cbor_map(data: bytes) -> dict[str, bytes | str | bool]:
 
 # --- IPFS hashes, as solc computes them -----------------------------------------------------
 
-_CHUNK = 256 * 1024
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
 
 def ipfs_multihash(data: bytes) -> bytes:
     """The sha2-256 multihash of ``data`` added to IPFS as one UnixFS file with default settings.
 
     That is the hash solc embeds for the metadata (and ``ipfs add`` prints as CIDv0): a dag-pb
-    node holding a UnixFS ``File`` with the data inline. Metadata is far below the 256 KiB chunk
-    size, so only single-block files are supported.
+    node holding a UnixFS ``File`` with the data inline, built by the ledger's own importer
+    (:func:`ledger.content.unixfs.file_cid` without raw leaves). Metadata is far below the 256 KiB
+    chunk size, so only single-block files are accepted: a bigger one is not what solc hashed.
     """
-    if len(data) > _CHUNK:
+    if len(data) > CHUNK_SIZE:
         raise ArtifactError("only single-chunk files (up to 256 KiB) are supported")
-    size = _varint(len(data))
-    unixfs = b"\x08\x02" + (b"\x12" + size + data if data else b"") + b"\x18" + size
-    node = b"\x0a" + _varint(len(unixfs)) + unixfs
-    return b"\x12\x20" + hashlib.sha256(node).digest()
-
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def base58btc(data: bytes) -> str:
-    n = int.from_bytes(data, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+    return file_cid(data, cid_version=0, raw_leaves=False).multihash
 
 
 def ipfs_cid_v0(data: bytes) -> str:

@@ -19,7 +19,7 @@ GWEI = 10**9
 
 
 class ChainUnavailableError(UnavailableError, RuntimeError):
-    """The node did not answer; try again later."""
+    """The node did not answer; try again later (exit code 3 from the CLI)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,9 @@ _TYPES = [
     ProblemType("invalid-bundle", 422, "Invalid proof bundle",
                 "The document is not a proof bundle of a format this server reads; the detail names the field."),
     ProblemType("invalid-car", 422, "Invalid CAR", "The bytes are not a CARv1 archive."),
+    ProblemType("content-erased", 410, "Content erased",
+                "The object's data key was destroyed on request: its content can never be read again; its "
+                "points and its public commitment stay."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),

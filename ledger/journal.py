@@ -28,7 +28,7 @@ KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK})
 
 
 class JournalError(InvalidInputError, ValueError):
-    """A transfer the journal refuses to record."""
+    """A transfer the journal refuses to record; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,46 @@ class Balance:
     account: str
     balance: int
     pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One movement of ``amount`` points from ``debit`` to ``credit``, named by ``ref``."""
+
+    debit: str
+    credit: str
+    amount: int
+    ref: str
+    contribution_id: int | None = None
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise JournalError(f"unknown journal kind {kind!r}")
+
+
+def _insert_transfers(session: Session, transfers: Sequence[Transfer], *, kind: str, created_at: int) -> list[int]:
+    """Write each transfer and its two entries (debit negative, credit positive, summing to zero)
+    in two statements, whatever their number; the transfers' ids, in order.
+
+    Core inserts, not ORM flushes: this runs once per accepted contribution, or once for a batch.
+    """
+    transfers_table = table_of(JournalTransfer)
+    ids = session.execute(
+        insert(transfers_table).returning(transfers_table.c.id, sort_by_parameter_order=True),
+        [{"kind": kind, "ref": t.ref, "created_at": created_at, "contribution_id": t.contribution_id}
+         for t in transfers],
+    ).scalars().all()
+    session.execute(
+        insert(table_of(JournalEntry)),
+        [
+            {"transfer_id": transfer_id, "account": account, "amount": signed, "kind": kind,
+             "ref": t.ref, "created_at": created_at}
+            for transfer_id, t in zip(ids, transfers, strict=True)
+            for account, signed in ((t.debit, -t.amount), (t.credit, t.amount))
+        ],
+    )
+    return list(ids)
 
 
 def post_transfer(
@@ -51,43 +91,14 @@ def post_transfer(
 ) -> int:
     """Move ``amount`` points from ``debit`` to ``credit`` in the caller's transaction; the id of
     the transfer."""
-    if kind not in KINDS:
-        raise JournalError(f"unknown journal kind {kind!r}")
+    _check_kind(kind)
     if amount <= 0:
         raise JournalError("a transfer moves a positive number of points")
     if debit == credit:
         raise JournalError("a transfer needs two different accounts")
-    # Core inserts, not ORM flushes: this runs once per accepted contribution.
-    transfer_id = session.execute(
-        insert(JournalTransfer).returning(JournalTransfer.id),
-        {"kind": kind, "ref": ref, "created_at": created_at, "contribution_id": contribution_id},
-    ).scalar_one()
-    session.execute(
-        insert(JournalEntry),
-        [
-            {"transfer_id": transfer_id, "account": account, "amount": signed, "kind": kind,
-             "ref": ref, "created_at": created_at}
-            for account, signed in ((debit, -amount), (credit, amount))
-        ],
-    )
+    transfer = Transfer(debit, credit, amount, ref, contribution_id)
+    (transfer_id,) = _insert_transfers(session, [transfer], kind=kind, created_at=created_at)
     return transfer_id
-
-
-def accrue(session: Session, *, account: str, points: int, ref: str, created_at: int,
-           contribution_id: int | None = None) -> int | None:
-    """Credit points earned by a contribution; zero points write nothing."""
-    if points == 0:
-        return None
-    return post_transfer(
-        session,
-        debit=REWARDS_POOL,
-        credit=account,
-        amount=points,
-        kind=ACCRUAL,
-        ref=ref,
-        created_at=created_at,
-        contribution_id=contribution_id,
-    )
 
 
 def accrue_many(
@@ -95,27 +106,12 @@ def accrue_many(
     kind: str = ACCRUAL,
 ) -> None:
     """Credit many (account, points, ref, contribution_id) from the rewards pool with two
-    statements: accruals by default, or usage rewards."""
-    if kind not in KINDS:
-        raise JournalError(f"unknown journal kind {kind!r}")
-    accruals = [a for a in accruals if a[1] > 0]
-    if not accruals:
-        return
-    transfers = table_of(JournalTransfer)
-    ids = session.execute(
-        insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True),
-        [{"kind": kind, "ref": ref, "created_at": created_at, "contribution_id": cid}
-         for _, _, ref, cid in accruals],
-    ).scalars().all()
-    session.execute(
-        insert(table_of(JournalEntry)),
-        [
-            {"transfer_id": tid, "account": account, "amount": signed, "kind": kind, "ref": ref,
-             "created_at": created_at}
-            for tid, (account, points, ref, _) in zip(ids, accruals, strict=True)
-            for account, signed in ((REWARDS_POOL, -points), (account, points))
-        ],
-    )
+    statements: accruals by default, or usage rewards. Zero points write nothing."""
+    _check_kind(kind)
+    transfers = [Transfer(REWARDS_POOL, account, points, ref, contribution_id)
+                 for account, points, ref, contribution_id in accruals if points > 0]
+    if transfers:
+        _insert_transfers(session, transfers, kind=kind, created_at=created_at)
 
 
 def balance_of(session: Session, account: str) -> Balance:

@@ -1,8 +1,22 @@
-"""Every table of the ledger, imported in one place so that metadata and migrations see them."""
+"""Every table of the ledger, imported in one place so that metadata and migrations see them.
+
+The tables of ``ledger.models`` (contributions, the journal's transfers and entries, adjustments,
+usage reports, epochs, anchor attempts, stored objects) and the stored log's tiles and head
+(``ledger.merkle.stored``).
+"""
 
 from ledger.db import Base
 from ledger.merkle.stored import MerkleLogHead, MerkleLogTile
-from ledger.models import AnchorAttempt, Contribution, Epoch, JournalEntry, JournalTransfer, StoredObject
+from ledger.models import (
+    Adjustment,
+    AnchorAttempt,
+    Contribution,
+    Epoch,
+    JournalEntry,
+    JournalTransfer,
+    StoredObject,
+    UsageReport,
+)
 
-__all__ = ["AnchorAttempt", "Base", "Contribution", "Epoch", "JournalEntry", "JournalTransfer", "MerkleLogHead",
-           "MerkleLogTile", "StoredObject"]
+__all__ = ["Adjustment", "AnchorAttempt", "Base", "Contribution", "Epoch", "JournalEntry", "JournalTransfer",
+           "MerkleLogHead", "MerkleLogTile", "StoredObject", "UsageReport"]

@@ -12,15 +12,16 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.types import TxParams
 
 from anchoring import devchain
 from anchoring.artifact import load_artifact
-from anchoring.chain import connect
+from anchoring.chain import FeePolicy, base_fee, connect
 from ledger.errors import InvalidInputError
 from tally.keys import anchor_key
 from tally.settings import Settings
@@ -28,10 +29,12 @@ from tally.settings import Settings
 log = logging.getLogger("tally")
 
 DEV_FUNDING = 100 * 10**18
+DEV_FEES = FeePolicy()
+"""The funding transfer on the dev chain offers the anchorer's default EIP-1559 fees."""
 
 
-class ChainSetupError(InvalidInputError):
-    """The chain is reachable but the deployment is not set up for it (no contract recorded)."""
+class ChainSetupError(InvalidInputError, RuntimeError):
+    """The configured chain has no TallyAnchor deployment to use: a setting to fix, not a retry."""
 
 
 @dataclass
@@ -56,17 +59,15 @@ def _send(w3: Web3, account: LocalAccount, tx: dict[str, Any]) -> Any:
     tx = {"from": account.address, "nonce": w3.eth.get_transaction_count(account.address, "pending"),
           "chainId": w3.eth.chain_id, **tx}
     if "gas" not in tx:
-        tx["gas"] = w3.eth.estimate_gas(tx)
+        tx["gas"] = w3.eth.estimate_gas(cast(TxParams, tx))
     if "maxFeePerGas" not in tx:
-        base = int(w3.eth.get_block("latest").get("baseFeePerGas", 0))
-        tx["maxPriorityFeePerGas"] = 10**9
-        tx["maxFeePerGas"] = 2 * base + 10**9
+        tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = DEV_FEES.initial(base_fee(w3))
     signed = account.sign_transaction(tx)
     return w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), timeout=60)
 
 
 def _fund_from_dev_account(w3: Web3, address: str) -> None:
-    if w3.eth.get_balance(address) >= DEV_FUNDING // 10:
+    if w3.eth.get_balance(Web3.to_checksum_address(address)) >= DEV_FUNDING // 10:
         return
     funder = Account.from_key(devchain.DEV_FUNDED_KEY)
     _send(w3, funder, {"to": address, "value": DEV_FUNDING, "gas": 21_000})

@@ -2,10 +2,14 @@
 
 - `cid_of(data)`: the CIDv1 of `ipfs add --cid-version=1 --raw-leaves` (UnixFS, dag-pb, balanced
   layout; see `unixfs`); `dag_blocks(data)`: every block of that DAG.
+- `cids`: CID parsing and canonical text, varints and base58btc; `cbor`: CBOR heads; `car`:
+  CARv1 archives, written and read by hand (a damaged archive raises `CarFormatError`, nothing
+  else).
 - `ContentStore`: the store interface; `LocalBlockStore` (embedded default) and `IpfsStore` (a
   Kubo-compatible node through its RPC API), which pins objects in batches (`PinnedBatch`).
-- `sealing`: per-object AES-256-GCM encryption with wrapped data keys (crypto-shredding).
-- Errors: `ContentError` and its subclasses.
+- `envelope`: per-object AES-256-GCM encryption with wrapped data keys (crypto-shredding).
+- Errors (`errors`): `ContentError` and its subclasses, each also on a category base of
+  `ledger.errors` (bad input, not found, unavailable, verification, invariant).
 """
 
 from __future__ import annotations

@@ -14,45 +14,49 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from ledger.content.cids import Cid, encode_varint, parse_link
-from ledger.content.errors import CarFormatError, InvalidCidError
+from ledger.content import cbor
+from ledger.content.cids import Cid, decode_varint, encode_varint, parse_link
+from ledger.content.errors import CarFormatError, CborError, InvalidCidError, VarintError
 
-_CBOR_UINT, _CBOR_BYTES, _CBOR_TEXT, _CBOR_ARRAY, _CBOR_MAP, _CBOR_TAG = 0, 2, 3, 4, 5, 6
 _CID_TAG = 42
-
-
-def _cbor_head(major: int, value: int) -> bytes:
-    if value < 24:
-        return bytes([major << 5 | value])
-    for extra, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if value < 1 << (8 * size):
-            return bytes([major << 5 | extra]) + value.to_bytes(size, "big")
-    raise ValueError("CBOR argument too large")
 
 
 def _cbor_text(text: str) -> bytes:
     raw = text.encode("utf-8")
-    return _cbor_head(_CBOR_TEXT, len(raw)) + raw
+    return cbor.encode_head(cbor.TEXT, len(raw)) + raw
 
 
 def _cbor_cid(cid: Cid) -> bytes:
     payload = b"\x00" + cid.binary
-    return _cbor_head(_CBOR_TAG, _CID_TAG) + _cbor_head(_CBOR_BYTES, len(payload)) + payload
+    return cbor.encode_head(cbor.TAG, _CID_TAG) + cbor.encode_head(cbor.BYTES, len(payload)) + payload
 
 
 def encode_header(roots: Sequence[Cid]) -> bytes:
     return (
-        _cbor_head(_CBOR_MAP, 2)
+        cbor.encode_head(cbor.MAP, 2)
         + _cbor_text("roots")
-        + _cbor_head(_CBOR_ARRAY, len(roots))
+        + cbor.encode_head(cbor.ARRAY, len(roots))
         + b"".join(_cbor_cid(root) for root in roots)
         + _cbor_text("version")
-        + _cbor_head(_CBOR_UINT, 1)
+        + cbor.encode_head(cbor.UINT, 1)
     )
 
 
+def distinct_blocks(blocks: Iterable[tuple[Cid, bytes]]) -> list[tuple[Cid, bytes]]:
+    """Each block once, where it first appears: the `dups=n` order of a CAR of several DAGs that
+    share blocks. Blocks are told apart by digest, so a CIDv0 and a CIDv1 of one block are one."""
+    out: list[tuple[Cid, bytes]] = []
+    seen: set[bytes] = set()
+    for cid, block in blocks:
+        if cid.digest not in seen:
+            seen.add(cid.digest)
+            out.append((cid, block))
+    return out
+
+
 def encode_car(roots: Sequence[Cid], blocks: Iterable[tuple[Cid, bytes]]) -> bytes:
-    """A CARv1 archive with `roots` and `blocks` in the given order (caller dedups)."""
+    """A CARv1 archive with `roots` and `blocks` in the given order (the caller dedups, with
+    `distinct_blocks` when DAGs may share blocks)."""
     header = encode_header(roots)
     out = bytearray(encode_varint(len(header)) + header)
     for cid, block in blocks:
@@ -64,23 +68,28 @@ def encode_car(roots: Sequence[Cid], blocks: Iterable[tuple[Cid, bytes]]) -> byt
 
 
 class _Reader:
+    """A cursor over bytes whose every failure is a `CarFormatError`."""
+
     def __init__(self, buf: bytes) -> None:
         self.buf = buf
         self.pos = 0
 
+    def at_end(self) -> bool:
+        return self.pos >= len(self.buf)
+
     def varint(self) -> int:
-        result, shift = 0, 0
-        while True:
-            if self.pos >= len(self.buf):
-                raise CarFormatError("truncated varint")
-            byte = self.buf[self.pos]
-            self.pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-            if shift > 63:
-                raise CarFormatError("varint too long")
+        try:
+            value, self.pos = decode_varint(self.buf, self.pos)
+        except VarintError as exc:
+            raise CarFormatError(str(exc)) from None
+        return value
+
+    def cbor_head(self) -> tuple[int, int]:
+        try:
+            major, argument, self.pos = cbor.decode_head(self.buf, self.pos)
+        except CborError as exc:
+            raise CarFormatError(str(exc)) from None
+        return major, argument
 
     def take(self, length: int) -> bytes:
         if self.pos + length > len(self.buf):
@@ -90,35 +99,38 @@ class _Reader:
         return chunk
 
 
-def _cbor_item(reader: _Reader) -> object:
+_MAX_HEADER_DEPTH = 4
+"""A CARv1 header nests map > roots array > tag 42 > byte string; deeper is not a header (and
+must not recurse without bound)."""
+
+
+def _cbor_item(reader: _Reader, depth: int = 1) -> object:
     """Decode one CBOR item of the kinds a CAR header holds (uint, text, bytes, array, map,
     tag 42); anything else is not a CARv1 header."""
-    initial = reader.take(1)[0]
-    major, info = initial >> 5, initial & 0x1F
-    if info < 24:
-        value = info
-    elif info <= 27:
-        value = int.from_bytes(reader.take(1 << (info - 24)), "big")
-    else:
-        raise CarFormatError("indefinite-length CBOR is not dag-cbor")
-    if major == _CBOR_UINT:
+    if depth > _MAX_HEADER_DEPTH:
+        raise CarFormatError("CBOR nested deeper than a CAR header")
+    major, value = reader.cbor_head()
+    if major == cbor.UINT:
         return value
-    if major == _CBOR_BYTES:
+    if major == cbor.BYTES:
         return reader.take(value)
-    if major == _CBOR_TEXT:
-        return reader.take(value).decode("utf-8")
-    if major == _CBOR_ARRAY:
-        return [_cbor_item(reader) for _ in range(value)]
-    if major == _CBOR_MAP:
+    if major == cbor.TEXT:
+        try:
+            return reader.take(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CarFormatError(f"CBOR text that is not UTF-8: {exc}") from None
+    if major == cbor.ARRAY:
+        return [_cbor_item(reader, depth + 1) for _ in range(value)]
+    if major == cbor.MAP:
         items: dict[str, object] = {}
         for _ in range(value):
-            key = _cbor_item(reader)
+            key = _cbor_item(reader, depth + 1)
             if not isinstance(key, str):
                 raise CarFormatError("non-string map key in CAR header")
-            items[key] = _cbor_item(reader)
+            items[key] = _cbor_item(reader, depth + 1)
         return items
-    if major == _CBOR_TAG and value == _CID_TAG:
-        payload = _cbor_item(reader)
+    if major == cbor.TAG and value == _CID_TAG:
+        payload = _cbor_item(reader, depth + 1)
         if not isinstance(payload, bytes) or not payload.startswith(b"\x00"):
             raise CarFormatError("bad CID in CAR header")
         return _link(payload[1:])
@@ -144,27 +156,38 @@ def _section_cid(section: bytes) -> tuple[Cid, int]:
         reader.varint()  # multihash code
         digest_len = reader.varint()
         length = reader.pos + digest_len
+    if length > len(section):
+        raise CarFormatError("CAR section shorter than its CID")
     return _link(section[:length]), length
 
 
-def decode_car(car: bytes) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
-    """Parse a CARv1 archive: its roots and an iterator over `(cid, block)` sections.
-
-    Blocks are NOT verified here; the stores verify each one against its CID before use.
-    """
-    reader = _Reader(car)
-    header_reader = _Reader(reader.take(reader.varint()))
-    header = _cbor_item(header_reader)
+def _header_roots(header_bytes: bytes) -> list[Cid]:
+    reader = _Reader(header_bytes)
+    header = _cbor_item(reader)
+    if not reader.at_end():
+        raise CarFormatError("trailing bytes after the CAR header")
     if not isinstance(header, dict) or header.get("version") != 1:
         raise CarFormatError("not a CARv1 header")
     roots = header.get("roots")
     if not isinstance(roots, list) or not all(isinstance(root, Cid) for root in roots):
         raise CarFormatError("CAR header without a list of root CIDs")
+    return [root for root in roots if isinstance(root, Cid)]
+
+
+def decode_car(car: bytes) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
+    """Parse a CARv1 archive: its roots and an iterator over `(cid, block)` sections.
+
+    Whatever the bytes, the only error raised, here or while iterating, is `CarFormatError`.
+    Blocks are NOT verified here; the stores verify each one against its CID before use (and
+    raise `ContentCorruptedError` naming the CID).
+    """
+    reader = _Reader(car)
+    roots = _header_roots(reader.take(reader.varint()))
 
     def sections() -> Iterator[tuple[Cid, bytes]]:
-        while reader.pos < len(car):
+        while not reader.at_end():
             section = reader.take(reader.varint())
             cid, length = _section_cid(section)
             yield cid, section[length:]
 
-    return [root for root in roots if isinstance(root, Cid)], sections()
+    return roots, sections()

@@ -3,8 +3,13 @@
 Implements the CID spec (https://github.com/multiformats/cid): CIDv0 is a bare base58btc sha2-256
 multihash of a dag-pb block (`Qm...`); CIDv1 is `<multibase prefix><varint 1><varint codec>
 <multihash>`. We write CIDv1 in base32 (lower case, no padding, prefix `b`), as Kubo prints it with
-`--cid-version=1`. Parsing of arbitrary multibases and CIDv0 is left to the `multiformats` package;
-writing is done here by hand because it is a few bytes and sits on the hot path of `cid_of`.
+`--cid-version=1`. Writing, and parsing the three forms nodes print (CIDv0 `Qm...`, CIDv1 base32
+`b...` and base58btc `z...`), are done here by hand: a few bytes, on the hot paths of `cid_of` and
+of batch answers. Every other multibase is left to the `multiformats` package.
+
+The unsigned varint of multiformats (https://github.com/multiformats/unsigned-varint), which is
+also protobuf's and CARv1's, is written and read here for the whole package (`encode_varint`,
+`decode_varint`), and so is base58btc (`base58btc`).
 
 Only sha2-256 multihashes are accepted: it is what Kubo and js-ipfs use by default, and a store
 that cannot re-hash a block cannot verify it.
@@ -18,7 +23,12 @@ from dataclasses import dataclass
 
 from multiformats import CID
 
-from ledger.content.errors import ContentCorruptedError, InvalidCidError, UnsupportedCidError
+from ledger.content.errors import (
+    ContentCorruptedError,
+    InvalidCidError,
+    UnsupportedCidError,
+    VarintError,
+)
 
 # Multicodec table codes (https://github.com/multiformats/multicodec/blob/master/table.csv).
 RAW = 0x55
@@ -36,7 +46,7 @@ _B58_INDEX = {char: i for i, char in enumerate(_B58_ALPHABET)}
 
 
 def encode_varint(value: int) -> bytes:
-    """Unsigned LEB128, as used by multiformats (unsigned-varint) and protobuf."""
+    """Unsigned LEB128, as used by multiformats (unsigned-varint), protobuf and CARv1."""
     if value < 0:
         raise ValueError("varint of a negative number")
     out = bytearray()
@@ -45,6 +55,23 @@ def encode_varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def decode_varint(buf: bytes, pos: int = 0) -> tuple[int, int]:
+    """The unsigned LEB128 at ``buf[pos:]`` and the position after it; `VarintError` if it is
+    truncated or longer than 64 bits (protobuf's ten bytes)."""
+    result, shift = 0, 0
+    while True:
+        if pos >= len(buf):
+            raise VarintError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 64:
+            raise VarintError("varint longer than 64 bits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +99,7 @@ class Cid:
     def __str__(self) -> str:
         """Canonical text: base58btc for CIDv0 (it has no other form), base32 for CIDv1."""
         if self.version == 0:
-            return _b58encode(self.multihash)
+            return base58btc(self.multihash)
         return "b" + base64.b32encode(self.binary).decode("ascii").lower().rstrip("=")
 
     def to_v1(self) -> Cid:
@@ -103,7 +130,9 @@ def _b58decode(text: str) -> bytes:
     return b"\x00" * (len(text) - len(text.lstrip("1"))) + body
 
 
-def _b58encode(data: bytes) -> str:
+def base58btc(data: bytes) -> str:
+    """Bitcoin's base58 (the multibase ``z`` body, and the whole text of a CIDv0): leading zero
+    bytes become ``1``s."""
     number = int.from_bytes(data, "big")
     out = []
     while number:
@@ -168,15 +197,10 @@ def parse_link(binary: bytes) -> Cid:
         return Cid(0, DAG_PB, binary[2:])
     if not binary or binary[0] != 0x01:
         raise InvalidCidError(f"not a binary CID: {binary.hex()}")
-    codec, pos = 0, 1
-    for shift in range(0, 64, 7):
-        if pos >= len(binary):
-            raise InvalidCidError(f"truncated binary CID: {binary.hex()}")
-        byte = binary[pos]
-        pos += 1
-        codec |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
+    try:
+        codec, pos = decode_varint(binary, 1)
+    except VarintError as exc:
+        raise InvalidCidError(f"bad codec in binary CID {binary.hex()}: {exc}") from None
     rest = binary[pos:]
     if len(rest) != 34 or rest[0] != SHA2_256 or rest[1] != SHA2_256_LEN:
         raise UnsupportedCidError(f"unsupported multihash in binary CID {binary.hex()}")

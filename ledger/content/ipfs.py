@@ -35,7 +35,7 @@ from typing import Any
 import ipfshttpclient  # type: ignore[import-untyped]
 import ipfshttpclient.exceptions as ipfs_errors  # type: ignore[import-untyped]
 
-from ledger.content.car import decode_car, encode_car
+from ledger.content.car import decode_car, distinct_blocks, encode_car
 from ledger.content.cids import Cid, parse_cid
 from ledger.content.errors import (
     CarFormatError,
@@ -224,23 +224,12 @@ class IpfsStore:
         return batches
 
     def _import_batch(self, items: Sequence[bytes]) -> PinnedBatch:
-        entries: dict[str, tuple[Cid, int]] = {}
-        blocks: list[tuple[Cid, bytes]] = []
-        seen: set[bytes] = set()
-        cids: list[str] = []
-        for item in items:
-            dag = file_dag(item)
-            name = str(dag.root)
-            cids.append(name)
-            if name in entries:
-                continue  # the same object twice: one entry, one set of blocks
-            entries[name] = (dag.root, dag.tsize)
-            for cid, block in dag.blocks:
-                if cid.digest not in seen:
-                    seen.add(cid.digest)
-                    blocks.append((cid, block))
+        dags = [file_dag(item) for item in items]
+        # The same object twice is one entry, and blocks shared between objects go in once.
+        entries = {str(dag.root): (dag.root, dag.tsize) for dag in dags}
         root, node = directory_node(entries)
-        car = encode_car([root], [(root, node), *blocks])
+        car = encode_car([root], distinct_blocks([(root, node), *(pair for dag in dags for pair in dag.blocks)]))
+        cids = [str(dag.root) for dag in dags]
         with self._errors(None):
             answer = list(self._client.dag.imprt(
                 io.BytesIO(car), opts={"pin-roots": "true"}, stream=True
@@ -351,14 +340,8 @@ class IpfsStore:
         """A CARv1 of several DAGs (`dag/export` takes one root: one request per root), every
         block verified before it goes into the archive."""
         roots = [parse_cid(cid) for cid in cids]
-        out: list[tuple[Cid, bytes]] = []
-        seen: set[bytes] = set()
-        for root in roots:
-            for cid, block in collect_dag(root, self._lookup(self._export(root))):
-                if cid.digest not in seen:
-                    seen.add(cid.digest)
-                    out.append((cid, block))
-        return encode_car(roots, out)
+        return encode_car(roots, distinct_blocks(
+            pair for root in roots for pair in collect_dag(root, self._lookup(self._export(root)))))
 
 
 def _same_block(text: str, cid: Cid) -> bool:

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from ledger.content.car import encode_car
+from ledger.content.car import distinct_blocks, encode_car
 from ledger.content.cids import RAW, Cid, parse_cid
 from ledger.content.errors import ContentCorruptedError, ContentNotFoundError
 from ledger.content.unixfs import child_links, collect_dag, file_dag, read_file
@@ -126,11 +126,5 @@ class LocalBlockStore:
 
     def export_car(self, cids: Sequence[str]) -> bytes:
         roots = [parse_cid(cid) for cid in cids]
-        blocks: list[tuple[Cid, bytes]] = []
-        seen: set[bytes] = set()
-        for root in roots:
-            for cid, block in self.iter_dag(str(root)):
-                if cid.digest not in seen:
-                    seen.add(cid.digest)
-                    blocks.append((cid, block))
-        return encode_car(roots, blocks)
+        return encode_car(roots, distinct_blocks(
+            pair for root in roots for pair in collect_dag(root, self._read_block)))

@@ -37,10 +37,12 @@ from ledger.content.cids import (
     Cid,
     cid_for_block,
     cid_v0_for_block,
+    decode_varint,
     encode_varint,
     parse_link,
 )
 from ledger.content.errors import ContentCorruptedError, ContentError
+from ledger.errors import InvalidInputError
 
 CHUNK_SIZE = 262_144
 """Kubo's default chunker `size-262144` (256 KiB)."""
@@ -57,8 +59,9 @@ _WIRE_VARINT = 0
 _WIRE_LEN = 2
 
 
-class NotAFileError(ContentError):
-    """The CID names a UnixFS node that is not a file (a directory, symlink, HAMT shard...)."""
+class NotAFileError(ContentError, InvalidInputError):
+    """The CID names a UnixFS node that is not a file (a directory, symlink, HAMT shard...): ask
+    for a file's CID."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,33 +80,18 @@ def _varint_field(field_number: int, value: int) -> bytes:
     return _key(field_number, _WIRE_VARINT) + encode_varint(value)
 
 
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 64:
-            raise ValueError("varint longer than 64 bits")
-
-
 def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
     """Yield `(field_number, wire_type, value)` for each field; only varint and length-delimited
     wire types occur in dag-pb and UnixFS, anything else is malformed."""
     pos = 0
     while pos < len(buf):
-        key, pos = _read_varint(buf, pos)
+        key, pos = decode_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == _WIRE_VARINT:
-            value, pos = _read_varint(buf, pos)
+            value, pos = decode_varint(buf, pos)
             yield number, wire, value
         elif wire == _WIRE_LEN:
-            length, pos = _read_varint(buf, pos)
+            length, pos = decode_varint(buf, pos)
             if pos + length > len(buf):
                 raise ValueError("truncated length-delimited field")
             yield number, wire, buf[pos : pos + length]
@@ -213,7 +201,7 @@ def decode_unixfs(buf: bytes) -> UnixFSData:
             # A packed encoding of the same repeated field is legal protobuf on read.
             pos = 0
             while pos < len(value):
-                size, pos = _read_varint(value, pos)
+                size, pos = decode_varint(value, pos)
                 blocksizes.append(size)
         # Other fields (hashType, fanout, mode, mtime) do not change a file's bytes.
     if type_ is None:

@@ -7,7 +7,8 @@
   forever.
 * :mod:`ledger.merkle.standard`: the per-epoch balances tree in the exact format of
   ``@openzeppelin/merkle-tree``'s ``StandardMerkleTree`` (DESIGN.md §5).
-* :mod:`ledger.merkle.errors`: the named errors a failed verification raises.
+* :mod:`ledger.merkle.errors`: the named errors a failed verification raises (and those of a
+  malformed tree, an unknown leaf, a concurrent append), on the bases of :mod:`ledger.errors`.
 
 Submodules are imported on demand, so that ``import ledger.merkle.log`` stays light.
 """

@@ -1,10 +1,11 @@
 """Solidity ABI encoding (``abi.encode``) of elementary values, by hand.
 
 ``eth_abi.encode`` validates and dispatches per value and is ~40x slower than building the
-32-byte words directly (TOOLCHAIN.md: 12.2 s vs 0.3 s for a million ``(address, uint256)``
-leaves), which matters for a balances tree with millions of accounts. The input forms accepted
-are those of ``@metamask/abi-utils`` (which ``@openzeppelin/merkle-tree`` encodes with), so that a
-value list the JS library accepts hashes to the same leaf here:
+32-byte words directly (12.2 s vs 0.3 s for a million ``(address, uint256)`` leaves; see
+``bench/README-merkle.md``, "Where the time goes"), which matters for a balances tree with
+millions of accounts. The input forms accepted are those of ``@metamask/abi-utils`` (which
+``@openzeppelin/merkle-tree`` encodes with), so that a value list the JS library accepts hashes
+to the same leaf here:
 
 * ``uintN``/``intN``: an ``int``, a decimal string or a ``0x`` hex string (not ``bool``);
 * ``address``: a ``0x`` hex string or bytes of at most 20 bytes (left-padded);
@@ -23,6 +24,11 @@ from typing import Any
 
 from tiny_keccak import keccak256
 
+from ledger.encoding import hex0x
+from ledger.errors import InvalidInputError
+
+from .errors import MerkleError
+
 Word = Callable[[Any], bytes]
 
 _ZERO12 = bytes(12)
@@ -34,7 +40,7 @@ _HEX_RE = re.compile(r"0[xX][0-9a-fA-F]*")
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-class AbiError(ValueError):
+class AbiError(MerkleError, InvalidInputError, ValueError):
     """A value does not fit the ABI type it is encoded as."""
 
 
@@ -257,7 +263,7 @@ def json_value(type_: str, value: Any) -> Any:
     Strings and bools pass through unchanged (the JS ``dump()`` keeps the values it was given).
     """
     if isinstance(value, bytes | bytearray | memoryview):
-        return "0x" + bytes(value).hex()
+        return hex0x(bytes(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value

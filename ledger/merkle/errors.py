@@ -15,17 +15,22 @@ A failed verification raises a precise, named error instead of returning ``False
 
 The concrete classes combine one of each, so ``except RootMismatchError`` and
 ``except InclusionProofError`` both catch :class:`InclusionRootMismatchError`. All are
-:class:`ProofError`, itself a :class:`ValueError`.
+:class:`ProofError`, a :class:`~ledger.errors.VerificationFailure` (and still a
+:class:`ValueError`). The errors that are not about proofs stand on the category bases of
+:mod:`ledger.errors` too: a malformed tree or an unknown leaf is bad input, a concurrent append
+an invariant the caller broke.
 """
 
 from __future__ import annotations
 
-
-class MerkleError(Exception):
-    """Base of every error of :mod:`ledger.merkle`."""
+from ledger.errors import InvalidInputError, InvariantError, TallyError, VerificationFailure
 
 
-class ProofError(MerkleError, ValueError):
+class MerkleError(TallyError):
+    """Base of every error of :mod:`ledger.merkle`; the category comes from each subclass."""
+
+
+class ProofError(MerkleError, VerificationFailure, ValueError):
     """A proof did not verify."""
 
 
@@ -107,13 +112,13 @@ class SecondRootMismatchError(ConsistencyProofError, RootMismatchError):
 # --- not about proofs ----------------------------------------------------------------------
 
 
-class InvalidTreeError(MerkleError, ValueError):
+class InvalidTreeError(MerkleError, InvalidInputError, ValueError):
     """A tree dump (or stored tree) is malformed or its hashes do not match its values."""
 
 
-class LeafNotFoundError(MerkleError, KeyError):
+class LeafNotFoundError(MerkleError, InvalidInputError, KeyError):
     """The value asked for is not a leaf of the tree."""
 
 
-class ConcurrentAppendError(MerkleError, RuntimeError):
+class ConcurrentAppendError(MerkleError, InvariantError, RuntimeError):
     """Another transaction appended to the stored log since this one read its size."""

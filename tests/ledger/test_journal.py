@@ -18,11 +18,11 @@ def test_transfers_are_two_entries_summing_to_zero(db_url: str) -> None:
     upgrade(db_url)
     sessions = make_sessionmaker(make_engine(db_url))
     with sessions() as session, session.begin():
-        journal.accrue(session, account=ALICE, points=30, ref="contribution:1", created_at=1)
-        journal.accrue(session, account=BOB, points=12, ref="contribution:2", created_at=2)
+        journal.accrue_many(session, [(ALICE, 30, "contribution:1", None)], created_at=1)
+        journal.accrue_many(session, [(BOB, 12, "contribution:2", None)], created_at=2)
         journal.post_transfer(session, debit=ALICE, credit=journal.REWARDS_POOL, amount=5,
                               kind=journal.CLAWBACK, ref="admin:spam", created_at=3)
-        assert journal.accrue(session, account=BOB, points=0, ref="contribution:3", created_at=4) is None
+        journal.accrue_many(session, [(BOB, 0, "contribution:3", None)], created_at=4)  # writes nothing
     with sessions() as session:
         assert journal.journal_sum(session) == 0
         assert journal.balance_of(session, ALICE).balance == 25
@@ -36,6 +36,32 @@ def test_transfers_are_two_entries_summing_to_zero(db_url: str) -> None:
         history = journal.history(session, ALICE)
         assert [(e.amount, e.kind) for e in history] == [(30, "accrual"), (-5, "clawback")]
         assert journal.history(session, ALICE, after=history[0].id) == history[1:]
+
+
+def test_a_batch_of_accruals_is_one_transfer_each_from_the_pool(db_url: str) -> None:
+    upgrade(db_url)
+    sessions = make_sessionmaker(make_engine(db_url))
+    accruals = [(ALICE, 7, "usage:r1", None), (BOB, 0, "usage:r1", None), (BOB, 3, "usage:r1", None)]
+    with sessions() as session, session.begin():
+        journal.accrue_many(session, accruals, created_at=9, kind=journal.USAGE)
+    with sessions() as session:
+        rows = session.execute(
+            select(JournalEntry.transfer_id, JournalEntry.account, JournalEntry.amount, JournalEntry.kind)
+            .order_by(JournalEntry.id)
+        ).all()
+    assert [(account, amount, kind) for _, account, amount, kind in rows] == [
+        (journal.REWARDS_POOL, -7, "usage"), (ALICE, 7, "usage"),
+        (journal.REWARDS_POOL, -3, "usage"), (BOB, 3, "usage"),
+    ]
+    # Each transfer's two legs share its id, and each accrual has its own transfer.
+    assert rows[0][0] == rows[1][0] != rows[2][0] == rows[3][0]
+
+
+def test_a_batch_with_an_unknown_kind_is_refused(sqlite_url: str) -> None:
+    upgrade(sqlite_url)
+    sessions = make_sessionmaker(make_engine(sqlite_url))
+    with sessions() as session, pytest.raises(journal.JournalError):
+        journal.accrue_many(session, [(ALICE, 1, "x", None)], created_at=1, kind="gift")
 
 
 @pytest.mark.parametrize(
