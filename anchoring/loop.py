@@ -58,8 +58,6 @@ def log_unavailable(exc: ChainUnavailableError, delay: float) -> None:
 class AnchoringTimeoutError(UnavailableError):
     """Some epoch is not final when the time allowed is up (the node is down or slow to finalize)."""
 
-    code = "anchoring-timeout"
-
     def __init__(self, timeout: float, open_epochs: list[int]) -> None:
         super().__init__(f"not every epoch is final after {timeout:.0f} s", timeout=timeout, epochs=open_epochs)
         self.timeout = timeout
