@@ -18,6 +18,7 @@ from api.routes import accounts, adjustments, contributions, epochs, gateway, me
 from api.routes import usage as usage_routes
 from api.services import ChainInfo, UsagePolicy
 from api.submission import Intake
+from ledger.errors import TallyError
 
 log = logging.getLogger("tally.api")
 
@@ -49,6 +50,12 @@ def create_app(intake: Intake, chain: ChainInfo, *, cors_origins: list[str] | No
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return exc.response(request.url.path)
+
+    @app.exception_handler(TallyError)
+    async def _tally_error(request: Request, exc: TallyError) -> JSONResponse:
+        # Every ledger error is a problem type of its own code (ledger.errors).
+        slug = exc.code if exc.code in PROBLEM_TYPES else "internal-error"
+        return Problem(slug, exc.detail, **exc.extensions).response(request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
