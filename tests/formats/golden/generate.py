@@ -27,7 +27,7 @@ from api.bundles import BalanceTrees, balance_bundle, contribution_bundle  # noq
 from api.services import ChainInfo  # noqa: E402
 from ledger.adjustments import grant  # noqa: E402
 from ledger.content import LocalBlockStore  # noqa: E402
-from ledger.conversation import normalise  # noqa: E402
+from ledger.conversation import Conversation, normalise  # noqa: E402
 from ledger.db import make_engine, make_sessionmaker  # noqa: E402
 from ledger.epochs import FINAL, Anchor, seal_epoch  # noqa: E402
 from ledger.intake import Consent, Prepared, Submission, record  # noqa: E402
@@ -43,7 +43,7 @@ GOLDEN_FILES = ("manifest-first.json", "manifest-with-previous.json", "contribut
                 "balance-bundle.json")
 
 
-def conversation(n: int) -> dict[str, Any]:
+def conversation(n: int) -> Conversation:
     return normalise({"messages": [
         {"role": "user", "content": f"Question {n}: why is every epoch's log a prefix of the next one's? "
                                     "Explain what an auditor can recompute from the manifests alone."},
