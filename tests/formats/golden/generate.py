@@ -68,7 +68,8 @@ def mark_final(session: Any, epoch: Epoch) -> None:
     epoch.block_hash = "0x" + hashlib.sha256(b"block %d" % epoch.block_number).hexdigest()
 
 
-def build(workdir: Path) -> dict[str, Any]:
+def sealed_ledger(workdir: Path) -> tuple[Any, LocalBlockStore]:
+    """The golden ledger in ``workdir``: two final epochs of eight contributions and a grant."""
     url = f"sqlite:///{workdir / 'ledger.db'}"
     upgrade(url)
     sessions = make_sessionmaker(make_engine(url))
@@ -84,7 +85,11 @@ def build(workdir: Path) -> dict[str, Any]:
     with sessions() as session, session.begin():
         for epoch in session.query(Epoch).order_by(Epoch.number):
             mark_final(session, epoch)
+    return sessions, store
 
+
+def build(workdir: Path) -> dict[str, Any]:
+    sessions, store = sealed_ledger(workdir)
     with sessions() as session:
         first, second = session.query(Epoch).order_by(Epoch.number).all()
         # A contribution of epoch 1 proved against epoch 2: a proof of several hashes.
