@@ -27,16 +27,26 @@ from anchoring.contract import EpochAnchored, TallyAnchor
 from ledger.content import ContentError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
-from ledger.epochs import BALANCE_ENCODING, EMPTY_BALANCES_ROOT, is_account_address
+from ledger.encoding import hex0x, is_account_address
+from ledger.epochs import EMPTY_BALANCES_ROOT
+from ledger.errors import VerificationFailure
+from ledger.formats import BALANCE_ENCODING, InvalidManifestError, Manifest, PreviousEpoch
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 
 
-class AuditDiscrepancy(Exception):
-    def __init__(self, epoch: int, what: str) -> None:
-        super().__init__(f"epoch {epoch}: {what}")
+class AuditDiscrepancy(VerificationFailure):
+    """A published number does not recompute: ``epoch`` is where, ``what`` says how (and
+    ``field`` names the manifest field, when the manifest itself is malformed)."""
+
+    code = "audit-discrepancy"
+
+    def __init__(self, epoch: int, what: str, *, field: str | None = None) -> None:
+        extensions: dict[str, Any] = {"epoch": epoch} if field is None else {"epoch": epoch, "field": field}
+        super().__init__(f"epoch {epoch}: {what}", **extensions)
         self.epoch = epoch
         self.what = what
+        self.field = field
 
 
 class Fetcher(Protocol):
@@ -147,7 +157,7 @@ class Auditor:
     def run(self, from_block: int = 0) -> AuditReport:
         started = time.monotonic()
         report = AuditReport(Web3.to_checksum_address(self.contract), int(self.w3.eth.chain_id))
-        previous: dict[str, Any] | None = None
+        previous: PreviousEpoch | None = None
         try:
             events = sorted(anchored_events(self.w3, self.contract, from_block),
                             key=lambda e: (e.block_number, e.log_index))
@@ -164,73 +174,75 @@ class Auditor:
         report.seconds = time.monotonic() - started
         return report
 
-    def epoch(self, report: AuditReport, event: EpochAnchored, previous: dict[str, Any] | None) -> dict[str, Any]:
+    def epoch(self, report: AuditReport, event: EpochAnchored, previous: PreviousEpoch | None) -> PreviousEpoch:
+        """Check one epoch against its event and its predecessor; the link its successor must name."""
         number = event.epoch
-        expected = 1 if previous is None else previous["epoch"] + 1
+        expected = 1 if previous is None else previous.epoch + 1
         if number != expected:
             raise AuditDiscrepancy(number, f"epochs are not consecutive: expected {expected}")
         cid = event.manifest_cid
-        try:
-            raw = self.fetcher.get(cid)
-        except (ContentError, httpx.HTTPError, ValueError) as exc:
-            raise AuditDiscrepancy(number, f"manifest {cid} cannot be fetched intact: {exc}") from None
-        manifest = json.loads(raw)
+        manifest = self._manifest(number, cid)
         checks = [
-            (manifest.get("epoch") == number, "the manifest names another epoch"),
-            (manifest.get("chainId") == report.chain_id, "the manifest names another chain"),
-            (str(manifest.get("contract", "")).lower() == report.contract.lower(),
-             "the manifest names another contract"),
+            (manifest.epoch == number, "the manifest names another epoch"),
+            (manifest.chain_id == report.chain_id, "the manifest names another chain"),
+            (manifest.contract.lower() == report.contract.lower(), "the manifest names another contract"),
         ]
         if previous is None:
-            checks.append((manifest.get("previous") is None, "the first manifest has a predecessor"))
+            checks.append((manifest.previous is None, "the first manifest has a predecessor"))
         else:
-            checks.append((manifest.get("previous") == {
-                "epoch": previous["epoch"], "logSize": previous["logSize"], "logRoot": previous["logRoot"],
-                "balancesRoot": previous["balancesRoot"], "manifestCid": previous["manifestCid"]},
-                "the manifest's `previous` is not the epoch before it"))
+            checks.append((manifest.previous == previous, "the manifest's `previous` is not the epoch before it"))
         for ok, what in checks:
             if not ok:
                 raise AuditDiscrepancy(number, what)
         self._extend_log(number, manifest, event)
         self._replay_journal(number, manifest, event, report)
-        return {"epoch": number, "logSize": event.log_size, "logRoot": "0x" + event.log_root.hex(),
-                "balancesRoot": "0x" + event.balances_root.hex(), "manifestCid": cid}
+        return PreviousEpoch(number, event.log_size, event.log_root, event.balances_root, cid)
 
-    def _extend_log(self, number: int, manifest: dict[str, Any], event: EpochAnchored) -> None:
-        for leaf in manifest["log"]["leaves"]:
-            if leaf["index"] != self.log.size:
-                raise AuditDiscrepancy(number, f"leaf index {leaf['index']} where {self.log.size} was due")
-            self.log.append(rfc9162.leaf_hash(rfc9162.leaf_data(
-                leaf["index"], leaf["contributor"], bytes.fromhex(leaf["contentHash"][2:]), leaf["acceptedAt"],
-                int(leaf["points"]))))
+    def _manifest(self, number: int, cid: str) -> Manifest:
+        try:
+            raw = self.fetcher.get(cid)
+        except (ContentError, httpx.HTTPError, ValueError) as exc:
+            raise AuditDiscrepancy(number, f"manifest {cid} cannot be fetched intact: {exc}") from None
+        try:
+            return Manifest.from_json(json.loads(raw))
+        except ValueError as exc:
+            raise AuditDiscrepancy(number, f"manifest {cid} is not JSON: {exc}") from None
+        except InvalidManifestError as exc:
+            raise AuditDiscrepancy(number, f"manifest {cid} is malformed: {exc}", field=exc.field) from None
+
+    def _extend_log(self, number: int, manifest: Manifest, event: EpochAnchored) -> None:
+        for leaf in manifest.log.leaves:
+            if leaf.index != self.log.size:
+                raise AuditDiscrepancy(number, f"leaf index {leaf.index} where {self.log.size} was due")
+            self.log.append(leaf.leaf_hash())
         root = self.log.root()
-        if self.log.size != event.log_size or self.log.size != manifest["log"]["size"]:
+        if self.log.size != event.log_size or self.log.size != manifest.log.size:
             raise AuditDiscrepancy(number, f"the log has {self.log.size} leaves; the chain says {event.log_size}")
-        if root != event.log_root or "0x" + root.hex() != manifest["log"]["root"]:
-            raise AuditDiscrepancy(number, f"the leaves give log root 0x{root.hex()}; the chain says "
-                                   f"0x{event.log_root.hex()}")
+        if root != event.log_root or root != manifest.log.root:
+            raise AuditDiscrepancy(number, f"the leaves give log root {hex0x(root)}; the chain says "
+                                   f"{hex0x(event.log_root)}")
 
-    def _replay_journal(self, number: int, manifest: dict[str, Any], event: EpochAnchored,
+    def _replay_journal(self, number: int, manifest: Manifest, event: EpochAnchored,
                         report: AuditReport) -> None:
-        for entry in manifest["journal"]:
-            self.balances[entry["account"]] = self.balances.get(entry["account"], 0) + int(entry["amount"])
-        report.journal_entries += len(manifest["journal"])
+        for line in manifest.journal:
+            self.balances[line.account] = self.balances.get(line.account, 0) + line.amount
+        report.journal_entries += len(manifest.journal)
         if sum(self.balances.values()) != 0:
             raise AuditDiscrepancy(number, "the journal does not sum to zero")
-        values = sorted(([a, b] for a, b in self.balances.items() if is_account_address(a) and b),
-                        key=lambda v: str(v[0]).lower())
-        published = {a.lower(): int(b) for a, b in manifest["balances"]["values"]}
+        values = sorted(((a, b) for a, b in self.balances.items() if is_account_address(a) and b),
+                        key=lambda v: v[0].lower())
+        published = {account.lower(): balance for account, balance in manifest.balances.values}
         for account, balance in values:
-            if published.get(str(account).lower()) != balance:
+            if published.get(account.lower()) != balance:
                 raise AuditDiscrepancy(number, f"{account}: the journal gives {balance}, the manifest says "
-                                       f"{published.get(str(account).lower())}")
+                                       f"{published.get(account.lower())}")
         if len(published) != len(values):
             raise AuditDiscrepancy(number, "the manifest lists balances the journal does not give")
         root = bytes.fromhex(StandardMerkleTree.of([[a, str(b)] for a, b in values], BALANCE_ENCODING).root[2:]) \
             if values else EMPTY_BALANCES_ROOT
         if root != event.balances_root:
-            raise AuditDiscrepancy(number, f"the balances give root 0x{root.hex()}; the chain says "
-                                   f"0x{event.balances_root.hex()}")
+            raise AuditDiscrepancy(number, f"the balances give root {hex0x(root)}; the chain says "
+                                   f"{hex0x(event.balances_root)}")
         total = sum(b for _, b in values)
         if total != event.total_points:
             raise AuditDiscrepancy(number, f"balances total {total}; the chain says {event.total_points}")

@@ -11,29 +11,45 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 from web3 import Web3
 
 from anchoring.chain import connect
 from anchoring.contract import EpochHeader, TallyAnchor
 from ledger.conversation import ConversationError, canonical_bytes
+from ledger.encoding import hex0x
+from ledger.errors import VerificationFailure
+from ledger.formats import (
+    BALANCE_ENCODING,
+    FORMAT,
+    BalanceBundle,
+    BundleEnvelope,
+    ContributionBundle,
+    InvalidBundleError,
+    ProofBundle,
+    parse_bundle,
+)
 from ledger.merkle import ProofError
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 
-SUPPORTED_FORMATS = ("tally-proof-v1",)
+SUPPORTED_FORMATS = (FORMAT,)
+
+Bundle = TypeVar("Bundle", ContributionBundle, BalanceBundle)
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
     detail: str
 
 
-class VerificationError(Exception):
+class VerificationError(VerificationFailure):
     """A check failed; ``check`` names it and ``passed`` lists the checks before it."""
 
     def __init__(self, check: str, message: str, passed: list[Check]) -> None:
-        super().__init__(f"{check}: {message}")
+        super().__init__(f"{check}: {message}", check=check)
         self.check = check
         self.message = message
         self.passed = passed
@@ -41,7 +57,6 @@ class VerificationError(Exception):
 
 @dataclass
 class Verifier:
-    bundle: dict[str, Any]
     w3: Web3 | None = None
     passed: list[Check] = field(default_factory=list)
 
@@ -51,23 +66,46 @@ class Verifier:
     def fail(self, name: str, message: str) -> VerificationError:
         return VerificationError(name, message, list(self.passed))
 
-    def contract(self, rpc_url: str) -> TallyAnchor:
+    def read(self, bundle: object, kind: type[Bundle]) -> Bundle:
+        """The typed bundle, from a typed one or from parsed JSON: a wrong format or kind fails
+        the "format" check, a malformed leaf or proof the "leaf" check, any other malformed field
+        the "format" check, each naming the field."""
+        if isinstance(bundle, (ContributionBundle, BalanceBundle)):
+            if not isinstance(bundle, kind):
+                raise self.fail("format", f"this is not a {kind.kind} proof")
+            self.ok("format", FORMAT)
+            return bundle
+        try:
+            typed = kind.from_json(bundle)
+        except InvalidBundleError as exc:
+            if exc.field == "format":
+                given = bundle.get("format") if isinstance(bundle, dict) else None
+                raise self.fail("format", f"unknown bundle format {given!r}; this tool reads "
+                                f"{', '.join(SUPPORTED_FORMATS)}") from None
+            if exc.field == "kind":
+                raise self.fail("format", f"this is not a {kind.kind} proof") from None
+            if exc.field.startswith(("leaf", "proof")):
+                self.ok("format", FORMAT)
+                raise self.fail("leaf", f"the bundle's leaf or proof is malformed: {exc}") from None
+            raise self.fail("format", f"the bundle is malformed: {exc}") from None
+        self.ok("format", FORMAT)
+        return typed
+
+    def contract(self, envelope: BundleEnvelope, rpc_url: str) -> TallyAnchor:
         self.w3 = self.w3 or connect(rpc_url)
         try:
             chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:
             raise self.fail("chain", f"cannot reach {rpc_url}: {type(exc).__name__}") from None
-        if chain_id != int(self.bundle["chainId"]):
-            raise self.fail("chain", f"the RPC serves chain {chain_id}, "
-                            f"the bundle names chain {self.bundle['chainId']}")
-        address = Web3.to_checksum_address(self.bundle["contract"])
+        if chain_id != envelope.chain_id:
+            raise self.fail("chain", f"the RPC serves chain {chain_id}, the bundle names chain {envelope.chain_id}")
+        address = Web3.to_checksum_address(envelope.contract)
         if not self.w3.eth.get_code(address):
             raise self.fail("contract", f"no contract at {address} on chain {chain_id}")
         self.ok("chain", f"chain {chain_id}, contract {address} has code")
         return TallyAnchor(self.w3, address)
 
-    def onchain_header(self, contract: TallyAnchor) -> EpochHeader:
-        epoch = int(self.bundle["header"]["epoch"])
+    def onchain_header(self, contract: TallyAnchor, epoch: int) -> EpochHeader:
         latest = contract.latest_epoch()
         if epoch > latest:
             raise self.fail("epoch", f"epoch {epoch} is not anchored on-chain (latest is {latest})")
@@ -76,98 +114,71 @@ class Verifier:
         return header
 
 
-def _b32(value: str) -> bytes:
-    data = bytes.fromhex(value.removeprefix("0x"))
-    if len(data) != 32:
-        raise ValueError("not 32 bytes")
-    return data
-
-
-def _format(v: Verifier) -> None:
-    fmt = v.bundle.get("format")
-    if fmt not in SUPPORTED_FORMATS:
-        raise v.fail("format", f"unknown bundle format {fmt!r}; this tool reads {', '.join(SUPPORTED_FORMATS)}")
-    v.ok("format", str(fmt))
-
-
-def verify_contribution(bundle: dict[str, Any], rpc_url: str, conversation: object | None = None,
+def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conversation: object | None = None,
                         w3: Web3 | None = None) -> list[Check]:
-    v = Verifier(bundle, w3)
-    _format(v)
-    if bundle.get("kind") != "contribution":
-        raise v.fail("format", "this is not a contribution proof")
-    leaf = bundle["leaf"]
-    try:
-        content_hash = _b32(leaf["contentHash"])
-        data = rfc9162.leaf_data(int(leaf["index"]), leaf["contributor"], content_hash, int(leaf["acceptedAt"]),
-                                 int(leaf["points"]))
-        proof = [_b32(p) for p in bundle["proof"]]
-    except (KeyError, ValueError, TypeError) as exc:
-        raise v.fail("leaf", f"the bundle's leaf or proof is malformed: {exc}") from None
-    leaf_hash = rfc9162.leaf_hash(data)
-    if "leafHash" in leaf and leaf["leafHash"] != "0x" + leaf_hash.hex():
-        raise v.fail("leaf", f"the leaf fields hash to 0x{leaf_hash.hex()}, the bundle says {leaf['leafHash']}")
-    v.ok("leaf", f"leaf {leaf['index']} recomputed from its fields: 0x{leaf_hash.hex()}")
+    """Check a contribution bundle (typed, or its parsed JSON) against the chain at ``rpc_url``."""
+    v = Verifier(w3)
+    typed = v.read(bundle, ContributionBundle)
+    leaf, header, proof = typed.leaf.log_leaf, typed.envelope.header, list(typed.proof)
+    leaf_hash = leaf.leaf_hash()
+    if typed.leaf.leaf_hash is not None and typed.leaf.leaf_hash != leaf_hash:
+        raise v.fail("leaf", f"the leaf fields hash to {hex0x(leaf_hash)}, "
+                     f"the bundle says {hex0x(typed.leaf.leaf_hash)}")
+    v.ok("leaf", f"leaf {leaf.index} recomputed from its fields: {hex0x(leaf_hash)}")
     if conversation is not None:
         try:
             mine = hashlib.sha256(canonical_bytes(conversation)).digest()
         except ConversationError as exc:
             raise v.fail("conversation", f"your conversation cannot be normalised: {exc}") from None
-        if mine != content_hash:
-            raise v.fail("conversation", f"your conversation hashes to 0x{mine.hex()}, not {leaf['contentHash']}")
+        if mine != leaf.content_hash:
+            raise v.fail("conversation", f"your conversation hashes to {hex0x(mine)}, not {hex0x(leaf.content_hash)}")
         v.ok("conversation", "your conversation hashes to the leaf's contentHash")
-    contract = v.contract(rpc_url)
-    onchain = v.onchain_header(contract)
+    contract = v.contract(typed.envelope, rpc_url)
+    onchain = v.onchain_header(contract, header.epoch)
     size, log_root = onchain.log_size, onchain.log_root
-    header = bundle["header"]
-    if (size, "0x" + log_root.hex()) != (int(header["logSize"]), header["logRoot"]):
-        raise v.fail("header", f"the contract holds log size {size} root 0x{log_root.hex()} for epoch "
-                     f"{header['epoch']}; the bundle says size {header['logSize']} root {header['logRoot']}")
-    v.ok("header", f"the bundle's header equals the contract's: log size {size}, root 0x{log_root.hex()}")
+    if (size, log_root) != (header.log_size, header.log_root):
+        raise v.fail("header", f"the contract holds log size {size} root {hex0x(log_root)} for epoch "
+                     f"{header.epoch}; the bundle says size {header.log_size} root {hex0x(header.log_root)}")
+    v.ok("header", f"the bundle's header equals the contract's: log size {size}, root {hex0x(log_root)}")
     try:
-        rfc9162.verify_inclusion(leaf_hash, int(leaf["index"]), size, proof, log_root)
+        rfc9162.verify_inclusion(leaf_hash, leaf.index, size, proof, log_root)
     except ProofError as exc:
         raise v.fail("proof", f"the inclusion proof does not lead to the on-chain root: {exc}") from None
     v.ok("proof", f"RFC 9162 inclusion proof ({len(proof)} hashes) leads to the on-chain root")
-    if not contract.verify_contribution(int(header["epoch"]), int(leaf["index"]), leaf["contributor"], content_hash,
-                                        int(leaf["acceptedAt"]), int(leaf["points"]), proof):
+    if not contract.verify_contribution(header.epoch, leaf.index, leaf.contributor, leaf.content_hash,
+                                        leaf.accepted_at, leaf.points, proof):
         raise v.fail("contract", "the contract's verifyContribution view says false")
     v.ok("contract", "the contract's verifyContribution view agrees")
     return v.passed
 
 
-def verify_balance(bundle: dict[str, Any], rpc_url: str, w3: Web3 | None = None) -> list[Check]:
-    v = Verifier(bundle, w3)
-    _format(v)
-    if bundle.get("kind") != "balance":
-        raise v.fail("format", "this is not a balance proof")
-    leaf = bundle["leaf"]
-    try:
-        account = Web3.to_checksum_address(leaf["account"])
-        balance = int(leaf["balance"])
-        proof = [_b32(p) for p in bundle["proof"]]
-    except (KeyError, ValueError, TypeError) as exc:
-        raise v.fail("leaf", f"the bundle's leaf or proof is malformed: {exc}") from None
+def verify_balance(bundle: BalanceBundle | object, rpc_url: str, w3: Web3 | None = None) -> list[Check]:
+    """Check a balance bundle (typed, or its parsed JSON) against the chain at ``rpc_url``."""
+    v = Verifier(w3)
+    typed = v.read(bundle, BalanceBundle)
+    account, balance, header = Web3.to_checksum_address(typed.leaf.account), typed.leaf.balance, typed.envelope.header
+    proof = list(typed.proof)
     v.ok("leaf", f"{account} with balance {balance}")
-    contract = v.contract(rpc_url)
-    balances_root = v.onchain_header(contract).balances_root
-    header = bundle["header"]
-    if "0x" + balances_root.hex() != header["balancesRoot"]:
-        raise v.fail("header", f"the contract holds balances root 0x{balances_root.hex()} for epoch "
-                     f"{header['epoch']}; the bundle says {header['balancesRoot']}")
-    v.ok("header", f"the bundle's balances root equals the contract's: 0x{balances_root.hex()}")
-    if not StandardMerkleTree.verify("0x" + balances_root.hex(), ["address", "uint256"], [account, balance],
-                                     ["0x" + p.hex() for p in proof]):
+    contract = v.contract(typed.envelope, rpc_url)
+    balances_root = v.onchain_header(contract, header.epoch).balances_root
+    if balances_root != header.balances_root:
+        raise v.fail("header", f"the contract holds balances root {hex0x(balances_root)} for epoch "
+                     f"{header.epoch}; the bundle says {hex0x(header.balances_root)}")
+    v.ok("header", f"the bundle's balances root equals the contract's: {hex0x(balances_root)}")
+    if not StandardMerkleTree.verify(hex0x(balances_root), BALANCE_ENCODING, [account, balance],
+                                     [hex0x(p) for p in proof]):
         raise v.fail("proof", "the balance proof does not lead to the on-chain balances root")
     v.ok("proof", f"OpenZeppelin Merkle proof ({len(proof)} hashes) leads to the on-chain root")
-    if not contract.verify_balance(int(header["epoch"]), account, balance, proof):
+    if not contract.verify_balance(header.epoch, account, balance, proof):
         raise v.fail("contract", "the contract's verifyBalance view says false")
     v.ok("contract", "the contract's verifyBalance view agrees")
     return v.passed
 
 
-def load_bundle(text: str) -> dict[str, Any]:
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("a proof bundle is a JSON object")
-    return data
+def load_bundle(text: str) -> ProofBundle:
+    """The bundle in ``text``: ``InvalidBundleError`` naming the field if it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidBundleError("bundle", f"is not JSON: {exc}") from None
+    return parse_bundle(data)

@@ -2,8 +2,9 @@
 
 A bundle names the chain and contract, the epoch header it proves against (with the anchoring
 transaction), the leaf's fields, the proof, explorer links, and the exact arguments of the
-contract's verify view, ready to paste into an explorer's "Read contract" tab. docs/proofs.md
-describes the format (``"format": "tally-proof-v1"``).
+contract's verify view, ready to paste into an explorer's "Read contract" tab. The format is
+``ledger.formats`` (``"format": "tally-proof-v1"``, docs/proofs.md); this module fills it in
+from the ledger.
 """
 
 from __future__ import annotations
@@ -17,45 +18,70 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.explorer import explorer_for
+from api.services import ChainInfo
 from ledger.content import ContentStore
-from ledger.epochs import BALANCE_ENCODING
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.formats import (
+    BALANCE_ENCODING,
+    AnchoringTransaction,
+    BalanceBundle,
+    BalanceLeaf,
+    BundleEnvelope,
+    BundleHeader,
+    ContributionBundle,
+    ContributionLeaf,
+    ExplorerLinks,
+    LogLeaf,
+    Manifest,
+)
 from ledger.lifecycle import EpochState
-from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.models import Contribution, Epoch
 
-FORMAT = "tally-proof-v1"
-CONTRIBUTION_SIGNATURE = "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])"
-BALANCE_SIGNATURE = "verifyBalance(uint64,address,uint256,bytes32[])"
-
 
 class NotAnchoredError(ConflictError):
+    """The proof needs an epoch that is sealed and anchored on-chain; ``epoch`` is the first
+    one that would do (when known). Epochs are sealed on a schedule: try again later."""
+
     code = "not-anchored"
 
+    def __init__(self, message: str, *, epoch: int | None = None) -> None:
+        super().__init__(message, **({} if epoch is None else {"epoch": epoch}))
+        self.epoch = epoch
 
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
+
+class EpochBeforeInclusionError(InvalidInputError):
+    """A proof was asked against an epoch older than the one that sealed the contribution."""
+
+    def __init__(self, requested: int, minimum: int) -> None:
+        super().__init__(f"epoch {requested} is before the epoch ({minimum}) that includes it",
+                         field="epoch")
+        self.requested = requested
+        self.minimum = minimum
+
+
+def header_of(epoch: Epoch) -> BundleHeader:
+    return BundleHeader(epoch.number, epoch.state, epoch.log_size, epoch.log_root, epoch.balances_root,
+                        epoch.total_points, epoch.manifest_cid, epoch.sealed_at)
+
+
+def transaction_of(epoch: Epoch) -> AnchoringTransaction | None:
+    """The anchoring transaction, once the epoch is mined (and recorded as such)."""
+    if epoch.state not in (EpochState.MINED, EpochState.FINAL):
+        return None
+    if epoch.tx_hash is None or epoch.block_number is None or epoch.block_hash is None:
+        return None
+    return AnchoringTransaction(epoch.tx_hash, epoch.block_number, epoch.block_hash)
 
 
 def header_json(epoch: Epoch) -> dict[str, Any]:
-    return {
-        "epoch": epoch.number,
-        "state": epoch.state,
-        "logSize": epoch.log_size,
-        "logRoot": _hex(epoch.log_root),
-        "balancesRoot": _hex(epoch.balances_root),
-        "totalPoints": str(epoch.total_points),
-        "manifestCid": epoch.manifest_cid,
-        "sealedAt": epoch.sealed_at,
-    }
+    return header_of(epoch).to_json()
 
 
 def transaction_json(epoch: Epoch) -> dict[str, Any] | None:
-    if epoch.state not in (EpochState.MINED, EpochState.FINAL):
-        return None
-    return {"hash": epoch.tx_hash, "blockNumber": epoch.block_number, "blockHash": epoch.block_hash}
+    transaction = transaction_of(epoch)
+    return None if transaction is None else transaction.to_json()
 
 
 def choose_epoch(session: Session, requested: int | None, minimum: int) -> Epoch:
@@ -66,61 +92,40 @@ def choose_epoch(session: Session, requested: int | None, minimum: int) -> Epoch
         if epoch is None:
             raise NotFoundError(f"no epoch {requested}")
         if requested < minimum:
-            raise InvalidInputError(f"epoch {requested} is before the epoch ({minimum}) that includes it")
+            raise EpochBeforeInclusionError(requested, minimum)
         return epoch
     for states in ((EpochState.FINAL,), (EpochState.FINAL, EpochState.MINED)):
         epoch = session.scalar(select(Epoch).where(Epoch.state.in_(states), Epoch.number >= minimum)
                                .order_by(Epoch.number.desc()).limit(1))
         if epoch is not None:
             return epoch
-    raise NotAnchoredError(f"no epoch from {minimum} on is anchored on-chain yet; try again later",
-                  epoch=minimum)
+    raise NotAnchoredError(f"no epoch from {minimum} on is anchored on-chain yet; try again later", epoch=minimum)
 
 
-def _envelope(kind: str, chain: Any, epoch: Epoch) -> dict[str, Any]:
+def envelope_of(chain: ChainInfo, epoch: Epoch) -> BundleEnvelope:
     explorer = explorer_for(chain.chain_id, chain.explorer_url, chain.explorer_kind)
-    return {
-        "format": FORMAT,
-        "kind": kind,
-        "chainId": chain.chain_id,
-        "contract": chain.contract,
-        "rpcUrl": chain.rpc_url,
-        "header": header_json(epoch),
-        "transaction": transaction_json(epoch),
-        "explorer": explorer.links(chain.contract, epoch.tx_hash if transaction_json(epoch) else None)
-        if explorer else None,
-    }
+    transaction = transaction_of(epoch)
+    links = None if explorer is None else ExplorerLinks.read(
+        explorer.links(chain.contract, transaction.hash if transaction else None))
+    return BundleEnvelope(chain.chain_id, chain.contract, chain.rpc_url, header_of(epoch), transaction, links)
 
 
-def contribution_bundle(session: Session, chain: Any, row: Contribution, epoch_number: int | None) -> dict[str, Any]:
+def contribution_proof(session: Session, chain: ChainInfo, row: Contribution,
+                       epoch_number: int | None) -> ContributionBundle:
+    """The inclusion proof of ``row`` against the epoch asked for (default: the latest final)."""
     if row.epoch is None or row.log_index is None:
         raise NotAnchoredError(f"contribution {row.id} is not sealed into an epoch yet; try again later")
     epoch = choose_epoch(session, epoch_number, row.epoch)
     proof = StoredLog(session).inclusion_proof(row.log_index, epoch.log_size)
-    leaf_data = rfc9162.leaf_data(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points)
-    proof_hex = [_hex(p) for p in proof]
-    bundle = _envelope("contribution", chain, epoch)
-    bundle["leaf"] = {
-        "id": row.id,
-        "index": row.log_index,
-        "contributor": row.contributor,
-        "contentHash": _hex(row.content_hash),
-        "acceptedAt": row.accepted_at,
-        "points": str(row.points),
-        "cid": row.cid,
-        "leafHash": _hex(rfc9162.leaf_hash(leaf_data)),
-    }
-    bundle["proof"] = proof_hex
-    bundle["verify"] = {
-        "function": CONTRIBUTION_SIGNATURE,
-        "args": [epoch.number, row.log_index, row.contributor, _hex(row.content_hash), row.accepted_at,
-                 str(row.points), proof_hex],
-        # The form a "Read contract" tab wants: one text box per argument.
-        "fields": {"epoch": str(epoch.number), "index": str(row.log_index), "contributor": row.contributor,
-                   "contentHash": _hex(row.content_hash), "acceptedAt": str(row.accepted_at),
-                   "points": str(row.points), "proof": json.dumps(proof_hex, separators=(",", ":"))},
-    }
-    return bundle
+    leaf = LogLeaf(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points, row.cid)
+    return ContributionBundle.of(envelope_of(chain, epoch), ContributionLeaf(row.id, leaf, leaf.leaf_hash()),
+                                 tuple(proof))
+
+
+def contribution_bundle(session: Session, chain: ChainInfo, row: Contribution,
+                        epoch_number: int | None) -> dict[str, Any]:
+    """``contribution_proof`` as the JSON the API serves."""
+    return contribution_proof(session, chain, row, epoch_number).to_json()
 
 
 class BalanceTrees:
@@ -140,12 +145,11 @@ class BalanceTrees:
             if cached is not None:
                 self._trees.move_to_end(manifest_cid)
         if cached is None:
-            manifest = json.loads(self.store.get(manifest_cid))
-            values = manifest["balances"]["values"]
-            if not values:
+            balances = Manifest.from_json(json.loads(self.store.get(manifest_cid))).balances
+            if not balances.values:
                 return None
-            tree = StandardMerkleTree.of(values, BALANCE_ENCODING)
-            cached = (tree, {value[0].lower(): i for i, value in enumerate(values)})
+            tree = StandardMerkleTree.of(balances.tree_values(), BALANCE_ENCODING)
+            cached = (tree, {account.lower(): i for i, (account, _) in enumerate(balances.values)})
             with self._lock:
                 self._trees[manifest_cid] = cached
                 while len(self._trees) > self.keep:
@@ -155,22 +159,21 @@ class BalanceTrees:
         return None if position is None else (tree, position)
 
 
-def balance_bundle(session: Session, chain: Any, trees: BalanceTrees, address: str,
-                   epoch_number: int | None) -> dict[str, Any]:
+def balance_proof(session: Session, chain: ChainInfo, trees: BalanceTrees, address: str,
+                  epoch_number: int | None) -> BalanceBundle:
+    """The Merkle proof of ``address``'s balance in the epoch asked for (default: the latest final)."""
     epoch = choose_epoch(session, epoch_number, 1)
     found = trees.lookup(epoch.manifest_cid, address)
     if found is None:
         raise NotFoundError(f"{address} has no balance in epoch {epoch.number}", epoch=epoch.number)
     tree, index = found
     balance = str(tree.at(index)[1])
-    proof = tree.get_proof(index)
-    bundle = _envelope("balance", chain, epoch)
-    bundle["leaf"] = {"account": address, "balance": balance, "leafHash": tree.leaf_hash([address, balance])}
-    bundle["proof"] = proof
-    bundle["verify"] = {
-        "function": BALANCE_SIGNATURE,
-        "args": [epoch.number, address, balance, proof],
-        "fields": {"epoch": str(epoch.number), "account": address, "balance": balance,
-                   "proof": json.dumps(proof, separators=(",", ":"))},
-    }
-    return bundle
+    leaf = BalanceLeaf(address, int(balance), bytes.fromhex(tree.leaf_hash([address, balance])[2:]))
+    return BalanceBundle.of(envelope_of(chain, epoch), leaf,
+                            tuple(bytes.fromhex(p[2:]) for p in tree.get_proof(index)))
+
+
+def balance_bundle(session: Session, chain: ChainInfo, trees: BalanceTrees, address: str,
+                   epoch_number: int | None) -> dict[str, Any]:
+    """``balance_proof`` as the JSON the API serves."""
+    return balance_proof(session, chain, trees, address, epoch_number).to_json()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -20,14 +19,20 @@ from tiny_keccak import keccak256
 from ledger import jcs
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
+from ledger.formats import (
+    BALANCE_ENCODING,
+    JournalLine,
+    LogLeaf,
+    Manifest,
+    ManifestBalances,
+    ManifestLog,
+    PreviousEpoch,
+    Scorer,
+)
 from ledger.lifecycle import EpochState
-from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
-
-MANIFEST_VERSION = 1
-BALANCE_ENCODING = ["address", "uint256"]
 
 # OpenZeppelin's tree has no empty form; an epoch in which no account holds points (every
 # contribution scored zero) commits to keccak256 of nothing, which no leaf can prove against.
@@ -40,10 +45,6 @@ class Anchor:
 
     chain_id: int
     contract: str
-
-
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
 
 
 def is_account_address(account: str) -> bool:
@@ -105,14 +106,9 @@ def seal_epoch(
     first_index = stored_log.size()
     if previous is not None and first_index != previous.log_size:
         raise RuntimeError(f"stored log has {first_index} leaves, epoch {previous.number} says {previous.log_size}")
-    leaves: list[dict[str, Any]] = []
-    leaf_hashes: list[bytes] = []
-    for offset, (_, contributor, content_hash, accepted_at, points, cid) in enumerate(contributions):
-        index = first_index + offset
-        leaf_hashes.append(rfc9162.leaf_hash(
-            rfc9162.leaf_data(index, contributor, content_hash, accepted_at, points)))
-        leaves.append({"index": index, "contributor": contributor, "contentHash": _hex(content_hash),
-                       "acceptedAt": accepted_at, "points": str(points), "cid": cid})
+    leaves = tuple(LogLeaf(first_index + offset, contributor, content_hash, accepted_at, points, cid)
+                   for offset, (_, contributor, content_hash, accepted_at, points, cid) in enumerate(contributions))
+    leaf_hashes = [leaf.leaf_hash() for leaf in leaves]
     log_root = stored_log.append(leaf_hashes) if leaf_hashes else stored_log.root()
     log_size = first_index + len(leaf_hashes)
 
@@ -138,26 +134,19 @@ def seal_epoch(
         if values else None
     balances_root = bytes.fromhex(tree.root[2:]) if tree else EMPTY_BALANCES_ROOT
 
-    manifest = {
-        "v": MANIFEST_VERSION,
-        "chainId": anchor.chain_id,
-        "contract": anchor.contract,
-        "epoch": number,
-        "previous": None if previous is None else {
-            "epoch": previous.number,
-            "logSize": previous.log_size,
-            "logRoot": _hex(previous.log_root),
-            "balancesRoot": _hex(previous.balances_root),
-            "manifestCid": previous.manifest_cid,
-        },
-        "log": {"size": log_size, "root": _hex(log_root), "leaves": leaves},
-        "journal": [{"id": entry_id, "account": account, "amount": str(amount), "kind": kind, "ref": ref}
-                    for entry_id, account, amount, kind, ref in entries],
-        "balances": {"root": _hex(balances_root), "totalPoints": str(total_points),
-                     "values": [[account, str(balance)] for account, balance in values]},
-        "scorer": {"version": _scorer_versions(session, number)},
-    }
-    manifest_bytes = jcs.dumps(manifest)
+    manifest = Manifest(
+        chain_id=anchor.chain_id,
+        contract=anchor.contract,
+        epoch=number,
+        previous=None if previous is None else PreviousEpoch(
+            previous.number, previous.log_size, previous.log_root, previous.balances_root, previous.manifest_cid),
+        log=ManifestLog(log_size, log_root, leaves),
+        journal=tuple(JournalLine(entry_id, account, amount, kind, ref)
+                      for entry_id, account, amount, kind, ref in entries),
+        balances=ManifestBalances(balances_root, total_points, tuple(values)),
+        scorer=Scorer(_scorer_versions(session, number)),
+    )
+    manifest_bytes = jcs.dumps(manifest.to_json())
     manifest_cid = store.put(manifest_bytes)  # a durable write: the manifest is rebuilt from nothing
     session.add(StoredObject(cid=manifest_cid, kind="manifest", size=len(manifest_bytes), data=None,
                              created_at=now, durable_at=now, pin_attempts=0, next_pin_at=now))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tally.cli.base import CliError, app, one_line_errors, verify_app
+from tally.cli.base import CliError, app, fail, one_line_errors, verify_app
 
 
 def _report_checks(run: Callable[[], Any], as_json: bool) -> None:
@@ -46,13 +46,17 @@ def verify_bundle(
 ) -> None:
     """Check a proof bundle: leaf, proof, on-chain header, and the contract's own verdict."""
     from anchoring.verify import load_bundle, verify_balance, verify_contribution
+    from ledger.formats import BalanceBundle, InvalidBundleError
 
     try:
         bundle = load_bundle(file.read_text())
+    except InvalidBundleError as exc:
+        fail(f"{file} is not a proof bundle: {exc}", exc.exit_code)
+    try:
         convo = json.loads(conversation.read_text()) if conversation else None
     except ValueError as exc:
         raise CliError(f"not JSON: {exc}") from None
-    if bundle.get("kind") == "balance":
+    if isinstance(bundle, BalanceBundle):
         _report_checks(lambda: verify_balance(bundle, rpc), as_json)
     else:
         _report_checks(lambda: verify_contribution(bundle, rpc, convo), as_json)

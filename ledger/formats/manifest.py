@@ -1,0 +1,225 @@
+"""The epoch manifest (DESIGN.md §6): what an epoch commits to, published under its CID.
+
+``seal_epoch`` builds a ``Manifest``, stores the JCS bytes of ``to_json()`` and anchors their
+CID; ``tally audit`` fetches those bytes by CID and reads them back with ``Manifest.from_json``.
+``to_json`` writes exactly the JSON the sealer has always written (same members, same value
+types), so the bytes, and the CID, of a manifest never depend on this module's version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.encoding import ADDRESS_PATTERN, DECIMAL_PATTERN, HASH_PATTERN, hex0x
+from ledger.formats import fields as f
+from ledger.formats.fields import InvalidDocumentError
+from ledger.merkle import log as rfc9162
+
+MANIFEST_VERSION = 1
+BALANCE_ENCODING = ["address", "uint256"]
+"""The ABI types of a balances-tree leaf ``[account, balance]`` (OpenZeppelin StandardMerkleTree)."""
+
+
+class InvalidManifestError(InvalidDocumentError):
+    """A manifest does not parse; the message names the field, e.g. ``log.leaves[3].points``."""
+
+    code = "invalid-manifest"
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousEpoch:
+    """The link to the epoch before: its roots and its manifest's CID."""
+
+    epoch: int
+    log_size: int
+    log_root: bytes
+    balances_root: bytes
+    manifest_cid: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "logSize": self.log_size, "logRoot": hex0x(self.log_root),
+                "balancesRoot": hex0x(self.balances_root), "manifestCid": self.manifest_cid}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str = "previous") -> PreviousEpoch:
+        return cls(f.uint(o, at, "epoch"), f.uint(o, at, "logSize"), f.hash32(o, at, "logRoot"),
+                   f.hash32(o, at, "balancesRoot"), f.text(o, at, "manifestCid"))
+
+
+@dataclass(frozen=True, slots=True)
+class LogLeaf:
+    """One contribution as the RFC 9162 log commits to it (DESIGN.md §4), plus its content CID."""
+
+    index: int
+    contributor: str
+    content_hash: bytes
+    accepted_at: int
+    points: int
+    cid: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "contributor": self.contributor, "contentHash": hex0x(self.content_hash),
+                "acceptedAt": self.accepted_at, "points": str(self.points), "cid": self.cid}
+
+    @classmethod
+    def read_valid(cls, o: object) -> LogLeaf | None:
+        """The leaf if every field is well-formed, else None: the audit's fast path through up
+        to 100,000 leaves a manifest, with no error path built (``read`` then names the field)."""
+        if not isinstance(o, dict):
+            return None
+        index, contributor, content_hash = o.get("index"), o.get("contributor"), o.get("contentHash")
+        accepted_at, points, cid = o.get("acceptedAt"), o.get("points"), o.get("cid")
+        if (type(index) is int and index >= 0 and type(accepted_at) is int and accepted_at >= 0
+                and type(contributor) is str and ADDRESS_PATTERN.match(contributor)
+                and type(content_hash) is str and HASH_PATTERN.match(content_hash)
+                and type(points) is str and DECIMAL_PATTERN.match(points) and type(cid) is str and cid):
+            return cls(index, contributor, bytes.fromhex(content_hash[2:]), accepted_at, int(points), cid)
+        return None
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str) -> LogLeaf:
+        return cls(f.uint(o, at, "index"), f.address(o, at, "contributor"), f.hash32(o, at, "contentHash"),
+                   f.uint(o, at, "acceptedAt"), f.decimal(o, at, "points"), f.text(o, at, "cid"))
+
+    def leaf_hash(self) -> bytes:
+        """SHA-256(0x00 ‖ abi.encode(index, contributor, contentHash, acceptedAt, points)), RFC 9162 §2.1.1."""
+        return rfc9162.leaf_hash(rfc9162.leaf_data(self.index, self.contributor, self.content_hash,
+                                                   self.accepted_at, self.points))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestLog:
+    """The contribution log after the epoch: its size and root, and the leaves the epoch added."""
+
+    size: int
+    root: bytes
+    leaves: tuple[LogLeaf, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "root": hex0x(self.root), "leaves": [leaf.to_json() for leaf in self.leaves]}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str = "log") -> ManifestLog:
+        size, root = f.uint(o, at, "size"), f.hash32(o, at, "root")
+        given, leaves = f.items(o, at, "leaves"), []
+        for i, value in enumerate(given):
+            leaf = LogLeaf.read_valid(value)
+            if leaf is None:  # malformed: read it field by field to name the culprit
+                leaf = LogLeaf.read(f.obj(given, f"{at}.leaves", i), f"{at}.leaves[{i}]")
+            leaves.append(leaf)
+        return cls(size, root, tuple(leaves))
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One journal entry sealed by the epoch; ``amount`` is negative on the debited account."""
+
+    id: int
+    account: str
+    amount: int
+    kind: str
+    ref: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "account": self.account, "amount": str(self.amount), "kind": self.kind,
+                "ref": self.ref}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str) -> JournalLine:
+        return cls(f.uint(o, at, "id"), f.text(o, at, "account"), f.signed_decimal(o, at, "amount"),
+                   f.text(o, at, "kind"), f.text(o, at, "ref"))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestBalances:
+    """Every contributor's sealed balance, sorted by address, and the root of their tree."""
+
+    root: bytes
+    total_points: int
+    values: tuple[tuple[str, int], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"root": hex0x(self.root), "totalPoints": str(self.total_points),
+                "values": [[account, str(balance)] for account, balance in self.values]}
+
+    def tree_values(self) -> list[list[str]]:
+        """The leaves of the balances tree, as ``StandardMerkleTree.of`` takes them with ``BALANCE_ENCODING``."""
+        return [[account, str(balance)] for account, balance in self.values]
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str = "balances") -> ManifestBalances:
+        values = []
+        for i, pair in enumerate(f.items(o, at, "values")):
+            where = f"{at}.values[{i}]"
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise InvalidDocumentError(where, "must be a pair [account, balance]")
+            values.append((f.address(pair, where, 0), f.decimal(pair, where, 1)))
+        return cls(f.hash32(o, at, "root"), f.decimal(o, at, "totalPoints"), tuple(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Scorer:
+    """The scorer versions that scored the epoch's contributions, comma-separated and sorted."""
+
+    version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str = "scorer") -> Scorer:
+        return cls(f.string(o, at, "version"))  # "" for an epoch of transfers alone
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """Everything one epoch commits to (DESIGN.md §6), as published under its CID."""
+
+    chain_id: int
+    contract: str
+    epoch: int
+    previous: PreviousEpoch | None
+    log: ManifestLog
+    journal: tuple[JournalLine, ...]
+    balances: ManifestBalances
+    scorer: Scorer
+    v: int = MANIFEST_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "chainId": self.chain_id,
+            "contract": self.contract,
+            "epoch": self.epoch,
+            "previous": None if self.previous is None else self.previous.to_json(),
+            "log": self.log.to_json(),
+            "journal": [line.to_json() for line in self.journal],
+            "balances": self.balances.to_json(),
+            "scorer": self.scorer.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: object) -> Manifest:
+        """The manifest in ``obj`` (parsed JSON), or ``InvalidManifestError`` naming the first bad field."""
+        with f.reported_as(InvalidManifestError):
+            return cls._read(f.document(obj, "manifest"))
+
+    @classmethod
+    def _read(cls, o: dict[str, Any]) -> Manifest:
+        # In the order of the document, so that the first bad field is the one named.
+        if f.uint(o, "", "v") != MANIFEST_VERSION:
+            raise f.wrong("", "v", f"must be {MANIFEST_VERSION}")
+        chain_id, contract, epoch = f.uint(o, "", "chainId"), f.checked_address(o, "", "contract"), \
+            f.uint(o, "", "epoch")
+        previous = f.optional_obj(o, "", "previous")
+        return cls(
+            chain_id=chain_id,
+            contract=contract,
+            epoch=epoch,
+            previous=None if previous is None else PreviousEpoch.read(previous),
+            log=ManifestLog.read(f.obj(o, "", "log")),
+            journal=tuple(JournalLine.read(line, where) for line, where in f.each_object(o, "", "journal")),
+            balances=ManifestBalances.read(f.obj(o, "", "balances")),
+            scorer=Scorer.read(f.obj(o, "", "scorer")),
+        )

@@ -1,0 +1,248 @@
+"""The public formats (``ledger.formats``) against golden files written by the sealer and the
+bundle builder (``golden/generate.py``, run before the types existed).
+
+Each golden file reads and writes back unchanged (the manifests to the same JCS bytes, so to
+the same CIDs, which the files name for each other); sealing the same ledger again writes the
+same files; the audit accepts the golden epochs; and every adversarial case, one field of a golden
+file broken, is refused with an error naming exactly that field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anchoring.audit import AuditDiscrepancy, Auditor, AuditReport
+from anchoring.contract import EpochAnchored
+from anchoring.verify import VerificationError, load_bundle, verify_balance, verify_contribution
+from ledger import jcs
+from ledger.content import cid_of
+from ledger.errors import ErrorCategory, ExitCode
+from ledger.formats import (
+    BalanceBundle,
+    ContributionBundle,
+    InvalidBundleError,
+    InvalidManifestError,
+    Manifest,
+    parse_bundle,
+)
+from tests.formats.golden.generate import ANCHOR, GOLDEN_FILES, build
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+FIRST, SECOND = "manifest-first.json", "manifest-with-previous.json"
+CONTRIBUTION, BALANCE = "contribution-bundle.json", "balance-bundle.json"
+NOWHERE = "http://127.0.0.1:9"  # never reached: every case below fails before the chain check
+
+
+def golden(name: str) -> Any:
+    return json.loads((GOLDEN / name).read_text())
+
+
+def test_manifests_read_and_write_back_to_the_same_bytes_and_cids() -> None:
+    first, second = golden(FIRST), golden(SECOND)
+    for document in (first, second):
+        assert Manifest.from_json(document).to_json() == document
+        assert jcs.dumps(Manifest.from_json(document).to_json()) == jcs.dumps(document)
+    # The files name each other's CIDs: the second manifest its predecessor, a bundle its epoch's.
+    assert cid_of(jcs.dumps(Manifest.from_json(first).to_json())) == second["previous"]["manifestCid"]
+    assert cid_of(jcs.dumps(Manifest.from_json(second).to_json())) == golden(CONTRIBUTION)["header"]["manifestCid"]
+
+
+@pytest.mark.parametrize(("name", "kind"), [(CONTRIBUTION, ContributionBundle), (BALANCE, BalanceBundle)])
+def test_bundles_read_and_write_back_member_for_member_in_order(name: str, kind: type[Any]) -> None:
+    document = golden(name)
+    typed = parse_bundle(document)
+    assert isinstance(typed, kind) and kind.from_json(document) == typed
+    assert json.dumps(typed.to_json()) == json.dumps(document)  # the order of the members too
+    assert load_bundle((GOLDEN / name).read_text()) == typed
+
+
+def test_sealing_the_same_ledger_again_writes_the_golden_files(tmp_path: Path) -> None:
+    documents = build(tmp_path)
+    for name in GOLDEN_FILES:
+        assert documents[name] == golden(name), name
+
+
+def _event(manifest: dict[str, Any], cid: str) -> EpochAnchored:
+    return EpochAnchored(manifest["epoch"], manifest["log"]["size"], bytes.fromhex(manifest["log"]["root"][2:]),
+                         bytes.fromhex(manifest["balances"]["root"][2:]), int(manifest["balances"]["totalPoints"]),
+                         cid, "0x" + "00" * 32, manifest["epoch"], "0x" + "00" * 32, 0)
+
+
+class Manifests:
+    """Manifests by CID, as a gateway would serve them after checking their blocks."""
+
+    def __init__(self, *documents: dict[str, Any]) -> None:
+        self.by_cid = {cid_of(jcs.dumps(d)): jcs.dumps(d) for d in documents}
+
+    def get(self, cid: str) -> bytes:
+        return self.by_cid[cid]
+
+
+def _auditor(*documents: dict[str, Any]) -> tuple[Auditor, AuditReport, list[EpochAnchored]]:
+    fetcher = Manifests(*documents)
+    events = [_event(d, cid_of(jcs.dumps(d))) for d in documents]
+    return Auditor(None, ANCHOR.contract, fetcher), AuditReport(ANCHOR.contract, ANCHOR.chain_id), events  # type: ignore[arg-type]
+
+
+def test_the_audit_accepts_the_golden_epochs_and_names_the_field_of_a_malformed_manifest() -> None:
+    auditor, report, events = _auditor(golden(FIRST), golden(SECOND))
+    previous = auditor.epoch(report, events[0], None)
+    assert auditor.epoch(report, events[1], previous).manifest_cid == events[1].manifest_cid
+    assert auditor.log.size == 8
+    assert report.journal_entries == len(golden(FIRST)["journal"]) + len(golden(SECOND)["journal"])
+
+    broken = golden(FIRST)
+    broken["log"]["leaves"][2]["points"] = 12
+    auditor, report, events = _auditor(broken)
+    with pytest.raises(AuditDiscrepancy) as caught:
+        auditor.epoch(report, events[0], None)
+    assert caught.value.field == "log.leaves[2].points" and caught.value.epoch == 1
+    assert "log.leaves[2].points: must be a decimal string" in caught.value.what
+    assert caught.value.category is ErrorCategory.VERIFICATION
+
+
+DELETE = object()
+ROOT_IS_A_LIST: list[Any] = []
+
+# (golden file, the path of the field broken, its new value or DELETE, the message of the error)
+MANIFEST_CASES: list[tuple[str, list[Any], Any, str]] = [
+    (SECOND, ["log", "leaves", 2, "points"], 12, "log.leaves[2].points: must be a decimal string"),
+    (SECOND, ["log", "leaves", 0, "points"], "012", "log.leaves[0].points: must be a decimal string"),
+    (SECOND, ["log", "leaves", 1], "leaf", "log.leaves[1]: must be an object"),
+    (SECOND, ["log", "leaves", 0, "acceptedAt"], -1, "log.leaves[0].acceptedAt: must be a non-negative integer"),
+    (SECOND, ["log", "leaves", 2, "contentHash"], "0x" + "ab" * 31, "log.leaves[2].contentHash: must be 0x + 64 hex"),
+    (SECOND, ["log", "leaves", 1, "contributor"], "0x1234", "log.leaves[1].contributor: must be 0x + 40 hex"),
+    (SECOND, ["log", "leaves", 0, "cid"], DELETE, "log.leaves[0].cid: is missing"),
+    (SECOND, ["log", "root"], "0x1234", "log.root: must be 0x + 64 hex"),
+    (SECOND, ["log", "size"], "8", "log.size: must be a non-negative integer"),
+    (SECOND, ["previous", "logRoot"], "0x" + "zz" * 32, "previous.logRoot: must be 0x + 64 hex"),
+    (SECOND, ["previous", "manifestCid"], DELETE, "previous.manifestCid: is missing"),
+    (SECOND, ["journal", 1, "amount"], "-0", "journal[1].amount: must be a decimal string"),
+    (SECOND, ["journal", 0, "amount"], -12, "journal[0].amount: must be a decimal string"),
+    (SECOND, ["journal", 3, "ref"], "", "journal[3].ref: must be a non-empty string"),
+    (SECOND, ["balances", "values", 0], ["0x1234", "36"], "balances.values[0][0]: must be 0x + 40 hex"),
+    (SECOND, ["balances", "values", 1], ["0x" + "ab" * 20, "36", "7"],
+     "balances.values[1]: must be a pair [account, balance]"),
+    (SECOND, ["balances", "values", 2, 1], "3.5", "balances.values[2][1]: must be a decimal string"),
+    (SECOND, ["balances", "totalPoints"], 121, "balances.totalPoints: must be a decimal string"),
+    (SECOND, ["scorer", "version"], None, "scorer.version: must be a string"),
+    (SECOND, ["v"], 2, "v: must be 1"),
+    (SECOND, ["epoch"], True, "epoch: must be a non-negative integer"),
+    (SECOND, ["contract"], "0x5fbDB2315678afecb367f032d93F642f64180aa3", "contract: has an invalid EIP-55 checksum"),
+    (FIRST, ["previous"], {}, "previous.epoch: is missing"),
+    (FIRST, ["previous"], DELETE, "previous: is missing"),
+    (FIRST, ["journal"], {}, "journal: must be a list"),
+    (FIRST, [], ROOT_IS_A_LIST, "manifest: must be a JSON object"),
+]
+
+BUNDLE_CASES: list[tuple[str, list[Any], Any, str]] = [
+    (CONTRIBUTION, ["header", "logRoot"], "0x12", "header.logRoot: must be 0x + 64 hex"),
+    (CONTRIBUTION, ["header", "totalPoints"], "-5", "header.totalPoints: must be a decimal string"),
+    (CONTRIBUTION, ["header", "state"], DELETE, "header.state: is missing"),
+    (CONTRIBUTION, ["format"], "tally-proof-v2", 'format: must be "tally-proof-v1"'),
+    (CONTRIBUTION, ["kind"], "receipt", 'kind: must be "contribution" or "balance"'),
+    (CONTRIBUTION, ["leaf", "contentHash"], DELETE, "leaf.contentHash: is missing"),
+    (CONTRIBUTION, ["leaf", "points"], "1e3", "leaf.points: must be a decimal string"),
+    (CONTRIBUTION, ["leaf", "leafHash"], "0x", "leaf.leafHash: must be 0x + 64 hex"),
+    (CONTRIBUTION, ["leaf", "id"], "2", "leaf.id: must be a non-negative integer"),
+    (CONTRIBUTION, ["proof", 1], "0xabc", "proof[1]: must be 0x + 64 hex"),
+    (CONTRIBUTION, ["proof"], "0x" + "ab" * 32, "proof: must be a list"),
+    (CONTRIBUTION, ["transaction", "blockNumber"], "102", "transaction.blockNumber: must be a non-negative integer"),
+    (CONTRIBUTION, ["transaction", "hash"], "0x1", "transaction.hash: must be 0x + 64 hex"),
+    (CONTRIBUTION, ["explorer", "readContract"], DELETE, "explorer.readContract: is missing"),
+    (CONTRIBUTION, ["rpcUrl"], 5, "rpcUrl: must be a non-empty string or null"),
+    (CONTRIBUTION, ["chainId"], "31337", "chainId: must be a non-negative integer"),
+    (CONTRIBUTION, ["verify", "args", 6], [1, 2], "verify.args[6]: must be an integer, a string or a list of strings"),
+    (CONTRIBUTION, ["verify", "function"], DELETE, "verify.function: is missing"),
+    (BALANCE, ["leaf", "account"], "0x6813eb9362372eef6200f3b1dbc3f819671cBA69",
+     "leaf.account: has an invalid EIP-55 checksum"),
+    (BALANCE, ["leaf", "balance"], -1, "leaf.balance: must be a decimal string"),
+    (BALANCE, ["verify", "fields", "balance"], 49, "verify.fields.balance: must be a string"),
+    (BALANCE, ["header"], None, "header: must be an object"),
+    (BALANCE, [], ROOT_IS_A_LIST, "bundle: must be a JSON object"),
+]
+
+
+def broken(name: str, where: list[Any], value: Any) -> Any:
+    """The golden file ``name`` with the field at ``where`` set to ``value`` (or deleted)."""
+    document = golden(name)
+    if not where:
+        return copy.deepcopy(value)
+    container = document
+    for key in where[:-1]:
+        container = container[key]
+    if value is DELETE:
+        del container[where[-1]]
+    else:
+        container[where[-1]] = value
+    return document
+
+
+def _field(message: str) -> str:
+    return message.split(": ", 1)[0]
+
+
+@pytest.mark.parametrize(("name", "where", "value", "message"), MANIFEST_CASES,
+                         ids=[c[3].split(":")[0] or "root" for c in MANIFEST_CASES])
+def test_a_broken_manifest_field_is_named(name: str, where: list[Any], value: Any, message: str) -> None:
+    with pytest.raises(InvalidManifestError) as caught:
+        Manifest.from_json(broken(name, where, value))
+    assert str(caught.value) == message
+    assert caught.value.field == _field(message) and caught.value.code == "invalid-manifest"
+    assert caught.value.exit_code is ExitCode.BAD_INPUT
+
+
+@pytest.mark.parametrize(("name", "where", "value", "message"), BUNDLE_CASES,
+                         ids=[f"{c[0].split('-')[0]}:{_field(c[3])}" for c in BUNDLE_CASES])
+def test_a_broken_bundle_field_is_named(name: str, where: list[Any], value: Any, message: str) -> None:
+    document = broken(name, where, value)
+    with pytest.raises(InvalidBundleError) as caught:
+        parse_bundle(document)
+    assert str(caught.value) == message
+    assert caught.value.field == _field(message) and caught.value.code == "invalid-bundle"
+    with pytest.raises(InvalidBundleError) as loaded:
+        load_bundle(json.dumps(document))
+    assert str(loaded.value) == message
+
+
+def test_a_bundle_of_the_other_kind_is_named() -> None:
+    with pytest.raises(InvalidBundleError, match=r'^kind: must be "contribution"$'):
+        ContributionBundle.from_json(golden(BALANCE))
+    with pytest.raises(InvalidBundleError, match=r"^bundle: is not JSON"):
+        load_bundle("{")
+
+
+def test_a_tampered_proof_still_parses_so_that_the_verifier_can_name_the_failed_check() -> None:
+    document = golden(CONTRIBUTION)
+    document["proof"][0] = "0x" + "00" * 32  # the verify arguments still hold the original proof
+    assert parse_bundle(document).to_json() == document
+
+
+@pytest.mark.parametrize(("where", "value", "check", "passed", "says"), [
+    (["format"], "tally-proof-v0", "format", [], "unknown bundle format 'tally-proof-v0'"),
+    (["kind"], "balance", "format", [], "this is not a contribution proof"),
+    ([], "a bundle", "format", [], "the bundle is malformed: bundle: must be a JSON object"),
+    (["leaf", "points"], 12, "leaf", ["format"], "leaf.points: must be a decimal string"),
+    (["proof", 0], "0x00", "leaf", ["format"], "proof[0]: must be 0x + 64 hex"),
+    (["header", "logRoot"], "0x00", "format", [], "header.logRoot: must be 0x + 64 hex"),
+    (["leaf", "points"], "13", "leaf", ["format"], "the leaf fields hash to"),
+])
+def test_the_verifier_reports_a_malformed_contribution_bundle_as_a_failed_check(
+        where: list[Any], value: Any, check: str, passed: list[str], says: str) -> None:
+    with pytest.raises(VerificationError) as caught:
+        verify_contribution(broken(CONTRIBUTION, where, value), NOWHERE)
+    assert caught.value.check == check and [c.name for c in caught.value.passed] == passed
+    assert says in caught.value.message
+    assert caught.value.category is ErrorCategory.VERIFICATION
+    assert caught.value.exit_code is ExitCode.VERIFICATION_FAILED
+
+
+def test_the_verifier_refuses_a_contribution_bundle_as_a_balance_proof() -> None:
+    with pytest.raises(VerificationError) as caught:
+        verify_balance(parse_bundle(golden(CONTRIBUTION)), NOWHERE)
+    assert (caught.value.check, caught.value.message) == ("format", "this is not a balance proof")
