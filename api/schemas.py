@@ -53,6 +53,10 @@ UnixTime = Annotated[int, Field(description="Unix seconds")]
 Cursor = Annotated[int | None, Field(description="pass as the cursor for the next page; null on the last page")]
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem: every error the API answers (application/problem+json). Clients
     match on `type`; extension members (`errors`, `existing`, `limit`, `epoch`...) say more."""
@@ -64,7 +68,8 @@ class Problem(BaseModel):
     status: int
     detail: str
     # Absent rather than null when there is none (a batch item's problem has none).
-    instance: str | SkipJsonSchema[None] = Field(None, description="the path of the request that failed")
+    instance: str | SkipJsonSchema[None] = Field(None, description="the path of the request that failed",
+                                                 json_schema_extra=_no_default)
 
 
 class Score(BaseModel):
