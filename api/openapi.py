@@ -111,7 +111,18 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
         for status, response in list(responses.items()):
             if _refers_to_fastapi_validation(response):
                 responses[status] = problems("invalid-request")[422]
+            _keep_only_documented_model(response)
     return document
+
+
+def _keep_only_documented_model(response: dict[str, Any]) -> None:
+    """A route returning ``dict[str, Any]`` keeps that as its response model, so FastAPI keeps
+    serialising it exactly as before; the document shows the model ``answers`` declared instead
+    of FastAPI's generic object schema merged beside its ``$ref``."""
+    for media in response.get("content", {}).values():
+        schema = media.get("schema", {})
+        if "$ref" in schema:
+            media["schema"] = {"$ref": schema["$ref"]}
 
 
 def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from ledger.outbox import storage_state
 router = APIRouter(tags=["accounts"])
 
 
-@router.get("/v1/accounts/{address}", operation_id="getAccount", response_model=None,
+@router.get("/v1/accounts/{address}", operation_id="getAccount",
             responses={**answers(Account), **problems("invalid-address", "invalid-request")})
 def account(
     services: ServicesDep,
@@ -44,7 +44,7 @@ def account(
     }
 
 
-@router.get("/v1/accounts/{address}/contributions", operation_id="listAccountContributions", response_model=None,
+@router.get("/v1/accounts/{address}/contributions", operation_id="listAccountContributions",
             responses={**answers(AccountContributions), **problems("invalid-address", "invalid-request")})
 def account_contributions(
     services: ServicesDep,

@@ -118,7 +118,7 @@ def find_contribution(services: Services, key: str) -> Contribution:
     return row
 
 
-@router.get("/v1/contributions/{key}", operation_id="getContribution", response_model=None,
+@router.get("/v1/contributions/{key}", operation_id="getContribution",
             responses={**answers(ContributionView), **problems("not-found", "invalid-request")})
 def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     """A contribution by id or contentHash, with its consent, receipt and log position."""
@@ -130,7 +130,7 @@ def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
 
 
 @router.post("/v1/contributions/{key}:erase", dependencies=[Depends(require_admin)],
-             operation_id="eraseContribution", response_model=None, openapi_extra=secured(ADMIN_KEY),
+             operation_id="eraseContribution", openapi_extra=secured(ADMIN_KEY),
              responses={**answers(Erasure), **problems("unauthorized", "not-found", "invalid-request")})
 def erase_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     """Erase a private contribution's content on request: its data key is destroyed, so every

@@ -43,7 +43,7 @@ def _epoch_json(services: Services, epoch: Epoch, storage: str = "local") -> dic
     }
 
 
-@router.get("/v1/epochs", operation_id="listEpochs", response_model=None,
+@router.get("/v1/epochs", operation_id="listEpochs",
             responses={**answers(EpochPage), **problems("invalid-request")})
 def epochs(
     services: ServicesDep,
@@ -70,7 +70,7 @@ def _get_epoch(services: Services, number: int) -> Epoch:
     return epoch
 
 
-@router.get("/v1/epochs/{number}", operation_id="getEpoch", response_model=None,
+@router.get("/v1/epochs/{number}", operation_id="getEpoch",
             responses={**answers(EpochView), **problems("not-found", "invalid-request")})
 def epoch(services: ServicesDep, number: int) -> dict[str, Any]:
     epoch = _get_epoch(services, number)
@@ -94,7 +94,7 @@ def manifest(services: ServicesDep, number: int) -> Response:
                              "Cache-Control": "public, max-age=31536000, immutable"})
 
 
-@router.get("/v1/log/consistency", operation_id="getConsistencyProof", response_model=None,
+@router.get("/v1/log/consistency", operation_id="getConsistencyProof",
             responses={**answers(ConsistencyProof), **problems("invalid-request")})
 def consistency(
     services: ServicesDep,

@@ -18,7 +18,7 @@ from ledger.encoding import hex0x
 router = APIRouter()
 
 
-@router.get("/v1/config", tags=["meta"], operation_id="getConfig", response_model=None,
+@router.get("/v1/config", tags=["meta"], operation_id="getConfig",
             responses={**answers(Config), **problems()})
 def config(services: ServicesDep) -> dict[str, Any]:
     """Everything a client needs to sign a contribution and to check its receipt."""
@@ -55,7 +55,7 @@ def metrics(services: ServicesDep) -> Response:
     return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/healthz", tags=["meta"], operation_id="getHealth", response_model=None,
+@router.get("/healthz", tags=["meta"], operation_id="getHealth",
             responses=answers(Health))
 def healthz() -> dict[str, str]:
     """Liveness: the process answers."""

@@ -19,7 +19,7 @@ router = APIRouter(tags=["proofs"])
 EpochQuery = Annotated[int | None, Query(ge=1, description="prove against this epoch (default: latest final)")]
 
 
-@router.get("/v1/contributions/{key}/proof", operation_id="getContributionProof", response_model=None,
+@router.get("/v1/contributions/{key}/proof", operation_id="getContributionProof",
             responses={**answers(ContributionProofBundle),
                        **problems("not-found", "not-anchored", "invalid-request")})
 def contribution_proof(services: ServicesDep, key: str, epoch: EpochQuery = None) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def contribution_proof(services: ServicesDep, key: str, epoch: EpochQuery = None
         return contribution_bundle(session, services.chain, row, epoch)
 
 
-@router.get("/v1/accounts/{address}/proof", operation_id="getAccountProof", response_model=None,
+@router.get("/v1/accounts/{address}/proof", operation_id="getAccountProof",
             responses={**answers(BalanceProofBundle),
                        **problems("not-found", "not-anchored", "invalid-address", "invalid-request")})
 async def account_proof(services: ServicesDep, address: str, epoch: EpochQuery = None) -> dict[str, Any]:
