@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import MethodNotAllowedError
+from api.openapi import customise
 from api.problems import PROBLEM_TYPES, problem_response
 from api.routes import accounts, adjustments, contributions, epochs, gateway, meta, page, proofs
 from api.routes import usage as usage_routes
@@ -94,4 +95,5 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None) -> 
     app.include_router(epochs.router)
     app.include_router(gateway.router)
     app.include_router(page.router)
+    customise(app)
     return app

@@ -1,11 +1,12 @@
-"""Request bodies as OpenAPI documents them. The checks themselves are the ledger's
+"""Request and response bodies as OpenAPI documents them. The checks themselves are the ledger's
 (``ledger.consent``, ``ledger.intake``), so a refusal names the field the same way everywhere."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 
 class SubmissionBody(BaseModel):
@@ -23,3 +24,343 @@ class BatchBody(BaseModel):
     """The body of POST /v1/contributions:batch."""
 
     items: list[SubmissionBody]
+
+
+SUBMISSION_EXAMPLE: dict[str, Any] = {
+    "contributor": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF",
+    "conversation": {"messages": [
+        {"role": "user", "content": "How does an append-only Merkle log prove consistency?"},
+        {"role": "assistant", "content": "It gives the hashes needed to rebuild both the old and the new root."},
+    ]},
+    "nonce": "1",
+    "issuedAt": 1764590400,
+    "termsHash": "0x" + "5e" * 32,
+    "signature": "0x" + "1c" * 64 + "1b",
+}
+"""An example body (its hashes and signature are placeholders: sign your own, GET /v1/config)."""
+
+BATCH_EXAMPLE: dict[str, Any] = {"items": [SUBMISSION_EXAMPLE]}
+
+
+# Response bodies. The routes build their JSON themselves (api.views, api.bundles,
+# ledger.adjustments); these classes only describe it in the OpenAPI document, and no route
+# validates or filters its answer through them (api.openapi.answers).
+
+Points = Annotated[str, Field(pattern="^[0-9]+$", description="points, a decimal string")]
+Hex = Annotated[str, Field(pattern="^0x[0-9a-fA-F]*$", description="0x-hex bytes")]
+Address = Annotated[str, Field(pattern="^0x[0-9a-fA-F]{40}$", description="an EIP-55 checksummed address")]
+UnixTime = Annotated[int, Field(description="Unix seconds")]
+Cursor = Annotated[int | None, Field(description="pass as the cursor for the next page; null on the last page")]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: every error the API answers (application/problem+json). Clients
+    match on `type`; extension members (`errors`, `existing`, `limit`, `epoch`...) say more."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="/problems/<slug>: a GET there describes the problem type")
+    title: str
+    status: int
+    detail: str
+    # Absent rather than null when there is none (a batch item's problem has none).
+    instance: str | SkipJsonSchema[None] = Field(None, description="the path of the request that failed",
+                                                 json_schema_extra=_no_default)
+
+
+class Score(BaseModel):
+    """How the points were computed (docs/scoring.md)."""
+
+    version: str
+    points: int
+    exchanges: int
+    trivialExchanges: int
+    userWords: int
+    assistantWords: int
+    distinctUserWords: int
+    distinctAssistantWords: int
+    repetition: float
+    capped: bool
+
+
+class Consent(BaseModel):
+    nonce: str = Field(description="uint256, a decimal string")
+    issuedAt: UnixTime
+    termsHash: Hex
+    signature: Hex
+
+
+class ReceiptMessage(BaseModel):
+    contentHash: Hex
+    contributor: Address
+    points: Points
+    acceptedAt: UnixTime
+
+
+class Receipt(BaseModel):
+    """The operator's EIP-712 `Receipt` over `message` (types at GET /v1/config, eip712.receipt)."""
+
+    message: ReceiptMessage
+    signature: Hex
+
+
+class ContributionView(BaseModel):
+    """A contribution, its consent, its receipt and its position in the log."""
+
+    id: int
+    contentHash: Hex
+    cid: str = Field(description="the IPFS CID of the stored conversation")
+    contributor: Address
+    points: Points
+    score: Score
+    status: Literal["pending", "sealed", "anchored"]
+    epochState: str | None = Field(description="the state of the epoch that sealed it, if any")
+    acceptedAt: UnixTime
+    size: int = Field(description="bytes of the canonical conversation")
+    model: str | None
+    messages: int
+    epoch: int | None
+    logIndex: int | None
+    storage: Literal["local", "pinned"]
+    encrypted: bool
+    erased: bool
+    consent: Consent
+    receipt: Receipt
+
+
+class BatchItemAccepted(BaseModel):
+    status: Literal[201]
+    contribution: ContributionView
+
+
+class BatchItemRefused(BaseModel):
+    status: int = Field(description="the status this item alone would have been answered with")
+    problem: Problem
+
+
+class BatchResult(BaseModel):
+    """One result per item of the batch, in order."""
+
+    accepted: int
+    refused: int
+    results: list[BatchItemAccepted | BatchItemRefused]
+
+
+class Erasure(BaseModel):
+    id: int
+    erased: Literal[True]
+    alreadyErased: bool = Field(description="true when the content had been erased before")
+
+
+class JournalEntryView(BaseModel):
+    id: int
+    transfer: int
+    amount: str = Field(description="signed points, a decimal string", pattern="^-?[0-9]+$")
+    kind: str = Field(description="accrual, grant, usage or clawback")
+    ref: str | None
+    createdAt: UnixTime
+    epoch: int | None
+
+
+class JournalPage(BaseModel):
+    items: list[JournalEntryView]
+    next: Cursor
+
+
+class Account(BaseModel):
+    address: Address
+    balance: Points = Field(description="all points credited to the account")
+    pending: Points = Field(description="the part of the balance not sealed into an epoch yet")
+    history: JournalPage
+
+
+class AccountContributions(BaseModel):
+    address: Address
+    items: list[ContributionView]
+    next: Cursor
+
+
+class AdjustmentView(BaseModel):
+    """A grant or a clawback."""
+
+    ref: str
+    kind: Literal["grant", "clawback"]
+    account: Address
+    points: Points
+    transfer: int
+    createdAt: UnixTime
+
+
+class UsageReportView(BaseModel):
+    ref: str
+    items: int = Field(description="how many items the report held")
+    points: Points = Field(description="the points the report credited in all")
+    createdAt: UnixTime
+
+
+class EpochHeader(BaseModel):
+    """What the contract stores of an epoch, and where its manifest lives."""
+
+    epoch: int
+    state: str = Field(description="sealed, submitted, mined or final")
+    logSize: int
+    logRoot: Hex
+    balancesRoot: Hex
+    totalPoints: Points
+    manifestCid: str
+    sealedAt: UnixTime
+
+
+class Transaction(BaseModel):
+    """The anchoring transaction (null until it is mined)."""
+
+    hash: Hex | None
+    blockNumber: int | None
+    blockHash: Hex | None
+
+
+class ExplorerLinks(BaseModel):
+    """Links to a block explorer (null on a chain without one)."""
+
+    contract: str
+    readContract: str
+    transaction: str | None = Field(None, description="present once the anchoring transaction is mined")
+
+
+class EpochView(EpochHeader):
+    firstIndex: int
+    contributions: int
+    journalEntries: int
+    accounts: int
+    transaction: Transaction | None
+    gasUsed: int | None
+    finalizedAt: UnixTime | None
+    explorer: ExplorerLinks | None
+    storage: Literal["local", "pinned"]
+
+
+class EpochPage(BaseModel):
+    items: list[EpochView]
+    next: Cursor
+
+
+class ConsistencyProof(BaseModel):
+    """An RFC 9162 §2.1.4 consistency proof between two sizes of the contribution log."""
+
+    first: int
+    second: int
+    firstRoot: Hex
+    secondRoot: Hex
+    proof: list[Hex]
+
+
+class ContributionLeaf(BaseModel):
+    id: int
+    index: int
+    contributor: Address
+    contentHash: Hex
+    acceptedAt: UnixTime
+    points: Points
+    cid: str
+    leafHash: Hex
+
+
+class BalanceLeaf(BaseModel):
+    account: Address
+    balance: Points
+    leafHash: Hex
+
+
+class VerifyCall(BaseModel):
+    """The arguments of the contract's verify view, as JSON values and as one text box each."""
+
+    function: str = Field(description="the Solidity signature of the view")
+    args: list[Any]
+    fields: dict[str, str]
+
+
+class _Bundle(BaseModel):
+    format: Literal["tally-proof-v1"]
+    chainId: int
+    contract: Address
+    rpcUrl: str | None = Field(description="a suggestion; any node of that chain will do")
+    header: EpochHeader
+    transaction: Transaction | None
+    explorer: ExplorerLinks | None
+    proof: list[Hex]
+    verify: VerifyCall
+
+
+class ContributionProofBundle(_Bundle):
+    """A contribution's RFC 9162 inclusion proof in an anchored epoch (docs/proofs.md)."""
+
+    kind: Literal["contribution"]
+    leaf: ContributionLeaf
+
+
+class BalanceProofBundle(_Bundle):
+    """An account's OpenZeppelin Merkle proof of balance in an anchored epoch (docs/proofs.md)."""
+
+    kind: Literal["balance"]
+    leaf: BalanceLeaf
+
+
+class Eip712Field(BaseModel):
+    name: str
+    type: str
+
+
+class Eip712Domain(BaseModel):
+    name: str
+    version: str
+    chainId: int
+    verifyingContract: Address
+
+
+class ReceiptTypes(BaseModel):
+    types: dict[str, list[Eip712Field]]
+    primaryType: Literal["Receipt"]
+
+
+class Eip712(BaseModel):
+    """What a wallet needs for `eth_signTypedData_v4`."""
+
+    domain: Eip712Domain
+    types: dict[str, list[Eip712Field]]
+    primaryType: Literal["Contribution"]
+    receipt: ReceiptTypes
+
+
+class Limits(BaseModel):
+    maxBodyBytes: int
+    maxBatch: int
+    issuedAtWindow: int = Field(description="seconds issuedAt may be off the server's clock")
+
+
+class UsageTerms(BaseModel):
+    pointsPerUnit: Points
+
+
+class Config(BaseModel):
+    chainId: int
+    contract: Address
+    operator: Address = Field(description="the address that signs receipts")
+    termsHash: Hex
+    rpcUrl: str | None
+    explorerUrl: str | None
+    eip712: Eip712
+    limits: Limits
+    usage: UsageTerms
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str] = Field(description='per dependency (database, content): "ok" or "error: <kind>"')

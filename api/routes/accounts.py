@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from api.openapi import answers, problems
+from api.schemas import Account, AccountContributions
 from api.services import ServicesDep
 from api.views import contribution_json, entry_json
 from ledger import journal
@@ -17,7 +19,8 @@ from ledger.outbox import storage_state
 router = APIRouter(tags=["accounts"])
 
 
-@router.get("/v1/accounts/{address}")
+@router.get("/v1/accounts/{address}", operation_id="getAccount",
+            responses={**answers(Account), **problems("invalid-address", "invalid-request")})
 def account(
     services: ServicesDep,
     address: str,
@@ -41,7 +44,8 @@ def account(
     }
 
 
-@router.get("/v1/accounts/{address}/contributions")
+@router.get("/v1/accounts/{address}/contributions", operation_id="listAccountContributions",
+            responses={**answers(AccountContributions), **problems("invalid-address", "invalid-request")})
 def account_contributions(
     services: ServicesDep,
     address: str,

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
 from api.routes.admin import require_admin
 from api.routes.body import read_json
+from api.schemas import AdjustmentView
 from api.services import Services, ServicesDep
 from ledger import adjustments
 from ledger.adjustments import adjustment_json
@@ -27,13 +29,18 @@ _SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"s
                    "description": "a positive decimal string (a JSON integer below 2^53 is accepted too)"},
         "ref": {"type": "string", "minLength": 1, "maxLength": adjustments.MAX_REF_LENGTH,
                 "description": "your idempotency key; public: it appears in the epoch's manifest"},
-    }}}}}}
+    }}, "example": {"points": "250", "ref": "bounty-2026-11-42"}}}}, **secured(ADMIN_KEY)}
+
+_PROBLEMS = (*JSON_BODY, "unauthorized", "invalid-address", "ref-reused")
 
 Apply = Callable[..., adjustments.Outcome]
 
 
 @router.post("/v1/accounts/{address}/grants", status_code=201, openapi_extra=_SCHEMA,
-             dependencies=[Depends(require_admin)])
+             dependencies=[Depends(require_admin)], operation_id="grantPoints",
+             responses={**answers(AdjustmentView, 201, "Granted"),
+                        **answers(AdjustmentView, 200, "This ref was granted before: the first grant"),
+                        **problems(*_PROBLEMS)})
 async def grant(request: Request, services: ServicesDep, address: str) -> JSONResponse:
     """Credit points to an account from the rewards pool. Admin only. Sending the same `ref`
     again answers 200 with the first grant and moves nothing."""
@@ -41,7 +48,10 @@ async def grant(request: Request, services: ServicesDep, address: str) -> JSONRe
 
 
 @router.post("/v1/accounts/{address}/clawbacks", status_code=201, openapi_extra=_SCHEMA,
-             dependencies=[Depends(require_admin)])
+             dependencies=[Depends(require_admin)], operation_id="clawBackPoints",
+             responses={**answers(AdjustmentView, 201, "Clawed back"),
+                        **answers(AdjustmentView, 200, "This ref was clawed back before: the first clawback"),
+                        **problems(*_PROBLEMS, "insufficient-points")})
 async def claw_back(request: Request, services: ServicesDep, address: str) -> JSONResponse:
     """Return points from an account to the rewards pool, never below a zero balance. Admin only;
     idempotent by `ref` like grants."""

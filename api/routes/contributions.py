@@ -11,10 +11,19 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from api.errors import BatchTooLargeError
-from api.problems import MEDIA_TYPE, problem_body
+from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
+from api.problems import problem_body
 from api.routes.admin import require_admin
 from api.routes.body import read_json
-from api.schemas import BatchBody, SubmissionBody
+from api.schemas import (
+    BATCH_EXAMPLE,
+    SUBMISSION_EXAMPLE,
+    BatchBody,
+    BatchResult,
+    ContributionView,
+    Erasure,
+    SubmissionBody,
+)
 from api.services import Services, ServicesDep
 from api.views import contribution_json
 from ledger.encoding import HASH_PATTERN
@@ -29,6 +38,13 @@ router = APIRouter(tags=["contributions"])
 MAX_ROW_ID = 1 << 63
 """Row ids are 64-bit: a larger number names nothing (and must not reach the database)."""
 
+SUBMISSION_PROBLEMS = (
+    *JSON_BODY, "invalid-address", "invalid-signature", "stale-issued-at", "future-issued-at",
+    "terms-mismatch", "unknown-format", "malformed-conversation", "unknown-role",
+    "incomplete-conversation", "signer-mismatch", "nonce-reused", "duplicate-contribution",
+)
+"""What a submission may be refused with (a batch reports them per item, in its 200 answer)."""
+
 
 def _accepted_json(accepted: Accepted) -> dict[str, Any]:
     body = contribution_json(accepted.contribution)
@@ -39,8 +55,12 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
 @router.post(
     "/v1/contributions",
     status_code=201,
+    operation_id="submitContribution",
+    responses={**answers(ContributionView, 201, "Accepted: the contribution with its score and receipt",
+                         {"Location": "the contribution's URL"}),
+               **problems(*SUBMISSION_PROBLEMS)},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": SubmissionBody.model_json_schema()}}}},
+        "schema": SubmissionBody.model_json_schema(), "example": SUBMISSION_EXAMPLE}}}},
 )
 async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
@@ -53,8 +73,11 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
 
 @router.post(
     "/v1/contributions:batch",
+    operation_id="submitContributionBatch",
+    responses={**answers(BatchResult, 200, "One result per item, accepted (201) or refused (a problem)"),
+               **problems(*JSON_BODY, "batch-too-large")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": BatchBody.model_json_schema()}}}},
+        "schema": BatchBody.model_json_schema(), "example": BATCH_EXAMPLE}}}},
 )
 async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations; one result per item, in order."""
@@ -95,7 +118,8 @@ def find_contribution(services: Services, key: str) -> Contribution:
     return row
 
 
-@router.get("/v1/contributions/{key}", responses={404: {"content": {MEDIA_TYPE: {}}}})
+@router.get("/v1/contributions/{key}", operation_id="getContribution",
+            responses={**answers(ContributionView), **problems("not-found", "invalid-request")})
 def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     """A contribution by id or contentHash, with its consent, receipt and log position."""
     row = find_contribution(services, key)
@@ -105,7 +129,9 @@ def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     return contribution_json(row, storage, epoch_state)
 
 
-@router.post("/v1/contributions/{key}:erase", dependencies=[Depends(require_admin)])
+@router.post("/v1/contributions/{key}:erase", dependencies=[Depends(require_admin)],
+             operation_id="eraseContribution", openapi_extra=secured(ADMIN_KEY),
+             responses={**answers(Erasure), **problems("unauthorized", "not-found", "invalid-request")})
 def erase_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
     """Erase a private contribution's content on request: its data key is destroyed, so every
     stored copy becomes unreadable; the public commitment and the points stay. Admin only."""

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from api.bundles import header_json, transaction_json
 from api.explorer import explorer_for
+from api.openapi import answers, header_docs, problems
+from api.schemas import ConsistencyProof, EpochPage, EpochView
 from api.services import Services, ServicesDep
 from ledger.encoding import hex0x
 from ledger.errors import InvalidInputError, NotFoundError
@@ -41,7 +43,8 @@ def _epoch_json(services: Services, epoch: Epoch, storage: str = "local") -> dic
     }
 
 
-@router.get("/v1/epochs")
+@router.get("/v1/epochs", operation_id="listEpochs",
+            responses={**answers(EpochPage), **problems("invalid-request")})
 def epochs(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -67,7 +70,8 @@ def _get_epoch(services: Services, number: int) -> Epoch:
     return epoch
 
 
-@router.get("/v1/epochs/{number}")
+@router.get("/v1/epochs/{number}", operation_id="getEpoch",
+            responses={**answers(EpochView), **problems("not-found", "invalid-request")})
 def epoch(services: ServicesDep, number: int) -> dict[str, Any]:
     epoch = _get_epoch(services, number)
     with services.sessions() as session:
@@ -75,7 +79,12 @@ def epoch(services: ServicesDep, number: int) -> dict[str, Any]:
     return _epoch_json(services, epoch, storage)
 
 
-@router.get("/v1/epochs/{number}/manifest")
+@router.get("/v1/epochs/{number}/manifest", operation_id="getEpochManifest", response_class=Response,
+            responses={200: {
+                "description": "The manifest, the JCS bytes stored under manifestCid",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+                "headers": header_docs({"X-Content-CID": "the manifest's CID"}),
+            }, **problems("not-found", "invalid-request")})
 def manifest(services: ServicesDep, number: int) -> Response:
     """The epoch's manifest, byte for byte as stored under its CID (JCS JSON)."""
     epoch = _get_epoch(services, number)
@@ -85,7 +94,8 @@ def manifest(services: ServicesDep, number: int) -> Response:
                              "Cache-Control": "public, max-age=31536000, immutable"})
 
 
-@router.get("/v1/log/consistency")
+@router.get("/v1/log/consistency", operation_id="getConsistencyProof",
+            responses={**answers(ConsistencyProof), **problems("invalid-request")})
 def consistency(
     services: ServicesDep,
     first: Annotated[int, Query(ge=0, description="the older log size")],

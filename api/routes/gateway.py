@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.errors import NotAcceptableError
+from api.openapi import problems
 from api.services import ServicesDep
 from ledger.content import ContentError, ContentNotFoundError, InvalidCidError
 from ledger.errors import InvalidInputError, NotFoundError, UnavailableError
@@ -35,7 +36,14 @@ def _wanted(accept: str | None, format_: str | None) -> str:
                   "(or ?format=raw|car): this is a trustless gateway")
 
 
-@router.get("/ipfs/{cid}")
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get("/ipfs/{cid}", operation_id="getIpfsObject", response_class=Response, responses={
+    200: {"description": "The block (raw) or a CARv1 stream of the whole DAG (car), as asked for",
+          "content": {RAW: _BYTES, CAR: _BYTES}},
+    **problems("not-acceptable", "invalid-request", "not-found", "unavailable"),
+})
 async def ipfs(
     services: ServicesDep,
     cid: str,

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api.openapi import answers, header_docs, problems
+from api.schemas import Config, Health, Readiness
 from api.services import ServicesDep
 from api.views import eip712_json
 from ledger.encoding import hex0x
@@ -16,7 +18,8 @@ from ledger.encoding import hex0x
 router = APIRouter()
 
 
-@router.get("/v1/config", tags=["meta"])
+@router.get("/v1/config", tags=["meta"], operation_id="getConfig",
+            responses={**answers(Config), **problems()})
 def config(services: ServicesDep) -> dict[str, Any]:
     """Everything a client needs to sign a contribution and to check its receipt."""
     intake, chain = services.intake, services.chain
@@ -34,7 +37,10 @@ def config(services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/terms", tags=["meta"], response_class=PlainTextResponse)
+@router.get("/v1/terms", tags=["meta"], response_class=PlainTextResponse, operation_id="getTerms",
+            responses={200: {"description": "The terms, UTF-8 text",
+                             "headers": header_docs({"X-Terms-Hash": "their SHA-256, 0x-hex"})},
+                       **problems()})
 def terms(services: ServicesDep) -> PlainTextResponse:
     """The contribution terms; their SHA-256 is the termsHash a contributor signs."""
     terms = services.intake.consent.terms
@@ -42,19 +48,25 @@ def terms(services: ServicesDep) -> PlainTextResponse:
                              headers={"X-Terms-Hash": hex0x(terms.hash)})
 
 
-@router.get("/metrics", tags=["meta"], response_class=PlainTextResponse)
+@router.get("/metrics", tags=["meta"], response_class=PlainTextResponse, operation_id="getMetrics",
+            responses={200: {"description": "The Prometheus text exposition format"}, **problems()})
 def metrics(services: ServicesDep) -> Response:
     """Prometheus text: pending contributions, sealed and final epochs, anchoring lag, gas."""
     return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/healthz", tags=["meta"])
+@router.get("/healthz", tags=["meta"], operation_id="getHealth",
+            responses=answers(Health))
 def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["meta"])
+@router.get("/readyz", tags=["meta"], operation_id="getReadiness", responses={
+    **answers(Readiness, 200, "Ready"),
+    # Not a problem: a probe's answer, with the same body as when ready, saying which check failed.
+    **answers(Readiness, 503, "Not ready: `checks` names the dependency that failed"),
+})
 def readyz(services: ServicesDep) -> JSONResponse:
     """Readiness: the database answers and the content store accepts writes."""
     intake = services.intake

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.bundles import balance_bundle, contribution_bundle
+from api.openapi import answers, problems
 from api.routes.contributions import find_contribution
+from api.schemas import BalanceProofBundle, ContributionProofBundle
 from api.services import ServicesDep
 from ledger.encoding import parse_address
 
@@ -17,7 +19,9 @@ router = APIRouter(tags=["proofs"])
 EpochQuery = Annotated[int | None, Query(ge=1, description="prove against this epoch (default: latest final)")]
 
 
-@router.get("/v1/contributions/{key}/proof")
+@router.get("/v1/contributions/{key}/proof", operation_id="getContributionProof",
+            responses={**answers(ContributionProofBundle),
+                       **problems("not-found", "not-anchored", "invalid-request")})
 def contribution_proof(services: ServicesDep, key: str, epoch: EpochQuery = None) -> dict[str, Any]:
     """An RFC 9162 inclusion proof of the contribution against an anchored epoch's log."""
     row = find_contribution(services, key)
@@ -25,7 +29,9 @@ def contribution_proof(services: ServicesDep, key: str, epoch: EpochQuery = None
         return contribution_bundle(session, services.chain, row, epoch)
 
 
-@router.get("/v1/accounts/{address}/proof")
+@router.get("/v1/accounts/{address}/proof", operation_id="getAccountProof",
+            responses={**answers(BalanceProofBundle),
+                       **problems("not-found", "not-anchored", "invalid-address", "invalid-request")})
 async def account_proof(services: ServicesDep, address: str, epoch: EpochQuery = None) -> dict[str, Any]:
     """An OpenZeppelin Merkle proof of the account's balance in an anchored epoch."""
     checksummed = parse_address(address, "address")

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.openapi import DATA_CONSUMER_KEY, JSON_BODY, answers, problems, secured
 from api.routes.admin import require_data_consumer
 from api.routes.body import read_json
+from api.schemas import UsageReportView
 from api.services import ServicesDep
 from api.views import report_json
 from ledger import usage
@@ -31,10 +33,17 @@ _SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"s
                                  "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]},
                 "units": {"type": "integer", "minimum": 1, "maximum": usage.MAX_UNITS, "default": 1},
             }}},
-    }}}}}}
+    }}, "example": {"ref": "train-run-2026-11-30", "items": [
+        {"contribution": 42, "units": 3},
+        {"contribution": "0x" + "ab" * 32},
+    ]}}}}, **secured(DATA_CONSUMER_KEY)}
 
 
-@router.post("/v1/usage", status_code=201, openapi_extra=_SCHEMA, dependencies=[Depends(require_data_consumer)])
+@router.post("/v1/usage", status_code=201, openapi_extra=_SCHEMA, dependencies=[Depends(require_data_consumer)],
+             operation_id="reportUsage",
+             responses={**answers(UsageReportView, 201, "Recorded: the contributors are credited"),
+                        **answers(UsageReportView, 200, "This report was recorded before: the first answer"),
+                        **problems(*JSON_BODY, "unauthorized", "ref-reused")})
 async def report_usage(request: Request, services: ServicesDep) -> JSONResponse:
     """Report uses of contributions: each contributor earns `units` x the configured points per
     unit (GET /v1/config `usage.pointsPerUnit`). Sending the same report (same `ref`, same items)
