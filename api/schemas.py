@@ -42,7 +42,7 @@ SUBMISSION_EXAMPLE: dict[str, Any] = {
 BATCH_EXAMPLE: dict[str, Any] = {"items": [SUBMISSION_EXAMPLE]}
 
 
-# Response bodies. The routes build their JSON themselves (api.views, api.bundles,
+# Response bodies. The routes build their JSON themselves (api.views, ledger.proofs,
 # ledger.adjustments); these classes only describe it in the OpenAPI document, and no route
 # validates or filters its answer through them (api.openapi.answers).
 

@@ -20,7 +20,7 @@ from ledger.intake import Intake
 __all__ = ["ChainInfo", "Services", "ServicesDep", "UsagePolicy", "services_of"]
 
 if TYPE_CHECKING:
-    from api.bundles import BalanceTrees
+    from ledger.proofs import BalanceTrees
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,8 @@ class Services:
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, admin_api_key: str | None = None,
            usage: UsagePolicy | None = None) -> Services:
-        from api.bundles import BalanceTrees  # api.bundles imports this module
         from api.metrics import LedgerCollector
+        from ledger.proofs import BalanceTrees  # ledger.proofs imports this module
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))

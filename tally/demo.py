@@ -20,11 +20,11 @@ from anchoring.anchorer import StepReport
 from anchoring.audit import Auditor
 from anchoring.loop import AnchoringTimeoutError, run_until_final
 from anchoring.verify import verify_contribution
-from api.bundles import contribution_bundle
 from ledger.encoding import hex0x
 from ledger.epochs import Anchor, seal_epoch
 from ledger.errors import InvalidInputError, TallyError
 from ledger.models import Contribution
+from ledger.proofs import contribution_bundle
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
 from tally.settings import Settings

@@ -8,16 +8,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from api.bundles import header_json, transaction_json
-from api.explorer import explorer_for
 from api.openapi import answers, header_docs, problems
 from api.schemas import ConsistencyProof, EpochPage, EpochView
 from api.services import Services, ServicesDep
 from ledger.encoding import hex0x
 from ledger.errors import InvalidInputError, NotFoundError
+from ledger.explorer import explorer_for
 from ledger.merkle.stored import StoredLog
 from ledger.models import Epoch
 from ledger.outbox import storage_state
+from ledger.proofs import header_json, transaction_json
 
 router = APIRouter(tags=["epochs"])
 

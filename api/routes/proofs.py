@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from api.bundles import balance_bundle, contribution_bundle
 from api.openapi import answers, problems
 from api.routes.contributions import find_contribution
 from api.schemas import BalanceProofBundle, ContributionProofBundle
 from api.services import ServicesDep
 from ledger.encoding import parse_address
+from ledger.proofs import balance_bundle, contribution_bundle
 
 router = APIRouter(tags=["proofs"])
 

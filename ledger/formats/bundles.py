@@ -1,7 +1,7 @@
 """Proof bundles (``"format": "tally-proof-v1"``, docs/proofs.md): a leaf, its proof and the
 epoch header it proves against, checked by anyone against the chain without trusting the API.
 
-``api.bundles`` builds them from the ledger, ``anchoring.verify`` (and the contributor page,
+``ledger.proofs`` builds them from the ledger, ``anchoring.verify`` (and the contributor page,
 ``api/static/verify.js``) reads them. ``verify``, the arguments of the contract's verify view,
 is made from the leaf, the proof and the epoch by ``ContributionBundle.of`` / ``BalanceBundle.of``
 and read back as it was given: a bundle whose proof was tampered with must still parse, so that

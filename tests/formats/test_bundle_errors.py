@@ -1,4 +1,4 @@
-"""Why no bundle can be built, as ledger errors with their problem codes (``api.bundles``), on the
+"""Why no bundle can be built, as ledger errors with their problem codes (``ledger.proofs``), on the
 golden ledger (two final epochs) and one contribution recorded after them."""
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from api.bundles import (
+from ledger.errors import NotFoundError
+from ledger.formats import ContributionBundle
+from ledger.lifecycle import EpochState
+from ledger.models import Contribution, Epoch
+from ledger.proofs import (
     BalanceTrees,
     EpochBeforeInclusionError,
     NotAnchoredError,
@@ -17,10 +21,6 @@ from api.bundles import (
     contribution_bundle,
     contribution_proof,
 )
-from ledger.errors import NotFoundError
-from ledger.formats import ContributionBundle
-from ledger.lifecycle import EpochState
-from ledger.models import Contribution, Epoch
 from tests.formats.golden.generate import CHAIN, CONTRIBUTORS, contribute, sealed_ledger
 
 

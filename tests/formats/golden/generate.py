@@ -3,7 +3,7 @@
 Two epochs are sealed by ``seal_epoch`` from contributions recorded by ``ledger.intake.record``
 and one grant; the epochs are then marked final with a made-up anchoring transaction (no chain
 runs here: the bundles' headers are the ledger's, which is all a format test needs). The proof
-bundles are built by ``api.bundles``. Everything is deterministic: the same code writes the same
+bundles are built by ``ledger.proofs``. Everything is deterministic: the same code writes the same
 files, so a diff after a change to the sealer or the bundle builder is a change of format.
 
     .venv/bin/python tests/formats/golden/generate.py
@@ -23,7 +23,6 @@ from eth_account import Account
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
-from api.bundles import BalanceTrees, balance_bundle, contribution_bundle  # noqa: E402
 from api.services import ChainInfo  # noqa: E402
 from ledger.adjustments import grant  # noqa: E402
 from ledger.content import LocalBlockStore  # noqa: E402
@@ -34,6 +33,7 @@ from ledger.intake import Consent, Prepared, Submission, record  # noqa: E402
 from ledger.lifecycle import EpochState  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from ledger.models import Contribution, Epoch  # noqa: E402
+from ledger.proofs import BalanceTrees, balance_bundle, contribution_bundle  # noqa: E402
 
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 CHAIN = ChainInfo(ANCHOR.chain_id, ANCHOR.contract, "http://127.0.0.1:8545", "https://explorer.invalid")

@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.explorer import explorer_for
-from api.services import ChainInfo
 from ledger.content import ContentStore
+from ledger.deployment import ChainInfo
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.explorer import explorer_for
 from ledger.formats import (
     BALANCE_ENCODING,
     AnchoringTransaction,
