@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ledger.errors import ExitCode
 from tests.api.conftest import OPERATOR_KEY
 from tests.support.server import API_ONLY, ROOT, tally_server
 
@@ -19,8 +20,8 @@ def tally(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, **env}, stdin=subprocess.DEVNULL)
 
 
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0
+def one_line_error(result: subprocess.CompletedProcess[str], exit_code: int = ExitCode.BAD_INPUT) -> str:
+    assert result.returncode == exit_code, (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tally: error: "), result.stderr
     return lines[0]
@@ -56,7 +57,7 @@ def test_keys_submit_status_and_seal(tmp_path: Path) -> None:
                                                      env=with_pass))
         assert "cannot reach" in one_line_error(tally(
             "submit", str(FIXTURES / "chatgpt_regenerated.json"), "--key", str(keyfile), "--api",
-            "http://127.0.0.1:9", env=with_pass))
+            "http://127.0.0.1:9", env=with_pass), ExitCode.UNAVAILABLE)
 
     status = json.loads(tally("status", "--json", env=env).stdout)
     assert status["pendingContributions"] == 1 and status["epochs"] == []
@@ -74,3 +75,17 @@ def test_bad_settings_end_with_one_line(tmp_path: Path) -> None:
     env = {"TALLY_HOME": str(tmp_path), "TALLY_OPERATOR_KEY": "0xnotakey", **API_ONLY}
     error = one_line_error(tally("serve", "--no-jobs", env=env))
     assert "TALLY_OPERATOR_KEY" in error and "notakey" not in error
+
+
+def test_exit_codes_say_what_failed(tmp_path: Path) -> None:
+    """2: bad usage or input; 3: a service is unreachable (here the database); the help says so."""
+    env = {"TALLY_HOME": str(tmp_path), **API_ONLY}
+    missing = one_line_error(tally("submit", str(tmp_path / "nope.json"), "--key", str(tmp_path / "k.json"), env=env))
+    assert "nope.json" in missing
+    down = {**env, "TALLY_DATABASE_URL": "postgresql+psycopg://tally:s3cret-pw@127.0.0.1:9/tally"}
+    error = one_line_error(tally("status", env=down), ExitCode.UNAVAILABLE)
+    assert "database cannot be reached" in error and "s3cret-pw" not in error
+    usage = tally("status", "--no-such-option", env=env)
+    assert usage.returncode == ExitCode.BAD_INPUT
+    helped = tally("--help", env=env)
+    assert helped.returncode == 0 and "Exit codes: 0 ok; 1 verification failed" in " ".join(helped.stdout.split())

@@ -163,7 +163,7 @@ def deploy(
     """Deploy TallyAnchor and record it in TALLY_HOME for the API and the anchoring jobs."""
     from web3 import Web3
 
-    from anchoring.chain import connect
+    from anchoring.chain import ChainUnavailableError, connect
     from anchoring.deploy import deploy_tally_anchor, load_account
 
     settings = load_settings()
@@ -178,7 +178,7 @@ def deploy(
     try:
         _ = w3.eth.chain_id
     except Exception:
-        raise CliError(f"cannot reach a chain at {rpc}") from None
+        raise ChainUnavailableError(f"cannot reach a chain at {rpc}") from None
     deployment = deploy_tally_anchor(w3, account, admin, anchorer, admin_delay, rpc_url=rpc if record_rpc else None)
     path = deployment.save(settings.home)
     typer.echo(json.dumps({**deployment.to_json(), "recordedIn": str(path)}, indent=2))

@@ -75,12 +75,13 @@ def verify_account(
     import httpx
 
     from anchoring.verify import verify_balance
+    from tally.client import ApiUnreachableError
 
     params = {"epoch": epoch} if epoch else {}
     try:
         response = httpx.get(f"{api.rstrip('/')}/v1/accounts/{address}/proof", params=params, timeout=60)
     except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach {api}: {exc}") from None
+        raise ApiUnreachableError(f"cannot reach {api}: {exc}") from None
     if response.status_code != 200:
         try:
             detail = response.json().get("detail")

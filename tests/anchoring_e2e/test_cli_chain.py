@@ -14,6 +14,7 @@ import httpx
 from anchoring.chain import connect
 from anchoring.devchain import DEV_FUNDED_KEY
 from anchoring.verify import verify_contribution
+from ledger.errors import ExitCode
 from tally.client import submit_conversation
 from tests.api.conftest import contributor_key, sample_conversation
 from tests.support.anvil import anvil
@@ -32,7 +33,8 @@ def test_deploy_records_the_contract_and_refuses_bad_input(tmp_path: Path) -> No
     env = {"TALLY_HOME": str(tmp_path / "home")}
     with anvil(tmp_path / "chain") as chain:
         bad = tally("deploy", "--rpc", chain.url, "--key", str(keyfile), "--admin", "0x123", env=env)
-        assert bad.returncode == 1 and bad.stderr.startswith("tally: error: --admin") and bad.stderr[-1] == "\n"
+        assert bad.returncode == ExitCode.BAD_INPUT
+        assert bad.stderr.startswith("tally: error: --admin") and bad.stderr[-1] == "\n"
         assert not (tmp_path / "home" / "deployment.json").exists()
         done = tally("deploy", "--rpc", chain.url, "--key", str(keyfile), env=env)
         assert done.returncode == 0, done.stderr
@@ -40,7 +42,7 @@ def test_deploy_records_the_contract_and_refuses_bad_input(tmp_path: Path) -> No
         assert record["chainId"] == 31337 and connect(chain.url).eth.get_code(record["address"])
         assert DEV_FUNDED_KEY[2:] not in done.stdout + done.stderr
     unreachable = tally("deploy", "--rpc", "http://127.0.0.1:9", "--key", str(keyfile), env=env)
-    assert unreachable.returncode == 1 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == ExitCode.UNAVAILABLE and "cannot reach" in unreachable.stderr
 
 
 def test_serve_on_embedded_defaults_starts_a_chain_deploys_once_and_reuses_it(tmp_path: Path) -> None:

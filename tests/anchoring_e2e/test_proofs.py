@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from anchoring.verify import VerificationError, verify_balance, verify_contribution
 from ledger.content import cid_of
+from ledger.errors import ExitCode
 from ledger.merkle import log as rfc9162
 from ledger.models import Contribution
 from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations, submit_all
@@ -60,7 +61,7 @@ def test_bundles_verify_against_the_chain_and_tampering_is_caught(stack: Stack, 
     assert ok.returncode == 0 and "every check passed" in ok.stdout, ok.stdout + ok.stderr
     ko = subprocess.run([*cli, str(bad), "--rpc", stack.chain.url, "--json"], capture_output=True, text=True,
                         cwd=ROOT)
-    assert ko.returncode == 1 and json.loads(ko.stdout)["failed"]["check"] == "proof"
+    assert ko.returncode == ExitCode.VERIFICATION_FAILED and json.loads(ko.stdout)["failed"]["check"] == "proof"
 
     # A row of an anchored epoch altered in the database: the served proof no longer verifies.
     with stack.sessions() as session, session.begin():
@@ -111,7 +112,7 @@ def test_verify_account_fetches_from_the_api_and_checks_against_the_chain(stack:
     ok = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0 and "every check passed" in ok.stdout, ok.stdout + ok.stderr
     nobody = subprocess.run([*cli[:5], "0x" + "ab" * 20, *cli[6:]], capture_output=True, text=True, cwd=ROOT)
-    assert nobody.returncode == 1 and nobody.stderr.startswith("tally: error: the API answered 404")
+    assert nobody.returncode == ExitCode.BAD_INPUT and nobody.stderr.startswith("tally: error: the API answered 404")
 
 
 def test_a_contribution_reads_pending_then_sealed_then_anchored(stack: Stack, served) -> None:  # type: ignore[no-untyped-def]
