@@ -29,6 +29,7 @@ from ledger.formats import (
     PreviousEpoch,
     Scorer,
 )
+from ledger.encoding import is_account_address
 from ledger.lifecycle import EpochState
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
@@ -45,11 +46,6 @@ class Anchor:
 
     chain_id: int
     contract: str
-
-
-def is_account_address(account: str) -> bool:
-    """Contributor accounts are addresses; internal accounts (the rewards pool) are not."""
-    return account.startswith("0x") and len(account) == 42
 
 
 def latest_epoch(session: Session) -> Epoch | None:
