@@ -19,6 +19,7 @@ from tiny_keccak import keccak256
 from ledger import jcs
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
+from ledger.encoding import is_account_address
 from ledger.formats import (
     BALANCE_ENCODING,
     JournalLine,
@@ -29,7 +30,6 @@ from ledger.formats import (
     PreviousEpoch,
     Scorer,
 )
-from ledger.encoding import is_account_address
 from ledger.lifecycle import EpochState
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
