@@ -94,6 +94,10 @@ _TYPES = [
     ProblemType("content-erased", 410, "Content erased",
                 "The object's data key was destroyed on request: its content can never be read again; its "
                 "points and its public commitment stay."),
+    ProblemType("invalid-document", 422, "Invalid document",
+                "A field of a manifest or a proof bundle is missing or malformed; `field` is its path."),
+    ProblemType("audit-discrepancy", 422, "Audit discrepancy",
+                "A published number does not recompute from the chain's events and the manifests."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),
