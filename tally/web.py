@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.services import ApiKeys, Services, UsagePolicy
+from api.services import ApiKeys, FailureLimiter, Services, UsagePolicy
 from tally.chain import ChainRuntime
 from tally.settings import Settings
 from tally.wiring import Ledger, build_intake, chain_info
@@ -23,6 +23,7 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
         data_consumer=settings.usage_api_key.get_secret_value() if settings.usage_api_key else None,
     )
     return Services.of(build_intake(settings, ledger, info), info, keys=keys,
+                       auth_failures=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
                        usage=UsagePolicy(settings.usage_points_per_unit))
 
 
