@@ -27,6 +27,7 @@ CONSUMER_KEY = "consumer-key-77b2e1"
 ALICE = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
 LIMIT, WINDOW = 3, 60.0
 ATTACKER, OPERATOR = ("10.0.0.1", 40000), ("10.0.0.2", 40001)
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
 
 
 class Clock:
@@ -198,3 +199,16 @@ def test_the_settings_set_the_limit(db_url: str, tmp_path: Path) -> None:
         answer = grant(client, ADMIN_KEY)
         assert answer.status_code == 429 and 29 <= int(answer.headers["retry-after"]) <= 30
 
+
+def test_keyed_operations_declare_the_429_and_its_retry_after(app: FastAPI) -> None:
+    document = TestClient(app).get("/openapi.json").json()
+    keyed = {"eraseContribution", "grantPoints", "clawBackPoints", "reportUsage"}
+    for item in document["paths"].values():
+        for operation in item.values():
+            declared = operation["responses"].get("429")
+            if operation["operationId"] not in keyed:
+                assert declared is None, operation["operationId"]
+                continue
+            assert declared["content"] == {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
+            assert "/problems/rate-limited" in declared["description"] and "Retry-After" in declared["headers"]
+            assert "401" in operation["responses"]  # merged into the route's own answers, not instead of them
