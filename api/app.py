@@ -48,7 +48,8 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None) -> 
     async def _tally_error(request: Request, exc: TallyError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc)
-        return problem_response(exc, request.url.path)
+        # Some errors carry headers of their answer besides the body (a 429's Retry-After).
+        return problem_response(exc, request.url.path, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

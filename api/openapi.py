@@ -79,8 +79,12 @@ def header_docs(headers: dict[str, str]) -> dict[str, Any]:
 
 
 def secured(scheme: str) -> dict[str, Any]:
-    """`openapi_extra` for a route behind an API key (checked by ``api.routes.admin``)."""
-    return {"security": [{scheme: []}]}
+    """`openapi_extra` for a route behind an API key (checked by ``api.routes.admin``): the
+    scheme, and the 429 a client gets, with `Retry-After`, once it failed too often (FastAPI
+    merges these `responses` into the route's own)."""
+    limited = problems("rate-limited")[429]
+    limited["headers"] = header_docs({"Retry-After": "Seconds until this client may try a key again"})
+    return {"security": [{scheme: []}], "responses": {"429": limited}}
 
 
 def customise(app: FastAPI) -> None:

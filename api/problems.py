@@ -79,6 +79,10 @@ _TYPES = [
     ProblemType("unauthorized", 401, "Unauthorized",
                 "This operation needs an API key as `Authorization: Bearer <key>`: the admin key, or the "
                 "data-consumer key for POST /v1/usage."),
+    ProblemType("rate-limited", 429, "Too many failed attempts",
+                "This client sent too many wrong or missing API keys in a short time, so its requests with "
+                "a key are refused, even with the right one, for the seconds given in the Retry-After header "
+                "(and in `retryAfter`)."),
     ProblemType("not-anchored", 409, "Not anchored yet",
                 "The proof needs an epoch that is sealed and anchored on-chain; epochs are sealed on a "
                 "schedule, so try again later."),

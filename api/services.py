@@ -6,18 +6,19 @@ route reads ``app.state``. ``services_of`` is the one place that does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import ApiKeys, AuthMetrics, FailureLimiter
 from ledger.content import ContentStore
 from ledger.deployment import ChainInfo
 from ledger.intake import Intake
 
-__all__ = ["ChainInfo", "Services", "ServicesDep", "UsagePolicy", "services_of"]
+__all__ = ["ApiKeys", "ChainInfo", "FailureLimiter", "Services", "ServicesDep", "UsagePolicy", "services_of"]
 
 if TYPE_CHECKING:
     from ledger.proofs import BalanceTrees
@@ -25,9 +26,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class UsagePolicy:
-    """Who may report usage (`POST /v1/usage`), and what a unit of use earns its contributor."""
+    """What a unit of use (`POST /v1/usage`) earns its contributor; who may report it is the
+    data-consumer key of ``Services.keys``."""
 
-    api_key: str | None = None
     points_per_unit: int = 1
 
 
@@ -35,24 +36,30 @@ class UsagePolicy:
 class Services:
     """Everything a request may need: the intake (with the sessions and the content store it
     writes through), the chain clients sign against, cached balance trees, the metrics registry
-    (computed from the database at scrape time), and the policies."""
+    (computed from the database at scrape time, but for the process's own authentication
+    counters), the digests of the API keys, the limiter of failed authentications, and the
+    policies."""
 
     intake: Intake
     chain: ChainInfo
     balance_trees: BalanceTrees
     metrics: CollectorRegistry
-    admin_api_key: str | None = None
+    auth_metrics: AuthMetrics
+    keys: ApiKeys = field(default_factory=ApiKeys)
+    auth_failures: FailureLimiter = field(default_factory=FailureLimiter)
     usage: UsagePolicy = UsagePolicy()
 
     @classmethod
-    def of(cls, intake: Intake, chain: ChainInfo, *, admin_api_key: str | None = None,
-           usage: UsagePolicy | None = None) -> Services:
+    def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
+           auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None) -> Services:
         from api.metrics import LedgerCollector
         from ledger.proofs import BalanceTrees  # ledger.proofs imports this module
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))
-        return cls(intake, chain, BalanceTrees(intake.store), metrics, admin_api_key, usage or UsagePolicy())
+        return cls(intake, chain, BalanceTrees(intake.store), metrics, AuthMetrics(metrics),
+                   keys if keys is not None else ApiKeys(),
+                   auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy())
 
     @property
     def sessions(self) -> sessionmaker[Session]:

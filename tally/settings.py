@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     usage_api_key: SecretStr | None = Field(default=None, description="Bearer key of data consumers (POST /v1/usage)")
     usage_points_per_unit: int = Field(default=1, ge=0, le=10**6,
                                        description="points per reported unit of use; 0 turns usage off")
+    # Failed authentications (a wrong or missing API key) allowed per client address and role in
+    # any window; beyond them the client gets 429 until the window passes, right key or not.
+    auth_failure_limit: int = Field(default=10, ge=1, description="failed authentications allowed per window")
+    auth_failure_window: float = Field(default=60.0, gt=0, description="the window of auth_failure_limit, seconds")
 
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")

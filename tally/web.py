@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.services import Services, UsagePolicy
+from api.services import ApiKeys, FailureLimiter, Services, UsagePolicy
 from tally.chain import ChainRuntime
 from tally.settings import Settings
 from tally.wiring import Ledger, build_intake, chain_info
@@ -17,10 +17,14 @@ from tally.wiring import Ledger, build_intake, chain_info
 
 def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> Services:
     info = chain_info(settings, chain)
-    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
-    usage_key = settings.usage_api_key.get_secret_value() if settings.usage_api_key else None
-    return Services.of(build_intake(settings, ledger, info), info, admin_api_key=admin_key,
-                       usage=UsagePolicy(usage_key, settings.usage_points_per_unit))
+    # The keys leave the settings only as digests: the running app never holds one in the clear.
+    keys = ApiKeys.of(
+        admin=settings.admin_api_key.get_secret_value() if settings.admin_api_key else None,
+        data_consumer=settings.usage_api_key.get_secret_value() if settings.usage_api_key else None,
+    )
+    return Services.of(build_intake(settings, ledger, info), info, keys=keys,
+                       auth_failures=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
+                       usage=UsagePolicy(settings.usage_points_per_unit))
 
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:

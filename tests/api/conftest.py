@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import ChainInfo, Services, create_app
+from api.auth import ApiKeys
 from ledger.consent import ConsentPolicy, OperatorSigner, Terms
 from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
@@ -53,8 +54,12 @@ class Api:
     def intake(self) -> Intake:
         return self.services.intake
 
-    def client_with(self, **changes: Any) -> TestClient:
-        """Another app over the same ledger, with some services changed (keys, policies)."""
+    def client_with(self, *, admin_api_key: str | None = None, usage_api_key: str | None = None,
+                    **changes: Any) -> TestClient:
+        """Another app over the same ledger, with some services changed: the API keys (given in
+        the clear, held as digests), policies."""
+        if admin_api_key is not None or usage_api_key is not None:
+            changes.setdefault("keys", ApiKeys.of(admin=admin_api_key, data_consumer=usage_api_key))
         return TestClient(create_app(replace(self.services, **changes)))
 
     @property

@@ -21,7 +21,8 @@ CONSUMER = {"Authorization": "Bearer consumer-key"}
 @pytest.fixture
 def consumer(db_url: str, tmp_path: Path) -> tuple[Api, TestClient, list[dict[str, Any]]]:
     api = build_api(db_url, tmp_path)
-    client = api.client_with(admin_api_key="admin-key", usage=UsagePolicy("consumer-key", points_per_unit=7))
+    client = api.client_with(admin_api_key="admin-key", usage_api_key="consumer-key",
+                             usage=UsagePolicy(points_per_unit=7))
     accepted = [client.post("/v1/contributions", json=api.signed(sample_conversation(str(i)), contributor_key(i)))
                 .json() for i in range(3)]
     assert all("id" in a for a in accepted)
@@ -94,7 +95,7 @@ def test_usage_is_off_without_a_consumer_key_or_a_rate(db_url: str, tmp_path: Pa
     accepted = api.client.post("/v1/contributions", json=api.signed(sample_conversation(), contributor_key(0))).json()
     body = {"ref": "r", "items": [{"contribution": accepted["id"]}]}
     assert api.client.post("/v1/usage", json=body, headers={"Authorization": "Bearer "}).status_code == 401
-    off = api.client_with(usage=UsagePolicy("k", points_per_unit=0))
+    off = api.client_with(usage_api_key="k", usage=UsagePolicy(points_per_unit=0))
     answer = off.post("/v1/usage", json=body, headers={"Authorization": "Bearer k"})
     assert answer.status_code == 422 and "off" in answer.json()["detail"]
 
