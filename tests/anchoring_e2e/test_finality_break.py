@@ -14,7 +14,7 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from anchoring.anchorer import Anchorer, AnchorPolicy, StepReport
+from anchoring.anchorer import AnchorConflictError, Anchorer, AnchorPolicy, StepReport
 from anchoring.audit import audit
 from ledger.lifecycle import EpochState
 from ledger.models import AnchorAttempt, Epoch, FinalityViolation
@@ -146,11 +146,31 @@ def test_the_proof_api_stops_offering_a_revoked_epoch_as_final(
     refused = served.get(f"/v1/contributions/{second[0]['id']}/proof")
     assert refused.status_code == 409 and refused.json()["type"].endswith("/not-anchored")
     asked = served.get(f"/v1/contributions/{second[0]['id']}/proof", params={"epoch": 2})
-    if asked.status_code == 200:  # asked for by number, it says what the epoch really is
-        assert asked.json()["header"]["state"] == "sealed"
+    assert asked.status_code == 200 and asked.json()["header"]["state"] == "sealed"  # asked by number: the truth
+    assert asked.json()["transaction"] is None  # the dropped transaction is not offered either
     assert served.get(f"/v1/contributions/{first[0]['id']}/proof").json()["header"]["epoch"] == 1
     with stack.sessions() as session, pytest.raises(NotAnchoredError):
         choose_epoch(session, None, 2)
+
+
+def test_a_final_epoch_replaced_by_different_data_stops_anchoring_and_is_no_violation(
+        stack: Stack, served: TestClient) -> None:
+    anchorer = stack.anchorer(confirmations=CONFIRMATIONS)
+    epoch_final(stack, served, anchorer, 0)
+    block = epochs(stack)[1][2] or 0
+    stack.chain.rpc("anvil_reorg", [stack.w3.eth.block_number - block + 1, []])
+    # Before our next pass, a transaction with other data takes epoch 1 (the same key here: a
+    # second deployment of the service signing its own ledger).
+    size, log_root, _balances, total = db_header(stack, 1)
+    foreign = stack.contract.functions.anchor(1, size, log_root, b"\x01" * 32, total, "bafy-other", []).transact(
+        {"from": stack.account.address})
+    assert stack.w3.eth.wait_for_transaction_receipt(foreign)["status"] == 1
+
+    with pytest.raises(AnchorConflictError, match="epoch 1"):
+        anchorer.step()
+    assert epochs(stack)[1][0] == EpochState.FINAL  # the conflict is for an operator, not a reorg to undo
+    with stack.sessions() as session:
+        assert session.scalars(select(FinalityViolation)).all() == []
 
 
 class CountingProvider(HTTPProvider):
