@@ -4,8 +4,8 @@
 from what is durable (the database and the contract's own state), so a crash at any point is
 handled by the next pass of whichever process runs it:
 
-0. re-check: a final epoch the contract no longer holds (a reorg deeper than the confirmations
-   dropped its transaction) is logged, recorded as a finality violation and taken back to
+0. re-check: a final epoch the contract no longer holds, or whose block left the chain (a reorg
+   deeper than the confirmations dropped its transaction) is logged, recorded as a finality violation and taken back to
    sealed, with every final epoch above it; the later steps anchor it again;
 1. reconcile: an epoch the contract already holds is marked mined, whichever transaction put
    it there, after checking that the on-chain header is ours;
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BlockNotFound
 
 from anchoring import chain
 from anchoring.contract import EpochAnchored, EpochHeader, TallyAnchor
@@ -57,8 +58,9 @@ class AnchorPolicy:
     stuck_after: float = 120.0
     gas_margin_percent: int = 130
     # How many of the newest final epochs the contract says it holds are compared header by
-    # header on every pass (one call each). A reorg only reaches recent blocks, so a few do;
-    # final epochs above the contract's latestEpoch are caught without any call.
+    # header on every pass (one call each, plus one for the newest one's block). A reorg only
+    # reaches recent blocks, so a few do; final epochs above the contract's latestEpoch are
+    # caught without any call.
     recheck_final: int = 3
 
 
@@ -114,49 +116,71 @@ class Anchorer:
 
     def _recheck_final(self, chain_latest: int) -> list[int]:
         """Take back to sealed the final epochs the chain no longer holds, lowest first, with
-        every final epoch above (none can be on-chain without it). Costs at most
-        ``policy.recheck_final`` calls: epochs above ``chain_latest`` are broken on sight."""
+        every final epoch above (none can be on-chain without it). Costs ``policy.recheck_final``
+        calls and one more while nothing broke: epochs above ``chain_latest`` are broken on sight."""
         with self.sessions() as session, session.begin():
             # FOR UPDATE: a second anchorer waits, then finds these epochs no longer final and
             # records nothing twice.
-            lowest = session.scalar(
-                select(Epoch).where(Epoch.state == EpochState.FINAL, Epoch.number > chain_latest)
+            above = session.scalar(
+                select(Epoch.number).where(Epoch.state == EpochState.FINAL, Epoch.number > chain_latest)
                 .order_by(Epoch.number).limit(1).with_for_update())
-            reason = f"the contract's latestEpoch is {chain_latest}"
-            missing = self._newest_final_missing(session, chain_latest)
-            if missing is not None:
-                lowest, reason = missing, f"the contract holds no header for epoch {missing.number}"
+            lost = self._lost_below(session, chain_latest)
+            lowest = min(lost, default=above)
             if lowest is None:
                 return []
             broken = session.scalars(
-                select(Epoch).where(Epoch.state == EpochState.FINAL, Epoch.number >= lowest.number)
+                select(Epoch).where(Epoch.state == EpochState.FINAL, Epoch.number >= lowest)
                 .order_by(Epoch.number).with_for_update()).all()
             for epoch in broken:
+                reason = lost.get(epoch.number) or (
+                    f"the contract's latestEpoch is {chain_latest}" if epoch.number > chain_latest
+                    else f"epoch {lowest} below it was lost")
                 self._revoke(session, epoch, chain_latest, reason)
             return [epoch.number for epoch in broken]
 
-    def _newest_final_missing(self, session: Session, chain_latest: int) -> Epoch | None:
-        """The lowest of the newest final epochs at or below ``chain_latest`` whose header the
-        contract lacks. A different header is not a reorg but another key's data: that stops."""
+    def _lost_below(self, session: Session, chain_latest: int) -> dict[int, str]:
+        """Of the newest final epochs at or below ``chain_latest``, those the chain lost, and
+        why: the contract holds no header for it, or its block left the canonical chain (the
+        same data mined again elsewhere: reconciling records where, and it becomes final anew).
+        A different header is not a reorg but another key's data: that stops anchoring."""
         recent = session.scalars(
             select(Epoch).where(Epoch.state == EpochState.FINAL, Epoch.number <= chain_latest)
             .order_by(Epoch.number.desc()).limit(self.policy.recheck_final).with_for_update()).all()
-        missing = None
+        gone = self._blocks_gone(recent)
+        lost: dict[int, str] = {}
         for epoch in recent:
             header = chain.call(self.contract.epoch, epoch.number)
             if not header.anchored:
-                missing = epoch
-            else:
-                self._check_header(epoch, header)
-        return missing
+                lost[epoch.number] = f"the contract holds no header for epoch {epoch.number}"
+                continue
+            self._check_header(epoch, header)
+            if epoch.number in gone:
+                lost[epoch.number] = f"its block {epoch.block_number} left the canonical chain"
+        return lost
+
+    def _blocks_gone(self, newest_first: Sequence[Epoch]) -> set[int]:
+        """The epochs whose block is no longer the canonical one at its height. One call while
+        nothing broke: a block still canonical vouches for every block below it."""
+        gone: set[int] = set()
+        for epoch in newest_first:
+            if epoch.block_number is None or epoch.block_hash is None:
+                break  # nothing to compare (never so for a final epoch)
+            try:
+                block = chain.call(self.w3.eth.get_block, epoch.block_number)
+            except BlockNotFound:
+                break  # a node behind, not a reorg: a reorg leaves another block at that height
+            if block["hash"].to_0x_hex() == epoch.block_hash:
+                break
+            gone.add(epoch.number)
+        return gone
 
     def _revoke(self, session: Session, epoch: Epoch, chain_latest: int, reason: str) -> None:
         """Record the break (what had been called final, and why it is not), then back to sealed."""
         session.add(FinalityViolation(
             epoch=epoch.number, detected_at=int(self.clock()), chain_latest=chain_latest, reason=reason[:200],
             tx_hash=epoch.tx_hash, block_number=epoch.block_number, block_hash=epoch.block_hash))
-        log.error("finality violation: epoch %d was final (block %s, tx %s) but the chain no longer holds it "
-                  "(%s): a reorg deeper than the confirmations; anchoring it again",
+        log.error("finality violation: epoch %d was final (block %s, tx %s) but %s: a reorg deeper than "
+                  "the confirmations; back to sealed, to be anchored again",
                   epoch.number, epoch.block_number, epoch.tx_hash, reason)
         # A new transaction is signed at the pending nonce. Should a node put the dropped one
         # back in its pool, it lands first and the new one reverts (the contract takes each

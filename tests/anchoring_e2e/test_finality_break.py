@@ -129,6 +129,31 @@ def test_a_reorg_deeper_than_the_confirmations_is_caught_counted_and_anchored_ag
     assert report.epochs == 3
 
 
+def test_a_dropped_transaction_mined_again_elsewhere_is_caught_by_its_block(
+        stack: Stack, served: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    anchorer, _depth = break_finality(stack, served, caplog)
+    dropped = epochs(stack)
+    with stack.sessions() as session:  # a node puts epoch 2's dropped transaction back in its pool
+        raw = session.scalars(select(AnchorAttempt.raw_tx).where(AnchorAttempt.tx_hash == dropped[2][1])).one()
+    stack.w3.eth.send_raw_transaction(raw)  # anvil mines it at once, in a new block
+    assert stack.contract.functions.latestEpoch().call() == 2
+    assert contract_header(stack, 2) == db_header(stack, 2)  # the header alone shows nothing wrong
+
+    with caplog.at_level(logging.ERROR, logger="tally.anchoring"):
+        report = anchorer.step()
+    assert report.revoked == (2, 3) and report.mined == (2,)  # recorded where it is now, same pass
+    with stack.sessions() as session:
+        reasons = dict(session.execute(select(FinalityViolation.epoch, FinalityViolation.reason)).all())
+    assert reasons == {2: f"its block {dropped[2][2]} left the canonical chain",
+                       3: "the contract's latestEpoch is 2"}
+    run_until_final(stack, anchorer)
+    again = epochs(stack)
+    assert again[2][1] == dropped[2][1] and again[2][2] != dropped[2][2]  # same transaction, new block
+    assert stack.contract.functions.latestEpoch().call() == 3
+    assert contract_header(stack, 3) == db_header(stack, 3)
+    assert violations_metric(served) == 2
+
+
 def test_the_proof_api_stops_offering_a_revoked_epoch_as_final(
         stack: Stack, served: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     anchorer = stack.anchorer(confirmations=CONFIRMATIONS)
@@ -211,11 +236,13 @@ def test_a_pass_where_nothing_broke_changes_nothing_for_a_bounded_number_of_call
     with stack.sessions() as session:
         assert session.scalars(select(FinalityViolation)).all() == []
     assert violations_metric(served) == 0
-    # The cost: one eth_call per re-checked epoch (3 of the 5 final ones), whatever the history's
-    # length, plus the eth_chainId lookups web3's validation middleware makes before any eth_call.
+    # The cost, whatever the history's length: one eth_call per re-checked epoch (3 of the 5
+    # final ones) and the newest one's block, plus the eth_chainId lookups web3's validation
+    # middleware makes before an eth_call.
     extra = with_recheck - without
-    assert extra["eth_call"] == 3 and set(extra) <= {"eth_call", "eth_chainId"}, (with_recheck, without)
-    assert sum(extra.values()) <= 3 * 3, extra
+    assert (extra["eth_call"], extra["eth_getBlockByNumber"]) == (3, 1), (with_recheck, without)
+    assert set(extra) <= {"eth_call", "eth_getBlockByNumber", "eth_chainId"}, extra
+    assert sum(extra.values()) <= 3 * 3 + 1, extra
 
 
 @pytest.mark.postgres
