@@ -4,6 +4,9 @@
 from what is durable (the database and the contract's own state), so a crash at any point is
 handled by the next pass of whichever process runs it:
 
+0. re-check: a final epoch the contract no longer holds, or whose block left the chain (a reorg
+   deeper than the confirmations dropped its transaction) is logged, recorded as a finality violation and taken back to
+   sealed, with every final epoch above it; the later steps anchor it again;
 1. reconcile: an epoch the contract already holds is marked mined, whichever transaction put
    it there, after checking that the on-chain header is ours;
 2. follow: a submitted epoch's attempts are looked up; a lost transaction is broadcast again
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +33,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BlockNotFound
 
 from anchoring import chain
-from anchoring.contract import EpochAnchored, TallyAnchor
+from anchoring.contract import EpochAnchored, EpochHeader, TallyAnchor
 from ledger import lifecycle
 from ledger.errors import InvariantError
 from ledger.lifecycle import EpochState, Transition
 from ledger.merkle.stored import StoredLog
-from ledger.models import AnchorAttempt, Epoch
+from ledger.models import AnchorAttempt, Epoch, FinalityViolation
 
 log = logging.getLogger("tally.anchoring")
 
@@ -53,6 +57,11 @@ class AnchorPolicy:
     confirmations: int | None = None
     stuck_after: float = 120.0
     gas_margin_percent: int = 130
+    # How many of the newest final epochs the contract says it holds are compared header by
+    # header on every pass (one call each, plus one for the newest one's block). A reorg only
+    # reaches recent blocks, so a few do; final epochs above the contract's latestEpoch are
+    # caught without any call.
+    recheck_final: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,8 @@ class StepReport:
     mined: tuple[int, ...] = ()
     final: tuple[int, ...] = ()
     reverted_to_sealed: tuple[int, ...] = ()
+    revoked: tuple[int, ...] = ()
+    """Final epochs the chain no longer held, taken back to sealed (finality violations)."""
 
 
 class Anchorer:
@@ -91,13 +102,92 @@ class Anchorer:
     def step(self) -> StepReport:
         """One pass; raises ChainUnavailableError when the node is down (the caller backs off)."""
         chain_latest = chain.call(self.contract.latest_epoch)
+        # First, so that the same pass reconciles or sends again what it takes back.
+        revoked = self._recheck_final(chain_latest)
         mined = self._reconcile(chain_latest)
         reverted = self._follow_submitted()
         reverted += self._confirm()
         final = self._finalize()
         sent = self._send_next(chain_latest)
         return StepReport(sent=sent, mined=tuple(mined), final=tuple(final),
-                          reverted_to_sealed=tuple(reverted))
+                          reverted_to_sealed=tuple(reverted), revoked=tuple(revoked))
+
+    # ---- 0. re-check what we called final
+
+    def _recheck_final(self, chain_latest: int) -> list[int]:
+        """Take back to sealed the final epochs the chain no longer holds, lowest first, with
+        every final epoch above (none can be on-chain without it). Costs ``policy.recheck_final``
+        calls and one more while nothing broke: epochs above ``chain_latest`` are broken on sight."""
+        with self.sessions() as session, session.begin():
+            # FOR UPDATE: a second anchorer waits, then finds these epochs no longer final and
+            # records nothing twice.
+            above = session.scalar(
+                select(Epoch.number).where(Epoch.state == EpochState.FINAL, Epoch.number > chain_latest)
+                .order_by(Epoch.number).limit(1).with_for_update())
+            lost = self._lost_below(session, chain_latest)
+            lowest = min(lost, default=above)
+            if lowest is None:
+                return []
+            broken = session.scalars(
+                select(Epoch).where(Epoch.state == EpochState.FINAL, Epoch.number >= lowest)
+                .order_by(Epoch.number).with_for_update()).all()
+            for epoch in broken:
+                reason = lost.get(epoch.number) or (
+                    f"the contract's latestEpoch is {chain_latest}" if epoch.number > chain_latest
+                    else f"epoch {lowest} below it was lost")
+                self._revoke(session, epoch, chain_latest, reason)
+            return [epoch.number for epoch in broken]
+
+    def _lost_below(self, session: Session, chain_latest: int) -> dict[int, str]:
+        """Of the newest final epochs at or below ``chain_latest``, those the chain lost, and
+        why: the contract holds no header for it, or its block left the canonical chain (the
+        same data mined again elsewhere: reconciling records where, and it becomes final anew).
+        A different header is not a reorg but another key's data: that stops anchoring."""
+        recent = session.scalars(
+            select(Epoch).where(Epoch.state == EpochState.FINAL, Epoch.number <= chain_latest)
+            .order_by(Epoch.number.desc()).limit(self.policy.recheck_final).with_for_update()).all()
+        gone = self._blocks_gone(recent)
+        lost: dict[int, str] = {}
+        for epoch in recent:
+            header = chain.call(self.contract.epoch, epoch.number)
+            if not header.anchored:
+                lost[epoch.number] = f"the contract holds no header for epoch {epoch.number}"
+                continue
+            self._check_header(epoch, header)
+            if epoch.number in gone:
+                lost[epoch.number] = f"its block {epoch.block_number} left the canonical chain"
+        return lost
+
+    def _blocks_gone(self, newest_first: Sequence[Epoch]) -> set[int]:
+        """The epochs whose block is no longer the canonical one at its height. One call while
+        nothing broke: a block still canonical vouches for every block below it."""
+        gone: set[int] = set()
+        for epoch in newest_first:
+            if epoch.block_number is None or epoch.block_hash is None:
+                break  # nothing to compare (never so for a final epoch)
+            try:
+                block = chain.call(self.w3.eth.get_block, epoch.block_number)
+            except BlockNotFound:
+                break  # a node behind, not a reorg: a reorg leaves another block at that height
+            if block["hash"].to_0x_hex() == epoch.block_hash:
+                break
+            gone.add(epoch.number)
+        return gone
+
+    def _revoke(self, session: Session, epoch: Epoch, chain_latest: int, reason: str) -> None:
+        """Record the break (what had been called final, and why it is not), then back to sealed."""
+        session.add(FinalityViolation(
+            epoch=epoch.number, detected_at=int(self.clock()), chain_latest=chain_latest, reason=reason[:200],
+            tx_hash=epoch.tx_hash, block_number=epoch.block_number, block_hash=epoch.block_hash))
+        log.error("finality violation: epoch %d was final (block %s, tx %s) but %s: a reorg deeper than "
+                  "the confirmations; back to sealed, to be anchored again",
+                  epoch.number, epoch.block_number, epoch.tx_hash, reason)
+        # A new transaction is signed at the pending nonce. Should a node put the dropped one
+        # back in its pool, it lands first and the new one reverts (the contract takes each
+        # epoch once); the revert path then reconciles the epoch from the contract.
+        self._supersede_attempts(session, epoch.number)
+        lifecycle.revoke_finality(epoch)
+        epoch.last_error = f"finality broken: {reason}"[:500]
 
     # ---- 1. reconcile with the contract
 
@@ -119,8 +209,9 @@ class Anchorer:
                 marked.append(epoch.number)
         return marked
 
-    def _check_header(self, epoch: Epoch) -> None:
-        header = chain.call(self.contract.epoch, epoch.number)
+    def _check_header(self, epoch: Epoch, header: EpochHeader | None = None) -> None:
+        if header is None:
+            header = chain.call(self.contract.epoch, epoch.number)
         ours = (epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points)
         if (header.log_size, header.log_root, header.balances_root, header.total_points) != ours:
             raise AnchorConflictError(
@@ -207,9 +298,12 @@ class Anchorer:
         return [*outbox, (replacement.raw_tx, epoch.number)]
 
     def _abandon(self, session: Session, epoch: Epoch) -> None:
-        session.execute(update(AnchorAttempt).where(AnchorAttempt.epoch == epoch.number)
-                        .values(superseded=True))
+        self._supersede_attempts(session, epoch.number)
         lifecycle.revert_to_sealed(epoch)
+
+    def _supersede_attempts(self, session: Session, number: int) -> None:
+        """None of the epoch's signed transactions is followed or broadcast again."""
+        session.execute(update(AnchorAttempt).where(AnchorAttempt.epoch == number).values(superseded=True))
 
     # ---- 3. confirmations and reorgs
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.lifecycle import EpochState
-from ledger.models import Contribution, Epoch, StoredObject
+from ledger.models import Contribution, Epoch, FinalityViolation, StoredObject
 
 
 class LedgerCollector(Collector):
@@ -26,6 +26,7 @@ class LedgerCollector(Collector):
             last_sealed = session.scalar(select(func.max(Epoch.number))) or 0
             last_final = session.scalar(select(func.max(Epoch.number)).where(Epoch.state == EpochState.FINAL)) or 0
             oldest_open = session.scalar(select(func.min(Epoch.sealed_at)).where(Epoch.state != EpochState.FINAL))
+            violations = session.scalar(select(func.count()).select_from(FinalityViolation)) or 0
             gas = session.scalar(select(func.coalesce(func.sum(Epoch.gas_used), 0))) or 0
             states: dict[str, Any] = dict(session.execute(
                 select(Epoch.state, func.count()).group_by(Epoch.state)).all())
@@ -44,6 +45,9 @@ class LedgerCollector(Collector):
         lag = time.time() - oldest_open if oldest_open else 0.0
         yield _gauge("tally_anchoring_lag_seconds", "Age of the oldest sealed epoch not yet final", lag)
         yield _counter("tally_anchor_gas_used", "Gas used by anchoring transactions", gas)
+        # Rows are only added, so this never decreases: a final epoch the chain later lost.
+        yield _counter("tally_finality_violations", "Final epochs a reorg deeper than the confirmations took back",
+                       violations)
         by_state = GaugeMetricFamily("tally_epochs", "Epochs by state", labels=["state"])
         for epoch_state in EpochState:
             by_state.add_metric([epoch_state.value], states.get(epoch_state.value, 0))

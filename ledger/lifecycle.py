@@ -5,7 +5,8 @@ in a block, then ``final`` once that block is at or below the final one. A reorg
 block takes the epoch back: to ``submitted`` while our signed bytes can still land (their nonce
 is free), else to ``sealed`` for a new transaction. Reconciling with the contract may find an
 epoch already anchored (by a transaction whose record a crash lost), so ``mine`` is allowed from
-``sealed`` too.
+``sealed`` too. A reorg deeper than the confirmations can still drop a ``final`` epoch's block;
+the anchorer then revokes its finality (back to ``sealed``), and it is anchored again.
 
 ``MOVES`` is the one table of allowed moves; every transition function checks it and raises
 ``LifecycleError`` for any other, so a bug in the anchorer stops it instead of corrupting the
@@ -44,6 +45,7 @@ class Transition(StrEnum):
     REVERT_TO_SEALED = "revert to sealed"
     REORG_TO_SUBMITTED = "reorg to submitted"
     FINALIZE = "finalize"
+    REVOKE_FINALITY = "revoke finality"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ MOVES: Mapping[Transition, Move] = MappingProxyType({
     # A reorg dropped the block, but the same signed bytes can still be mined.
     Transition.REORG_TO_SUBMITTED: Move((EpochState.MINED,), EpochState.SUBMITTED),
     Transition.FINALIZE: Move((EpochState.MINED,), EpochState.FINAL),
+    # A reorg deeper than the confirmations took a final epoch off the chain: anchor it again.
+    Transition.REVOKE_FINALITY: Move((EpochState.FINAL,), EpochState.SEALED),
 })
 """The single source of truth of the lifecycle: a move not listed here is refused."""
 
@@ -127,9 +131,20 @@ def reorg_to_submitted(epoch: Epoch) -> None:
 
 
 def finalize(epoch: Epoch, *, at: int) -> None:
-    """mined -> final: the block is at or below the final one; nothing moves the epoch again."""
+    """mined -> final: the block is at or below the final one; only a finality break (a reorg
+    deeper than the confirmations, see ``revoke_finality``) moves the epoch again."""
     _move(epoch, Transition.FINALIZE)
     epoch.finalized_at = at
+
+
+def revoke_finality(epoch: Epoch) -> None:
+    """final -> sealed: the chain no longer holds the epoch, though we had called it final. Like
+    ``revert_to_sealed``, every trace of the transaction is cleared (and ``finalized_at``, since it
+    is not final any more) so the next pass anchors it again; the caller records the break."""
+    _move(epoch, Transition.REVOKE_FINALITY)
+    epoch.tx_hash = epoch.block_hash = None
+    epoch.tx_nonce = epoch.block_number = epoch.gas_used = epoch.submitted_at = epoch.mined_at = None
+    epoch.finalized_at = None
 
 
 def open_epochs(session: Session) -> list[int]:

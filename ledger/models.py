@@ -178,6 +178,24 @@ class AnchorAttempt(Base):
     superseded: Mapped[bool] = mapped_column(default=False)
 
 
+class FinalityViolation(Base):
+    """A final epoch the chain no longer held: a reorg deeper than the confirmations dropped its
+    transaction. Rows are only ever added (one per epoch taken back), so the count is the same
+    on every replica; the transaction fields keep what had been called final."""
+
+    __tablename__ = "finality_violations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), index=True)
+    detected_at: Mapped[int] = mapped_column(BigInteger)
+    # The contract's latestEpoch when the break was seen.
+    chain_latest: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(200))
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+
+
 class StoredObject(Base):
     """Every object we store (contributions, manifests) and how far it has travelled.
 

@@ -21,7 +21,7 @@ from ledger.models import Epoch
 # move that forgets to clear a field, or clears one it should keep, shows.
 BEFORE: dict[str, Any] = {
     "tx_hash": "0x" + "aa" * 32, "tx_nonce": 4, "submitted_at": 100, "block_number": 7,
-    "block_hash": "0x" + "bb" * 32, "gas_used": 90_000, "mined_at": 110, "finalized_at": None,
+    "block_hash": "0x" + "bb" * 32, "gas_used": 90_000, "mined_at": 110, "finalized_at": 120,
     "last_error": "transaction 0xaa reverted",
 }
 TRACKED = ["state", *BEFORE]
@@ -53,6 +53,10 @@ CASES: dict[Transition, Case] = {
         lifecycle.reorg_to_submitted, EpochState.SUBMITTED,
         {"block_number": None, "block_hash": None, "gas_used": None, "mined_at": None}),
     Transition.FINALIZE: Case(lambda e: lifecycle.finalize(e, at=220), EpochState.FINAL, {"finalized_at": 220}),
+    Transition.REVOKE_FINALITY: Case(
+        lifecycle.revoke_finality, EpochState.SEALED,
+        {"tx_hash": None, "tx_nonce": None, "submitted_at": None, "block_number": None, "block_hash": None,
+         "gas_used": None, "mined_at": None, "finalized_at": None}),
 }
 
 # Written out here, not read from lifecycle.MOVES, so that a change to the table shows up as a failure.
@@ -64,6 +68,7 @@ ALLOWED: set[tuple[Transition, EpochState]] = {
     (Transition.REVERT_TO_SEALED, EpochState.MINED),
     (Transition.REORG_TO_SUBMITTED, EpochState.MINED),
     (Transition.FINALIZE, EpochState.MINED),
+    (Transition.REVOKE_FINALITY, EpochState.FINAL),  # a reorg deeper than the confirmations
 }
 
 
