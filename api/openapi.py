@@ -25,7 +25,7 @@ Responses = dict[int | str, dict[str, Any]]
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
-JSON_BODY = ("malformed-json", "unsupported-media-type", "body-too-large", "invalid-request")
+JSON_BODY = ("malformed-json", "json-too-deep", "unsupported-media-type", "body-too-large", "invalid-request")
 """What reading any JSON body may answer (``api.routes.body.read_json``), and its validation."""
 
 ALWAYS = ("internal-error",)

@@ -33,6 +33,9 @@ class ProblemType:
 
 _TYPES = [
     ProblemType("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON."),
+    ProblemType("json-too-deep", 400, "JSON nested too deep",
+                "The body nests arrays and objects deeper than the limit (64 levels); no accepted format "
+                "needs more than a few."),
     ProblemType("invalid-request", 422, "Invalid request",
                 "The JSON is well-formed but a field is missing, has the wrong type or is out of range; "
                 "`errors` lists each one."),
