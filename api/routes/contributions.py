@@ -28,15 +28,13 @@ from api.services import Services, ServicesDep
 from api.views import contribution_json
 from ledger.encoding import HASH_PATTERN
 from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, TallyError
+from ledger.ids import MAX_ROW_ID, in_range
 from ledger.intake import Accepted
 from ledger.models import Contribution, Epoch
 from ledger.outbox import storage_state
 from ledger.privacy import erase
 
 router = APIRouter(tags=["contributions"])
-
-MAX_ROW_ID = 1 << 63
-"""Row ids are 64-bit: a larger number names nothing (and must not reach the database)."""
 
 SUBMISSION_PROBLEMS = (
     *JSON_BODY, "invalid-address", "invalid-signature", "stale-issued-at", "future-issued-at",
@@ -105,8 +103,7 @@ def find_contribution(services: Services, key: str) -> Contribution:
     """A contribution by its id (ASCII digits) or its 0x contentHash."""
     with services.sessions() as session:
         if key.isascii() and key.isdigit():
-            number = int(key)
-            row = session.get(Contribution, number) if number < MAX_ROW_ID else None
+            row = session.get(Contribution, in_range(int(key), "key", MAX_ROW_ID))
         elif HASH_PATTERN.fullmatch(key):
             row = session.scalar(
                 select(Contribution).where(Contribution.content_hash == bytes.fromhex(key[2:]))
