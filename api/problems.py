@@ -42,7 +42,8 @@ _TYPES = [
     ProblemType("unsupported-media-type", 415, "Unsupported media type",
                 "Send the body as application/json."),
     ProblemType("body-too-large", 413, "Body too large",
-                "The request body is larger than the limit published at GET /v1/config (limits.maxBodyBytes)."),
+                "The request body is larger than the limit published at GET /v1/config (limits.maxBodyBytes; "
+                "for a batch, limits.maxBatchBodyBytes)."),
     ProblemType("batch-too-large", 413, "Batch too large",
                 "A batch holds at most limits.maxBatch items (GET /v1/config)."),
     ProblemType("invalid-address", 422, "Invalid address",

@@ -62,11 +62,15 @@ class Limits:
     max_body_bytes: int = 256 * 1024
     max_batch: int = 100
     issued_at_window: int = 600
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    """A whole batch body: far less than ``max_batch`` items of ``max_body_bytes`` each, so one
+    request can never make a server read and hold hundreds of megabytes."""
 
     def as_json(self) -> dict[str, int]:
         return {
             "maxBodyBytes": self.max_body_bytes,
             "maxBatch": self.max_batch,
+            "maxBatchBodyBytes": self.max_batch_body_bytes,
             "issuedAtWindow": self.issued_at_window,
         }
 

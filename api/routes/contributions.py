@@ -78,10 +78,10 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
         "schema": BatchBody.model_json_schema(), "example": BATCH_EXAMPLE}}}},
 )
 async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
-    """Submit up to limits.maxBatch conversations; one result per item, in order."""
+    """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
+    per item, in order."""
     intake = services.intake
-    limit = intake.limits.max_body_bytes * intake.limits.max_batch
-    body = await read_json(request, limit)
+    body = await read_json(request, intake.limits.max_batch_body_bytes)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise InvalidFieldError("items", "must be a list")
