@@ -6,11 +6,11 @@ libraries raise the interpreter's recursion limit when imported (see ``anchoring
 C JSON decoder recurses once per level, so a 200 KB body of brackets could overflow the C stack
 and kill the process instead of raising.
 
-What the accepted formats need: a ChatGPT export nests 7 levels (node, message, content, parts,
-metadata; ``mapping`` is a flat object of nodes, so a long conversation is wide, not deep), a
-submission adds one, a batch item two more; the richest export metadata seen (citations, search
-results) stays under 16. 64 leaves room for what exports may add without allowing anything
-that threatens the stack.
+What the accepted formats need: the ChatGPT export of tests/fixtures nests 7 levels (mapping,
+node, message, content, parts; ``mapping`` is a flat object of nodes, so a long conversation is
+wide, not deep), a submission adds one level and a batch item two more: 10 in all. Richer
+message metadata (citations, search results) adds a few; 64 leaves ample room for what exports
+may add, and is far from anything that threatens the stack.
 """
 
 from __future__ import annotations
