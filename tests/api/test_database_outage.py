@@ -38,6 +38,7 @@ CALLS: list[tuple[str, Call]] = [
     ("account contributions", lambda c, _: c.get(f"/v1/accounts/{ADDRESS}/contributions")),
     ("account proof", lambda c, _: c.get(f"/v1/accounts/{ADDRESS}/proof")),
     ("consistency", lambda c, _: c.get("/v1/log/consistency?first=0")),
+    ("metrics", lambda c, _: c.get("/metrics")),
 ]
 
 
