@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import MethodNotAllowedError
@@ -21,11 +23,18 @@ from api.problems import PROBLEM_TYPES, problem_response
 from api.routes import accounts, adjustments, contributions, epochs, gateway, meta, page, proofs
 from api.routes import usage as usage_routes
 from api.services import ChainInfo, Services, UsagePolicy
-from ledger.errors import InvalidInputError, NotFoundError, TallyError
+from ledger.errors import InvalidInputError, NotFoundError, TallyError, UnavailableError
 
 __all__ = ["ChainInfo", "Services", "UsagePolicy", "create_app"]
 
 log = logging.getLogger("tally.api")
+
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the client to wait (RFC 9110 §10.2.3) before it tries again."""
+
+DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeoutError)
+"""What SQLAlchemy raises when the database cannot be reached, drops the connection or the pool
+has no connection to give: an outage, answered 503 like any other ``UnavailableError``."""
 
 
 def create_app(services: Services, *, cors_origins: list[str] | None = None) -> FastAPI:
@@ -48,8 +57,21 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None) -> 
     async def _tally_error(request: Request, exc: TallyError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc)
-        # Some errors carry headers of their answer besides the body (a 429's Retry-After).
-        return problem_response(exc, request.url.path, headers=getattr(exc, "headers", None))
+        # Some errors carry headers of their answer besides the body (a 429's Retry-After); every
+        # outage tells the client when to come back.
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status == 503:
+            headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
+        return problem_response(exc, request.url.path, headers=headers or None)
+
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        # The driver's message can name the server and the statement: log only what failed.
+        cause = getattr(exc, "orig", None) or exc
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(cause).__name__)
+        return await _tally_error(request, UnavailableError("the database cannot be reached; retry later"))
+
+    for outage in DATABASE_DOWN:
+        app.add_exception_handler(outage, _database_down)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

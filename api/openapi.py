@@ -25,11 +25,12 @@ Responses = dict[int | str, dict[str, Any]]
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
-JSON_BODY = ("malformed-json", "unsupported-media-type", "body-too-large", "invalid-request")
+JSON_BODY = ("malformed-json", "json-too-deep", "unsupported-media-type", "body-too-large", "invalid-request")
 """What reading any JSON body may answer (``api.routes.body.read_json``), and its validation."""
 
-ALWAYS = ("internal-error",)
-"""What any route may answer: the app's last-resort handler renders unexpected failures."""
+ALWAYS = ("internal-error", "unavailable")
+"""What any route may answer: the app's last-resort handler renders unexpected failures, and an
+outage of the database (or of another dependency) is a 503 with Retry-After."""
 
 ADMIN_KEY = "adminKey"
 DATA_CONSUMER_KEY = "dataConsumerKey"

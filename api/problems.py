@@ -33,13 +33,17 @@ class ProblemType:
 
 _TYPES = [
     ProblemType("malformed-json", 400, "Malformed JSON", "The request body is not valid JSON."),
+    ProblemType("json-too-deep", 400, "JSON nested too deep",
+                "The body nests arrays and objects deeper than the limit (64 levels); no accepted format "
+                "needs more than a few."),
     ProblemType("invalid-request", 422, "Invalid request",
                 "The JSON is well-formed but a field is missing, has the wrong type or is out of range; "
                 "`errors` lists each one."),
     ProblemType("unsupported-media-type", 415, "Unsupported media type",
                 "Send the body as application/json."),
     ProblemType("body-too-large", 413, "Body too large",
-                "The request body is larger than the limit published at GET /v1/config (limits.maxBodyBytes)."),
+                "The request body is larger than the limit published at GET /v1/config (limits.maxBodyBytes; "
+                "for a batch, limits.maxBatchBodyBytes)."),
     ProblemType("batch-too-large", 413, "Batch too large",
                 "A batch holds at most limits.maxBatch items (GET /v1/config)."),
     ProblemType("invalid-address", 422, "Invalid address",

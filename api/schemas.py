@@ -338,6 +338,7 @@ class Eip712(BaseModel):
 class Limits(BaseModel):
     maxBodyBytes: int
     maxBatch: int
+    maxBatchBodyBytes: int = Field(description="the most bytes a whole batch body may have")
     issuedAtWindow: int = Field(description="seconds issuedAt may be off the server's clock")
 
 

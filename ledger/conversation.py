@@ -43,6 +43,10 @@ ROLE_ALIASES: Mapping[str, Role] = {
 MAX_CHATGPT_DEPTH = 100_000
 IMAGE_PLACEHOLDER = "[image]"
 
+MAX_MODEL_LENGTH = 200
+"""The longest model name, in characters after normalisation: what ``contributions.model``
+(varchar 200) holds. Real names are a few dozen (``gpt-4o-2024-08-06``)."""
+
 
 class ConversationError(InvalidInputError, ValueError):
     """A conversation that cannot be normalised; each subclass is its own problem type."""
@@ -171,6 +175,12 @@ def _model_of(value: object) -> str | None:
     if not isinstance(value, str):
         raise MalformedConversationError("model must be a string or null")
     model = normalise_text(value)
+    if len(model) > MAX_MODEL_LENGTH:
+        raise MalformedConversationError(
+            f"model is {len(model)} characters long; the limit is {MAX_MODEL_LENGTH}", limit=MAX_MODEL_LENGTH)
+    if "\x00" in model:
+        # No SQL text column (PostgreSQL's least of all) can hold a NUL.
+        raise MalformedConversationError("model contains a NUL character")
     return model or None
 
 

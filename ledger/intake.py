@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import journal
@@ -23,13 +23,13 @@ from ledger.consent import Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, canonical_bytes, normalise
 from ledger.db import table_of
-from ledger.errors import ConflictError, TallyError
+from ledger.errors import ConflictError, InvalidInputError, TallyError
 from ledger.models import Contribution, StoredObject
 from ledger.scoring import Score, score
 
 __all__ = [
     "Accepted", "Consent", "DuplicateContributionError", "Intake", "IntakeError", "Limits", "NonceReusedError",
-    "Prepared", "ReceiptFields", "Submission", "accept_one", "record", "screen",
+    "Prepared", "ReceiptFields", "Submission", "UnstorableError", "accept_one", "record", "screen",
 ]
 
 SignReceipt = Callable[[ReceiptFields], bytes]
@@ -62,11 +62,15 @@ class Limits:
     max_body_bytes: int = 256 * 1024
     max_batch: int = 100
     issued_at_window: int = 600
+    max_batch_body_bytes: int = 16 * 1024 * 1024
+    """A whole batch body: far less than ``max_batch`` items of ``max_body_bytes`` each, so one
+    request can never make a server read and hold hundreds of megabytes."""
 
     def as_json(self) -> dict[str, int]:
         return {
             "maxBodyBytes": self.max_body_bytes,
             "maxBatch": self.max_batch,
+            "maxBatchBodyBytes": self.max_batch_body_bytes,
             "issuedAtWindow": self.issued_at_window,
         }
 
@@ -101,7 +105,7 @@ class Submission:
     consent: Consent
 
 
-Outcome = tuple[Contribution, Score] | IntakeError
+Outcome = tuple[Contribution, Score] | IntakeError | InvalidInputError
 
 
 def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeError | None]:
@@ -143,6 +147,16 @@ class DuplicateInBatchError(IntakeError):
         super().__init__("this conversation appears earlier in the same batch")
 
 
+class UnstorableError(InvalidInputError):
+    """A value the database refused to store (too long for its column, say): every field is
+    checked before, so this is a check missing there, answered as a refusal of this item alone."""
+
+    def __init__(self) -> None:
+        super().__init__("a field of this submission does not fit the ledger's columns; nothing was written")
+
+
+Refusal = IntakeError | UnstorableError
+
 def record(
     session: Session,
     submissions: Sequence[Submission],
@@ -162,7 +176,7 @@ def record(
     # Unscreened (one submission in a transaction of its own): the unique indexes alone refuse a
     # duplicate, saving the round trips of the look-up and of a savepoint; the caller reads the
     # refusal after the rollback.
-    refusals: list[IntakeError | None] = screen(session, submissions) if screened else [None] * len(submissions)
+    refusals: list[Refusal | None] = [*screen(session, submissions)] if screened else [None] * len(submissions)
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
     scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
     rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
@@ -186,16 +200,18 @@ def record(
     try:
         with session.begin_nested():
             _insert(session, [(rows[i], stored[i]) for i in fresh], now)
-    except IntegrityError:
+    except (IntegrityError, DataError):
         for i in fresh:
             try:
                 with session.begin_nested():
                     _insert(session, [(rows[i], stored[i])], now)
+            except DataError:
+                refusals[i] = UnstorableError()
             except IntegrityError:
-                refusal = lost_race(session, submissions[i].prepared, submissions[i].consent)
-                if refusal is None:
+                lost = lost_race(session, submissions[i].prepared, submissions[i].consent)
+                if lost is None:
                     raise  # not a race we know: a bug, let it surface
-                refusals[i] = refusal
+                refusals[i] = lost
     outcomes: list[Outcome] = []
     for i, refusal in enumerate(refusals):
         if isinstance(refusal, DuplicateInBatchError):
@@ -274,13 +290,15 @@ def accept_one(
                 (outcome,) = record(session, [Submission(prepared, consent)], store=store,
                                     sign_receipt=sign_receipt, now=now, master_key=master_key,
                                     screened=False)
+        except DataError:
+            raise UnstorableError() from None
         except IntegrityError:
             with session.begin():
                 refusal = lost_race(session, prepared, consent)
             if refusal is None:
                 raise
             raise refusal from None
-    if isinstance(outcome, IntakeError):
+    if isinstance(outcome, TallyError):
         raise outcome
     return outcome
 
@@ -359,5 +377,5 @@ class Intake:
             outcomes = record(session, [submission for _, submission in checked], store=self.store,
                               sign_receipt=self.signer.sign, now=now, master_key=self._master_key)
         for (i, _), outcome in zip(checked, outcomes, strict=True):
-            results[i] = outcome if isinstance(outcome, IntakeError) else Accepted(*outcome)
+            results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
         return [r for r in results if r is not None]

@@ -21,6 +21,7 @@ from ledger import journal
 from ledger.adjustments import MAX_REF_LENGTH
 from ledger.db import serialise
 from ledger.errors import ConflictError, InvalidFieldError, TallyError
+from ledger.ids import MAX_ROW_ID
 from ledger.models import Contribution, UsageReport
 
 MAX_ITEMS = 1000
@@ -103,9 +104,6 @@ def _digest(items: Sequence[tuple[int, int]], points_per_unit: int) -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-MAX_CONTRIBUTION_ID = (1 << 63) - 1
-
-
 def resolve_items(session: Session, items: Sequence[tuple[int | str, int]]) -> list[tuple[int, int]]:
     """(contribution id, units) for items naming a contribution by id or by 0x contentHash; a
     contentHash nobody contributed, or an id past the 64-bit range, is refused by its index."""
@@ -119,8 +117,8 @@ def resolve_items(session: Session, items: Sequence[tuple[int | str, int]]) -> l
             if found is None:
                 raise UnknownContributionError(index, key, "no contribution has this contentHash")
             resolved.append((found, units))
-        elif key > MAX_CONTRIBUTION_ID:
-            raise UnknownContributionError(index, key)
+        elif key > MAX_ROW_ID:
+            raise UnknownContributionError(index, key, f"an id is from 1 to {MAX_ROW_ID}")
         else:
             resolved.append((key, units))
     return resolved

@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 from pydantic import SecretStr
 
+import anchoring  # noqa: F401 (puts back the recursion limit eth-account raises: see there)
 from ledger.errors import InvalidInputError
 from tally.settings import Settings
 

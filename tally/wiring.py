@@ -104,7 +104,8 @@ def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake
         store=ledger.intake_store,
         consent=ConsentPolicy(domain, terms, settings.issued_at_window),
         signer=OperatorSigner(domain, operator_key(settings)),
-        limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window),
+        limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window,
+                      max_batch_body_bytes=settings.max_batch_body_bytes),
         master_key=master_key(settings),
     )
 

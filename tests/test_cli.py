@@ -89,3 +89,14 @@ def test_exit_codes_say_what_failed(tmp_path: Path) -> None:
     assert usage.returncode == ExitCode.BAD_INPUT
     helped = tally("--help", env=env)
     assert helped.returncode == 0 and "Exit codes: 0 ok; 1 verification failed" in " ".join(helped.stdout.split())
+
+
+def test_serve_and_status_with_an_unreachable_database_exit_3_with_one_line(tmp_path: Path) -> None:
+    """`serve` upgrades the schema first: an unreachable database ends it before it listens."""
+    from tests.support.server import free_port
+
+    env = {"TALLY_HOME": str(tmp_path), **API_ONLY,
+           "TALLY_DATABASE_URL": f"postgresql+psycopg://tally:s3cret-pw@127.0.0.1:{free_port()}/tally"}
+    for args in (("serve", "--port", str(free_port())), ("status",)):
+        error = one_line_error(tally(*args, env=env), ExitCode.UNAVAILABLE)
+        assert "database cannot be reached" in error and "s3cret-pw" not in error

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.openapi import answers, problems
+from api.routes.params import ContributionCursor, EntryCursor
 from api.schemas import Account, AccountContributions
 from api.services import ServicesDep
 from api.views import contribution_json, entry_json
@@ -25,7 +26,7 @@ def account(
     services: ServicesDep,
     address: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: Annotated[int | None, Query(ge=0, description="cursor: the last entry id seen")] = None,
+    after: EntryCursor = None,
 ) -> dict[str, Any]:
     """The balance (all credited points), the part not yet sealed, and the journal, paginated."""
     checksummed = parse_address(address, "address")
@@ -50,7 +51,7 @@ def account_contributions(
     services: ServicesDep,
     address: str,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="cursor: contributions with a lower id")] = None,
+    before: ContributionCursor = None,
 ) -> dict[str, Any]:
     """The account's contributions, newest first, with their anchoring state."""
     checksummed = parse_address(address, "address")

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.errors import BodyTooLargeError, MalformedJsonError, UnsupportedMediaTypeError
+from ledger.nesting import check_nesting
 
 
 def _refuse_constant(name: str) -> Any:
@@ -15,7 +17,11 @@ def _refuse_constant(name: str) -> Any:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The parsed body; 415, 413 or 400 problems for the wrong type, size or syntax."""
+    """The parsed body; 415, 413 or 400 problems for the wrong type, size, depth or syntax.
+
+    The body is read chunk by chunk and refused as soon as it passes ``limit``, so an oversized
+    body is never held whole; its nesting is checked before it is parsed (``ledger.nesting``).
+    """
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
@@ -30,7 +36,14 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
+    # Off the event loop: a batch body is megabytes, and other requests must not wait on it.
+    return await run_in_threadpool(parse_json, b"".join(chunks))
+
+
+def parse_json(data: bytes) -> Any:
+    """Strict JSON (no NaN nor Infinity), refused unparsed when it nests too deep."""
+    check_nesting(data)
     try:
-        return json.loads(b"".join(chunks), parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise MalformedJsonError(f"the body is not valid JSON: {exc}") from None

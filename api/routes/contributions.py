@@ -28,15 +28,13 @@ from api.services import Services, ServicesDep
 from api.views import contribution_json
 from ledger.encoding import HASH_PATTERN
 from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, TallyError
+from ledger.ids import MAX_ROW_ID, in_range
 from ledger.intake import Accepted
 from ledger.models import Contribution, Epoch
 from ledger.outbox import storage_state
 from ledger.privacy import erase
 
 router = APIRouter(tags=["contributions"])
-
-MAX_ROW_ID = 1 << 63
-"""Row ids are 64-bit: a larger number names nothing (and must not reach the database)."""
 
 SUBMISSION_PROBLEMS = (
     *JSON_BODY, "invalid-address", "invalid-signature", "stale-issued-at", "future-issued-at",
@@ -80,10 +78,10 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
         "schema": BatchBody.model_json_schema(), "example": BATCH_EXAMPLE}}}},
 )
 async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
-    """Submit up to limits.maxBatch conversations; one result per item, in order."""
+    """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
+    per item, in order."""
     intake = services.intake
-    limit = intake.limits.max_body_bytes * intake.limits.max_batch
-    body = await read_json(request, limit)
+    body = await read_json(request, intake.limits.max_batch_body_bytes)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise InvalidFieldError("items", "must be a list")
@@ -105,8 +103,7 @@ def find_contribution(services: Services, key: str) -> Contribution:
     """A contribution by its id (ASCII digits) or its 0x contentHash."""
     with services.sessions() as session:
         if key.isascii() and key.isdigit():
-            number = int(key)
-            row = session.get(Contribution, number) if number < MAX_ROW_ID else None
+            row = session.get(Contribution, in_range(int(key), "key", MAX_ROW_ID))
         elif HASH_PATTERN.fullmatch(key):
             row = session.scalar(
                 select(Contribution).where(Contribution.content_hash == bytes.fromhex(key[2:]))

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.openapi import answers, header_docs, problems
+from api.routes.params import EpochCursor, EpochNumber
 from api.schemas import ConsistencyProof, EpochPage, EpochView
 from api.services import Services, ServicesDep
 from ledger.encoding import hex0x
@@ -20,10 +21,6 @@ from ledger.outbox import storage_state
 from ledger.proofs import header_json, transaction_json
 
 router = APIRouter(tags=["epochs"])
-
-MAX_EPOCH = (1 << 31) - 1
-"""Epoch numbers are stored as 32-bit integers: a larger number names no epoch."""
-
 
 def _epoch_json(services: Services, epoch: Epoch, storage: str = "local") -> dict[str, Any]:
     chain = services.chain
@@ -48,7 +45,7 @@ def _epoch_json(services: Services, epoch: Epoch, storage: str = "local") -> dic
 def epochs(
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="cursor: list epochs below this number")] = None,
+    before: EpochCursor = None,
 ) -> dict[str, Any]:
     """Epochs, newest first."""
     query = select(Epoch).order_by(Epoch.number.desc()).limit(limit + 1)
@@ -64,7 +61,7 @@ def epochs(
 
 def _get_epoch(services: Services, number: int) -> Epoch:
     with services.sessions() as session:
-        epoch = session.get(Epoch, number) if 0 < number <= MAX_EPOCH else None
+        epoch = session.get(Epoch, number)
     if epoch is None:
         raise NotFoundError(f"no epoch {number}")
     return epoch
@@ -72,7 +69,7 @@ def _get_epoch(services: Services, number: int) -> Epoch:
 
 @router.get("/v1/epochs/{number}", operation_id="getEpoch",
             responses={**answers(EpochView), **problems("not-found", "invalid-request")})
-def epoch(services: ServicesDep, number: int) -> dict[str, Any]:
+def epoch(services: ServicesDep, number: EpochNumber) -> dict[str, Any]:
     epoch = _get_epoch(services, number)
     with services.sessions() as session:
         storage = storage_state(session, [epoch.manifest_cid])[epoch.manifest_cid]
@@ -85,7 +82,7 @@ def epoch(services: ServicesDep, number: int) -> dict[str, Any]:
                 "content": {"application/json": {"schema": {"type": "object"}}},
                 "headers": header_docs({"X-Content-CID": "the manifest's CID"}),
             }, **problems("not-found", "invalid-request")})
-def manifest(services: ServicesDep, number: int) -> Response:
+def manifest(services: ServicesDep, number: EpochNumber) -> Response:
     """The epoch's manifest, byte for byte as stored under its CID (JCS JSON)."""
     epoch = _get_epoch(services, number)
     data = services.store.get(epoch.manifest_cid)

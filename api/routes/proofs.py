@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.openapi import answers, problems
 from api.routes.contributions import find_contribution
+from api.routes.params import EpochQuery
 from api.schemas import BalanceProofBundle, ContributionProofBundle
 from api.services import ServicesDep
 from ledger.encoding import parse_address
 from ledger.proofs import balance_bundle, contribution_bundle
 
 router = APIRouter(tags=["proofs"])
-
-EpochQuery = Annotated[int | None, Query(ge=1, description="prove against this epoch (default: latest final)")]
 
 
 @router.get("/v1/contributions/{key}/proof", operation_id="getContributionProof",
