@@ -44,7 +44,7 @@ def test_real_chatgpt_exports_nest_far_below_the_limit() -> None:
                                   f"/v1/accounts/{ALICE}/grants"])
 def test_a_body_nested_past_the_limit_is_a_400_and_changes_nothing(db_url: str, tmp_path: Path, path: str) -> None:
     api = build_api(db_url, tmp_path, max_body_bytes=256 * 1024)
-    client = api.client_with(admin_api_key="admin-key", usage=UsagePolicy("admin-key", points_per_unit=1))
+    client = api.client_with(admin_api_key="admin-key", usage_api_key="admin-key", usage=UsagePolicy(points_per_unit=1))
     before = api.counts()
     for body in (CRASHER[:1500] + CRASHER[-1500:], nested(MAX_JSON_DEPTH + 1)):
         response = client.post(path, content=body, headers={"content-type": "application/json", **KEYS})

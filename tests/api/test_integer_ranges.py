@@ -41,7 +41,7 @@ UNICODE_DIGITS = ["%C2%B3", "%D9%A3", "%EF%BC%91"]  # superscript three, Arabic-
 
 @pytest.fixture
 def admin(api: Api) -> TestClient:
-    client = api.client_with(admin_api_key="admin-key", usage=UsagePolicy("admin-key", points_per_unit=1))
+    client = api.client_with(admin_api_key="admin-key", usage_api_key="admin-key", usage=UsagePolicy(points_per_unit=1))
     accepted = client.post("/v1/contributions", json=api.signed(sample_conversation("r"), contributor_key(1)))
     assert accepted.status_code == 201, accepted.text
     return client
