@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.openapi import answers, problems
-from api.routes.params import ContributionCursor, EntryCursor
+from api.routes.params import AccountAddress, ContributionCursor, EntryCursor
 from api.schemas import Account, AccountContributions
 from api.services import ServicesDep
 from api.views import contribution_json, entry_json
@@ -24,7 +24,7 @@ router = APIRouter(tags=["accounts"])
             responses={**answers(Account), **problems("invalid-address", "invalid-request")})
 def account(
     services: ServicesDep,
-    address: str,
+    address: AccountAddress,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: EntryCursor = None,
 ) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def account(
             responses={**answers(AccountContributions), **problems("invalid-address", "invalid-request")})
 def account_contributions(
     services: ServicesDep,
-    address: str,
+    address: AccountAddress,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: ContributionCursor = None,
 ) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
 from api.routes.admin import require_admin
 from api.routes.body import read_json
+from api.routes.params import AccountAddress
 from api.schemas import AdjustmentView
 from api.services import Services, ServicesDep
 from ledger import adjustments
@@ -41,7 +42,7 @@ Apply = Callable[..., adjustments.Outcome]
              responses={**answers(AdjustmentView, 201, "Granted"),
                         **answers(AdjustmentView, 200, "This ref was granted before: the first grant"),
                         **problems(*_PROBLEMS)})
-async def grant(request: Request, services: ServicesDep, address: str) -> JSONResponse:
+async def grant(request: Request, services: ServicesDep, address: AccountAddress) -> JSONResponse:
     """Credit points to an account from the rewards pool. Admin only. Sending the same `ref`
     again answers 200 with the first grant and moves nothing."""
     return await _adjust(request, services, address, adjustments.grant)
@@ -52,7 +53,7 @@ async def grant(request: Request, services: ServicesDep, address: str) -> JSONRe
              responses={**answers(AdjustmentView, 201, "Clawed back"),
                         **answers(AdjustmentView, 200, "This ref was clawed back before: the first clawback"),
                         **problems(*_PROBLEMS, "insufficient-points")})
-async def claw_back(request: Request, services: ServicesDep, address: str) -> JSONResponse:
+async def claw_back(request: Request, services: ServicesDep, address: AccountAddress) -> JSONResponse:
     """Return points from an account to the rewards pool, never below a zero balance. Admin only;
     idempotent by `ref` like grants."""
     return await _adjust(request, services, address, adjustments.claw_back)

@@ -15,6 +15,7 @@ from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
 from api.problems import problem_body
 from api.routes.admin import require_admin
 from api.routes.body import read_json
+from api.routes.params import ContributionKey
 from api.schemas import (
     BATCH_EXAMPLE,
     SUBMISSION_EXAMPLE,
@@ -117,7 +118,7 @@ def find_contribution(services: Services, key: str) -> Contribution:
 
 @router.get("/v1/contributions/{key}", operation_id="getContribution",
             responses={**answers(ContributionView), **problems("not-found", "invalid-request")})
-def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
+def get_contribution(services: ServicesDep, key: ContributionKey) -> dict[str, Any]:
     """A contribution by id or contentHash, with its consent, receipt and log position."""
     row = find_contribution(services, key)
     with services.sessions() as session:
@@ -129,7 +130,7 @@ def get_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
 @router.post("/v1/contributions/{key}:erase", dependencies=[Depends(require_admin)],
              operation_id="eraseContribution", openapi_extra=secured(ADMIN_KEY),
              responses={**answers(Erasure), **problems("unauthorized", "not-found", "invalid-request")})
-def erase_contribution(services: ServicesDep, key: str) -> dict[str, Any]:
+def erase_contribution(services: ServicesDep, key: ContributionKey) -> dict[str, Any]:
     """Erase a private contribution's content on request: its data key is destroyed, so every
     stored copy becomes unreadable; the public commitment and the points stay. Admin only."""
     row = find_contribution(services, key)

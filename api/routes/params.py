@@ -7,7 +7,18 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
+from ledger.encoding import ADDRESS_PATTERN, HASH_PATTERN
 from ledger.ids import MAX_EPOCH, MAX_ROW_ID
+
+# Path strings are checked by the core (``ledger.encoding.parse_address``, the contribution
+# lookup), which names the problem precisely (``invalid-address``...); the patterns are declared
+# in the document only, so a client sees the form without the check moving to FastAPI.
+AccountAddress = Annotated[str, Path(
+    description="an account: 0x followed by 40 hex digits (EIP-55 if mixed case)",
+    json_schema_extra={"pattern": ADDRESS_PATTERN.pattern})]
+ContributionKey = Annotated[str, Path(
+    description=f"a contribution's id (1 to {MAX_ROW_ID}) or its 0x contentHash",
+    json_schema_extra={"pattern": rf"^([1-9][0-9]{{0,18}}|{HASH_PATTERN.pattern[1:-1]})$"})]
 
 EpochNumber = Annotated[int, Path(ge=1, le=MAX_EPOCH, description="the epoch's number")]
 EpochQuery = Annotated[int | None, Query(ge=1, le=MAX_EPOCH,

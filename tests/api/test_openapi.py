@@ -184,3 +184,23 @@ def test_a_real_submission_and_config_agree_with_their_schemas(api: Api, documen
     account = api.client.get(f"/v1/accounts/{contribution['contributor']}").json()
     conforms(document, "Account", account)
     keys_documented(document, "Account", account)
+
+
+def test_path_strings_declare_the_form_the_core_accepts(document: dict[str, Any]) -> None:
+    forms = {"address": re.compile(r"^0x[0-9a-fA-F]{40}$"),
+             "key": re.compile(r"^([1-9][0-9]{0,18}|0x[0-9a-fA-F]{64})$")}
+    seen: set[str] = set()
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] in forms:
+                    assert parameter["schema"]["pattern"] == forms[parameter["name"]].pattern, path
+                    seen.add(parameter["name"])
+    assert seen == set(forms)
+    assert forms["address"].match("0x" + "ab" * 20) and not forms["key"].match("³")
+
+
+def test_a_wrong_method_is_a_405_problem_that_says_which_methods_are_allowed(api: Api) -> None:
+    answer = api.client.put("/v1/contributions/1")
+    assert answer.status_code == 405 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["allow"] == "GET" and answer.json()["type"] == "/problems/method-not-allowed"
