@@ -1,0 +1,242 @@
+"""Faults of every moving part under load, on PostgreSQL, anvil and js-ipfs, with real `tally`
+processes. Each scenario injects its fault while contributors submit, lets the ledger settle, and
+ends with `assert_ledger_invariants`. Random choices are seeded, so a failure can be replayed.
+
+The form (how many kills, how long an outage) comes from the `profile` fixture: the CI form by
+default, the soak form with TALLY_SOAK=1 (`make soak`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from ledger.lifecycle import EpochState
+from ledger.models import Epoch, StoredObject
+from tally.sharegpt import distinct_conversations
+from tests.faults.conftest import Profile
+from tests.faults.harness import Deployment, Load
+from tests.faults.invariants import assert_ledger_invariants
+from tests.support import postgres
+from tests.support.ipfs_daemon import IpfsDaemon
+from tests.support.worker import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+Deploy = Callable[..., Deployment]
+
+
+def start_load(d: Deployment, profile: Profile, pace: float = 1.0) -> Load:
+    """Three submitting threads, about three submissions a second in all (bounded load on a
+    shared two-core machine), for as long as the faults last (the scenario stops it) or until
+    the conversations run out."""
+    return Load(d.server.url, distinct_conversations(profile.conversations), pace=pace).start()
+
+
+def assert_still_running(d: Deployment) -> None:
+    """Faults of a dependency must not take our own processes down: they wait and retry."""
+    alive = d.processes_alive()
+    assert all(alive.values()), f"a process died of a dependency's fault: {alive}\n" + (
+        d.worker.log()[-3000:] if d.worker is not None else "") + d.server.log()[-3000:]
+
+
+def wait_final(d: Deployment, count: int, timeout: float) -> None:
+    wait_for(lambda: sum(s == EpochState.FINAL for s in d.epochs().values()) >= count, timeout,
+             f"{count} final epochs (have {d.epochs()})", interval=0.25)
+
+
+# ---- 1. SIGKILLs of the API process and of the worker
+
+
+def test_random_sigkills_of_the_api_and_the_worker_lose_no_acknowledged_contribution(
+    deploy: Deploy, profile: Profile
+) -> None:
+    rng = random.Random(1)
+    d = deploy()
+    d.start_worker()
+    load = start_load(d, profile)
+    # Both targets equally often, in a seeded random order, at random moments: a kill lands
+    # mid-request, mid-seal or mid-anchor as it happens.
+    targets = ["server", "worker"] * (profile.kills // 2)
+    rng.shuffle(targets)
+    for target in targets:
+        time.sleep(rng.uniform(0.3, 2.0))
+        if target == "server":
+            d.kill_server()
+            d.server.start()
+        else:
+            d.kill_worker()
+            d.start_worker()
+    result = load.stop()
+    d.wait_settled(profile.settle)
+    assert_ledger_invariants(d, result, "1 sigkill api/worker")
+
+
+# ---- 2. Database connections cut under the processes' feet
+
+
+def terminate_backends(db_url: str) -> int:
+    """`pg_terminate_backend` on every connection to this test's database but the admin's own:
+    the API's, the worker's (its leader lock too) and the test's."""
+    admin = sa.create_engine(postgres.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return int(conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": db_url.rsplit("/", 1)[1]}).scalar_one())
+    finally:
+        admin.dispose()
+
+
+def test_database_connections_terminated_while_submitting_and_sealing(deploy: Deploy, profile: Profile) -> None:
+    rng = random.Random(2)
+    d = deploy()
+    d.start_worker()
+    load = start_load(d, profile)
+    wait_final(d, 1, 60)  # the worker is the leader and sealing: the cuts hit its lock and jobs
+    cut = 0
+    for _ in range(profile.db_cuts):
+        time.sleep(rng.uniform(0.5, 2.5))
+        cut += terminate_backends(d.db_url)
+    time.sleep(2)  # submissions after the last cut, on re-established connections
+    result = load.stop()
+    d.wait_settled(profile.settle)
+    assert_still_running(d)
+    assert cut >= profile.db_cuts, "the cuts found no connection to terminate"
+    assert_ledger_invariants(d, result, "2 pg_terminate_backend", connections_cut=cut)
+
+
+# ---- 3. The chain node stopped, then SIGKILLed and restarted from its state file
+
+
+def test_the_chain_node_frozen_and_killed_delays_anchoring_and_loses_nothing(
+    deploy: Deploy, profile: Profile
+) -> None:
+    rng = random.Random(3)
+    # Three confirmations: anvil dumps its state every second, so a SIGKILL loses up to the last
+    # second of blocks; an epoch counted final must be deeper than what a kill can take back.
+    d = deploy(confirmations=3)
+    d.start_worker()
+    load = start_load(d, profile)
+    wait_final(d, 1, 60)
+    for _ in range(profile.outages):
+        d.pause_chain()  # SIGSTOP: the node accepts connections and never answers
+        time.sleep(profile.outage)
+        d.resume_chain()
+        time.sleep(rng.uniform(1.0, 3.0))
+        d.chain.kill()  # SIGKILL: connections refused; restarted from its last state dump
+        d.kills["anvil"] += 1
+        time.sleep(profile.outage)
+        d.restart_chain()
+        final_before = sum(s == EpochState.FINAL for s in d.epochs().values())
+        wait_final(d, final_before + 1, 60)  # anchoring resumed
+    result = load.stop()
+    d.wait_settled(profile.settle)
+    assert_still_running(d)
+    assert_ledger_invariants(d, result, "3 anvil stop/kill", outages=2 * profile.outages)
+
+
+# ---- 4. Reorgs
+
+
+def anchors_in_last_blocks(d: Deployment, depth: int) -> int:
+    """How many EpochAnchored events the last ``depth`` blocks hold (what a reorg of that depth
+    drops)."""
+    latest = d.w3.eth.block_number
+    return len(d.contract.events.EpochAnchored.get_logs(from_block=max(0, latest - depth + 1), to_block=latest))
+
+
+def test_reorgs_of_depth_one_to_three_before_finality_are_re_anchored(deploy: Deploy, profile: Profile) -> None:
+    # Four confirmations: a reorg of depth 3 or less never takes back a final epoch.
+    d = deploy(confirmations=4)
+    d.start_worker()
+    load = start_load(d, profile)
+    dropped = 0
+    for round_ in range(profile.reorgs):
+        depth = 1 + round_ % 3
+        with contextlib.suppress(AssertionError):  # an anchor the reorg drops; reorg anyway if none
+            wait_for(lambda depth=depth: anchors_in_last_blocks(d, depth) > 0, 20, "an anchor", interval=0.1)
+        before = d.contract.functions.latestEpoch().call()
+        d.chain.rpc("anvil_reorg", [depth, []])  # replace the last `depth` blocks with empty ones
+        dropped += before - d.contract.functions.latestEpoch().call()
+        time.sleep(1)
+    result = load.stop()
+    d.wait_settled(profile.settle)
+    assert_still_running(d)
+    assert dropped > 0, "no reorg dropped an anchor: the scenario proved nothing"
+    assert_ledger_invariants(d, result, "4 reorg depth 1-3", reorgs=profile.reorgs, anchors_dropped=dropped)
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "finality-break detection (a final epoch the chain lost goes back to sealed and is re-anchored) "
+    "lands in anchoring/anchorer.py on another branch; without it the lost epoch stays final in the "
+    "database, the contract's latest epoch is behind, and the next anchor reverts"))
+def test_a_reorg_deeper_than_finality_is_detected_and_re_anchored(deploy: Deploy, profile: Profile) -> None:
+    d = deploy(confirmations=1)
+    d.start_worker()
+    load = start_load(d, profile)
+    wait_final(d, 1, 60)
+
+    def final_epoch_in_last_three_blocks() -> bool:
+        latest = d.w3.eth.block_number
+        with d.sessions() as session:
+            return session.scalar(select(Epoch.number).where(
+                Epoch.state == EpochState.FINAL, Epoch.block_number >= latest - 2).limit(1)) is not None
+
+    wait_for(final_epoch_in_last_three_blocks, 30, "a final epoch within three blocks of the head", interval=0.1)
+    before = d.contract.functions.latestEpoch().call()
+    d.chain.rpc("anvil_reorg", [3, []])
+    dropped = before - d.contract.functions.latestEpoch().call()
+    assert dropped > 0, "the reorg dropped no anchor"
+    time.sleep(3)
+    result = load.stop()
+    d.wait_settled(min(profile.settle, 45))
+    assert_still_running(d)
+    assert_ledger_invariants(d, result, "4b reorg after finality", anchors_dropped=dropped)
+
+
+# ---- 5. The IPFS node stopped while pins are due
+
+
+def pinned_on_node(ipfs: IpfsDaemon, cid: str) -> bool:
+    answer = httpx.post(f"{ipfs.url}/api/v0/pin/ls", params={"arg": cid, "type": "recursive"}, timeout=30)
+    return answer.status_code == 200 and cid in answer.text
+
+
+def test_the_ipfs_node_stopped_while_pins_are_due_holds_anchoring_back_until_it_returns(
+    deploy: Deploy, profile: Profile, ipfs: IpfsDaemon
+) -> None:
+    rng = random.Random(5)
+    d = deploy(ipfs=ipfs)
+    d.start_worker()
+    load = start_load(d, profile)
+    wait_final(d, 1, 60)
+    assert ipfs._process is not None
+    for _ in range(profile.outages):
+        # Frozen: requests hang until the client's timeout (TALLY_IPFS_TIMEOUT=5).
+        ipfs._process.send_signal(signal.SIGSTOP)
+        time.sleep(profile.outage)
+        ipfs._process.send_signal(signal.SIGCONT)
+        time.sleep(rng.uniform(1.0, 3.0))
+        # Gone: connections refused, then the same repository and ports again.
+        ipfs.stop()
+        d.kills["ipfs"] += 1
+        time.sleep(profile.outage)
+        ipfs.start()
+    result = load.stop()
+    d.wait_settled(profile.settle)
+    assert_still_running(d)
+    with d.sessions() as session:
+        roots = set(session.scalars(select(StoredObject.pin_root).distinct()).all())
+    missing: list[Any] = [root for root in roots if root is None or not pinned_on_node(ipfs, root)]
+    assert not missing, f"pin roots the node does not hold: {missing}"
+    assert_ledger_invariants(d, result, "5 ipfs stop", outages=2 * profile.outages, pin_roots=len(roots))
