@@ -131,8 +131,8 @@ class Deployment:
 
 def make_deployment(db_url: str, tmp_path: Path, *, confirmations: int = 1, ipfs: IpfsDaemon | None = None,
                     extra_env: dict[str, str] | None = None) -> Deployment:
-    """Migrate, start anvil (1 s blocks), deploy, start the API process; the worker is started by
-    the scenario (some want load before it runs)."""
+    """Migrate, start anvil (1 s blocks), deploy, start the worker and the API process (booting
+    side by side: each takes seconds to import on a loaded machine)."""
     upgrade(db_url)
     chain_home, chain_port = tmp_path / "chain", free_port()
     chain = start_devchain(chain_home, port=chain_port, block_time=1)
@@ -154,6 +154,7 @@ def make_deployment(db_url: str, tmp_path: Path, *, confirmations: int = 1, ipfs
     deployment = Deployment(db_url, home, chain_home, chain_port, chain, w3, contract, account, env,
                             make_sessionmaker(make_engine(db_url)), server, ipfs=ipfs)
     try:
+        deployment.start_worker()
         server.start()
     except BaseException:
         deployment.stop_all()
