@@ -11,9 +11,12 @@ from __future__ import annotations
 import contextlib
 import random
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -21,9 +24,12 @@ from sqlalchemy import select
 from ledger.content import IpfsStore
 from ledger.lifecycle import EpochState
 from ledger.models import Epoch, StoredObject
+from ledger.outbox import unpinned_for_epoch
+from tally.client import sign_submission
 from tally.sharegpt import distinct_conversations
+from tests.api.conftest import contributor_key
 from tests.faults.conftest import Profile
-from tests.faults.harness import Deployment, Load
+from tests.faults.harness import Deployment, Load, LoadResult
 from tests.faults.invariants import assert_ledger_invariants
 from tests.support import postgres
 from tests.support.ipfs_daemon import IpfsDaemon
@@ -108,7 +114,75 @@ def test_database_connections_terminated_while_submitting_and_sealing(deploy: De
     d.wait_settled(profile.settle)
     assert_still_running(d)
     assert cut >= profile.db_cuts, "the cuts found no connection to terminate"
-    assert_ledger_invariants(d, result, "2 pg_terminate_backend", connections_cut=cut)
+    # A cut that lands inside a request's transaction is answered 500 today: the bug the next
+    # test pins down deterministically. Tolerated here so the durable invariants keep counting.
+    assert_ledger_invariants(d, result, "2 pg_terminate_backend", tolerate=frozenset({500}), connections_cut=cut)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a database connection lost inside a request is answered 500, not 503. Reproduction: hold "
+    "LOCK TABLE contributions IN ACCESS EXCLUSIVE MODE, POST a valid signed /v1/contributions, "
+    "pg_terminate_backend the API backend waiting on the lock: sqlalchemy.exc.OperationalError "
+    "(psycopg AdminShutdown / 'server closed the connection unexpectedly') reaches api.app as "
+    "'unhandled error' and the client gets 500 internal-error instead of a retryable 503"))
+def test_a_connection_cut_inside_a_request_is_answered_503_and_the_retry_is_accepted(deploy: Deploy) -> None:
+    d = deploy()
+    body = signed_body(d, distinct_conversations(1)[0])
+    locker = sa.create_engine(d.db_url)
+    answers: list[httpx.Response] = []
+    try:
+        with locker.connect() as conn, conn.begin():
+            conn.execute(sa.text("LOCK TABLE contributions IN ACCESS EXCLUSIVE MODE"))
+            post = threading.Thread(target=lambda: answers.append(
+                httpx.post(d.server.url + "/v1/contributions", json=body, timeout=60)))
+            post.start()
+            # The API's transaction is now waiting on our lock: cut exactly that connection.
+            wait_for(lambda: blocked_api_backends(d.db_url) > 0, 30, "the API waiting on the lock", interval=0.1)
+            assert terminate_blocked_api_backends(d.db_url) >= 1  # the worker's seal may wait too
+        post.join(timeout=60)
+    finally:
+        locker.dispose()
+    retried = httpx.post(d.server.url + "/v1/contributions", json=body, timeout=60)
+    result = LoadResult(statuses=Counter([answers[0].status_code, retried.status_code]))
+    if retried.status_code == 201:
+        result.acknowledged[bytes.fromhex(retried.json()["contentHash"][2:])] = int(retried.json()["id"])
+    d.wait_settled(60)
+    assert_ledger_invariants(d, result, "2b cut inside a request", connections_cut=1)
+    assert answers[0].status_code == 503, answers[0].text
+
+
+def signed_body(d: Deployment, conversation: dict[str, object]) -> dict[str, object]:
+    config = httpx.get(d.server.url + "/v1/config", timeout=30).json()
+    return sign_submission(config, conversation, contributor_key(0), nonce=1, issued_at=int(time.time()))
+
+
+_BLOCKED_API = ("FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid() "
+                "AND wait_event_type = 'Lock' AND query ILIKE '%contributions%'")
+
+
+def blocked_api_backends(db_url: str) -> int:
+    with admin_connection() as conn:
+        return int(conn.execute(sa.text("SELECT count(*) " + _BLOCKED_API), {"db": db_name(db_url)}).scalar_one())
+
+
+def terminate_blocked_api_backends(db_url: str) -> int:
+    with admin_connection() as conn:
+        return int(conn.execute(sa.text("SELECT count(pg_terminate_backend(pid)) " + _BLOCKED_API),
+                                {"db": db_name(db_url)}).scalar_one())
+
+
+def db_name(db_url: str) -> str:
+    return db_url.rsplit("/", 1)[1]
+
+
+@contextlib.contextmanager
+def admin_connection() -> Iterator[sa.Connection]:
+    admin = sa.create_engine(postgres.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
 
 
 # ---- 3. The chain node stopped, then SIGKILLed and restarted from its state file
@@ -200,10 +274,24 @@ def test_a_reorg_deeper_than_finality_is_detected_and_re_anchored(deploy: Deploy
 # ---- 5. The IPFS node stopped while pins are due
 
 
+def assert_anchored_only_when_pinned(d: Deployment) -> int:
+    """No epoch past `sealed` has an unpinned object; returns how many sealed epochs wait."""
+    waiting = 0
+    with d.sessions() as session:
+        for epoch in session.scalars(select(Epoch)):
+            unpinned = unpinned_for_epoch(session, epoch.number, epoch.manifest_cid)
+            if epoch.state == EpochState.SEALED:
+                waiting += unpinned > 0
+            else:
+                assert unpinned == 0, f"epoch {epoch.number} is {epoch.state} with {unpinned} objects unpinned"
+    return waiting
+
+
 def test_the_ipfs_node_stopped_while_pins_are_due_holds_anchoring_back_until_it_returns(
     deploy: Deploy, profile: Profile, ipfs: IpfsDaemon
 ) -> None:
     rng = random.Random(5)
+    held_back = 0
     d = deploy(ipfs=ipfs)
     load = start_load(d, profile)
     wait_final(d, 1, 60)
@@ -218,6 +306,7 @@ def test_the_ipfs_node_stopped_while_pins_are_due_holds_anchoring_back_until_it_
         ipfs.stop()
         d.kills["ipfs"] += 1
         time.sleep(profile.outage)
+        held_back += assert_anchored_only_when_pinned(d)
         ipfs.start()
     result = load.stop()
     d.wait_settled(profile.settle)
@@ -228,5 +317,6 @@ def test_the_ipfs_node_stopped_while_pins_are_due_holds_anchoring_back_until_it_
     with IpfsStore(ipfs.url, timeout=30) as node:
         missing = [cid for cid, root in pins if root is None or not node.pinned_in(root, cid)]
     assert not missing, f"objects the node does not hold pinned: {missing[:5]} ({len(missing)} in all)"
+    assert held_back > 0, "no epoch waited for its pins: the outage hit nothing that was due"
     assert_ledger_invariants(d, result, "5 ipfs stop", outages=2 * profile.outages,
-                             pinned=len(pins), pin_roots=len({root for _, root in pins}))
+                             pinned=len(pins), pin_roots=len({root for _, root in pins}), epochs_held=held_back)
