@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.anchoring_e2e.conftest import pg_stack  # noqa: F401 (the in-process stack, reused)
 from tests.faults.harness import Deployment, make_deployment
 from tests.faults.invariants import TABLE
 from tests.support.ipfs_daemon import IpfsDaemon, IpfsDaemonError, node_modules_installed
