@@ -52,3 +52,9 @@ diagram: docs/architecture.svg
 
 docs/architecture.svg: docs/architecture.dot
 	dot -Tsvg docs/architecture.dot -o $@
+
+# The long form of the fault scenarios (tests/faults): at least 30 SIGKILLs, every fault, outages
+# of about 30 s; ends with the invariant table (201s, kills, epochs, audit). Takes a while.
+.PHONY: soak
+soak: setup-test
+	TALLY_SOAK=1 $(BIN)/python -m pytest tests/faults

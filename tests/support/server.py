@@ -62,3 +62,64 @@ def tally_server(home: Path, *, workers: int = 1, env: dict[str, str] | None = N
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+class ServerProcess:
+    """A `tally serve` that a test can SIGKILL and start again on the same port, so clients keep
+    one URL across crashes (the fault tests; `tally_server` above is the block-scoped form)."""
+
+    def __init__(self, home: Path, env: dict[str, str], *, args: tuple[str, ...] = ("--no-jobs",)) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "TALLY_HOME": str(home), "TALLY_LOG_LEVEL": "warning", **env}
+        self.args = args
+        self.log_path = home.parent / f"server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        home_log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tally.cli", "serve", "--port", str(self.port), *self.args],
+                env=self.env, cwd=ROOT, stdout=home_log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        finally:
+            home_log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tally serve exited: {self.log()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"tally serve did not become ready: {self.log()[-3000:]}")
+            time.sleep(0.2)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash of the machine's process would."""
+        if self.alive():
+            assert self.process is not None
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
