@@ -104,8 +104,12 @@ class Anchorer:
         chain_latest = chain.call(self.contract.latest_epoch)
         # First, so that the same pass reconciles or sends again what it takes back.
         revoked = self._recheck_final(chain_latest)
-        mined = self._reconcile(chain_latest)
-        reverted = self._follow_submitted()
+        mined, moved_back = self._reconcile(chain_latest)
+        if moved_back:
+            # The chain took back what it held a moment ago (a reorg inside this pass): the next
+            # pass starts from it as it is then; nothing is sent on a view already stale.
+            return StepReport(mined=tuple(mined), revoked=tuple(revoked))
+        reverted = self._follow_submitted(chain_latest)
         reverted += self._confirm()
         final = self._finalize()
         sent = self._send_next(chain_latest)
@@ -191,7 +195,8 @@ class Anchorer:
 
     # ---- 1. reconcile with the contract
 
-    def _reconcile(self, chain_latest: int) -> list[int]:
+    def _reconcile(self, chain_latest: int) -> tuple[list[int], bool]:
+        """Mark mined the epochs the contract holds; also whether the chain moved back meanwhile."""
         marked: list[int] = []
         with self.sessions() as session, session.begin():
             behind = session.scalars(
@@ -200,14 +205,20 @@ class Anchorer:
                 .order_by(Epoch.number)
             ).all()
             for epoch in behind:
-                self._check_header(epoch)
+                header = chain.call(self.contract.epoch, epoch.number)
+                if not header.anchored:
+                    # latestEpoch named it a moment ago: a reorg since, not another key's data.
+                    log.warning("epoch %d: the chain took its anchor back during this pass (a reorg); "
+                                "reconciling again on the next pass", epoch.number)
+                    return marked, True
+                self._check_header(epoch, header)
                 event = self._anchoring_event(epoch.number)
                 if event is None:
                     continue  # the node has the state but not the log yet; next pass
                 receipt = chain.receipt_or_none(self.w3, event.transaction_hash)
                 self._mark_mined(session, epoch, event.transaction_hash, receipt)
                 marked.append(epoch.number)
-        return marked
+        return marked, False
 
     def _check_header(self, epoch: Epoch, header: EpochHeader | None = None) -> None:
         if header is None:
@@ -234,7 +245,7 @@ class Anchorer:
 
     # ---- 2. follow submitted transactions
 
-    def _follow_submitted(self) -> list[int]:
+    def _follow_submitted(self, chain_latest: int) -> list[int]:
         reverted: list[int] = []
         # Broadcasts wait until the transaction that recorded them has committed.
         outbox: list[tuple[bytes, int]] = []
@@ -256,7 +267,15 @@ class Anchorer:
                         reverted.append(epoch.number)
                     break
                 else:
-                    if self._nonce_taken(attempts):
+                    if epoch.number > chain_latest + 1:
+                        # Its predecessor left the chain (a reorg took back what was sent, or
+                        # final): this transaction can never land, and waiting on it would keep
+                        # the predecessor from being sent again. Epochs go on-chain in order.
+                        log.warning("epoch %d: epoch %d is not on-chain any more; sending both again, "
+                                    "in order", epoch.number, chain_latest + 1)
+                        self._abandon(session, epoch)
+                        reverted.append(epoch.number)
+                    elif self._nonce_taken(attempts):
                         log.warning("epoch %d: nonce used by another transaction; sending again", epoch.number)
                         self._abandon(session, epoch)
                         reverted.append(epoch.number)
