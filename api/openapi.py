@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from api.problems import MEDIA_TYPE, PROBLEM_TYPES, ProblemType
-from api.schemas import Problem
+from api.schemas import COMPONENT_REF, Problem, SubmissionBody
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -109,7 +109,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     schemas = components.setdefault("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
-    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["Problem"] = Problem.model_json_schema(ref_template=COMPONENT_REF)
+    schemas["SubmissionBody"] = SubmissionBody.model_json_schema(ref_template=COMPONENT_REF)
     components["securitySchemes"] = SECURITY_SCHEMES
     for operation in _operations(document):
         responses = operation.get("responses", {})

@@ -26,6 +26,23 @@ class BatchBody(BaseModel):
     items: list[SubmissionBody]
 
 
+COMPONENT_REF = "#/components/schemas/{model}"
+
+
+def batch_body_schema() -> dict[str, Any]:
+    """The batch body's schema, its items referring to ``SubmissionBody`` among the document's
+    components (``api.openapi.complete`` puts it there): a ``$defs`` inlined in a request body
+    would be resolved against the document's root, where it is not."""
+    schema = BatchBody.model_json_schema(ref_template=COMPONENT_REF)
+    schema.pop("$defs", None)
+    # Each item is checked on its own, so even one that is no submission at all is refused in its
+    # own result, never the whole batch: the document says so rather than promise a 422.
+    schema["properties"]["items"]["items"] = {
+        "anyOf": [{"$ref": COMPONENT_REF.format(model="SubmissionBody")}, {}],
+        "description": "a submission; an item that is not a valid one is refused in its own result"}
+    return schema
+
+
 SUBMISSION_EXAMPLE: dict[str, Any] = {
     "contributor": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF",
     "conversation": {"messages": [

@@ -19,11 +19,11 @@ from api.routes.params import ContributionKey
 from api.schemas import (
     BATCH_EXAMPLE,
     SUBMISSION_EXAMPLE,
-    BatchBody,
     BatchResult,
     ContributionView,
     Erasure,
     SubmissionBody,
+    batch_body_schema,
 )
 from api.services import Services, ServicesDep
 from api.views import contribution_json
@@ -76,7 +76,7 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     responses={**answers(BatchResult, 200, "One result per item, accepted (201) or refused (a problem)"),
                **problems(*JSON_BODY, "batch-too-large")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": BatchBody.model_json_schema(), "example": BATCH_EXAMPLE}}}},
+        "schema": batch_body_schema(), "example": BATCH_EXAMPLE}}}},
 )
 async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
@@ -116,18 +116,7 @@ def find_contribution(services: Services, key: str) -> Contribution:
     return row
 
 
-@router.get("/v1/contributions/{key}", operation_id="getContribution",
-            responses={**answers(ContributionView), **problems("not-found", "invalid-request")})
-def get_contribution(services: ServicesDep, key: ContributionKey) -> dict[str, Any]:
-    """A contribution by id or contentHash, with its consent, receipt and log position."""
-    row = find_contribution(services, key)
-    with services.sessions() as session:
-        storage = storage_state(session, [row.cid])[row.cid]
-        epoch_state = session.scalar(select(Epoch.state).where(Epoch.number == row.epoch)) if row.epoch else None
-    return contribution_json(row, storage, epoch_state)
-
-
-@router.post("/v1/contributions/{key}:erase", dependencies=[Depends(require_admin)],
+@router.post("/v1/contributions/{key:contribution}:erase", dependencies=[Depends(require_admin)],
              operation_id="eraseContribution", openapi_extra=secured(ADMIN_KEY),
              responses={**answers(Erasure), **problems("unauthorized", "not-found", "invalid-request")})
 def erase_contribution(services: ServicesDep, key: ContributionKey) -> dict[str, Any]:
@@ -139,3 +128,14 @@ def erase_contribution(services: ServicesDep, key: ContributionKey) -> dict[str,
     with services.sessions() as session, session.begin():
         erased = erase(session, row.id, now=int(time.time()))
     return {"id": row.id, "erased": True, "alreadyErased": not erased}
+
+
+@router.get("/v1/contributions/{key:contribution}", operation_id="getContribution",
+            responses={**answers(ContributionView), **problems("not-found", "invalid-request")})
+def get_contribution(services: ServicesDep, key: ContributionKey) -> dict[str, Any]:
+    """A contribution by id or contentHash, with its consent, receipt and log position."""
+    row = find_contribution(services, key)
+    with services.sessions() as session:
+        storage = storage_state(session, [row.cid])[row.cid]
+        epoch_state = session.scalar(select(Epoch.state).where(Epoch.number == row.epoch)) if row.epoch else None
+    return contribution_json(row, storage, epoch_state)

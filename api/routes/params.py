@@ -6,13 +6,31 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
+from starlette.convertors import Convertor, register_url_convertor
 
 from ledger.encoding import ADDRESS_PATTERN, HASH_PATTERN
 from ledger.ids import MAX_EPOCH, MAX_ROW_ID
 
+
 # Path strings are checked by the core (``ledger.encoding.parse_address``, the contribution
 # lookup), which names the problem precisely (``invalid-address``...); the patterns are declared
 # in the document only, so a client sees the form without the check moving to FastAPI.
+class ContributionKeyConvertor(Convertor[str]):
+    """``{key:contribution}`` in a route path: one segment without a colon, so
+    ``/v1/contributions/7:erase`` is the erase route's path and no other's (a GET on it is a 405
+    that names POST, not a lookup of the key "7:erase")."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("contribution", ContributionKeyConvertor())
+
 AccountAddress = Annotated[str, Path(
     description="an account: 0x followed by 40 hex digits (EIP-55 if mixed case)",
     json_schema_extra={"pattern": ADDRESS_PATTERN.pattern})]

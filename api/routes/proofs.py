@@ -18,7 +18,7 @@ from ledger.proofs import balance_bundle, contribution_bundle
 router = APIRouter(tags=["proofs"])
 
 
-@router.get("/v1/contributions/{key}/proof", operation_id="getContributionProof",
+@router.get("/v1/contributions/{key:contribution}/proof", operation_id="getContributionProof",
             responses={**answers(ContributionProofBundle),
                        **problems("not-found", "not-anchored", "invalid-request")})
 def contribution_proof(services: ServicesDep, key: ContributionKey, epoch: EpochQuery = None) -> dict[str, Any]:
