@@ -24,7 +24,7 @@ from web3 import Web3
 
 from anchoring.chain import connect
 from anchoring.contract import EpochAnchored, TallyAnchor
-from ledger.content import ContentError, parse_cid
+from ledger.content import ContentError, StoreUnavailableError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
 from ledger.encoding import hex0x, is_account_address
@@ -64,11 +64,18 @@ class ManifestFetcher:
         self.client = httpx.Client(timeout=timeout)
 
     def car(self, cid: str) -> bytes:
-        if self.url.endswith("/api/v0"):
-            response = self.client.post(f"{self.url}/dag/export", params={"arg": cid})
-        else:
-            response = self.client.get(f"{self.url}/ipfs/{cid}", params={"format": "car"},
-                                       headers={"Accept": "application/vnd.ipld.car"})
+        """The CAR of ``cid``; a gateway that cannot be reached or fails (5xx) is unavailable,
+        not a discrepancy: the audit stops and says so, and can be run again."""
+        try:
+            if self.url.endswith("/api/v0"):
+                response = self.client.post(f"{self.url}/dag/export", params={"arg": cid})
+            else:
+                response = self.client.get(f"{self.url}/ipfs/{cid}", params={"format": "car"},
+                                           headers={"Accept": "application/vnd.ipld.car"})
+        except httpx.TransportError as exc:
+            raise StoreUnavailableError(f"cannot reach {self.url}: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise StoreUnavailableError(f"{self.url} answered {response.status_code} for {cid}")
         response.raise_for_status()
         return response.content
 
@@ -201,6 +208,8 @@ class Auditor:
     def _manifest(self, number: int, cid: str) -> Manifest:
         try:
             raw = self.fetcher.get(cid)
+        except StoreUnavailableError:
+            raise
         except (ContentError, httpx.HTTPError, ValueError) as exc:
             raise AuditDiscrepancy(number, f"manifest {cid} cannot be fetched intact: {exc}") from None
         try:

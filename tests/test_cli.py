@@ -100,3 +100,10 @@ def test_serve_and_status_with_an_unreachable_database_exit_3_with_one_line(tmp_
     for args in (("serve", "--port", str(free_port())), ("status",)):
         error = one_line_error(tally(*args, env=env), ExitCode.UNAVAILABLE)
         assert "database cannot be reached" in error and "s3cret-pw" not in error
+
+
+def test_an_audit_whose_chain_node_is_unreachable_is_a_service_error_not_a_failed_audit(tmp_path: Path) -> None:
+    env = {"TALLY_HOME": str(tmp_path)}
+    error = one_line_error(tally("audit", "--rpc", "http://127.0.0.1:9/secret-key", "--ipfs", "http://127.0.0.1:9",
+                                 "--contract", "0x" + "00" * 19 + "01", env=env), ExitCode.UNAVAILABLE)
+    assert "secret-key" not in error

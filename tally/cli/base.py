@@ -56,6 +56,7 @@ def one_line_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from pydantic import ValidationError
+        from requests.exceptions import RequestException
         from sqlalchemy.exc import OperationalError
 
         try:
@@ -69,6 +70,9 @@ def one_line_errors(func: F) -> F:
             fail(str(exc), ExitCode.BAD_INPUT)
         except (ConnectionError, TimeoutError) as exc:
             fail(f"{type(exc).__name__}: {exc}", ExitCode.UNAVAILABLE)
+        except RequestException as exc:
+            # web3 reaches a chain node through requests; the URL may hold a key: name the error only.
+            fail(f"a service did not answer ({type(exc).__name__})", ExitCode.UNAVAILABLE)
         except OSError as exc:
             fail(f"{type(exc).__name__}: {exc}", ExitCode.BAD_INPUT)
         except ValidationError as exc:

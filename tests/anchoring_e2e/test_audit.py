@@ -85,3 +85,14 @@ def test_an_altered_manifest_is_caught_by_its_cid(stack: Stack, served, gateway:
     assert not report.ok and report.discrepancy_epoch == 1
     assert "cannot be fetched intact" in (report.discrepancy or "")
 
+
+
+def test_an_unreachable_gateway_stops_the_audit_as_unavailable_not_as_a_discrepancy(stack: Stack, served) -> None:  # type: ignore[no-untyped-def]
+    submit_all(served, real_conversations(3))
+    stack.seal()
+    anchor_all(stack)
+    cli = subprocess.run([sys.executable, "-m", "tally.cli", "audit", "--rpc", stack.chain.url, "--ipfs",
+                          "http://127.0.0.1:9", "--contract", stack.contract.address],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert cli.returncode == 3, cli.stdout + cli.stderr  # ledger.errors.ExitCode.UNAVAILABLE
+    assert cli.stderr.startswith("tally: error: cannot reach http://127.0.0.1:9") and "DISCREPANCY" not in cli.stdout
