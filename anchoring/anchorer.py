@@ -389,7 +389,11 @@ class Anchorer:
             call = self._anchor_call(epoch, proof)
             gas = int(chain.call(call.estimate_gas, {"from": self.account.address}))
             gas_limit = gas * self.policy.gas_margin_percent // 100
-            nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "pending"))
+            # The next nonce after the mined ones, not the pool's: no epoch is submitted, so
+            # whatever of ours the pool still holds was abandoned (a reorg dropped what it stood
+            # on), and a nonce above it would wait behind a gap for ever. Taking the mined
+            # count fills the gap; an abandoned transaction that lands after all is reconciled.
+            nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "latest"))
             attempt = self._sign(session, epoch, nonce, gas_limit,
                                  self.policy.fees.initial(chain.base_fee(self.w3)), call=call)
             lifecycle.submit(epoch, tx_hash=attempt.tx_hash, nonce=nonce, at=int(self.clock()))
