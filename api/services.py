@@ -7,21 +7,21 @@ route reads ``app.state``. ``services_of`` is the one place that does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import ApiKeys, AuthMetrics, FailureLimiter
+from api.metrics import LedgerCollector
 from ledger.content import ContentStore
 from ledger.deployment import ChainInfo
 from ledger.intake import Intake
+from ledger.proofs import BalanceTrees
 
 __all__ = ["ApiKeys", "ChainInfo", "FailureLimiter", "Services", "ServicesDep", "UsagePolicy", "services_of"]
 
-if TYPE_CHECKING:
-    from ledger.proofs import BalanceTrees
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +52,6 @@ class Services:
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
            auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None) -> Services:
-        from api.metrics import LedgerCollector
-        from ledger.proofs import BalanceTrees  # ledger.proofs imports this module
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))
