@@ -1,7 +1,8 @@
 """The scheduled jobs of a Tally deployment (APScheduler): seal, anchor, and keep leadership.
 
-Every process may run the scheduler; only the elected leader's jobs do anything. Sealing runs
-every ``seal_interval`` seconds, or sooner once ``seal_threshold`` contributions are pending.
+Every process may run the scheduler; only the elected leader's jobs do anything. Sealing follows
+``ledger.sealing.SealSchedule``, read from the database every ``seal_check_interval`` seconds, so
+a new leader keeps the old one's schedule and the API can publish when the next seal is due.
 The anchoring loop runs every few seconds and backs off exponentially while the chain node is
 unreachable (``anchoring.loop``), so an outage neither crash-loops the process nor floods the node.
 """
@@ -22,15 +23,16 @@ from anchoring.anchorer import Anchorer
 from anchoring.leader import Leadership
 from anchoring.loop import AnchoringGuard
 from ledger.content import ContentStore
-from ledger.epochs import Anchor, pending_contributions, seal_epoch
+from ledger.epochs import Anchor, seal_epoch
+from ledger.sealing import SealSchedule, sealing_state
 
 log = logging.getLogger("tally.jobs")
 
 
 @dataclass
 class JobSettings:
-    seal_interval: float = 600.0
-    seal_threshold: int = 10_000
+    sealing: SealSchedule = field(default_factory=SealSchedule)
+    seal_check_interval: float = 1.0
     anchor_interval: float = 3.0
     leader_interval: float = 2.0
 
@@ -50,7 +52,6 @@ class Jobs:
 
     def __post_init__(self) -> None:
         self.is_leader = False
-        self._last_seal = time.monotonic()
         self._anchoring = AnchoringGuard()
         self._lock = threading.Lock()
         self.scheduler: BackgroundScheduler | None = None
@@ -64,9 +65,9 @@ class Jobs:
         if not self.is_leader:
             return None
         with self.sessions() as session:
-            pending = pending_contributions(session)
-        due = time.monotonic() - self._last_seal >= self.settings.seal_interval
-        if not (due or pending >= self.settings.seal_threshold):
+            state = sealing_state(session)
+        if not self.settings.sealing.is_due(pending=state.pending, last_sealed_at=state.last_sealed_at,
+                                            now=time.time()):
             return None
         return self.seal_now()
 
@@ -74,7 +75,6 @@ class Jobs:
         with self._lock, self.sessions() as session, session.begin():
             epoch = seal_epoch(session, self.store, self.anchor)
             number = epoch.number if epoch else None
-        self._last_seal = time.monotonic()
         if number is not None:
             log.info("sealed epoch %d", number)
             self.checkpoint("after-seal")
@@ -99,7 +99,7 @@ class Jobs:
         scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1})
         scheduler.add_job(self.keep_leadership, "interval", seconds=self.settings.leader_interval,
                           id="leadership", next_run_time=datetime.now(UTC))
-        scheduler.add_job(self.seal_if_due, "interval", seconds=min(5.0, self.settings.seal_interval),
+        scheduler.add_job(self.seal_if_due, "interval", seconds=self.settings.seal_check_interval,
                           id="seal")
         scheduler.add_job(self.anchor_step, "interval", seconds=self.settings.anchor_interval, id="anchor")
         if self.storage is not None:

@@ -363,6 +363,22 @@ class UsageTerms(BaseModel):
     pointsPerUnit: Points
 
 
+class Sealing(BaseModel):
+    """When the next epoch is sealed (ledger.sealing): after ``intervalSeconds`` since the last
+    seal, at once after a quiet period or once ``threshold`` contributions are pending."""
+
+    intervalSeconds: float
+    threshold: int
+    pendingContributions: int
+    lastSealedAt: UnixTime | None
+    nextSealAt: UnixTime | None = Field(description="when the next seal is due; null while nothing is pending")
+
+
+class StorageTerms(BaseModel):
+    ipfsPinning: bool = Field(description="objects are pinned to an IPFS node; if false they stay in the "
+                                          "operator's blockstore, served at /ipfs/{cid}")
+
+
 class Config(BaseModel):
     chainId: int
     contract: Address
@@ -373,6 +389,8 @@ class Config(BaseModel):
     eip712: Eip712
     limits: Limits
     usage: UsageTerms
+    sealing: Sealing
+    storage: StorageTerms
 
 
 class Health(BaseModel):

@@ -19,9 +19,10 @@ from ledger.content import ContentStore
 from ledger.deployment import ChainInfo
 from ledger.intake import Intake
 from ledger.proofs import BalanceTrees
+from ledger.sealing import SealSchedule
 
-__all__ = ["ApiKeys", "ChainInfo", "FailureLimiter", "Services", "ServicesDep", "UsagePolicy", "services_of"]
-
+__all__ = ["ApiKeys", "ChainInfo", "FailureLimiter", "SealSchedule", "Services", "ServicesDep", "UsagePolicy",
+           "services_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,9 @@ class Services:
     """Everything a request may need: the intake (with the sessions and the content store it
     writes through), the chain clients sign against, cached balance trees, the metrics registry
     (computed from the database at scrape time, but for the process's own authentication
-    counters), the digests of the API keys, the limiter of failed authentications, and the
-    policies."""
+    counters), the digests of the API keys, the limiter of failed authentications, the
+    policies, the seal schedule (to say when the next epoch is due) and whether objects are pinned
+    to an IPFS node (else they stay in the local blockstore)."""
 
     intake: Intake
     chain: ChainInfo
@@ -48,16 +50,20 @@ class Services:
     keys: ApiKeys = field(default_factory=ApiKeys)
     auth_failures: FailureLimiter = field(default_factory=FailureLimiter)
     usage: UsagePolicy = UsagePolicy()
+    sealing: SealSchedule = field(default_factory=SealSchedule)
+    ipfs_pinning: bool = False
 
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
-           auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None) -> Services:
+           auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None,
+           sealing: SealSchedule | None = None, ipfs_pinning: bool = False) -> Services:
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))
         return cls(intake, chain, BalanceTrees(intake.store), metrics, AuthMetrics(metrics),
                    keys if keys is not None else ApiKeys(),
-                   auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy())
+                   auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy(),
+                   sealing or SealSchedule(), ipfs_pinning)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ledger.sealing import DEV_CHAIN_SEAL_INTERVAL, PRODUCTION_SEAL_INTERVAL, SealSchedule
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TALLY_", extra="forbid")
@@ -47,7 +49,8 @@ class Settings(BaseSettings):
 
     # Epochs and anchoring.
     jobs: bool = Field(default=True, description="run the sealing/anchoring jobs inside `tally serve`")
-    seal_interval: float = Field(default=600.0, gt=0)
+    seal_interval: float | None = Field(
+        default=None, gt=0, description="seconds between seals; default 30 on the embedded dev chain, else 600")
     seal_threshold: int = Field(default=10_000, ge=1)
     anchor_interval: float = Field(default=3.0, gt=0)
     confirmations: int | None = Field(default=None, ge=0, description="None: the chain's finalized tag")
@@ -115,6 +118,12 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'tally.db'}"
+
+    @property
+    def sealing(self) -> SealSchedule:
+        """The seal schedule: short on the embedded dev chain, so a first epoch comes in a minute."""
+        default = DEV_CHAIN_SEAL_INTERVAL if not self.rpc_url else PRODUCTION_SEAL_INTERVAL
+        return SealSchedule(self.seal_interval or default, self.seal_threshold)
 
     @property
     def blocks_dir(self) -> Path:

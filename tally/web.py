@@ -24,7 +24,8 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
     )
     return Services.of(build_intake(settings, ledger, info), info, keys=keys,
                        auth_failures=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
-                       usage=UsagePolicy(settings.usage_points_per_unit))
+                       usage=UsagePolicy(settings.usage_points_per_unit), sealing=settings.sealing,
+                       ipfs_pinning=settings.ipfs_url is not None)
 
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter
@@ -14,6 +15,7 @@ from api.schemas import Config, Health, Readiness
 from api.services import ServicesDep
 from api.views import eip712_json
 from ledger.encoding import hex0x
+from ledger.sealing import sealing_state
 
 router = APIRouter()
 
@@ -21,9 +23,12 @@ router = APIRouter()
 @router.get("/v1/config", tags=["meta"], operation_id="getConfig",
             responses={**answers(Config), **problems()})
 def config(services: ServicesDep) -> dict[str, Any]:
-    """Everything a client needs to sign a contribution and to check its receipt."""
+    """Everything a client needs to sign a contribution and to check its receipt, and when the
+    next epoch is sealed."""
     intake, chain = services.intake, services.chain
     domain = intake.consent.domain
+    with services.sessions() as session:
+        state = sealing_state(session)
     return {
         "chainId": chain.chain_id,
         "contract": domain.as_json()["verifyingContract"],
@@ -34,6 +39,9 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "eip712": eip712_json(domain),
         "limits": intake.limits.as_json(),
         "usage": {"pointsPerUnit": str(services.usage.points_per_unit)},
+        "sealing": services.sealing.as_json(pending=state.pending, last_sealed_at=state.last_sealed_at,
+                                            now=time.time()),
+        "storage": {"ipfsPinning": services.ipfs_pinning},
     }
 
 

@@ -1,0 +1,70 @@
+"""When the next epoch is sealed: the schedule every replica and the leader agree on.
+
+The rule reads only what the database holds (how many contributions are pending and when the
+last epoch was sealed), so the leader's jobs, any API replica's ``/v1/config`` and the contributor
+page compute the same answer, and a new leader carries the schedule on where the old one left it.
+
+- Nothing pending: nothing to seal (and no time is due).
+- ``threshold`` contributions pending: due now.
+- No epoch yet, or the last one sealed ``interval`` seconds ago or more: due now. So after a quiet
+  period the first contribution is sealed at once instead of waiting out a timer.
+- Otherwise: due ``interval`` seconds after the last seal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger.epochs import pending_contributions
+from ledger.models import Epoch
+
+DEV_CHAIN_SEAL_INTERVAL = 30.0
+"""Seconds between seals on the embedded dev chain: a newcomer sees a final epoch in a minute."""
+
+PRODUCTION_SEAL_INTERVAL = 600.0
+"""Seconds between seals on a configured chain, unless set otherwise (TALLY_SEAL_INTERVAL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SealSchedule:
+    interval: float = PRODUCTION_SEAL_INTERVAL
+    threshold: int = 10_000
+
+    def next_seal_at(self, *, pending: int, last_sealed_at: int | None, now: float) -> float | None:
+        """The Unix time the next seal is due (``now`` when overdue), or None with nothing pending."""
+        if pending <= 0:
+            return None
+        if pending >= self.threshold or last_sealed_at is None:
+            return now
+        return max(now, last_sealed_at + self.interval)
+
+    def is_due(self, *, pending: int, last_sealed_at: int | None, now: float) -> bool:
+        due = self.next_seal_at(pending=pending, last_sealed_at=last_sealed_at, now=now)
+        return due is not None and due <= now
+
+    def as_json(self, *, pending: int, last_sealed_at: int | None, now: float) -> dict[str, object]:
+        """The ``sealing`` object of ``GET /v1/config``: times are integer Unix seconds."""
+        due = self.next_seal_at(pending=pending, last_sealed_at=last_sealed_at, now=now)
+        return {
+            "intervalSeconds": int(self.interval) if float(self.interval).is_integer() else self.interval,
+            "threshold": self.threshold,
+            "pendingContributions": pending,
+            "lastSealedAt": last_sealed_at,
+            "nextSealAt": None if due is None else int(due + 0.999),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SealingState:
+    """What the schedule reads from the database."""
+
+    pending: int
+    last_sealed_at: int | None
+
+
+def sealing_state(session: Session) -> SealingState:
+    last = session.scalar(select(func.max(Epoch.sealed_at)))
+    return SealingState(pending_contributions(session), None if last is None else int(last))
