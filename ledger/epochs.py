@@ -52,10 +52,6 @@ def latest_epoch(session: Session) -> Epoch | None:
     return session.scalar(select(Epoch).order_by(Epoch.number.desc()).limit(1))
 
 
-def pending_contributions(session: Session) -> int:
-    return int(session.scalar(select(func.count()).where(Contribution.epoch.is_(None))) or 0)
-
-
 SEALING_LOCK = 0x7A11E9
 """Two sealers must not both read "latest epoch = n" and write n + 1."""
 

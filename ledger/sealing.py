@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.epochs import pending_contributions
-from ledger.models import Epoch
+from ledger.models import Contribution, Epoch
 
 DEV_CHAIN_SEAL_INTERVAL = 30.0
 """Seconds between seals on the embedded dev chain: a newcomer sees a final epoch in a minute."""
@@ -63,6 +62,11 @@ class SealingState:
 
     pending: int
     last_sealed_at: int | None
+
+
+def pending_contributions(session: Session) -> int:
+    """Accepted contributions not sealed into an epoch yet."""
+    return int(session.scalar(select(func.count()).where(Contribution.epoch.is_(None))) or 0)
 
 
 def sealing_state(session: Session) -> SealingState:

@@ -8,10 +8,8 @@ anchoring key is funded from anvil's development account, and the contract is de
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from eth_account import Account
@@ -23,6 +21,7 @@ from anchoring import devchain
 from anchoring.artifact import load_artifact
 from anchoring.chain import FeePolicy, base_fee, connect
 from ledger.errors import InvalidInputError
+from tally.home import read_deployment
 from tally.keys import anchor_key
 from tally.settings import Settings
 
@@ -119,8 +118,3 @@ def _contract_address(settings: Settings, w3: Web3, account: LocalAccount, chain
     return str(deployment.address)
 
 
-def read_deployment(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data

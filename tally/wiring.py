@@ -29,7 +29,8 @@ from ledger.epochs import Anchor
 from ledger.intake import Intake, Limits
 from ledger.models import Epoch
 from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
-from tally.chain import ChainRuntime, read_deployment
+from tally.chain import ChainRuntime
+from tally.home import recorded_chain
 from tally.keys import master_key, operator_key
 from tally.settings import Settings
 
@@ -47,17 +48,12 @@ def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainIn
     if chain is not None:
         return ChainInfo(chain.chain_id, chain.contract.address, chain.rpc_url, settings.explorer_url,
                          settings.explorer_kind)
-    chain_id, contract, rpc_url = settings.chain_id, settings.contract_address, settings.rpc_url
-    deployment = read_deployment(settings.deployment_file)
-    if contract is None and deployment is not None:
-        chain_id = int(deployment["chainId"])
-        contract = str(deployment["address"])
-        rpc_url = rpc_url or deployment.get("rpcUrl") or f"http://127.0.0.1:{settings.anvil_port}"
-    if contract is None:
+    recorded = recorded_chain(settings)
+    if recorded is None:
         log.warning("no contract deployed or configured: signing against the zero address")
-        contract = ZERO_ADDRESS
-    return ChainInfo(chain_id=chain_id, contract=contract, rpc_url=rpc_url, explorer_url=settings.explorer_url,
-                     explorer_kind=settings.explorer_kind)
+        return ChainInfo(chain_id=settings.chain_id, contract=ZERO_ADDRESS, rpc_url=settings.rpc_url,
+                         explorer_url=settings.explorer_url, explorer_kind=settings.explorer_kind)
+    return recorded
 
 
 @dataclass

@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from eth_utils.address import is_checksum_address
-
-from ledger.encoding import ADDRESS_PATTERN, DECIMAL_PATTERN, HASH_PATTERN
+from ledger.encoding import ADDRESS_PATTERN, DECIMAL_PATTERN, HASH_PATTERN, has_valid_case
 from ledger.errors import InvalidInputError
 
 SIGNED_DECIMAL_PATTERN = re.compile(r"^(0|-?[1-9][0-9]{0,77})$")
@@ -182,8 +180,7 @@ def address(container: Any, at: str, key: Key) -> str:
 def checked_address(container: Any, at: str, key: Key) -> str:
     """An address as written, whose mixed case, if any, must be its EIP-55 checksum."""
     value = address(container, at, key)
-    body = value[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+    if not has_valid_case(value):
         raise wrong(at, key, "has an invalid EIP-55 checksum")
     return value
 

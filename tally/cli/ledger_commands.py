@@ -82,30 +82,39 @@ def seal() -> None:
 @app.command()
 @one_line_errors
 def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False) -> None:
-    """Epochs, their states and transactions, pending contributions, and the anchoring lag."""
+    """The contract, pending contributions, when the next seal is due, and every epoch's state."""
     from sqlalchemy import select
 
-    from ledger.epochs import pending_contributions
     from ledger.lifecycle import EpochState
     from ledger.models import Epoch
-    from tally.wiring import chain_info, open_ledger
+    from ledger.sealing import sealing_state
+    from tally.home import open_existing_database, recorded_chain
 
     settings = load_settings()
-    ledger = open_ledger(settings)
-    info = chain_info(settings)
+    engine, sessions = open_existing_database(settings)
+    info = recorded_chain(settings)
     now = int(time.time())
-    with ledger.sessions() as session:
+    with sessions() as session:
         epochs = [_epoch_json(e) for e in session.scalars(select(Epoch).order_by(Epoch.number))]
-        pending = pending_contributions(session)
+        state = sealing_state(session)
+    engine.dispose()
+    sealing = settings.sealing.as_json(pending=state.pending, last_sealed_at=state.last_sealed_at, now=now)
     unanchored = [e for e in epochs if e["state"] != EpochState.FINAL]
     lag = now - min(e["sealedAt"] for e in unanchored) if unanchored else 0
-    report = {"chainId": info.chain_id, "contract": info.contract, "rpcUrl": info.rpc_url,
-              "pendingContributions": pending, "anchoringLagSeconds": lag, "epochs": epochs}
+    report = {"chainId": info.chain_id if info else settings.chain_id, "contract": info.contract if info else None,
+              "rpcUrl": info.rpc_url if info else settings.rpc_url, "pendingContributions": state.pending,
+              "nextSealAt": sealing["nextSealAt"], "anchoringLagSeconds": lag, "epochs": epochs}
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    typer.echo(f"chain {info.chain_id}  contract {info.contract}  rpc {info.rpc_url}")
-    typer.echo(f"pending contributions: {pending}   anchoring lag: {lag} s")
+    if info is None:
+        typer.echo("no contract deployed yet: `tally serve` deploys one on the dev chain, or run `tally deploy`")
+    else:
+        typer.echo(f"contract {info.contract}  chain {info.chain_id}  rpc {info.rpc_url or '-'}")
+    due = sealing["nextSealAt"]
+    when = "nothing pending" if due is None else \
+        "next seal due now" if due <= now else f"next seal due in {due - now} s"
+    typer.echo(f"pending contributions: {state.pending} ({when})   anchoring lag: {lag} s")
     typer.echo(f"{'epoch':>5}  {'state':9}  {'log size':>8}  {'points':>10}  transaction")
     for e in epochs:
         typer.echo(f"{e['epoch']:>5}  {e['state']:9}  {e['logSize']:>8}  {e['totalPoints']:>10}  "
