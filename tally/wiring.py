@@ -30,7 +30,7 @@ from ledger.intake import Intake, Limits
 from ledger.models import Epoch
 from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
 from tally.chain import ChainRuntime
-from tally.home import recorded_chain
+from tally.home import open_existing_database, recorded_chain
 from tally.keys import master_key, operator_key
 from tally.settings import Settings
 
@@ -72,9 +72,13 @@ class Ledger:
     intake_store: ContentStore
 
 
-def open_ledger(settings: Settings) -> Ledger:
-    engine = make_engine(settings.db_url)
-    sessions = make_sessionmaker(engine)
+def open_ledger(settings: Settings, *, existing: bool = False) -> Ledger:
+    """The deployment's ledger; with ``existing``, refuse (creating nothing) where there is none."""
+    if existing:
+        engine, sessions = open_existing_database(settings)
+    else:
+        engine = make_engine(settings.db_url)
+        sessions = make_sessionmaker(engine)
     unsynced = LocalBlockStore(settings.blocks_dir, fsync=False)
     return Ledger(engine, sessions, LocalBlockStore(settings.blocks_dir), unsynced, OutboxStore(unsynced, sessions))
 

@@ -9,7 +9,12 @@ audit); ``base`` holds what they share.
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
+import typer
+
+from ledger.errors import ExitCode
 from tally.cli import chain_commands, ledger_commands, verify_commands  # noqa: F401 (registers commands)
 from tally.cli.base import app
 
@@ -24,7 +29,38 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "apscheduler", "httpx", "web3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    app()
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(args: list[str]) -> int:
+    """Run one command; a usage error (an unknown option, a malformed or missing argument) is one
+    ``tally: error:`` line and exit code 2, like every other failure, not Click's usage box."""
+    errors = _click_exceptions()
+    try:
+        code = app(args, standalone_mode=False)
+    except errors.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx is not None else "see `tally --help`")
+        return ExitCode.BAD_INPUT
+    except errors.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        typer.echo(f"tally: error: {' '.join(exc.format_message().split())}{hint}", err=True)
+        return ExitCode.BAD_INPUT
+    except errors.ClickException as exc:
+        typer.echo(f"tally: error: {' '.join(exc.format_message().split())}", err=True)
+        return int(exc.exit_code)
+    except typer.Abort:
+        typer.echo("tally: error: aborted", err=True)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+def _click_exceptions() -> Any:
+    """Click's exceptions: Typer 0.2x vendors Click as ``typer._click``, older ones use Click."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
 
 
 if __name__ == "__main__":

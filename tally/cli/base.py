@@ -82,6 +82,33 @@ def one_line_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def address_value(value: str) -> str:
+    """Parser of an address option or argument: its EIP-55 form, or a usage error (exit 2) that
+    Click prefixes with the option's name."""
+    from ledger.encoding import InvalidAddressError, parse_address
+
+    try:
+        return parse_address(value, repr(value))
+    except InvalidAddressError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def url_value(value: str) -> str:
+    """Parser of a URL option: http(s) or ws(s) with a host. The value is not echoed back, since
+    a node's URL often carries an API key."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https", "ws", "wss") and bool(parts.hostname)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        valid = False
+    if not valid:
+        raise typer.BadParameter("not a URL: expected http(s)://host[:port][/path] (or ws(s)://)")
+    return value
+
+
 def load_settings() -> Any:
     from tally.settings import Settings
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from tally.cli.base import CliError, app, load_settings, one_line_errors, passphrase
+from tally.cli.base import CliError, address_value, app, load_settings, one_line_errors, passphrase, url_value
 
 
 @app.command()
@@ -134,7 +134,7 @@ def anchor(
         typer.echo(f"chain unavailable ({exc}); retrying in {delay:.0f} s", err=True)
 
     settings = load_settings()
-    ledger = open_ledger(settings)
+    ledger = open_ledger(settings, existing=True)
     chain = open_chain(settings)
     anchorer = build_anchorer(settings, ledger, chain)
     try:
@@ -152,24 +152,21 @@ def anchor(
 @app.command()
 @one_line_errors
 def deploy(
-    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain", parser=url_value)],
     key: Annotated[Path, typer.Option(help="deployer key: a keystore (passphrase: TALLY_KEY_PASSPHRASE) or hex file")],
-    admin: Annotated[str | None, typer.Option(help="default admin (delayed transfer); default: the deployer")] = None,
-    anchorer: Annotated[str | None, typer.Option(help="holder of ANCHOR_ROLE; default: the deployer")] = None,
+    admin: Annotated[str | None, typer.Option(help="default admin (delayed transfer); default: the deployer",
+                                              parser=address_value)] = None,
+    anchorer: Annotated[str | None, typer.Option(help="holder of ANCHOR_ROLE; default: the deployer",
+                                                 parser=address_value)] = None,
     admin_delay: Annotated[int, typer.Option(help="seconds an admin transfer waits")] = 2 * 24 * 3600,
     record_rpc: Annotated[
         bool, typer.Option(help="record the RPC URL for clients (only if it holds no secret)")] = False,
 ) -> None:
     """Deploy TallyAnchor and record it in TALLY_HOME for the API and the anchoring jobs."""
-    from web3 import Web3
-
     from anchoring.chain import ChainUnavailableError, connect
     from anchoring.deploy import deploy_tally_anchor, load_account
 
     settings = load_settings()
-    for name, value in (("--admin", admin), ("--anchorer", anchorer)):
-        if value is not None and not Web3.is_address(value):
-            raise CliError(f"{name} {value!r} is not an address")
     password = None
     if key.read_text("utf-8").lstrip().startswith("{"):
         password = passphrase("TALLY_KEY_PASSPHRASE", "Keystore passphrase")

@@ -10,7 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from tally.cli.base import CliError, app, db_app, keys_app, load_settings, one_line_errors, passphrase
+from tally.cli.base import (
+    CliError,
+    app,
+    db_app,
+    keys_app,
+    load_settings,
+    one_line_errors,
+    passphrase,
+    url_value,
+)
 
 
 @db_app.command("upgrade")
@@ -46,7 +55,7 @@ def keys_new(
 def submit(
     file: Annotated[Path, typer.Argument(help="a conversation: ChatGPT, ShareGPT or {messages}")],
     key: Annotated[Path, typer.Option(help="the contributor's keystore (tally keys new)")],
-    api: Annotated[str, typer.Option(help="Tally API base URL")] = "http://127.0.0.1:8000",
+    api: Annotated[str, typer.Option(help="Tally API base URL", parser=url_value)] = "http://127.0.0.1:8000",
 ) -> None:
     """Sign a conversation with your key and submit it, as the extension would."""
     from tally.client import submit_conversation
@@ -71,8 +80,8 @@ def seal() -> None:
     from tally.wiring import chain_info, open_ledger
 
     settings = load_settings()
+    ledger = open_ledger(settings, existing=True)
     info = chain_info(settings)
-    ledger = open_ledger(settings)
     with ledger.sessions() as session, session.begin():
         epoch = seal_epoch(session, ledger.store, Anchor(info.chain_id, info.contract))
         summary = None if epoch is None else _epoch_json(epoch)

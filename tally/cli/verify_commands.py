@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tally.cli.base import CliError, app, fail, one_line_errors, verify_app
+from tally.cli.base import CliError, address_value, app, fail, one_line_errors, url_value, verify_app
 
 
 def _report_checks(run: Callable[[], Any], as_json: bool) -> None:
@@ -40,7 +40,7 @@ def _report_checks(run: Callable[[], Any], as_json: bool) -> None:
 @one_line_errors
 def verify_bundle(
     file: Annotated[Path, typer.Argument(help="a proof bundle (GET /v1/contributions/{id}/proof)")],
-    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain (not Tally's API)")],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain (not Tally's API)", parser=url_value)],
     conversation: Annotated[Path | None, typer.Option(help="your own copy of the conversation")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
@@ -65,9 +65,9 @@ def verify_bundle(
 @verify_app.command("account")
 @one_line_errors
 def verify_account(
-    address: Annotated[str, typer.Argument(help="the account to check")],
-    api: Annotated[str, typer.Option(help="Tally API base URL (only to fetch the proof)")],
-    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain")],
+    address: Annotated[str, typer.Argument(help="the account to check", parser=address_value)],
+    api: Annotated[str, typer.Option(help="Tally API base URL (only to fetch the proof)", parser=url_value)],
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain", parser=url_value)],
     epoch: Annotated[int | None, typer.Option(help="epoch to check (default: latest final)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
