@@ -117,6 +117,10 @@ def canonical_role(role: object) -> Role:
 
 
 def detect_format(obj: object) -> Literal["chatgpt", "sharegpt", "plain"]:
+    if isinstance(obj, list):
+        raise UnknownFormatError(
+            "a conversation must be a JSON object, not an array: an array such as a ChatGPT export's "
+            "conversations.json holds many conversations; submit each one, or several in one batch")
     if not isinstance(obj, Mapping):
         raise UnknownFormatError("a conversation must be a JSON object")
     if "mapping" in obj:

@@ -8,6 +8,8 @@ operator address the API published.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -85,21 +87,33 @@ def check_receipt(config: dict[str, Any], body: dict[str, Any]) -> None:
         raise ReceiptError(f"the receipt is signed by {signer}, not by the operator {config['operator']}")
 
 
+def _signing_config(client: httpx.Client) -> dict[str, Any]:
+    """``/v1/config``, once the served terms are checked against its ``termsHash``."""
+    config: dict[str, Any] = client.get("/v1/config").raise_for_status().json()
+    terms = client.get("/v1/terms").raise_for_status().content
+    if "0x" + hashlib.sha256(terms).hexdigest() != config["termsHash"]:
+        raise ReceiptError("the served terms do not hash to the termsHash of /v1/config")
+    return config
+
+
+def _signed(config: dict[str, Any], conversation: object, private_key: PrivateKey, nonce: int,
+            issued_at: int) -> dict[str, Any]:
+    try:
+        return sign_submission(config, conversation, private_key, nonce=nonce, issued_at=issued_at)
+    except ConversationError as exc:
+        raise SubmitError(f"the conversation cannot be submitted: {exc}") from None
+
+
 def submit_conversation(
     api_url: str, conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int,
     timeout: float = 30.0,
 ) -> dict[str, Any]:
+    """Sign and submit one conversation; the accepted contribution, its receipt checked."""
     base = api_url.rstrip("/")
     try:
         with httpx.Client(base_url=base, timeout=timeout) as client:
-            config = client.get("/v1/config").raise_for_status().json()
-            terms = client.get("/v1/terms").raise_for_status().content
-            if "0x" + hashlib.sha256(terms).hexdigest() != config["termsHash"]:
-                raise ReceiptError("the served terms do not hash to the termsHash of /v1/config")
-            try:
-                body = sign_submission(config, conversation, private_key, nonce=nonce, issued_at=issued_at)
-            except ConversationError as exc:
-                raise SubmitError(f"the conversation cannot be submitted: {exc}") from None
+            config = _signing_config(client)
+            body = _signed(config, conversation, private_key, nonce, issued_at)
             response = client.post("/v1/contributions", json=body)
     except httpx.HTTPError as exc:
         raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
@@ -110,3 +124,109 @@ def submit_conversation(
     result: dict[str, Any] = response.json()
     check_receipt(config, result)
     return result
+
+
+def submit_conversations(
+    api_url: str, conversations: list[object], private_key: PrivateKey, *, first_nonce: int, issued_at: int,
+    timeout: float = 60.0,
+) -> list[dict[str, Any] | SubmitError]:
+    """Sign and submit many conversations through ``/v1/contributions:batch``, as many per request
+    as ``limits.maxBatch`` allows; one result per conversation, in order: the accepted contribution
+    (its receipt checked) or the refusal. Each item is signed on its own (nonces
+    ``first_nonce``, ``first_nonce + 1``, ...), so one refused item never refuses the others."""
+    base = api_url.rstrip("/")
+    results: list[dict[str, Any] | SubmitError] = []
+    try:
+        with httpx.Client(base_url=base, timeout=timeout) as client:
+            config = _signing_config(client)
+            per_request = int(config["limits"]["maxBatch"])
+            for start in range(0, len(conversations), per_request):
+                chunk = conversations[start:start + per_request]
+                items: list[dict[str, Any] | SubmitError] = []
+                for offset, conversation in enumerate(chunk):
+                    try:
+                        items.append(_signed(config, conversation, private_key, first_nonce + start + offset,
+                                             issued_at))
+                    except SubmitError as exc:
+                        items.append(exc)
+                bodies = [item for item in items if not isinstance(item, SubmitError)]
+                answers = iter(_post_batch(client, bodies) if bodies else [])
+                for item in items:
+                    results.append(item if isinstance(item, SubmitError) else _batch_result(config, next(answers)))
+    except httpx.HTTPError as exc:
+        raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
+    return results
+
+
+def _post_batch(client: httpx.Client, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    response = client.post("/v1/contributions:batch", json={"items": bodies})
+    if response.status_code >= 500:
+        raise ApiUnreachableError(_problem_text(response))
+    if response.status_code != 200:
+        raise SubmitError(_problem_text(response))
+    answers: list[dict[str, Any]] = response.json()["results"]
+    return answers
+
+
+def _batch_result(config: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any] | SubmitError:
+    if answer["status"] != 201:
+        problem = answer["problem"]
+        return SubmitError(f"{problem.get('status')} {problem.get('title')}: {problem.get('detail')} "
+                           f"({problem.get('type')})")
+    contribution: dict[str, Any] = answer["contribution"]
+    check_receipt(config, contribution)
+    return contribution
+
+
+def contribution_state(api_url: str, key: int | str, timeout: float = 30.0) -> dict[str, Any]:
+    """``GET /v1/contributions/{id or contentHash}``."""
+    return _get_json(api_url, f"/v1/contributions/{key}", timeout)
+
+
+def proof_bundle(api_url: str, contribution_id: int, timeout: float = 60.0) -> dict[str, Any]:
+    """``GET /v1/contributions/{id}/proof``: the bundle to check against the chain."""
+    return _get_json(api_url, f"/v1/contributions/{contribution_id}/proof", timeout)
+
+
+class NotAnchoredYetError(UnavailableError):
+    """The contribution is not final on-chain yet: its proof exists once its epoch is (try later)."""
+
+    code = "not-anchored"
+    status = 409
+
+
+def wait_until_anchored(api_url: str, contribution_id: int, *, timeout: float, poll: float = 2.0,
+                        on_change: Callable[[dict[str, Any]], None] = lambda _state: None) -> dict[str, Any]:
+    """Poll the contribution until its epoch is final on-chain (status ``anchored``); call
+    ``on_change`` each time its status moves. Raise NotAnchoredYetError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    seen = None
+    while True:
+        state = contribution_state(api_url, contribution_id)
+        if state["status"] != seen:
+            seen = state["status"]
+            on_change(state)
+        if state["status"] == "anchored":
+            return state
+        if time.monotonic() >= deadline:
+            raise NotAnchoredYetError(f"contribution {contribution_id} is still {state['status']} after "
+                                      f"{timeout:.0f} s; wait longer with --timeout")
+        time.sleep(poll)
+
+
+def api_config(api_url: str, timeout: float = 30.0) -> dict[str, Any]:
+    return _get_json(api_url, "/v1/config", timeout)
+
+
+def _get_json(api_url: str, path: str, timeout: float) -> dict[str, Any]:
+    base = api_url.rstrip("/")
+    try:
+        response = httpx.get(base + path, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
+    if response.status_code >= 500:
+        raise ApiUnreachableError(_problem_text(response))
+    if response.status_code != 200:
+        raise SubmitError(_problem_text(response))
+    body: dict[str, Any] = response.json()
+    return body

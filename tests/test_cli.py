@@ -41,7 +41,7 @@ def test_keys_submit_status_and_seal(tmp_path: Path) -> None:
 
     with tally_server(home, env=env) as url:
         submitted = tally("submit", str(FIXTURES / "chatgpt_regenerated.json"), "--key", str(keyfile), "--api", url,
-                          env=with_pass)
+                          "--json", env=with_pass)
         assert submitted.returncode == 0, submitted.stderr
         body = json.loads(submitted.stdout)
         assert body["contributor"] == address and body["contentHash"].startswith("0xd2bbd428")

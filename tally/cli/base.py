@@ -8,6 +8,7 @@ Secrets are never echoed.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -107,6 +108,30 @@ def url_value(value: str) -> str:
     if not valid:
         raise typer.BadParameter("not a URL: expected http(s)://host[:port][/path] (or ws(s)://)")
     return value
+
+
+def report_checks(run: Callable[[], Any], as_json: bool) -> None:
+    """Run the checks of a verification and print each; a failed one ends the command with exit 1."""
+    from anchoring.verify import VerificationError
+
+    try:
+        checks = run()
+    except VerificationError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "failed": {"check": exc.check, "message": exc.message},
+                                   "passed": [{"check": c.name, "detail": c.detail} for c in exc.passed]}, indent=2))
+        else:
+            for check in exc.passed:
+                typer.echo(f"ok    {check.name}: {check.detail}")
+            typer.echo(f"FAIL  {exc.check}: {exc.message}")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "passed": [{"check": c.name, "detail": c.detail} for c in checks]},
+                              indent=2))
+    else:
+        for check in checks:
+            typer.echo(f"ok    {check.name}: {check.detail}")
+        typer.echo("verified: every check passed")
 
 
 def load_settings() -> Any:

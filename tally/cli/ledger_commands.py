@@ -53,23 +53,153 @@ def keys_new(
 @app.command()
 @one_line_errors
 def submit(
-    file: Annotated[Path, typer.Argument(help="a conversation: ChatGPT, ShareGPT or {messages}")],
+    file: Annotated[Path, typer.Argument(help="a conversation (ChatGPT, ShareGPT or {messages}), or a ChatGPT "
+                                              "export's conversations.json holding many")],
     key: Annotated[Path, typer.Option(help="the contributor's keystore (tally keys new)")],
     api: Annotated[str, typer.Option(help="Tally API base URL", parser=url_value)] = "http://127.0.0.1:8000",
+    every: Annotated[bool, typer.Option("--all", help="an export: submit every conversation it holds")] = False,
+    ids: Annotated[list[str] | None, typer.Option(
+        "--id", help="an export: the conversation with this index (as listed) or id; repeatable")] = None,
+    titles: Annotated[list[str] | None, typer.Option(
+        "--title", help="an export: the conversations whose title contains this text; repeatable")] = None,
+    wait: Annotated[bool, typer.Option(
+        help="wait until final on-chain, then fetch each proof and verify it against the chain")] = False,
+    rpc: Annotated[str | None, typer.Option(
+        help="with --wait: the chain node to verify against (default: the rpcUrl the API publishes)",
+        parser=url_value)] = None,
+    proof: Annotated[Path | None, typer.Option(help="with --wait: write the proof bundle to this file")] = None,
+    timeout: Annotated[float, typer.Option(help="with --wait: seconds to wait at most", min=1)] = 300.0,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output (the API's answers)")] = False,
 ) -> None:
-    """Sign a conversation with your key and submit it, as the extension would."""
-    from tally.client import submit_conversation
-    from tally.keys import read_keystore
+    """Sign conversations with your key and submit them, as the extension would."""
+    from tally.exports import read_export, select
 
     try:
-        conversation = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CliError(f"{file} is not JSON: {exc}") from None
+    entries = read_export(data)
+    chosen_flags = every or bool(ids) or bool(titles)
+    if entries is None:
+        if chosen_flags:
+            raise CliError(f"--all, --id and --title choose among an export's conversations; {file} holds one")
+        conversations = [data]
+    else:
+        if not chosen_flags:
+            for entry in entries:
+                typer.echo(entry.line())
+            raise CliError(f"{file} is an export of {len(entries)} conversations (listed above): choose with "
+                           "--all, --id INDEX_OR_ID or --title TEXT")
+        conversations = [e.conversation for e in select(entries, every=every, ids=ids or [], titles=titles or [])]
+    if proof is not None and (not wait or len(conversations) != 1):
+        raise CliError("--proof writes the bundle of one contribution, with --wait")
+    results = _send(api, key, conversations, quiet=as_json)
+    accepted = [r for r in results if isinstance(r, dict)]
+    if as_json:
+        answers = [r if isinstance(r, dict) else {"refused": str(r)} for r in results]
+        typer.echo(json.dumps(answers[0] if entries is None else answers, indent=2))
+    if wait:
+        for contribution, conversation in zip(results, conversations, strict=True):
+            if isinstance(contribution, dict):
+                _wait_and_verify(api, contribution, conversation, rpc, proof, timeout)
+    elif accepted and not as_json:
+        _say_next(api, file, accepted)
+    refused = len(results) - len(accepted)
+    if refused:
+        raise CliError(f"{refused} of {len(results)} conversations were refused (see above)" if len(results) > 1
+                       else str(results[0]))
+
+
+def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> list[dict[str, Any] | Exception]:
+    """Submit, printing one line per conversation unless ``quiet``; a refusal of a single
+    conversation is raised."""
+    from tally.client import SubmitError, submit_conversation, submit_conversations
+    from tally.keys import read_keystore
+
     private_key = read_keystore(key, passphrase("TALLY_KEY_PASSPHRASE", "Passphrase"))
+    nonce, now = secrets.randbits(63), int(time.time())
     # A refusal exits 2, a receipt that does not check out 1, an unreachable API 3.
-    result = submit_conversation(api, conversation, private_key, nonce=secrets.randbits(64),
-                                 issued_at=int(time.time()))
-    typer.echo(json.dumps(result, indent=2))
+    results: list[dict[str, Any] | Exception]
+    if len(conversations) == 1:
+        results = [submit_conversation(api, conversations[0], private_key, nonce=nonce, issued_at=now)]
+    else:
+        results = list(submit_conversations(api, conversations, private_key, first_nonce=nonce, issued_at=now))
+    for number, result in enumerate(results, start=1):
+        if quiet:
+            break
+        if isinstance(result, SubmitError):
+            typer.echo(f"{number:>4}. refused: {result}")
+        elif isinstance(result, dict):
+            typer.echo(f"contribution {result['id']} accepted: {result['points']} points, {result['status']}; "
+                       f"contentHash {result['contentHash']} (receipt signed by the operator, checked)")
+    return results
+
+
+def _say_next(api: str, file: Path, accepted: list[dict[str, Any]]) -> None:
+    from tally.client import api_config
+
+    sealing = api_config(api).get("sealing") or {}
+    due = sealing.get("nextSealAt")
+    if due is not None:
+        typer.echo(f"the next epoch is sealed in about {max(0, int(due) - int(time.time()))} s, "
+                   "then anchored on-chain")
+    prog = _program()
+    first = accepted[0]["id"]
+    typer.echo(f"next: {prog} proof {first} --wait --out proof.json   "
+               f"(then: {prog} verify bundle proof.json --rpc URL --conversation {file})")
+
+
+def _wait_and_verify(api: str, contribution: dict[str, Any], conversation: object, rpc: str | None,
+                     out: Path | None, timeout: float) -> None:
+    from anchoring.verify import verify_contribution
+    from tally.cli.base import report_checks
+    from tally.client import api_config, proof_bundle, wait_until_anchored
+
+    number = contribution["id"]
+    wait_until_anchored(api, number, timeout=timeout, on_change=lambda state: typer.echo(
+        f"contribution {number}: {state['status']}" + (f" in epoch {state['epoch']}" if state.get("epoch") else "")))
+    bundle = proof_bundle(api, number)
+    if out is not None:
+        out.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+        typer.echo(f"proof bundle written to {out}")
+    node = rpc or api_config(api).get("rpcUrl")
+    if not node:
+        raise CliError("the API publishes no rpcUrl: pass --rpc with a chain node to verify against")
+    typer.echo(f"verifying against the chain at {node}" + ("" if rpc else " (the API's; pass --rpc for your own)"))
+    report_checks(lambda: verify_contribution(bundle, node, conversation), as_json=False)
+
+
+def _program() -> str:
+    """The command as the user typed it (``.venv/bin/tally`` or ``tally``), for the next step."""
+    import sys
+
+    typed = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "tally" else "tally"
+    return typed if "/" not in typed or not Path(typed).is_absolute() else "tally"
+
+
+@app.command()
+@one_line_errors
+def proof(
+    contribution: Annotated[int, typer.Argument(help="the contribution's id (tally submit prints it)", min=1)],
+    out: Annotated[Path, typer.Option(help="file to write the proof bundle to")] = Path("proof.json"),
+    api: Annotated[str, typer.Option(help="Tally API base URL", parser=url_value)] = "http://127.0.0.1:8000",
+    wait: Annotated[bool, typer.Option(help="wait until the contribution is final on-chain")] = False,
+    timeout: Annotated[float, typer.Option(help="with --wait: seconds to wait at most", min=1)] = 300.0,
+) -> None:
+    """Fetch a contribution's proof bundle (once final on-chain) to check with `tally verify bundle`."""
+    from tally.client import NotAnchoredYetError, contribution_state, proof_bundle, wait_until_anchored
+
+    if wait:
+        wait_until_anchored(api, contribution, timeout=timeout, on_change=lambda state: typer.echo(
+            f"contribution {contribution}: {state['status']}", err=True))
+    else:
+        state = contribution_state(api, contribution)
+        if state["status"] != "anchored":
+            raise NotAnchoredYetError(f"contribution {contribution} is {state['status']}, not final on-chain yet: "
+                                      "pass --wait to wait for it")
+    out.write_text(json.dumps(proof_bundle(api, contribution), indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"proof bundle of contribution {contribution} written to {out}; check it with "
+               f"`{_program()} verify bundle {out} --rpc URL`")
 
 
 @app.command()

@@ -4,36 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from tally.cli.base import CliError, address_value, app, fail, one_line_errors, url_value, verify_app
-
-
-def _report_checks(run: Callable[[], Any], as_json: bool) -> None:
-    from anchoring.verify import VerificationError
-
-    try:
-        checks = run()
-    except VerificationError as exc:
-        if as_json:
-            typer.echo(json.dumps({"ok": False, "failed": {"check": exc.check, "message": exc.message},
-                                   "passed": [{"check": c.name, "detail": c.detail} for c in exc.passed]}, indent=2))
-        else:
-            for check in exc.passed:
-                typer.echo(f"ok    {check.name}: {check.detail}")
-            typer.echo(f"FAIL  {exc.check}: {exc.message}")
-        raise typer.Exit(1) from None
-    if as_json:
-        typer.echo(json.dumps({"ok": True, "passed": [{"check": c.name, "detail": c.detail} for c in checks]},
-                              indent=2))
-    else:
-        for check in checks:
-            typer.echo(f"ok    {check.name}: {check.detail}")
-        typer.echo("verified: every check passed")
+from tally.cli.base import CliError, address_value, app, fail, one_line_errors, report_checks, url_value, verify_app
 
 
 @verify_app.command("bundle")
@@ -57,9 +33,9 @@ def verify_bundle(
     except ValueError as exc:
         raise CliError(f"not JSON: {exc}") from None
     if isinstance(bundle, BalanceBundle):
-        _report_checks(lambda: verify_balance(bundle, rpc), as_json)
+        report_checks(lambda: verify_balance(bundle, rpc), as_json)
     else:
-        _report_checks(lambda: verify_contribution(bundle, rpc, convo), as_json)
+        report_checks(lambda: verify_contribution(bundle, rpc, convo), as_json)
 
 
 @verify_app.command("account")
@@ -89,7 +65,7 @@ def verify_account(
             detail = response.text[:200]
         raise CliError(f"the API answered {response.status_code}: {detail}")
     bundle = response.json()
-    _report_checks(lambda: verify_balance(bundle, rpc), as_json)
+    report_checks(lambda: verify_balance(bundle, rpc), as_json)
 
 
 @app.command()
