@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -132,6 +132,12 @@ def report_checks(run: Callable[[], Any], as_json: bool) -> None:
         for check in checks:
             typer.echo(f"ok    {check.name}: {check.detail}")
         typer.echo("verified: every check passed")
+
+
+DEFAULT_API = "http://127.0.0.1:8000"
+ApiUrl = Annotated[str, typer.Option(help="Tally API base URL (or TALLY_API_URL)", parser=url_value,
+                                     envvar="TALLY_API_URL")]
+"""The ``--api`` option of the commands that talk to a Tally API as a client would."""
 
 
 def load_settings() -> Any:

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import typer
 
 from tally.cli.base import (
+    DEFAULT_API,
+    ApiUrl,
     CliError,
     app,
     db_app,
@@ -56,7 +58,7 @@ def submit(
     file: Annotated[Path, typer.Argument(help="a conversation (ChatGPT, ShareGPT or {messages}), or a ChatGPT "
                                               "export's conversations.json holding many")],
     key: Annotated[Path, typer.Option(help="the contributor's keystore (tally keys new)")],
-    api: Annotated[str, typer.Option(help="Tally API base URL", parser=url_value)] = "http://127.0.0.1:8000",
+    api: ApiUrl = DEFAULT_API,
     every: Annotated[bool, typer.Option("--all", help="an export: submit every conversation it holds")] = False,
     ids: Annotated[list[str] | None, typer.Option(
         "--id", help="an export: the conversation with this index (as listed) or id; repeatable")] = None,
@@ -103,7 +105,7 @@ def submit(
             if isinstance(contribution, dict):
                 _wait_and_verify(api, contribution, conversation, rpc, proof, timeout)
     elif accepted and not as_json:
-        _say_next(api, file, accepted)
+        _say_next(api, file if entries is None else None, accepted)
     refused = len(results) - len(accepted)
     if refused:
         raise CliError(f"{refused} of {len(results)} conversations were refused (see above)" if len(results) > 1
@@ -135,18 +137,20 @@ def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> l
     return results
 
 
-def _say_next(api: str, file: Path, accepted: list[dict[str, Any]]) -> None:
+def _say_next(api: str, conversation_file: Path | None, accepted: list[dict[str, Any]]) -> None:
+    """When the next seal is due, and the exact commands that fetch and check the first proof."""
     from tally.client import api_config
 
-    sealing = api_config(api).get("sealing") or {}
-    due = sealing.get("nextSealAt")
+    config = api_config(api)
+    due = (config.get("sealing") or {}).get("nextSealAt")
     if due is not None:
         typer.echo(f"the next epoch is sealed in about {max(0, int(due) - int(time.time()))} s, "
                    "then anchored on-chain")
-    prog = _program()
-    first = accepted[0]["id"]
-    typer.echo(f"next: {prog} proof {first} --wait --out proof.json   "
-               f"(then: {prog} verify bundle proof.json --rpc URL --conversation {file})")
+    prog, rpc = _program(), config.get("rpcUrl") or "URL"
+    mine = f" --conversation {conversation_file}" if conversation_file is not None else ""
+    api_option = "" if api.rstrip("/") == DEFAULT_API else f" --api {api}"
+    typer.echo(f"next: {prog} proof {accepted[0]['id']}{api_option} --wait --out proof.json")
+    typer.echo(f"then: {prog} verify bundle proof.json --rpc {rpc}{mine}")
 
 
 def _wait_and_verify(api: str, contribution: dict[str, Any], conversation: object, rpc: str | None,
@@ -182,7 +186,7 @@ def _program() -> str:
 def proof(
     contribution: Annotated[int, typer.Argument(help="the contribution's id (tally submit prints it)", min=1)],
     out: Annotated[Path, typer.Option(help="file to write the proof bundle to")] = Path("proof.json"),
-    api: Annotated[str, typer.Option(help="Tally API base URL", parser=url_value)] = "http://127.0.0.1:8000",
+    api: ApiUrl = DEFAULT_API,
     wait: Annotated[bool, typer.Option(help="wait until the contribution is final on-chain")] = False,
     timeout: Annotated[float, typer.Option(help="with --wait: seconds to wait at most", min=1)] = 300.0,
 ) -> None:
