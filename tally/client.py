@@ -183,7 +183,7 @@ def contribution_state(api_url: str, key: int | str, timeout: float = 30.0) -> d
     return _get_json(api_url, f"/v1/contributions/{key}", timeout)
 
 
-def proof_bundle(api_url: str, contribution_id: int, timeout: float = 60.0) -> dict[str, Any]:
+def proof_bundle(api_url: str, contribution_id: int | str, timeout: float = 60.0) -> dict[str, Any]:
     """``GET /v1/contributions/{id}/proof``: the bundle to check against the chain."""
     return _get_json(api_url, f"/v1/contributions/{contribution_id}/proof", timeout)
 
@@ -195,7 +195,7 @@ class NotAnchoredYetError(UnavailableError):
     status = 409
 
 
-def wait_until_anchored(api_url: str, contribution_id: int, *, timeout: float, poll: float = 2.0,
+def wait_until_anchored(api_url: str, contribution_id: int | str, *, timeout: float, poll: float = 2.0,
                         on_change: Callable[[dict[str, Any]], None] = lambda _state: None) -> dict[str, Any]:
     """Poll the contribution until its epoch is final on-chain (status ``anchored``); call
     ``on_change`` each time its status moves. Raise NotAnchoredYetError after ``timeout`` seconds."""

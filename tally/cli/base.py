@@ -94,6 +94,18 @@ def address_value(value: str) -> str:
         raise typer.BadParameter(str(exc)) from None
 
 
+def contribution_key_value(value: str) -> str:
+    """Parser of a contribution argument: its id (a positive integer) or its contentHash (0x + 64 hex)."""
+    from ledger.encoding import is_hash
+    from ledger.ids import MAX_ROW_ID
+
+    if value.isdecimal() and 1 <= int(value) <= MAX_ROW_ID:
+        return str(int(value))
+    if is_hash(value):
+        return value.lower()
+    raise typer.BadParameter(f"{value!r} is neither a contribution id (1, 2, ...) nor a contentHash (0x + 64 hex)")
+
+
 def url_value(value: str) -> str:
     """Parser of a URL option: http(s) or ws(s) with a host. The value is not echoed back, since
     a node's URL often carries an API key."""

@@ -15,6 +15,7 @@ from tally.cli.base import (
     ApiUrl,
     CliError,
     app,
+    contribution_key_value,
     db_app,
     keys_app,
     load_settings,
@@ -118,6 +119,8 @@ def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> l
     from tally.client import SubmitError, submit_conversation, submit_conversations
     from tally.keys import read_keystore
 
+    if not key.is_file():
+        raise CliError(f"{key}: no such keystore file (make one with `tally keys new --out {key}`)")
     private_key = read_keystore(key, passphrase("TALLY_KEY_PASSPHRASE", "Passphrase"))
     nonce, now = secrets.randbits(63), int(time.time())
     # A refusal exits 2, a receipt that does not check out 1, an unreachable API 3.
@@ -184,7 +187,8 @@ def _program() -> str:
 @app.command()
 @one_line_errors
 def proof(
-    contribution: Annotated[int, typer.Argument(help="the contribution's id (tally submit prints it)", min=1)],
+    contribution: Annotated[str, typer.Argument(
+        help="the contribution's id (tally submit prints it) or its contentHash", parser=contribution_key_value)],
     out: Annotated[Path, typer.Option(help="file to write the proof bundle to")] = Path("proof.json"),
     api: ApiUrl = DEFAULT_API,
     wait: Annotated[bool, typer.Option(help="wait until the contribution is final on-chain")] = False,
