@@ -107,3 +107,42 @@ def test_an_audit_whose_chain_node_is_unreachable_is_a_service_error_not_a_faile
     error = one_line_error(tally("audit", "--rpc", "http://127.0.0.1:9/secret-key", "--ipfs", "http://127.0.0.1:9",
                                  "--contract", "0x" + "00" * 19 + "01", env=env), ExitCode.UNAVAILABLE)
     assert "secret-key" not in error
+
+
+def test_submit_an_export_lists_it_then_submits_the_chosen_ones_in_a_batch(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"TALLY_HOME": str(home), "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(), **API_ONLY,
+           "TALLY_KEY_PASSPHRASE": "correct horse"}
+    keyfile = tmp_path / "me.json"
+    assert tally("keys", "new", "--out", str(keyfile), env=env).returncode == 0
+    export = str(ROOT / "examples" / "conversations.json")
+    single = str(ROOT / "examples" / "chatgpt-conversation.json")
+    with tally_server(home, env=env) as url:
+        listed = tally("submit", export, "--key", str(keyfile), "--api", url, env=env)
+        assert "an export of 2 conversations" in one_line_error(listed)
+        rows = listed.stdout.splitlines()
+        assert len(rows) == 2 and "Explain Merkle trees simply" in rows[0] and "4 messages" in rows[0]
+        assert rows[1].split()[:2] == ["2", "2025-11-26"] and "a41e0c5d-92f7-4b0a-b3c6-1e8d5f2a9c07" in rows[1]
+        assert "no conversation whose title contains" in one_line_error(
+            tally("submit", export, "--key", str(keyfile), "--api", url, "--title", "sourdough", env=env))
+        assert "holds one" in one_line_error(tally("submit", single, "--key", str(keyfile), "--api", url, "--all",
+                                                   env=env))
+        chosen = tally("submit", export, "--key", str(keyfile), "--api", url, "--id", "1", "--title", "RAINY",
+                       "--json", env=env)
+        assert chosen.returncode == 0, chosen.stderr
+        answers = json.loads(chosen.stdout)
+        assert [a["messages"] for a in answers] == [4, 2] and all(a["status"] == "pending" for a in answers)
+        # Again: both are refused as already contributed, each on its own line; the command exits 2.
+        again = tally("submit", export, "--key", str(keyfile), "--api", url, "--all", env=env)
+        assert "2 of 2 conversations were refused" in one_line_error(again)
+        assert again.stdout.count("409 Already contributed") == 2
+        one = tally("submit", single, "--key", str(keyfile), "--api", url, env=env)
+        assert one.returncode == 0, one.stderr
+        lines = one.stdout.splitlines()
+        assert lines[0].startswith("contribution 3 accepted:")
+        assert any(line.startswith("next: ") and " proof 3 " in line and "--wait" in line for line in lines)
+        assert any(line.startswith("then: ") and "verify bundle proof.json" in line and single in line
+                   for line in lines)
+        not_yet = tally("proof", "3", "--api", url, "--out", str(tmp_path / "p.json"), env=env)
+        assert "not final on-chain yet" in one_line_error(not_yet, ExitCode.UNAVAILABLE)
+        assert not (tmp_path / "p.json").exists()
