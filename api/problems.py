@@ -99,6 +99,11 @@ _TYPES = [
     ProblemType("invalid-bundle", 422, "Invalid proof bundle",
                 "The document is not a proof bundle of a format this server reads; the detail names the field."),
     ProblemType("invalid-car", 422, "Invalid CAR", "The bytes are not a CARv1 archive."),
+    ProblemType("unknown-scorer", 422, "Unknown scorer",
+                "The scorer version is not one whose rules this server has (docs/scoring.md)."),
+    ProblemType("invalid-features", 422, "Invalid features",
+                "The features are not the ones the scorer version computes its points from; the detail names "
+                "the feature."),
     ProblemType("content-erased", 410, "Content erased",
                 "The object's data key was destroyed on request: its content can never be read again; its "
                 "points and its public commitment stay."),

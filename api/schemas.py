@@ -90,18 +90,14 @@ class Problem(BaseModel):
 
 
 class Score(BaseModel):
-    """How the points were computed (docs/scoring.md)."""
+    """How the points were computed (docs/scoring.md): the scorer version and the features its
+    points are computed from, the same counts the contribution's manifest leaf publishes."""
 
-    version: str
+    version: str = Field(description="the scorer that gave the points: quality-v2, or quality-v1 for older "
+                                     "contributions")
     points: int
-    exchanges: int
-    trivialExchanges: int
-    userWords: int
-    assistantWords: int
-    distinctUserWords: int
-    distinctAssistantWords: int
-    repetition: float
-    capped: bool
+    features: dict[str, int] = Field(description="the integer features of docs/scoring.md for this version: "
+                                                 "points_from_features(version, features) == points")
 
 
 class Consent(BaseModel):
@@ -379,6 +375,14 @@ class StorageTerms(BaseModel):
                                           "operator's blockstore, served at /ipfs/{cid}")
 
 
+class ScorerTerms(BaseModel):
+    """The scorer new contributions get (docs/scoring.md)."""
+
+    version: str
+    rulesHash: Hex = Field(description="SHA-256 of the RFC 8785 form of the version's rules file, as every "
+                                       "manifest names it (scorer.rulesHash)")
+
+
 class Config(BaseModel):
     chainId: int
     contract: Address
@@ -391,6 +395,7 @@ class Config(BaseModel):
     usage: UsageTerms
     sealing: Sealing
     storage: StorageTerms
+    scorer: ScorerTerms
 
 
 class Health(BaseModel):

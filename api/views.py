@@ -13,13 +13,22 @@ from ledger.eip712 import Domain, contribution_types, receipt_types
 from ledger.encoding import hex0x
 from ledger.lifecycle import ContributionStatus
 from ledger.models import Contribution, JournalEntry, UsageReport
+from ledger.scoring import recorded_features
 
-__all__ = ["adjustment_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json"]
+__all__ = ["adjustment_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json",
+           "score_json"]
 
 
 def contribution_status(row: Contribution, epoch_state: str | None = None) -> ContributionStatus:
     """``pending`` until sealed, ``sealed`` until its epoch is final on-chain, then ``anchored``."""
     return lifecycle.contribution_status(row.epoch, epoch_state)
+
+
+def score_json(row: Contribution) -> dict[str, Any]:
+    """The contribution's score as its manifest leaf publishes it: version, points, features. A
+    quality-v1 contribution's features are recovered from the breakdown v1 stored."""
+    return {"version": row.scorer_version, "points": row.points,
+            "features": recorded_features(row.scorer_version, row.score, row.message_count)}
 
 
 def receipt_json(row: Contribution) -> dict[str, Any]:
@@ -43,7 +52,7 @@ def contribution_json(row: Contribution, storage: str = "local", epoch_state: st
         "cid": row.cid,
         "contributor": row.contributor,
         "points": str(row.points),
-        "score": row.score,
+        "score": score_json(row),
         "status": contribution_status(row, epoch_state),
         "epochState": epoch_state,
         "acceptedAt": row.accepted_at,

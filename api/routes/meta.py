@@ -15,6 +15,7 @@ from api.schemas import Config, Health, Readiness
 from api.services import ServicesDep
 from api.views import eip712_json
 from ledger.encoding import hex0x
+from ledger.scoring import SCORER_VERSION, rules_hash
 from ledger.sealing import sealing_state
 
 router = APIRouter()
@@ -23,8 +24,8 @@ router = APIRouter()
 @router.get("/v1/config", tags=["meta"], operation_id="getConfig",
             responses={**answers(Config), **problems()})
 def config(services: ServicesDep) -> dict[str, Any]:
-    """Everything a client needs to sign a contribution and to check its receipt, and when the
-    next epoch is sealed."""
+    """Everything a client needs to sign a contribution and to check its receipt, when the next
+    epoch is sealed, and the scorer (version and rules hash) new contributions get."""
     intake, chain = services.intake, services.chain
     domain = intake.consent.domain
     with services.sessions() as session:
@@ -42,6 +43,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "sealing": services.sealing.as_json(pending=state.pending, last_sealed_at=state.last_sealed_at,
                                             now=time.time()),
         "storage": {"ipfsPinning": services.ipfs_pinning},
+        "scorer": {"version": SCORER_VERSION, "rulesHash": rules_hash(SCORER_VERSION)},
     }
 
 

@@ -24,12 +24,19 @@ ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 ACCOUNTS = [f"0x{i:040x}" for i in range(1, 6)]
 
 
+ANSWER = ("A consistency proof shows that the log of the new epoch extends the log of the old one: it lists "
+          "the hashes of the subtrees that both trees share and of the ones only the new tree has, so that "
+          "a verifier can rebuild the old root and the new root from the same proof and check both against "
+          "what the contract holds. Nothing that was in the log can have been changed or removed.")
+
+
 def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000) -> None:  # type: ignore[no-untyped-def]
     submissions = []
     for i in range(start, start + count):
+        # Real sentences (quality-v2 pays language, not strings of made-up words), each one distinct.
         conversation = normalise({"messages": [
             {"role": "user", "content": f"Question number {i}: how do Merkle consistency proofs work?"},
-            {"role": "assistant", "content": f"Answer {i}: " + " ".join(f"w{i}x{j}" for j in range(60))}]})
+            {"role": "assistant", "content": f"Answer {i}: {ANSWER}"}]})
         contributor = ACCOUNTS[i % len(ACCOUNTS)]
         submissions.append(Submission(Prepared.of(conversation),
                                       Consent(contributor, i, now, bytes(32), bytes(65))))
