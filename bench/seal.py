@@ -1,8 +1,9 @@
 """Sealing benchmark: one epoch of N contributions on PostgreSQL (or SQLite), manifest included.
 
 The ledger is filled with N accepted contributions from 1,000 contributors (synthetic rows: a
-seal reads only hashes, addresses, times and points, never the conversations, so their text
-does not change the work) on top of an already sealed log of --base leaves. Then one
+seal reads only hashes, addresses, times, points and scores, never the conversations, so their
+text does not change the work; the scores, features included, are those of real ShareGPT
+conversations) on top of an already sealed log of --base leaves. Then one
 `seal_epoch` runs and is timed, against a baseline measured in the same run: reading the same
 pending rows back (the least any seal must do).
 
@@ -35,7 +36,23 @@ from tests.support.postgres import temporary_database
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 
+def real_scores(count: int = 97) -> list[dict[str, object]]:
+    """The scores (``Score.as_dict()``) of ``count`` real conversations: what a leaf publishes."""
+    from ledger.conversation import ConversationError, normalise
+    from ledger.scoring import score
+    from tally.sharegpt import iter_sharegpt
+
+    scores = []
+    for record in iter_sharegpt():
+        with contextlib.suppress(ConversationError):
+            scores.append(score(normalise(record)).as_dict())
+        if len(scores) == count:
+            return scores
+    raise SystemExit("too few ShareGPT conversations")
+
+
 def fill(sessions: sa.orm.sessionmaker, start: int, count: int) -> None:  # type: ignore[type-arg]
+    scores = real_scores()
     accounts = ["0x" + hashlib.sha256(b"account%d" % i).hexdigest()[:40] for i in range(1000)]
     from eth_utils import to_checksum_address
 
@@ -47,8 +64,9 @@ def fill(sessions: sa.orm.sessionmaker, start: int, count: int) -> None:  # type
             "id": i + 1, "content_hash": hashlib.sha256(b"conversation%d" % i).digest(),
             "contributor": accounts[i % 1000], "nonce": str(i), "issued_at": 1_790_000_000 + i,
             "terms_hash": bytes(32), "signature": bytes(65), "cid": "bafkrei" + "a" * 52, "size": 7500,
-            "model": None, "message_count": 6, "points": 10 + i % 97, "score": {"points": 10 + i % 97},
-            "scorer_version": "quality-v1", "accepted_at": 1_790_000_000 + i, "receipt_signature": bytes(65),
+            "model": None, "message_count": 6, "points": scores[i % 97]["points"], "score": scores[i % 97],
+            "scorer_version": scores[i % 97]["version"], "accepted_at": 1_790_000_000 + i,
+            "receipt_signature": bytes(65),
         } for i in ids]
         with sessions() as session, session.begin():
             session.execute(insert(Contribution.__table__), rows)

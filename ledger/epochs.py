@@ -34,6 +34,7 @@ from ledger.lifecycle import EpochState
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
+from ledger.scoring import recorded_features, rules_hash
 
 # OpenZeppelin's tree has no empty form; an epoch in which no account holds points (every
 # contribution scored zero) commits to keccak256 of nothing, which no leaf can prove against.
@@ -81,7 +82,8 @@ def seal_epoch(
 
     contributions = session.execute(
         select(Contribution.id, Contribution.contributor, Contribution.content_hash,
-               Contribution.accepted_at, Contribution.points, Contribution.cid)
+               Contribution.accepted_at, Contribution.points, Contribution.cid, Contribution.scorer_version,
+               Contribution.score, Contribution.message_count)
         .where(Contribution.epoch.is_(None))
         .order_by(Contribution.id)
     ).all()
@@ -98,8 +100,12 @@ def seal_epoch(
     first_index = stored_log.size()
     if previous is not None and first_index != previous.log_size:
         raise RuntimeError(f"stored log has {first_index} leaves, epoch {previous.number} says {previous.log_size}")
-    leaves = tuple(LogLeaf(first_index + offset, contributor, content_hash, accepted_at, points, cid)
-                   for offset, (_, contributor, content_hash, accepted_at, points, cid) in enumerate(contributions))
+    # Each leaf publishes its scorer and the features its points were computed from, so that the
+    # audit recomputes every leaf's points from the manifest alone (docs/scoring.md).
+    leaves = tuple(LogLeaf(first_index + offset, contributor, content_hash, accepted_at, points, cid, scorer,
+                           recorded_features(scorer, breakdown, messages))
+                   for offset, (_, contributor, content_hash, accepted_at, points, cid, scorer, breakdown, messages)
+                   in enumerate(contributions))
     leaf_hashes = [leaf.leaf_hash() for leaf in leaves]
     log_root = stored_log.append(leaf_hashes) if leaf_hashes else stored_log.root()
     log_size = first_index + len(leaf_hashes)
@@ -136,7 +142,7 @@ def seal_epoch(
         journal=tuple(JournalLine(entry_id, account, amount, kind, ref)
                       for entry_id, account, amount, kind, ref in entries),
         balances=ManifestBalances(balances_root, total_points, tuple(values)),
-        scorer=Scorer(_scorer_versions(session, number)),
+        scorer=_scorer(leaves),
     )
     manifest_bytes = jcs.dumps(manifest.to_json())
     manifest_cid = store.put(manifest_bytes)  # a durable write: the manifest is rebuilt from nothing
@@ -154,8 +160,8 @@ def seal_epoch(
     return epoch
 
 
-def _scorer_versions(session: Session, number: int) -> str:
-    versions = sorted(set(session.scalars(
-        select(Contribution.scorer_version).where(Contribution.epoch == number).distinct())))
-    return ",".join(versions)
+def _scorer(leaves: tuple[LogLeaf, ...]) -> Scorer:
+    """The versions that scored the epoch's leaves, sorted, and the rules hash of each."""
+    versions = sorted({leaf.scorer for leaf in leaves if leaf.scorer is not None})
+    return Scorer(",".join(versions), ",".join(rules_hash(version) for version in versions))
 

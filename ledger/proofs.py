@@ -38,6 +38,7 @@ from ledger.lifecycle import EpochState
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.models import Contribution, Epoch
+from ledger.scoring import recorded_features
 
 
 class NotAnchoredError(ConflictError):
@@ -117,7 +118,8 @@ def contribution_proof(session: Session, chain: ChainInfo, row: Contribution,
         raise NotAnchoredError(f"contribution {row.id} is not sealed into an epoch yet; try again later")
     epoch = choose_epoch(session, epoch_number, row.epoch)
     proof = StoredLog(session).inclusion_proof(row.log_index, epoch.log_size)
-    leaf = LogLeaf(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points, row.cid)
+    leaf = LogLeaf(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points, row.cid,
+                   row.scorer_version, recorded_features(row.scorer_version, row.score, row.message_count))
     return ContributionBundle.of(envelope_of(chain, epoch), ContributionLeaf(row.id, leaf, leaf.leaf_hash()),
                                  tuple(proof))
 

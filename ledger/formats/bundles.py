@@ -196,7 +196,8 @@ class ContributionLeaf:
     @classmethod
     def read(cls, o: dict[str, Any], at: str = "leaf") -> ContributionLeaf:
         identifier = f.uint(o, at, "id")
-        log_leaf = LogLeaf.read(o, at)
+        # A leaf names its scorer and features since manifests do (version 2); older bundles do not.
+        log_leaf = LogLeaf.read(o, at, scored="scorer" in o or "features" in o)
         return cls(identifier, log_leaf, f.hash32(o, at, "leafHash") if "leafHash" in o else None)
 
 

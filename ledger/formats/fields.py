@@ -114,6 +114,16 @@ def uint(container: Any, at: str, key: Key) -> int:
     return value
 
 
+def counts(container: Any, at: str, key: Key) -> dict[str, int]:
+    """An object of named counts: every member a non-negative integer (a leaf's ``features``)."""
+    value = obj(container, at, key)
+    where = path(at, key)
+    for name, count in value.items():
+        if type(count) is not int or count < 0:
+            raise wrong(where, name, "must be a non-negative integer")
+    return value
+
+
 def text(container: Any, at: str, key: Key) -> str:
     value = _get(container, at, key)
     if not isinstance(value, str) or not value:

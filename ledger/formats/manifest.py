@@ -2,13 +2,17 @@
 
 ``seal_epoch`` builds a ``Manifest``, stores the JCS bytes of ``to_json()`` and anchors their
 CID; ``tally audit`` fetches those bytes by CID and reads them back with ``Manifest.from_json``.
-``to_json`` writes exactly the JSON the sealer has always written (same members, same value
-types), so the bytes, and the CID, of a manifest never depend on this module's version.
+``to_json`` writes exactly the JSON the sealer wrote for the manifest's version (same members,
+same value types), so the bytes, and the CID, of a manifest never depend on this module's
+version: a version 1 manifest (before leaves carried their scoring) reads and writes back as it
+was, and a version 2 one must name every leaf's ``scorer`` and ``features`` and the epoch's
+``scorer.rulesHash``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.encoding import ADDRESS_PATTERN, DECIMAL_PATTERN, HASH_PATTERN, hex0x
@@ -16,7 +20,10 @@ from ledger.formats import fields as f
 from ledger.formats.fields import InvalidDocumentError
 from ledger.merkle import log as rfc9162
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+SCORED_SINCE = 2
+"""The first manifest version whose leaves carry their scorer and features."""
 BALANCE_ENCODING = ["address", "uint256"]
 """The ABI types of a balances-tree leaf ``[account, balance]`` (OpenZeppelin StandardMerkleTree)."""
 
@@ -57,30 +64,51 @@ class LogLeaf:
     accepted_at: int
     points: int
     cid: str
+    scorer: str | None = None
+    """The scorer version that gave the points (docs/scoring.md); None in a version 1 manifest."""
+    features: Mapping[str, int] | None = None
+    """The integer features the points were computed from: ``points_from_features(scorer,
+    features) == points``. Not part of the leaf hash: the manifest's CID commits to them."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "contributor": self.contributor, "contentHash": hex0x(self.content_hash),
-                "acceptedAt": self.accepted_at, "points": str(self.points), "cid": self.cid}
+        leaf: dict[str, Any] = {"index": self.index, "contributor": self.contributor,
+                                "contentHash": hex0x(self.content_hash), "acceptedAt": self.accepted_at,
+                                "points": str(self.points), "cid": self.cid}
+        if self.scorer is not None:
+            leaf["scorer"] = self.scorer
+        if self.features is not None:
+            leaf["features"] = dict(self.features)
+        return leaf
 
     @classmethod
-    def read_valid(cls, o: object) -> LogLeaf | None:
+    def read_valid(cls, o: object, scored: bool = False) -> LogLeaf | None:
         """The leaf if every field is well-formed, else None: the audit's fast path through up
         to 100,000 leaves a manifest, with no error path built (``read`` then names the field)."""
         if not isinstance(o, dict):
             return None
         index, contributor, content_hash = o.get("index"), o.get("contributor"), o.get("contentHash")
         accepted_at, points, cid = o.get("acceptedAt"), o.get("points"), o.get("cid")
-        if (type(index) is int and index >= 0 and type(accepted_at) is int and accepted_at >= 0
+        if not (type(index) is int and index >= 0 and type(accepted_at) is int and accepted_at >= 0
                 and type(contributor) is str and ADDRESS_PATTERN.match(contributor)
                 and type(content_hash) is str and HASH_PATTERN.match(content_hash)
                 and type(points) is str and DECIMAL_PATTERN.match(points) and type(cid) is str and cid):
+            return None
+        if not scored:
             return cls(index, contributor, bytes.fromhex(content_hash[2:]), accepted_at, int(points), cid)
+        scorer, features = o.get("scorer"), o.get("features")
+        if (type(scorer) is str and scorer and type(features) is dict
+                and all(type(n) is int and n >= 0 for n in features.values())):
+            return cls(index, contributor, bytes.fromhex(content_hash[2:]), accepted_at, int(points), cid,
+                       scorer, features)
         return None
 
     @classmethod
-    def read(cls, o: dict[str, Any], at: str) -> LogLeaf:
-        return cls(f.uint(o, at, "index"), f.address(o, at, "contributor"), f.hash32(o, at, "contentHash"),
+    def read(cls, o: dict[str, Any], at: str, scored: bool = False) -> LogLeaf:
+        leaf = cls(f.uint(o, at, "index"), f.address(o, at, "contributor"), f.hash32(o, at, "contentHash"),
                    f.uint(o, at, "acceptedAt"), f.decimal(o, at, "points"), f.text(o, at, "cid"))
+        if not scored:
+            return leaf
+        return replace(leaf, scorer=f.text(o, at, "scorer"), features=f.counts(o, at, "features"))
 
     def leaf_hash(self) -> bytes:
         """SHA-256(0x00 ‖ abi.encode(index, contributor, contentHash, acceptedAt, points)), RFC 9162 §2.1.1."""
@@ -100,13 +128,13 @@ class ManifestLog:
         return {"size": self.size, "root": hex0x(self.root), "leaves": [leaf.to_json() for leaf in self.leaves]}
 
     @classmethod
-    def read(cls, o: dict[str, Any], at: str = "log") -> ManifestLog:
+    def read(cls, o: dict[str, Any], at: str = "log", scored: bool = False) -> ManifestLog:
         size, root = f.uint(o, at, "size"), f.hash32(o, at, "root")
         given, leaves = f.items(o, at, "leaves"), []
         for i, value in enumerate(given):
-            leaf = LogLeaf.read_valid(value)
+            leaf = LogLeaf.read_valid(value, scored)
             if leaf is None:  # malformed: read it field by field to name the culprit
-                leaf = LogLeaf.read(f.obj(given, f"{at}.leaves", i), f"{at}.leaves[{i}]")
+                leaf = LogLeaf.read(f.obj(given, f"{at}.leaves", i), f"{at}.leaves[{i}]", scored)
             leaves.append(leaf)
         return cls(size, root, tuple(leaves))
 
@@ -160,16 +188,35 @@ class ManifestBalances:
 
 @dataclass(frozen=True, slots=True)
 class Scorer:
-    """The scorer versions that scored the epoch's contributions, comma-separated and sorted."""
+    """The scorer versions that scored the epoch's contributions, comma-separated and sorted,
+    and the rules hash of each, in the same order ("" for an epoch of transfers alone)."""
 
     version: str
+    rules_hash: str | None = None
+    """None in a version 1 manifest, which did not name the rules."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.version}
+        scorer = {"version": self.version}
+        if self.rules_hash is not None:
+            scorer["rulesHash"] = self.rules_hash
+        return scorer
+
+    def versions(self) -> dict[str, str]:
+        """Each version named, with its rules hash ("" in a version 1 manifest)."""
+        names = self.version.split(",") if self.version else []
+        hashes = (self.rules_hash or "").split(",") if self.rules_hash else [""] * len(names)
+        return dict(zip(names, hashes, strict=False))
 
     @classmethod
-    def read(cls, o: dict[str, Any], at: str = "scorer") -> Scorer:
-        return cls(f.string(o, at, "version"))  # "" for an epoch of transfers alone
+    def read(cls, o: dict[str, Any], at: str = "scorer", scored: bool = False) -> Scorer:
+        version = f.string(o, at, "version")  # "" for an epoch of transfers alone
+        if not scored:
+            return cls(version)
+        rules_hash = f.string(o, at, "rulesHash")
+        hashes = rules_hash.split(",") if rules_hash else []
+        if len(hashes) != len(version.split(",") if version else []) or not all(map(HASH_PATTERN.match, hashes)):
+            raise f.wrong(at, "rulesHash", "must be one 0x + 64 hex hash per version, comma-separated")
+        return cls(version, rules_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +255,10 @@ class Manifest:
     @classmethod
     def _read(cls, o: dict[str, Any]) -> Manifest:
         # In the order of the document, so that the first bad field is the one named.
-        if f.uint(o, "", "v") != MANIFEST_VERSION:
-            raise f.wrong("", "v", f"must be {MANIFEST_VERSION}")
+        v = f.uint(o, "", "v")
+        if v not in READABLE_VERSIONS:
+            raise f.wrong("", "v", f"must be {' or '.join(map(str, READABLE_VERSIONS))}")
+        scored = v >= SCORED_SINCE
         chain_id, contract, epoch = f.uint(o, "", "chainId"), f.checked_address(o, "", "contract"), \
             f.uint(o, "", "epoch")
         previous = f.optional_obj(o, "", "previous")
@@ -218,8 +267,9 @@ class Manifest:
             contract=contract,
             epoch=epoch,
             previous=None if previous is None else PreviousEpoch.read(previous),
-            log=ManifestLog.read(f.obj(o, "", "log")),
+            log=ManifestLog.read(f.obj(o, "", "log"), scored=scored),
             journal=tuple(JournalLine.read(line, where) for line, where in f.each_object(o, "", "journal")),
             balances=ManifestBalances.read(f.obj(o, "", "balances")),
-            scorer=Scorer.read(f.obj(o, "", "scorer")),
+            scorer=Scorer.read(f.obj(o, "", "scorer"), scored=scored),
+            v=v,
         )

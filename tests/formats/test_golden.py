@@ -42,6 +42,21 @@ def golden(name: str) -> Any:
     return json.loads((GOLDEN / name).read_text())
 
 
+def test_version_1_documents_still_read_and_write_back_to_the_same_bytes_and_cids() -> None:
+    """Manifests and bundles of before leaves carried their scoring (golden/version-1/) stay readable."""
+    first, second = (golden(f"version-1/{name}") for name in (FIRST, SECOND))
+    for document in (first, second):
+        manifest = Manifest.from_json(document)
+        assert manifest.v == 1 and all(leaf.features is None for leaf in manifest.log.leaves)
+        assert manifest.scorer.rules_hash is None and jcs.dumps(manifest.to_json()) == jcs.dumps(document)
+    assert cid_of(jcs.dumps(first)) == second["previous"]["manifestCid"]
+    old_bundle = golden(f"version-1/{CONTRIBUTION}")
+    assert ContributionBundle.from_json(old_bundle).to_json() == old_bundle
+    auditor, report, events = _auditor(first, second)
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert auditor.log.size == 8
+
+
 def test_manifests_read_and_write_back_to_the_same_bytes_and_cids() -> None:
     first, second = golden(FIRST), golden(SECOND)
     for document in (first, second):
@@ -131,7 +146,19 @@ MANIFEST_CASES: list[tuple[str, list[Any], Any, str]] = [
     (SECOND, ["balances", "values", 2, 1], "3.5", "balances.values[2][1]: must be a decimal string"),
     (SECOND, ["balances", "totalPoints"], 121, "balances.totalPoints: must be a decimal string"),
     (SECOND, ["scorer", "version"], None, "scorer.version: must be a string"),
-    (SECOND, ["v"], 2, "v: must be 1"),
+    (SECOND, ["v"], 3, "v: must be 1 or 2"),
+    (SECOND, ["log", "leaves", 1, "features"], DELETE, "log.leaves[1].features: is missing"),
+    (SECOND, ["log", "leaves", 0, "features", "tokens"], -4,
+     "log.leaves[0].features.tokens: must be a non-negative integer"),
+    (SECOND, ["log", "leaves", 2, "features", "novel"], "9",
+     "log.leaves[2].features.novel: must be a non-negative integer"),
+    (SECOND, ["log", "leaves", 2, "features"], [1, 2], "log.leaves[2].features: must be an object"),
+    (SECOND, ["log", "leaves", 0, "scorer"], "", "log.leaves[0].scorer: must be a non-empty string"),
+    (SECOND, ["scorer", "rulesHash"], DELETE, "scorer.rulesHash: is missing"),
+    (SECOND, ["scorer", "rulesHash"], "0x12",
+     "scorer.rulesHash: must be one 0x + 64 hex hash per version, comma-separated"),
+    (SECOND, ["scorer", "version"], "quality-v1,quality-v2",
+     "scorer.rulesHash: must be one 0x + 64 hex hash per version, comma-separated"),
     (SECOND, ["epoch"], True, "epoch: must be a non-negative integer"),
     (SECOND, ["contract"], "0x5fbDB2315678afecb367f032d93F642f64180aa3", "contract: has an invalid EIP-55 checksum"),
     (FIRST, ["previous"], {}, "previous.epoch: is missing"),

@@ -122,3 +122,29 @@ def test_a_failed_seal_leaves_no_trace(ledger_env) -> None:  # type: ignore[no-u
     with sessions() as session, session.begin():
         epoch = seal_epoch(session, store, ANCHOR)
     assert epoch is not None and epoch.number == 1 and epoch.log_size == 4
+
+
+def test_every_leaf_publishes_its_scorer_and_features_also_across_versions(ledger_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Contributions scored before quality-v2 (recorded here by the v1 scorer, as intake once did)
+    and after it sealed into one epoch: the manifest names both versions with their rules hashes,
+    and every leaf's features give its points under its own version."""
+    from ledger import intake
+    from ledger.scoring import points_from_features, rules_hash, v1
+
+    sessions, store = ledger_env
+    with monkeypatch.context() as patched:
+        patched.setattr(intake, "score", v1.score)
+        contribute(sessions, store, 0, 3)
+    contribute(sessions, store, 3, 3)
+    with sessions() as session, session.begin():
+        epoch = seal_epoch(session, store, ANCHOR, now=10)
+    assert epoch is not None
+    manifest = json.loads(store.get(epoch.manifest_cid))
+    assert manifest["v"] == 2
+    assert manifest["scorer"] == {"version": "quality-v1,quality-v2",
+                                  "rulesHash": f"{rules_hash('quality-v1')},{rules_hash('quality-v2')}"}
+    leaves = manifest["log"]["leaves"]
+    assert [leaf["scorer"] for leaf in leaves] == ["quality-v1"] * 3 + ["quality-v2"] * 3
+    for leaf in leaves:
+        assert int(leaf["points"]) == points_from_features(leaf["scorer"], leaf["features"]) > 0
+    assert set(leaves[0]["features"]) == set(v1.FEATURES)
