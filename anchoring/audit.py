@@ -7,7 +7,9 @@ audit checks the manifest against its event and its predecessor, extends the RFC
 the epoch's leaves (a compact range: memory grows with log n, not n, so thousands of epochs and
 millions of leaves are fine) and compares the root, which also proves the step consistent (the
 new tree is the old one plus the new leaves), replays the journal entries from zero into
-balances and rebuilds the OpenZeppelin balances tree. The first discrepancy is reported.
+balances and rebuilds the OpenZeppelin balances tree, and recomputes every leaf's points from
+the features the leaf publishes with the rules of its scorer version. The first discrepancy is
+reported.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from ledger.content.unixfs import read_file
 from ledger.encoding import hex0x, is_account_address
 from ledger.epochs import EMPTY_BALANCES_ROOT
 from ledger.errors import VerificationFailure
-from ledger.formats import BALANCE_ENCODING, InvalidManifestError, Manifest, PreviousEpoch
+from ledger.formats import BALANCE_ENCODING, SCORED_SINCE, InvalidManifestError, Manifest, PreviousEpoch
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
+from ledger.scoring import InvalidFeaturesError, UnknownScorerError, points_from_features, rules_hash
 
 
 class AuditDiscrepancy(VerificationFailure):
@@ -126,6 +129,7 @@ class AuditReport:
     journal_entries: int = 0
     accounts: int = 0
     total_points: int = 0
+    points_recomputed: int = 0
     discrepancy: str | None = None
     discrepancy_epoch: int | None = None
     seconds: float = 0.0
@@ -137,7 +141,8 @@ class AuditReport:
     def as_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "epochs": self.epochs,
                 "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
-                "totalPoints": str(self.total_points), "seconds": round(self.seconds, 2),
+                "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed,
+                "seconds": round(self.seconds, 2),
                 "discrepancy": None if self.ok else {"epoch": self.discrepancy_epoch, "what": self.discrepancy}}
 
 
@@ -202,6 +207,7 @@ class Auditor:
             if not ok:
                 raise AuditDiscrepancy(number, what)
         self._extend_log(number, manifest, event)
+        self._recompute_points(number, manifest, report)
         self._replay_journal(number, manifest, event, report)
         return PreviousEpoch(number, event.log_size, event.log_root, event.balances_root, cid)
 
@@ -230,6 +236,33 @@ class Auditor:
         if root != event.log_root or root != manifest.log.root:
             raise AuditDiscrepancy(number, f"the leaves give log root {hex0x(root)}; the chain says "
                                    f"{hex0x(event.log_root)}")
+
+    def _recompute_points(self, number: int, manifest: Manifest, report: AuditReport) -> None:
+        """Every leaf's points from its features, with the rules of its scorer version, once the
+        rules this audit has hash to the manifest's ``scorer.rulesHash`` (docs/scoring.md). A
+        version 1 manifest publishes no features: nothing to recompute."""
+        if manifest.v < SCORED_SINCE:
+            return
+        named = manifest.scorer.versions()
+        for version, published in named.items():
+            try:
+                mine = rules_hash(version)
+            except UnknownScorerError:
+                raise AuditDiscrepancy(number, f"scorer {version!r}: this audit has no rules of that version") from None
+            if mine != published:
+                raise AuditDiscrepancy(number, f"the rules of {version} hash to {mine}; the manifest says {published}")
+        for leaf in manifest.log.leaves:
+            if leaf.scorer not in named or leaf.features is None:
+                raise AuditDiscrepancy(number, f"leaf {leaf.index}: scorer {leaf.scorer!r} is not among the "
+                                       f"manifest's {manifest.scorer.version!r}")
+            try:
+                points = points_from_features(leaf.scorer, leaf.features)
+            except InvalidFeaturesError as exc:
+                raise AuditDiscrepancy(number, f"leaf {leaf.index}: {exc}") from None
+            if points != leaf.points:
+                raise AuditDiscrepancy(number, f"leaf {leaf.index}: its features give {points} points under "
+                                       f"{leaf.scorer}; the leaf says {leaf.points}")
+        report.points_recomputed += len(manifest.log.leaves)
 
     def _replay_journal(self, number: int, manifest: Manifest, event: EpochAnchored,
                         report: AuditReport) -> None:

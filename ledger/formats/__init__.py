@@ -28,6 +28,7 @@ from ledger.formats.fields import InvalidDocumentError
 from ledger.formats.manifest import (
     BALANCE_ENCODING,
     MANIFEST_VERSION,
+    SCORED_SINCE,
     InvalidManifestError,
     JournalLine,
     LogLeaf,
@@ -44,6 +45,7 @@ __all__ = [
     "CONTRIBUTION_SIGNATURE",
     "FORMAT",
     "MANIFEST_VERSION",
+    "SCORED_SINCE",
     "AnchoringTransaction",
     "BalanceBundle",
     "BalanceLeaf",

@@ -30,6 +30,7 @@ from ledger.formats import (
     Manifest,
     parse_bundle,
 )
+from ledger.scoring import points_from_features, rules_hash
 from tests.formats.golden.generate import ANCHOR, GOLDEN_FILES, build
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -54,7 +55,7 @@ def test_version_1_documents_still_read_and_write_back_to_the_same_bytes_and_cid
     assert ContributionBundle.from_json(old_bundle).to_json() == old_bundle
     auditor, report, events = _auditor(first, second)
     auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
-    assert auditor.log.size == 8
+    assert auditor.log.size == 8 and report.points_recomputed == 0  # no features to recompute from
 
 
 def test_manifests_read_and_write_back_to_the_same_bytes_and_cids() -> None:
@@ -119,6 +120,51 @@ def test_the_audit_accepts_the_golden_epochs_and_names_the_field_of_a_malformed_
     assert caught.value.field == "log.leaves[2].points" and caught.value.epoch == 1
     assert "log.leaves[2].points: must be a decimal string" in caught.value.what
     assert caught.value.category is ErrorCategory.VERIFICATION
+
+
+def _features_changed(document: dict[str, Any], leaf: int, changes: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(document)
+    features = changed["log"]["leaves"][leaf]["features"]
+    for name, value in changes.items():
+        if value is DELETE:
+            del features[name]
+        else:
+            features[name] = value
+    return changed
+
+
+def test_the_audit_recomputes_every_leafs_points_from_its_features() -> None:
+    auditor, report, events = _auditor(golden(FIRST), golden(SECOND))
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert report.points_recomputed == 8 == auditor.log.size
+    assert report.as_json()["pointsRecomputed"] == 8
+
+    leaf = golden(FIRST)["log"]["leaves"][3]
+    more = {**leaf["features"], "userNew": leaf["features"]["userNew"] + 40}
+    assert points_from_features("quality-v2", more) != int(leaf["points"])
+    cases = [  # (the first manifest changed, what the audit says)
+        (_features_changed(golden(FIRST), 3, {"userNew": more["userNew"]}),
+         f"leaf 3: its features give {points_from_features('quality-v2', more)} points under quality-v2; "
+         f"the leaf says {leaf['points']}"),
+        (_features_changed(golden(FIRST), 1, {"novel": DELETE}), "leaf 1: quality-v2 feature novel is missing"),
+        (_features_changed(golden(FIRST), 0, {"bonus": 3}), "leaf 0: quality-v2 has no feature bonus"),
+        ({**golden(FIRST), "scorer": {"version": "quality-v2", "rulesHash": "0x" + "ab" * 32}},
+         f"the rules of quality-v2 hash to {rules_hash('quality-v2')}; the manifest says 0x{'ab' * 32}"),
+        ({**golden(FIRST), "scorer": {"version": "quality-v7", "rulesHash": "0x" + "ab" * 32}},
+         "scorer 'quality-v7': this audit has no rules of that version"),
+    ]
+    for document, says in cases:
+        auditor, report, events = _auditor(document)
+        with pytest.raises(AuditDiscrepancy) as caught:
+            auditor.epoch(report, events[0], None)
+        assert caught.value.what == says and caught.value.epoch == 1
+
+    # A leaf whose scorer is not the manifest's: named as such.
+    other = copy.deepcopy(golden(FIRST))
+    other["log"]["leaves"][2]["scorer"] = "quality-v1"
+    auditor, report, events = _auditor(other)
+    with pytest.raises(AuditDiscrepancy, match=r"leaf 2: scorer 'quality-v1' is not among the manifest's"):
+        auditor.epoch(report, events[0], None)
 
 
 DELETE = object()
