@@ -17,7 +17,7 @@ from web3 import Web3
 
 from anchoring.chain import connect
 from anchoring.contract import EpochHeader, TallyAnchor
-from ledger.conversation import ConversationError, canonical_bytes
+from ledger.conversation import Conversation, ConversationError, canonical_bytes, normalise
 from ledger.encoding import hex0x
 from ledger.errors import VerificationFailure
 from ledger.formats import (
@@ -27,12 +27,20 @@ from ledger.formats import (
     BundleEnvelope,
     ContributionBundle,
     InvalidBundleError,
+    LogLeaf,
     ProofBundle,
     parse_bundle,
 )
 from ledger.merkle import ProofError
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
+from ledger.scoring import (
+    InvalidFeaturesError,
+    UnknownScorerError,
+    exactly_recorded,
+    features_of,
+    points_from_features,
+)
 
 SUPPORTED_FORMATS = (FORMAT,)
 
@@ -125,14 +133,17 @@ def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conve
         raise v.fail("leaf", f"the leaf fields hash to {hex0x(leaf_hash)}, "
                      f"the bundle says {hex0x(typed.leaf.leaf_hash)}")
     v.ok("leaf", f"leaf {leaf.index} recomputed from its fields: {hex0x(leaf_hash)}")
+    normalised: Conversation | None = None
     if conversation is not None:
         try:
-            mine = hashlib.sha256(canonical_bytes(conversation)).digest()
+            normalised = normalise(conversation)
+            mine = hashlib.sha256(canonical_bytes(normalised)).digest()
         except ConversationError as exc:
             raise v.fail("conversation", f"your conversation cannot be normalised: {exc}") from None
         if mine != leaf.content_hash:
             raise v.fail("conversation", f"your conversation hashes to {hex0x(mine)}, not {hex0x(leaf.content_hash)}")
         v.ok("conversation", "your conversation hashes to the leaf's contentHash")
+    check_score(v, leaf, normalised)
     contract = v.contract(typed.envelope, rpc_url)
     onchain = v.onchain_header(contract, header.epoch)
     size, log_root = onchain.log_size, onchain.log_root
@@ -150,6 +161,34 @@ def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conve
         raise v.fail("contract", "the contract's verifyContribution view says false")
     v.ok("contract", "the contract's verifyContribution view agrees")
     return v.passed
+
+
+def check_score(v: Verifier, leaf: LogLeaf, conversation: Conversation | None) -> None:
+    """The "score" check: the leaf's features give its points under its scorer's rules, and, with
+    your conversation, your conversation gives those features. The points are in the leaf hash,
+    which the chain checks next: so the on-chain points are the ones your conversation earns.
+    A bundle made before leaves named their scorer has nothing to check here."""
+    if leaf.scorer is None or leaf.features is None:
+        return
+    try:
+        points = points_from_features(leaf.scorer, leaf.features)
+        mine = None if conversation is None else features_of(leaf.scorer, conversation)
+    except (UnknownScorerError, InvalidFeaturesError) as exc:
+        raise v.fail("score", f"the leaf's scoring cannot be recomputed: {exc}") from None
+    if points != leaf.points:
+        raise v.fail("score", f"the leaf's features give {points} points under {leaf.scorer}, "
+                     f"the leaf says {leaf.points}")
+    if mine is None:
+        v.ok("score", f"the leaf's features give its {points} points under {leaf.scorer}")
+        return
+    for name in exactly_recorded(leaf.scorer):
+        if mine[name] != leaf.features.get(name):
+            raise v.fail("score", f"your conversation has {name} {mine[name]}, the leaf says "
+                         f"{leaf.features.get(name)}")
+    if points_from_features(leaf.scorer, mine) != leaf.points:
+        raise v.fail("score", f"your conversation earns {points_from_features(leaf.scorer, mine)} points under "
+                     f"{leaf.scorer}, the leaf says {leaf.points}")
+    v.ok("score", f"your conversation's features are the leaf's and give its {points} points under {leaf.scorer}")
 
 
 def verify_balance(bundle: BalanceBundle | object, rpc_url: str, w3: Web3 | None = None) -> list[Check]:

@@ -70,6 +70,12 @@ def test_bundles_verify_against_the_chain_and_tampering_is_caught(stack: Stack, 
     altered = served.get(f"/v1/contributions/{target['id']}/proof").json()
     with pytest.raises(VerificationError) as tampered:
         verify_contribution(altered, stack.chain.url)
+    # Its features still give the points it had: caught before the chain is asked.
+    assert tampered.value.check == "score" and "the leaf says" in tampered.value.message
+    for member in ("scorer", "features"):  # and without them, the proof does not lead to the root
+        del altered["leaf"][member]
+    with pytest.raises(VerificationError) as tampered:
+        verify_contribution(altered, stack.chain.url)
     assert tampered.value.check == "proof"
 
     balance = served.get(f"/v1/accounts/{target['contributor']}/proof").json()

@@ -31,7 +31,7 @@ from ledger.formats import (
     parse_bundle,
 )
 from ledger.scoring import points_from_features, rules_hash
-from tests.formats.golden.generate import ANCHOR, GOLDEN_FILES, build
+from tests.formats.golden.generate import ANCHOR, GOLDEN_FILES, build, conversation
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FIRST, SECOND = "manifest-first.json", "manifest-with-previous.json"
@@ -313,6 +313,36 @@ def test_the_verifier_reports_a_malformed_contribution_bundle_as_a_failed_check(
     assert says in caught.value.message
     assert caught.value.category is ErrorCategory.VERIFICATION
     assert caught.value.exit_code is ExitCode.VERIFICATION_FAILED
+
+
+def test_the_verifier_recomputes_the_leafs_points_and_your_conversations_features() -> None:
+    """Before it reaches the chain (NOWHERE: the "chain" check fails), the "score" check: the leaf's
+    features give its points, and your conversation gives those features."""
+    bundle = golden(CONTRIBUTION)
+    yours = conversation(bundle["leaf"]["id"] - 1).to_canonical()  # the golden ledger's n-th conversation
+
+    def checks(document: dict[str, Any], mine: object | None) -> tuple[str, list[str], str]:
+        with pytest.raises(VerificationError) as caught:
+            verify_contribution(document, NOWHERE, mine)
+        return caught.value.check, [c.name for c in caught.value.passed], caught.value.message
+
+    assert checks(bundle, yours)[:2] == ("chain", ["format", "leaf", "conversation", "score"])
+    assert checks(bundle, None)[:2] == ("chain", ["format", "leaf", "score"])
+    assert checks(golden(f"version-1/{CONTRIBUTION}"), None)[:2] == ("chain", ["format", "leaf"])
+
+    features = bundle["leaf"]["features"]
+    richer = broken(CONTRIBUTION, ["leaf", "features", "userNew"], features["userNew"] + 40)
+    check, passed, says = checks(richer, None)
+    assert (check, passed) == ("score", ["format", "leaf"]) and "points under quality-v2, the leaf says" in says
+    # Features changed where the points do not move: the leaf alone cannot tell, your conversation can.
+    shifted = broken(CONTRIBUTION, ["leaf", "features", "otherChars"], features["otherChars"] + 1)
+    assert checks(shifted, None)[:2] == ("chain", ["format", "leaf", "score"])
+    check, passed, says = checks(shifted, yours)
+    assert (check, passed) == ("score", ["format", "leaf", "conversation"])
+    assert says == (f"your conversation has otherChars {features['otherChars']}, "
+                    f"the leaf says {features['otherChars'] + 1}")
+    check, _, says = checks(broken(CONTRIBUTION, ["leaf", "scorer"], "quality-v9"), None)
+    assert check == "score" and "unknown scorer version 'quality-v9'" in says
 
 
 def test_the_verifier_refuses_a_contribution_bundle_as_a_balance_proof() -> None:
