@@ -36,6 +36,7 @@ NO_DATA_FOLDER = [
     (["verify", "account", ADDRESS, "--api", NOBODY, "--rpc", NOBODY], UNAVAILABLE, "cannot reach"),
     (["keys", "new", "--out", "k.json"], USAGE, "TALLY_KEY_PASSPHRASE"),
     (["deploy", "--rpc", NOBODY, "--key", "missing.key"], USAGE, "missing.key"),
+    (["score", "missing.json"], USAGE, "missing.json"),
 ]
 
 MALFORMED = [
@@ -64,6 +65,7 @@ MALFORMED = [
     (["anchor", "--timeout", "soon"], "'--timeout'"),
     (["status", "--verbose"], "--verbose"),
     (["submit"], "'FILE'"),
+    (["score"], "'FILE'"),
     (["verify", "bundle", "p.json"], "'--rpc'"),
     (["no-such-command"], "no-such-command"),
 ]
