@@ -17,6 +17,10 @@
 import { getAddress, Signature, sha256, TypedDataEncoder, verifyTypedData } from "./ethers.mjs";
 import { UNASSIGNED_RANGES, UNICODE_VERSION } from "./unicode-table.mjs";
 
+// The scorer (quality-v2, docs/scoring.md): the points and features of a conversation, as the
+// ledger computes them at acceptance and every manifest leaf publishes them.
+export { FEATURES_V2, SCORER_VERSION, factorsOf, featuresOf, pointsFromFeatures, rulesHash, score } from "./scoring.mjs";
+
 export const CANONICAL_VERSION = 1;
 /** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
 export const MAX_CHATGPT_DEPTH = 100_000;

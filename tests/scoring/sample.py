@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from ledger.conversation import Conversation, ConversationError, normalise
 from tally.sharegpt import iter_sharegpt
 
 
 @cache
-def real_conversations(step: int = 1) -> tuple[Conversation, ...]:
-    kept: list[Conversation] = []
+def real_records(step: int = 1) -> tuple[tuple[dict[str, Any], Conversation], ...]:
+    """Every ``step``-th ShareGPT record that normalises, as published and normalised."""
+    kept: list[tuple[dict[str, Any], Conversation]] = []
     normalised = 0
     for record in iter_sharegpt():
         try:
@@ -19,9 +21,13 @@ def real_conversations(step: int = 1) -> tuple[Conversation, ...]:
         except ConversationError:
             continue
         if normalised % step == 0:
-            kept.append(conversation)
+            kept.append((record, conversation))
         normalised += 1
     return tuple(kept)
+
+
+def real_conversations(step: int = 1) -> tuple[Conversation, ...]:
+    return tuple(conversation for _, conversation in real_records(step))
 
 
 def words(conversation: Conversation) -> int:
