@@ -60,11 +60,13 @@ def _lowercase_table(runs: Sequence[Sequence[int]]) -> dict[int, int]:
 @dataclass(frozen=True, slots=True)
 class Tokenizer:
     token: re.Pattern[str]
+    """One token, in a group: ``split`` gives the separators and the tokens in turn."""
     word_chars: re.Pattern[str]
     space_chars: re.Pattern[str]
     digits: re.Pattern[str]
     stretched: re.Pattern[str]
     lower: dict[int, int]
+    spaced_separators: dict[str, bool]
 
     @classmethod
     def of(cls, characters: dict[str, Any]) -> Tokenizer:
@@ -72,12 +74,13 @@ class Tokenizer:
         word, single = _one_of(characters["word"]), _one_of(characters["single"])
         either = _one_of(sorted([*characters["word"], *characters["single"]]))
         return cls(
-            token=re.compile(f"{single}|{word}+"),
+            token=re.compile(f"({single}|{word}+)"),
             word_chars=re.compile(f"{either}+"),
             space_chars=re.compile(f"{_one_of(characters['space'])}+"),
             digits=re.compile(f"{_one_of(characters['digit'])}+"),
             stretched=re.compile(f"({either})\\1\\1+"),
             lower=_lowercase_table(characters["lowercase"]),
+            spaced_separators={},
         )
 
     def tokenize(self, text: str) -> MessageTokens:
@@ -87,13 +90,16 @@ class Tokenizer:
         # character in a row): each keeps every word character a word character, so the tokens
         # fall where they fall in the text as written.
         folded = self.stretched.sub(r"\1\1", self.digits.sub("0", text.translate(self.lower)))
-        tokens: list[str] = []
-        joined: list[bool] = []
-        end = 0
-        space = self.space_chars
-        for match in self.token.finditer(folded):
-            start = match.start()
-            joined.append(bool(tokens) and start > end and space.search(folded, end, start) is None)
-            tokens.append(match.group())
-            end = match.end()
+        parts = self.token.split(folded)  # separator, token, separator, ..., token, separator
+        tokens = parts[1::2]
+        spaced = self._spaced
+        # Token i is joined when the separator before it is not empty and holds no white space;
+        # separators repeat (" ", ", ", ".\n"), so whether one holds white space is remembered.
+        joined = [False, *(bool(sep) and not spaced(sep) for sep in parts[2:-1:2])] if tokens else []
         return MessageTokens(tokens, joined, token_chars, len(text) - token_chars - space_chars)
+
+    def _spaced(self, separator: str) -> bool:
+        known = self.spaced_separators.get(separator)
+        if known is None:
+            known = self.spaced_separators[separator] = self.space_chars.search(separator) is not None
+        return known
