@@ -164,3 +164,36 @@ def test_readiness_fails_when_the_blockstore_cannot_be_written(api: Api) -> None
     assert broken.status_code == 503
     assert broken.json()["checks"] == {"database": "ok", "content": broken.json()["checks"]["content"]}
     assert broken.json()["checks"]["content"].startswith("error")
+
+
+def test_the_score_is_the_scorers_breakdown_and_the_config_names_the_scorer(api: Api) -> None:
+    """What the API answers is what the manifest leaf will publish: {version, points, features},
+    the points recomputing from the features; GET /v1/config names the scorer and its rules hash."""
+    from ledger.conversation import normalise
+    from ledger.scoring import SCORER_VERSION, points_from_features, rules_hash, score
+
+    conversation = sample_conversation("scored")
+    body = api.client.post("/v1/contributions", json=api.signed(conversation, contributor_key(3))).json()
+    assert body["score"] == score(normalise(conversation)).as_dict()
+    assert points_from_features(body["score"]["version"], body["score"]["features"]) == int(body["points"])
+    assert api.client.get(f"/v1/contributions/{body['id']}").json()["score"] == body["score"]
+    assert api.config["scorer"] == {"version": SCORER_VERSION, "rulesHash": rules_hash(SCORER_VERSION)}
+
+
+def test_a_contribution_scored_by_v1_keeps_its_version_and_points_and_shows_its_features(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recorded as intake did before quality-v2 (with the v1 scorer): served with v1's version,
+    its points, and the v1 features recovered from what v1 stored, which give those points."""
+    from ledger import intake
+    from ledger.conversation import normalise
+    from ledger.scoring import points_from_features, v1
+
+    conversation = sample_conversation("scored by v1")
+    monkeypatch.setattr(intake, "score", v1.score)
+    body = api.client.post("/v1/contributions", json=api.signed(conversation, contributor_key(4))).json()
+    monkeypatch.undo()
+    served = api.client.get(f"/v1/contributions/{body['id']}").json()
+    assert served["score"]["version"] == "quality-v1" and int(served["points"]) == v1.score(
+        normalise(conversation)).points
+    assert served["score"]["features"] == v1.features(normalise(conversation))
+    assert points_from_features("quality-v1", served["score"]["features"]) == int(served["points"])
