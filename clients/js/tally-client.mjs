@@ -1,7 +1,8 @@
 /**
  * Tally's JavaScript client: the canonical conversation of DESIGN.md §2, the EIP-712 consent and
  * receipt of §3, and the calls of §8. An ES module that runs unchanged in node (>= 20) and in a
- * browser extension page; its only dependency is ethers 6 (through ./ethers.mjs).
+ * browser extension page; its only dependency is ethers 6 (through ./ethers.mjs). Personal data
+ * is found and redacted by ./personal-data.mjs, whose API this module re-exports.
  *
  * The Python package `ledger.conversation` is the reference: for every input, `contentHash` here
  * equals `content_hash` there, and an input the reference refuses is refused here with the same
@@ -15,7 +16,13 @@
  */
 
 import { getAddress, Signature, sha256, TypedDataEncoder, verifyTypedData } from "./ethers.mjs";
+import { redactConversation } from "./personal-data.mjs";
 import { UNASSIGNED_RANGES, UNICODE_VERSION } from "./unicode-table.mjs";
+
+export {
+  PERSONAL_DATA_KINDS, PLACEHOLDERS, describeFindings, findPersonalData, findingsIn, publicFindings,
+  redactConversation, redactText,
+} from "./personal-data.mjs";
 
 export const CANONICAL_VERSION = 1;
 /** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
@@ -450,6 +457,20 @@ const UTF8 = new TextEncoder();
  */
 export function canonicalBytes(obj) {
   return UTF8.encode(canonicalize(normalise(obj)));
+}
+
+/**
+ * What a client signs and submits for `obj`: its canonical form (§2) with every personal value
+ * replaced by a typed placeholder ([email], [phone], [card], [iban], [ip], [secret]), and the
+ * findings to show the contributor (kind and message index; never the values). The server runs
+ * the same detector and refuses what still holds personal data; this form it accepts as it is,
+ * and its contentHash is the one the server computes.
+ * @param {unknown} obj any accepted input
+ * @returns {{conversation: CanonicalConversation, findings: import("./personal-data.mjs").PersonalDataFinding[]}}
+ * @throws {ConversationError}
+ */
+export function redactForSubmission(obj) {
+  return redactConversation(normalise(obj));
 }
 
 /**
