@@ -71,6 +71,12 @@ _TYPES = [
                 "A message has a role that maps to none of user, assistant, system, tool."),
     ProblemType("incomplete-conversation", 422, "Incomplete conversation",
                 "A conversation needs at least one non-empty user message and one non-empty assistant message."),
+    ProblemType("contains-personal-data", 422, "Contains personal data",
+                "The conversation still holds personal data (an e-mail address, a phone, card or IBAN number, "
+                "a public IP address, an API key, token or private key); nothing was written. `findings` lists "
+                "each kind with the index of the message it is in (null: the model name), never the values. "
+                "Clients replace each value with a placeholder such as [email] before signing (the JS client's "
+                "redactForSubmission, `tally redact FILE`); docs/personal-data.md says what is detected."),
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
     ProblemType("ref-reused", 409, "Reference reused",

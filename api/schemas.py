@@ -76,7 +76,7 @@ def _no_default(schema: dict[str, Any]) -> None:
 
 class Problem(BaseModel):
     """An RFC 9457 problem: every error the API answers (application/problem+json). Clients
-    match on `type`; extension members (`errors`, `existing`, `limit`, `epoch`...) say more."""
+    match on `type`; extension members (`errors`, `existing`, `findings`, `limit`, `epoch`...) say more."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -391,6 +391,9 @@ class Config(BaseModel):
     usage: UsageTerms
     sealing: Sealing
     storage: StorageTerms
+    personalData: Literal["refuse", "accept"] = Field(
+        description="refuse: a submission that still holds personal data is a 422 contains-personal-data "
+                    "(clients redact before signing); accept: this server takes it as it is")
 
 
 class Health(BaseModel):

@@ -1,7 +1,8 @@
 """Accepting contributions into the ledger: every check, then one database transaction.
 
 ``Intake`` is the service the API and the CLI hand a submission to: it checks the consent
-(``ledger.consent``), normalises and scores the conversation, and records it, all or nothing: the
+(``ledger.consent``), normalises the conversation, refuses one that holds personal data
+(``ledger.personal_data``), scores it, and records it, all or nothing: the
 contribution row, its stored bytes and its double-entry accrual commit together, and the receipt
 is signed in the same step. A contentHash is accepted once, from anyone: the unique index on
 ``content_hash`` settles races between concurrent submissions, whichever process they reach.
@@ -25,6 +26,7 @@ from ledger.conversation import Conversation, canonical_bytes, normalise
 from ledger.db import table_of
 from ledger.errors import ConflictError, InvalidInputError, TallyError
 from ledger.models import Contribution, StoredObject
+from ledger.personal_data import PersonalDataMode, refuse_personal_data
 from ledger.scoring import Score, score
 
 __all__ = [
@@ -334,6 +336,7 @@ class Intake:
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.time,
         master_key: bytes | None = None,
+        personal_data: PersonalDataMode = "refuse",
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -343,16 +346,23 @@ class Intake:
         self.clock = clock
         # Privacy mode when set: conversations are stored encrypted (see ledger.content.envelope).
         self._master_key = master_key
+        self.personal_data: PersonalDataMode = personal_data
 
     @property
     def privacy(self) -> bool:
         return self._master_key is not None
 
     def check(self, body: object, now: int) -> Submission:
-        """Every check that needs no database: the consent's fields, the conversation, the signer."""
+        """Every check that needs no database: the consent's fields, the conversation, the signer,
+        and that the conversation holds no personal data."""
         signed = self.consent.parse(body, now)
         prepared = Prepared.of(normalise(signed.conversation))
-        return Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+        submission = Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+        if self.personal_data == "refuse":
+            # Clients redact before signing, so this finds only what a client left in: refused
+            # before anything is written, with the kinds and message indexes, never the values.
+            refuse_personal_data(prepared.conversation)
+        return submission
 
     def submit(self, body: object) -> Accepted:
         """Accept one submission in a transaction of its own, or raise why not."""

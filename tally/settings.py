@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     # any window; beyond them the client gets 429 until the window passes, right key or not.
     auth_failure_limit: int = Field(default=10, ge=1, description="failed authentications allowed per window")
     auth_failure_window: float = Field(default=60.0, gt=0, description="the window of auth_failure_limit, seconds")
+
+    # A submission that still holds personal data (ledger.personal_data) is refused, unless this
+    # is "accept": for a deployment that takes data whose personal parts it handles itself.
+    pii: Literal["refuse", "accept"] = Field(default="refuse", description="TALLY_PII: refuse or accept")
 
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")

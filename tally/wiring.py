@@ -107,6 +107,7 @@ def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake
         limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window,
                       max_batch_body_bytes=settings.max_batch_body_bytes),
         master_key=master_key(settings),
+        personal_data=settings.pii,
     )
 
 

@@ -42,6 +42,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "sealing": services.sealing.as_json(pending=state.pending, last_sealed_at=state.last_sealed_at,
                                             now=time.time()),
         "storage": {"ipfsPinning": services.ipfs_pinning},
+        "personalData": intake.personal_data,
     }
 
 
