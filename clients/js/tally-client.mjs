@@ -2,7 +2,8 @@
  * Tally's JavaScript client: the canonical conversation of DESIGN.md §2, the EIP-712 consent and
  * receipt of §3, and the calls of §8. An ES module that runs unchanged in node (>= 20) and in a
  * browser extension page; its only dependency is ethers 6 (through ./ethers.mjs). Personal data
- * is found and redacted by ./personal-data.mjs, whose API this module re-exports.
+ * is found and redacted by ./personal-data.mjs, whose API this module re-exports: `contribute`
+ * signs and submits the redacted canonical conversation.
  *
  * The Python package `ledger.conversation` is the reference: for every input, `contentHash` here
  * equals `content_hash` there, and an input the reference refuses is refused here with the same
@@ -698,19 +699,23 @@ export function checkReceipt(config, result, expected = {}) {
 }
 
 /**
- * The whole flow, as the extension runs it: config, terms, consent, submission, receipt.
+ * The whole flow, as the extension runs it: config, terms, redaction, consent, submission,
+ * receipt. What is signed and submitted is the redacted canonical conversation
+ * (`redactForSubmission`); `findings` says what was replaced.
  * @param {string} api
- * @param {unknown} conversation
+ * @param {unknown} conversation any accepted input
  * @param {TypedDataSigner} signer
  * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options]
- * @returns {Promise<{config: TallyConfig, body: SubmissionBody, result: ContributionResult}>}
+ * @returns {Promise<{config: TallyConfig, body: SubmissionBody, result: ContributionResult,
+ *   findings: import("./personal-data.mjs").PersonalDataFinding[]}>}
  * @throws {ConversationError | ApiError | ReceiptError | ConfigError}
  */
 export async function contribute(api, conversation, signer, options = {}) {
   const config = await fetchConfig(api);
   await fetchTerms(api, config);
-  const body = await signContribution(config, conversation, signer, options);
+  const { conversation: redacted, findings } = redactForSubmission(conversation);
+  const body = await signContribution(config, redacted, signer, options);
   const result = await submit(api, body);
-  checkReceipt(config, result, { contentHash: contentHash(conversation), contributor: body.contributor });
-  return { config, body, result };
+  checkReceipt(config, result, { contentHash: contentHash(redacted), contributor: body.contributor });
+  return { config, body, result, findings };
 }

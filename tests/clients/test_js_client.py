@@ -20,7 +20,8 @@ import pytest
 import rfc8785
 
 from ledger.content import cid_of
-from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise_text
+from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise, normalise_text
+from ledger.personal_data import findings_in, redact_for_submission
 from tally.sharegpt import DatasetMissingError, iter_sharegpt
 from tests.clients.cases import FIXTURES, JCS_VALUES, PYTHON_WHITESPACE, adversarial_cases, depth_cases
 from tests.clients.conftest import LiveServer, needed, run_node
@@ -194,11 +195,15 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
                            {"role": "gpt", "content": "\u0345\u1ae0 ok \ufeff"}], "model": " gpt\u0301 "}
     distinct: dict[str, dict[str, Any]] = {}
     for record in sharegpt(200):
-        if "error" not in reference(record):
+        # Real conversations holding personal data are refused as they are: the last part checks that.
+        if "error" not in reference(record) and not findings_in(normalise(record)):
             distinct.setdefault(content_hash(record), record)
     batch = list(distinct.values())[:150]
+    personal = {"messages": [
+        {"role": "user", "content": f"I am {tag}, write to ana.rossi@gmail.com or call +44 20 7946 1234"},
+        {"role": "assistant", "content": "I will not keep those."}]}
     request = {"api": live_server.url, "privateKey": "0x" + secrets.token_hex(32),
-               "single": [fixture, tricky], "batch": batch}
+               "single": [fixture, tricky], "batch": batch, "personal": personal}
     answer = run_node("client_live.mjs", request, timeout=120)
     assert answer.get("failure") is None, answer.get("failure")
     contributor = answer["contributor"]
@@ -222,6 +227,13 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
     assert answer["foreignReceipt"] == {"name": "ReceiptError", "code": "invalid-receipt"}
     assert answer["otherTerms"] == {"name": "ConfigError", "code": "terms-mismatch"}
     assert answer["refusedLocally"] == {"name": "UnknownRoleError", "code": "unknown-role"}
+    findings = [{"kind": "email", "message": 0}, {"kind": "phone", "message": 0}]
+    assert answer["personalAsIs"] == {"name": "ApiError", "status": 422, "code": "contains-personal-data",
+                                      "findings": findings}
+    submitted, _ = redact_for_submission(personal)
+    assert answer["personalRedacted"]["findings"] == findings
+    assert answer["personalRedacted"]["contentHash"] == answer["personalRedacted"]["signedHash"] == \
+        content_hash(submitted)
 
     with httpx.Client(base_url=live_server.url) as client:
         for conversation in [fixture, tricky, batch[0], batch[-1]]:
@@ -232,6 +244,7 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
     assert stored["model"] == normalise_text(tricky["model"])
     # What the server stored under that CID is the very bytes the JS client hashed.
     assert stored["cid"] == singles[1]["result"]["cid"] == cid_of(canonical_bytes(tricky))
+    assert answer["personalRedacted"]["cid"] == cid_of(canonical_bytes(submitted))
 
 
 def test_the_client_type_checks_against_its_jsdoc() -> None:
