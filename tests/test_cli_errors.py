@@ -33,6 +33,7 @@ NO_DATA_FOLDER = [
     (["proof", "1", "--api", NOBODY], UNAVAILABLE, "cannot reach the Tally API"),
     (["submit", EXAMPLE, "--key", "missing.json", "--api", NOBODY], USAGE, "missing.json"),
     (["verify", "bundle", "missing.json", "--rpc", NOBODY], USAGE, "missing.json"),
+    (["redact", "missing.json"], USAGE, "missing.json"),
     (["verify", "account", ADDRESS, "--api", NOBODY, "--rpc", NOBODY], UNAVAILABLE, "cannot reach"),
     (["keys", "new", "--out", "k.json"], USAGE, "TALLY_KEY_PASSPHRASE"),
     (["deploy", "--rpc", NOBODY, "--key", "missing.key"], USAGE, "missing.key"),
@@ -64,6 +65,7 @@ MALFORMED = [
     (["anchor", "--timeout", "soon"], "'--timeout'"),
     (["status", "--verbose"], "--verbose"),
     (["submit"], "'FILE'"),
+    (["redact"], "'FILE'"),
     (["verify", "bundle", "p.json"], "'--rpc'"),
     (["no-such-command"], "no-such-command"),
 ]

@@ -3,7 +3,7 @@
 Errors end the command with a one-line message on stderr and a non-zero exit code; secrets are
 never echoed. Commands live by what they touch: ``ledger_commands`` (schema, keys, submit, seal,
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``verify_commands`` (verify,
-audit); ``base`` holds what they share.
+audit), ``privacy_commands`` (redact, and the redaction submit runs); ``base`` holds what they share.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from typing import Any
 import typer
 
 from ledger.errors import ExitCode
-from tally.cli import chain_commands, ledger_commands, verify_commands  # noqa: F401 (registers commands)
+from tally.cli import (  # noqa: F401 (registers commands)
+    chain_commands,
+    ledger_commands,
+    privacy_commands,
+    verify_commands,
+)
 from tally.cli.base import app
 
 __all__ = ["app", "main"]

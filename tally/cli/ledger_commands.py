@@ -96,6 +96,9 @@ def submit(
         conversations = [e.conversation for e in select(entries, every=every, ids=ids or [], titles=titles or [])]
     if proof is not None and (not wait or len(conversations) != 1):
         raise CliError("--proof writes the bundle of one contribution, with --wait")
+    # Personal data never leaves this machine: each conversation is signed and sent redacted.
+    from tally.cli.privacy_commands import redact_before_signing
+    conversations = redact_before_signing(conversations, quiet=as_json)
     results = _send(api, key, conversations, quiet=as_json)
     accepted = [r for r in results if isinstance(r, dict)]
     if as_json:

@@ -17,7 +17,8 @@ from tally.cli.base import CliError, address_value, app, fail, one_line_errors, 
 def verify_bundle(
     file: Annotated[Path, typer.Argument(help="a proof bundle (GET /v1/contributions/{id}/proof)")],
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain (not Tally's API)", parser=url_value)],
-    conversation: Annotated[Path | None, typer.Option(help="your own copy of the conversation")] = None,
+    conversation: Annotated[Path | None, typer.Option(
+        help="your own copy of the conversation (checked as submitted: personal data redacted)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Check a proof bundle: leaf, proof, on-chain header, and the contract's own verdict."""
@@ -28,8 +29,10 @@ def verify_bundle(
         bundle = load_bundle(file.read_text())
     except InvalidBundleError as exc:
         fail(f"{file} is not a proof bundle: {exc}", exc.exit_code)
+    from tally.cli.privacy_commands import as_submitted
+
     try:
-        convo = json.loads(conversation.read_text()) if conversation else None
+        convo = as_submitted(json.loads(conversation.read_text()))[0] if conversation else None
     except ValueError as exc:
         raise CliError(f"not JSON: {exc}") from None
     if isinstance(bundle, BalanceBundle):
