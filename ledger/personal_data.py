@@ -167,8 +167,10 @@ WELL_KNOWN_IPV4 = frozenset({
 
 def public_ipv4(octets: Sequence[int]) -> bool:
     """A globally routable unicast address that is not a well-known public service, nor ends in
-    .0: that names a network, or is a version number (1.0.0.0 is .NET's default assembly version)."""
-    if octets[3] == 0:
+    .0: that names a network, or is a version number (1.0.0.0 is .NET's default assembly version);
+    nor is four one-digit numbers: a section (clause 4.3.2.1), a version (= 6.1.7.3) or the
+    placeholder 1.2.3.4, and 8,100 addresses of 3.7 billion."""
+    if octets[3] == 0 or all(o < 10 for o in octets):
         return False
     value = (octets[0] << 24) | (octets[1] << 16) | (octets[2] << 8) | octets[3]
     for network, prefix in NON_PUBLIC_IPV4:

@@ -132,9 +132,13 @@ export const WELL_KNOWN_IPV4 = Object.freeze(new Set([
   "208.67.220.220",
 ]));
 
-/** A globally routable unicast address, not a public service, not ending in .0. @param {number[]} octets */
+/**
+ * A globally routable unicast address, not a public service, not ending in .0, not four one-digit
+ * numbers (a section or a version number, see ledger.personal_data.public_ipv4).
+ * @param {number[]} octets
+ */
 export function publicIpv4(octets) {
-  if (octets[3] === 0) return false;
+  if (octets[3] === 0 || octets.every((o) => o < 10)) return false;
   // Unsigned arithmetic: the bitwise operators of JavaScript are signed 32-bit.
   const value = octets[0] * 2 ** 24 + octets[1] * 2 ** 16 + octets[2] * 2 ** 8 + octets[3];
   for (const [network, prefix] of NON_PUBLIC_IPV4) {
