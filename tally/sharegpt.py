@@ -55,19 +55,28 @@ def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Ite
             yield record
 
 
-def distinct_conversations(count: int, *, exclude: set[bytes] | None = None,
-                           skip: int = 0) -> list[dict[str, Any]]:
+def distinct_conversations(count: int, *, exclude: set[bytes] | None = None, skip: int = 0,
+                           redact: bool = True) -> list[dict[str, Any]]:
     """``count`` records that normalise, each with a different contentHash and none of the
-    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``."""
-    from ledger.conversation import ConversationError, canonical_bytes
+    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``.
+
+    With ``redact`` (the default) each is what a client submits: a record holding personal data
+    (1.4% of them, docs/personal-data.md) comes back as its redacted canonical form, which intake
+    accepts, and its hash is that form's, so a ledger that holds it excludes it next time."""
+    from ledger.conversation import ConversationError, canonical_bytes, normalise
+    from ledger.personal_data import findings_in, redact_conversation
 
     seen = exclude if exclude is not None else set()
     out: list[dict[str, Any]] = []
     for record in iter_sharegpt():
         try:
-            digest = hashlib.sha256(canonical_bytes(record)).digest()
+            conversation = normalise(record)
         except ConversationError:
             continue
+        if redact and findings_in(conversation):
+            conversation = redact_conversation(conversation)[0]
+            record = conversation.to_canonical()
+        digest = hashlib.sha256(canonical_bytes(conversation)).digest()
         if digest in seen:
             continue
         seen.add(digest)

@@ -136,3 +136,27 @@ def test_tally_pii_reaches_the_intake(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("TALLY_PII", "maybe")
     with pytest.raises(ValueError, match="refuse"):
         Settings()
+
+
+def test_the_demo_s_real_conversations_are_accepted_and_not_offered_twice(api: Api) -> None:
+    """tally demo submits real ShareGPT conversations: the few holding personal data go in redacted,
+    and a second run gets others (the ledger's contentHashes are the redacted forms')."""
+    from sqlalchemy import select
+
+    from ledger.models import Contribution
+    from tally.sharegpt import distinct_conversations
+
+    first = distinct_conversations(60)
+    assert any("v" in c for c in first)  # at least one came back redacted (the 40th holds an address)
+    items = [api.signed(c, contributor_key(i % 5), nonce=i) for i, c in enumerate(first)]
+    results = api.client.post("/v1/contributions:batch", json={"items": items}).json()["results"]
+    assert [r["status"] for r in results] == [201] * 60
+    with api.intake.sessions() as session:
+        known = set(session.scalars(select(Contribution.content_hash)))
+    second = distinct_conversations(60, exclude=known)
+    assert {content_hash(c) for c in second}.isdisjoint({content_hash(c) for c in first})
+    unredacted = distinct_conversations(60, redact=False)
+    refused = api.client.post("/v1/contributions:batch", json={"items": [
+        api.signed(c, ALICE, nonce=1000 + i) for i, c in enumerate(unredacted)]}).json()["results"]
+    # As they are, the ones that needed redacting are refused; the rest are the ones just accepted.
+    assert [r["status"] for r in refused] == [422 if "v" in c else 409 for c in first]
