@@ -39,7 +39,8 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "eip712": eip712_json(domain),
         "limits": intake.limits.as_json(),
         "usage": {"pointsPerUnit": str(services.usage.points_per_unit)},
-        "sealing": services.sealing.as_json(pending=state.pending, last_sealed_at=state.last_sealed_at,
+        "sealing": services.sealing.as_json(pending=state.pending, contributions=state.contributions,
+                                            last_sealed_at=state.last_sealed_at,
                                             now=time.time()),
         "storage": {"ipfsPinning": services.ipfs_pinning},
     }
