@@ -73,6 +73,10 @@ _TYPES = [
                 "A conversation needs at least one non-empty user message and one non-empty assistant message."),
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
+    ProblemType("near-duplicate", 409, "Nearly the same as a contribution",
+                "This conversation's text is nearly the same as an accepted contribution's (case, spacing, "
+                "punctuation, a few words or a message changed; docs/scoring.md gives the rule); `existing` "
+                "names it, or is null for an item earlier in the same batch. Nothing was written."),
     ProblemType("ref-reused", 409, "Reference reused",
                 "This ref already names a different grant, clawback or usage report (for an adjustment, "
                 "`existing` shows it). Use a new ref for a new request, or send the same request again "

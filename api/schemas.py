@@ -389,7 +389,7 @@ class Config(BaseModel):
     eip712: Eip712
     limits: Limits
     usage: UsageTerms
-    sealing: Sealing
+    sealing: Sealing | None = Field(description="null while the database cannot be read")
     storage: StorageTerms
 
 

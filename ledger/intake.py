@@ -25,10 +25,13 @@ from ledger.conversation import Conversation, canonical_bytes, normalise
 from ledger.db import table_of
 from ledger.errors import ConflictError, InvalidInputError, TallyError
 from ledger.models import Contribution, StoredObject
+from ledger.near_duplicate_index import Match, NearDuplicateError, index_bands, near_duplicate_refusals
+from ledger.near_duplicates import Signature, signature
 from ledger.scoring import Score, score
 
 __all__ = [
-    "Accepted", "Consent", "DuplicateContributionError", "Intake", "IntakeError", "Limits", "NonceReusedError",
+    "Accepted", "Consent", "DuplicateContributionError", "Intake", "IntakeError", "Limits", "NearDuplicateError",
+    "NonceReusedError",
     "Prepared", "ReceiptFields", "Submission", "UnstorableError", "accept_one", "record", "screen",
 ]
 
@@ -88,11 +91,12 @@ class Prepared:
     conversation: Conversation
     canonical: bytes
     content_hash: bytes
+    near_duplicate: Signature
 
     @classmethod
     def of(cls, conversation: Conversation) -> Prepared:
         data = canonical_bytes(conversation)
-        return cls(conversation, data, hashlib.sha256(data).digest())
+        return cls(conversation, data, hashlib.sha256(data).digest(), signature(conversation))
 
 
 def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
@@ -105,7 +109,7 @@ class Submission:
     consent: Consent
 
 
-Outcome = tuple[Contribution, Score] | IntakeError | InvalidInputError
+Outcome = tuple[Contribution, Score] | IntakeError | NearDuplicateError | InvalidInputError
 
 
 def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeError | None]:
@@ -155,7 +159,7 @@ class UnstorableError(InvalidInputError):
         super().__init__("a field of this submission does not fit the ledger's columns; nothing was written")
 
 
-Refusal = IntakeError | UnstorableError
+Refusal = IntakeError | UnstorableError | NearDuplicateError
 
 def record(
     session: Session,
@@ -178,6 +182,16 @@ def record(
     # refusal after the rollback.
     refusals: list[Refusal | None] = [*screen(session, submissions)] if screened else [None] * len(submissions)
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
+    # Near-duplicates (ledger.near_duplicate_index), with the band keys locked until the commit.
+    matches = near_duplicate_refusals(
+        session, [(submissions[i].prepared.near_duplicate, submissions[i].prepared.content_hash) for i in fresh])
+    for i, match in zip(fresh, matches, strict=True):
+        if isinstance(match, Match):
+            refusals[i] = DuplicateContributionError(match.existing_id) if match.exact \
+                else NearDuplicateError(match.existing_id)
+        elif match is not None:
+            refusals[i] = match
+    fresh = [i for i in fresh if refusals[i] is None]
     scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
     rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
     stored: dict[int, bytes] = {}
@@ -196,7 +210,7 @@ def record(
         rows[i].cid = cid
     if not screened:
         _insert(session, [(rows[i], stored[i]) for i in fresh], now)
-        return [(rows[i], scores[i]) for i in fresh]
+        return [refusal if refusal is not None else (rows[i], scores[i]) for i, refusal in enumerate(refusals)]
     try:
         with session.begin_nested():
             _insert(session, [(rows[i], stored[i]) for i in fresh], now)
@@ -240,6 +254,7 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
         scorer_version=result.version,
         accepted_at=now,
         receipt_signature=receipt,
+        near_duplicate_signature=prepared.near_duplicate.to_bytes(),
         wrapped_key=None,
         encrypted=False,
         erased_at=None,
@@ -271,6 +286,7 @@ def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int)
         [(row.contributor, row.points, f"contribution:{row.id}", row.id) for row in rows],
         created_at=now,
     )
+    index_bands(session, rows)
 
 
 def accept_one(

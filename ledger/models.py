@@ -59,6 +59,9 @@ class Contribution(Base):
     encrypted: Mapped[bool] = mapped_column(default=False)
     erased_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
     # indexed: every storage pass asks which contributions are erased
+    # The near-duplicate signature (ledger.near_duplicates), its bands in near_duplicate_bands;
+    # null for contributions accepted before near-duplicates were checked.
+    near_duplicate_signature: Mapped[bytes | None] = mapped_column(LargeBinary(256), default=None)
 
 
 class JournalTransfer(Base):
@@ -222,3 +225,14 @@ class StoredObject(Base):
     pin_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_pin_at: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class NearDuplicateBand(Base):
+    """One LSH band of a contribution's near-duplicate signature (``ledger.near_duplicates``):
+    a new submission sharing a band with an earlier contribution is compared with it."""
+
+    __tablename__ = "near_duplicate_bands"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True,
+                                                 autoincrement=False)

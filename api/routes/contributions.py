@@ -40,7 +40,7 @@ router = APIRouter(tags=["contributions"])
 SUBMISSION_PROBLEMS = (
     *JSON_BODY, "invalid-address", "invalid-signature", "stale-issued-at", "future-issued-at",
     "terms-mismatch", "unknown-format", "malformed-conversation", "unknown-role",
-    "incomplete-conversation", "signer-mismatch", "nonce-reused", "duplicate-contribution",
+    "incomplete-conversation", "signer-mismatch", "nonce-reused", "duplicate-contribution", "near-duplicate",
 )
 """What a submission may be refused with (a batch reports them per item, in its 200 answer)."""
 

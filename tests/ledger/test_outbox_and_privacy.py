@@ -15,13 +15,15 @@ from ledger.migrate import upgrade
 from ledger.models import Contribution, StoredObject
 from ledger.outbox import harden, pin_due, storage_state
 from ledger.privacy import ContentErasedError, erase, read_conversation
+from tests.support.conversations import passage
 
 MASTER = bytes(range(32))
 
 
 def conversation(i: int) -> dict[str, object]:
     return {"messages": [{"role": "user", "content": f"What is the privacy policy for item {i}?"},
-                         {"role": "assistant", "content": f"Item {i} is stored encrypted, with its own key."}]}
+                         {"role": "assistant", "content": f"Item {i} is stored encrypted, with its own key: "
+                                                          f"{passage(str(i))}."}]}
 
 
 def submit(sessions, store, count: int, master_key: bytes | None):  # type: ignore[no-untyped-def]
