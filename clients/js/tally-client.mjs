@@ -21,6 +21,8 @@ export const CANONICAL_VERSION = 1;
 /** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
 export const MAX_CHATGPT_DEPTH = 100_000;
 export const IMAGE_PLACEHOLDER = "[image]";
+/** The longest model name, in code points after normalisation: what the ledger's model column holds. */
+export const MAX_MODEL_LENGTH = 200;
 /** The Unicode version of the reference normaliser, whose NFC this client reproduces. */
 export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
 
@@ -317,7 +319,15 @@ export function normalise(obj) {
 function modelOf(value) {
   if (value === null || value === undefined) return null;
   if (typeof value !== "string") throw new MalformedConversationError("model must be a string or null");
-  return normaliseText(value) || null;
+  const model = normaliseText(value);
+  // Python's len() counts code points; a string's length here counts UTF-16 units.
+  const length = [...model].length;
+  if (length > MAX_MODEL_LENGTH) {
+    throw new MalformedConversationError(`model is ${length} characters long; the limit is ${MAX_MODEL_LENGTH}`);
+  }
+  // The reference refuses it because no SQL text column can hold a NUL.
+  if (model.includes("\u0000")) throw new MalformedConversationError("model contains a NUL character");
+  return model || null;
 }
 
 /** @param {Record<string, any>} obj @returns {[string | null, Array<[Role, string]>]} */

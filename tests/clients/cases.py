@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ledger.conversation import MAX_CHATGPT_DEPTH
+from ledger.conversation import MAX_CHATGPT_DEPTH, MAX_MODEL_LENGTH
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -161,6 +161,14 @@ def format_cases() -> dict[str, Any]:
         "fmt-model-number": chat("q", model=5), "fmt-model-list": chat("q", model=[]),
         "fmt-model-object": chat("q", model={}), "fmt-model-true": chat("q", model=True),
         "fmt-model-empty": chat("q", model=""), "fmt-model-missing": {"messages": ok},
+        # The limit counts code points: 200 astral characters are 400 UTF-16 units and still fit.
+        "fmt-model-at-limit": chat("q", model="m" * MAX_MODEL_LENGTH),
+        "fmt-model-over-limit": chat("q", model="m" * (MAX_MODEL_LENGTH + 1)),
+        "fmt-model-astral-at-limit": chat("q", model="\U0001f600" * MAX_MODEL_LENGTH),
+        "fmt-model-astral-over-limit": chat("q", model="\U0001f600" * (MAX_MODEL_LENGTH + 1)),
+        "fmt-model-over-limit-before-strip": chat("q", model=" " + "m" * MAX_MODEL_LENGTH + " "),
+        "fmt-model-nfc-shortens": chat("q", model="e\u0301" * MAX_MODEL_LENGTH),
+        "fmt-model-nul": chat("q", model="gpt\x00-4"),
         "fmt-extra-keys": {"messages": [{**ok[0], "name": "x"}, ok[1]], "v": 2, "id": "abc"},
         "fmt-canonical-again": {"v": 1, "model": "m", "messages": ok},
         "fmt-sharegpt-dict": {"conversations": {"a": 1}},
