@@ -1,9 +1,10 @@
 """The canonical conversation of DESIGN.md §2: normalisation, canonical bytes and content hash.
 
 Three input shapes are accepted and told apart by their JSON shape: a ChatGPT conversation
-(``mapping`` + ``current_node``, only the active branch counts), a ShareGPT record
-(``conversations``) and the plain ``messages`` form. Whatever the input, the result is one
-canonical object whose RFC 8785 (JCS) bytes are hashed with SHA-256 into ``contentHash``.
+(``mapping``, and ``current_node`` where the export has one; only the active branch counts), a
+ShareGPT record (``conversations``) and the plain ``messages`` form. Whatever the input, the
+result is one canonical object whose RFC 8785 (JCS) bytes are hashed with SHA-256 into
+``contentHash``.
 Any client that follows §2 computes the same bytes, so anyone holding their conversation can
 recompute its hash without us.
 """
@@ -11,6 +12,7 @@ recompute its hash without us.
 from __future__ import annotations
 
 import hashlib
+import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,11 @@ ROLE_ALIASES: Mapping[str, Role] = {
 # is either corrupt or cyclic, and walking it would let one request burn the CPU.
 MAX_CHATGPT_DEPTH = 100_000
 IMAGE_PLACEHOLDER = "[image]"
+
+# JavaScript enumerates an object's array-index keys ("0" to "4294967294" without leading zeros)
+# first, in numeric order, whatever their order in the JSON text; the JS client only ever sees
+# the parsed object, so "mapping order" has to mean that order for both to pick the same node.
+_MAX_ARRAY_INDEX = 2**32 - 2
 
 MAX_MODEL_LENGTH = 200
 """The longest model name, in characters after normalisation: what ``contributions.model``
@@ -210,27 +217,16 @@ def _sharegpt_messages(obj: Mapping[str, Any]) -> list[tuple[Role, str]]:
 
 def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
     mapping = obj["mapping"]
-    current = obj.get("current_node")
     if not isinstance(mapping, Mapping):
         raise MalformedConversationError("mapping must be an object")
-    if not isinstance(current, str) or current not in mapping:
+    current = obj.get("current_node")
+    if current is None:
+        # Missing (or null): some third-party tools write exports without it (§2).
+        current = _latest_leaf(mapping)
+    elif not isinstance(current, str) or current not in mapping:
         raise MalformedConversationError("current_node must name a node of mapping")
-    branch: list[Mapping[str, Any]] = []
-    seen: set[str] = set()
-    node_id: object = current
-    while node_id is not None:
-        if not isinstance(node_id, str) or node_id not in mapping:
-            raise MalformedConversationError(f"parent {node_id!r} is not a node of mapping")
-        if node_id in seen or len(seen) >= MAX_CHATGPT_DEPTH:
-            raise MalformedConversationError("the parent links of mapping form a cycle")
-        seen.add(node_id)
-        node = mapping[node_id]
-        if not isinstance(node, Mapping):
-            raise MalformedConversationError(f"mapping[{node_id!r}] must be an object")
-        branch.append(node)
-        node_id = node.get("parent")
     out: list[tuple[Role, str]] = []
-    for node in reversed(branch):
+    for node in reversed(_branch(mapping, current)):
         message = node.get("message")
         if message is None:
             continue
@@ -246,6 +242,72 @@ def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Ro
             continue
         out.append((canonical_role(role_name), text))
     return _model_of(obj.get("default_model_slug")), out
+
+
+def _branch(mapping: Mapping[str, Any], leaf: str) -> list[Mapping[str, Any]]:
+    """The nodes from ``leaf`` up the ``parent`` links to the root."""
+    branch: list[Mapping[str, Any]] = []
+    seen: set[str] = set()
+    node_id: object = leaf
+    while node_id is not None:
+        if not isinstance(node_id, str) or node_id not in mapping:
+            raise MalformedConversationError(f"parent {node_id!r} is not a node of mapping")
+        if node_id in seen or len(seen) >= MAX_CHATGPT_DEPTH:
+            raise MalformedConversationError("the parent links of mapping form a cycle")
+        seen.add(node_id)
+        node = mapping[node_id]
+        if not isinstance(node, Mapping):
+            raise MalformedConversationError(f"mapping[{node_id!r}] must be an object")
+        branch.append(node)
+        node_id = node.get("parent")
+    return branch
+
+
+def _latest_leaf(mapping: Mapping[str, Any]) -> str:
+    """Where the active branch ends without ``current_node``: the leaf whose message is the latest.
+
+    A leaf is a node whose ``children`` is absent, null or empty. A leaf with a ``create_time``
+    (a JSON number) is later than one without; among equals the last in mapping order wins.
+    """
+    best: str | None = None
+    best_rank = (False, 0.0)
+    for node_id in _mapping_order(mapping):
+        node = mapping[node_id]
+        if isinstance(node, Mapping) and node.get("children") not in (None, []):
+            continue
+        time = _create_time(node)
+        rank = (time is not None, 0.0 if time is None else time)
+        if best is None or rank >= best_rank:
+            best, best_rank = node_id, rank
+    if best is None:
+        raise MalformedConversationError(
+            "mapping has no leaf (a node without children) for the active branch to end at, and no current_node")
+    return best
+
+
+def _mapping_order(mapping: Mapping[str, Any]) -> list[str]:
+    """The keys of ``mapping`` in the order a JavaScript object lists them (see _MAX_ARRAY_INDEX)."""
+    indexes = sorted((k for k in mapping if _is_array_index(k)), key=int)
+    return indexes + [k for k in mapping if not _is_array_index(k)]
+
+
+def _is_array_index(key: str) -> bool:
+    # The length test first: int() refuses strings of more than 4,300 digits.
+    return (len(key) <= 10 and key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0"))
+            and int(key) <= _MAX_ARRAY_INDEX)
+
+
+def _create_time(node: object) -> float | None:
+    """The ``create_time`` of a node's message as JavaScript reads the number, or None."""
+    message = node.get("message") if isinstance(node, Mapping) else None
+    value = message.get("create_time") if isinstance(message, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        time = float(value)  # an integer past 2**53 rounds as JSON.parse rounds it
+    except OverflowError:
+        time = math.inf if value > 0 else -math.inf  # JSON.parse reads it as Infinity
+    return None if math.isnan(time) else time
 
 
 def _chatgpt_text(content: object) -> str | None:

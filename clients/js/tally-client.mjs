@@ -5,11 +5,13 @@
  *
  * The Python package `ledger.conversation` is the reference: for every input, `contentHash` here
  * equals `content_hash` there, and an input the reference refuses is refused here with the same
- * `code` (tests/clients/test_js_client.py holds the two together). Three places where JavaScript
- * would differ from Python by default are written out by hand below:
+ * `code` (tests/clients/test_js_client.py holds the two together). Four places where JavaScript
+ * and Python differ by default are written out by hand, here or in the reference:
  *  - white space: Python's str.strip() and JS's trim() strip different sets of characters;
  *  - NFC: String.prototype.normalize uses the engine's (newer) Unicode data;
- *  - truthiness: Python treats [] and {} as false.
+ *  - truthiness: Python treats [] and {} as false;
+ *  - key order: an object lists array-index keys ("0", "17") first, in numeric order, whatever
+ *    the JSON text said; the reference takes a ChatGPT mapping's keys in that order too.
  *
  * @module tally-client
  */
@@ -361,38 +363,24 @@ function sharegptMessages(obj) {
 }
 
 /**
- * The active branch: from current_node up the parent links to the root, then reversed.
+ * The active branch: from current_node (or, without one, the latest leaf) up the parent links to
+ * the root, then reversed.
  * @param {Record<string, any>} obj
  * @returns {[string | null, Array<[Role, string]>]}
  */
 function chatgptMessages(obj) {
   const mapping = obj.mapping;
-  const current = own(obj, "current_node");
   if (!isObject(mapping)) throw new MalformedConversationError("mapping must be an object");
-  if (typeof current !== "string" || !Object.hasOwn(mapping, current)) {
+  let current = own(obj, "current_node");
+  if (current === null || current === undefined) {
+    // Missing (or null): some third-party tools write exports without it (§2).
+    current = latestLeaf(mapping);
+  } else if (typeof current !== "string" || !Object.hasOwn(mapping, current)) {
     throw new MalformedConversationError("current_node must name a node of mapping");
-  }
-  /** @type {Record<string, any>[]} */
-  const branch = [];
-  const seen = new Set();
-  /** @type {unknown} */
-  let nodeId = current;
-  while (nodeId !== null && nodeId !== undefined) {
-    if (typeof nodeId !== "string" || !Object.hasOwn(mapping, nodeId)) {
-      throw new MalformedConversationError(`parent ${describe(nodeId)} is not a node of mapping`);
-    }
-    if (seen.has(nodeId) || seen.size >= MAX_CHATGPT_DEPTH) {
-      throw new MalformedConversationError("the parent links of mapping form a cycle");
-    }
-    seen.add(nodeId);
-    const node = mapping[nodeId];
-    if (!isObject(node)) throw new MalformedConversationError(`mapping[${describe(nodeId)}] must be an object`);
-    branch.push(node);
-    nodeId = own(node, "parent");
   }
   /** @type {Array<[Role, string]>} */
   const out = [];
-  for (const node of branch.reverse()) {
+  for (const node of branch(mapping, current).reverse()) {
     const message = own(node, "message");
     if (message === null || message === undefined) continue;
     if (!isObject(message)) throw new MalformedConversationError("a node's message must be an object or null");
@@ -405,6 +393,75 @@ function chatgptMessages(obj) {
     out.push([canonicalRole(roleName), text]);
   }
   return [modelOf(own(obj, "default_model_slug")), out];
+}
+
+/**
+ * The nodes from `leaf` up the parent links to the root.
+ * @param {Record<string, any>} mapping
+ * @param {string} leaf
+ * @returns {Record<string, any>[]}
+ */
+function branch(mapping, leaf) {
+  /** @type {Record<string, any>[]} */
+  const nodes = [];
+  const seen = new Set();
+  /** @type {unknown} */
+  let nodeId = leaf;
+  while (nodeId !== null && nodeId !== undefined) {
+    if (typeof nodeId !== "string" || !Object.hasOwn(mapping, nodeId)) {
+      throw new MalformedConversationError(`parent ${describe(nodeId)} is not a node of mapping`);
+    }
+    if (seen.has(nodeId) || seen.size >= MAX_CHATGPT_DEPTH) {
+      throw new MalformedConversationError("the parent links of mapping form a cycle");
+    }
+    seen.add(nodeId);
+    const node = mapping[nodeId];
+    if (!isObject(node)) throw new MalformedConversationError(`mapping[${describe(nodeId)}] must be an object`);
+    nodes.push(node);
+    nodeId = own(node, "parent");
+  }
+  return nodes;
+}
+
+/**
+ * Where the active branch ends without current_node: the leaf (a node whose `children` is absent,
+ * null or empty) whose message has the latest `create_time`. A leaf with a create_time (a JSON
+ * number) is later than one without; among equals the last in mapping order wins. Mapping order
+ * is Object.keys' order, which the reference reproduces.
+ * @param {Record<string, any>} mapping
+ * @returns {string}
+ */
+function latestLeaf(mapping) {
+  /** @type {string | null} */
+  let best = null;
+  /** @type {number | null} */
+  let bestTime = null;
+  for (const nodeId of Object.keys(mapping)) {
+    const node = mapping[nodeId];
+    const children = isObject(node) ? own(node, "children") : undefined;
+    const leaf = children === null || children === undefined || (Array.isArray(children) && children.length === 0);
+    if (!leaf) continue;
+    const time = createTime(node);
+    // A leaf with a time is later than one without; equals go to the last in mapping order.
+    const wins = time === null ? bestTime === null : bestTime === null || time >= bestTime;
+    if (best === null || wins) {
+      best = nodeId;
+      bestTime = time;
+    }
+  }
+  if (best === null) {
+    throw new MalformedConversationError(
+      "mapping has no leaf (a node without children) for the active branch to end at, and no current_node",
+    );
+  }
+  return best;
+}
+
+/** The `create_time` of a node's message, or null when it is not a number. @param {unknown} node */
+function createTime(node) {
+  const message = isObject(node) ? own(node, "message") : undefined;
+  const value = isObject(message) ? own(message, "create_time") : undefined;
+  return typeof value === "number" && !Number.isNaN(value) ? value : null;
 }
 
 /**

@@ -187,6 +187,8 @@ def format_cases() -> dict[str, Any]:
 def chatgpt_cases() -> dict[str, Any]:
     fixture = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
     cases: dict[str, Any] = {f"gpt-fixture-at-{n}": {**fixture, "current_node": n} for n in fixture["mapping"]}
+    # Without current_node the latest leaf ends the branch.
+    cases["gpt-fixture-no-current"] = {k: v for k, v in fixture.items() if k != "current_node"}
     ua = (msg("user", text("q")), msg("assistant", text("a")))
     cycle = chatgpt(*ua)
     cycle["mapping"]["root"]["parent"] = "m1"
@@ -244,6 +246,13 @@ def chatgpt_cases() -> dict[str, Any]:
         "gpt-metadata-list": chatgpt(msg("user", text("q"), metadata=[1]), msg("assistant", text("a"))),
         "gpt-metadata-string": chatgpt(msg("user", text("q"), metadata="hidden"), msg("assistant", text("a"))),
         "gpt-metadata-null": chatgpt(msg("user", text("q"), metadata=None), msg("assistant", text("a"))),
+        "gpt-no-current-proto-ids": {k: v for k, v in proto_ids.items() if k != "current_node"},
+        # A key of more digits than Python's int() reads is no array index, and no crash.
+        "gpt-no-current-long-digit-key": {"mapping": {"u": node(msg("user", text("q")), None),
+                                                      "9" * 5000: node(msg("assistant", text("a")), "u")}},
+        # Every node a leaf and none timed: the last key in JavaScript's order ends the branch.
+        "gpt-no-current-index-keys": {"mapping": {"4294967295": node(msg("user", text("q")), None)} | {
+            k: node(msg("assistant", text(k)), "4294967295") for k in ("b", "4294967294", "01", "10", "9", "0", "-1")}},
     }
     for name, value in [("true", True), ("false", False), ("one", 1), ("zero", 0), ("zero-float", 0.0),
                         ("half", 0.5), ("string", "no"), ("empty-string", ""), ("empty-list", []),
