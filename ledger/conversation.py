@@ -44,6 +44,8 @@ ROLE_ALIASES: Mapping[str, Role] = {
 # is either corrupt or cyclic, and walking it would let one request burn the CPU.
 MAX_CHATGPT_DEPTH = 100_000
 IMAGE_PLACEHOLDER = "[image]"
+AUDIO_TRANSCRIPTION = "audio_transcription"
+"""The ``content_type`` of a voice message's part that carries what was said, as ``text``."""
 
 # JavaScript enumerates an object's array-index keys ("0" to "4294967294" without leading zeros)
 # first, in numeric order, whatever their order in the JSON text; the JS client only ever sees
@@ -316,6 +318,16 @@ def _chatgpt_text(content: object) -> str | None:
         return None
     parts = content.get("parts")
     if isinstance(parts, list):
-        return "\n".join(p if isinstance(p, str) else IMAGE_PLACEHOLDER for p in parts)
+        return "\n".join(text for text in map(_part_text, parts) if text is not None)
     text = content.get("text")
     return text if isinstance(text, str) else None
+
+
+def _part_text(part: object) -> str | None:
+    """A part's share of the text: itself, a voice message's transcription, or ``[image]``."""
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Mapping) and part.get("content_type") == AUDIO_TRANSCRIPTION:
+        text = part.get("text")
+        return text if isinstance(text, str) else None  # nothing was transcribed: nothing to keep
+    return IMAGE_PLACEHOLDER

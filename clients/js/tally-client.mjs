@@ -23,6 +23,8 @@ export const CANONICAL_VERSION = 1;
 /** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
 export const MAX_CHATGPT_DEPTH = 100_000;
 export const IMAGE_PLACEHOLDER = "[image]";
+/** The `content_type` of a voice message's part that carries what was said, as `text`. */
+export const AUDIO_TRANSCRIPTION = "audio_transcription";
 /** The longest model name, in code points after normalisation: what the ledger's model column holds. */
 export const MAX_MODEL_LENGTH = 200;
 /** The Unicode version of the reference normaliser, whose NFC this client reproduces. */
@@ -472,9 +474,23 @@ function createTime(node) {
 function chatgptText(content) {
   if (!isObject(content)) return null;
   const parts = own(content, "parts");
-  if (Array.isArray(parts)) return parts.map((p) => (typeof p === "string" ? p : IMAGE_PLACEHOLDER)).join("\n");
+  if (Array.isArray(parts)) return parts.map(partText).filter((text) => text !== null).join("\n");
   const text = own(content, "text");
   return typeof text === "string" ? text : null;
+}
+
+/**
+ * A part's share of the text: itself, a voice message's transcription, or `[image]`.
+ * @param {unknown} part
+ * @returns {string | null}
+ */
+function partText(part) {
+  if (typeof part === "string") return part;
+  if (isObject(part) && own(part, "content_type") === AUDIO_TRANSCRIPTION) {
+    const text = own(part, "text");
+    return typeof text === "string" ? text : null; // nothing was transcribed: nothing to keep
+  }
+  return IMAGE_PLACEHOLDER;
 }
 
 // ---------------------------------------------------------------------------------------------

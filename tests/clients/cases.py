@@ -246,6 +246,19 @@ def chatgpt_cases() -> dict[str, Any]:
         "gpt-metadata-list": chatgpt(msg("user", text("q"), metadata=[1]), msg("assistant", text("a"))),
         "gpt-metadata-string": chatgpt(msg("user", text("q"), metadata="hidden"), msg("assistant", text("a"))),
         "gpt-metadata-null": chatgpt(msg("user", text("q"), metadata=None), msg("assistant", text("a"))),
+        "gpt-audio": chatgpt(msg("user", text({"content_type": "audio_transcription", "text": " said\r\n"})),
+                             msg("assistant", text({"content_type": "audio_transcription", "text": "heard"},
+                                                   {"content_type": "audio_asset_pointer"}))),
+        "gpt-audio-odd-text": chatgpt(msg("user", text(*({"content_type": "audio_transcription", "text": t}
+                                                          for t in ("", None, 5, ["x"], {}, "kept")))),
+                                      msg("assistant", text("a"))),
+        "gpt-audio-case": chatgpt(msg("user", text({"content_type": "Audio_Transcription", "text": "not it"})),
+                                  msg("assistant", text("a"))),
+        "gpt-audio-proto": chatgpt(msg("user", text(json.loads('{"__proto__": {"content_type": '
+                                                               '"audio_transcription"}, "text": "t"}'))),
+                                   msg("assistant", text("a"))),
+        "gpt-audio-surrogate": chatgpt(msg("user", text({"content_type": "audio_transcription", "text": "\ud800"})),
+                                       msg("assistant", text("a"))),
         "gpt-no-current-proto-ids": {k: v for k, v in proto_ids.items() if k != "current_node"},
         # A key of more digits than Python's int() reads is no array index, and no crash.
         "gpt-no-current-long-digit-key": {"mapping": {"u": node(msg("user", text("q")), None),
