@@ -90,6 +90,26 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class _Turn:
+    """A message as read from the input, before its text is normalised."""
+
+    role: Role
+    text: str
+    model_slug: object = None
+    """ChatGPT's ``metadata.model_slug``: the model of a conversation that names none (§2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a format's reader found: the model the input names, and its turns in order."""
+
+    model: str | None
+    turns: list[_Turn]
+    model_from_turns: bool = False
+    """True when the model is the last assistant message's ``model_slug`` (ChatGPT, §2)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """A normalised conversation: the canonical object of DESIGN.md §2."""
 
@@ -141,18 +161,27 @@ def detect_format(obj: object) -> Literal["chatgpt", "sharegpt", "plain"]:
 
 
 def normalise(obj: object) -> Conversation:
-    """Turn any accepted input into the canonical conversation, or raise a ConversationError."""
+    """Turn any accepted input into the canonical conversation, or raise a ConversationError.
+
+    The order of the checks decides which error an input with several faults gets, and the JS
+    client follows it: shapes and roles while reading, the model the input names, the text of each
+    message, the model taken from the messages' metadata, and last the roles the result needs.
+    """
     fmt = detect_format(obj)
     assert isinstance(obj, Mapping)
     if fmt == "chatgpt":
-        model, raw = _chatgpt_messages(obj)
+        read = _chatgpt_messages(obj)
     elif fmt == "sharegpt":
-        model, raw = None, _sharegpt_messages(obj)
+        read = _Read(None, _sharegpt_messages(obj))
     else:
-        model, raw = _plain_messages(obj)
-    messages = tuple(
-        Message(role, text) for role, text in ((r, normalise_text(t)) for r, t in raw) if text
-    )
+        read = _plain_messages(obj)
+    kept = [(turn, text) for turn, text in ((t, normalise_text(t.text)) for t in read.turns) if text]
+    messages = tuple(Message(turn.role, text) for turn, text in kept)
+    model = read.model
+    if read.model_from_turns:
+        # The last assistant message of the canonical conversation: the one that answered last.
+        slug = next((turn.model_slug for turn, _ in reversed(kept) if turn.role == "assistant"), None)
+        model = _model_of(slug, "metadata.model_slug")
     roles = {m.role for m in messages}
     if "user" not in roles or "assistant" not in roles:
         raise IncompleteConversationError(
@@ -178,46 +207,46 @@ def content_hash(obj: object) -> str:
     return "0x" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
 
 
-def _model_of(value: object) -> str | None:
+def _model_of(value: object, field: str = "model") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedConversationError("model must be a string or null")
+        raise MalformedConversationError(f"{field} must be a string or null")
     model = normalise_text(value)
     if len(model) > MAX_MODEL_LENGTH:
         raise MalformedConversationError(
-            f"model is {len(model)} characters long; the limit is {MAX_MODEL_LENGTH}", limit=MAX_MODEL_LENGTH)
+            f"{field} is {len(model)} characters long; the limit is {MAX_MODEL_LENGTH}", limit=MAX_MODEL_LENGTH)
     if "\x00" in model:
         # No SQL text column (PostgreSQL's least of all) can hold a NUL.
-        raise MalformedConversationError("model contains a NUL character")
+        raise MalformedConversationError(f"{field} contains a NUL character")
     return model or None
 
 
-def _plain_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
+def _plain_messages(obj: Mapping[str, Any]) -> _Read:
     messages = obj["messages"]
     if not isinstance(messages, list):
         raise MalformedConversationError("messages must be a list")
-    out: list[tuple[Role, str]] = []
+    out: list[_Turn] = []
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
             raise MalformedConversationError(f"messages[{i}] needs a role and a string content")
-        out.append((canonical_role(m.get("role")), m["content"]))
-    return _model_of(obj.get("model")), out
+        out.append(_Turn(canonical_role(m.get("role")), m["content"]))
+    return _Read(_model_of(obj.get("model")), out)
 
 
-def _sharegpt_messages(obj: Mapping[str, Any]) -> list[tuple[Role, str]]:
+def _sharegpt_messages(obj: Mapping[str, Any]) -> list[_Turn]:
     turns = obj["conversations"]
     if not isinstance(turns, list):
         raise MalformedConversationError("conversations must be a list")
-    out: list[tuple[Role, str]] = []
+    out: list[_Turn] = []
     for i, t in enumerate(turns):
         if not isinstance(t, Mapping) or not isinstance(t.get("value"), str):
             raise MalformedConversationError(f"conversations[{i}] needs a from and a string value")
-        out.append((canonical_role(t.get("from")), t["value"]))
+        out.append(_Turn(canonical_role(t.get("from")), t["value"]))
     return out
 
 
-def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
+def _chatgpt_messages(obj: Mapping[str, Any]) -> _Read:
     mapping = obj["mapping"]
     if not isinstance(mapping, Mapping):
         raise MalformedConversationError("mapping must be an object")
@@ -227,7 +256,7 @@ def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Ro
         current = _latest_leaf(mapping)
     elif not isinstance(current, str) or current not in mapping:
         raise MalformedConversationError("current_node must name a node of mapping")
-    out: list[tuple[Role, str]] = []
+    out: list[_Turn] = []
     for node in reversed(_branch(mapping, current)):
         message = node.get("message")
         if message is None:
@@ -235,15 +264,20 @@ def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Ro
         if not isinstance(message, Mapping):
             raise MalformedConversationError("a node's message must be an object or null")
         metadata = message.get("metadata") or {}
-        if isinstance(metadata, Mapping) and metadata.get("is_visually_hidden_from_conversation"):
+        if not isinstance(metadata, Mapping):
+            metadata = {}
+        if metadata.get("is_visually_hidden_from_conversation"):
             continue
         text = _chatgpt_text(message.get("content"))
         author = message.get("author")
         role_name = author.get("role") if isinstance(author, Mapping) else None
         if text is None or (role_name == "system" and not text.strip()):
             continue
-        out.append((canonical_role(role_name), text))
-    return _model_of(obj.get("default_model_slug")), out
+        out.append(_Turn(canonical_role(role_name), text, metadata.get("model_slug")))
+    default_model = obj.get("default_model_slug")
+    if default_model is None:
+        return _Read(None, out, model_from_turns=True)
+    return _Read(_model_of(default_model, "default_model_slug"), out)
 
 
 def _branch(mapping: Mapping[str, Any], leaf: str) -> list[Mapping[str, Any]]:

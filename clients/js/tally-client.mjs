@@ -33,6 +33,16 @@ export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
 /** @typedef {"user" | "assistant" | "system" | "tool"} Role */
 /** @typedef {{role: Role, content: string}} CanonicalMessage */
 /** @typedef {{v: 1, model: string | null, messages: CanonicalMessage[]}} CanonicalConversation */
+/**
+ * A message as read from the input, before its text is normalised; `modelSlug` is ChatGPT's
+ * `metadata.model_slug`, the model of a conversation that names none.
+ * @typedef {{role: Role, text: string, modelSlug?: unknown}} Turn
+ */
+/**
+ * What a format's reader found. `modelFromTurns`: the model is the last assistant message's
+ * `modelSlug` (a ChatGPT conversation whose default_model_slug is null or missing).
+ * @typedef {{model: string | null, turns: Turn[], modelFromTurns: boolean}} Read
+ */
 /** @typedef {{name: string, type: string}} TypedField */
 /** @typedef {Record<string, TypedField[]>} TypedTypes */
 /**
@@ -297,19 +307,27 @@ export function detectFormat(obj) {
  * @throws {ConversationError}
  */
 export function normalise(obj) {
+  // The order of the checks is the reference's: shapes and roles while reading, the model the
+  // input names, the text of each message, the model from the messages' metadata, the roles.
   const format = detectFormat(obj);
   const record = /** @type {Record<string, any>} */ (obj);
-  /** @type {[string | null, Array<[Role, string]>]} */
-  const [model, raw] =
+  /** @type {Read} */
+  const read =
     format === "chatgpt" ? chatgptMessages(record)
-    : format === "sharegpt" ? [null, sharegptMessages(record)]
+    : format === "sharegpt" ? { model: null, turns: sharegptMessages(record), modelFromTurns: false }
     : plainMessages(record);
   /** @type {CanonicalMessage[]} */
   const messages = [];
-  for (const [role, text] of raw) {
-    const content = normaliseText(text);
-    if (content) messages.push({ role, content });
+  /** @type {unknown} */
+  let slug = null;
+  for (const turn of read.turns) {
+    const content = normaliseText(turn.text);
+    if (!content) continue;
+    messages.push({ role: turn.role, content });
+    if (turn.role === "assistant") slug = turn.modelSlug;
   }
+  // The last assistant message of the canonical conversation: the one that answered last.
+  const model = read.modelFromTurns ? modelOf(slug, "metadata.model_slug") : read.model;
   const roles = new Set(messages.map((m) => m.role));
   if (!roles.has("user") || !roles.has("assistant")) {
     throw new IncompleteConversationError(
@@ -319,56 +337,56 @@ export function normalise(obj) {
   return { v: CANONICAL_VERSION, model, messages };
 }
 
-/** @param {unknown} value @returns {string | null} */
-function modelOf(value) {
+/** @param {unknown} value @param {string} [field] @returns {string | null} */
+function modelOf(value, field = "model") {
   if (value === null || value === undefined) return null;
-  if (typeof value !== "string") throw new MalformedConversationError("model must be a string or null");
+  if (typeof value !== "string") throw new MalformedConversationError(`${field} must be a string or null`);
   const model = normaliseText(value);
   // Python's len() counts code points; a string's length here counts UTF-16 units.
   const length = [...model].length;
   if (length > MAX_MODEL_LENGTH) {
-    throw new MalformedConversationError(`model is ${length} characters long; the limit is ${MAX_MODEL_LENGTH}`);
+    throw new MalformedConversationError(`${field} is ${length} characters long; the limit is ${MAX_MODEL_LENGTH}`);
   }
   // The reference refuses it because no SQL text column can hold a NUL.
-  if (model.includes("\u0000")) throw new MalformedConversationError("model contains a NUL character");
+  if (model.includes("\u0000")) throw new MalformedConversationError(`${field} contains a NUL character`);
   return model || null;
 }
 
-/** @param {Record<string, any>} obj @returns {[string | null, Array<[Role, string]>]} */
+/** @param {Record<string, any>} obj @returns {Read} */
 function plainMessages(obj) {
   const messages = obj.messages;
   if (!Array.isArray(messages)) throw new MalformedConversationError("messages must be a list");
-  /** @type {Array<[Role, string]>} */
-  const out = [];
+  /** @type {Turn[]} */
+  const turns = [];
   messages.forEach((m, i) => {
     if (!isObject(m) || typeof own(m, "content") !== "string") {
       throw new MalformedConversationError(`messages[${i}] needs a role and a string content`);
     }
-    out.push([canonicalRole(own(m, "role")), m.content]);
+    turns.push({ role: canonicalRole(own(m, "role")), text: m.content });
   });
-  return [modelOf(own(obj, "model")), out];
+  return { model: modelOf(own(obj, "model")), turns, modelFromTurns: false };
 }
 
-/** @param {Record<string, any>} obj @returns {Array<[Role, string]>} */
+/** @param {Record<string, any>} obj @returns {Turn[]} */
 function sharegptMessages(obj) {
   const turns = obj.conversations;
   if (!Array.isArray(turns)) throw new MalformedConversationError("conversations must be a list");
-  /** @type {Array<[Role, string]>} */
+  /** @type {Turn[]} */
   const out = [];
   turns.forEach((t, i) => {
     if (!isObject(t) || typeof own(t, "value") !== "string") {
       throw new MalformedConversationError(`conversations[${i}] needs a from and a string value`);
     }
-    out.push([canonicalRole(own(t, "from")), t.value]);
+    out.push({ role: canonicalRole(own(t, "from")), text: t.value });
   });
   return out;
 }
 
 /**
- * The active branch: from current_node (or, without one, the latest leaf) up the parent links to
- * the root, then reversed.
+ * The active branch, read: from current_node (or, without one, the latest leaf) up the parent
+ * links to the root, then reversed.
  * @param {Record<string, any>} obj
- * @returns {[string | null, Array<[Role, string]>]}
+ * @returns {Read}
  */
 function chatgptMessages(obj) {
   const mapping = obj.mapping;
@@ -380,21 +398,24 @@ function chatgptMessages(obj) {
   } else if (typeof current !== "string" || !Object.hasOwn(mapping, current)) {
     throw new MalformedConversationError("current_node must name a node of mapping");
   }
-  /** @type {Array<[Role, string]>} */
-  const out = [];
+  /** @type {Turn[]} */
+  const turns = [];
   for (const node of branch(mapping, current).reverse()) {
     const message = own(node, "message");
     if (message === null || message === undefined) continue;
     if (!isObject(message)) throw new MalformedConversationError("a node's message must be an object or null");
-    const metadata = own(message, "metadata");
-    if (isObject(metadata) && pyTruthy(own(metadata, "is_visually_hidden_from_conversation"))) continue;
+    const rawMetadata = own(message, "metadata");
+    const metadata = isObject(rawMetadata) ? rawMetadata : {};
+    if (pyTruthy(own(metadata, "is_visually_hidden_from_conversation"))) continue;
     const text = chatgptText(own(message, "content"));
     const author = own(message, "author");
     const roleName = isObject(author) ? own(author, "role") : undefined;
     if (text === null || (roleName === "system" && !pyStrip(text))) continue;
-    out.push([canonicalRole(roleName), text]);
+    turns.push({ role: canonicalRole(roleName), text, modelSlug: own(metadata, "model_slug") });
   }
-  return [modelOf(own(obj, "default_model_slug")), out];
+  const defaultModel = own(obj, "default_model_slug");
+  if (defaultModel === null || defaultModel === undefined) return { model: null, turns, modelFromTurns: true };
+  return { model: modelOf(defaultModel, "default_model_slug"), turns, modelFromTurns: false };
 }
 
 /**

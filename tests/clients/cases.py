@@ -187,8 +187,12 @@ def format_cases() -> dict[str, Any]:
 def chatgpt_cases() -> dict[str, Any]:
     fixture = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
     cases: dict[str, Any] = {f"gpt-fixture-at-{n}": {**fixture, "current_node": n} for n in fixture["mapping"]}
-    # Without current_node the latest leaf ends the branch.
+    # Without current_node the latest leaf ends the branch; without default_model_slug the last
+    # assistant message's model_slug is the model.
     cases["gpt-fixture-no-current"] = {k: v for k, v in fixture.items() if k != "current_node"}
+    cases["gpt-fixture-no-model"] = {**fixture, "default_model_slug": None}
+    for n in fixture["mapping"]:
+        cases[f"gpt-fixture-no-model-at-{n}"] = {**fixture, "current_node": n, "default_model_slug": None}
     ua = (msg("user", text("q")), msg("assistant", text("a")))
     cycle = chatgpt(*ua)
     cycle["mapping"]["root"]["parent"] = "m1"
@@ -259,6 +263,17 @@ def chatgpt_cases() -> dict[str, Any]:
                                    msg("assistant", text("a"))),
         "gpt-audio-surrogate": chatgpt(msg("user", text({"content_type": "audio_transcription", "text": "\ud800"})),
                                        msg("assistant", text("a"))),
+        "gpt-slug-blank": chatgpt(msg("user", text("q")), msg("assistant", text("a"), metadata={"model_slug": " "}),
+                                  model=None),
+        "gpt-slug-surrogate": chatgpt(msg("user", text("q")),
+                                      msg("assistant", text("a"), metadata={"model_slug": "\ud800"}), model=None),
+        "gpt-slug-and-text-faults": chatgpt(msg("user", text("\ud800")),
+                                            msg("assistant", text("a"), metadata={"model_slug": 5}), model=None),
+        "gpt-slug-and-incomplete": chatgpt(msg("assistant", text("a"), metadata={"model_slug": 5}), model=None),
+        "gpt-slug-inherited": chatgpt(msg("user", text("q")), msg("assistant", text("a"), metadata=json.loads(
+            '{"__proto__": {"model_slug": "x"}}')), model=None),
+        "gpt-slug-on-alias-role": chatgpt(msg("user", text("q")), msg("GPT", text("a"), metadata={"model_slug": "m"}),
+                                          model=None),
         "gpt-no-current-proto-ids": {k: v for k, v in proto_ids.items() if k != "current_node"},
         # A key of more digits than Python's int() reads is no array index, and no crash.
         "gpt-no-current-long-digit-key": {"mapping": {"u": node(msg("user", text("q")), None),
