@@ -58,17 +58,30 @@ def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Ite
 def distinct_conversations(count: int, *, exclude: set[bytes] | None = None,
                            skip: int = 0) -> list[dict[str, Any]]:
     """``count`` records that normalise, each with a different contentHash and none of the
-    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``."""
-    from ledger.conversation import ConversationError, canonical_bytes
+    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``.
+
+    Near-duplicates of an earlier record are skipped as Tally would refuse them (the dataset
+    holds a few: greetings shared by many people, one conversation shared twice).
+    """
+    from ledger.conversation import ConversationError, canonical_bytes, normalise
+    from ledger.near_duplicates import Signature, signature
 
     seen = exclude if exclude is not None else set()
+    bands: dict[int, list[Signature]] = {}
     out: list[dict[str, Any]] = []
     for record in iter_sharegpt():
         try:
-            digest = hashlib.sha256(canonical_bytes(record)).digest()
+            conversation = normalise(record)
         except ConversationError:
             continue
-        if digest in seen:
+        digest = hashlib.sha256(canonical_bytes(conversation)).digest()
+        sig = signature(conversation)
+        keys = sig.band_keys()
+        known = digest in seen or any(sig.is_near_duplicate_of(other) for key in keys for other in bands.get(key, ()))
+        # An excluded record (already in the ledger, say) still shadows its near-duplicates.
+        for key in keys:
+            bands.setdefault(key, []).append(sig)
+        if known:
             continue
         seen.add(digest)
         if skip:
