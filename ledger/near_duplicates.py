@@ -30,9 +30,9 @@ BANDS = 16
 ROWS = BINS // BANDS
 """LSH: 16 bands of 4 bins; a pair with similarity s shares a band with probability 1-(1-s^4)^16
 (0.89 at s = 0.6, 0.12 at s = 0.3), then its similarity is estimated from the whole signature."""
-THRESHOLD_BINS = 32
+THRESHOLD_BINS = 31
 """A near-duplicate agrees with an earlier contribution in at least this many of the 64 bins
-(estimated Jaccard similarity of the shingle sets at least 0.5)."""
+(estimated Jaccard similarity of the shingle sets at least 0.48; bench/near_duplicates.py chose it)."""
 
 _VALUE_MASK = (1 << 32) - 1
 _EMPTY = 1 << 32
