@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tally.cli.base import CliError, address_value, app, fail, one_line_errors, report_checks, url_value, verify_app
+
+if TYPE_CHECKING:
+    from anchoring.audit import AuditReport
 
 
 @verify_app.command("bundle")
@@ -68,6 +71,25 @@ def verify_account(
     report_checks(lambda: verify_balance(bundle, rpc), as_json)
 
 
+def _print_audit(report: AuditReport) -> None:
+    """The report as text: what was audited, the figures, then one verdict line."""
+    from anchoring.audit_failures import AuditDiscrepancy
+
+    typer.echo(f"chain {report.chain_id}, contract {report.contract}")
+    if report.latest_epoch is not None:
+        typer.echo(f"epochs {report.epochs}, leaves {report.leaves}, journal entries {report.journal_entries}, "
+                   f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
+    if isinstance(report.failure, AuditDiscrepancy):
+        typer.echo(f"DISCREPANCY in epoch {report.failure.epoch}: {report.failure.what}")
+    elif report.failure is not None:
+        typer.echo(f"FAILED: {report.failure.what}")
+    elif report.nothing_anchored:
+        typer.echo(f"nothing anchored yet on this contract: it answers as TallyAnchor does, latestEpoch() is 0 at "
+                   f"block {report.to_block}, and no EpochAnchored event was logged")
+    else:
+        typer.echo("audit passed: every log root, consistency step and balances root recomputes")
+
+
 @app.command()
 @one_line_errors
 def audit(
@@ -79,20 +101,17 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     progress: Annotated[bool | None, typer.Option(help="progress lines on stderr (default: on a terminal)")] = None,
 ) -> None:
-    """Recompute every root of every epoch from the chain's events and the IPFS manifests alone."""
+    """Recompute every root of every epoch from the chain's events and the IPFS manifests alone,
+    after checking that the address holds a TallyAnchor and that the events cover all its epochs."""
     from anchoring.audit import audit as run_audit
 
+    if from_block < 0:
+        raise CliError("--from-block must be a block number, 0 or more")
     show = sys.stderr.isatty() if progress is None else progress
     report = run_audit(rpc, ipfs, contract, from_block=from_block, progress=show)
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))
     else:
-        typer.echo(f"chain {report.chain_id}, contract {report.contract}")
-        typer.echo(f"epochs {report.epochs}, leaves {report.leaves}, journal entries {report.journal_entries}, "
-                   f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
-        if report.ok:
-            typer.echo("audit passed: every log root, consistency step and balances root recomputes")
-        else:
-            typer.echo(f"DISCREPANCY in epoch {report.discrepancy_epoch}: {report.discrepancy}")
+        _print_audit(report)
     if not report.ok:
         raise typer.Exit(1)
