@@ -12,7 +12,8 @@ balances and rebuilds the OpenZeppelin balances tree. The first failure is repor
 Before any of that, the address must hold a contract that answers as TallyAnchor does
 (:mod:`anchoring.identity`), and the events scanned must be as many as the contract's own
 ``latestEpoch()`` says it holds: a mistyped address or a ``--from-block`` past the anchors is a
-failure, never a pass over zero epochs. Failures are ``anchoring.audit_failures``.
+failure, never a pass over zero epochs. With a Tally API given, the epochs it calls final must be
+on the chain too (:mod:`anchoring.api_view`). Failures are ``anchoring.audit_failures``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from typing import Any, Protocol
 import httpx
 from web3 import Web3
 
+from anchoring.api_view import ApiView, compare_final_epochs, fetch_api_view
 from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountMismatch
 from anchoring.chain import call, connect
 from anchoring.contract import EpochAnchored, EpochHeader, TallyAnchor
-from anchoring.identity import check_tally_anchor
+from anchoring.identity import check_tally_anchor, latest_epoch
 from ledger.content import ContentError, StoreUnavailableError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
@@ -124,6 +126,7 @@ class AuditReport:
     journal_entries: int = 0
     accounts: int = 0
     total_points: int = 0
+    api: ApiView | None = None
     failure: AuditFailure | None = None
     seconds: float = 0.0
 
@@ -147,10 +150,12 @@ class AuditReport:
     def as_json(self) -> dict[str, Any]:
         failure = None if self.failure is None else {"code": self.failure.code, "epoch": self.failure.epoch,
                                                      "what": self.failure.what}
+        api = None if self.api is None else {"url": self.api.url, "finalEpochs": self.api.final_epochs,
+                                             "newestFinal": self.api.newest_final}
         return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "fromBlock": self.from_block,
                 "toBlock": self.to_block, "latestEpoch": self.latest_epoch, "epochs": self.epochs,
                 "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
-                "totalPoints": str(self.total_points), "seconds": round(self.seconds, 2),
+                "totalPoints": str(self.total_points), "api": api, "seconds": round(self.seconds, 2),
                 "discrepancy": failure}
 
 
@@ -175,6 +180,8 @@ class Auditor:
     progress: Callable[[str], None] = lambda _line: None
     log: CompactRange = field(default_factory=CompactRange)
     balances: dict[str, int] = field(default_factory=dict)
+    api: Callable[[], ApiView] | None = None
+    """Where a Tally API's view comes from (``--api``), to compare with the chain's."""
 
     def run(self, from_block: int = 0) -> AuditReport:
         started = time.monotonic()
@@ -194,6 +201,11 @@ class Auditor:
                     self.progress(f"audited {position}/{len(events)} epochs, {self.log.size} leaves")
             if header is not None:
                 self._check_head(header, events[-1])
+            if self.api is not None:
+                report.api = self.api()
+                chain_epochs = latest_epoch(self.w3, report.contract, report.chain_id,
+                                            int(call(self.w3.eth.get_block_number)))
+                compare_final_epochs(report.api, report.chain_id, report.contract, chain_epochs)
         except AuditFailure as exc:
             report.failure = exc
         report.leaves = self.log.size
@@ -286,11 +298,14 @@ class Auditor:
             raise AuditDiscrepancy(number, f"balances total {total}; the chain says {event.total_points}")
 
 
-def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False) -> AuditReport:
-    """Audit ``contract`` on the chain at ``rpc_url`` with manifests from ``ipfs_url``."""
+def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False,
+          api_url: str | None = None) -> AuditReport:
+    """Audit ``contract`` on the chain at ``rpc_url`` with manifests from ``ipfs_url``; with
+    ``api_url``, also hold that Tally API's final epochs against the chain."""
     def show(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     auditor = Auditor(connect(rpc_url, timeout=60), contract, ManifestFetcher(ipfs_url),
-                      progress=show if progress else (lambda _line: None))
+                      progress=show if progress else (lambda _line: None),
+                      api=None if api_url is None else (lambda: fetch_api_view(api_url)))
     return auditor.run(from_block)

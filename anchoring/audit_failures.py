@@ -3,9 +3,9 @@
 The audit stops at its first failure and puts it in its report, whatever it is: a number that
 does not recompute (``AuditDiscrepancy``, in one epoch), an address that holds no contract or
 one that does not answer as TallyAnchor does (a mistyped address must never pass over zero
-epochs), or a contract whose own state names more epochs than the events scanned. ``code`` is
-the problem slug and the ``code`` of the ``discrepancy`` member of ``tally audit --json``;
-``epoch`` is set when one epoch is at fault.
+epochs), a contract whose own state names more epochs than the events scanned, or a Tally API
+that calls final what the chain does not hold. ``code`` is the problem slug and the ``code`` of
+the ``discrepancy`` member of ``tally audit --json``; ``epoch`` is set when one epoch is at fault.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from ledger.errors import VerificationFailure
 
 __all__ = [
+    "ApiDisagreement",
     "AuditDiscrepancy",
     "AuditFailure",
     "EpochCountMismatch",
@@ -86,3 +87,13 @@ class EpochCountMismatch(AuditFailure):
             f"the contract reports {counted(latest_epoch, 'anchored epoch')} (latestEpoch() at block {to_block}), "
             f"but the EpochAnchored events of blocks {from_block} to {to_block} show {events}{hint}",
             latestEpoch=latest_epoch, events=events, fromBlock=from_block, toBlock=to_block)
+
+
+class ApiDisagreement(AuditFailure):
+    """A Tally API's view contradicts the chain: it calls final more epochs than the contract
+    holds, or it anchors on another contract than the one audited."""
+
+    code = "api-disagrees"
+
+    def __init__(self, api: str, what: str) -> None:
+        super().__init__(f"the API at {api} {what}", api=api)

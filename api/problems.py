@@ -116,6 +116,8 @@ _TYPES = [
     ProblemType("epoch-count-mismatch", 422, "Epochs missing from the scan",
                 "The contract's latestEpoch() names another number of anchored epochs than the EpochAnchored "
                 "events scanned (fewer: the scan started past them)."),
+    ProblemType("api-disagrees", 422, "The API disagrees with the chain",
+                "A Tally API calls final more epochs than the contract holds, or anchors on another contract."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),

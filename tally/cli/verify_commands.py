@@ -79,6 +79,8 @@ def _print_audit(report: AuditReport) -> None:
     if report.latest_epoch is not None:
         typer.echo(f"epochs {report.epochs}, leaves {report.leaves}, journal entries {report.journal_entries}, "
                    f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
+    if report.api is not None:
+        typer.echo(f"the API at {report.api.url} reports {report.api.final_epochs} final epochs")
     if isinstance(report.failure, AuditDiscrepancy):
         typer.echo(f"DISCREPANCY in epoch {report.failure.epoch}: {report.failure.what}")
     elif report.failure is not None:
@@ -98,6 +100,8 @@ def audit(
         help="an IPFS trustless gateway (…/ipfs/{cid}) base URL, or a Kubo RPC URL ending in /api/v0")],
     contract: Annotated[str, typer.Option(help="the TallyAnchor contract address")],
     from_block: Annotated[int, typer.Option(help="first block to scan for EpochAnchored events")] = 0,
+    api: Annotated[str | None, typer.Option(
+        help="a Tally API base URL: the epochs it calls final must all be on the chain")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
     progress: Annotated[bool | None, typer.Option(help="progress lines on stderr (default: on a terminal)")] = None,
 ) -> None:
@@ -108,7 +112,7 @@ def audit(
     if from_block < 0:
         raise CliError("--from-block must be a block number, 0 or more")
     show = sys.stderr.isatty() if progress is None else progress
-    report = run_audit(rpc, ipfs, contract, from_block=from_block, progress=show)
+    report = run_audit(rpc, ipfs, contract, from_block=from_block, progress=show, api_url=api)
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))
     else:

@@ -2,7 +2,8 @@
 
 Everything runs against a real anvil: the contracts that are not TallyAnchor are OpenZeppelin's
 compiled artifacts from node_modules and tiny runtimes written out opcode by opcode
-(`tests/support/evm.py`).
+(`tests/support/evm.py`); the API that disagrees with the chain is our own, after a reorg deeper
+than its confirmations.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
 from fastapi.testclient import TestClient
 
+from anchoring.api_view import ApiView, compare_final_epochs
 from anchoring.audit import audit
-from anchoring.audit_failures import EpochCountMismatch, NoContractError, NotTallyAnchorError
+from anchoring.audit_failures import ApiDisagreement, EpochCountMismatch, NoContractError, NotTallyAnchorError
 from anchoring.chain import connect
 from anchoring.deploy import deploy_tally_anchor
 from anchoring.devchain import DEV_FUNDED_KEY, DevChain
 from anchoring.identity import IACCESS_CONTROL_ID, ITALLY_ANCHOR_ID
 from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations, submit_all
+from tests.anchoring_e2e.test_finality_break import break_finality
 from tests.support import evm
 from tests.support.anvil import anvil
 from tests.support.server import ROOT
@@ -129,3 +133,60 @@ def test_events_scanned_past_the_anchors_fail_naming_the_numbers(stack: Stack, s
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert "FAILED: the contract reports 3 anchored epochs" in cli.stdout and "--from-block" in cli.stdout
     assert "passed" not in cli.stdout and "nothing anchored" not in cli.stdout
+
+
+def test_the_api_s_final_epochs_agree_with_the_chain(stack: Stack, served: TestClient, gateway: str) -> None:
+    three_final_epochs(stack, served)
+    report = audit(stack.chain.url, gateway, stack.contract.address, api_url=gateway)
+    assert report.ok, report.failure
+    assert report.api is not None and (report.api.final_epochs, report.api.newest_final) == (3, 3)
+    cli = tally_audit("--rpc", stack.chain.url, "--ipfs", gateway, "--contract", stack.contract.address,
+                      "--api", gateway)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert f"the API at {gateway} reports 3 final epochs" in cli.stdout and "audit passed" in cli.stdout
+
+
+def test_an_api_calling_final_what_a_reorg_took_fails(
+        stack: Stack, served: TestClient, gateway: str, caplog: pytest.LogCaptureFixture) -> None:
+    break_finality(stack, served, caplog)  # the chain holds epoch 1; the ledger still says 1 to 3 are final
+    report = audit(stack.chain.url, gateway, stack.contract.address, api_url=gateway)
+    assert isinstance(report.failure, ApiDisagreement), report.failure
+    assert report.epochs == 1  # what the chain holds audits fine
+    cli = tally_audit("--rpc", stack.chain.url, "--ipfs", gateway, "--contract", stack.contract.address,
+                      "--api", gateway, "--json")
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    failure = json.loads(cli.stdout)["discrepancy"]
+    assert failure["code"] == "api-disagrees"
+    assert failure["what"] == f"the API at {gateway} reports 3 final epochs (the newest epoch 3); the chain holds 1"
+
+
+def test_an_unreachable_api_is_a_service_error(stack: Stack) -> None:
+    cli = tally_audit("--rpc", stack.chain.url, "--ipfs", NOWHERE, "--contract", stack.contract.address,
+                      "--api", NOWHERE)
+    assert cli.returncode == 3, cli.stdout + cli.stderr
+    assert cli.stderr == f"tally: error: cannot reach the Tally API at {NOWHERE}: ConnectError\n"
+
+
+def view(**changes: Any) -> ApiView:
+    return ApiView(**{"url": "http://api", "chain_id": 31337, "contract": "0xAbC" + "0" * 37, "final_epochs": 3,
+                      "newest_final": 3, **changes})
+
+
+@pytest.mark.parametrize(("api", "chain_epochs", "failure"), [
+    (view(), 3, None),
+    (view(), 5, None),  # the API may lag behind the chain
+    (view(final_epochs=0, newest_final=None), 0, None),
+    (view(contract="0xabc" + "0" * 37), 3, None),  # the same address in another case
+    (view(), 2, "reports 3 final epochs (the newest epoch 3); the chain holds 2"),
+    (view(final_epochs=1, newest_final=4), 3, "reports 1 final epoch (the newest epoch 4); the chain holds 3"),
+    (view(final_epochs=2, newest_final=2), 0, "the chain holds 0"),
+    (view(contract="0x" + "1" * 40), 3, "anchors on 0x1111111111111111111111111111111111111111 on chain 31337"),
+    (view(chain_id=1), 3, "on chain 1, not on the audited"),
+])
+def test_the_comparison_with_the_api(api: ApiView, chain_epochs: int, failure: str | None) -> None:
+    if failure is None:
+        compare_final_epochs(api, 31337, "0xAbC" + "0" * 37, chain_epochs)
+        return
+    with pytest.raises(ApiDisagreement) as caught:
+        compare_final_epochs(api, 31337, "0xAbC" + "0" * 37, chain_epochs)
+    assert failure in caught.value.what and caught.value.what.startswith("the API at http://api ")
