@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,6 +109,24 @@ def test_a_redeploy_with_other_constructor_arguments_passes_with_nothing_anchore
     as_json = json.loads(tally_audit("--rpc", chain.url, "--ipfs", NOWHERE, "--contract", deployment.address,
                                      "--json").stdout)
     assert as_json["ok"] is True and (as_json["latestEpoch"], as_json["epochs"]) == (0, 0)
+
+
+def test_without_contract_the_deployment_record_is_audited_and_named(chain: DevChain, tmp_path: Path) -> None:
+    deployment = deploy_tally_anchor(connect(chain.url), Account.from_key(DEV_FUNDED_KEY), admin_delay=60)
+    record = deployment.save(tmp_path / "home")
+    cli = tally_audit("--rpc", chain.url, "--ipfs", NOWHERE, env={"TALLY_HOME": str(tmp_path / "home")})
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert cli.stdout.startswith(f"chain 31337, contract {deployment.address} (from the deployment record {record})")
+    as_json = json.loads(tally_audit("--rpc", chain.url, "--ipfs", NOWHERE, "--json",
+                                     env={"TALLY_HOME": str(tmp_path / "home")}).stdout)
+    assert as_json["contract"] == deployment.address and as_json["contractFrom"] == str(record)
+
+    # A record of another chain is no address to audit on this one: a usage error.
+    other = json.loads(record.read_text()) | {"chainId": 1}
+    record.write_text(json.dumps(other))
+    cli = tally_audit("--rpc", chain.url, "--ipfs", NOWHERE, env={"TALLY_HOME": str(tmp_path / "home")})
+    assert cli.returncode == 2 and cli.stderr.startswith("tally: error: the deployment record") \
+        and "pass --contract" in cli.stderr and len(cli.stderr.splitlines()) == 1
 
 
 def three_final_epochs(stack: Stack, served: TestClient) -> list[int]:
