@@ -83,9 +83,11 @@ class EpochCountMismatch(AuditFailure):
 
     def __init__(self, latest_epoch: int, events: int, from_block: int, to_block: int) -> None:
         hint = "; scan from an earlier block (--from-block)" if events < latest_epoch and from_block else ""
+        scanned = f"the scan starts at block {from_block}, past the chain's latest" if from_block > to_block else \
+            f"the EpochAnchored events of blocks {from_block} to {to_block} show {events}"
         super().__init__(
             f"the contract reports {counted(latest_epoch, 'anchored epoch')} (latestEpoch() at block {to_block}), "
-            f"but the EpochAnchored events of blocks {from_block} to {to_block} show {events}{hint}",
+            f"but {scanned}{hint}",
             latestEpoch=latest_epoch, events=events, fromBlock=from_block, toBlock=to_block)
 
 

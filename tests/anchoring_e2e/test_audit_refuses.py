@@ -143,10 +143,12 @@ def three_final_epochs(stack: Stack, served: TestClient) -> list[int]:
 def test_events_scanned_past_the_anchors_fail_naming_the_numbers(stack: Stack, served: TestClient) -> None:
     blocks = three_final_epochs(stack, served)
     past = stack.w3.eth.block_number + 1
-    for from_block, seen in ((past, 0), (blocks[1], 2)):
+    for from_block, scanned in ((past, f"the scan starts at block {past}, past the chain's latest"),
+                                (blocks[1], f"the EpochAnchored events of blocks {blocks[1]} to {past - 1} show 2")):
         report = audit(stack.chain.url, NOWHERE, stack.contract.address, from_block=from_block)
         assert isinstance(report.failure, EpochCountMismatch), report.failure
-        assert "reports 3 anchored epochs" in report.failure.what and f"show {seen}" in report.failure.what
+        assert report.failure.what == (f"the contract reports 3 anchored epochs (latestEpoch() at block {past - 1}), "
+                                       f"but {scanned}; scan from an earlier block (--from-block)")
     cli = tally_audit("--rpc", stack.chain.url, "--ipfs", NOWHERE, "--contract", stack.contract.address,
                       "--from-block", str(past))
     assert cli.returncode == 1, cli.stdout + cli.stderr
