@@ -110,6 +110,18 @@ _TYPES = [
                 "A field of a manifest or a proof bundle is missing or malformed; `field` is its path."),
     ProblemType("audit-discrepancy", 422, "Audit discrepancy",
                 "A published number does not recompute from the chain's events and the manifests."),
+    ProblemType("audit-failed", 422, "Audit failed",
+                "The audit did not pass; the detail says why, and `epoch` where when one epoch is at fault."),
+    ProblemType("no-contract", 422, "No contract",
+                "The chain holds no code at the address audited: a mistyped address, or another chain."),
+    ProblemType("not-tally-anchor", 422, "Not a TallyAnchor",
+                "The contract at the address does not answer as TallyAnchor does; `call` names the call "
+                "(ERC-165 supportsInterface, latestEpoch(), epochs(n)) that answered otherwise."),
+    ProblemType("epoch-count-mismatch", 422, "Epochs missing from the scan",
+                "The contract's latestEpoch() names another number of anchored epochs than the EpochAnchored "
+                "events scanned (fewer: the scan started past them)."),
+    ProblemType("api-disagrees", 422, "The API disagrees with the chain",
+                "A Tally API calls final more epochs than the contract holds, or anchors on another contract."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),
