@@ -21,10 +21,11 @@ import rfc8785
 
 from ledger.content import cid_of
 from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise_text
-from tally.sharegpt import DatasetMissingError, iter_sharegpt
+from tally.sharegpt import DatasetMissingError, distinct_conversations, iter_sharegpt
 from tests.clients.cases import FIXTURES, JCS_VALUES, PYTHON_WHITESPACE, adversarial_cases, depth_cases
 from tests.clients.conftest import LiveServer, needed, run_node
 from tests.conftest import ROOT
+from tests.support.conversations import passage
 
 pytestmark = pytest.mark.node
 
@@ -189,14 +190,13 @@ def test_jcs_matches_the_rfc8785_reference() -> None:
 def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -> None:
     tag = secrets.token_hex(4)  # the session's server is shared with the extension test
     fixture = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
+    # An answer of its own: the extension test submits variants of the same fixture to this server.
+    fixture["mapping"]["a2b"]["message"]["content"]["parts"] = [f"About 330 metres. {passage(tag)}"]
     # Text where a naive port would hash differently, so a 201 proves the server agreed.
     tricky = {"messages": [{"role": "Human", "content": f"\x1c\ufeff {tag} e\u0301\r\n\u2028x\U00011382\U000113c9\x85"},
                            {"role": "gpt", "content": "\u0345\u1ae0 ok \ufeff"}], "model": " gpt\u0301 "}
-    distinct: dict[str, dict[str, Any]] = {}
-    for record in sharegpt(200):
-        if "error" not in reference(record):
-            distinct.setdefault(content_hash(record), record)
-    batch = list(distinct.values())[:150]
+    # Distinct and no near-duplicate of each other (ShareGPT holds a few), as Tally requires.
+    batch = distinct_conversations(150)
     request = {"api": live_server.url, "privateKey": "0x" + secrets.token_hex(32),
                "single": [fixture, tricky], "batch": batch}
     answer = run_node("client_live.mjs", request, timeout=120)
