@@ -352,11 +352,25 @@ class Eip712(BaseModel):
     receipt: ReceiptTypes
 
 
+class ContributorLimits(BaseModel):
+    """Shared by every replica (0: no limit); past one, 429 rate-limited with Retry-After."""
+
+    requestsPerMinute: int = Field(description="submission requests a minute; a batch counts once")
+    contributionsPerHour: int = Field(description="accepted contributions in any hour")
+    pointsPerDay: int = Field(description="points earned by contributions accepted in a UTC day")
+
+
+class ClientLimits(BaseModel):
+    requestsPerMinute: int = Field(description="submission requests a minute from one client address")
+
+
 class Limits(BaseModel):
     maxBodyBytes: int
     maxBatch: int
     maxBatchBodyBytes: int = Field(description="the most bytes a whole batch body may have")
     issuedAtWindow: int = Field(description="seconds issuedAt may be off the server's clock")
+    perContributor: ContributorLimits
+    perClient: ClientLimits
 
 
 class UsageTerms(BaseModel):

@@ -23,10 +23,11 @@ from ledger.consent import Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, canonical_bytes, normalise
 from ledger.db import table_of
-from ledger.errors import ConflictError, InvalidInputError, TallyError
+from ledger.errors import ConflictError, InvalidInputError, RateLimitedError, TallyError
 from ledger.models import Contribution, StoredObject
 from ledger.near_duplicate_index import Match, NearDuplicateError, index_bands, near_duplicate_refusals
 from ledger.near_duplicates import Signature, signature
+from ledger.quotas import Quotas, check_client, contributor_refusals
 from ledger.scoring import Score, score
 
 __all__ = [
@@ -109,7 +110,7 @@ class Submission:
     consent: Consent
 
 
-Outcome = tuple[Contribution, Score] | IntakeError | NearDuplicateError | InvalidInputError
+Outcome = tuple[Contribution, Score] | IntakeError | NearDuplicateError | RateLimitedError | InvalidInputError
 
 
 def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeError | None]:
@@ -159,7 +160,7 @@ class UnstorableError(InvalidInputError):
         super().__init__("a field of this submission does not fit the ledger's columns; nothing was written")
 
 
-Refusal = IntakeError | UnstorableError | NearDuplicateError
+Refusal = IntakeError | UnstorableError | NearDuplicateError | RateLimitedError
 
 def record(
     session: Session,
@@ -170,6 +171,7 @@ def record(
     now: int,
     master_key: bytes | None = None,
     screened: bool = True,
+    quotas: Quotas | None = None,
 ) -> list[Outcome]:
     """Record a batch in the caller's transaction: each item accepted or refused on its own.
 
@@ -193,6 +195,13 @@ def record(
             refusals[i] = match
     fresh = [i for i in fresh if refusals[i] is None]
     scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
+    if quotas is not None:
+        # Per-contributor limits (ledger.quotas), on the points these would earn; locked to the commit.
+        over = contributor_refusals(session, quotas, [(submissions[i].consent.contributor, scores[i].points)
+                                                      for i in fresh], now)
+        for i, over_limit in zip(fresh, over, strict=True):
+            refusals[i] = over_limit
+        fresh = [i for i in fresh if refusals[i] is None]
     rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
     stored: dict[int, bytes] = {}
     for i in fresh:
@@ -298,6 +307,7 @@ def accept_one(
     sign_receipt: SignReceipt,
     now: int,
     master_key: bytes | None = None,
+    quotas: Quotas | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
     with sessions() as session:
@@ -305,7 +315,7 @@ def accept_one(
             with session.begin():
                 (outcome,) = record(session, [Submission(prepared, consent)], store=store,
                                     sign_receipt=sign_receipt, now=now, master_key=master_key,
-                                    screened=False)
+                                    screened=False, quotas=quotas)
         except DataError:
             raise UnstorableError() from None
         except IntegrityError:
@@ -350,6 +360,7 @@ class Intake:
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.time,
         master_key: bytes | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -357,8 +368,18 @@ class Intake:
         self.signer = signer
         self.limits = limits
         self.clock = clock
+        # Limits per contributor and per client address (ledger.quotas); None: no limits.
+        self.quotas = quotas
         # Privacy mode when set: conversations are stored encrypted (see ledger.content.envelope).
         self._master_key = master_key
+
+    def count_client_request(self, client: str) -> None:
+        """Count a submission request from a client address (its own transaction, so a refused
+        request counts too); raise RateLimitedError past the per-client limit."""
+        if self.quotas is None or not self.quotas.client_requests_per_minute:
+            return
+        with self.sessions() as session, session.begin():
+            check_client(session, self.quotas, client, int(self.clock()))
 
     @property
     def privacy(self) -> bool:
@@ -376,7 +397,7 @@ class Intake:
         submission = self.check(body, now)
         row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
                                  store=self.store, sign_receipt=self.signer.sign, now=now,
-                                 master_key=self._master_key)
+                                 master_key=self._master_key, quotas=self.quotas)
         return Accepted(row, result)
 
     def submit_batch(self, items: Sequence[object]) -> list[Accepted | TallyError]:
@@ -391,7 +412,8 @@ class Intake:
                 results[i] = refusal
         with self.sessions() as session, session.begin():
             outcomes = record(session, [submission for _, submission in checked], store=self.store,
-                              sign_receipt=self.signer.sign, now=now, master_key=self._master_key)
+                              sign_receipt=self.signer.sign, now=now, master_key=self._master_key,
+                              quotas=self.quotas)
         for (i, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
         return [r for r in results if r is not None]

@@ -32,7 +32,9 @@ class Contribution(Base):
     """One accepted conversation, with the consent that came with it and the receipt we gave."""
 
     __tablename__ = "contributions"
-    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_contributions_contributor_nonce"),)
+    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_contributions_contributor_nonce"),
+                      # the per-contributor limits count the last hour's and today's (ledger.quotas)
+                      Index("ix_contributions_contributor_accepted_at", "contributor", "accepted_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     content_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -236,3 +238,15 @@ class NearDuplicateBand(Base):
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True,
                                                  autoincrement=False)
+
+
+class RateCounter(Base):
+    """Requests in one minute (``window`` = Unix time // 60) of a contributor or a client address
+    (``ledger.quotas``); every replica counts here."""
+
+    __tablename__ = "rate_counters"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from api.errors import BatchTooLargeError
 from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
 from api.problems import problem_body
-from api.routes.admin import require_admin
+from api.routes.admin import client_address, require_admin
 from api.routes.body import read_json
 from api.routes.params import ContributionKey
 from api.schemas import (
@@ -41,6 +41,7 @@ SUBMISSION_PROBLEMS = (
     *JSON_BODY, "invalid-address", "invalid-signature", "stale-issued-at", "future-issued-at",
     "terms-mismatch", "unknown-format", "malformed-conversation", "unknown-role",
     "incomplete-conversation", "signer-mismatch", "nonce-reused", "duplicate-contribution", "near-duplicate",
+    "rate-limited",
 )
 """What a submission may be refused with (a batch reports them per item, in its 200 answer)."""
 
@@ -64,6 +65,7 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
 async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
     intake = services.intake
+    await run_in_threadpool(intake.count_client_request, client_address(request))
     body = await read_json(request, intake.limits.max_body_bytes)
     accepted = await run_in_threadpool(intake.submit, body)
     return JSONResponse(_accepted_json(accepted), status_code=201,
@@ -82,6 +84,7 @@ async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
     per item, in order."""
     intake = services.intake
+    await run_in_threadpool(intake.count_client_request, client_address(request))
     body = await read_json(request, intake.limits.max_batch_body_bytes)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):

@@ -16,6 +16,7 @@ from api.schemas import Config, Health, Readiness
 from api.services import ServicesDep
 from api.views import eip712_json
 from ledger.encoding import hex0x
+from ledger.quotas import Quotas
 from ledger.sealing import SealingState, sealing_state
 
 router = APIRouter()
@@ -43,7 +44,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "rpcUrl": chain.rpc_url,
         "explorerUrl": chain.explorer_url,
         "eip712": eip712_json(domain),
-        "limits": intake.limits.as_json(),
+        "limits": {**intake.limits.as_json(), **(intake.quotas or Quotas.off()).as_json()},
         "usage": {"pointsPerUnit": str(services.usage.points_per_unit)},
         "sealing": None if state is None else services.sealing.as_json(
             pending=state.pending, contributions=state.contributions, last_sealed_at=state.last_sealed_at,
