@@ -73,7 +73,7 @@ def measure(indexed: int, distinct: int) -> dict[str, tuple[int, int]]:
     table: dict[str, tuple[int, int]] = {}
     for name, edit in EDITS.items():
         refused = total = 0
-        for i, (_, conversation) in enumerate(base):
+        for _, conversation in base:
             copy = edit(conversation, rng)
             if copy is None or copy.messages == conversation.messages:
                 continue
