@@ -407,6 +407,23 @@ class Config(BaseModel):
     storage: StorageTerms
 
 
+class AccrualClient(BaseModel):
+    address: str = Field(description='the client address as the API saw it ("unknown" if none was recorded)')
+    contributions: int
+
+
+class AccrualAccount(BaseModel):
+    account: Address
+    contributions: int
+    points: Points
+    clients: list[AccrualClient]
+
+
+class AccrualReport(BaseModel):
+    since: UnixTime
+    accounts: list[AccrualAccount]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import DataError, IntegrityError
@@ -108,6 +108,8 @@ def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
 class Submission:
     prepared: Prepared
     consent: Consent
+    client: str | None = None
+    """The client address it came from (the API's peer), recorded for the accrual report."""
 
 
 Outcome = tuple[Contribution, Score] | IntakeError | NearDuplicateError | RateLimitedError | InvalidInputError
@@ -264,6 +266,7 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
         accepted_at=now,
         receipt_signature=receipt,
         near_duplicate_signature=prepared.near_duplicate.to_bytes(),
+        client_address=submission.client[:64] if submission.client else None,
         wrapped_key=None,
         encrypted=False,
         erased_at=None,
@@ -308,12 +311,13 @@ def accept_one(
     now: int,
     master_key: bytes | None = None,
     quotas: Quotas | None = None,
+    client: str | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
     with sessions() as session:
         try:
             with session.begin():
-                (outcome,) = record(session, [Submission(prepared, consent)], store=store,
+                (outcome,) = record(session, [Submission(prepared, consent, client)], store=store,
                                     sign_receipt=sign_receipt, now=now, master_key=master_key,
                                     screened=False, quotas=quotas)
         except DataError:
@@ -391,23 +395,24 @@ class Intake:
         prepared = Prepared.of(normalise(signed.conversation))
         return Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
 
-    def submit(self, body: object) -> Accepted:
+    def submit(self, body: object, client: str | None = None) -> Accepted:
         """Accept one submission in a transaction of its own, or raise why not."""
         now = int(self.clock())
         submission = self.check(body, now)
         row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
+                                 client=client,
                                  store=self.store, sign_receipt=self.signer.sign, now=now,
                                  master_key=self._master_key, quotas=self.quotas)
         return Accepted(row, result)
 
-    def submit_batch(self, items: Sequence[object]) -> list[Accepted | TallyError]:
+    def submit_batch(self, items: Sequence[object], client: str | None = None) -> list[Accepted | TallyError]:
         """Accept each valid item in one transaction; a refused item does not sink the others."""
         now = int(self.clock())
         results: list[Accepted | TallyError | None] = [None] * len(items)
         checked: list[tuple[int, Submission]] = []
         for i, item in enumerate(items):
             try:
-                checked.append((i, self.check(item, now)))
+                checked.append((i, replace(self.check(item, now), client=client)))
             except TallyError as refusal:
                 results[i] = refusal
         with self.sessions() as session, session.begin():

@@ -64,6 +64,9 @@ class Contribution(Base):
     # The near-duplicate signature (ledger.near_duplicates), its bands in near_duplicate_bands;
     # null for contributions accepted before near-duplicates were checked.
     near_duplicate_signature: Mapped[bytes | None] = mapped_column(LargeBinary(256), default=None)
+    # The client address the submission came from, as the API saw it (for the operator's accrual
+    # report: a farm of sybil accounts shows up behind a few addresses); never published.
+    client_address: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class JournalTransfer(Base):

@@ -61,6 +61,10 @@ def test_keys_submit_status_and_seal(tmp_path: Path) -> None:
 
     status = json.loads(tally("status", "--json", env=env).stdout)
     assert status["pendingContributions"] == 1 and status["epochs"] == []
+    report = json.loads(tally("report", "accruals", "--json", env=env).stdout)
+    (top,) = report["accounts"]
+    assert top["account"] == address and top["contributions"] == 1
+    assert top["clients"] == [{"address": "127.0.0.1", "contributions": 1}]
     sealed = tally("seal", env=env)
     assert sealed.returncode == 0 and json.loads(sealed.stdout)["epoch"] == 1
     assert json.loads(tally("seal", env=env).stdout)["sealed"] is None  # nothing new

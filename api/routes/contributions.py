@@ -65,9 +65,10 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
 async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
     intake = services.intake
-    await run_in_threadpool(intake.count_client_request, client_address(request))
+    client = client_address(request)
+    await run_in_threadpool(intake.count_client_request, client)
     body = await read_json(request, intake.limits.max_body_bytes)
-    accepted = await run_in_threadpool(intake.submit, body)
+    accepted = await run_in_threadpool(intake.submit, body, client)
     return JSONResponse(_accepted_json(accepted), status_code=201,
                         headers={"Location": f"/v1/contributions/{accepted.contribution.id}"})
 
@@ -84,14 +85,15 @@ async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
     per item, in order."""
     intake = services.intake
-    await run_in_threadpool(intake.count_client_request, client_address(request))
+    client = client_address(request)
+    await run_in_threadpool(intake.count_client_request, client)
     body = await read_json(request, intake.limits.max_batch_body_bytes)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise InvalidFieldError("items", "must be a list")
     if len(items) > intake.limits.max_batch:
         raise BatchTooLargeError(f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
-    results = await run_in_threadpool(intake.submit_batch, items)
+    results = await run_in_threadpool(intake.submit_batch, items, client)
     out: list[dict[str, Any]] = []
     for result in results:
         if isinstance(result, TallyError):

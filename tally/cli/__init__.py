@@ -15,7 +15,12 @@ from typing import Any
 import typer
 
 from ledger.errors import ExitCode
-from tally.cli import chain_commands, ledger_commands, verify_commands  # noqa: F401 (registers commands)
+from tally.cli import (  # noqa: F401 (registers commands)
+    chain_commands,
+    ledger_commands,
+    report_commands,
+    verify_commands,
+)
 from tally.cli.base import app
 
 __all__ = ["app", "main"]

@@ -92,3 +92,22 @@ def test_two_server_processes_share_the_limits(pg_url: str, tmp_path: Path) -> N
                                    issued_at=int(time.time()))
             statuses.append(httpx.post((a, b)[n % 2] + "/v1/contributions", json=body).status_code)
     assert statuses == [201, 201, 201, 429, 429, 429]
+
+
+def test_the_accrual_report_shows_the_top_accounts_and_where_they_came_from(api: Api) -> None:
+    for n in range(3):
+        assert post(api, f"alice-{n}", ALICE, n).status_code == 201
+    assert post(api, "bob-0", BOB, 0).status_code == 201
+    key = "a" * 32
+    admin = api.client_with(admin_api_key=key)
+    assert admin.get("/v1/admin/accruals").status_code == 401
+    report = admin.get("/v1/admin/accruals", params={"since": 0, "limit": 5},
+                       headers={"Authorization": f"Bearer {key}"}).json()
+    first, second = report["accounts"]
+    assert first["account"] == ALICE.public_key.to_checksum_address() and first["contributions"] == 3
+    assert int(first["points"]) > int(second["points"]) and second["contributions"] == 1
+    # The test client's address, as the API saw it.
+    assert first["clients"] == [{"address": "testclient", "contributions": 3}]
+    later = admin.get("/v1/admin/accruals", params={"since": int(api.clock[0]) + 3600},
+                      headers={"Authorization": f"Bearer {key}"}).json()
+    assert later["accounts"] == []

@@ -1,4 +1,4 @@
-"""rate counters per contributor and client address, and contributions by contributor and time
+"""rate counters per contributor and client address; contributions by contributor and time, and their client address
 
 Revision ID: 0006
 Revises: 0005
@@ -25,10 +25,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('scope', 'subject', 'window', name=op.f('pk_rate_counters'))
     )
     with op.batch_alter_table('contributions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('client_address', sa.String(length=64), nullable=True))
         batch_op.create_index('ix_contributions_contributor_accepted_at', ['contributor', 'accepted_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('contributions', schema=None) as batch_op:
         batch_op.drop_index('ix_contributions_contributor_accepted_at')
+        batch_op.drop_column('client_address')
     op.drop_table('rate_counters')
