@@ -87,10 +87,12 @@ _TYPES = [
     ProblemType("unauthorized", 401, "Unauthorized",
                 "This operation needs an API key as `Authorization: Bearer <key>`: the admin key, or the "
                 "data-consumer key for POST /v1/usage."),
-    ProblemType("rate-limited", 429, "Too many failed attempts",
-                "This client sent too many wrong or missing API keys in a short time, so its requests with "
-                "a key are refused, even with the right one, for the seconds given in the Retry-After header "
-                "(and in `retryAfter`)."),
+    ProblemType("rate-limited", 429, "Too many requests",
+                "Retry after the seconds given in the Retry-After header (and in `retryAfter`). Either this "
+                "client sent too many wrong or missing API keys in a short time, so its requests with a key "
+                "are refused, even with the right one; or a submission passed a limit per contributor "
+                "(requests a minute, contributions an hour, points a UTC day) or per client address "
+                "(requests a minute), published at GET /v1/config under `limits`. Nothing was written."),
     ProblemType("not-anchored", 409, "Not anchored yet",
                 "The proof needs an epoch that is sealed and anchored on-chain; epochs are sealed on a "
                 "schedule, so try again later."),

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from api.errors import BatchTooLargeError
-from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
+from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, rate_limited, secured
 from api.problems import problem_body
 from api.routes.admin import client_address, require_admin
 from api.routes.body import read_json
@@ -58,7 +58,8 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
     operation_id="submitContribution",
     responses={**answers(ContributionView, 201, "Accepted: the contribution with its score and receipt",
                          {"Location": "the contribution's URL"}),
-               **problems(*SUBMISSION_PROBLEMS)},
+               **problems(*SUBMISSION_PROBLEMS),
+               429: rate_limited("the limit lets this client or contributor submit again")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": SubmissionBody.model_json_schema(), "example": SUBMISSION_EXAMPLE}}}},
 )
@@ -77,7 +78,8 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     "/v1/contributions:batch",
     operation_id="submitContributionBatch",
     responses={**answers(BatchResult, 200, "One result per item, accepted (201) or refused (a problem)"),
-               **problems(*JSON_BODY, "batch-too-large")},
+               **problems(*JSON_BODY, "batch-too-large"),
+               429: rate_limited("the limit lets this client or contributor submit again")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": batch_body_schema(), "example": BATCH_EXAMPLE}}}},
 )
