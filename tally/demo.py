@@ -91,7 +91,7 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
     # The local store checks every block against its CID, as the audit needs of any source.
     audit = Auditor(chain.w3, chain.contract.address, ledger.store).run()
     if not audit.ok:
-        raise DemoError(f"audit failed at epoch {audit.discrepancy_epoch}: {audit.discrepancy}")
+        raise DemoError(f"audit failed: {audit.failure}")
     say(f"audit: {audit.epochs} epochs, {audit.leaves} leaves: every on-chain root recomputes from the manifests")
 
     with ledger.sessions() as session:

@@ -29,6 +29,7 @@ NO_DATA_FOLDER = [
     (["seal"], USAGE, "no Tally data folder"),
     (["anchor"], USAGE, "no Tally data folder"),
     (["anchor", "--wait"], USAGE, "no Tally data folder"),
+    (["report", "accruals"], USAGE, "no Tally data folder"),
     (["audit", "--rpc", NOBODY, "--ipfs", NOBODY], USAGE, "--contract"),
     (["proof", "1", "--api", NOBODY], UNAVAILABLE, "cannot reach the Tally API"),
     (["submit", EXAMPLE, "--key", "missing.json", "--api", NOBODY], USAGE, "missing.json"),

@@ -19,6 +19,7 @@ from tally.cli import (  # noqa: F401 (registers commands)
     chain_commands,
     ledger_commands,
     privacy_commands,
+    report_commands,
     verify_commands,
 )
 from tally.cli.base import app

@@ -27,6 +27,7 @@ from ledger.personal_data import redact_for_submission
 from tests.clients.cases import FIXTURES
 from tests.clients.conftest import EXTENSION, LiveServer, extension_id, needed, require_node, run_node
 from tests.conftest import ROOT
+from tests.support.conversations import passage
 
 pytestmark = pytest.mark.node
 
@@ -53,6 +54,9 @@ def chatgpt_variant(title: str, question: str) -> dict[str, Any]:
     conversation: dict[str, Any] = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
     conversation["title"] = title
     conversation["mapping"]["u2"]["message"]["content"]["parts"] = [question]
+    # An answer of its own: variants of one fixture would be near-duplicates, which Tally refuses.
+    answer = f"It is about 330 metres tall. {passage(question)}"
+    conversation["mapping"]["a2b"]["message"]["content"]["parts"] = [answer]
     return conversation
 
 

@@ -20,12 +20,13 @@ import pytest
 import rfc8785
 
 from ledger.content import cid_of
-from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise, normalise_text
-from ledger.personal_data import findings_in, redact_for_submission
-from tally.sharegpt import DatasetMissingError, iter_sharegpt
+from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise_text
+from ledger.personal_data import redact_for_submission
+from tally.sharegpt import DatasetMissingError, distinct_conversations, iter_sharegpt
 from tests.clients.cases import FIXTURES, JCS_VALUES, PYTHON_WHITESPACE, adversarial_cases, depth_cases
 from tests.clients.conftest import LiveServer, needed, run_node
 from tests.conftest import ROOT
+from tests.support.conversations import passage
 
 pytestmark = pytest.mark.node
 
@@ -190,15 +191,15 @@ def test_jcs_matches_the_rfc8785_reference() -> None:
 def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -> None:
     tag = secrets.token_hex(4)  # the session's server is shared with the extension test
     fixture = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
+    # An answer of its own: the extension test submits variants of the same fixture to this server.
+    fixture["mapping"]["a2b"]["message"]["content"]["parts"] = [f"About 330 metres. {passage(tag)}"]
     # Text where a naive port would hash differently, so a 201 proves the server agreed.
     tricky = {"messages": [{"role": "Human", "content": f"\x1c\ufeff {tag} e\u0301\r\n\u2028x\U00011382\U000113c9\x85"},
                            {"role": "gpt", "content": "\u0345\u1ae0 ok \ufeff"}], "model": " gpt\u0301 "}
-    distinct: dict[str, dict[str, Any]] = {}
-    for record in sharegpt(200):
-        # Real conversations holding personal data are refused as they are: the last part checks that.
-        if "error" not in reference(record) and not findings_in(normalise(record)):
-            distinct.setdefault(content_hash(record), record)
-    batch = list(distinct.values())[:150]
+    # Distinct and no near-duplicate of each other (ShareGPT holds a few), as Tally requires; the
+    # few holding personal data come redacted, as a client submits them (the last part checks
+    # that the server refuses them as they are).
+    batch = distinct_conversations(150)
     personal = {"messages": [
         {"role": "user", "content": f"I am {tag}, write to ana.rossi@gmail.com or call +44 20 7946 1234"},
         {"role": "assistant", "content": "I will not keep those."}]}
