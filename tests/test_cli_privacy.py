@@ -88,9 +88,12 @@ def test_submit_sends_the_redacted_form_and_says_what_it_replaced(tmp_path: Path
         assert raw.content == json.dumps(REDACTED, separators=(",", ":"), sort_keys=True).encode()
 
         # With --json, stdout is the API's answer alone; what was replaced goes to stderr.
-        again = dict(PERSONAL, conversations=[*PERSONAL["conversations"], {"from": "human", "value": "thanks"}])
-        as_json = tally("submit", str(write(tmp_path, "d.json", again)), "--key", str(keyfile), "--api", url,
+        other = {"conversations": [
+            {"from": "human", "value": "Which sourdough hydration suits a beginner? Reply to bo.lund@web.de please."},
+            {"from": "gpt", "value": "Start around 65 to 70 percent: the dough is easier to shape, and you can raise "
+                                     "it once folding and proofing feel familiar."}]}
+        as_json = tally("submit", str(write(tmp_path, "d.json", other)), "--key", str(keyfile), "--api", url,
                         "--json", env=env)
         assert as_json.returncode == 0, as_json.stderr
         assert json.loads(as_json.stdout)["points"]
-        assert f"personal data replaced before signing: {REPLACED}" in as_json.stderr
+        assert as_json.stderr.strip() == "personal data replaced before signing: email in message 0"
