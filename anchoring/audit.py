@@ -8,8 +8,14 @@ the epoch's leaves (a compact range: memory grows with log n, not n, so thousand
 millions of leaves are fine) and compares the root, which also proves the step consistent (the
 new tree is the old one plus the new leaves), replays the journal entries from zero into
 balances and rebuilds the OpenZeppelin balances tree, and recomputes every leaf's points from
-the features the leaf publishes with the rules of its scorer version. The first discrepancy is
+the features the leaf publishes with the rules of its scorer version. The first failure is
 reported.
+
+Before any of that, the address must hold a contract that answers as TallyAnchor does
+(:mod:`anchoring.identity`), and the events scanned must be as many as the contract's own
+``latestEpoch()`` says it holds: a mistyped address or a ``--from-block`` past the anchors is a
+failure, never a pass over zero epochs. With a Tally API given, the epochs it calls final must be
+on the chain too (:mod:`anchoring.api_view`). Failures are ``anchoring.audit_failures``.
 """
 
 from __future__ import annotations
@@ -24,32 +30,20 @@ from typing import Any, Protocol
 import httpx
 from web3 import Web3
 
-from anchoring.chain import connect
-from anchoring.contract import EpochAnchored, TallyAnchor
+from anchoring.api_view import ApiView, compare_final_epochs, fetch_api_view
+from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountMismatch
+from anchoring.chain import call, connect
+from anchoring.contract import EpochAnchored, EpochHeader, TallyAnchor
+from anchoring.identity import check_tally_anchor, latest_epoch
 from ledger.content import ContentError, StoreUnavailableError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
-from ledger.encoding import hex0x, is_account_address
+from ledger.encoding import checksum, hex0x, is_account_address
 from ledger.epochs import EMPTY_BALANCES_ROOT
-from ledger.errors import VerificationFailure
 from ledger.formats import BALANCE_ENCODING, SCORED_SINCE, InvalidManifestError, Manifest, PreviousEpoch
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.scoring import InvalidFeaturesError, UnknownScorerError, points_from_features, rules_hash
-
-
-class AuditDiscrepancy(VerificationFailure):
-    """A published number does not recompute: ``epoch`` is where, ``what`` says how (and
-    ``field`` names the manifest field, when the manifest itself is malformed)."""
-
-    code = "audit-discrepancy"
-
-    def __init__(self, epoch: int, what: str, *, field: str | None = None) -> None:
-        extensions: dict[str, Any] = {"epoch": epoch} if field is None else {"epoch": epoch, "field": field}
-        super().__init__(f"epoch {epoch}: {what}", **extensions)
-        self.epoch = epoch
-        self.what = what
-        self.field = field
 
 
 class Fetcher(Protocol):
@@ -122,38 +116,64 @@ class CompactRange:
 
 @dataclass
 class AuditReport:
+    """What the audit found; ``failure`` is the first way it failed (None: it passed)."""
+
     contract: str
     chain_id: int
+    from_block: int = 0
+    to_block: int | None = None
+    latest_epoch: int | None = None
+    """The contract's ``latestEpoch()`` at ``to_block``; None when it was never asked."""
     epochs: int = 0
     leaves: int = 0
     journal_entries: int = 0
     accounts: int = 0
     total_points: int = 0
     points_recomputed: int = 0
-    discrepancy: str | None = None
-    discrepancy_epoch: int | None = None
+    api: ApiView | None = None
+    failure: AuditFailure | None = None
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.discrepancy is None
+        return self.failure is None
+
+    @property
+    def nothing_anchored(self) -> bool:
+        """Passed over an empty contract: nothing was checked because there is nothing yet."""
+        return self.ok and self.epochs == 0
+
+    @property
+    def discrepancy(self) -> str | None:
+        return None if self.failure is None else self.failure.what
+
+    @property
+    def discrepancy_epoch(self) -> int | None:
+        return None if self.failure is None else self.failure.epoch
 
     def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "epochs": self.epochs,
+        failure = None if self.failure is None else {"code": self.failure.code, "epoch": self.failure.epoch,
+                                                     "what": self.failure.what}
+        api = None if self.api is None else {"url": self.api.url, "finalEpochs": self.api.final_epochs,
+                                             "newestFinal": self.api.newest_final}
+        return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "fromBlock": self.from_block,
+                "toBlock": self.to_block, "latestEpoch": self.latest_epoch, "epochs": self.epochs,
                 "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
-                "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed,
+                "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed, "api": api,
                 "seconds": round(self.seconds, 2),
-                "discrepancy": None if self.ok else {"epoch": self.discrepancy_epoch, "what": self.discrepancy}}
+                "discrepancy": failure}
 
 
-def anchored_events(w3: Web3, contract: str, from_block: int = 0, chunk: int = 50_000) -> Iterator[EpochAnchored]:
-    """EpochAnchored events in chain order, fetched in block ranges a public node accepts."""
+def anchored_events(w3: Web3, contract: str, from_block: int = 0, chunk: int = 50_000,
+                    to_block: int | None = None) -> Iterator[EpochAnchored]:
+    """EpochAnchored events in chain order up to ``to_block`` (default: the latest), fetched in
+    block ranges a public node accepts."""
     anchor = TallyAnchor(w3, contract)
-    latest = int(w3.eth.block_number)
+    latest = int(call(w3.eth.get_block_number)) if to_block is None else to_block
     start = from_block
     while start <= latest:
         end = min(start + chunk - 1, latest)
-        yield from anchor.anchored_events(from_block=start, to_block=end)
+        yield from call(anchor.anchored_events, from_block=start, to_block=end)
         start = end + 1
 
 
@@ -165,26 +185,47 @@ class Auditor:
     progress: Callable[[str], None] = lambda _line: None
     log: CompactRange = field(default_factory=CompactRange)
     balances: dict[str, int] = field(default_factory=dict)
+    api: Callable[[], ApiView] | None = None
+    """Where a Tally API's view comes from (``--api``), to compare with the chain's."""
 
     def run(self, from_block: int = 0) -> AuditReport:
         started = time.monotonic()
-        report = AuditReport(Web3.to_checksum_address(self.contract), int(self.w3.eth.chain_id))
-        previous: PreviousEpoch | None = None
+        block = int(call(self.w3.eth.get_block_number))
+        report = AuditReport(checksum(self.contract), int(call(lambda: self.w3.eth.chain_id)), from_block, block)
         try:
-            events = sorted(anchored_events(self.w3, self.contract, from_block),
+            report.latest_epoch, header = check_tally_anchor(self.w3, report.contract, report.chain_id, block)
+            events = sorted(anchored_events(self.w3, report.contract, from_block, to_block=block),
                             key=lambda e: (e.block_number, e.log_index))
+            if len(events) != report.latest_epoch:
+                raise EpochCountMismatch(report.latest_epoch, len(events), from_block, block)
+            previous: PreviousEpoch | None = None
             for position, event in enumerate(events, start=1):
                 previous = self.epoch(report, event, previous)
                 report.epochs += 1
                 if position % 50 == 0 or position == len(events):
                     self.progress(f"audited {position}/{len(events)} epochs, {self.log.size} leaves")
-        except AuditDiscrepancy as exc:
-            report.discrepancy, report.discrepancy_epoch = exc.what, exc.epoch
+            if header is not None:
+                self._check_head(header, events[-1])
+            if self.api is not None:
+                report.api = self.api()
+                chain_epochs = latest_epoch(self.w3, report.contract, report.chain_id,
+                                            int(call(self.w3.eth.get_block_number)))
+                compare_final_epochs(report.api, report.chain_id, report.contract, chain_epochs)
+        except AuditFailure as exc:
+            report.failure = exc
         report.leaves = self.log.size
         report.accounts = sum(1 for b in self.balances.values() if b)
         report.total_points = sum(b for a, b in self.balances.items() if is_account_address(a))
         report.seconds = time.monotonic() - started
         return report
+
+    @staticmethod
+    def _check_head(header: EpochHeader, event: EpochAnchored) -> None:
+        """The contract's header of its latest epoch is the one its event announced."""
+        stored = (header.log_size, header.log_root, header.balances_root, header.total_points)
+        if stored != (event.log_size, event.log_root, event.balances_root, event.total_points):
+            raise AuditDiscrepancy(header.epoch, "the contract's header (epochs()) is not the one its "
+                                   "EpochAnchored event announced")
 
     def epoch(self, report: AuditReport, event: EpochAnchored, previous: PreviousEpoch | None) -> PreviousEpoch:
         """Check one epoch against its event and its predecessor; the link its successor must name."""
@@ -290,10 +331,14 @@ class Auditor:
             raise AuditDiscrepancy(number, f"balances total {total}; the chain says {event.total_points}")
 
 
-def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False) -> AuditReport:
+def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False,
+          api_url: str | None = None) -> AuditReport:
+    """Audit ``contract`` on the chain at ``rpc_url`` with manifests from ``ipfs_url``; with
+    ``api_url``, also hold that Tally API's final epochs against the chain."""
     def show(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     auditor = Auditor(connect(rpc_url, timeout=60), contract, ManifestFetcher(ipfs_url),
-                      progress=show if progress else (lambda _line: None))
+                      progress=show if progress else (lambda _line: None),
+                      api=None if api_url is None else (lambda: fetch_api_view(api_url)))
     return auditor.run(from_block)

@@ -45,14 +45,3 @@ class UnauthorizedError(TallyError):
     category = ErrorCategory.INPUT
 
 
-class RateLimitedError(TallyError):
-    """Too many failed attempts from this client: retry after `retryAfter` seconds (also the
-    `Retry-After` header, set by ``api.app``'s handler from ``headers``)."""
-
-    code = "rate-limited"
-    status = 429
-    category = ErrorCategory.INPUT
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, retryAfter=retry_after)
-        self.headers = {"Retry-After": str(retry_after)}

@@ -83,9 +83,14 @@ def secured(scheme: str) -> dict[str, Any]:
     """`openapi_extra` for a route behind an API key (checked by ``api.routes.admin``): the
     scheme, and the 429 a client gets, with `Retry-After`, once it failed too often (FastAPI
     merges these `responses` into the route's own)."""
+    return {"security": [{scheme: []}], "responses": {"429": rate_limited("this client may try a key again")}}
+
+
+def rate_limited(until: str) -> dict[str, Any]:
+    """The 429 answer, with its `Retry-After` header: seconds until ``until``."""
     limited = problems("rate-limited")[429]
-    limited["headers"] = header_docs({"Retry-After": "Seconds until this client may try a key again"})
-    return {"security": [{scheme: []}], "responses": {"429": limited}}
+    limited["headers"] = header_docs({"Retry-After": f"Seconds until {until}"})
+    return limited
 
 
 def customise(app: FastAPI) -> None:

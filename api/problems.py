@@ -71,8 +71,18 @@ _TYPES = [
                 "A message has a role that maps to none of user, assistant, system, tool."),
     ProblemType("incomplete-conversation", 422, "Incomplete conversation",
                 "A conversation needs at least one non-empty user message and one non-empty assistant message."),
+    ProblemType("contains-personal-data", 422, "Contains personal data",
+                "The conversation still holds personal data (an e-mail address, a phone, card or IBAN number, "
+                "a public IP address, an API key, token or private key); nothing was written. `findings` lists "
+                "each kind with the index of the message it is in (null: the model name), never the values. "
+                "Clients replace each value with a placeholder such as [email] before signing (the JS client's "
+                "redactForSubmission, `tally redact FILE`); docs/personal-data.md says what is detected."),
     ProblemType("duplicate-contribution", 409, "Already contributed",
                 "This conversation (its contentHash) was already accepted; `existing` names that contribution."),
+    ProblemType("near-duplicate", 409, "Nearly the same as a contribution",
+                "This conversation's text is nearly the same as an accepted contribution's (case, spacing, "
+                "punctuation, a few words or a message changed; docs/scoring.md gives the rule); `existing` "
+                "names it, or is null for an item earlier in the same batch. Nothing was written."),
     ProblemType("ref-reused", 409, "Reference reused",
                 "This ref already names a different grant, clawback or usage report (for an adjustment, "
                 "`existing` shows it). Use a new ref for a new request, or send the same request again "
@@ -83,10 +93,12 @@ _TYPES = [
     ProblemType("unauthorized", 401, "Unauthorized",
                 "This operation needs an API key as `Authorization: Bearer <key>`: the admin key, or the "
                 "data-consumer key for POST /v1/usage."),
-    ProblemType("rate-limited", 429, "Too many failed attempts",
-                "This client sent too many wrong or missing API keys in a short time, so its requests with "
-                "a key are refused, even with the right one, for the seconds given in the Retry-After header "
-                "(and in `retryAfter`)."),
+    ProblemType("rate-limited", 429, "Too many requests",
+                "Retry after the seconds given in the Retry-After header (and in `retryAfter`). Either this "
+                "client sent too many wrong or missing API keys in a short time, so its requests with a key "
+                "are refused, even with the right one; or a submission passed a limit per contributor "
+                "(requests a minute, contributions an hour, points a UTC day) or per client address "
+                "(requests a minute), published at GET /v1/config under `limits`. Nothing was written."),
     ProblemType("not-anchored", 409, "Not anchored yet",
                 "The proof needs an epoch that is sealed and anchored on-chain; epochs are sealed on a "
                 "schedule, so try again later."),
@@ -111,6 +123,18 @@ _TYPES = [
                 "A field of a manifest or a proof bundle is missing or malformed; `field` is its path."),
     ProblemType("audit-discrepancy", 422, "Audit discrepancy",
                 "A published number does not recompute from the chain's events and the manifests."),
+    ProblemType("audit-failed", 422, "Audit failed",
+                "The audit did not pass; the detail says why, and `epoch` where when one epoch is at fault."),
+    ProblemType("no-contract", 422, "No contract",
+                "The chain holds no code at the address audited: a mistyped address, or another chain."),
+    ProblemType("not-tally-anchor", 422, "Not a TallyAnchor",
+                "The contract at the address does not answer as TallyAnchor does; `call` names the call "
+                "(ERC-165 supportsInterface, latestEpoch(), epochs(n)) that answered otherwise."),
+    ProblemType("epoch-count-mismatch", 422, "Epochs missing from the scan",
+                "The contract's latestEpoch() names another number of anchored epochs than the EpochAnchored "
+                "events scanned (fewer: the scan started past them)."),
+    ProblemType("api-disagrees", 422, "The API disagrees with the chain",
+                "A Tally API calls final more epochs than the contract holds, or anchors on another contract."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),

@@ -76,7 +76,7 @@ def _no_default(schema: dict[str, Any]) -> None:
 
 class Problem(BaseModel):
     """An RFC 9457 problem: every error the API answers (application/problem+json). Clients
-    match on `type`; extension members (`errors`, `existing`, `limit`, `epoch`...) say more."""
+    match on `type`; extension members (`errors`, `existing`, `findings`, `limit`, `epoch`...) say more."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -348,11 +348,25 @@ class Eip712(BaseModel):
     receipt: ReceiptTypes
 
 
+class ContributorLimits(BaseModel):
+    """Shared by every replica (0: no limit); past one, 429 rate-limited with Retry-After."""
+
+    requestsPerMinute: int = Field(description="submission requests a minute; a batch counts once")
+    contributionsPerHour: int = Field(description="accepted contributions in any hour")
+    pointsPerDay: int = Field(description="points earned by contributions accepted in a UTC day")
+
+
+class ClientLimits(BaseModel):
+    requestsPerMinute: int = Field(description="submission requests a minute from one client address")
+
+
 class Limits(BaseModel):
     maxBodyBytes: int
     maxBatch: int
     maxBatchBodyBytes: int = Field(description="the most bytes a whole batch body may have")
     issuedAtWindow: int = Field(description="seconds issuedAt may be off the server's clock")
+    perContributor: ContributorLimits
+    perClient: ClientLimits
 
 
 class UsageTerms(BaseModel):
@@ -393,9 +407,29 @@ class Config(BaseModel):
     eip712: Eip712
     limits: Limits
     usage: UsageTerms
-    sealing: Sealing
+    sealing: Sealing | None = Field(description="null while the database cannot be read")
     storage: StorageTerms
+    personalData: Literal["refuse", "accept"] = Field(
+        description="refuse: a submission that still holds personal data is a 422 contains-personal-data "
+                    "(clients redact before signing); accept: this server takes it as it is")
     scorer: ScorerTerms
+
+
+class AccrualClient(BaseModel):
+    address: str = Field(description='the client address as the API saw it ("unknown" if none was recorded)')
+    contributions: int
+
+
+class AccrualAccount(BaseModel):
+    account: Address
+    contributions: int
+    points: Points
+    clients: list[AccrualClient]
+
+
+class AccrualReport(BaseModel):
+    since: UnixTime
+    accounts: list[AccrualAccount]
 
 
 class Health(BaseModel):

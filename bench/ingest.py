@@ -172,7 +172,11 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
             home = Path(tmp) / "home"
-            env = {"TALLY_OPERATOR_KEY": OPERATOR, **API_ONLY}
+            # wrk is one client sending for many contributors: the per-client and per-contributor
+            # limits (ledger.quotas) would throttle it, so they are off for the throughput figure.
+            env = {"TALLY_OPERATOR_KEY": OPERATOR, **API_ONLY, "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0",
+                   "TALLY_LIMIT_CONTRIBUTOR_REQUESTS_PER_MINUTE": "0", "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "0",
+                   "TALLY_LIMIT_POINTS_PER_DAY": "0"}
             if backend == "postgresql":
                 url = stack.enter_context(temporary_database("tally_bench"))
                 env["TALLY_DATABASE_URL"] = url

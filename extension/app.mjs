@@ -1,15 +1,17 @@
-// The contribution page: pick a conversation, show exactly what will be shared, sign the consent,
-// submit, check and keep the receipt. All the protocol lives in the Tally client module.
+// The contribution page: pick a conversation, show exactly what will be shared (its personal data
+// already replaced by placeholders), sign the consent, submit, check and keep the receipt. All the
+// protocol lives in the Tally client module.
 import {
   ApiError,
   checkReceipt,
   contentHash,
+  describeFindings,
   fetchConfig,
   fetchTerms,
   getContribution,
-  normalise,
   proofUrl,
   ReceiptError,
+  redactForSubmission,
   signContribution,
   submit,
 } from "./vendor/tally-client.mjs";
@@ -18,6 +20,7 @@ import { getApiUrl, keepReceipt, keptReceipts, localWallet, replaceLocalWallet }
 
 /** @typedef {import("./vendor/tally-client.mjs").TallyConfig} TallyConfig */
 /** @typedef {import("./vendor/tally-client.mjs").ContributionResult} ContributionResult */
+/** @typedef {import("./vendor/tally-client.mjs").CanonicalConversation} CanonicalConversation */
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const textarea = /** @type {HTMLTextAreaElement} */ ($("conversation"));
@@ -32,9 +35,9 @@ const state = {
   config: null,
   /** @type {unknown[]} conversations of the picked file or pasted array */
   choices: [],
-  /** @type {unknown} */
-  conversation: undefined,
-  /** @type {string | null} contentHash of a conversation that normalises */
+  /** @type {CanonicalConversation | null} what is signed and sent: canonical, personal data redacted */
+  submitted: null,
+  /** @type {string | null} contentHash of `submitted` */
   hash: null,
   busy: false,
 };
@@ -93,7 +96,7 @@ function load(text) {
  * @param {string} [problem] why there is none
  */
 function choose(conversation, problem) {
-  state.conversation = conversation;
+  state.submitted = null;
   state.hash = null;
   // The result shown belongs to the previous conversation.
   $("result").hidden = true;
@@ -102,9 +105,15 @@ function choose(conversation, problem) {
   $("preview-error").hidden = true;
   if (conversation !== undefined) {
     try {
-      const canonical = normalise(conversation);
+      // The client redacts, and shows the redacted text: the server would refuse the rest.
+      const { conversation: canonical, findings } = redactForSubmission(conversation);
+      state.submitted = canonical;
       state.hash = contentHash(canonical);
       $("content-hash").textContent = state.hash;
+      $("preview-findings").textContent = findings.length
+        ? `Personal data replaced before signing: ${describeFindings(findings)}.`
+        : "";
+      $("preview-findings").hidden = findings.length === 0;
       $("preview-summary").textContent =
         `${canonical.messages.length} messages, model ${canonical.model ?? "not given"}.`;
       $("preview-messages").replaceChildren(...canonical.messages.map((m) => {
@@ -210,14 +219,14 @@ function showResult(kind, contribution, receiptText) {
 
 submitButton.addEventListener("click", async () => {
   const config = state.config;
-  if (!config || !state.hash) return;
+  if (!config || !state.hash || !state.submitted) return;
   state.busy = true;
   updateSubmit();
   $("result").hidden = true;
   $("error").hidden = true;
   try {
     const signer = await currentSigner();
-    const body = await signContribution(config, state.conversation, signer);
+    const body = await signContribution(config, state.submitted, signer);
     /** @type {ContributionResult} */
     let result;
     try {

@@ -27,7 +27,7 @@ writeFileSync(
   `// Written by extension/build.mjs: the client's ethers is the vendored bundle of ethers ${version}.\n` +
     `export * from "./ethers.min.js";\n`,
 );
-for (const file of ["tally-client.mjs", "unicode-table.mjs", "scoring.mjs", "scoring-rules.mjs"]) {
+for (const file of ["tally-client.mjs", "personal-data.mjs", "unicode-table.mjs", "scoring.mjs", "scoring-rules.mjs"]) {
   copyFileSync(join(root, "clients", "js", file), join(vendor, file));
 }
 console.log(`build:extension: vendor/ holds the Tally client and ethers ${version}`);

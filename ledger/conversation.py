@@ -1,9 +1,10 @@
 """The canonical conversation of DESIGN.md §2: normalisation, canonical bytes and content hash.
 
 Three input shapes are accepted and told apart by their JSON shape: a ChatGPT conversation
-(``mapping`` + ``current_node``, only the active branch counts), a ShareGPT record
-(``conversations``) and the plain ``messages`` form. Whatever the input, the result is one
-canonical object whose RFC 8785 (JCS) bytes are hashed with SHA-256 into ``contentHash``.
+(``mapping``, and ``current_node`` where the export has one; only the active branch counts), a
+ShareGPT record (``conversations``) and the plain ``messages`` form. Whatever the input, the
+result is one canonical object whose RFC 8785 (JCS) bytes are hashed with SHA-256 into
+``contentHash``.
 Any client that follows §2 computes the same bytes, so anyone holding their conversation can
 recompute its hash without us.
 """
@@ -11,6 +12,7 @@ recompute its hash without us.
 from __future__ import annotations
 
 import hashlib
+import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,13 @@ ROLE_ALIASES: Mapping[str, Role] = {
 # is either corrupt or cyclic, and walking it would let one request burn the CPU.
 MAX_CHATGPT_DEPTH = 100_000
 IMAGE_PLACEHOLDER = "[image]"
+AUDIO_TRANSCRIPTION = "audio_transcription"
+"""The ``content_type`` of a voice message's part that carries what was said, as ``text``."""
+
+# JavaScript enumerates an object's array-index keys ("0" to "4294967294" without leading zeros)
+# first, in numeric order, whatever their order in the JSON text; the JS client only ever sees
+# the parsed object, so "mapping order" has to mean that order for both to pick the same node.
+_MAX_ARRAY_INDEX = 2**32 - 2
 
 MAX_MODEL_LENGTH = 200
 """The longest model name, in characters after normalisation: what ``contributions.model``
@@ -78,6 +87,26 @@ class IncompleteConversationError(ConversationError):
 class Message:
     role: Role
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A message as read from the input, before its text is normalised."""
+
+    role: Role
+    text: str
+    model_slug: object = None
+    """ChatGPT's ``metadata.model_slug``: the model of a conversation that names none (§2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a format's reader found: the model the input names, and its turns in order."""
+
+    model: str | None
+    turns: list[_Turn]
+    model_from_turns: bool = False
+    """True when the model is the last assistant message's ``model_slug`` (ChatGPT, §2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +165,27 @@ def detect_format(obj: object) -> Literal["chatgpt", "sharegpt", "plain"]:
 
 
 def normalise(obj: object) -> Conversation:
-    """Turn any accepted input into the canonical conversation, or raise a ConversationError."""
+    """Turn any accepted input into the canonical conversation, or raise a ConversationError.
+
+    The order of the checks decides which error an input with several faults gets, and the JS
+    client follows it: shapes and roles while reading, the model the input names, the text of each
+    message, the model taken from the messages' metadata, and last the roles the result needs.
+    """
     fmt = detect_format(obj)
     assert isinstance(obj, Mapping)
     if fmt == "chatgpt":
-        model, raw = _chatgpt_messages(obj)
+        read = _chatgpt_messages(obj)
     elif fmt == "sharegpt":
-        model, raw = None, _sharegpt_messages(obj)
+        read = _Read(None, _sharegpt_messages(obj))
     else:
-        model, raw = _plain_messages(obj)
-    messages = tuple(
-        Message(role, text) for role, text in ((r, normalise_text(t)) for r, t in raw) if text
-    )
+        read = _plain_messages(obj)
+    kept = [(turn, text) for turn, text in ((t, normalise_text(t.text)) for t in read.turns) if text]
+    messages = tuple(Message(turn.role, text) for turn, text in kept)
+    model = read.model
+    if read.model_from_turns:
+        # The last assistant message of the canonical conversation: the one that answered last.
+        slug = next((turn.model_slug for turn, _ in reversed(kept) if turn.role == "assistant"), None)
+        model = _model_of(slug, "metadata.model_slug")
     roles = {m.role for m in messages}
     if "user" not in roles or "assistant" not in roles:
         raise IncompleteConversationError(
@@ -173,55 +211,84 @@ def content_hash(obj: object) -> str:
     return "0x" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
 
 
-def _model_of(value: object) -> str | None:
+def _model_of(value: object, field: str = "model") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedConversationError("model must be a string or null")
+        raise MalformedConversationError(f"{field} must be a string or null")
     model = normalise_text(value)
     if len(model) > MAX_MODEL_LENGTH:
         raise MalformedConversationError(
-            f"model is {len(model)} characters long; the limit is {MAX_MODEL_LENGTH}", limit=MAX_MODEL_LENGTH)
+            f"{field} is {len(model)} characters long; the limit is {MAX_MODEL_LENGTH}", limit=MAX_MODEL_LENGTH)
     if "\x00" in model:
         # No SQL text column (PostgreSQL's least of all) can hold a NUL.
-        raise MalformedConversationError("model contains a NUL character")
+        raise MalformedConversationError(f"{field} contains a NUL character")
     return model or None
 
 
-def _plain_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
+def _plain_messages(obj: Mapping[str, Any]) -> _Read:
     messages = obj["messages"]
     if not isinstance(messages, list):
         raise MalformedConversationError("messages must be a list")
-    out: list[tuple[Role, str]] = []
+    out: list[_Turn] = []
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
             raise MalformedConversationError(f"messages[{i}] needs a role and a string content")
-        out.append((canonical_role(m.get("role")), m["content"]))
-    return _model_of(obj.get("model")), out
+        out.append(_Turn(canonical_role(m.get("role")), m["content"]))
+    return _Read(_model_of(obj.get("model")), out)
 
 
-def _sharegpt_messages(obj: Mapping[str, Any]) -> list[tuple[Role, str]]:
+def _sharegpt_messages(obj: Mapping[str, Any]) -> list[_Turn]:
     turns = obj["conversations"]
     if not isinstance(turns, list):
         raise MalformedConversationError("conversations must be a list")
-    out: list[tuple[Role, str]] = []
+    out: list[_Turn] = []
     for i, t in enumerate(turns):
         if not isinstance(t, Mapping) or not isinstance(t.get("value"), str):
             raise MalformedConversationError(f"conversations[{i}] needs a from and a string value")
-        out.append((canonical_role(t.get("from")), t["value"]))
+        out.append(_Turn(canonical_role(t.get("from")), t["value"]))
     return out
 
 
-def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Role, str]]]:
+def _chatgpt_messages(obj: Mapping[str, Any]) -> _Read:
     mapping = obj["mapping"]
-    current = obj.get("current_node")
     if not isinstance(mapping, Mapping):
         raise MalformedConversationError("mapping must be an object")
-    if not isinstance(current, str) or current not in mapping:
+    current = obj.get("current_node")
+    if current is None:
+        # Missing (or null): some third-party tools write exports without it (§2).
+        current = _latest_leaf(mapping)
+    elif not isinstance(current, str) or current not in mapping:
         raise MalformedConversationError("current_node must name a node of mapping")
+    out: list[_Turn] = []
+    for node in reversed(_branch(mapping, current)):
+        message = node.get("message")
+        if message is None:
+            continue
+        if not isinstance(message, Mapping):
+            raise MalformedConversationError("a node's message must be an object or null")
+        metadata = message.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            metadata = {}
+        if metadata.get("is_visually_hidden_from_conversation"):
+            continue
+        text = _chatgpt_text(message.get("content"))
+        author = message.get("author")
+        role_name = author.get("role") if isinstance(author, Mapping) else None
+        if text is None or (role_name == "system" and not text.strip()):
+            continue
+        out.append(_Turn(canonical_role(role_name), text, metadata.get("model_slug")))
+    default_model = obj.get("default_model_slug")
+    if default_model is None:
+        return _Read(None, out, model_from_turns=True)
+    return _Read(_model_of(default_model, "default_model_slug"), out)
+
+
+def _branch(mapping: Mapping[str, Any], leaf: str) -> list[Mapping[str, Any]]:
+    """The nodes from ``leaf`` up the ``parent`` links to the root."""
     branch: list[Mapping[str, Any]] = []
     seen: set[str] = set()
-    node_id: object = current
+    node_id: object = leaf
     while node_id is not None:
         if not isinstance(node_id, str) or node_id not in mapping:
             raise MalformedConversationError(f"parent {node_id!r} is not a node of mapping")
@@ -233,23 +300,54 @@ def _chatgpt_messages(obj: Mapping[str, Any]) -> tuple[str | None, list[tuple[Ro
             raise MalformedConversationError(f"mapping[{node_id!r}] must be an object")
         branch.append(node)
         node_id = node.get("parent")
-    out: list[tuple[Role, str]] = []
-    for node in reversed(branch):
-        message = node.get("message")
-        if message is None:
+    return branch
+
+
+def _latest_leaf(mapping: Mapping[str, Any]) -> str:
+    """Where the active branch ends without ``current_node``: the leaf whose message is the latest.
+
+    A leaf is a node whose ``children`` is absent, null or empty. A leaf with a ``create_time``
+    (a JSON number) is later than one without; among equals the last in mapping order wins.
+    """
+    best: str | None = None
+    best_rank = (False, 0.0)
+    for node_id in _mapping_order(mapping):
+        node = mapping[node_id]
+        if isinstance(node, Mapping) and node.get("children") not in (None, []):
             continue
-        if not isinstance(message, Mapping):
-            raise MalformedConversationError("a node's message must be an object or null")
-        metadata = message.get("metadata") or {}
-        if isinstance(metadata, Mapping) and metadata.get("is_visually_hidden_from_conversation"):
-            continue
-        text = _chatgpt_text(message.get("content"))
-        author = message.get("author")
-        role_name = author.get("role") if isinstance(author, Mapping) else None
-        if text is None or (role_name == "system" and not text.strip()):
-            continue
-        out.append((canonical_role(role_name), text))
-    return _model_of(obj.get("default_model_slug")), out
+        time = _create_time(node)
+        rank = (time is not None, 0.0 if time is None else time)
+        if best is None or rank >= best_rank:
+            best, best_rank = node_id, rank
+    if best is None:
+        raise MalformedConversationError(
+            "mapping has no leaf (a node without children) for the active branch to end at, and no current_node")
+    return best
+
+
+def _mapping_order(mapping: Mapping[str, Any]) -> list[str]:
+    """The keys of ``mapping`` in the order a JavaScript object lists them (see _MAX_ARRAY_INDEX)."""
+    indexes = sorted((k for k in mapping if _is_array_index(k)), key=int)
+    return indexes + [k for k in mapping if not _is_array_index(k)]
+
+
+def _is_array_index(key: str) -> bool:
+    # The length test first: int() refuses strings of more than 4,300 digits.
+    return (len(key) <= 10 and key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0"))
+            and int(key) <= _MAX_ARRAY_INDEX)
+
+
+def _create_time(node: object) -> float | None:
+    """The ``create_time`` of a node's message as JavaScript reads the number, or None."""
+    message = node.get("message") if isinstance(node, Mapping) else None
+    value = message.get("create_time") if isinstance(message, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        time = float(value)  # an integer past 2**53 rounds as JSON.parse rounds it
+    except OverflowError:
+        time = math.inf if value > 0 else -math.inf  # JSON.parse reads it as Infinity
+    return None if math.isnan(time) else time
 
 
 def _chatgpt_text(content: object) -> str | None:
@@ -258,6 +356,16 @@ def _chatgpt_text(content: object) -> str | None:
         return None
     parts = content.get("parts")
     if isinstance(parts, list):
-        return "\n".join(p if isinstance(p, str) else IMAGE_PLACEHOLDER for p in parts)
+        return "\n".join(text for text in map(_part_text, parts) if text is not None)
     text = content.get("text")
     return text if isinstance(text, str) else None
+
+
+def _part_text(part: object) -> str | None:
+    """A part's share of the text: itself, a voice message's transcription, or ``[image]``."""
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Mapping) and part.get("content_type") == AUDIO_TRANSCRIPTION:
+        text = part.get("text")
+        return text if isinstance(text, str) else None  # nothing was transcribed: nothing to keep
+    return IMAGE_PLACEHOLDER

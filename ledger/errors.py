@@ -129,3 +129,16 @@ class InvariantError(TallyError):
     code = "internal-error"
     status = 500
     category = ErrorCategory.INTERNAL
+
+
+class RateLimitedError(TallyError):
+    """Too many requests (or failed attempts) from this client or contributor: retry after
+    `retryAfter` seconds (also the `Retry-After` header, set by the API's handler from ``headers``)."""
+
+    code = "rate-limited"
+    status = 429
+    category = ErrorCategory.INPUT
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retryAfter=retry_after)
+        self.headers = {"Retry-After": str(retry_after)}

@@ -1,7 +1,8 @@
 """Accepting contributions into the ledger: every check, then one database transaction.
 
 ``Intake`` is the service the API and the CLI hand a submission to: it checks the consent
-(``ledger.consent``), normalises and scores the conversation, and records it, all or nothing: the
+(``ledger.consent``), normalises the conversation, refuses one that holds personal data
+(``ledger.personal_data``), scores it, and records it, all or nothing: the
 contribution row, its stored bytes and its double-entry accrual commit together, and the receipt
 is signed in the same step. A contentHash is accepted once, from anyone: the unique index on
 ``content_hash`` settles races between concurrent submissions, whichever process they reach.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import DataError, IntegrityError
@@ -23,12 +24,17 @@ from ledger.consent import Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, canonical_bytes, normalise
 from ledger.db import table_of
-from ledger.errors import ConflictError, InvalidInputError, TallyError
+from ledger.errors import ConflictError, InvalidInputError, RateLimitedError, TallyError
 from ledger.models import Contribution, StoredObject
+from ledger.near_duplicate_index import Match, NearDuplicateError, index_bands, near_duplicate_refusals
+from ledger.near_duplicates import Signature, signature
+from ledger.personal_data import PersonalDataMode, refuse_personal_data
+from ledger.quotas import Quotas, check_client, contributor_refusals
 from ledger.scoring import Score, score
 
 __all__ = [
-    "Accepted", "Consent", "DuplicateContributionError", "Intake", "IntakeError", "Limits", "NonceReusedError",
+    "Accepted", "Consent", "DuplicateContributionError", "Intake", "IntakeError", "Limits", "NearDuplicateError",
+    "NonceReusedError",
     "Prepared", "ReceiptFields", "Submission", "UnstorableError", "accept_one", "record", "screen",
 ]
 
@@ -88,11 +94,12 @@ class Prepared:
     conversation: Conversation
     canonical: bytes
     content_hash: bytes
+    near_duplicate: Signature
 
     @classmethod
     def of(cls, conversation: Conversation) -> Prepared:
         data = canonical_bytes(conversation)
-        return cls(conversation, data, hashlib.sha256(data).digest())
+        return cls(conversation, data, hashlib.sha256(data).digest(), signature(conversation))
 
 
 def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
@@ -103,9 +110,11 @@ def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
 class Submission:
     prepared: Prepared
     consent: Consent
+    client: str | None = None
+    """The client address it came from (the API's peer), recorded for the accrual report."""
 
 
-Outcome = tuple[Contribution, Score] | IntakeError | InvalidInputError
+Outcome = tuple[Contribution, Score] | IntakeError | NearDuplicateError | RateLimitedError | InvalidInputError
 
 
 def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeError | None]:
@@ -155,7 +164,7 @@ class UnstorableError(InvalidInputError):
         super().__init__("a field of this submission does not fit the ledger's columns; nothing was written")
 
 
-Refusal = IntakeError | UnstorableError
+Refusal = IntakeError | UnstorableError | NearDuplicateError | RateLimitedError
 
 def record(
     session: Session,
@@ -166,6 +175,7 @@ def record(
     now: int,
     master_key: bytes | None = None,
     screened: bool = True,
+    quotas: Quotas | None = None,
 ) -> list[Outcome]:
     """Record a batch in the caller's transaction: each item accepted or refused on its own.
 
@@ -178,7 +188,24 @@ def record(
     # refusal after the rollback.
     refusals: list[Refusal | None] = [*screen(session, submissions)] if screened else [None] * len(submissions)
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
+    # Near-duplicates (ledger.near_duplicate_index), with the band keys locked until the commit.
+    matches = near_duplicate_refusals(
+        session, [(submissions[i].prepared.near_duplicate, submissions[i].prepared.content_hash) for i in fresh])
+    for i, match in zip(fresh, matches, strict=True):
+        if isinstance(match, Match):
+            refusals[i] = DuplicateContributionError(match.existing_id) if match.exact \
+                else NearDuplicateError(match.existing_id)
+        elif match is not None:
+            refusals[i] = match
+    fresh = [i for i in fresh if refusals[i] is None]
     scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
+    if quotas is not None:
+        # Per-contributor limits (ledger.quotas), on the points these would earn; locked to the commit.
+        over = contributor_refusals(session, quotas, [(submissions[i].consent.contributor, scores[i].points)
+                                                      for i in fresh], now)
+        for i, over_limit in zip(fresh, over, strict=True):
+            refusals[i] = over_limit
+        fresh = [i for i in fresh if refusals[i] is None]
     rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
     stored: dict[int, bytes] = {}
     for i in fresh:
@@ -196,7 +223,7 @@ def record(
         rows[i].cid = cid
     if not screened:
         _insert(session, [(rows[i], stored[i]) for i in fresh], now)
-        return [(rows[i], scores[i]) for i in fresh]
+        return [refusal if refusal is not None else (rows[i], scores[i]) for i, refusal in enumerate(refusals)]
     try:
         with session.begin_nested():
             _insert(session, [(rows[i], stored[i]) for i in fresh], now)
@@ -240,6 +267,8 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
         scorer_version=result.version,
         accepted_at=now,
         receipt_signature=receipt,
+        near_duplicate_signature=prepared.near_duplicate.to_bytes(),
+        client_address=submission.client[:64] if submission.client else None,
         wrapped_key=None,
         encrypted=False,
         erased_at=None,
@@ -271,6 +300,7 @@ def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int)
         [(row.contributor, row.points, f"contribution:{row.id}", row.id) for row in rows],
         created_at=now,
     )
+    index_bands(session, rows)
 
 
 def accept_one(
@@ -282,14 +312,16 @@ def accept_one(
     sign_receipt: SignReceipt,
     now: int,
     master_key: bytes | None = None,
+    quotas: Quotas | None = None,
+    client: str | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
     with sessions() as session:
         try:
             with session.begin():
-                (outcome,) = record(session, [Submission(prepared, consent)], store=store,
+                (outcome,) = record(session, [Submission(prepared, consent, client)], store=store,
                                     sign_receipt=sign_receipt, now=now, master_key=master_key,
-                                    screened=False)
+                                    screened=False, quotas=quotas)
         except DataError:
             raise UnstorableError() from None
         except IntegrityError:
@@ -334,6 +366,8 @@ class Intake:
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.time,
         master_key: bytes | None = None,
+        personal_data: PersonalDataMode = "refuse",
+        quotas: Quotas | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -341,41 +375,60 @@ class Intake:
         self.signer = signer
         self.limits = limits
         self.clock = clock
+        # Limits per contributor and per client address (ledger.quotas); None: no limits.
+        self.quotas = quotas
         # Privacy mode when set: conversations are stored encrypted (see ledger.content.envelope).
         self._master_key = master_key
+        self.personal_data: PersonalDataMode = personal_data
+
+    def count_client_request(self, client: str) -> None:
+        """Count a submission request from a client address (its own transaction, so a refused
+        request counts too); raise RateLimitedError past the per-client limit."""
+        if self.quotas is None or not self.quotas.client_requests_per_minute:
+            return
+        with self.sessions() as session, session.begin():
+            check_client(session, self.quotas, client, int(self.clock()))
 
     @property
     def privacy(self) -> bool:
         return self._master_key is not None
 
     def check(self, body: object, now: int) -> Submission:
-        """Every check that needs no database: the consent's fields, the conversation, the signer."""
+        """Every check that needs no database: the consent's fields, the conversation, the signer,
+        and that the conversation holds no personal data."""
         signed = self.consent.parse(body, now)
         prepared = Prepared.of(normalise(signed.conversation))
-        return Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+        submission = Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+        if self.personal_data == "refuse":
+            # Clients redact before signing, so this finds only what a client left in: refused
+            # before anything is written, with the kinds and message indexes, never the values.
+            refuse_personal_data(prepared.conversation)
+        return submission
 
-    def submit(self, body: object) -> Accepted:
+    def submit(self, body: object, client: str | None = None) -> Accepted:
         """Accept one submission in a transaction of its own, or raise why not."""
         now = int(self.clock())
         submission = self.check(body, now)
         row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
+                                 client=client,
                                  store=self.store, sign_receipt=self.signer.sign, now=now,
-                                 master_key=self._master_key)
+                                 master_key=self._master_key, quotas=self.quotas)
         return Accepted(row, result)
 
-    def submit_batch(self, items: Sequence[object]) -> list[Accepted | TallyError]:
+    def submit_batch(self, items: Sequence[object], client: str | None = None) -> list[Accepted | TallyError]:
         """Accept each valid item in one transaction; a refused item does not sink the others."""
         now = int(self.clock())
         results: list[Accepted | TallyError | None] = [None] * len(items)
         checked: list[tuple[int, Submission]] = []
         for i, item in enumerate(items):
             try:
-                checked.append((i, self.check(item, now)))
+                checked.append((i, replace(self.check(item, now), client=client)))
             except TallyError as refusal:
                 results[i] = refusal
         with self.sessions() as session, session.begin():
             outcomes = record(session, [submission for _, submission in checked], store=self.store,
-                              sign_receipt=self.signer.sign, now=now, master_key=self._master_key)
+                              sign_receipt=self.signer.sign, now=now, master_key=self._master_key,
+                              quotas=self.quotas)
         for (i, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
         return [r for r in results if r is not None]

@@ -32,7 +32,9 @@ class Contribution(Base):
     """One accepted conversation, with the consent that came with it and the receipt we gave."""
 
     __tablename__ = "contributions"
-    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_contributions_contributor_nonce"),)
+    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_contributions_contributor_nonce"),
+                      # the per-contributor limits count the last hour's and today's (ledger.quotas)
+                      Index("ix_contributions_contributor_accepted_at", "contributor", "accepted_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     content_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -59,6 +61,12 @@ class Contribution(Base):
     encrypted: Mapped[bool] = mapped_column(default=False)
     erased_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
     # indexed: every storage pass asks which contributions are erased
+    # The near-duplicate signature (ledger.near_duplicates), its bands in near_duplicate_bands;
+    # null for contributions accepted before near-duplicates were checked.
+    near_duplicate_signature: Mapped[bytes | None] = mapped_column(LargeBinary(256), default=None)
+    # The client address the submission came from, as the API saw it (for the operator's accrual
+    # report: a farm of sybil accounts shows up behind a few addresses); never published.
+    client_address: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class JournalTransfer(Base):
@@ -222,3 +230,26 @@ class StoredObject(Base):
     pin_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_pin_at: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class NearDuplicateBand(Base):
+    """One LSH band of a contribution's near-duplicate signature (``ledger.near_duplicates``):
+    a new submission sharing a band with an earlier contribution is compared with it."""
+
+    __tablename__ = "near_duplicate_bands"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True,
+                                                 autoincrement=False)
+
+
+class RateCounter(Base):
+    """Requests in one minute (``window`` = Unix time // 60) of a contributor or a client address
+    (``ledger.quotas``); every replica counts here."""
+
+    __tablename__ = "rate_counters"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer)

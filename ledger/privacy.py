@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.orm import Session
 
 from ledger.content import ContentStore, envelope
 from ledger.content.errors import ContentErasedError
 
 __all__ = ["ContentErasedError", "erase", "read_conversation"]
-from ledger.models import Contribution
+from ledger.models import Contribution, NearDuplicateBand
 
 
 def read_conversation(store: ContentStore, row: Contribution, master_key: bytes | None) -> bytes:
@@ -36,11 +36,15 @@ def read_conversation(store: ContentStore, row: Contribution, master_key: bytes 
 
 
 def erase(session: Session, contribution_id: int, *, now: int) -> bool:
-    """Destroy the contribution's data key; False if it was public or already erased."""
+    """Destroy the contribution's data key and its near-duplicate signature; False if it was
+    public or already erased."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Contribution)
         .where(Contribution.id == contribution_id, Contribution.encrypted.is_(True),
                Contribution.wrapped_key.is_not(None))
-        .values(wrapped_key=None, erased_at=now)
+        .values(wrapped_key=None, erased_at=now, near_duplicate_signature=None)
     )
+    if result.rowcount:
+        # The signature is derived from the text: erasure forgets it too.
+        session.execute(delete(NearDuplicateBand).where(NearDuplicateBand.contribution_id == contribution_id))
     return bool(result.rowcount)

@@ -4,7 +4,8 @@ The rule reads only what the database holds (how many contributions are pending 
 last epoch was sealed), so the leader's jobs, any API replica's ``/v1/config`` and the contributor
 page compute the same answer, and a new leader carries the schedule on where the old one left it.
 
-- Nothing pending: nothing to seal (and no time is due).
+- Nothing pending (no contribution, grant, clawback or usage credit since the last seal): nothing
+  to seal, and no time is due.
 - ``threshold`` contributions pending: due now.
 - No epoch yet, or the last one sealed ``interval`` seconds ago or more: due now. So after a quiet
   period the first contribution is sealed at once instead of waiting out a timer.
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.models import Contribution, Epoch
+from ledger.journal import ACCRUAL
+from ledger.models import Contribution, Epoch, JournalEntry
 
 DEV_CHAIN_SEAL_INTERVAL = 30.0
 """Seconds between seals on the embedded dev chain: a newcomer sees a final epoch in a minute."""
@@ -44,13 +46,15 @@ class SealSchedule:
         due = self.next_seal_at(pending=pending, last_sealed_at=last_sealed_at, now=now)
         return due is not None and due <= now
 
-    def as_json(self, *, pending: int, last_sealed_at: int | None, now: float) -> dict[str, object]:
-        """The ``sealing`` object of ``GET /v1/config``: times are integer Unix seconds."""
+    def as_json(self, *, pending: int, last_sealed_at: int | None, now: float,
+                contributions: int | None = None) -> dict[str, object]:
+        """The ``sealing`` object of ``GET /v1/config``: times are integer Unix seconds;
+        ``contributions`` are the pending contributions among ``pending`` (default: all)."""
         due = self.next_seal_at(pending=pending, last_sealed_at=last_sealed_at, now=now)
         return {
             "intervalSeconds": int(self.interval) if float(self.interval).is_integer() else self.interval,
             "threshold": self.threshold,
-            "pendingContributions": pending,
+            "pendingContributions": pending if contributions is None else contributions,
             "lastSealedAt": last_sealed_at,
             "nextSealAt": None if due is None else int(due + 0.999),
         }
@@ -58,10 +62,18 @@ class SealSchedule:
 
 @dataclass(frozen=True, slots=True)
 class SealingState:
-    """What the schedule reads from the database."""
+    """What the schedule reads from the database: pending contributions, pending journal
+    entries of anything else (grants, clawbacks, usage credits), and when the last seal was."""
 
-    pending: int
+    contributions: int
+    other_entries: int
     last_sealed_at: int | None
+
+    @property
+    def pending(self) -> int:
+        """Whatever the next epoch would seal; the schedule only asks whether it is zero and
+        compares it with the threshold."""
+        return self.contributions + self.other_entries
 
 
 def pending_contributions(session: Session) -> int:
@@ -71,4 +83,5 @@ def pending_contributions(session: Session) -> int:
 
 def sealing_state(session: Session) -> SealingState:
     last = session.scalar(select(func.max(Epoch.sealed_at)))
-    return SealingState(pending_contributions(session), None if last is None else int(last))
+    others = session.scalar(select(func.count()).where(JournalEntry.epoch.is_(None), JournalEntry.kind != ACCRUAL))
+    return SealingState(pending_contributions(session), int(others or 0), None if last is None else int(last))

@@ -1,7 +1,8 @@
 """`tally demo`: the whole path on the embedded defaults, checked end to end.
 
-Real ShareGPT conversations, signed by generated contributor keys, go through the same intake
-as the API; K epochs are sealed and anchored on the dev chain; then every on-chain root is
+Real ShareGPT conversations, redacted as a client redacts them (the few holding personal data
+come as their redacted canonical form), signed by generated contributor keys, go through the same
+intake as the API; K epochs are sealed and anchored on the dev chain; then every on-chain root is
 recomputed from the manifests (the audit) and a sample proof is checked against the contract.
 State stays in TALLY_HOME, so `tally serve` shows it afterwards.
 """
@@ -37,7 +38,8 @@ class DemoError(InvalidInputError):
 
 
 def fresh_conversations(ledger: Ledger, count: int) -> list[dict[str, Any]]:
-    """``count`` real conversations this ledger has not seen, so the demo can run again."""
+    """``count`` real conversations this ledger has not seen, so the demo can run again; personal
+    data redacted, as intake would refuse it."""
     with ledger.sessions() as session:
         known = set(session.scalars(select(Contribution.content_hash)))
     try:
@@ -55,7 +57,8 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
               "eip712": {"domain": intake.consent.domain.as_json()}}
     keys_ = [PrivateKey(secrets.token_bytes(32)) for _ in range(max(1, min(20, contributions // 5)))]
     conversations = fresh_conversations(ledger, contributions)
-    say(f"submitting {len(conversations)} real ShareGPT conversations from {len(keys_)} generated contributors")
+    say(f"submitting {len(conversations)} real ShareGPT conversations (personal data redacted) from {len(keys_)} "
+        "generated contributors")
     parts = [conversations[i::epochs] for i in range(epochs)]
     accepted = 0
     for number, part in enumerate(parts, start=1):
@@ -88,7 +91,7 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
     # The local store checks every block against its CID, as the audit needs of any source.
     audit = Auditor(chain.w3, chain.contract.address, ledger.store).run()
     if not audit.ok:
-        raise DemoError(f"audit failed at epoch {audit.discrepancy_epoch}: {audit.discrepancy}")
+        raise DemoError(f"audit failed: {audit.failure}")
     say(f"audit: {audit.epochs} epochs, {audit.leaves} leaves: every on-chain root recomputes from the manifests")
 
     with ledger.sessions() as session:

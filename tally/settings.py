@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ledger.quotas import Quotas
 from ledger.sealing import DEV_CHAIN_SEAL_INTERVAL, PRODUCTION_SEAL_INTERVAL, SealSchedule
 
 
@@ -82,6 +83,16 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(default=10, ge=1, description="failed authentications allowed per window")
     auth_failure_window: float = Field(default=60.0, gt=0, description="the window of auth_failure_limit, seconds")
 
+    # A submission that still holds personal data (ledger.personal_data) is refused, unless this
+    # is "accept": for a deployment that takes data whose personal parts it handles itself.
+    pii: Literal["refuse", "accept"] = Field(default="refuse", description="TALLY_PII: refuse or accept")
+    # Limits per contributor and per client address, shared by every replica through the database
+    # (ledger.quotas); 0 turns one off. Published at GET /v1/config (limits).
+    limit_contributor_requests_per_minute: int = Field(default=20, ge=0)
+    limit_contributions_per_hour: int = Field(default=200, ge=0)
+    limit_points_per_day: int = Field(default=5_000, ge=0)
+    limit_client_requests_per_minute: int = Field(default=120, ge=0)
+
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -124,6 +135,11 @@ class Settings(BaseSettings):
         """The seal schedule: short on the embedded dev chain, so a first epoch comes in a minute."""
         default = DEV_CHAIN_SEAL_INTERVAL if not self.rpc_url else PRODUCTION_SEAL_INTERVAL
         return SealSchedule(self.seal_interval or default, self.seal_threshold)
+
+    @property
+    def quotas(self) -> Quotas:
+        return Quotas(self.limit_contributor_requests_per_minute, self.limit_contributions_per_hour,
+                      self.limit_points_per_day, self.limit_client_requests_per_minute)
 
     @property
     def blocks_dir(self) -> Path:

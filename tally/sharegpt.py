@@ -55,20 +55,41 @@ def iter_sharegpt(limit: int | None = None, *, chunk_size: int = 1 << 20) -> Ite
             yield record
 
 
-def distinct_conversations(count: int, *, exclude: set[bytes] | None = None,
-                           skip: int = 0) -> list[dict[str, Any]]:
+def distinct_conversations(count: int, *, exclude: set[bytes] | None = None, skip: int = 0,
+                           redact: bool = True) -> list[dict[str, Any]]:
     """``count`` records that normalise, each with a different contentHash and none of the
-    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``."""
-    from ledger.conversation import ConversationError, canonical_bytes
+    hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``.
+
+    Near-duplicates of an earlier record are skipped as Tally would refuse them (the dataset
+    holds a few: greetings shared by many people, one conversation shared twice).
+
+    With ``redact`` (the default) each is what a client submits: a record holding personal data
+    (1.6% of them, docs/personal-data.md) comes back as its redacted canonical form, which intake
+    accepts; its hash and its near-duplicate signature are that form's, as the ledger's are.
+    """
+    from ledger.conversation import ConversationError, canonical_bytes, normalise
+    from ledger.near_duplicates import Signature, signature
+    from ledger.personal_data import findings_in, redact_conversation
 
     seen = exclude if exclude is not None else set()
+    bands: dict[int, list[Signature]] = {}
     out: list[dict[str, Any]] = []
     for record in iter_sharegpt():
         try:
-            digest = hashlib.sha256(canonical_bytes(record)).digest()
+            conversation = normalise(record)
         except ConversationError:
             continue
-        if digest in seen:
+        if redact and findings_in(conversation):
+            conversation = redact_conversation(conversation)[0]
+            record = conversation.to_canonical()
+        digest = hashlib.sha256(canonical_bytes(conversation)).digest()
+        sig = signature(conversation)
+        keys = sig.band_keys()
+        known = digest in seen or any(sig.is_near_duplicate_of(other) for key in keys for other in bands.get(key, ()))
+        # An excluded record (already in the ledger, say) still shadows its near-duplicates.
+        for key in keys:
+            bands.setdefault(key, []).append(sig)
+        if known:
             continue
         seen.add(digest)
         if skip:

@@ -29,6 +29,7 @@ from ledger.epochs import Anchor
 from ledger.intake import Intake, Limits
 from ledger.models import Epoch
 from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
+from ledger.quotas import prune_counters
 from tally.chain import ChainRuntime
 from tally.home import open_existing_database, recorded_chain
 from tally.keys import master_key, operator_key
@@ -107,6 +108,8 @@ def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake
         limits=Limits(settings.max_body_bytes, settings.max_batch, settings.issued_at_window,
                       max_batch_body_bytes=settings.max_batch_body_bytes),
         master_key=master_key(settings),
+        personal_data=settings.pii,
+        quotas=settings.quotas,
     )
 
 
@@ -155,6 +158,7 @@ class StorageJob:
         now = int(time.time())
         with self.ledger.sessions() as session, session.begin():
             harden(session, self.ledger.unsynced, now=now)
+            prune_counters(session, now)
         if self.ipfs is not None:
             with self.ledger.sessions() as session, session.begin():
                 pin_due(session, self.ledger.store, self.ipfs, now=now)

@@ -61,6 +61,10 @@ def test_keys_submit_status_and_seal(tmp_path: Path) -> None:
 
     status = json.loads(tally("status", "--json", env=env).stdout)
     assert status["pendingContributions"] == 1 and status["epochs"] == []
+    report = json.loads(tally("report", "accruals", "--json", env=env).stdout)
+    (top,) = report["accounts"]
+    assert top["account"] == address and top["contributions"] == 1
+    assert top["clients"] == [{"address": "127.0.0.1", "contributions": 1}]
     sealed = tally("seal", env=env)
     assert sealed.returncode == 0 and json.loads(sealed.stdout)["epoch"] == 1
     assert json.loads(tally("seal", env=env).stdout)["sealed"] is None  # nothing new
@@ -146,3 +150,19 @@ def test_submit_an_export_lists_it_then_submits_the_chosen_ones_in_a_batch(tmp_p
         not_yet = tally("proof", "3", "--api", url, "--out", str(tmp_path / "p.json"), env=env)
         assert "not final on-chain yet" in one_line_error(not_yet, ExitCode.UNAVAILABLE)
         assert not (tmp_path / "p.json").exists()
+
+
+def test_an_audit_of_a_malformed_or_missing_contract_is_a_usage_error(tmp_path: Path) -> None:
+    env = {"TALLY_HOME": str(tmp_path)}
+    chain = ("--rpc", "http://127.0.0.1:9", "--ipfs", "http://127.0.0.1:9")  # never reached: usage comes first
+    for malformed in ("0x...", "0x" + "ab" * 19, "0xAbCdEf" + "0" * 34, "5FbDB2315678afecb367f032d93F642f64180aa3"):
+        error = one_line_error(tally("audit", *chain, "--contract", malformed, env=env))
+        assert error.startswith("tally: error: Invalid value for '--contract'") and "Traceback" not in error
+    error = one_line_error(tally("audit", *chain, env=env))
+    assert f"no deployment record at {tmp_path / 'deployment.json'}" in error and "pass --contract" in error
+    (tmp_path / "deployment.json").write_text("{not json")
+    assert "unreadable" in one_line_error(tally("audit", *chain, env=env))
+    assert "TALLY_CONTRACT_ADDRESS" in one_line_error(tally("audit", *chain, env={**env,
+                                                                                  "TALLY_CONTRACT_ADDRESS": "0x..."}))
+    assert "'--from-block'" in one_line_error(tally("audit", *chain, "--contract", "0x" + "00" * 20, "--from-block",
+                                                  "-1", env=env))

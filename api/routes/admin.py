@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import Request
 
 from api.auth import Role
-from api.errors import RateLimitedError, UnauthorizedError
+from api.errors import UnauthorizedError
 from api.services import Services, ServicesDep
+from ledger.errors import RateLimitedError
 
 
 def require_admin(request: Request, services: ServicesDep) -> None:

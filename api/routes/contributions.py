@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from api.errors import BatchTooLargeError
-from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, secured
+from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, rate_limited, secured
 from api.problems import problem_body
-from api.routes.admin import require_admin
+from api.routes.admin import client_address, require_admin
 from api.routes.body import read_json
 from api.routes.params import ContributionKey
 from api.schemas import (
@@ -40,7 +40,8 @@ router = APIRouter(tags=["contributions"])
 SUBMISSION_PROBLEMS = (
     *JSON_BODY, "invalid-address", "invalid-signature", "stale-issued-at", "future-issued-at",
     "terms-mismatch", "unknown-format", "malformed-conversation", "unknown-role",
-    "incomplete-conversation", "signer-mismatch", "nonce-reused", "duplicate-contribution",
+    "incomplete-conversation", "signer-mismatch", "contains-personal-data", "nonce-reused",
+    "duplicate-contribution", "near-duplicate", "rate-limited",
 )
 """What a submission may be refused with (a batch reports them per item, in its 200 answer)."""
 
@@ -57,15 +58,18 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
     operation_id="submitContribution",
     responses={**answers(ContributionView, 201, "Accepted: the contribution with its score and receipt",
                          {"Location": "the contribution's URL"}),
-               **problems(*SUBMISSION_PROBLEMS)},
+               **problems(*SUBMISSION_PROBLEMS),
+               429: rate_limited("the limit lets this client or contributor submit again")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": SubmissionBody.model_json_schema(), "example": SUBMISSION_EXAMPLE}}}},
 )
 async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
     intake = services.intake
+    client = client_address(request)
+    await run_in_threadpool(intake.count_client_request, client)
     body = await read_json(request, intake.limits.max_body_bytes)
-    accepted = await run_in_threadpool(intake.submit, body)
+    accepted = await run_in_threadpool(intake.submit, body, client)
     return JSONResponse(_accepted_json(accepted), status_code=201,
                         headers={"Location": f"/v1/contributions/{accepted.contribution.id}"})
 
@@ -74,7 +78,8 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     "/v1/contributions:batch",
     operation_id="submitContributionBatch",
     responses={**answers(BatchResult, 200, "One result per item, accepted (201) or refused (a problem)"),
-               **problems(*JSON_BODY, "batch-too-large")},
+               **problems(*JSON_BODY, "batch-too-large"),
+               429: rate_limited("the limit lets this client or contributor submit again")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": batch_body_schema(), "example": BATCH_EXAMPLE}}}},
 )
@@ -82,13 +87,15 @@ async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
     per item, in order."""
     intake = services.intake
+    client = client_address(request)
+    await run_in_threadpool(intake.count_client_request, client)
     body = await read_json(request, intake.limits.max_batch_body_bytes)
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise InvalidFieldError("items", "must be a list")
     if len(items) > intake.limits.max_batch:
         raise BatchTooLargeError(f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
-    results = await run_in_threadpool(intake.submit_batch, items)
+    results = await run_in_threadpool(intake.submit_batch, items, client)
     out: list[dict[str, Any]] = []
     for result in results:
         if isinstance(result, TallyError):

@@ -9,14 +9,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from api.openapi import answers, header_docs, problems
 from api.schemas import Config, Health, Readiness
 from api.services import ServicesDep
 from api.views import eip712_json
 from ledger.encoding import hex0x
+from ledger.quotas import Quotas
 from ledger.scoring import SCORER_VERSION, rules_hash
-from ledger.sealing import sealing_state
+from ledger.sealing import SealingState, sealing_state
 
 router = APIRouter()
 
@@ -28,8 +30,13 @@ def config(services: ServicesDep) -> dict[str, Any]:
     epoch is sealed, and the scorer (version and rules hash) new contributions get."""
     intake, chain = services.intake, services.chain
     domain = intake.consent.domain
-    with services.sessions() as session:
-        state = sealing_state(session)
+    try:
+        with services.sessions() as session:
+            state: SealingState | None = sealing_state(session)
+    except OperationalError:
+        # What a client signs against needs no database: keep serving it through an outage
+        # (readyz reports the outage); only the schedule, read from the database, is unknown.
+        state = None
     return {
         "chainId": chain.chain_id,
         "contract": domain.as_json()["verifyingContract"],
@@ -38,11 +45,13 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "rpcUrl": chain.rpc_url,
         "explorerUrl": chain.explorer_url,
         "eip712": eip712_json(domain),
-        "limits": intake.limits.as_json(),
+        "limits": {**intake.limits.as_json(), **(intake.quotas or Quotas.off()).as_json()},
         "usage": {"pointsPerUnit": str(services.usage.points_per_unit)},
-        "sealing": services.sealing.as_json(pending=state.pending, last_sealed_at=state.last_sealed_at,
-                                            now=time.time()),
+        "sealing": None if state is None else services.sealing.as_json(
+            pending=state.pending, contributions=state.contributions, last_sealed_at=state.last_sealed_at,
+            now=time.time()),
         "storage": {"ipfsPinning": services.ipfs_pinning},
+        "personalData": intake.personal_data,
         "scorer": {"version": SCORER_VERSION, "rulesHash": rules_hash(SCORER_VERSION)},
     }
 

@@ -1,6 +1,8 @@
 /**
  * The contributor page: an address in, its balance, contributions and the epoch list out, and a
- * "Verify" that checks a proof in this browser against the contract (see verify.js).
+ * "Verify" that checks a proof in this browser against the contract (see verify.js). While
+ * something of the account is not in a final epoch yet, the page says "not yet" (never a failure),
+ * when the next epoch is sealed, and refreshes by itself until it is final (status.js has the words).
  *
  * Everything from the API is rendered with textContent, never as HTML, and links are accepted
  * only as http(s) URLs: a compromised API must not be able to run script in this page.
@@ -9,10 +11,26 @@
  */
 
 import { FormatError, parseAddress, toChecksumAddress } from "./hashing.js";
+import {
+  balanceNotYetText,
+  balanceReadiness,
+  contributionReadiness,
+  latestFinalEpoch,
+  nextSealText,
+  storageWords,
+} from "./status.js";
 import { verifyBalance, verifyContribution } from "./verify.js";
 
 /** How many contributions one page of the table shows. */
 const PAGE_SIZE = 50;
+
+/**
+ * Seconds between refreshes while something of the account is on its way to a final epoch, and
+ * the most the wait grows to while nothing changes (the sealing job may not be running at all):
+ * gentle on the server, yet pending, sealed and final show up without a reload.
+ */
+const POLL_SECONDS = 3;
+const MAX_POLL_SECONDS = 30;
 
 /**
  * @typedef {object} PageState
@@ -21,10 +39,20 @@ const PAGE_SIZE = 50;
  * @property {string|null} address the checksummed address shown
  * @property {number|null} contributionsNext cursor of the next contributions page
  * @property {number} run increases with every verification, so that a slow one cannot overwrite a newer one
+ * @property {any[]|null} epochs the newest epochs, null until they could be read
+ * @property {any} account `/v1/accounts/{address}?limit=1` of the address shown
+ * @property {any[]} recent the newest page of its contributions, as last read
+ * @property {import("./status.js").Readiness|null} readiness whether its balance can be verified now
+ * @property {string} seen what the last refresh showed, to tell whether anything changed
+ * @property {number} unchanged refreshes in a row that changed nothing
+ * @property {number|null} pollTimer
  */
 
 /** @type {PageState} */
-const state = { config: null, rpcUrl: null, address: null, contributionsNext: null, run: 0 };
+const state = {
+  config: null, rpcUrl: null, address: null, contributionsNext: null, run: 0,
+  epochs: null, account: null, recent: [], readiness: null, seen: "", unchanged: 0, pollTimer: null,
+};
 
 /** An API answer that was not 2xx, with the problem+json detail (DESIGN.md §8). */
 class ApiError extends Error {
@@ -155,6 +183,32 @@ async function loadConfig() {
   renderChainLine();
 }
 
+/** Read `/v1/config` again for what changes while the page is open: the sealing schedule. */
+async function refreshSchedule() {
+  const config = await api("/v1/config");
+  state.config = { ...state.config, sealing: config.sealing, storage: config.storage };
+  renderSchedule();
+}
+
+/** @returns {number} Unix seconds */
+function nowSeconds() {
+  return Date.now() / 1000;
+}
+
+/**
+ * Every place that says when the next epoch is sealed: a relative time, so it is redrawn each
+ * second (text only, outside live regions, so that screen readers are not told every second).
+ */
+function renderSchedule() {
+  const text = nextSealText(state.config?.sealing, nowSeconds());
+  for (const element of document.querySelectorAll(".next-seal")) {
+    if (element.textContent !== (text ?? "")) element.textContent = text ?? "";
+  }
+  show(byId("epochs-next-seal"), text !== null);
+  show(byId("next-seal"), text !== null && state.account !== null && BigInt(state.account.pending) > 0n
+    && state.readiness?.waitingFor !== "pending");
+}
+
 function renderChainLine() {
   const { chainId, contract } = state.config;
   const line = byId("chain-line");
@@ -171,9 +225,12 @@ async function loadEpochs() {
   const body = byId("epochs").querySelector("tbody");
   try {
     const epochs = await api("/v1/epochs?limit=50");
+    state.epochs = epochs.items;
     body.replaceChildren(...epochs.items.map(epochRow));
     show(byId("epochs-empty"), epochs.items.length === 0);
+    if (state.account) renderBalanceReadiness();
   } catch (error) {
+    state.epochs = null;
     body.replaceChildren(el("tr", {}, el("td", { colspan: 7, class: "error", text: `Epochs cannot be loaded: ${error.message}` })));
   }
 }
@@ -220,20 +277,56 @@ async function showAccount(input) {
   url.searchParams.set("address", address);
   window.history.replaceState(null, "", url);
 
+  state.account = null;
+  state.recent = [];
+  state.seen = "";
+  state.unchanged = 0;
   try {
-    const [account, contributions] = await Promise.all([
-      api(`/v1/accounts/${address}?limit=1`),
-      api(`/v1/accounts/${address}/contributions?limit=${PAGE_SIZE}`),
-    ]);
-    if (state.address !== address) return; // another address was asked for meanwhile
-    byId("account-address").textContent = address;
-    byId("balance").textContent = formatPoints(account.balance);
-    byId("pending").textContent = formatPoints(account.pending);
-    show(byId("account"));
-    renderContributions(contributions, false);
+    await loadAccount(address, false);
   } catch (error) {
     showAddressError(`This account cannot be loaded: ${error.message}`);
   }
+  schedulePoll();
+}
+
+/**
+ * Read the account and its newest contributions and show them.
+ * @param {string} address
+ * @param {boolean} merge keep the rows shown (older pages included) and update them in place,
+ *   rather than starting the table again
+ */
+async function loadAccount(address, merge) {
+  const [account, contributions] = await Promise.all([
+    api(`/v1/accounts/${address}?limit=1`),
+    api(`/v1/accounts/${address}/contributions?limit=${PAGE_SIZE}`),
+  ]);
+  if (state.address !== address) return; // another address was asked for meanwhile
+  state.account = account;
+  state.recent = contributions.items;
+  byId("account-address").textContent = address;
+  byId("balance").textContent = formatPoints(account.balance);
+  byId("pending").textContent = formatPoints(account.pending);
+  renderBalanceReadiness();
+  show(byId("account"));
+  if (merge) mergeContributions(contributions);
+  else renderContributions(contributions, false);
+}
+
+/**
+ * "Verify balance" only once there is a final epoch to prove the balance in; until then the
+ * button is off and a neutral note says what it waits for and when the next epoch is sealed.
+ */
+function renderBalanceReadiness() {
+  const latestFinal = state.epochs === null ? undefined : latestFinalEpoch(state.epochs);
+  const readiness = balanceReadiness(state.account, latestFinal, state.epochs ?? []);
+  state.readiness = readiness;
+  /** @type {HTMLButtonElement} */ (byId("verify-balance")).disabled = !readiness.verifiable;
+  const note = byId("verify-balance-note");
+  note.dataset.waitingFor = readiness.waitingFor ?? "";
+  byId("verify-balance-why").textContent = balanceNotYetText(readiness);
+  show(note, !readiness.verifiable);
+  show(byId("verify-balance-when"), readiness.waitingFor === "pending");
+  renderSchedule();
 }
 
 /**
@@ -251,25 +344,51 @@ function renderContributions(page, append) {
   show(byId("contributions-more"), page.next !== null);
 }
 
+/**
+ * Update the rows of a fresh newest page in place: a row is replaced only when what it shows
+ * changed (so a focused button stays focused), new contributions go in by id, newest first, and
+ * older pages already loaded stay.
+ * @param {{items: any[]}} page
+ */
+function mergeContributions(page) {
+  const body = byId("contributions").querySelector("tbody");
+  for (const item of page.items) {
+    const row = contributionRow(item);
+    const rows = /** @type {HTMLElement[]} */ ([...body.children]);
+    const existing = rows.find((tr) => tr.dataset.contributionId === String(item.id));
+    if (existing) {
+      if (existing.dataset.shows !== row.dataset.shows) existing.replaceWith(row);
+      continue;
+    }
+    const older = rows.find((tr) => Number(tr.dataset.contributionId) < item.id);
+    body.insertBefore(row, older ?? null);
+  }
+  show(byId("contributions-empty"), body.children.length === 0);
+}
+
 /** @param {any} item an item of `/v1/accounts/{address}/contributions` @returns {HTMLElement} */
 function contributionRow(item) {
   const inEpoch = item.epoch !== null && item.epoch !== undefined;
+  const ready = contributionReadiness(item);
   // One wrapper per cell: on phones each cell is a two-column grid (label, content).
   const status = el("span", {}, el("span", { class: `badge ${item.status}`, text: item.status }));
   if (inEpoch) status.append(" ", el("span", { class: "hint", text: `epoch ${item.epoch}, #${item.logIndex}` }));
+  if (!ready.verifiable) status.append(" ", el("span", { class: "hint not-yet-hint", text: `(${ready.waiting})` }));
 
+  // Not yet verifiable: the button says so instead of answering with a failure.
   const button = el("button", {
     type: "button",
     class: "small",
-    text: "Verify",
-    "aria-label": `Verify contribution ${item.id}`,
-    disabled: !inEpoch,
-    title: inEpoch ? null : "Not in an epoch yet: it can be verified once its epoch is anchored",
+    text: ready.verifiable ? "Verify" : "Not yet",
+    "aria-label": ready.verifiable ? `Verify contribution ${item.id}` : `Not yet: contribution ${item.id} is ${ready.why}`,
+    disabled: !ready.verifiable,
+    title: ready.why ? `Contribution ${item.id} is ${ready.why}` : null,
   });
   button.addEventListener("click", () => verifyContributionOf(item));
+  const shows = JSON.stringify([item.status, item.epochState, item.epoch, item.storage, item.erased, item.encrypted]);
   return el(
     "tr",
-    { data: { contributionId: String(item.id) } },
+    { data: { contributionId: String(item.id), shows } },
     el("td", { "data-label": "ID", class: "num", text: String(item.id) }),
     el("td", { "data-label": "Content hash" }, hashCode(item.contentHash)),
     el("td", { "data-label": "Points", class: "num", text: formatPoints(item.points) }),
@@ -279,20 +398,16 @@ function contributionRow(item) {
   );
 }
 
-/** What the API's `storage` values mean to a contributor. */
-const STORAGE_LABELS = { local: "stored, pinning to IPFS", pinned: "pinned on IPFS" };
-
 /**
- * Where the conversation is stored: the API's `storage` (`local` until pinned to IPFS, then
- * `pinned`), `encrypted` (privacy mode) and `erased`, with a link to its blocks by CID.
+ * Where the conversation is stored (see `storageWords`), with a link to its blocks by CID.
  * @param {any} item
  * @returns {HTMLElement}
  */
 function storageCell(item) {
-  if (item.erased) return el("span", { class: "storage", text: "erased" });
-  const state = STORAGE_LABELS[item.storage] ?? item.storage ?? "stored";
-  const label = `${state}${item.encrypted ? ", encrypted" : ""} `;
-  if (!item.cid) return el("span", { class: "storage", text: label });
+  const words = storageWords(item, state.config?.storage?.ipfsPinning === true);
+  if (item.erased || !item.cid) return el("span", { class: "storage", text: words.label });
+  const cid = el("code", { text: shortHex(item.cid) });
+  const content = words.servedHere ? [`${words.label} (served at /ipfs/`, cid, ")"] : [`${words.label} `, cid];
   return el(
     "a",
     {
@@ -301,8 +416,7 @@ function storageCell(item) {
       download: `${item.cid}.car`,
       title: `Stored content-addressed as ${item.cid}: download the blocks (CAR) and check them against the CID`,
     },
-    label,
-    el("code", { text: shortHex(item.cid) }),
+    ...content,
   );
 }
 
@@ -325,13 +439,80 @@ async function connectWallet() {
   }
 }
 
+// --- following what is pending -----------------------------------------------------------------
+
+/**
+ * Whether the account shown has something on its way to a final epoch: points not sealed, a
+ * balance not provable yet, or a recent contribution not anchored.
+ * @returns {boolean}
+ */
+function awaitingFinality() {
+  if (!state.address || !state.account) return false;
+  if (BigInt(state.account.pending) > 0n) return true;
+  if (state.readiness && !state.readiness.verifiable && state.readiness.waitingFor !== "empty") return true;
+  return state.recent.some((item) => item.status !== "anchored");
+}
+
+/**
+ * When to look again: just after the next seal is due if that is a while off (at most
+ * MAX_POLL_SECONDS, so that new contributions show up too), else every POLL_SECONDS, backing
+ * off while nothing changes.
+ * @returns {number} seconds
+ */
+function pollDelay() {
+  const due = state.config?.sealing?.nextSealAt;
+  const untilDue = typeof due === "number" ? due - nowSeconds() : 0;
+  if (untilDue > POLL_SECONDS) return Math.min(untilDue + 1, MAX_POLL_SECONDS);
+  return Math.min(POLL_SECONDS * 1.5 ** state.unchanged, MAX_POLL_SECONDS);
+}
+
+/** Refresh later if something is pending; stop when nothing is. */
+function schedulePoll() {
+  if (state.pollTimer !== null) clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+  document.body.dataset.polling = String(awaitingFinality());
+  if (!awaitingFinality()) return;
+  state.pollTimer = setTimeout(poll, pollDelay() * 1000);
+}
+
+/** Read the schedule, the epochs and the account again, and show what moved. */
+async function poll() {
+  if (state.pollTimer !== null) clearTimeout(state.pollTimer); // when called before its time
+  state.pollTimer = null;
+  const address = state.address;
+  if (!address) return;
+  if (document.hidden) {
+    // Nobody is looking: refresh when the tab is shown again (see main).
+    document.body.dataset.polling = "paused";
+    return;
+  }
+  try {
+    await Promise.all([refreshSchedule(), loadEpochs()]);
+    await loadAccount(address, true);
+  } catch {
+    // The server may be restarting: the next refresh will tell, after a longer wait.
+  }
+  if (state.address !== address) return;
+  const seen = JSON.stringify([state.account, state.recent, state.epochs, state.config?.sealing]);
+  state.unchanged = seen === state.seen ? state.unchanged + 1 : 0;
+  state.seen = seen;
+  schedulePoll();
+}
+
 // --- verification ------------------------------------------------------------------------------
 
 /** @param {any} item a contribution row */
 function verifyContributionOf(item) {
   return runVerification(`Contribution #${item.id}`, `/v1/contributions/${item.id}/proof`, (bundle, options) =>
     verifyContribution(bundle, chainConfig(), { ...options, account: state.address ?? undefined, contentHash: item.contentHash }),
-  );
+  {
+    explainNotYet: () => {
+      const fresh = state.recent.find((i) => i.id === item.id) ?? item;
+      const ready = contributionReadiness(fresh);
+      if (ready.verifiable) return `Contribution #${item.id} is anchored now: verify it again.`;
+      return `Contribution #${item.id} is ${ready.why}.${fresh.epoch == null ? ` ${scheduleText()}` : ""}`;
+    },
+  });
 }
 
 function verifyAccountBalance() {
@@ -339,7 +520,19 @@ function verifyAccountBalance() {
   const address = state.address;
   return runVerification(`The balance of ${shortHex(address)}`, `/v1/accounts/${address}/proof`, (bundle, options) =>
     verifyBalance(bundle, chainConfig(), { ...options, account: address }),
-  );
+  {
+    notYetWhenMissing: true,
+    explainNotYet: () => {
+      const readiness = state.readiness;
+      if (!readiness || readiness.verifiable) return "The balance is in a final epoch now: verify it again.";
+      return `${balanceNotYetText(readiness)}${readiness.waitingFor === "pending" ? ` ${scheduleText()}` : ""}`;
+    },
+  });
+}
+
+/** @returns {string} when the next epoch is sealed, as of now, or nothing if unknown */
+function scheduleText() {
+  return nextSealText(state.config?.sealing, nowSeconds()) ?? "";
 }
 
 /** @returns {import("./verify.js").ChainConfig} the chain as configured, with the RPC URL in use */
@@ -352,8 +545,12 @@ function chainConfig() {
  * @param {string} title what is being verified, for the summary line
  * @param {string} path the bundle's API path
  * @param {(bundle: any, options: import("./verify.js").VerifyOptions) => Promise<import("./verify.js").Report>} check
+ * @param {{notYetWhenMissing?: boolean, explainNotYet?: () => string}} [options]
+ *   `notYetWhenMissing`: a 404 means "not in a final epoch yet" (a balance: the latest final
+ *   epoch may predate the account's first points); `explainNotYet`: what it waits for, once the
+ *   page has read the account again
  */
-async function runVerification(title, path, check) {
+async function runVerification(title, path, check, { notYetWhenMissing = false, explainNotYet } = {}) {
   const run = ++state.run;
   const panel = byId("result");
   const summary = byId("result-summary");
@@ -373,11 +570,21 @@ async function runVerification(title, path, check) {
     bundle = await api(path);
   } catch (error) {
     if (run !== state.run) return;
+    if (isNotYet(error, notYetWhenMissing)) {
+      // No proof can exist yet: that is a wait, not a failed verification.
+      panel.className = "card result not-yet";
+      panel.dataset.state = "not-yet";
+      summary.textContent = `Not verifiable yet: ${error.message.replace(/\.$/, "")}.`;
+      // The page's idea of what is final was out of date: read it again, then say what it waits for.
+      if (state.address) await poll();
+      if (run === state.run && explainNotYet) {
+        byId("result-details").replaceChildren(el("p", { id: "result-not-yet", text: explainNotYet() }));
+      }
+      return;
+    }
     panel.className = "card result failed";
     panel.dataset.state = "error";
-    summary.textContent = error.type?.endsWith("/not-anchored")
-      ? `Not verifiable yet: ${error.message}`
-      : `The proof cannot be fetched: ${error.message}`;
+    summary.textContent = `The proof cannot be fetched: ${error.message}`;
     return;
   }
   if (run !== state.run) return;
@@ -405,6 +612,16 @@ async function runVerification(title, path, check) {
   if (bundle !== null && typeof bundle === "object" && bundle.header) {
     byId("result-details").replaceChildren(resultDetails(bundle, title, report.ok));
   }
+}
+
+/**
+ * @param {unknown} error from `api`
+ * @param {boolean} missingIsNotYet
+ * @returns {boolean} the server says the proof needs an epoch that is not final yet
+ */
+function isNotYet(error, missingIsNotYet) {
+  if (!(error instanceof ApiError)) return false;
+  return Boolean(error.type?.endsWith("/not-anchored")) || (missingIsNotYet && error.status === 404);
 }
 
 /**
@@ -533,6 +750,11 @@ async function main() {
       renderChainLine();
     }
   });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && document.body.dataset.polling === "paused") poll();
+  });
+  // The relative times ("in about 25 s") count down between refreshes.
+  setInterval(renderSchedule, 1000);
   if (window.ethereum?.request) {
     const connect = byId("connect");
     show(connect);
@@ -545,8 +767,11 @@ async function main() {
     byId("chain-line").textContent = `The configuration cannot be loaded: ${error.message}`;
     return;
   }
+  renderSchedule();
   const fromUrl = new URLSearchParams(window.location.search).get("address");
-  await Promise.all([loadEpochs(), fromUrl ? showAccount(fromUrl) : Promise.resolve()]);
+  // The epochs first: whether the balance can be verified depends on which one is final.
+  await loadEpochs();
+  if (fromUrl) await showAccount(fromUrl);
   document.body.dataset.ready = "true";
 }
 

@@ -1,21 +1,31 @@
 /**
  * Tally's JavaScript client: the canonical conversation of DESIGN.md §2, the EIP-712 consent and
  * receipt of §3, and the calls of §8. An ES module that runs unchanged in node (>= 20) and in a
- * browser extension page; its only dependency is ethers 6 (through ./ethers.mjs).
+ * browser extension page; its only dependency is ethers 6 (through ./ethers.mjs). Personal data
+ * is found and redacted by ./personal-data.mjs, whose API this module re-exports: `contribute`
+ * signs and submits the redacted canonical conversation.
  *
  * The Python package `ledger.conversation` is the reference: for every input, `contentHash` here
  * equals `content_hash` there, and an input the reference refuses is refused here with the same
- * `code` (tests/clients/test_js_client.py holds the two together). Three places where JavaScript
- * would differ from Python by default are written out by hand below:
+ * `code` (tests/clients/test_js_client.py holds the two together). Four places where JavaScript
+ * and Python differ by default are written out by hand, here or in the reference:
  *  - white space: Python's str.strip() and JS's trim() strip different sets of characters;
  *  - NFC: String.prototype.normalize uses the engine's (newer) Unicode data;
- *  - truthiness: Python treats [] and {} as false.
+ *  - truthiness: Python treats [] and {} as false;
+ *  - key order: an object lists array-index keys ("0", "17") first, in numeric order, whatever
+ *    the JSON text said; the reference takes a ChatGPT mapping's keys in that order too.
  *
  * @module tally-client
  */
 
 import { getAddress, Signature, sha256, TypedDataEncoder, verifyTypedData } from "./ethers.mjs";
+import { redactConversation } from "./personal-data.mjs";
 import { UNASSIGNED_RANGES, UNICODE_VERSION } from "./unicode-table.mjs";
+
+export {
+  PERSONAL_DATA_KINDS, PLACEHOLDERS, describeFindings, findPersonalData, findingsIn, publicFindings,
+  redactConversation, redactText,
+} from "./personal-data.mjs";
 
 // The scorer (quality-v2, docs/scoring.md): the points and features of a conversation, as the
 // ledger computes them at acceptance and every manifest leaf publishes them.
@@ -25,12 +35,26 @@ export const CANONICAL_VERSION = 1;
 /** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
 export const MAX_CHATGPT_DEPTH = 100_000;
 export const IMAGE_PLACEHOLDER = "[image]";
+/** The `content_type` of a voice message's part that carries what was said, as `text`. */
+export const AUDIO_TRANSCRIPTION = "audio_transcription";
+/** The longest model name, in code points after normalisation: what the ledger's model column holds. */
+export const MAX_MODEL_LENGTH = 200;
 /** The Unicode version of the reference normaliser, whose NFC this client reproduces. */
 export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
 
 /** @typedef {"user" | "assistant" | "system" | "tool"} Role */
 /** @typedef {{role: Role, content: string}} CanonicalMessage */
 /** @typedef {{v: 1, model: string | null, messages: CanonicalMessage[]}} CanonicalConversation */
+/**
+ * A message as read from the input, before its text is normalised; `modelSlug` is ChatGPT's
+ * `metadata.model_slug`, the model of a conversation that names none.
+ * @typedef {{role: Role, text: string, modelSlug?: unknown}} Turn
+ */
+/**
+ * What a format's reader found. `modelFromTurns`: the model is the last assistant message's
+ * `modelSlug` (a ChatGPT conversation whose default_model_slug is null or missing).
+ * @typedef {{model: string | null, turns: Turn[], modelFromTurns: boolean}} Read
+ */
 /** @typedef {{name: string, type: string}} TypedField */
 /** @typedef {Record<string, TypedField[]>} TypedTypes */
 /**
@@ -295,19 +319,27 @@ export function detectFormat(obj) {
  * @throws {ConversationError}
  */
 export function normalise(obj) {
+  // The order of the checks is the reference's: shapes and roles while reading, the model the
+  // input names, the text of each message, the model from the messages' metadata, the roles.
   const format = detectFormat(obj);
   const record = /** @type {Record<string, any>} */ (obj);
-  /** @type {[string | null, Array<[Role, string]>]} */
-  const [model, raw] =
+  /** @type {Read} */
+  const read =
     format === "chatgpt" ? chatgptMessages(record)
-    : format === "sharegpt" ? [null, sharegptMessages(record)]
+    : format === "sharegpt" ? { model: null, turns: sharegptMessages(record), modelFromTurns: false }
     : plainMessages(record);
   /** @type {CanonicalMessage[]} */
   const messages = [];
-  for (const [role, text] of raw) {
-    const content = normaliseText(text);
-    if (content) messages.push({ role, content });
+  /** @type {unknown} */
+  let slug = null;
+  for (const turn of read.turns) {
+    const content = normaliseText(turn.text);
+    if (!content) continue;
+    messages.push({ role: turn.role, content });
+    if (turn.role === "assistant") slug = turn.modelSlug;
   }
+  // The last assistant message of the canonical conversation: the one that answered last.
+  const model = read.modelFromTurns ? modelOf(slug, "metadata.model_slug") : read.model;
   const roles = new Set(messages.map((m) => m.role));
   if (!roles.has("user") || !roles.has("assistant")) {
     throw new IncompleteConversationError(
@@ -317,60 +349,99 @@ export function normalise(obj) {
   return { v: CANONICAL_VERSION, model, messages };
 }
 
-/** @param {unknown} value @returns {string | null} */
-function modelOf(value) {
+/** @param {unknown} value @param {string} [field] @returns {string | null} */
+function modelOf(value, field = "model") {
   if (value === null || value === undefined) return null;
-  if (typeof value !== "string") throw new MalformedConversationError("model must be a string or null");
-  return normaliseText(value) || null;
+  if (typeof value !== "string") throw new MalformedConversationError(`${field} must be a string or null`);
+  const model = normaliseText(value);
+  // Python's len() counts code points; a string's length here counts UTF-16 units.
+  const length = [...model].length;
+  if (length > MAX_MODEL_LENGTH) {
+    throw new MalformedConversationError(`${field} is ${length} characters long; the limit is ${MAX_MODEL_LENGTH}`);
+  }
+  // The reference refuses it because no SQL text column can hold a NUL.
+  if (model.includes("\u0000")) throw new MalformedConversationError(`${field} contains a NUL character`);
+  return model || null;
 }
 
-/** @param {Record<string, any>} obj @returns {[string | null, Array<[Role, string]>]} */
+/** @param {Record<string, any>} obj @returns {Read} */
 function plainMessages(obj) {
   const messages = obj.messages;
   if (!Array.isArray(messages)) throw new MalformedConversationError("messages must be a list");
-  /** @type {Array<[Role, string]>} */
-  const out = [];
+  /** @type {Turn[]} */
+  const turns = [];
   messages.forEach((m, i) => {
     if (!isObject(m) || typeof own(m, "content") !== "string") {
       throw new MalformedConversationError(`messages[${i}] needs a role and a string content`);
     }
-    out.push([canonicalRole(own(m, "role")), m.content]);
+    turns.push({ role: canonicalRole(own(m, "role")), text: m.content });
   });
-  return [modelOf(own(obj, "model")), out];
+  return { model: modelOf(own(obj, "model")), turns, modelFromTurns: false };
 }
 
-/** @param {Record<string, any>} obj @returns {Array<[Role, string]>} */
+/** @param {Record<string, any>} obj @returns {Turn[]} */
 function sharegptMessages(obj) {
   const turns = obj.conversations;
   if (!Array.isArray(turns)) throw new MalformedConversationError("conversations must be a list");
-  /** @type {Array<[Role, string]>} */
+  /** @type {Turn[]} */
   const out = [];
   turns.forEach((t, i) => {
     if (!isObject(t) || typeof own(t, "value") !== "string") {
       throw new MalformedConversationError(`conversations[${i}] needs a from and a string value`);
     }
-    out.push([canonicalRole(own(t, "from")), t.value]);
+    out.push({ role: canonicalRole(own(t, "from")), text: t.value });
   });
   return out;
 }
 
 /**
- * The active branch: from current_node up the parent links to the root, then reversed.
+ * The active branch, read: from current_node (or, without one, the latest leaf) up the parent
+ * links to the root, then reversed.
  * @param {Record<string, any>} obj
- * @returns {[string | null, Array<[Role, string]>]}
+ * @returns {Read}
  */
 function chatgptMessages(obj) {
   const mapping = obj.mapping;
-  const current = own(obj, "current_node");
   if (!isObject(mapping)) throw new MalformedConversationError("mapping must be an object");
-  if (typeof current !== "string" || !Object.hasOwn(mapping, current)) {
+  let current = own(obj, "current_node");
+  if (current === null || current === undefined) {
+    // Missing (or null): some third-party tools write exports without it (§2).
+    current = latestLeaf(mapping);
+  } else if (typeof current !== "string" || !Object.hasOwn(mapping, current)) {
     throw new MalformedConversationError("current_node must name a node of mapping");
   }
+  /** @type {Turn[]} */
+  const turns = [];
+  for (const node of branch(mapping, current).reverse()) {
+    const message = own(node, "message");
+    if (message === null || message === undefined) continue;
+    if (!isObject(message)) throw new MalformedConversationError("a node's message must be an object or null");
+    const rawMetadata = own(message, "metadata");
+    const metadata = isObject(rawMetadata) ? rawMetadata : {};
+    if (pyTruthy(own(metadata, "is_visually_hidden_from_conversation"))) continue;
+    const text = chatgptText(own(message, "content"));
+    const author = own(message, "author");
+    const roleName = isObject(author) ? own(author, "role") : undefined;
+    if (text === null || (roleName === "system" && !pyStrip(text))) continue;
+    turns.push({ role: canonicalRole(roleName), text, modelSlug: own(metadata, "model_slug") });
+  }
+  const defaultModel = own(obj, "default_model_slug");
+  if (defaultModel === null || defaultModel === undefined) return { model: null, turns, modelFromTurns: true };
+  return { model: modelOf(defaultModel, "default_model_slug"), turns, modelFromTurns: false };
+}
+
+/**
+ * The nodes from `leaf` up the parent links to the root.
+ * @param {Record<string, any>} mapping
+ * @param {string} leaf
+ * @returns {Record<string, any>[]}
+ */
+function branch(mapping, leaf) {
   /** @type {Record<string, any>[]} */
-  const branch = [];
+  const nodes = [];
   const seen = new Set();
   /** @type {unknown} */
-  let nodeId = current;
+  let nodeId = leaf;
   while (nodeId !== null && nodeId !== undefined) {
     if (typeof nodeId !== "string" || !Object.hasOwn(mapping, nodeId)) {
       throw new MalformedConversationError(`parent ${describe(nodeId)} is not a node of mapping`);
@@ -381,24 +452,51 @@ function chatgptMessages(obj) {
     seen.add(nodeId);
     const node = mapping[nodeId];
     if (!isObject(node)) throw new MalformedConversationError(`mapping[${describe(nodeId)}] must be an object`);
-    branch.push(node);
+    nodes.push(node);
     nodeId = own(node, "parent");
   }
-  /** @type {Array<[Role, string]>} */
-  const out = [];
-  for (const node of branch.reverse()) {
-    const message = own(node, "message");
-    if (message === null || message === undefined) continue;
-    if (!isObject(message)) throw new MalformedConversationError("a node's message must be an object or null");
-    const metadata = own(message, "metadata");
-    if (isObject(metadata) && pyTruthy(own(metadata, "is_visually_hidden_from_conversation"))) continue;
-    const text = chatgptText(own(message, "content"));
-    const author = own(message, "author");
-    const roleName = isObject(author) ? own(author, "role") : undefined;
-    if (text === null || (roleName === "system" && !pyStrip(text))) continue;
-    out.push([canonicalRole(roleName), text]);
+  return nodes;
+}
+
+/**
+ * Where the active branch ends without current_node: the leaf (a node whose `children` is absent,
+ * null or empty) whose message has the latest `create_time`. A leaf with a create_time (a JSON
+ * number) is later than one without; among equals the last in mapping order wins. Mapping order
+ * is Object.keys' order, which the reference reproduces.
+ * @param {Record<string, any>} mapping
+ * @returns {string}
+ */
+function latestLeaf(mapping) {
+  /** @type {string | null} */
+  let best = null;
+  /** @type {number | null} */
+  let bestTime = null;
+  for (const nodeId of Object.keys(mapping)) {
+    const node = mapping[nodeId];
+    const children = isObject(node) ? own(node, "children") : undefined;
+    const leaf = children === null || children === undefined || (Array.isArray(children) && children.length === 0);
+    if (!leaf) continue;
+    const time = createTime(node);
+    // A leaf with a time is later than one without; equals go to the last in mapping order.
+    const wins = time === null ? bestTime === null : bestTime === null || time >= bestTime;
+    if (best === null || wins) {
+      best = nodeId;
+      bestTime = time;
+    }
   }
-  return [modelOf(own(obj, "default_model_slug")), out];
+  if (best === null) {
+    throw new MalformedConversationError(
+      "mapping has no leaf (a node without children) for the active branch to end at, and no current_node",
+    );
+  }
+  return best;
+}
+
+/** The `create_time` of a node's message, or null when it is not a number. @param {unknown} node */
+function createTime(node) {
+  const message = isObject(node) ? own(node, "message") : undefined;
+  const value = isObject(message) ? own(message, "create_time") : undefined;
+  return typeof value === "number" && !Number.isNaN(value) ? value : null;
 }
 
 /**
@@ -409,9 +507,23 @@ function chatgptMessages(obj) {
 function chatgptText(content) {
   if (!isObject(content)) return null;
   const parts = own(content, "parts");
-  if (Array.isArray(parts)) return parts.map((p) => (typeof p === "string" ? p : IMAGE_PLACEHOLDER)).join("\n");
+  if (Array.isArray(parts)) return parts.map(partText).filter((text) => text !== null).join("\n");
   const text = own(content, "text");
   return typeof text === "string" ? text : null;
+}
+
+/**
+ * A part's share of the text: itself, a voice message's transcription, or `[image]`.
+ * @param {unknown} part
+ * @returns {string | null}
+ */
+function partText(part) {
+  if (typeof part === "string") return part;
+  if (isObject(part) && own(part, "content_type") === AUDIO_TRANSCRIPTION) {
+    const text = own(part, "text");
+    return typeof text === "string" ? text : null; // nothing was transcribed: nothing to keep
+  }
+  return IMAGE_PLACEHOLDER;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,6 +566,20 @@ const UTF8 = new TextEncoder();
  */
 export function canonicalBytes(obj) {
   return UTF8.encode(canonicalize(normalise(obj)));
+}
+
+/**
+ * What a client signs and submits for `obj`: its canonical form (§2) with every personal value
+ * replaced by a typed placeholder ([email], [phone], [card], [iban], [ip], [secret]), and the
+ * findings to show the contributor (kind and message index; never the values). The server runs
+ * the same detector and refuses what still holds personal data; this form it accepts as it is,
+ * and its contentHash is the one the server computes.
+ * @param {unknown} obj any accepted input
+ * @returns {{conversation: CanonicalConversation, findings: import("./personal-data.mjs").PersonalDataFinding[]}}
+ * @throws {ConversationError}
+ */
+export function redactForSubmission(obj) {
+  return redactConversation(normalise(obj));
 }
 
 /**
@@ -681,19 +807,23 @@ export function checkReceipt(config, result, expected = {}) {
 }
 
 /**
- * The whole flow, as the extension runs it: config, terms, consent, submission, receipt.
+ * The whole flow, as the extension runs it: config, terms, redaction, consent, submission,
+ * receipt. What is signed and submitted is the redacted canonical conversation
+ * (`redactForSubmission`); `findings` says what was replaced.
  * @param {string} api
- * @param {unknown} conversation
+ * @param {unknown} conversation any accepted input
  * @param {TypedDataSigner} signer
  * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options]
- * @returns {Promise<{config: TallyConfig, body: SubmissionBody, result: ContributionResult}>}
+ * @returns {Promise<{config: TallyConfig, body: SubmissionBody, result: ContributionResult,
+ *   findings: import("./personal-data.mjs").PersonalDataFinding[]}>}
  * @throws {ConversationError | ApiError | ReceiptError | ConfigError}
  */
 export async function contribute(api, conversation, signer, options = {}) {
   const config = await fetchConfig(api);
   await fetchTerms(api, config);
-  const body = await signContribution(config, conversation, signer, options);
+  const { conversation: redacted, findings } = redactForSubmission(conversation);
+  const body = await signContribution(config, redacted, signer, options);
   const result = await submit(api, body);
-  checkReceipt(config, result, { contentHash: contentHash(conversation), contributor: body.contributor });
-  return { config, body, result };
+  checkReceipt(config, result, { contentHash: contentHash(redacted), contributor: body.contributor });
+  return { config, body, result, findings };
 }

@@ -96,6 +96,9 @@ def submit(
         conversations = [e.conversation for e in select(entries, every=every, ids=ids or [], titles=titles or [])]
     if proof is not None and (not wait or len(conversations) != 1):
         raise CliError("--proof writes the bundle of one contribution, with --wait")
+    # Personal data never leaves this machine: each conversation is signed and sent redacted.
+    from tally.cli.privacy_commands import redact_before_signing
+    conversations = redact_before_signing(conversations, quiet=as_json)
     results = _send(api, key, conversations, quiet=as_json)
     accepted = [r for r in results if isinstance(r, dict)]
     if as_json:
@@ -249,7 +252,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     unanchored = [e for e in epochs if e["state"] != EpochState.FINAL]
     lag = now - min(e["sealedAt"] for e in unanchored) if unanchored else 0
     report = {"chainId": info.chain_id if info else settings.chain_id, "contract": info.contract if info else None,
-              "rpcUrl": info.rpc_url if info else settings.rpc_url, "pendingContributions": state.pending,
+              "rpcUrl": info.rpc_url if info else settings.rpc_url, "pendingContributions": state.contributions,
               "nextSealAt": sealing["nextSealAt"], "anchoringLagSeconds": lag, "epochs": epochs}
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -261,7 +264,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="machine-readabl
     due = sealing["nextSealAt"]
     when = "nothing pending" if due is None else \
         "next seal due now" if due <= now else f"next seal due in {due - now} s"
-    typer.echo(f"pending contributions: {state.pending} ({when})   anchoring lag: {lag} s")
+    typer.echo(f"pending contributions: {state.contributions} ({when})   anchoring lag: {lag} s")
     typer.echo(f"{'epoch':>5}  {'state':9}  {'log size':>8}  {'points':>10}  transaction")
     for e in epochs:
         typer.echo(f"{e['epoch']:>5}  {e['state']:9}  {e['logSize']:>8}  {e['totalPoints']:>10}  "

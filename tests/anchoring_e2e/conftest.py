@@ -24,7 +24,7 @@ from anchoring.devchain import DEV_FUNDED_KEY, DevChain
 from api.app import ChainInfo, Services, create_app
 from ledger.consent import ConsentPolicy, OperatorSigner, Terms
 from ledger.content import LocalBlockStore
-from ledger.conversation import ConversationError, normalise
+from ledger.conversation import normalise
 from ledger.db import make_engine, make_sessionmaker
 from ledger.eip712 import Domain
 from ledger.epochs import Anchor, seal_epoch
@@ -33,7 +33,7 @@ from ledger.lifecycle import EpochState
 from ledger.migrate import upgrade
 from ledger.models import Epoch
 from tally.client import sign_submission
-from tally.sharegpt import iter_sharegpt
+from tally.sharegpt import distinct_conversations
 from tally.wiring import default_terms
 from tests.api.conftest import OPERATOR_KEY, contributor_key
 from tests.support.anvil import anvil, deploy_for_tests
@@ -76,19 +76,8 @@ class Stack:
 
 
 def real_conversations(count: int, skip: int = 0) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for record_ in iter_sharegpt():
-        try:
-            normalise(record_)
-        except ConversationError:
-            continue
-        if skip:
-            skip -= 1
-            continue
-        out.append(record_)
-        if len(out) == count:
-            break
-    return out
+    """Real ShareGPT conversations Tally accepts: distinct, and no near-duplicate of another."""
+    return distinct_conversations(count, skip=skip)
 
 
 def _stack(db_url: str, tmp_path: Path) -> Iterator[Stack]:

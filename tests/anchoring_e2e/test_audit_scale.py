@@ -19,6 +19,7 @@ from ledger.epochs import Anchor, seal_epoch
 from ledger.intake import Consent, Prepared, Submission, record
 from ledger.migrate import upgrade
 from ledger.models import Epoch
+from tests.support.conversations import passage
 
 pytestmark = pytest.mark.slow
 EPOCHS = 1000
@@ -32,7 +33,8 @@ def test_a_thousand_epochs_audit_in_order_with_progress(sqlite_url: str, tmp_pat
     for n in range(EPOCHS):
         conversation = normalise({"messages": [
             {"role": "user", "content": f"Question {n}: what does epoch sealing guarantee here?"},
-            {"role": "assistant", "content": f"Answer {n}: gap-free indexes and one manifest per epoch."}]})
+            {"role": "assistant", "content": f"Answer {n}: gap-free indexes and one manifest per epoch. "
+                                             f"{passage(str(n))}"}]})
         with sessions() as session, session.begin():
             record(session, [Submission(Prepared.of(conversation),
                                         Consent(f"0x{n % 50 + 1:040x}", n, 1, bytes(32), bytes(65)))],

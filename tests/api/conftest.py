@@ -25,6 +25,7 @@ from ledger.models import Contribution, JournalEntry, JournalTransfer, StoredObj
 from ledger.outbox import OutboxStore
 from tally.client import sign_submission
 from tally.wiring import default_terms
+from tests.support.conversations import passage
 
 OPERATOR_KEY = keys.PrivateKey(bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"))
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -36,10 +37,13 @@ def contributor_key(n: int) -> keys.PrivateKey:
 
 
 def sample_conversation(tag: str = "") -> dict[str, Any]:
+    """A conversation of its own for each tag: a passage drawn by the tag keeps any two apart
+    (Tally refuses near-duplicates), and the same tag gives the same conversation."""
     return {"messages": [
         {"role": "user", "content": f"Explain how an append-only Merkle log proves consistency {tag}"},
         {"role": "assistant", "content": "A consistency proof shows that the old tree is a prefix of the new "
-                                         "one by giving the hashes needed to rebuild both roots."},
+                                         "one by giving the hashes needed to rebuild both roots. Here is a "
+                                         f"worked example with these words: {passage(tag)}."},
     ]}
 
 

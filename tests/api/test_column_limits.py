@@ -25,6 +25,7 @@ from ledger.errors import TallyError
 from ledger.intake import Consent, Prepared, Submission, UnstorableError, record
 from ledger.models import Contribution
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
+from tests.support.conversations import passage
 
 ALICE = contributor_key(1)
 
@@ -93,7 +94,8 @@ def test_a_value_the_database_refuses_fails_its_batch_item_alone(pg_url: str, tm
     intake = api.intake
 
     def submission(model: str, n: int) -> Submission:
-        conversation = Conversation(model, (Message("user", f"question {n}"), Message("assistant", "answer")))
+        conversation = Conversation(model, (Message("user", f"question {n}"),
+                                            Message("assistant", f"answer: {passage(str(n))}")))
         consent = Consent(contributor_key(n).public_key.to_checksum_address(), n, int(api.clock[0]),
                           intake.consent.terms.hash, b"\x01" * 65)
         return Submission(Prepared.of(conversation), consent)

@@ -24,11 +24,11 @@ OPERATION_IDS = {
     "getContributionProof", "getAccount", "listAccountContributions", "getAccountProof",
     "grantPoints", "clawBackPoints", "reportUsage", "listEpochs", "getEpoch", "getEpochManifest",
     "getConsistencyProof", "getIpfsObject", "getConfig", "getTerms", "getMetrics", "getHealth",
-    "getReadiness",
+    "getReadiness", "getAccrualReport",
 }
 
 KEYED = {"eraseContribution": "adminKey", "grantPoints": "adminKey", "clawBackPoints": "adminKey",
-         "reportUsage": "dataConsumerKey"}
+         "reportUsage": "dataConsumerKey", "getAccrualReport": "adminKey"}
 
 # A readiness probe answers 503 with its own JSON (which check failed), not with a problem.
 NOT_PROBLEMS = {("getReadiness", "503")}
@@ -147,6 +147,7 @@ ERRORS = [
     ("getContribution", "get", "/v1/contributions/999999", {}, 404),
     ("grantPoints", "post", f"/v1/accounts/{ADDRESS}/grants", {"json": {"points": "1", "ref": "r"}}, 401),
     ("reportUsage", "post", "/v1/usage", {"json": {"ref": "r", "items": [{"contribution": 1}]}}, 401),
+    ("getAccrualReport", "get", "/v1/admin/accruals", {}, 401),
     ("getAccount", "get", "/v1/accounts/0xnot-an-address", {}, 422),
     ("listEpochs", "get", "/v1/epochs?limit=0", {}, 422),
     ("getIpfsObject", "get", "/ipfs/bafkqaaa", {"headers": {"accept": "application/json"}}, 406),

@@ -202,13 +202,16 @@ def test_the_settings_set_the_limit(db_url: str, tmp_path: Path) -> None:
 
 def test_keyed_operations_declare_the_429_and_its_retry_after(app: FastAPI) -> None:
     document = TestClient(app).get("/openapi.json").json()
-    keyed = {"eraseContribution", "grantPoints", "clawBackPoints", "reportUsage"}
+    keyed = {"eraseContribution", "grantPoints", "clawBackPoints", "reportUsage", "getAccrualReport"}
+    # Submissions are limited per contributor and per client address (ledger.quotas).
+    limited = {"submitContribution", "submitContributionBatch"}
     for item in document["paths"].values():
         for operation in item.values():
             declared = operation["responses"].get("429")
-            if operation["operationId"] not in keyed:
+            if operation["operationId"] not in keyed | limited:
                 assert declared is None, operation["operationId"]
                 continue
             assert declared["content"] == {"application/problem+json": {"schema": PROBLEM_SCHEMA}}
             assert "/problems/rate-limited" in declared["description"] and "Retry-After" in declared["headers"]
-            assert "401" in operation["responses"]  # merged into the route's own answers, not instead of them
+            if operation["operationId"] in keyed:
+                assert "401" in operation["responses"]  # merged into the route's own answers, not instead

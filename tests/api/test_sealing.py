@@ -78,3 +78,17 @@ def test_a_new_leader_keeps_the_schedule_it_reads_from_the_database(api: Api, tm
     # A freshly started leader does not seal at once just because its own timer is new.
     assert leader("new").seal_if_due() is None
     assert api.config["sealing"]["nextSealAt"] >= int(time.time())
+
+
+def test_a_grant_alone_is_sealed_too(api: Api, tmp_path: Path) -> None:
+    jobs = Jobs(sessions=api.intake.sessions, store=LocalBlockStore(api.blocks), anchor=Anchor(31337, "0x" + "5" * 40),
+                leadership=FileLeadership(tmp_path / "leader.lock"), anchorer=None,
+                settings=JobSettings(sealing=SealSchedule(interval=3600, threshold=100)))
+    jobs.keep_leadership()
+    admin = api.client_with(admin_api_key="k" * 32)
+    granted = admin.post(f"/v1/accounts/{ALICE.public_key.to_checksum_address()}/grants",
+                         json={"points": "250", "ref": "launch-bonus"}, headers={"Authorization": "Bearer " + "k" * 32})
+    assert granted.status_code == 201, granted.text
+    config = api.config["sealing"]
+    assert config["pendingContributions"] == 0 and config["nextSealAt"] is not None
+    assert jobs.seal_if_due() == 1  # no contribution pending, yet the grant is sealed

@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ledger.conversation import MAX_CHATGPT_DEPTH
+from ledger.conversation import MAX_CHATGPT_DEPTH, MAX_MODEL_LENGTH
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -161,6 +161,14 @@ def format_cases() -> dict[str, Any]:
         "fmt-model-number": chat("q", model=5), "fmt-model-list": chat("q", model=[]),
         "fmt-model-object": chat("q", model={}), "fmt-model-true": chat("q", model=True),
         "fmt-model-empty": chat("q", model=""), "fmt-model-missing": {"messages": ok},
+        # The limit counts code points: 200 astral characters are 400 UTF-16 units and still fit.
+        "fmt-model-at-limit": chat("q", model="m" * MAX_MODEL_LENGTH),
+        "fmt-model-over-limit": chat("q", model="m" * (MAX_MODEL_LENGTH + 1)),
+        "fmt-model-astral-at-limit": chat("q", model="\U0001f600" * MAX_MODEL_LENGTH),
+        "fmt-model-astral-over-limit": chat("q", model="\U0001f600" * (MAX_MODEL_LENGTH + 1)),
+        "fmt-model-over-limit-before-strip": chat("q", model=" " + "m" * MAX_MODEL_LENGTH + " "),
+        "fmt-model-nfc-shortens": chat("q", model="e\u0301" * MAX_MODEL_LENGTH),
+        "fmt-model-nul": chat("q", model="gpt\x00-4"),
         "fmt-extra-keys": {"messages": [{**ok[0], "name": "x"}, ok[1]], "v": 2, "id": "abc"},
         "fmt-canonical-again": {"v": 1, "model": "m", "messages": ok},
         "fmt-sharegpt-dict": {"conversations": {"a": 1}},
@@ -179,6 +187,12 @@ def format_cases() -> dict[str, Any]:
 def chatgpt_cases() -> dict[str, Any]:
     fixture = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
     cases: dict[str, Any] = {f"gpt-fixture-at-{n}": {**fixture, "current_node": n} for n in fixture["mapping"]}
+    # Without current_node the latest leaf ends the branch; without default_model_slug the last
+    # assistant message's model_slug is the model.
+    cases["gpt-fixture-no-current"] = {k: v for k, v in fixture.items() if k != "current_node"}
+    cases["gpt-fixture-no-model"] = {**fixture, "default_model_slug": None}
+    for n in fixture["mapping"]:
+        cases[f"gpt-fixture-no-model-at-{n}"] = {**fixture, "current_node": n, "default_model_slug": None}
     ua = (msg("user", text("q")), msg("assistant", text("a")))
     cycle = chatgpt(*ua)
     cycle["mapping"]["root"]["parent"] = "m1"
@@ -236,6 +250,37 @@ def chatgpt_cases() -> dict[str, Any]:
         "gpt-metadata-list": chatgpt(msg("user", text("q"), metadata=[1]), msg("assistant", text("a"))),
         "gpt-metadata-string": chatgpt(msg("user", text("q"), metadata="hidden"), msg("assistant", text("a"))),
         "gpt-metadata-null": chatgpt(msg("user", text("q"), metadata=None), msg("assistant", text("a"))),
+        "gpt-audio": chatgpt(msg("user", text({"content_type": "audio_transcription", "text": " said\r\n"})),
+                             msg("assistant", text({"content_type": "audio_transcription", "text": "heard"},
+                                                   {"content_type": "audio_asset_pointer"}))),
+        "gpt-audio-odd-text": chatgpt(msg("user", text(*({"content_type": "audio_transcription", "text": t}
+                                                          for t in ("", None, 5, ["x"], {}, "kept")))),
+                                      msg("assistant", text("a"))),
+        "gpt-audio-case": chatgpt(msg("user", text({"content_type": "Audio_Transcription", "text": "not it"})),
+                                  msg("assistant", text("a"))),
+        "gpt-audio-proto": chatgpt(msg("user", text(json.loads('{"__proto__": {"content_type": '
+                                                               '"audio_transcription"}, "text": "t"}'))),
+                                   msg("assistant", text("a"))),
+        "gpt-audio-surrogate": chatgpt(msg("user", text({"content_type": "audio_transcription", "text": "\ud800"})),
+                                       msg("assistant", text("a"))),
+        "gpt-slug-blank": chatgpt(msg("user", text("q")), msg("assistant", text("a"), metadata={"model_slug": " "}),
+                                  model=None),
+        "gpt-slug-surrogate": chatgpt(msg("user", text("q")),
+                                      msg("assistant", text("a"), metadata={"model_slug": "\ud800"}), model=None),
+        "gpt-slug-and-text-faults": chatgpt(msg("user", text("\ud800")),
+                                            msg("assistant", text("a"), metadata={"model_slug": 5}), model=None),
+        "gpt-slug-and-incomplete": chatgpt(msg("assistant", text("a"), metadata={"model_slug": 5}), model=None),
+        "gpt-slug-inherited": chatgpt(msg("user", text("q")), msg("assistant", text("a"), metadata=json.loads(
+            '{"__proto__": {"model_slug": "x"}}')), model=None),
+        "gpt-slug-on-alias-role": chatgpt(msg("user", text("q")), msg("GPT", text("a"), metadata={"model_slug": "m"}),
+                                          model=None),
+        "gpt-no-current-proto-ids": {k: v for k, v in proto_ids.items() if k != "current_node"},
+        # A key of more digits than Python's int() reads is no array index, and no crash.
+        "gpt-no-current-long-digit-key": {"mapping": {"u": node(msg("user", text("q")), None),
+                                                      "9" * 5000: node(msg("assistant", text("a")), "u")}},
+        # Every node a leaf and none timed: the last key in JavaScript's order ends the branch.
+        "gpt-no-current-index-keys": {"mapping": {"4294967295": node(msg("user", text("q")), None)} | {
+            k: node(msg("assistant", text(k)), "4294967295") for k in ("b", "4294967294", "01", "10", "9", "0", "-1")}},
     }
     for name, value in [("true", True), ("false", False), ("one", 1), ("zero", 0), ("zero-float", 0.0),
                         ("half", 0.5), ("string", "no"), ("empty-string", ""), ("empty-list", []),

@@ -1,14 +1,16 @@
 // Signs and submits conversations with the Tally JS client to a live API, checks every receipt,
 // and provokes the refusals a client must understand.
-// stdin: {api, privateKey, single: [conversation], batch: [conversation]}; stdout: JSON of outcomes.
+// stdin: {api, privateKey, single: [conversation], batch: [conversation], personal: conversation};
+// stdout: JSON of outcomes.
 import { Wallet } from "ethers";
 import {
-  checkReceipt, contentHash, contribute, fetchConfig, fetchTerms, signContribution, submit, submitBatch,
+  checkReceipt, contentHash, contribute, fetchConfig, fetchTerms, publicFindings, signContribution, submit,
+  submitBatch,
 } from "../../clients/js/tally-client.mjs";
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
-const { api, privateKey, single, batch } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+const { api, privateKey, single, batch, personal } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 
 /** The named error an action ends with, or a note that it did not fail. */
 async function caught(action) {
@@ -19,6 +21,7 @@ async function caught(action) {
     const out = { name: error.name, code: error.code };
     if (error.status !== undefined) out.status = error.status;
     if (error.existing !== undefined && error.existing !== null) out.existing = error.existing;
+    if (error.problem?.findings !== undefined) out.findings = error.problem.findings;
     return out;
   }
 }
@@ -89,6 +92,15 @@ try {
   out.otherTerms = await caught(() => fetchTerms(api, { ...config, termsHash: `0x${"00".repeat(32)}` }));
   out.refusedLocally = await caught(() =>
     signContribution(config, { messages: [{ role: "robot", content: "x" }] }, wallet));
+
+  // Personal data: refused as it is (the server runs the same detector), accepted redacted, which
+  // is what contribute signs and sends.
+  out.personalAsIs = await caught(async () => submit(api, await signContribution(config, personal, wallet)));
+  const redacted = await contribute(api, personal, wallet);
+  out.personalRedacted = {
+    contentHash: redacted.result.contentHash, cid: redacted.result.cid, findings: publicFindings(redacted.findings),
+    signedHash: contentHash(redacted.body.conversation),
+  };
 } catch (error) {
   out.failure = String(error?.stack ?? error);
 }

@@ -1,5 +1,5 @@
 // Runs the Tally JS client over many inputs in one node process, for comparison with Python.
-// stdin: {"mode": "hash" | "jcs" | "whitespace" | "unicode", "items"?: [...]}; stdout: JSON.
+// stdin: {"mode": "hash" | "text" | "jcs" | "whitespace" | "unicode", "items"?: [...]}; stdout: JSON.
 import {
   canonicalize, canonicalBytes, ConversationError, contentHash, normaliseText, PYTHON_WHITESPACE, pyStrip,
 } from "../../clients/js/tally-client.mjs";
@@ -19,6 +19,15 @@ function hashes(conversations) {
       return { crash: String(error?.stack ?? error) };
     }
   });
+}
+
+/**
+ * As hashes(), for conversations given as JSON text ({text, path}: the value at `path` in the
+ * parsed text), so that node parses the very bytes Python parsed: numbers such as 1e400, which
+ * Python reads as inf and cannot write back as JSON, arrive as written.
+ */
+function textHashes(items) {
+  return hashes(items.map(({ text, path }) => path.reduce((value, key) => value[key], JSON.parse(text))));
 }
 
 function jcs(values) {
@@ -68,5 +77,7 @@ function unicode() {
   return { changed, extra };
 }
 
-const answer = { hash: () => hashes(items), jcs: () => jcs(items), whitespace, unicode }[mode]();
+const answer = {
+  hash: () => hashes(items), text: () => textHashes(items), jcs: () => jcs(items), whitespace, unicode,
+}[mode]();
 process.stdout.write(JSON.stringify(answer));

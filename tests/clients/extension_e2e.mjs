@@ -1,8 +1,9 @@
 // Drives the unpacked extension in headless Chromium against a live Tally API, as a user would:
 // set the API URL in the options, paste a conversation, agree, submit, read the receipt; submit it
-// again (409); pick one conversation of an export file; paste one the API would refuse.
+// again (409); pick one conversation of an export file; paste one the API would refuse; paste one
+// holding personal data, see it replaced in the preview, submit it redacted.
 // stdin: {chromium, extensionDir, userDataDir, screenshots, api, pasted: {conversation, contentHash},
-//         exportFile, pickIndex, pickedHash, rejected: {conversation, code}}
+//         exportFile, pickIndex, pickedHash, rejected: {conversation, code}, personal: {conversation}}
 // stdout: one JSON object of what the pages showed (tests/clients/test_extension.py checks it).
 import { chromium } from "playwright-core";
 
@@ -91,6 +92,19 @@ try {
     submitDisabled: await page.isDisabled("#submit"),
   };
   await shot(page, "5-rejected");
+
+  // Personal data: the preview says what is replaced and shows the placeholders; that is signed.
+  await page.fill("#conversation", JSON.stringify(input.personal.conversation));
+  await page.waitForSelector("#preview-findings:not([hidden])");
+  output.personal = {
+    findings: await page.textContent("#preview-findings"),
+    messages: await page.$$eval("#preview-messages li", (lis) => lis.map((li) => li.textContent)),
+    previewHash: await page.textContent("#content-hash"),
+  };
+  await page.click("#submit");
+  await page.waitForSelector("#result[data-state=accepted]:not([hidden]), #error:not([hidden])");
+  output.personal.result = await resultOf(page);
+  await shot(page, "6-redacted");
 } catch (error) {
   output.failure = String(error?.stack ?? error);
 } finally {

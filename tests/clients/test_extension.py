@@ -22,10 +22,12 @@ from sqlalchemy import select
 
 from ledger.conversation import content_hash
 from ledger.db import make_engine, make_sessionmaker
-from ledger.models import Contribution
+from ledger.models import Contribution, StoredObject
+from ledger.personal_data import redact_for_submission
 from tests.clients.cases import FIXTURES
 from tests.clients.conftest import EXTENSION, LiveServer, extension_id, needed, require_node, run_node
 from tests.conftest import ROOT
+from tests.support.conversations import passage
 
 pytestmark = pytest.mark.node
 
@@ -52,6 +54,9 @@ def chatgpt_variant(title: str, question: str) -> dict[str, Any]:
     conversation: dict[str, Any] = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
     conversation["title"] = title
     conversation["mapping"]["u2"]["message"]["content"]["parts"] = [question]
+    # An answer of its own: variants of one fixture would be near-duplicates, which Tally refuses.
+    answer = f"It is about 330 metres tall. {passage(question)}"
+    conversation["mapping"]["a2b"]["message"]["content"]["parts"] = [answer]
     return conversation
 
 
@@ -65,6 +70,11 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
               chatgpt_variant("Eiffel Tower, second try", f"How tall is it really? ({tag} b)")]
     export_file = tmp_path / "conversations.json"
     export_file.write_text(json.dumps(export))
+    personal = {"conversations": [
+        {"from": "human", "value": f"Reach me at bo.lund@web.de or +46 70 123 45 67 ({tag})"},
+        {"from": "gpt", "value": "Best not to share those. Is this your token: "
+                                 f"ghp_8Kz3mQ1xV7bN4cL9wE2rT6yU0iO5pA3sD{tag[:4]}?"}]}
+    redacted, _ = redact_for_submission(personal)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     shown = run_node("extension_e2e.mjs", {
@@ -73,6 +83,7 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
         "pasted": {"conversation": pasted}, "exportFile": str(export_file), "pickIndex": 1,
         "pickedHash": content_hash(export[1]),
         "rejected": {"conversation": {"messages": [{"role": "robot", "content": "beep"}]}},
+        "personal": {"conversation": personal},
     }, timeout=120)
 
     assert shown.get("failure") is None, shown["failure"]
@@ -106,8 +117,16 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
     assert shown["rejected"]["message"].startswith("unknown-role: ")
     assert shown["rejected"]["submitDisabled"] is True
 
+    personal_shown = shown["personal"]
+    assert personal_shown["findings"] == ("Personal data replaced before signing: email in message 0, "
+                                          "phone in message 0, secret in message 1.")
+    assert personal_shown["messages"] == [f"{m['role']}{m['content']}" for m in redacted["messages"]]
+    assert "[email]" in personal_shown["messages"][0] and "[secret]" in personal_shown["messages"][1]
+    assert personal_shown["previewHash"] == personal_shown["result"]["contentHash"] == content_hash(redacted)
+    assert personal_shown["result"]["state"] == "accepted"
+
     # The API and the database hold both contributions, consented to by the extension's key.
-    ids = [accepted["id"], picked["id"]]
+    ids = [accepted["id"], picked["id"], personal_shown["result"]["id"]]
     with httpx.Client(base_url=live_server.url) as client:
         for id_ in ids:
             row = client.get(f"/v1/contributions/{id_}").raise_for_status().json()
@@ -118,8 +137,13 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
         with make_sessionmaker(engine)() as session:
             rows = session.scalars(select(Contribution).where(Contribution.id.in_(ids)).order_by(Contribution.id)).all()
             stored = [(r.contributor, "0x" + r.content_hash.hex()) for r in rows]
+            data = session.scalar(select(StoredObject.data).where(StoredObject.cid == rows[-1].cid))
     finally:
         engine.dispose()
-    assert stored == [(address, content_hash(pasted)), (address, content_hash(export[1]))]
+    assert stored == [(address, content_hash(pasted)), (address, content_hash(export[1])),
+                      (address, content_hash(redacted))]
+    # What the server holds of the third is the redacted text: no address, number or token.
+    assert data is not None and b"[email]" in data
+    assert b"bo.lund" not in data and b"70 123" not in data and b"ghp_" not in data
     assert sorted(p.name for p in ARTIFACTS.glob("*.png")) == [
-        "1-options.png", "2-accepted.png", "3-duplicate.png", "4-picked.png", "5-rejected.png"]
+        "1-options.png", "2-accepted.png", "3-duplicate.png", "4-picked.png", "5-rejected.png", "6-redacted.png"]

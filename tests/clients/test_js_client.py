@@ -21,10 +21,12 @@ import rfc8785
 
 from ledger.content import cid_of
 from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise_text
-from tally.sharegpt import DatasetMissingError, iter_sharegpt
+from ledger.personal_data import redact_for_submission
+from tally.sharegpt import DatasetMissingError, distinct_conversations, iter_sharegpt
 from tests.clients.cases import FIXTURES, JCS_VALUES, PYTHON_WHITESPACE, adversarial_cases, depth_cases
 from tests.clients.conftest import LiveServer, needed, run_node
 from tests.conftest import ROOT
+from tests.support.conversations import passage
 
 pytestmark = pytest.mark.node
 
@@ -189,16 +191,20 @@ def test_jcs_matches_the_rfc8785_reference() -> None:
 def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -> None:
     tag = secrets.token_hex(4)  # the session's server is shared with the extension test
     fixture = json.loads((FIXTURES / "chatgpt_regenerated.json").read_text())
+    # An answer of its own: the extension test submits variants of the same fixture to this server.
+    fixture["mapping"]["a2b"]["message"]["content"]["parts"] = [f"About 330 metres. {passage(tag)}"]
     # Text where a naive port would hash differently, so a 201 proves the server agreed.
     tricky = {"messages": [{"role": "Human", "content": f"\x1c\ufeff {tag} e\u0301\r\n\u2028x\U00011382\U000113c9\x85"},
                            {"role": "gpt", "content": "\u0345\u1ae0 ok \ufeff"}], "model": " gpt\u0301 "}
-    distinct: dict[str, dict[str, Any]] = {}
-    for record in sharegpt(200):
-        if "error" not in reference(record):
-            distinct.setdefault(content_hash(record), record)
-    batch = list(distinct.values())[:150]
+    # Distinct and no near-duplicate of each other (ShareGPT holds a few), as Tally requires; the
+    # few holding personal data come redacted, as a client submits them (the last part checks
+    # that the server refuses them as they are).
+    batch = distinct_conversations(150)
+    personal = {"messages": [
+        {"role": "user", "content": f"I am {tag}, write to ana.rossi@gmail.com or call +44 20 7946 1234"},
+        {"role": "assistant", "content": "I will not keep those."}]}
     request = {"api": live_server.url, "privateKey": "0x" + secrets.token_hex(32),
-               "single": [fixture, tricky], "batch": batch}
+               "single": [fixture, tricky], "batch": batch, "personal": personal}
     answer = run_node("client_live.mjs", request, timeout=120)
     assert answer.get("failure") is None, answer.get("failure")
     contributor = answer["contributor"]
@@ -222,6 +228,13 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
     assert answer["foreignReceipt"] == {"name": "ReceiptError", "code": "invalid-receipt"}
     assert answer["otherTerms"] == {"name": "ConfigError", "code": "terms-mismatch"}
     assert answer["refusedLocally"] == {"name": "UnknownRoleError", "code": "unknown-role"}
+    findings = [{"kind": "email", "message": 0}, {"kind": "phone", "message": 0}]
+    assert answer["personalAsIs"] == {"name": "ApiError", "status": 422, "code": "contains-personal-data",
+                                      "findings": findings}
+    submitted, _ = redact_for_submission(personal)
+    assert answer["personalRedacted"]["findings"] == findings
+    assert answer["personalRedacted"]["contentHash"] == answer["personalRedacted"]["signedHash"] == \
+        content_hash(submitted)
 
     with httpx.Client(base_url=live_server.url) as client:
         for conversation in [fixture, tricky, batch[0], batch[-1]]:
@@ -232,6 +245,7 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
     assert stored["model"] == normalise_text(tricky["model"])
     # What the server stored under that CID is the very bytes the JS client hashed.
     assert stored["cid"] == singles[1]["result"]["cid"] == cid_of(canonical_bytes(tricky))
+    assert answer["personalRedacted"]["cid"] == cid_of(canonical_bytes(submitted))
 
 
 def test_the_client_type_checks_against_its_jsdoc() -> None:

@@ -147,6 +147,10 @@ def make_deployment(db_url: str, tmp_path: Path, *, confirmations: int = 1, ipfs
         "TALLY_OPERATOR_KEY": "0x" + "42" * 32, "TALLY_MASTER_KEY": "ab" * 32,
         "TALLY_SEAL_INTERVAL": "1", "TALLY_ANCHOR_INTERVAL": "0.5", "TALLY_STORAGE_INTERVAL": "1",
         "TALLY_CONFIRMATIONS": str(confirmations),
+        # The load generator stands for many contributors and clients behind one address: the
+        # per-contributor and per-client limits (tested in tests/api/test_quotas.py) are off here.
+        "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0", "TALLY_LIMIT_CONTRIBUTOR_REQUESTS_PER_MINUTE": "0",
+        "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "0", "TALLY_LIMIT_POINTS_PER_DAY": "0",
         **({"TALLY_IPFS_URL": ipfs.url, "TALLY_IPFS_TIMEOUT": "5"} if ipfs is not None else {}),
         **(extra_env or {}),
     }

@@ -19,24 +19,21 @@ from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.migrate import upgrade
 from ledger.models import Contribution, Epoch, JournalEntry
+from tests.support.conversations import passage
 
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 ACCOUNTS = [f"0x{i:040x}" for i in range(1, 6)]
 
 
-ANSWER = ("A consistency proof shows that the log of the new epoch extends the log of the old one: it lists "
-          "the hashes of the subtrees that both trees share and of the ones only the new tree has, so that "
-          "a verifier can rebuild the old root and the new root from the same proof and check both against "
-          "what the contract holds. Nothing that was in the log can have been changed or removed.")
-
-
 def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000) -> None:  # type: ignore[no-untyped-def]
     submissions = []
     for i in range(start, start + count):
-        # Real sentences (quality-v2 pays language, not strings of made-up words), each one distinct.
+        # Sentences and a passage of real words (quality-v2 pays language, not strings of made-up
+        # words), the passage its own for each (Tally refuses near-duplicates).
         conversation = normalise({"messages": [
             {"role": "user", "content": f"Question number {i}: how do Merkle consistency proofs work?"},
-            {"role": "assistant", "content": f"Answer {i}: {ANSWER}"}]})
+            {"role": "assistant", "content": f"Answer {i}: the proof lists the hashes that the old tree and the "
+                                             f"new tree share, so that both roots rebuild from it. {passage(str(i))}"}]})
         contributor = ACCOUNTS[i % len(ACCOUNTS)]
         submissions.append(Submission(Prepared.of(conversation),
                                       Consent(contributor, i, now, bytes(32), bytes(65))))

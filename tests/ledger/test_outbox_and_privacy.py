@@ -12,16 +12,18 @@ from ledger.conversation import canonical_bytes, normalise
 from ledger.db import make_engine, make_sessionmaker
 from ledger.intake import Consent, Prepared, Submission, record
 from ledger.migrate import upgrade
-from ledger.models import Contribution, StoredObject
+from ledger.models import Contribution, NearDuplicateBand, StoredObject
 from ledger.outbox import harden, pin_due, storage_state
 from ledger.privacy import ContentErasedError, erase, read_conversation
+from tests.support.conversations import passage
 
 MASTER = bytes(range(32))
 
 
 def conversation(i: int) -> dict[str, object]:
     return {"messages": [{"role": "user", "content": f"What is the privacy policy for item {i}?"},
-                         {"role": "assistant", "content": f"Item {i} is stored encrypted, with its own key."}]}
+                         {"role": "assistant", "content": f"Item {i} is stored encrypted, with its own key: "
+                                                          f"{passage(str(i))}."}]}
 
 
 def submit(sessions, store, count: int, master_key: bytes | None):  # type: ignore[no-untyped-def]
@@ -104,6 +106,10 @@ def test_privacy_mode_stores_ciphertext_and_erasure_shreds_it(ledger_env) -> Non
     with sessions() as session:
         erased = session.get(Contribution, row.id)
         assert erased.wrapped_key is None and erased.erased_at == 300 and erased.points == row.points
+        # Its near-duplicate signature, derived from the text, is forgotten with it.
+        assert erased.near_duplicate_signature is None
+        bands = session.scalars(select(NearDuplicateBand.contribution_id)).all()
+        assert row.id not in bands and outcomes[1][0].id in bands
         with pytest.raises(ContentErasedError):
             read_conversation(store, erased, MASTER)
         other = session.get(Contribution, outcomes[1][0].id)

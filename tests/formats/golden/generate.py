@@ -34,6 +34,7 @@ from ledger.lifecycle import EpochState  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from ledger.models import Contribution, Epoch  # noqa: E402
 from ledger.proofs import BalanceTrees, balance_bundle, contribution_bundle  # noqa: E402
+from tests.support.conversations import passage  # noqa: E402
 
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 CHAIN = ChainInfo(ANCHOR.chain_id, ANCHOR.contract, "http://127.0.0.1:8545", "https://explorer.invalid")
@@ -50,7 +51,8 @@ def conversation(n: int) -> Conversation:
                                     "Explain what an auditor can recompute from the manifests alone."},
         {"role": "assistant", "content": f"Answer {n}: the log only grows, leaves get gap-free indexes in "
                                          "acceptance order, and each manifest names its predecessor's "
-                                         "roots, so replaying the leaves gives every anchored root."}]})
+                                         "roots, so replaying the leaves gives every anchored root. "
+                                         f"Worked example: {passage(str(n))}."}]})
 
 
 def contribute(sessions: Any, store: LocalBlockStore, numbers: range) -> None:

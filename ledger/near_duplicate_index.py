@@ -1,0 +1,104 @@
+"""The near-duplicate check of intake, against the band index every replica shares.
+
+Inside the intake transaction: the submissions' band keys are locked (PostgreSQL: transaction
+advisory locks, taken in key order so two batches cannot deadlock; SQLite: every write
+transaction already holds the database lock), then the contributions sharing a band are read
+with their signatures and compared. Two racing near-copies share a band key almost surely, so
+the second waits for the first to commit and then sees it: they cannot both pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, literal_column, select, values
+from sqlalchemy import types as sqltypes
+from sqlalchemy.orm import Session
+
+from ledger.db import table_of
+from ledger.errors import ConflictError
+from ledger.models import Contribution, NearDuplicateBand
+from ledger.near_duplicates import Signature
+
+NEAR_DUPLICATE_LOCKS = 0x7A11ED
+"""The advisory-lock namespace (classid) of band keys, apart from the sealing and leader locks."""
+
+
+class NearDuplicateError(ConflictError):
+    """Nearly the same text as an accepted contribution (case, spacing, punctuation, a few
+    words or a message changed): refused like an exact duplicate, naming the earlier one."""
+
+    code = "near-duplicate"
+
+    def __init__(self, existing_id: int | None) -> None:
+        where = f"contribution {existing_id}" if existing_id is not None else "an item earlier in this batch"
+        super().__init__(f"this conversation is nearly the same as {where}; nothing was written",
+                         existing=existing_id)
+        self.existing_id = existing_id
+
+
+def _lock(session: Session, keys: Sequence[int]) -> None:
+    if session.get_bind().dialect.name != "postgresql" or not keys:
+        return
+    # The 32-bit objid of the two-key form: two band keys sharing it only wait for each other.
+    objids = sorted({key & 0x7FFFFFFF for key in keys})
+    table = values(literal_column("objid", sqltypes.Integer), name="objids").data([(o,) for o in objids])
+    session.execute(select(func.pg_advisory_xact_lock(NEAR_DUPLICATE_LOCKS, table.c.objid))
+                    .order_by(table.c.objid))
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An accepted contribution a submission nearly duplicates (``exact``: same contentHash)."""
+
+    existing_id: int
+    exact: bool
+
+
+def near_duplicate_refusals(
+    session: Session, items: Sequence[tuple[Signature, bytes]],
+) -> list[Match | NearDuplicateError | None]:
+    """For each (signature, contentHash), in batch order: the accepted contribution it matches
+    (exactly, or nearly), a refusal if it nearly duplicates an earlier item of the same batch,
+    else None. Locks the band keys first."""
+    signatures = [sig for sig, _ in items]
+    keys = [sig.band_keys() for sig in signatures]
+    every_key = sorted({k for item in keys for k in item})
+    if not every_key:
+        return []
+    _lock(session, every_key)
+    known: dict[int, tuple[Signature, bytes]] = {}
+    by_key: dict[int, list[int]] = {}
+    for key, row_id, stored, content_hash in session.execute(
+        select(NearDuplicateBand.key, Contribution.id, Contribution.near_duplicate_signature,
+               Contribution.content_hash)
+        .join(Contribution, Contribution.id == NearDuplicateBand.contribution_id)
+        .where(NearDuplicateBand.key.in_(every_key))
+    ):
+        if stored is not None:
+            known[row_id] = (Signature.from_bytes(stored), content_hash)
+            by_key.setdefault(key, []).append(row_id)
+    refusals: list[Match | NearDuplicateError | None] = []
+    for i, ((sig, content_hash), item_keys) in enumerate(zip(items, keys, strict=True)):
+        candidates = sorted({row_id for k in item_keys for row_id in by_key.get(k, ())})
+        exact = next((row_id for row_id in candidates if known[row_id][1] == content_hash), None)
+        near = next((row_id for row_id in candidates if sig.is_near_duplicate_of(known[row_id][0])), None)
+        if exact is not None:
+            refusals.append(Match(exact, exact=True))
+        elif near is not None:
+            refusals.append(Match(near, exact=False))
+        elif any(refusals[j] is None and sig.is_near_duplicate_of(signatures[j]) for j in range(i)):
+            refusals.append(NearDuplicateError(None))
+        else:
+            refusals.append(None)
+    return refusals
+
+
+def index_bands(session: Session, rows: Sequence[Contribution]) -> None:
+    """Add the band keys of freshly inserted contributions (their ids assigned) to the index."""
+    band_rows = [{"key": key, "contribution_id": row.id}
+                 for row in rows if row.near_duplicate_signature is not None
+                 for key in sorted(set(Signature.from_bytes(row.near_duplicate_signature).band_keys()))]
+    if band_rows:
+        session.execute(insert(table_of(NearDuplicateBand)), band_rows)

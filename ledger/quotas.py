@@ -1,0 +1,132 @@
+"""Limits per contributor and per client address, enforced through the database.
+
+Every replica counts in the same tables, so the limits hold for a deployment, not a process:
+requests per minute per contributor (a batch counts once) and per client address, accepted
+contributions per hour and points per UTC day per contributor. Going over is a 429
+``rate-limited`` with ``Retry-After``, and nothing is written. A limit of 0 is off.
+
+Counters are fixed windows (the minute ``now // 60``), kept in ``rate_counters`` and incremented
+with one upsert; contributions and points are counted from the contributions themselves. Inside
+the intake transaction the contributors' counts are serialised by advisory locks (PostgreSQL) or
+the write lock (SQLite), so two replicas cannot both accept the 200th contribution of an hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ledger.errors import RateLimitedError
+from ledger.models import Contribution, RateCounter
+
+QUOTA_LOCKS = 0x7A11C0
+"""The advisory-lock namespace (classid) of contributors, apart from the other Tally locks."""
+
+DAY = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    contributor_requests_per_minute: int = 20
+    contributions_per_hour: int = 200
+    points_per_day: int = 5_000
+    client_requests_per_minute: int = 120
+
+    @classmethod
+    def off(cls) -> Quotas:
+        return cls(0, 0, 0, 0)
+
+    def as_json(self) -> dict[str, dict[str, int]]:
+        """``limits.perContributor`` and ``limits.perClient`` of ``GET /v1/config`` (0: no limit)."""
+        return {
+            "perContributor": {"requestsPerMinute": self.contributor_requests_per_minute,
+                               "contributionsPerHour": self.contributions_per_hour,
+                               "pointsPerDay": self.points_per_day},
+            "perClient": {"requestsPerMinute": self.client_requests_per_minute},
+        }
+
+
+def count_request(session: Session, scope: str, subject: str, now: int) -> int:
+    """Add one to ``subject``'s requests in the current minute; the count so far, this one included."""
+    window = now // 60
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(RateCounter).values(scope=scope, subject=subject, window=window, count=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["scope", "subject", "window"], set_={"count": RateCounter.count + 1})
+    return int(session.execute(statement.returning(RateCounter.count)).scalar_one())
+
+
+def prune_counters(session: Session, now: int) -> None:
+    """Forget the counters of minutes gone by (the leader's storage job runs this)."""
+    session.execute(delete(RateCounter).where(RateCounter.window < now // 60 - 1))
+
+
+def check_client(session: Session, quotas: Quotas, client: str, now: int) -> None:
+    """Count a request from a client address, refusing it past the per-client limit."""
+    limit = quotas.client_requests_per_minute
+    if limit and count_request(session, "client", client, now) > limit:
+        raise RateLimitedError(f"more than {limit} requests a minute from this client address",
+                               retry_after=60 - now % 60)
+
+
+def _lock(session: Session, contributors: Sequence[str]) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for objid in sorted({int.from_bytes(hashlib.sha256(c.encode()).digest()[:4], "big") >> 1 for c in contributors}):
+        session.execute(select(func.pg_advisory_xact_lock(QUOTA_LOCKS, objid)))
+
+
+def contributor_refusals(session: Session, quotas: Quotas, items: Sequence[tuple[str, int]],
+                         now: int) -> list[RateLimitedError | None]:
+    """For each (contributor, points) of a request, in order: the refusal past a contributor's
+    limit, or None. Counts the request once per contributor; call inside the intake transaction."""
+    contributors = sorted({c for c, _ in items})
+    if not contributors or quotas == Quotas.off():
+        return [None] * len(items)
+    _lock(session, contributors)
+    over_requests = set()
+    if quotas.contributor_requests_per_minute:
+        for c in contributors:
+            if count_request(session, "contributor", c, now) > quotas.contributor_requests_per_minute:
+                over_requests.add(c)
+    day_start = now - now % DAY
+    hour: dict[str, tuple[int, int]] = {}
+    day: dict[str, int] = {}
+    for c, count, oldest in session.execute(
+        select(Contribution.contributor, func.count(), func.min(Contribution.accepted_at))
+        .where(Contribution.contributor.in_(contributors), Contribution.accepted_at > now - 3600)
+        .group_by(Contribution.contributor)
+    ):
+        hour[c] = (int(count), int(oldest))
+    for c, points in session.execute(
+        select(Contribution.contributor, func.sum(Contribution.points))
+        .where(Contribution.contributor.in_(contributors), Contribution.accepted_at >= day_start)
+        .group_by(Contribution.contributor)
+    ):
+        day[c] = int(points or 0)
+    refusals: list[RateLimitedError | None] = []
+    for contributor, points in items:
+        count, oldest = hour.get(contributor, (0, now))
+        if contributor in over_requests:
+            refusals.append(RateLimitedError(
+                f"more than {quotas.contributor_requests_per_minute} requests a minute from {contributor}",
+                retry_after=60 - now % 60))
+        elif quotas.contributions_per_hour and count >= quotas.contributions_per_hour:
+            refusals.append(RateLimitedError(
+                f"{contributor} contributed {count} conversations in the last hour, the most allowed",
+                retry_after=max(1, oldest + 3600 - now)))
+        elif quotas.points_per_day and day.get(contributor, 0) + points > quotas.points_per_day:
+            refusals.append(RateLimitedError(
+                f"{contributor} would pass {quotas.points_per_day} points today (UTC)",
+                retry_after=day_start + DAY - now))
+        else:
+            hour[contributor] = (count + 1, min(oldest, now))
+            day[contributor] = day.get(contributor, 0) + points
+            refusals.append(None)
+    return refusals

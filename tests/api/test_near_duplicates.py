@@ -1,0 +1,75 @@
+"""Near-duplicates at the API: refused with 409 near-duplicate naming the earlier contribution,
+nothing written, in a batch too, and two racing near-copies on PostgreSQL cannot both pass."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import TallyError
+from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
+
+ALICE, BOB = contributor_key(0), contributor_key(1)
+
+
+def near_copy(conversation: dict[str, Any]) -> dict[str, Any]:
+    """The same conversation, upper-cased with a word added: a farmer's second submission."""
+    messages = [{**m, "content": m["content"].upper()} for m in conversation["messages"]]
+    messages[-1]["content"] += " INDEED"
+    return {"messages": messages}
+
+
+def test_a_near_copy_is_refused_naming_the_original_and_writes_nothing(api: Api) -> None:
+    original = sample_conversation("original")
+    first = api.client.post("/v1/contributions", json=api.signed(original, ALICE, nonce=1))
+    assert first.status_code == 201, first.text
+    before = api.counts()
+    again = api.client.post("/v1/contributions", json=api.signed(near_copy(original), BOB, nonce=1))
+    assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
+    problem = again.json()
+    assert problem["type"] == "/problems/near-duplicate" and problem["existing"] == first.json()["id"]
+    assert api.counts() == before
+    # The exact copy stays an exact duplicate, and another conversation is still welcome.
+    exact = api.client.post("/v1/contributions", json=api.signed(original, BOB, nonce=2))
+    assert exact.json()["type"] == "/problems/duplicate-contribution"
+    other = api.client.post("/v1/contributions", json=api.signed(sample_conversation("other"), BOB, nonce=3))
+    assert other.status_code == 201, other.text
+
+
+def test_a_batch_refuses_near_copies_of_the_ledger_and_of_its_own_items(api: Api) -> None:
+    original = sample_conversation("in the ledger")
+    assert api.client.post("/v1/contributions", json=api.signed(original, ALICE, nonce=1)).status_code == 201
+    fresh = sample_conversation("fresh")
+    items = [api.signed(near_copy(original), BOB, nonce=1), api.signed(fresh, BOB, nonce=2),
+             api.signed(near_copy(fresh), BOB, nonce=3), api.signed(sample_conversation("third"), BOB, nonce=4)]
+    body = api.client.post("/v1/contributions:batch", json={"items": items}).json()
+    assert [r["status"] for r in body["results"]] == [409, 201, 409, 201]
+    assert body["results"][0]["problem"]["type"] == "/problems/near-duplicate"
+    assert body["results"][2]["problem"]["existing"] is None  # nearly the item before it, in this batch
+
+
+def test_racing_near_copies_on_postgresql_cannot_both_pass(pg_url: str, tmp_path: Path) -> None:
+    api = build_api(pg_url, tmp_path)
+    original = sample_conversation("raced")
+    copies = [original] + [{"messages": [*original["messages"][:-1], {
+        "role": "assistant", "content": original["messages"][-1]["content"] + f" ({n})"}]} for n in range(7)]
+    bodies = [api.signed(c, contributor_key(10 + n), nonce=n) for n, c in enumerate(copies)]
+    start = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def race(body: dict[str, Any]) -> None:
+        start.wait()
+        try:
+            api.intake.submit(body)  # each in its own transaction, as two server processes would
+            statuses.append(201)
+        except TallyError as refusal:
+            statuses.append(refusal.status)
+
+    threads = [threading.Thread(target=race, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [409] * (len(bodies) - 1)
+    assert api.counts()[0] == 1

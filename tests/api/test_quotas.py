@@ -1,0 +1,113 @@
+"""Limits per contributor and per client address (ledger.quotas): 429 rate-limited with
+Retry-After past each, nothing written, published in /v1/config, and shared by two server
+processes on one PostgreSQL database."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+from ledger.quotas import Quotas
+from tally.client import sign_submission
+from tests.api.conftest import OPERATOR_KEY, Api, contributor_key, sample_conversation
+from tests.support.server import API_ONLY, tally_server
+
+ALICE, BOB = contributor_key(0), contributor_key(1)
+
+
+def limited(api: Api, **limits: int) -> Api:
+    """The API with only the given limits on (the rest 0: off)."""
+    api.intake.quotas = replace(Quotas.off(), **limits)
+    return api
+
+
+def post(api: Api, tag: str, key=ALICE, nonce: int = 0) -> httpx.Response:  # type: ignore[no-untyped-def]
+    return api.client.post("/v1/contributions", json=api.signed(sample_conversation(tag), key, nonce=nonce))
+
+
+def assert_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json()["type"] == "/problems/rate-limited"
+    assert 1 <= int(response.headers["Retry-After"]) == response.json()["retryAfter"]
+
+
+def test_contributions_per_hour(api: Api) -> None:
+    limited(api, contributions_per_hour=2)
+    assert [post(api, f"h{n}", nonce=n).status_code for n in range(2)] == [201, 201]
+    before = api.counts()
+    assert_limited(post(api, "h2", nonce=2))
+    assert api.counts() == before
+    assert post(api, "bob", BOB, nonce=1).status_code == 201  # another contributor is not held back
+
+
+def test_points_per_day(api: Api) -> None:
+    first = post(api, "p0", nonce=0)
+    points = int(first.json()["points"])
+    limited(api, points_per_day=points + points // 2)
+    before = api.counts()
+    assert_limited(post(api, "p1", nonce=1))  # would pass the day's points
+    assert api.counts() == before
+
+
+def test_requests_per_minute_per_contributor_a_batch_counting_once(api: Api) -> None:
+    limited(api, contributor_requests_per_minute=2)
+    batch = [api.signed(sample_conversation(f"b{n}"), ALICE, nonce=10 + n) for n in range(5)]
+    answer = api.client.post("/v1/contributions:batch", json={"items": batch}).json()
+    assert answer["accepted"] == 5  # one request, five items
+    assert post(api, "r1", nonce=1).status_code == 201
+    assert_limited(post(api, "r2", nonce=2))
+
+
+def test_requests_per_minute_per_client_address(api: Api) -> None:
+    limited(api, client_requests_per_minute=2)
+    assert post(api, "c0", ALICE, 0).status_code == 201
+    assert post(api, "c1", BOB, 0).status_code == 201
+    assert_limited(post(api, "c2", contributor_key(2), 0))  # any contributor, this address
+    # A refused request counts too: a client cannot probe past the limit with bad bodies.
+    assert api.client.post("/v1/contributions", json={}).status_code == 429
+
+
+def test_the_limits_are_published(api: Api) -> None:
+    limited(api, contributor_requests_per_minute=20, contributions_per_hour=200, points_per_day=5000,
+            client_requests_per_minute=120)
+    limits = api.config["limits"]
+    assert limits["perContributor"] == {"requestsPerMinute": 20, "contributionsPerHour": 200, "pointsPerDay": 5000}
+    assert limits["perClient"] == {"requestsPerMinute": 120}
+
+
+def test_two_server_processes_share_the_limits(pg_url: str, tmp_path: Path) -> None:
+    env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
+           "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "3", "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
+        config = httpx.get(a + "/v1/config").json()
+        assert config["limits"]["perContributor"]["contributionsPerHour"] == 3
+        statuses = []
+        for n in range(6):
+            body = sign_submission(config, sample_conversation(f"two-{n}"), ALICE, nonce=n,
+                                   issued_at=int(time.time()))
+            statuses.append(httpx.post((a, b)[n % 2] + "/v1/contributions", json=body).status_code)
+    assert statuses == [201, 201, 201, 429, 429, 429]
+
+
+def test_the_accrual_report_shows_the_top_accounts_and_where_they_came_from(api: Api) -> None:
+    for n in range(3):
+        assert post(api, f"alice-{n}", ALICE, n).status_code == 201
+    assert post(api, "bob-0", BOB, 0).status_code == 201
+    key = "a" * 32
+    admin = api.client_with(admin_api_key=key)
+    assert admin.get("/v1/admin/accruals").status_code == 401
+    report = admin.get("/v1/admin/accruals", params={"since": 0, "limit": 5},
+                       headers={"Authorization": f"Bearer {key}"}).json()
+    first, second = report["accounts"]
+    assert first["account"] == ALICE.public_key.to_checksum_address() and first["contributions"] == 3
+    assert int(first["points"]) > int(second["points"]) and second["contributions"] == 1
+    # The test client's address, as the API saw it.
+    assert first["clients"] == [{"address": "testclient", "contributions": 3}]
+    later = admin.get("/v1/admin/accruals", params={"since": int(api.clock[0]) + 3600},
+                      headers={"Authorization": f"Bearer {key}"}).json()
+    assert later["accounts"] == []
