@@ -32,8 +32,9 @@ def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000
         # words), the passage its own for each (Tally refuses near-duplicates).
         conversation = normalise({"messages": [
             {"role": "user", "content": f"Question number {i}: how do Merkle consistency proofs work?"},
-            {"role": "assistant", "content": f"Answer {i}: the proof lists the hashes that the old tree and the "
-                                             f"new tree share, so that both roots rebuild from it. {passage(str(i))}"}]})
+            {"role": "assistant", "content": f"Answer {i}: the proof lists the hashes that the old tree and "
+                                             "the new tree share, so that both roots rebuild from it. "
+                                             f"{passage(str(i))}"}]})
         contributor = ACCOUNTS[i % len(ACCOUNTS)]
         submissions.append(Submission(Prepared.of(conversation),
                                       Consent(contributor, i, now, bytes(32), bytes(65))))
