@@ -6,9 +6,11 @@ connection at module level: callers create an engine from a URL and pass session
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event, func, select
+from sqlalchemy import MetaData, Table, event, func, literal_column, select, values
+from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -79,3 +81,17 @@ def serialise(session: Session, key: int) -> None:
     lock; SQLite needs nothing: every transaction is BEGIN IMMEDIATE and holds the write lock."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def serialise_each(session: Session, namespace: int, objids: Iterable[int]) -> None:
+    """Hold a lock per 32-bit ``objid`` in ``namespace`` until the transaction ends: PostgreSQL's
+    two-key advisory locks, all in one statement and in ascending order, so that two
+    transactions locking overlapping sets cannot deadlock. SQLite needs nothing (see
+    ``serialise``). Two objids differ in their low 31 bits or share a lock (a wait, never an error)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ordered = sorted({objid & 0x7FFFFFFF for objid in objids})
+    if not ordered:
+        return
+    table = values(literal_column("objid", sqltypes.Integer), name="objids").data([(o,) for o in ordered])
+    session.execute(select(func.pg_advisory_xact_lock(namespace, table.c.objid)).order_by(table.c.objid))

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, literal_column, select, values
-from sqlalchemy import types as sqltypes
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ledger.db import table_of
+from ledger.db import serialise_each, table_of
 from ledger.errors import ConflictError
 from ledger.models import Contribution, NearDuplicateBand
 from ledger.near_duplicates import Signature
@@ -38,16 +37,6 @@ class NearDuplicateError(ConflictError):
         self.existing_id = existing_id
 
 
-def _lock(session: Session, keys: Sequence[int]) -> None:
-    if session.get_bind().dialect.name != "postgresql" or not keys:
-        return
-    # The 32-bit objid of the two-key form: two band keys sharing it only wait for each other.
-    objids = sorted({key & 0x7FFFFFFF for key in keys})
-    table = values(literal_column("objid", sqltypes.Integer), name="objids").data([(o,) for o in objids])
-    session.execute(select(func.pg_advisory_xact_lock(NEAR_DUPLICATE_LOCKS, table.c.objid))
-                    .order_by(table.c.objid))
-
-
 @dataclass(frozen=True, slots=True)
 class Match:
     """An accepted contribution a submission nearly duplicates (``exact``: same contentHash)."""
@@ -67,7 +56,7 @@ def near_duplicate_refusals(
     every_key = sorted({k for item in keys for k in item})
     if not every_key:
         return []
-    _lock(session, every_key)
+    serialise_each(session, NEAR_DUPLICATE_LOCKS, every_key)
     known: dict[int, tuple[Signature, bytes]] = {}
     by_key: dict[int, list[int]] = {}
     for key, row_id, stored, content_hash in session.execute(

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ledger.db import serialise_each
 from ledger.errors import RateLimitedError
 from ledger.models import Contribution, RateCounter
 
@@ -75,13 +76,6 @@ def check_client(session: Session, quotas: Quotas, client: str, now: int) -> Non
                                retry_after=60 - now % 60)
 
 
-def _lock(session: Session, contributors: Sequence[str]) -> None:
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for objid in sorted({int.from_bytes(hashlib.sha256(c.encode()).digest()[:4], "big") >> 1 for c in contributors}):
-        session.execute(select(func.pg_advisory_xact_lock(QUOTA_LOCKS, objid)))
-
-
 def contributor_refusals(session: Session, quotas: Quotas, items: Sequence[tuple[str, int]],
                          now: int) -> list[RateLimitedError | None]:
     """For each (contributor, points) of a request, in order: the refusal past a contributor's
@@ -89,7 +83,8 @@ def contributor_refusals(session: Session, quotas: Quotas, items: Sequence[tuple
     contributors = sorted({c for c, _ in items})
     if not contributors or quotas == Quotas.off():
         return [None] * len(items)
-    _lock(session, contributors)
+    serialise_each(session, QUOTA_LOCKS,
+                   (int.from_bytes(hashlib.sha256(c.encode()).digest()[:4], "big") for c in contributors))
     over_requests = set()
     if quotas.contributor_requests_per_minute:
         for c in contributors:
