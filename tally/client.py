@@ -117,11 +117,7 @@ def submit_conversation(
             response = client.post("/v1/contributions", json=body)
     except httpx.HTTPError as exc:
         raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
-    if response.status_code >= 500:
-        raise ApiUnreachableError(_problem_text(response))
-    if response.status_code != 201:
-        raise SubmitError(_problem_text(response))
-    result: dict[str, Any] = response.json()
+    result = _answer(response, 201)
     check_receipt(config, result)
     return result
 
@@ -159,12 +155,8 @@ def submit_conversations(
 
 
 def _post_batch(client: httpx.Client, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    response = client.post("/v1/contributions:batch", json={"items": bodies})
-    if response.status_code >= 500:
-        raise ApiUnreachableError(_problem_text(response))
-    if response.status_code != 200:
-        raise SubmitError(_problem_text(response))
-    answers: list[dict[str, Any]] = response.json()["results"]
+    answers: list[dict[str, Any]] = _answer(client.post("/v1/contributions:batch", json={"items": bodies}),
+                                            200)["results"]
     return answers
 
 
@@ -181,6 +173,12 @@ def _batch_result(config: dict[str, Any], answer: dict[str, Any]) -> dict[str, A
 def contribution_state(api_url: str, key: int | str, timeout: float = 30.0) -> dict[str, Any]:
     """``GET /v1/contributions/{id or contentHash}``."""
     return _get_json(api_url, f"/v1/contributions/{key}", timeout)
+
+
+def balance_bundle(api_url: str, account: str, epoch: int | None = None, timeout: float = 60.0) -> dict[str, Any]:
+    """``GET /v1/accounts/{address}/proof``: an account's balance bundle (the latest final epoch
+    unless ``epoch``)."""
+    return _get_json(api_url, f"/v1/accounts/{account}/proof" + (f"?epoch={epoch}" if epoch else ""), timeout)
 
 
 def proof_bundle(api_url: str, contribution_id: int | str, timeout: float = 60.0) -> dict[str, Any]:
@@ -224,9 +222,15 @@ def _get_json(api_url: str, path: str, timeout: float) -> dict[str, Any]:
         response = httpx.get(base + path, timeout=timeout)
     except httpx.HTTPError as exc:
         raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
+    return _answer(response, 200)
+
+
+def _answer(response: httpx.Response, expected: int) -> dict[str, Any]:
+    """The JSON body of an answer with the ``expected`` status; a 5xx is the API being
+    unavailable (exit 3), any other status a refusal (exit 2), its problem in the message."""
     if response.status_code >= 500:
         raise ApiUnreachableError(_problem_text(response))
-    if response.status_code != 200:
+    if response.status_code != expected:
         raise SubmitError(_problem_text(response))
     body: dict[str, Any] = response.json()
     return body

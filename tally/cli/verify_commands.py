@@ -60,27 +60,14 @@ def verify_account(
     address: Annotated[str, typer.Argument(help="the account to check", parser=address_value)],
     api: Annotated[str, typer.Option(help="Tally API base URL (only to fetch the proof)", parser=url_value)],
     rpc: Annotated[str, typer.Option(help="JSON-RPC URL of the chain", parser=url_value)],
-    epoch: Annotated[int | None, typer.Option(help="epoch to check (default: latest final)")] = None,
+    epoch: Annotated[int | None, typer.Option(help="epoch to check (default: latest final)", min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Fetch an account's balance proof and check it against the chain."""
-    import httpx
-
     from anchoring.verify import verify_balance
-    from tally.client import ApiUnreachableError
+    from tally.client import balance_bundle
 
-    params = {"epoch": epoch} if epoch else {}
-    try:
-        response = httpx.get(f"{api.rstrip('/')}/v1/accounts/{address}/proof", params=params, timeout=60)
-    except httpx.HTTPError as exc:
-        raise ApiUnreachableError(f"cannot reach {api}: {exc}") from None
-    if response.status_code != 200:
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = response.text[:200]
-        raise CliError(f"the API answered {response.status_code}: {detail}")
-    bundle = response.json()
+    bundle = balance_bundle(api, address, epoch)
     report_checks(lambda: verify_balance(bundle, rpc), as_json)
 
 

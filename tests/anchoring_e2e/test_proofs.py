@@ -118,7 +118,7 @@ def test_verify_account_fetches_from_the_api_and_checks_against_the_chain(stack:
     ok = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT)
     assert ok.returncode == 0 and "every check passed" in ok.stdout, ok.stdout + ok.stderr
     nobody = subprocess.run([*cli[:5], "0x" + "ab" * 20, *cli[6:]], capture_output=True, text=True, cwd=ROOT)
-    assert nobody.returncode == ExitCode.BAD_INPUT and nobody.stderr.startswith("tally: error: the API answered 404")
+    assert nobody.returncode == ExitCode.BAD_INPUT and nobody.stderr.startswith("tally: error: 404 Not found")
 
 
 def test_a_contribution_reads_pending_then_sealed_then_anchored(stack: Stack, served) -> None:  # type: ignore[no-untyped-def]
