@@ -56,7 +56,7 @@ class Index:
             self.bands[key].append(len(self.signatures))
         self.signatures.append(sig)
 
-    def match(self, sig: Signature, exclude: set[int] = frozenset()) -> int | None:  # type: ignore[assignment]
+    def match(self, sig: Signature, exclude: frozenset[int] | set[int] = frozenset()) -> int | None:
         candidates = {i for key in sig.band_keys() for i in self.bands.get(key, ())} - exclude
         return next((i for i in sorted(candidates) if sig.is_near_duplicate_of(self.signatures[i])), None)
 

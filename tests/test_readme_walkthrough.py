@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.support.server import ROOT, free_port
+from tests.support.server import ROOT, free_port, stop_group
 
 WALKTHROUGH_DEADLINE = 120.0
 """Seconds from a ready server to an audited, verified contribution (what the README promises)."""
@@ -76,12 +75,7 @@ def test_the_readme_walkthrough_reaches_a_verified_contribution(tmp_path: Path) 
         assert elapsed < WALKTHROUGH_DEADLINE, f"the walkthrough took {elapsed:.0f} s"
         assert (clone / "proof.json").is_file() and (clone / ".tally" / "tally.db").is_file()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server, timeout=20)
         log.close()
 
 

@@ -180,11 +180,11 @@ def _wait_and_verify(api: str, contribution: dict[str, Any], conversation: objec
 
 
 def _program() -> str:
-    """The command as the user typed it (``.venv/bin/tally`` or ``tally``), for the next step."""
+    """The command as the user typed it (``.venv/bin/tally``), for the next step; else ``tally``."""
     import sys
 
-    typed = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "tally" else "tally"
-    return typed if "/" not in typed or not Path(typed).is_absolute() else "tally"
+    typed = Path(sys.argv[0]) if sys.argv else Path("tally")
+    return str(typed) if typed.name == "tally" and not typed.is_absolute() else "tally"
 
 
 @app.command()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,13 +56,19 @@ def tally_server(home: Path, *, workers: int = 1, env: dict[str, str] | None = N
             time.sleep(0.2)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         log.close()
+
+
+def stop_group(process: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """SIGTERM a process started in a session of its own, and its children; SIGKILL them if
+    they are not gone within ``timeout`` seconds."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 class ServerProcess:
