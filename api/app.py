@@ -8,7 +8,10 @@ path, wrong method, a query parameter out of range) are turned into the same kin
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -37,12 +40,23 @@ DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeoutError)
 has no connection to give: an outage, answered 503 like any other ``UnavailableError``."""
 
 
-def create_app(services: Services, *, cors_origins: list[str] | None = None) -> FastAPI:
+def create_app(services: Services, *, cors_origins: list[str] | None = None,
+               request_threads: int | None = None) -> FastAPI:
+    """The app; ``request_threads`` sets how many threads run the blocking parts of requests
+    (the database's pool is sized to match; AnyIO's default is 40)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if request_threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads
+        yield
+
     app = FastAPI(
         title="Tally",
         version="1",
         summary="Rewards for contributed AI conversations, anchored on-chain.",
         docs_url="/docs",
+        lifespan=lifespan,
     )
     app.state.services = services
     if cors_origins:

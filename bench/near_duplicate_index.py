@@ -24,10 +24,10 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.conversation import normalise
-from ledger.db import make_engine, make_sessionmaker
+from ledger.db import make_engine, make_sessionmaker, serialise_each
 from ledger.migrate import upgrade
 from ledger.models import Contribution
-from ledger.near_duplicate_index import near_duplicate_refusals
+from ledger.near_duplicate_index import near_duplicate_locks, near_duplicate_refusals
 from ledger.near_duplicates import signature
 from tally.sharegpt import distinct_conversations
 from tests.support.postgres import temporary_database
@@ -77,10 +77,11 @@ def main() -> None:
                 session.rollback()
             started = time.perf_counter()
             sig = signature(conversation)
-            item = (sig, bytes(32))
+            item = (sig, tuple(sig.band_keys()), bytes(32))
             compute.append(time.perf_counter() - started)
             with sessions() as session, session.begin():
                 started = time.perf_counter()
+                serialise_each(session, near_duplicate_locks([item[1]]))
                 near_duplicate_refusals(session, [item])
                 lookup.append(time.perf_counter() - started)
                 session.rollback()

@@ -18,7 +18,7 @@ from typing import Protocol
 from eth_keys.datatypes import PrivateKey
 
 from ledger import eip712
-from ledger.encoding import DECIMAL_PATTERN, HASH_PATTERN, SIGNATURE_PATTERN, hex0x, parse_address
+from ledger.encoding import DECIMAL_PATTERN, HASH_PATTERN, SIGNATURE_PATTERN, checksum, hex0x, parse_address
 from ledger.errors import ErrorCategory, InvalidFieldError, InvalidInputError, TallyError
 
 SUBMISSION_FIELDS = ("contributor", "conversation", "nonce", "issuedAt", "termsHash", "signature")
@@ -168,8 +168,9 @@ class ConsentPolicy:
         """The consent, once the EIP-712 Contribution signature recovers to the contributor."""
         digest = self.domain.contribution_digest(submission.contributor, content_hash, self.terms.hash,
                                                  submission.nonce, submission.issued_at)
-        signer = eip712.recover(digest, submission.signature)
-        if signer != submission.contributor:
+        signer_bytes = eip712.recover_address(digest, submission.signature)
+        if signer_bytes != bytes.fromhex(submission.contributor[2:]):
+            signer = checksum(hex0x(signer_bytes))
             raise SignerMismatchError(
                 f"the signature recovers to {signer}, not to the contributor {submission.contributor}, "
                 f"for contentHash {hex0x(content_hash)}", contentHash=hex0x(content_hash))

@@ -6,11 +6,11 @@ connection at module level: callers create an engine from a URL and pass session
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event, func, literal_column, select, values
-from sqlalchemy import types as sqltypes
+from sqlalchemy import MetaData, Table, event, func, select, text
 from sqlalchemy.engine import Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -60,19 +60,46 @@ def _begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` with the settings Tally relies on for that backend."""
+POOL_HEADROOM = 4
+"""Connections beyond the request threads: the jobs of a worker that leads, and a request's
+second session (the per-client count) while its first is being returned."""
+
+
+def make_engine(url: str, *, threads: int = 20, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` with the settings Tally relies on for that backend.
+
+    PostgreSQL: a pool as large as the threads that use it (``threads`` plus ``POOL_HEADROOM``)
+    and never larger, so that no request opens a session of its own under load (a new
+    PostgreSQL session costs a process fork and a few milliseconds of the server's CPU). No
+    ping before each checkout, which costs a round trip on every request: a connection the
+    server dropped fails its first statement instead, SQLAlchemy then discards the whole pool,
+    and that one request is answered 503 (``api.app``'s ``DATABASE_DOWN``)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", threads + POOL_HEADROOM)
+    kwargs.setdefault("max_overflow", 0)
     return create_engine(url, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def one_statement(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for work of one statement, which is then its own transaction: on PostgreSQL the
+    connection is in autocommit, saving the BEGIN and COMMIT round trips; on SQLite it runs in a
+    transaction as usual (BEGIN IMMEDIATE, then COMMIT)."""
+    with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+        else:
+            with session.begin():
+                yield session
 
 
 def serialise(session: Session, key: int) -> None:
@@ -83,15 +110,31 @@ def serialise(session: Session, key: int) -> None:
         session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
-def serialise_each(session: Session, namespace: int, objids: Iterable[int]) -> None:
-    """Hold a lock per 32-bit ``objid`` in ``namespace`` until the transaction ends: PostgreSQL's
-    two-key advisory locks, all in one statement and in ascending order, so that two
-    transactions locking overlapping sets cannot deadlock. SQLite needs nothing (see
-    ``serialise``). Two objids differ in their low 31 bits or share a lock (a wait, never an error)."""
+LockKey = tuple[int, int]
+"""A PostgreSQL two-key advisory lock: (namespace, objid), each a signed 32-bit integer."""
+
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(l.namespace, l.objid)"
+    " FROM unnest(CAST(:namespaces AS integer[]), CAST(:objids AS integer[])) AS l(namespace, objid)"
+    " ORDER BY l.namespace, l.objid"
+)
+"""One statement for any number of locks, its text the same whatever their number (so the
+driver and the server prepare it once); PostgreSQL evaluates a volatile select list after the
+sort, so the locks are taken in the order of the keys."""
+
+
+def lock_key(namespace: int, objid: int) -> LockKey:
+    """The lock of ``objid`` in ``namespace``; two objids differing only above their low 31 bits
+    share a lock (a wait, never an error)."""
+    return namespace, objid & 0x7FFFFFFF
+
+
+def serialise_each(session: Session, keys: Iterable[LockKey]) -> None:
+    """Hold each (namespace, objid) lock until the transaction ends: PostgreSQL's two-key advisory
+    locks, all in one statement and in ascending order, so that two transactions locking
+    overlapping sets cannot deadlock. SQLite needs nothing (see ``serialise``)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    ordered = sorted({objid & 0x7FFFFFFF for objid in objids})
-    if not ordered:
-        return
-    table = values(literal_column("objid", sqltypes.Integer), name="objids").data([(o,) for o in ordered])
-    session.execute(select(func.pg_advisory_xact_lock(namespace, table.c.objid)).order_by(table.c.objid))
+    ordered = sorted(set(keys))
+    if ordered:
+        session.execute(_LOCK_KEYS, {"namespaces": [n for n, _ in ordered], "objids": [o for _, o in ordered]})

@@ -15,7 +15,7 @@ from eth_keys.datatypes import PrivateKey, Signature
 from eth_keys.exceptions import BadSignature
 from tiny_keccak import keccak256 as keccak
 
-from ledger.encoding import checksum
+from ledger.encoding import checksum, hex0x
 from ledger.errors import InvalidInputError
 
 DOMAIN_NAME = "Tally"
@@ -153,9 +153,13 @@ def parse_signature(signature: bytes) -> Signature:
 
 def recover(digest: bytes, signature: bytes) -> str:
     """The checksummed address that signed ``digest``."""
+    return checksum(hex0x(recover_address(digest, signature)))
+
+
+def recover_address(digest: bytes, signature: bytes) -> bytes:
+    """The 20 bytes of the address that signed ``digest``: what intake compares, with no EIP-55."""
     try:
-        public_key = parse_signature(signature).recover_public_key_from_msg_hash(digest)
-        return str(public_key.to_checksum_address())
+        return bytes(parse_signature(signature).recover_public_key_from_msg_hash(digest).to_canonical_address())
     except BadSignature as exc:
         raise SignatureError("the signature does not recover to a public key") from exc
 

@@ -23,13 +23,19 @@ from ledger import journal
 from ledger.consent import Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, canonical_bytes, normalise
-from ledger.db import table_of
+from ledger.db import one_statement, serialise_each, table_of
 from ledger.errors import ConflictError, InvalidInputError, RateLimitedError, TallyError
 from ledger.models import Contribution, StoredObject
-from ledger.near_duplicate_index import Match, NearDuplicateError, index_bands, near_duplicate_refusals
+from ledger.near_duplicate_index import (
+    Match,
+    NearDuplicateError,
+    index_bands,
+    near_duplicate_locks,
+    near_duplicate_refusals,
+)
 from ledger.near_duplicates import Signature, signature
 from ledger.personal_data import PersonalDataMode, refuse_personal_data
-from ledger.quotas import Quotas, check_client, contributor_refusals
+from ledger.quotas import Quotas, check_client, contributor_locks, contributor_refusals
 from ledger.scoring import Score, score
 
 __all__ = [
@@ -89,17 +95,23 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A normalised conversation with its canonical bytes and hash, computed once."""
+    """A normalised conversation with everything intake computes from its text, computed once
+    and before any transaction opens: its canonical bytes and hash, its near-duplicate signature
+    and band keys, and its score."""
 
     conversation: Conversation
     canonical: bytes
     content_hash: bytes
     near_duplicate: Signature
+    band_keys: tuple[int, ...]
+    score: Score
 
     @classmethod
     def of(cls, conversation: Conversation) -> Prepared:
         data = canonical_bytes(conversation)
-        return cls(conversation, data, hashlib.sha256(data).digest(), signature(conversation))
+        near_duplicate = signature(conversation)
+        return cls(conversation, data, hashlib.sha256(data).digest(), near_duplicate,
+                   tuple(near_duplicate.band_keys()), score(conversation))
 
 
 def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
@@ -188,9 +200,16 @@ def record(
     # refusal after the rollback.
     refusals: list[Refusal | None] = [*screen(session, submissions)] if screened else [None] * len(submissions)
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
-    # Near-duplicates (ledger.near_duplicate_index), with the band keys locked until the commit.
-    matches = near_duplicate_refusals(
-        session, [(submissions[i].prepared.near_duplicate, submissions[i].prepared.content_hash) for i in fresh])
+    # Every lock the checks below need, in one statement: the near-duplicate band keys
+    # (ledger.near_duplicate_index) and the contributors of the limits (ledger.quotas), held
+    # until the commit.
+    serialise_each(session, [
+        *near_duplicate_locks(submissions[i].prepared.band_keys for i in fresh),
+        *contributor_locks(quotas, {submissions[i].consent.contributor for i in fresh}),
+    ])
+    matches = near_duplicate_refusals(session, [
+        (submissions[i].prepared.near_duplicate, submissions[i].prepared.band_keys,
+         submissions[i].prepared.content_hash) for i in fresh])
     for i, match in zip(fresh, matches, strict=True):
         if isinstance(match, Match):
             refusals[i] = DuplicateContributionError(match.existing_id) if match.exact \
@@ -198,9 +217,9 @@ def record(
         elif match is not None:
             refusals[i] = match
     fresh = [i for i in fresh if refusals[i] is None]
-    scores = {i: score(submissions[i].prepared.conversation) for i in fresh}
+    scores = {i: submissions[i].prepared.score for i in fresh}
     if quotas is not None:
-        # Per-contributor limits (ledger.quotas), on the points these would earn; locked to the commit.
+        # Per-contributor limits, on the points these would earn.
         over = contributor_refusals(session, quotas, [(submissions[i].consent.contributor, scores[i].points)
                                                       for i in fresh], now)
         for i, over_limit in zip(fresh, over, strict=True):
@@ -222,16 +241,16 @@ def record(
     for i, cid in zip(fresh, cids, strict=True):
         rows[i].cid = cid
     if not screened:
-        _insert(session, [(rows[i], stored[i]) for i in fresh], now)
+        _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys) for i in fresh], now)
         return [refusal if refusal is not None else (rows[i], scores[i]) for i, refusal in enumerate(refusals)]
     try:
         with session.begin_nested():
-            _insert(session, [(rows[i], stored[i]) for i in fresh], now)
+            _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys) for i in fresh], now)
     except (IntegrityError, DataError):
         for i in fresh:
             try:
                 with session.begin_nested():
-                    _insert(session, [(rows[i], stored[i])], now)
+                    _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys)], now)
             except DataError:
                 refusals[i] = UnstorableError()
             except IntegrityError:
@@ -278,11 +297,12 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
 _COLUMNS = [c.key for c in table_of(Contribution).columns if c.key != "id"]
 
 
-def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int) -> None:
-    """Insert contribution rows, their stored objects and their accruals in a few statements."""
+def _insert(session: Session, items: list[tuple[Contribution, bytes, Sequence[int]]], now: int) -> None:
+    """Insert contribution rows, their stored objects, their accruals and their band keys in a
+    few statements."""
     if not items:
         return
-    rows = [row for row, _ in items]
+    rows = [row for row, _, _ in items]
     table = table_of(Contribution)
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
@@ -293,14 +313,14 @@ def _insert(session: Session, items: list[tuple[Contribution, bytes]], now: int)
     session.execute(insert(table_of(StoredObject)), [
         {"cid": row.cid, "kind": "contribution", "size": len(data), "data": data, "created_at": now,
          "pin_attempts": 0, "next_pin_at": now}
-        for row, data in items
+        for row, data, _ in items
     ])
     journal.accrue_many(
         session,
         [(row.contributor, row.points, f"contribution:{row.id}", row.id) for row in rows],
         created_at=now,
     )
-    index_bands(session, rows)
+    index_bands(session, [(row.id, keys) for row, _, keys in items])
 
 
 def accept_one(
@@ -386,7 +406,7 @@ class Intake:
         request counts too); raise RateLimitedError past the per-client limit."""
         if self.quotas is None or not self.quotas.client_requests_per_minute:
             return
-        with self.sessions() as session, session.begin():
+        with one_statement(self.sessions) as session:
             check_client(session, self.quotas, client, int(self.clock()))
 
     @property

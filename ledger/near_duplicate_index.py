@@ -9,13 +9,13 @@ the second waits for the first to commit and then sees it: they cannot both pass
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from ledger.db import serialise_each, table_of
+from ledger.db import LockKey, lock_key, table_of
 from ledger.errors import ConflictError
 from ledger.models import Contribution, NearDuplicateBand
 from ledger.near_duplicates import Signature
@@ -45,18 +45,22 @@ class Match:
     exact: bool
 
 
+def near_duplicate_locks(band_keys: Iterable[Sequence[int]]) -> list[LockKey]:
+    """The locks ``near_duplicate_refusals`` needs held for submissions with these band keys."""
+    return [lock_key(NEAR_DUPLICATE_LOCKS, key) for keys in band_keys for key in keys]
+
+
 def near_duplicate_refusals(
-    session: Session, items: Sequence[tuple[Signature, bytes]],
+    session: Session, items: Sequence[tuple[Signature, Sequence[int], bytes]],
 ) -> list[Match | NearDuplicateError | None]:
-    """For each (signature, contentHash), in batch order: the accepted contribution it matches
-    (exactly, or nearly), a refusal if it nearly duplicates an earlier item of the same batch,
-    else None. Locks the band keys first."""
-    signatures = [sig for sig, _ in items]
-    keys = [sig.band_keys() for sig in signatures]
+    """For each (signature, its band keys, contentHash), in batch order: the accepted
+    contribution it matches (exactly, or nearly), a refusal if it nearly duplicates an earlier
+    item of the same batch, else None. Call with ``near_duplicate_locks`` held (``serialise_each``)."""
+    signatures = [sig for sig, _, _ in items]
+    keys = [item_keys for _, item_keys, _ in items]
     every_key = sorted({k for item in keys for k in item})
     if not every_key:
         return []
-    serialise_each(session, NEAR_DUPLICATE_LOCKS, every_key)
     known: dict[int, tuple[Signature, bytes]] = {}
     by_key: dict[int, list[int]] = {}
     for key, row_id, stored, content_hash in session.execute(
@@ -69,7 +73,7 @@ def near_duplicate_refusals(
             known[row_id] = (Signature.from_bytes(stored), content_hash)
             by_key.setdefault(key, []).append(row_id)
     refusals: list[Match | NearDuplicateError | None] = []
-    for i, ((sig, content_hash), item_keys) in enumerate(zip(items, keys, strict=True)):
+    for i, (sig, item_keys, content_hash) in enumerate(items):
         candidates = sorted({row_id for k in item_keys for row_id in by_key.get(k, ())})
         exact = next((row_id for row_id in candidates if known[row_id][1] == content_hash), None)
         near = next((row_id for row_id in candidates if sig.is_near_duplicate_of(known[row_id][0])), None)
@@ -84,10 +88,8 @@ def near_duplicate_refusals(
     return refusals
 
 
-def index_bands(session: Session, rows: Sequence[Contribution]) -> None:
-    """Add the band keys of freshly inserted contributions (their ids assigned) to the index."""
-    band_rows = [{"key": key, "contribution_id": row.id}
-                 for row in rows if row.near_duplicate_signature is not None
-                 for key in sorted(set(Signature.from_bytes(row.near_duplicate_signature).band_keys()))]
+def index_bands(session: Session, items: Sequence[tuple[int, Sequence[int]]]) -> None:
+    """Add freshly inserted contributions, (id, band keys), to the index."""
+    band_rows = [{"key": key, "contribution_id": row_id} for row_id, keys in items for key in sorted(set(keys))]
     if band_rows:
         session.execute(insert(table_of(NearDuplicateBand)), band_rows)

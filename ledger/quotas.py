@@ -14,7 +14,7 @@ the write lock (SQLite), so two replicas cannot both accept the 200th contributi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ledger.db import serialise_each
+from ledger.db import LockKey, lock_key, table_of
 from ledger.errors import RateLimitedError
 from ledger.models import Contribution, RateCounter
 
@@ -57,10 +57,11 @@ def count_request(session: Session, scope: str, subject: str, now: int) -> int:
     """Add one to ``subject``'s requests in the current minute; the count so far, this one included."""
     window = now // 60
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(RateCounter).values(scope=scope, subject=subject, window=window, count=1)
+    table = table_of(RateCounter)  # a Core statement: the ORM's bulk path costs more than the upsert
+    statement = insert(table).values(scope=scope, subject=subject, window=window, count=1)
     statement = statement.on_conflict_do_update(
-        index_elements=["scope", "subject", "window"], set_={"count": RateCounter.count + 1})
-    return int(session.execute(statement.returning(RateCounter.count)).scalar_one())
+        index_elements=["scope", "subject", "window"], set_={"count": table.c.count + 1})
+    return int(session.execute(statement.returning(table.c.count)).scalar_one())
 
 
 def prune_counters(session: Session, now: int) -> None:
@@ -76,34 +77,43 @@ def check_client(session: Session, quotas: Quotas, client: str, now: int) -> Non
                                retry_after=60 - now % 60)
 
 
+def contributor_locks(quotas: Quotas | None, contributors: Iterable[str]) -> list[LockKey]:
+    """The locks ``contributor_refusals`` needs held for these contributors (none without limits)."""
+    if quotas is None or quotas == Quotas.off():
+        return []
+    return [lock_key(QUOTA_LOCKS, int.from_bytes(hashlib.sha256(c.encode()).digest()[:4], "big"))
+            for c in contributors]
+
+
 def contributor_refusals(session: Session, quotas: Quotas, items: Sequence[tuple[str, int]],
                          now: int) -> list[RateLimitedError | None]:
     """For each (contributor, points) of a request, in order: the refusal past a contributor's
-    limit, or None. Counts the request once per contributor; call inside the intake transaction."""
+    limit, or None. Counts the request once per contributor; call inside the intake transaction
+    with ``contributor_locks`` held (``ledger.db.serialise_each``)."""
     contributors = sorted({c for c, _ in items})
     if not contributors or quotas == Quotas.off():
         return [None] * len(items)
-    serialise_each(session, QUOTA_LOCKS,
-                   (int.from_bytes(hashlib.sha256(c.encode()).digest()[:4], "big") for c in contributors))
     over_requests = set()
     if quotas.contributor_requests_per_minute:
         for c in contributors:
             if count_request(session, "contributor", c, now) > quotas.contributor_requests_per_minute:
                 over_requests.add(c)
     day_start = now - now % DAY
+    hour_start = now - 3600 + 1  # accepted_at > now - 3600
+    in_hour = Contribution.accepted_at >= hour_start
     hour: dict[str, tuple[int, int]] = {}
     day: dict[str, int] = {}
-    for c, count, oldest in session.execute(
-        select(Contribution.contributor, func.count(), func.min(Contribution.accepted_at))
-        .where(Contribution.contributor.in_(contributors), Contribution.accepted_at > now - 3600)
+    # The hour's count and the day's points in one statement, over the rows of whichever began first.
+    for c, count, oldest, points in session.execute(
+        select(Contribution.contributor, func.count().filter(in_hour),
+               func.min(Contribution.accepted_at).filter(in_hour),
+               func.sum(Contribution.points).filter(Contribution.accepted_at >= day_start))
+        .where(Contribution.contributor.in_(contributors),
+               Contribution.accepted_at >= min(day_start, hour_start))
         .group_by(Contribution.contributor)
     ):
-        hour[c] = (int(count), int(oldest))
-    for c, points in session.execute(
-        select(Contribution.contributor, func.sum(Contribution.points))
-        .where(Contribution.contributor.in_(contributors), Contribution.accepted_at >= day_start)
-        .group_by(Contribution.contributor)
-    ):
+        if count:
+            hour[c] = (int(count), int(oldest))
         day[c] = int(points or 0)
     refusals: list[RateLimitedError | None] = []
     for contributor, points in items:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    request_threads: int = Field(
+        default=20, ge=1, le=200,
+        description="threads serving requests in each worker; its database pool holds as many connections")
     log_level: str = "info"
 
     @field_validator("home")

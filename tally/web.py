@@ -29,4 +29,5 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
 
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:
-    return create_app(build_services(settings, ledger, chain), cors_origins=settings.cors_origins)
+    return create_app(build_services(settings, ledger, chain), cors_origins=settings.cors_origins,
+                      request_threads=settings.request_threads)

@@ -78,7 +78,7 @@ def open_ledger(settings: Settings, *, existing: bool = False) -> Ledger:
     if existing:
         engine, sessions = open_existing_database(settings)
     else:
-        engine = make_engine(settings.db_url)
+        engine = make_engine(settings.db_url, threads=settings.request_threads)
         sessions = make_sessionmaker(engine)
     unsynced = LocalBlockStore(settings.blocks_dir, fsync=False)
     return Ledger(engine, sessions, LocalBlockStore(settings.blocks_dir), unsynced, OutboxStore(unsynced, sessions))
