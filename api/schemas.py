@@ -412,6 +412,9 @@ class Config(BaseModel):
     personalData: Literal["refuse", "accept"] = Field(
         description="refuse: a submission that still holds personal data is a 422 contains-personal-data "
                     "(clients redact before signing); accept: this server takes it as it is")
+    nearDuplicates: Literal["refuse", "accept"] = Field(
+        description="refuse: a submission nearly the same as an accepted contribution is a 409 near-duplicate; "
+                    "accept: this server takes it (and does not index it)")
     scorer: ScorerTerms
 
 

@@ -102,16 +102,17 @@ class Prepared:
     conversation: Conversation
     canonical: bytes
     content_hash: bytes
-    near_duplicate: Signature
+    near_duplicate: Signature | None
+    """None where near-duplicates are accepted: nothing to check, nothing to index."""
     band_keys: tuple[int, ...]
     score: Score
 
     @classmethod
-    def of(cls, conversation: Conversation) -> Prepared:
+    def of(cls, conversation: Conversation, *, near_duplicates: bool = True) -> Prepared:
         data = canonical_bytes(conversation)
-        near_duplicate = signature(conversation)
+        near_duplicate = signature(conversation) if near_duplicates else None
         return cls(conversation, data, hashlib.sha256(data).digest(), near_duplicate,
-                   tuple(near_duplicate.band_keys()), score(conversation))
+                   tuple(near_duplicate.band_keys()) if near_duplicate else (), score(conversation))
 
 
 def find_by_hash(session: Session, content_hash: bytes) -> Contribution | None:
@@ -207,10 +208,11 @@ def record(
         *near_duplicate_locks(submissions[i].prepared.band_keys for i in fresh),
         *contributor_locks(quotas, {submissions[i].consent.contributor for i in fresh}),
     ])
+    checked = [i for i in fresh if submissions[i].prepared.near_duplicate is not None]
     matches = near_duplicate_refusals(session, [
-        (submissions[i].prepared.near_duplicate, submissions[i].prepared.band_keys,
-         submissions[i].prepared.content_hash) for i in fresh])
-    for i, match in zip(fresh, matches, strict=True):
+        (signature, submissions[i].prepared.band_keys, submissions[i].prepared.content_hash)
+        for i in checked if (signature := submissions[i].prepared.near_duplicate) is not None])
+    for i, match in zip(checked, matches, strict=True):
         if isinstance(match, Match):
             refusals[i] = DuplicateContributionError(match.existing_id) if match.exact \
                 else NearDuplicateError(match.existing_id)
@@ -286,7 +288,7 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
         scorer_version=result.version,
         accepted_at=now,
         receipt_signature=receipt,
-        near_duplicate_signature=prepared.near_duplicate.to_bytes(),
+        near_duplicate_signature=prepared.near_duplicate.to_bytes() if prepared.near_duplicate else None,
         client_address=submission.client[:64] if submission.client else None,
         wrapped_key=None,
         encrypted=False,
@@ -387,6 +389,7 @@ class Intake:
         clock: Callable[[], float] = time.time,
         master_key: bytes | None = None,
         personal_data: PersonalDataMode = "refuse",
+        near_duplicates: bool = True,
         quotas: Quotas | None = None,
     ) -> None:
         self.sessions = sessions
@@ -400,6 +403,8 @@ class Intake:
         # Privacy mode when set: conversations are stored encrypted (see ledger.content.envelope).
         self._master_key = master_key
         self.personal_data: PersonalDataMode = personal_data
+        # Whether a near-duplicate of an accepted contribution is refused (ledger.near_duplicates).
+        self.near_duplicates = near_duplicates
 
     def count_client_request(self, client: str) -> None:
         """Count a submission request from a client address (its own transaction, so a refused
@@ -417,7 +422,7 @@ class Intake:
         """Every check that needs no database: the consent's fields, the conversation, the signer,
         and that the conversation holds no personal data."""
         signed = self.consent.parse(body, now)
-        prepared = Prepared.of(normalise(signed.conversation))
+        prepared = Prepared.of(normalise(signed.conversation), near_duplicates=self.near_duplicates)
         submission = Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
         if self.personal_data == "refuse":
             # Clients redact before signing, so this finds only what a client left in: refused

@@ -60,7 +60,7 @@ def near_duplicate_refusals(
     keys = [item_keys for _, item_keys, _ in items]
     every_key = sorted({k for item in keys for k in item})
     if not every_key:
-        return []
+        return [None] * len(items)
     known: dict[int, tuple[Signature, bytes]] = {}
     by_key: dict[int, list[int]] = {}
     for key, row_id, stored, content_hash in session.execute(

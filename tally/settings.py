@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # A submission that still holds personal data (ledger.personal_data) is refused, unless this
     # is "accept": for a deployment that takes data whose personal parts it handles itself.
     pii: Literal["refuse", "accept"] = Field(default="refuse", description="TALLY_PII: refuse or accept")
+    # A submission nearly the same as an accepted contribution (ledger.near_duplicates) is
+    # refused, unless this is "accept"; what is accepted meanwhile is not indexed either.
+    near_duplicates: Literal["refuse", "accept"] = Field(
+        default="refuse", description="TALLY_NEAR_DUPLICATES: refuse or accept")
     # Limits per contributor and per client address, shared by every replica through the database
     # (ledger.quotas); 0 turns one off. Published at GET /v1/config (limits).
     limit_contributor_requests_per_minute: int = Field(default=20, ge=0)

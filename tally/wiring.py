@@ -109,6 +109,7 @@ def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake
                       max_batch_body_bytes=settings.max_batch_body_bytes),
         master_key=master_key(settings),
         personal_data=settings.pii,
+        near_duplicates=settings.near_duplicates == "refuse",
         quotas=settings.quotas,
     )
 

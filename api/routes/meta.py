@@ -52,6 +52,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
             now=time.time()),
         "storage": {"ipfsPinning": services.ipfs_pinning},
         "personalData": intake.personal_data,
+        "nearDuplicates": "refuse" if intake.near_duplicates else "accept",
         "scorer": {"version": SCORER_VERSION, "rulesHash": rules_hash(SCORER_VERSION)},
     }
 

@@ -4,10 +4,16 @@ nothing written, in a batch too, and two racing near-copies on PostgreSQL cannot
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from ledger.errors import TallyError
+from ledger.intake import Intake
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
 
 ALICE, BOB = contributor_key(0), contributor_key(1)
@@ -73,3 +79,36 @@ def test_racing_near_copies_on_postgresql_cannot_both_pass(pg_url: str, tmp_path
         t.join()
     assert sorted(statuses) == [201] + [409] * (len(bodies) - 1)
     assert api.counts()[0] == 1
+
+
+def test_accept_mode_takes_near_copies_leaves_them_out_of_the_index_and_config_says_so(
+        api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import func, select
+
+    from ledger.models import NearDuplicateBand
+    from tally.settings import Settings
+
+    assert api.config["nearDuplicates"] == "refuse"
+    intake = api.intake
+    accepting = Intake(sessions=intake.sessions, store=intake.store, consent=intake.consent, signer=intake.signer,
+                       limits=intake.limits, clock=intake.clock, near_duplicates=False)
+    client = TestClient(create_app(replace(api.services, intake=accepting)))
+    assert client.get("/v1/config").json()["nearDuplicates"] == "accept"
+    original = sample_conversation("accepted twice")
+    assert api.client.post("/v1/contributions", json=api.signed(original, ALICE, nonce=1)).status_code == 201
+    with intake.sessions() as session:
+        indexed = session.scalar(select(func.count()).select_from(NearDuplicateBand))
+    copy = client.post("/v1/contributions", json=api.signed(near_copy(original), BOB, nonce=1))
+    assert copy.status_code == 201, copy.text
+    with intake.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(NearDuplicateBand)) == indexed
+    # An exact copy is still refused: the contentHash is unique whatever the mode.
+    assert client.post("/v1/contributions", json=api.signed(original, BOB, nonce=2)).status_code == 409
+
+    monkeypatch.setenv("TALLY_HOME", str(tmp_path / "home"))
+    assert Settings().near_duplicates == "refuse"
+    monkeypatch.setenv("TALLY_NEAR_DUPLICATES", "accept")
+    assert Settings().near_duplicates == "accept"
+    monkeypatch.setenv("TALLY_NEAR_DUPLICATES", "sometimes")
+    with pytest.raises(ValueError, match="refuse"):
+        Settings()
