@@ -113,7 +113,7 @@ def serialise(session: Session, key: int) -> None:
 LockKey = tuple[int, int]
 """A PostgreSQL two-key advisory lock: (namespace, objid), each a signed 32-bit integer."""
 
-_LOCK_KEYS = text(
+LOCK_KEYS_STATEMENT = text(
     "SELECT pg_advisory_xact_lock(l.namespace, l.objid)"
     " FROM unnest(CAST(:namespaces AS integer[]), CAST(:objids AS integer[])) AS l(namespace, objid)"
     " ORDER BY l.namespace, l.objid"
@@ -137,4 +137,4 @@ def serialise_each(session: Session, keys: Iterable[LockKey]) -> None:
         return
     ordered = sorted(set(keys))
     if ordered:
-        session.execute(_LOCK_KEYS, {"namespaces": [n for n, _ in ordered], "objids": [o for _, o in ordered]})
+        session.execute(LOCK_KEYS_STATEMENT, {"namespaces": [n for n, _ in ordered], "objids": [o for _, o in ordered]})

@@ -213,11 +213,7 @@ def record(
         (signature, submissions[i].prepared.band_keys, submissions[i].prepared.content_hash)
         for i in checked if (signature := submissions[i].prepared.near_duplicate) is not None])
     for i, match in zip(checked, matches, strict=True):
-        if isinstance(match, Match):
-            refusals[i] = DuplicateContributionError(match.existing_id) if match.exact \
-                else NearDuplicateError(match.existing_id)
-        elif match is not None:
-            refusals[i] = match
+        refusals[i] = refusal_of(match)
     fresh = [i for i in fresh if refusals[i] is None]
     scores = {i: submissions[i].prepared.score for i in fresh}
     if quotas is not None:
@@ -227,21 +223,8 @@ def record(
         for i, over_limit in zip(fresh, over, strict=True):
             refusals[i] = over_limit
         fresh = [i for i in fresh if refusals[i] is None]
-    rows = {i: _row(submissions[i], scores[i], sign_receipt, now) for i in fresh}
-    stored: dict[int, bytes] = {}
-    for i in fresh:
-        if master_key is None:
-            stored[i] = submissions[i].prepared.canonical
-        else:
-            # Privacy mode: what is stored (and later pinned) is an envelope under a fresh key.
-            stored[i], rows[i].wrapped_key = envelope.seal(submissions[i].prepared.canonical, master_key)
-            rows[i].encrypted = True
-    # The bytes travel in the same transaction as the rows (stored_objects), so an acknowledged
-    # contribution is durable with the commit. The store only names them (ledger.outbox's
-    # OutboxStore writes no file; a plain blockstore may write blocks a rollback leaves orphaned).
-    cids = store.put_many([stored[i] for i in fresh])
-    for i, cid in zip(fresh, cids, strict=True):
-        rows[i].cid = cid
+    rows, stored = built_rows(submissions, fresh, store=store, sign_receipt=sign_receipt, now=now,
+                              master_key=master_key)
     if not screened:
         _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys) for i in fresh], now)
         return [refusal if refusal is not None else (rows[i], scores[i]) for i, refusal in enumerate(refusals)]
@@ -267,6 +250,46 @@ def record(
             refusal = DuplicateContributionError(first.id) if first.id else refusal
         outcomes.append(refusal if refusal is not None else (rows[i], scores[i]))
     return outcomes
+
+
+def refusal_of(match: Match | NearDuplicateError | None) -> IntakeError | NearDuplicateError | None:
+    """What the near-duplicate check's answer refuses: an exact match is a duplicate."""
+    if isinstance(match, Match):
+        return DuplicateContributionError(match.existing_id) if match.exact else NearDuplicateError(match.existing_id)
+    return match
+
+
+def built_rows(
+    submissions: Sequence[Submission], indexes: Sequence[int], *, store: ContentStore, sign_receipt: SignReceipt,
+    now: int, master_key: bytes | None,
+) -> tuple[dict[int, Contribution], dict[int, bytes]]:
+    """The contribution rows of the submissions at ``indexes``, receipts signed, and the bytes
+    each stores: the canonical bytes, or in privacy mode an envelope under a fresh key."""
+    rows = {i: _row(submissions[i], submissions[i].prepared.score, sign_receipt, now) for i in indexes}
+    stored: dict[int, bytes] = {}
+    for i in indexes:
+        if master_key is None:
+            stored[i] = submissions[i].prepared.canonical
+        else:
+            stored[i], rows[i].wrapped_key = envelope.seal(submissions[i].prepared.canonical, master_key)
+            rows[i].encrypted = True
+    # The bytes travel in the same transaction as the rows (stored_objects), so an acknowledged
+    # contribution is durable with the commit. The store only names them (ledger.outbox's
+    # OutboxStore writes no file; a plain blockstore may write blocks a rollback leaves orphaned).
+    for i, cid in zip(indexes, store.put_many([stored[i] for i in indexes]), strict=True):
+        rows[i].cid = cid
+    return rows, stored
+
+
+def stored_object_row(cid: str, data: bytes, now: int) -> dict[str, object]:
+    """A contribution's bytes in ``stored_objects``, due for pinning at once."""
+    return {"cid": cid, "kind": "contribution", "size": len(data), "data": data, "created_at": now,
+            "pin_attempts": 0, "next_pin_at": now}
+
+
+def accrual_of(row: Contribution) -> tuple[str, int, str, int]:
+    """The accrual of an inserted contribution, for ``journal.accrue_many``."""
+    return row.contributor, row.points, f"contribution:{row.id}", row.id
 
 
 def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: int) -> Contribution:
@@ -312,16 +335,8 @@ def _insert(session: Session, items: list[tuple[Contribution, bytes, Sequence[in
     ).scalars().all()
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
-    session.execute(insert(table_of(StoredObject)), [
-        {"cid": row.cid, "kind": "contribution", "size": len(data), "data": data, "created_at": now,
-         "pin_attempts": 0, "next_pin_at": now}
-        for row, data, _ in items
-    ])
-    journal.accrue_many(
-        session,
-        [(row.contributor, row.points, f"contribution:{row.id}", row.id) for row in rows],
-        created_at=now,
-    )
+    session.execute(insert(table_of(StoredObject)), [stored_object_row(row.cid, data, now) for row, data, _ in items])
+    journal.accrue_many(session, [accrual_of(row) for row in rows], created_at=now)
     index_bands(session, [(row.id, keys) for row, _, keys in items])
 
 
@@ -338,6 +353,12 @@ def accept_one(
     client: str | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
+    if sessions.kw["bind"].dialect.name == "postgresql":
+        # Imported here: ledger.intake_postgresql builds on this module's rows and refusals.
+        from ledger.intake_postgresql import accept_pipelined
+
+        return accept_pipelined(sessions, Submission(prepared, consent, client), store=store,
+                                sign_receipt=sign_receipt, now=now, master_key=master_key, quotas=quotas)
     with sessions() as session:
         try:
             with session.begin():

@@ -54,6 +54,24 @@ def _check_kind(kind: str) -> None:
         raise JournalError(f"unknown journal kind {kind!r}")
 
 
+def entry_rows(transfer_id: int, transfer: Transfer, *, kind: str, created_at: int) -> list[dict[str, object]]:
+    """The two entries of a transfer, debit first: amounts ``-amount`` and ``+amount``."""
+    return [{"transfer_id": transfer_id, "account": account, "amount": signed, "kind": kind,
+             "ref": transfer.ref, "created_at": created_at}
+            for account, signed in ((transfer.debit, -transfer.amount), (transfer.credit, transfer.amount))]
+
+
+def transfer_row(transfer: Transfer, *, kind: str, created_at: int) -> dict[str, object]:
+    return {"kind": kind, "ref": transfer.ref, "created_at": created_at, "contribution_id": transfer.contribution_id}
+
+
+def accruals_of(items: Sequence[tuple[str, int, str, int | None]]) -> list[Transfer]:
+    """The transfers crediting (account, points, ref, contribution_id) from the rewards pool;
+    zero points move nothing."""
+    return [Transfer(REWARDS_POOL, account, points, ref, contribution_id)
+            for account, points, ref, contribution_id in items if points > 0]
+
+
 def _insert_transfers(session: Session, transfers: Sequence[Transfer], *, kind: str, created_at: int) -> list[int]:
     """Write each transfer and its two entries (debit negative, credit positive, summing to zero)
     in two statements, whatever their number; the transfers' ids, in order.
@@ -63,17 +81,12 @@ def _insert_transfers(session: Session, transfers: Sequence[Transfer], *, kind: 
     transfers_table = table_of(JournalTransfer)
     ids = session.execute(
         insert(transfers_table).returning(transfers_table.c.id, sort_by_parameter_order=True),
-        [{"kind": kind, "ref": t.ref, "created_at": created_at, "contribution_id": t.contribution_id}
-         for t in transfers],
+        [transfer_row(t, kind=kind, created_at=created_at) for t in transfers],
     ).scalars().all()
     session.execute(
         insert(table_of(JournalEntry)),
-        [
-            {"transfer_id": transfer_id, "account": account, "amount": signed, "kind": kind,
-             "ref": t.ref, "created_at": created_at}
-            for transfer_id, t in zip(ids, transfers, strict=True)
-            for account, signed in ((t.debit, -t.amount), (t.credit, t.amount))
-        ],
+        [row for transfer_id, t in zip(ids, transfers, strict=True)
+         for row in entry_rows(transfer_id, t, kind=kind, created_at=created_at)],
     )
     return list(ids)
 
@@ -108,8 +121,7 @@ def accrue_many(
     """Credit many (account, points, ref, contribution_id) from the rewards pool with two
     statements: accruals by default, or usage rewards. Zero points write nothing."""
     _check_kind(kind)
-    transfers = [Transfer(REWARDS_POOL, account, points, ref, contribution_id)
-                 for account, points, ref, contribution_id in accruals if points > 0]
+    transfers = accruals_of(accruals)
     if transfers:
         _insert_transfers(session, transfers, kind=kind, created_at=created_at)
 

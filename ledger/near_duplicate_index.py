@@ -50,33 +50,48 @@ def near_duplicate_locks(band_keys: Iterable[Sequence[int]]) -> list[LockKey]:
     return [lock_key(NEAR_DUPLICATE_LOCKS, key) for keys in band_keys for key in keys]
 
 
+Candidate = tuple[int, int, bytes | None, bytes]
+"""A row of the band index joined to its contribution: (band key, contribution id, its
+signature, its contentHash)."""
+
+NearDuplicateItem = tuple[Signature, Sequence[int], bytes]
+"""A submission as the check sees it: (its signature, its band keys, its contentHash)."""
+
+
 def near_duplicate_refusals(
-    session: Session, items: Sequence[tuple[Signature, Sequence[int], bytes]],
+    session: Session, items: Sequence[NearDuplicateItem],
 ) -> list[Match | NearDuplicateError | None]:
     """For each (signature, its band keys, contentHash), in batch order: the accepted
     contribution it matches (exactly, or nearly), a refusal if it nearly duplicates an earlier
     item of the same batch, else None. Call with ``near_duplicate_locks`` held (``serialise_each``)."""
-    signatures = [sig for sig, _, _ in items]
-    keys = [item_keys for _, item_keys, _ in items]
-    every_key = sorted({k for item in keys for k in item})
+    every_key = sorted({k for _, keys, _ in items for k in keys})
     if not every_key:
         return [None] * len(items)
-    known: dict[int, tuple[Signature, bytes]] = {}
-    by_key: dict[int, list[int]] = {}
-    for key, row_id, stored, content_hash in session.execute(
+    rows = session.execute(
         select(NearDuplicateBand.key, Contribution.id, Contribution.near_duplicate_signature,
                Contribution.content_hash)
         .join(Contribution, Contribution.id == NearDuplicateBand.contribution_id)
         .where(NearDuplicateBand.key.in_(every_key))
-    ):
+    )
+    return match_near_duplicates(items, [tuple(row) for row in rows])  # type: ignore[misc]
+
+
+def match_near_duplicates(
+    items: Sequence[NearDuplicateItem], candidates: Iterable[Candidate],
+) -> list[Match | NearDuplicateError | None]:
+    """``near_duplicate_refusals``' answer from the candidates read for the items' band keys."""
+    signatures = [sig for sig, _, _ in items]
+    known: dict[int, tuple[Signature, bytes]] = {}
+    by_key: dict[int, list[int]] = {}
+    for key, row_id, stored, content_hash in candidates:
         if stored is not None:
-            known[row_id] = (Signature.from_bytes(stored), content_hash)
+            known[row_id] = (Signature.from_bytes(bytes(stored)), bytes(content_hash))
             by_key.setdefault(key, []).append(row_id)
     refusals: list[Match | NearDuplicateError | None] = []
     for i, (sig, item_keys, content_hash) in enumerate(items):
-        candidates = sorted({row_id for k in item_keys for row_id in by_key.get(k, ())})
-        exact = next((row_id for row_id in candidates if known[row_id][1] == content_hash), None)
-        near = next((row_id for row_id in candidates if sig.is_near_duplicate_of(known[row_id][0])), None)
+        candidate_ids = sorted({row_id for k in item_keys for row_id in by_key.get(k, ())})
+        exact = next((row_id for row_id in candidate_ids if known[row_id][1] == content_hash), None)
+        near = next((row_id for row_id in candidate_ids if sig.is_near_duplicate_of(known[row_id][0])), None)
         if exact is not None:
             refusals.append(Match(exact, exact=True))
         elif near is not None:
@@ -88,8 +103,13 @@ def near_duplicate_refusals(
     return refusals
 
 
+def band_rows(items: Sequence[tuple[int, Sequence[int]]]) -> list[dict[str, int]]:
+    """The index rows of freshly inserted contributions, (id, band keys)."""
+    return [{"key": key, "contribution_id": row_id} for row_id, keys in items for key in sorted(set(keys))]
+
+
 def index_bands(session: Session, items: Sequence[tuple[int, Sequence[int]]]) -> None:
     """Add freshly inserted contributions, (id, band keys), to the index."""
-    band_rows = [{"key": key, "contribution_id": row_id} for row_id, keys in items for key in sorted(set(keys))]
-    if band_rows:
-        session.execute(insert(table_of(NearDuplicateBand)), band_rows)
+    rows = band_rows(items)
+    if rows:
+        session.execute(insert(table_of(NearDuplicateBand)), rows)

@@ -93,27 +93,45 @@ def contributor_refusals(session: Session, quotas: Quotas, items: Sequence[tuple
     contributors = sorted({c for c, _ in items})
     if not contributors or quotas == Quotas.off():
         return [None] * len(items)
-    over_requests = set()
-    if quotas.contributor_requests_per_minute:
-        for c in contributors:
-            if count_request(session, "contributor", c, now) > quotas.contributor_requests_per_minute:
-                over_requests.add(c)
-    day_start = now - now % DAY
-    hour_start = now - 3600 + 1  # accepted_at > now - 3600
+    requests = {c: count_request(session, "contributor", c, now) for c in contributors} \
+        if quotas.contributor_requests_per_minute else {}
+    hour_start, day_start = usage_window(now)
     in_hour = Contribution.accepted_at >= hour_start
-    hour: dict[str, tuple[int, int]] = {}
-    day: dict[str, int] = {}
     # The hour's count and the day's points in one statement, over the rows of whichever began first.
-    for c, count, oldest, points in session.execute(
+    usage = session.execute(
         select(Contribution.contributor, func.count().filter(in_hour),
                func.min(Contribution.accepted_at).filter(in_hour),
                func.sum(Contribution.points).filter(Contribution.accepted_at >= day_start))
         .where(Contribution.contributor.in_(contributors),
                Contribution.accepted_at >= min(day_start, hour_start))
         .group_by(Contribution.contributor)
-    ):
+    )
+    return decide_contributors(quotas, items, requests, [tuple(row) for row in usage], now)  # type: ignore[misc]
+
+
+def usage_window(now: int) -> tuple[int, int]:
+    """The first second of the last hour (contributions accepted after ``now - 3600``) and of
+    the UTC day, the windows of ``contributions_per_hour`` and ``points_per_day``."""
+    return now - 3600 + 1, now - now % DAY
+
+
+Usage = tuple[str, int, int | None, int | None]
+"""A contributor's recent contributions: (contributor, count in the hour, the oldest of them,
+points in the day)."""
+
+
+def decide_contributors(quotas: Quotas, items: Sequence[tuple[str, int]], requests: dict[str, int],
+                        usage: Sequence[Usage], now: int) -> list[RateLimitedError | None]:
+    """``contributor_refusals``' answer from what it read: each contributor's requests this
+    minute (this one included) and recent usage."""
+    day_start = usage_window(now)[1]
+    over_requests = {c for c, count in requests.items()
+                     if quotas.contributor_requests_per_minute and count > quotas.contributor_requests_per_minute}
+    hour: dict[str, tuple[int, int]] = {}
+    day: dict[str, int] = {}
+    for c, count, oldest, points in usage:
         if count:
-            hour[c] = (int(count), int(oldest))
+            hour[c] = (int(count), int(oldest or now))
         day[c] = int(points or 0)
     refusals: list[RateLimitedError | None] = []
     for contributor, points in items:
