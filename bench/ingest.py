@@ -35,12 +35,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +55,7 @@ from ledger.migrate import upgrade
 from tally.client import sign_submission
 from tally.sharegpt import distinct_conversations
 from tests.support.postgres import temporary_database
+from tests.support.round_trips import TurnCounter, proxied_url, upstream_of
 from tests.support.server import API_ONLY, tally_server
 
 OPERATOR = "0x" + "42" * 32
@@ -234,49 +233,15 @@ def measure(url: str, accounting: Accounting, path: str, lines: list[str], *, co
 
 # --- round trips --------------------------------------------------------------------------------
 
-class TurnCounter:
-    """A TCP proxy to PostgreSQL counting round trips: the times a client speaks after the server
-    did (or first), whatever the driver batches into one send."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.turns = 0
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self._listener.accept()
-            server = socket.create_connection(self.upstream)
-            state = {"client_spoke_last": False}
-            threading.Thread(target=self._pump, args=(client, server, state, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, state, False), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket, state: dict[str, bool], from_client: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                with self._lock:
-                    if from_client and not state["client_spoke_last"]:
-                        self.turns += 1
-                    state["client_spoke_last"] = from_client
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-
 def round_trips(db_url: str, conversations: list[dict[str, Any]], batch_size: int, home: Path) -> dict[str, float]:
     """Database round trips of intake with the checks on, in-process, over the counting proxy."""
     from tally.settings import Settings
     from tally.wiring import build_intake, chain_info, open_ledger
 
-    url = sa.engine.make_url(db_url)
-    proxy = TurnCounter((url.host or "127.0.0.1", url.port or 5432))
-    settings = Settings(home=home, database_url=url.set(host="127.0.0.1", port=proxy.port).render_as_string(
-        hide_password=False), operator_key=OPERATOR, chain_id=31337,
-        contract_address=API_ONLY["TALLY_CONTRACT_ADDRESS"],
-        **{name.removeprefix("TALLY_").lower(): int(value) for name, value in CHECKS_ON.items()})
+    proxy = TurnCounter(upstream_of(db_url))
+    settings = Settings(home=home, database_url=proxied_url(db_url, proxy), operator_key=OPERATOR,
+                        chain_id=31337, contract_address=API_ONLY["TALLY_CONTRACT_ADDRESS"],
+                        **{name.removeprefix("TALLY_").lower(): int(value) for name, value in CHECKS_ON.items()})
     ledger = open_ledger(settings)
     intake = build_intake(settings, ledger, chain_info(settings))
     terms = intake.consent.terms.hash

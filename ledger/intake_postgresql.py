@@ -167,6 +167,21 @@ def _send_writes(pipeline: _Pipeline, row: Contribution, data: bytes, band_keys:
         writes.executemany(INSERT_BAND, band_rows([(row.id, band_keys)]))
 
 
+@contextmanager
+def _explicit_transaction(driver: psycopg.Connection[Any]) -> Iterator[None]:
+    """The connection in autocommit while BEGIN and COMMIT go as statements of the pipeline (the
+    BEGIN psycopg sends by itself waits for its answer, a round trip of its own); whatever goes
+    wrong, the transaction is rolled back before the connection returns to the pool as it was."""
+    driver.autocommit = True
+    try:
+        yield
+    finally:
+        if not driver.broken:
+            if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                driver.execute("ROLLBACK")
+            driver.autocommit = False
+
+
 def accept_pipelined(
     sessions: sessionmaker[Session], submission: Submission, *, store: ContentStore, sign_receipt: SignReceipt,
     now: int, master_key: bytes | None, quotas: Quotas | None,
@@ -176,10 +191,11 @@ def accept_pipelined(
         driver = session.connection().connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         try:
-            with _driver_errors(session), driver.pipeline() as sync:
+            with _driver_errors(session), _explicit_transaction(driver), driver.pipeline() as sync:
                 pipeline = _Pipeline(driver)
+                pipeline.send("begin", "BEGIN")
                 _send_checks(pipeline, submission, quotas, now)
-                sync.sync()
+                sync.sync()  # the first round trip
                 refusal = _refusal(pipeline, submission, quotas, now)
                 if refusal is not None:
                     raise refusal
@@ -189,7 +205,8 @@ def accept_pipelined(
                 row = rows[0]
                 row.id = contribution_id
                 _send_writes(pipeline, row, stored[0], submission.prepared.band_keys, transfer_id, now)
-                driver.commit()
+                pipeline.send("commit", "COMMIT")
+                # Leaving the pipeline syncs: the second round trip.
         except psycopg.DataError:
             session.rollback()
             raise UnstorableError() from None
