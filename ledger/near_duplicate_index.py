@@ -88,18 +88,24 @@ def match_near_duplicates(
             known[row_id] = (Signature.from_bytes(bytes(stored)), bytes(content_hash))
             by_key.setdefault(key, []).append(row_id)
     refusals: list[Match | NearDuplicateError | None] = []
+    # The batch's own accepted items by band key: an item is compared with those sharing a band
+    # with it, as with the ledger's, so a batch refuses what the same items sent one by one would.
+    accepted_by_key: dict[int, list[int]] = {}
     for i, (sig, item_keys, content_hash) in enumerate(items):
         candidate_ids = sorted({row_id for k in item_keys for row_id in by_key.get(k, ())})
         exact = next((row_id for row_id in candidate_ids if known[row_id][1] == content_hash), None)
         near = next((row_id for row_id in candidate_ids if sig.is_near_duplicate_of(known[row_id][0])), None)
+        earlier = sorted({j for k in item_keys for j in accepted_by_key.get(k, ())})
         if exact is not None:
             refusals.append(Match(exact, exact=True))
         elif near is not None:
             refusals.append(Match(near, exact=False))
-        elif any(refusals[j] is None and sig.is_near_duplicate_of(signatures[j]) for j in range(i)):
+        elif any(sig.is_near_duplicate_of(signatures[j]) for j in earlier):
             refusals.append(NearDuplicateError(None))
         else:
             refusals.append(None)
+            for k in item_keys:
+                accepted_by_key.setdefault(k, []).append(i)
     return refusals
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from operator import eq
 
 from ledger.conversation import Conversation
 
@@ -59,7 +60,7 @@ class Signature:
 
     def agreement(self, other: Signature) -> int:
         """Bins in which the two signatures agree (of ``BINS``)."""
-        return sum(a == b for a, b in zip(self.values, other.values, strict=True))
+        return sum(map(eq, self.values, other.values))
 
     def is_near_duplicate_of(self, other: Signature) -> bool:
         return self.agreement(other) >= THRESHOLD_BINS
@@ -74,7 +75,14 @@ class Signature:
         return keys
 
 
-def _token_hashes(text: str, cache: dict[str, int]) -> list[int]:
+_TOKEN_HASHES: dict[str, int] = {}
+"""Tokens hashed before, in this process: most of a conversation's words are common ones."""
+_TOKEN_HASHES_HELD = 1 << 18
+
+
+def _token_hashes(text: str, cache: dict[str, int] = _TOKEN_HASHES) -> list[int]:
+    if len(cache) > _TOKEN_HASHES_HELD:
+        cache.clear()  # a bound on memory; emptied now and then, never wrong
     out = []
     for token in _TOKEN.findall(text.casefold()):
         value = cache.get(token)
@@ -92,9 +100,8 @@ def signature(conversation: Conversation) -> Signature:
     hash is rotated, so that (a, b) and (b, a) differ, then mixed (splitmix64's finaliser).
     """
     bins = [_EMPTY] * BINS
-    cache: dict[str, int] = {}
     for message in conversation.messages:
-        hashes = _token_hashes(message.content, cache)
+        hashes = _token_hashes(message.content)
         if len(hashes) == 1:
             hashes.append(hashes[0])  # one token: its pair with itself stands for it
         previous = hashes[0] if hashes else 0

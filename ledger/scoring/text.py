@@ -66,7 +66,7 @@ class Tokenizer:
     digits: re.Pattern[str]
     stretched: re.Pattern[str]
     lower: dict[int, int]
-    spaced_separators: dict[str, bool]
+    joins: _Joins
 
     @classmethod
     def of(cls, characters: dict[str, Any]) -> Tokenizer:
@@ -80,26 +80,33 @@ class Tokenizer:
             digits=re.compile(f"{_one_of(characters['digit'])}+"),
             stretched=re.compile(f"({either})\\1\\1+"),
             lower=_lowercase_table(characters["lowercase"]),
-            spaced_separators={},
+            joins=_Joins(re.compile(f"{_one_of(characters['space'])}+")),
         )
 
     def tokenize(self, text: str) -> MessageTokens:
-        token_chars = sum(map(len, self.word_chars.findall(text)))
-        space_chars = sum(map(len, self.space_chars.findall(text)))
+        # Counting by deletion builds one string, where findall builds one per run.
+        token_chars = len(text) - len(self.word_chars.sub("", text))
+        space_chars = len(text) - len(self.space_chars.sub("", text))
         # Lower case, then digits, then stretched letters ("sooooo", "aaaaaaa": at most two of a
         # character in a row): each keeps every word character a word character, so the tokens
         # fall where they fall in the text as written.
         folded = self.stretched.sub(r"\1\1", self.digits.sub("0", text.translate(self.lower)))
         parts = self.token.split(folded)  # separator, token, separator, ..., token, separator
         tokens = parts[1::2]
-        spaced = self._spaced
         # Token i is joined when the separator before it is not empty and holds no white space;
-        # separators repeat (" ", ", ", ".\n"), so whether one holds white space is remembered.
-        joined = [False, *(bool(sep) and not spaced(sep) for sep in parts[2:-1:2])] if tokens else []
+        # separators repeat (" ", ", ", ".\n"), so each is looked at once (``_Joins``).
+        joined = [False, *map(self.joins.__getitem__, parts[2:-1:2])] if tokens else []
         return MessageTokens(tokens, joined, token_chars, len(text) - token_chars - space_chars)
 
-    def _spaced(self, separator: str) -> bool:
-        known = self.spaced_separators.get(separator)
-        if known is None:
-            known = self.spaced_separators[separator] = self.space_chars.search(separator) is not None
-        return known
+
+class _Joins(dict[str, bool]):
+    """Whether a separator joins the tokens on either side (not empty, no white space), worked
+    out on the first look-up of each separator."""
+
+    def __init__(self, space_chars: re.Pattern[str]) -> None:
+        super().__init__()
+        self.space_chars = space_chars
+
+    def __missing__(self, separator: str) -> bool:
+        joins = self[separator] = bool(separator) and self.space_chars.search(separator) is None
+        return joins
