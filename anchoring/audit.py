@@ -1,15 +1,15 @@
 """`tally audit`: recompute every published number from the chain and IPFS alone.
 
 Inputs are public: the contract's ``EpochAnchored`` events (each names an epoch's header, whose
-hash is all the contract stores, and its manifest CID) and the manifests, fetched by CID from any IPFS trustless gateway or Kubo RPC API
-with every block checked against its CID. No database, no Tally API. For each epoch in order the
-audit checks the manifest against its event and its predecessor, extends the RFC 9162 log with
-the epoch's leaves (a compact range: memory grows with log n, not n, so thousands of epochs and
-millions of leaves are fine) and compares the root, which also proves the step consistent (the
-new tree is the old one plus the new leaves), replays the journal entries from zero into
-balances and rebuilds the OpenZeppelin balances tree, and recomputes every leaf's points from
-the features the leaf publishes with the rules of its scorer version. The first failure is
-reported.
+hash is all the contract stores, and its manifest CID) and the manifests, fetched by CID from any
+IPFS trustless gateway or Kubo RPC API with every block checked against its CID. No database, no
+Tally API. For each epoch in order the audit checks the manifest against its event and its
+predecessor, extends the RFC 9162 log with the epoch's leaves (a compact range: memory grows with
+log n, not n, so thousands of epochs and millions of leaves are fine) and compares the root,
+which also proves the step consistent (the new tree is the old one plus the new leaves), replays
+the journal entries from zero into balances and rebuilds the OpenZeppelin balances tree, and
+recomputes every leaf's points from the features the leaf publishes with the rules of its scorer
+version. The first failure is reported.
 
 Before any of that, the address must hold a contract that answers as TallyAnchor does
 (:mod:`anchoring.identity`), and the events scanned must be as many as the contract's own

@@ -101,7 +101,7 @@ export class JsonRpc {
 
 /**
  * The 4-byte selector of a function or error signature.
- * @param {string} signature e.g. `epochs(uint64)`
+ * @param {string} signature e.g. `headerHash(uint64)`
  * @returns {Uint8Array}
  */
 export function functionSelector(signature) {
