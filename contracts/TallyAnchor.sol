@@ -63,9 +63,10 @@ contract TallyAnchor is ITallyAnchor, AccessControlDefaultAdminRules {
         ) {
             revert InvalidConsistencyProof();
         }
-        // `_hash` reads the words as they are; Solidity has checked each integer of `header` for
-        // its range where it read it above and in the event below (a dirty word reverts), so the
-        // hash stored is the hash of the header the event announces.
+        // `_hash` reads the words as they are. Solidity's decoder reverts on an integer of
+        // `header` with bits beyond its type wherever it reads one (the tests send such words),
+        // and every member is read here or in the event, so the hash stored is that of the
+        // header the event announces.
         _headerHashes[header.epoch] = _hash(header);
         _latestEpoch = header.epoch;
         emit EpochAnchored(
