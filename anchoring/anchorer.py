@@ -14,8 +14,9 @@ handled by the next pass of whichever process runs it:
    was taken by something else goes back to sealed;
 3. confirm: a mined epoch whose block left the canonical chain goes back to sealed; one at or
    below the final block becomes final;
-4. send: the next sealed epoch (exactly the contract's ``latestEpoch + 1``) is signed, the
-   signed bytes are committed, and only then broadcast.
+4. send: the next sealed epoch (exactly the contract's ``latestEpoch + 1``) is signed, with the
+   header of the epoch before it (the contract checks it against the hash it holds, and the
+   consistency proof from its log), the signed bytes are committed, and only then broadcast.
 
 Epochs go on-chain one at a time, in order: the contract refuses any other order anyway.
 """
@@ -36,14 +37,20 @@ from web3.contract import Contract
 from web3.exceptions import BlockNotFound
 
 from anchoring import chain
-from anchoring.contract import EpochAnchored, EpochHeader, TallyAnchor
+from anchoring.contract import GENESIS_HEADER, NOT_ANCHORED, EpochAnchored, EpochHeader, TallyAnchor
 from ledger import lifecycle
 from ledger.errors import InvariantError
 from ledger.lifecycle import EpochState, Transition
 from ledger.merkle.stored import StoredLog
 from ledger.models import AnchorAttempt, Epoch, FinalityViolation
+from ledger.proofs import header_of
 
 log = logging.getLogger("tally.anchoring")
+
+
+def contract_header(epoch: Epoch) -> EpochHeader:
+    """The header of a sealed epoch, as ``anchor`` takes it and the contract hashes it."""
+    return EpochHeader.of(header_of(epoch))
 
 
 class AnchorConflictError(InvariantError):
@@ -153,11 +160,11 @@ class Anchorer:
         gone = self._blocks_gone(recent)
         lost: dict[int, str] = {}
         for epoch in recent:
-            header = chain.call(self.contract.epoch, epoch.number)
-            if not header.anchored:
+            stored = chain.call(self.contract.header_hash, epoch.number)
+            if stored == NOT_ANCHORED:
                 lost[epoch.number] = f"the contract holds no header for epoch {epoch.number}"
                 continue
-            self._check_header(epoch, header)
+            self._check_header(epoch, stored)
             if epoch.number in gone:
                 lost[epoch.number] = f"its block {epoch.block_number} left the canonical chain"
         return lost
@@ -205,13 +212,13 @@ class Anchorer:
                 .order_by(Epoch.number)
             ).all()
             for epoch in behind:
-                header = chain.call(self.contract.epoch, epoch.number)
-                if not header.anchored:
+                stored = chain.call(self.contract.header_hash, epoch.number)
+                if stored == NOT_ANCHORED:
                     # latestEpoch named it a moment ago: a reorg since, not another key's data.
                     log.warning("epoch %d: the chain took its anchor back during this pass (a reorg); "
                                 "reconciling again on the next pass", epoch.number)
                     return marked, True
-                self._check_header(epoch, header)
+                self._check_header(epoch, stored)
                 event = self._anchoring_event(epoch.number)
                 if event is None:
                     continue  # the node has the state but not the log yet; next pass
@@ -220,11 +227,9 @@ class Anchorer:
                 marked.append(epoch.number)
         return marked, False
 
-    def _check_header(self, epoch: Epoch, header: EpochHeader | None = None) -> None:
-        if header is None:
-            header = chain.call(self.contract.epoch, epoch.number)
-        ours = (epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points)
-        if (header.log_size, header.log_root, header.balances_root, header.total_points) != ours:
+    def _check_header(self, epoch: Epoch, stored: bytes) -> None:
+        """``stored``, the contract's ``headerHash`` of the epoch, is the hash of our sealed header."""
+        if stored != contract_header(epoch).hash():
             raise AnchorConflictError(
                 f"the contract's header of epoch {epoch.number} differs from the sealed one: "
                 "another key anchored different data; anchoring stops")
@@ -382,11 +387,7 @@ class Anchorer:
                                    .limit(1).with_for_update())
             if epoch is None or epoch.number != chain_latest + 1 or not self.ready(session, epoch):
                 return None
-            previous_size = 0 if epoch.number == 1 else session.scalar(
-                select(Epoch.log_size).where(Epoch.number == epoch.number - 1))
-            assert previous_size is not None
-            proof = StoredLog(session).consistency_proof(previous_size, epoch.log_size)
-            call = self._anchor_call(epoch, proof)
+            call = self._anchor_call(session, epoch)
             gas = int(chain.call(call.estimate_gas, {"from": self.account.address}))
             gas_limit = gas * self.policy.gas_margin_percent // 100
             # The next nonce after the mined ones, not the pool's: no epoch is submitted, so
@@ -405,17 +406,18 @@ class Anchorer:
         self.checkpoint("after-send")
         return number
 
-    def _anchor_call(self, epoch: Epoch, proof: list[bytes]) -> Any:
-        return self.contract.anchor_function(
-            epoch.number, epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points,
-            epoch.manifest_cid, proof)
+    def _anchor_call(self, session: Session, epoch: Epoch) -> Any:
+        """``anchor`` of the epoch's header over the one before it, with the consistency proof
+        from that one's log: what the contract checks against the hash it stored for it."""
+        previous = GENESIS_HEADER if epoch.number == 1 else contract_header(
+            session.get_one(Epoch, epoch.number - 1))
+        proof = StoredLog(session).consistency_proof(previous.log_size, epoch.log_size)
+        return self.contract.anchor_function(previous, contract_header(epoch), epoch.manifest_cid, proof)
 
     def _sign(self, session: Session, epoch: Epoch, nonce: int, gas_limit: int,
               fees: tuple[int, int], call: Any = None) -> AnchorAttempt:
         if call is None:
-            previous_size = 0 if epoch.number == 1 else int(session.scalar(
-                select(Epoch.log_size).where(Epoch.number == epoch.number - 1)) or 0)
-            call = self._anchor_call(epoch, StoredLog(session).consistency_proof(previous_size, epoch.log_size))
+            call = self._anchor_call(session, epoch)
         max_fee, tip = fees
         tx = call.build_transaction({
             "from": self.account.address, "nonce": nonce, "gas": gas_limit,

@@ -1,20 +1,21 @@
 """`tally audit`: recompute every published number from the chain and IPFS alone.
 
-Inputs are public: the contract's ``EpochAnchored`` events (each names an epoch's roots and its
-manifest CID) and the manifests, fetched by CID from any IPFS trustless gateway or Kubo RPC API
-with every block checked against its CID. No database, no Tally API. For each epoch in order the
-audit checks the manifest against its event and its predecessor, extends the RFC 9162 log with
-the epoch's leaves (a compact range: memory grows with log n, not n, so thousands of epochs and
-millions of leaves are fine) and compares the root, which also proves the step consistent (the
-new tree is the old one plus the new leaves), replays the journal entries from zero into
-balances and rebuilds the OpenZeppelin balances tree, and recomputes every leaf's points from
-the features the leaf publishes with the rules of its scorer version. The first failure is
-reported.
+Inputs are public: the contract's ``EpochAnchored`` events (each names an epoch's header, whose
+hash is all the contract stores, and its manifest CID) and the manifests, fetched by CID from any
+IPFS trustless gateway or Kubo RPC API with every block checked against its CID. No database, no
+Tally API. For each epoch in order the audit checks the manifest against its event and its
+predecessor, extends the RFC 9162 log with the epoch's leaves (a compact range: memory grows with
+log n, not n, so thousands of epochs and millions of leaves are fine) and compares the root,
+which also proves the step consistent (the new tree is the old one plus the new leaves), replays
+the journal entries from zero into balances and rebuilds the OpenZeppelin balances tree, and
+recomputes every leaf's points from the features the leaf publishes with the rules of its scorer
+version. The first failure is reported.
 
 Before any of that, the address must hold a contract that answers as TallyAnchor does
 (:mod:`anchoring.identity`), and the events scanned must be as many as the contract's own
 ``latestEpoch()`` says it holds: a mistyped address or a ``--from-block`` past the anchors is a
-failure, never a pass over zero epochs. With a Tally API given, the epochs it calls final must be
+failure, never a pass over zero epochs; and the contract's ``headerHash`` of its latest epoch
+must be the hash of the header the last event announced. With a Tally API given, the epochs it calls final must be
 on the chain too (:mod:`anchoring.api_view`). Failures are ``anchoring.audit_failures``.
 """
 
@@ -33,7 +34,7 @@ from web3 import Web3
 from anchoring.api_view import ApiView, compare_final_epochs, fetch_api_view
 from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountMismatch
 from anchoring.chain import call, connect
-from anchoring.contract import EpochAnchored, EpochHeader, TallyAnchor
+from anchoring.contract import EpochAnchored, TallyAnchor
 from anchoring.identity import check_tally_anchor, latest_epoch
 from ledger.content import ContentError, StoreUnavailableError, parse_cid
 from ledger.content.car import decode_car
@@ -193,7 +194,7 @@ class Auditor:
         block = int(call(self.w3.eth.get_block_number))
         report = AuditReport(checksum(self.contract), int(call(lambda: self.w3.eth.chain_id)), from_block, block)
         try:
-            report.latest_epoch, header = check_tally_anchor(self.w3, report.contract, report.chain_id, block)
+            report.latest_epoch, head_hash = check_tally_anchor(self.w3, report.contract, report.chain_id, block)
             events = sorted(anchored_events(self.w3, report.contract, from_block, to_block=block),
                             key=lambda e: (e.block_number, e.log_index))
             if len(events) != report.latest_epoch:
@@ -204,8 +205,8 @@ class Auditor:
                 report.epochs += 1
                 if position % 50 == 0 or position == len(events):
                     self.progress(f"audited {position}/{len(events)} epochs, {self.log.size} leaves")
-            if header is not None:
-                self._check_head(header, events[-1])
+            if head_hash is not None:
+                self._check_head(head_hash, events[-1])
             if self.api is not None:
                 report.api = self.api()
                 chain_epochs = latest_epoch(self.w3, report.contract, report.chain_id,
@@ -220,12 +221,12 @@ class Auditor:
         return report
 
     @staticmethod
-    def _check_head(header: EpochHeader, event: EpochAnchored) -> None:
-        """The contract's header of its latest epoch is the one its event announced."""
-        stored = (header.log_size, header.log_root, header.balances_root, header.total_points)
-        if stored != (event.log_size, event.log_root, event.balances_root, event.total_points):
-            raise AuditDiscrepancy(header.epoch, "the contract's header (epochs()) is not the one its "
-                                   "EpochAnchored event announced")
+    def _check_head(head_hash: bytes, event: EpochAnchored) -> None:
+        """The contract stored, for its latest epoch, the hash of the header its event announced."""
+        if head_hash != event.header.hash():
+            raise AuditDiscrepancy(event.epoch, f"the contract's headerHash({event.epoch}) is "
+                                   f"{hex0x(head_hash)}, not the hash of the header its EpochAnchored "
+                                   f"event announced ({hex0x(event.header.hash())})")
 
     def epoch(self, report: AuditReport, event: EpochAnchored, previous: PreviousEpoch | None) -> PreviousEpoch:
         """Check one epoch against its event and its predecessor; the link its successor must name."""

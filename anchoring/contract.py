@@ -20,10 +20,14 @@ from web3.types import BlockIdentifier
 
 from anchoring.artifact import ContractArtifact, load_artifact
 from anchoring.deploy import Deployment
+from ledger.formats import BundleHeader
+from ledger.merkle import log as rfc9162
 
 __all__ = [
     "ANCHOR_ROLE",
     "DEFAULT_ADMIN_ROLE",
+    "GENESIS_HEADER",
+    "NOT_ANCHORED",
     "ContractError",
     "EpochAnchored",
     "EpochHeader",
@@ -36,20 +40,37 @@ ANCHOR_ROLE = bytes(Web3.keccak(text="ANCHOR_ROLE"))
 DEFAULT_ADMIN_ROLE = b"\0" * 32
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EpochHeader:
-    """What ``epochs(epoch)`` returns; all zero for an epoch not anchored."""
+    """``ITallyAnchor.EpochHeader``: what the contract keeps the hash of, for each epoch."""
 
     epoch: int
     log_size: int
     log_root: bytes
     balances_root: bytes
     total_points: int
-    anchored_at: int
 
-    @property
-    def anchored(self) -> bool:
-        return self.anchored_at != 0
+    @classmethod
+    def of(cls, header: BundleHeader) -> EpochHeader:
+        """The contract's part of a ledger header (a bundle's, or a sealed epoch's)."""
+        return cls(header.epoch, header.log_size, header.log_root, header.balances_root, header.total_points)
+
+    def as_tuple(self) -> tuple[int, int, bytes, bytes, int]:
+        """The struct as web3 takes it as an argument."""
+        return self.epoch, self.log_size, self.log_root, self.balances_root, self.total_points
+
+    def hash(self) -> bytes:
+        """``keccak256(abi.encode(epoch, logSize, logRoot, balancesRoot, totalPoints))``: the word
+        ``headerHash(epoch)`` returns once the epoch is anchored."""
+        return bytes(Web3.keccak(self.epoch.to_bytes(32) + self.log_size.to_bytes(32) + self.log_root
+                                 + self.balances_root + self.total_points.to_bytes(32)))
+
+
+NOT_ANCHORED = b"\0" * 32
+"""What ``headerHash(epoch)`` answers for an epoch the contract does not hold."""
+
+GENESIS_HEADER = EpochHeader(0, 0, rfc9162.EMPTY_ROOT, b"\0" * 32, 0)
+"""Epoch 0's header: the empty log (RFC 9162 §2.1.1), which epoch 1 extends. Never anchored."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,11 @@ class EpochAnchored:
     block_number: int
     block_hash: str
     log_index: int
+
+    @property
+    def header(self) -> EpochHeader:
+        """The header the event announced, whose hash the contract stored."""
+        return EpochHeader(self.epoch, self.log_size, self.log_root, self.balances_root, self.total_points)
 
 
 @dataclass(frozen=True)
@@ -98,15 +124,13 @@ class TallyAnchor:
     def latest_epoch(self, block_identifier: BlockIdentifier = "latest") -> int:
         return int(self.contract.functions.latestEpoch().call(block_identifier=block_identifier))
 
-    def epoch(self, epoch: int, block_identifier: BlockIdentifier = "latest") -> EpochHeader:
-        size, log_root, balances_root, total, at = self.contract.functions.epochs(epoch).call(
-            block_identifier=block_identifier
-        )
-        return EpochHeader(epoch, int(size), bytes(log_root), bytes(balances_root), int(total), int(at))
+    def header_hash(self, epoch: int, block_identifier: BlockIdentifier = "latest") -> bytes:
+        """The hash of the header anchored for ``epoch``; ``NOT_ANCHORED`` for an epoch not anchored."""
+        return bytes(self.contract.functions.headerHash(epoch).call(block_identifier=block_identifier))
 
     def verify_contribution(
         self,
-        epoch: int,
+        header: EpochHeader,
         index: int,
         contributor: str,
         content_hash: bytes,
@@ -114,21 +138,26 @@ class TallyAnchor:
         points: int,
         proof: Sequence[bytes],
     ) -> bool:
-        """RFC 9162 §2.1.3.2 inclusion of the contribution's leaf in epoch ``epoch``'s log."""
+        """RFC 9162 §2.1.3.2 inclusion of the contribution's leaf in the log of ``header``, which
+        must be the anchored header of its epoch (else the call reverts: ``UnknownEpoch``,
+        ``HeaderMismatch``)."""
         contributor = Web3.to_checksum_address(contributor)
         fn = self.contract.functions.verifyContribution(
-            epoch, index, contributor, content_hash, accepted_at, points, list(proof)
+            header.as_tuple(), index, contributor, content_hash, accepted_at, points, list(proof)
         )
         return bool(fn.call())
 
-    def verify_balance(self, epoch: int, account: str, balance: int, proof: Sequence[bytes]) -> bool:
-        """OpenZeppelin ``MerkleProof`` of ``(account, balance)`` in epoch ``epoch``'s balances."""
-        fn = self.contract.functions.verifyBalance(epoch, Web3.to_checksum_address(account), balance, list(proof))
+    def verify_balance(self, header: EpochHeader, account: str, balance: int, proof: Sequence[bytes]) -> bool:
+        """OpenZeppelin ``MerkleProof`` of ``(account, balance)`` in the balances of ``header``."""
+        fn = self.contract.functions.verifyBalance(
+            header.as_tuple(), Web3.to_checksum_address(account), balance, list(proof)
+        )
         return bool(fn.call())
 
-    def verify_consistency(self, from_epoch: int, to_epoch: int, proof: Sequence[bytes]) -> bool:
+    def verify_consistency(self, first: EpochHeader, second: EpochHeader, proof: Sequence[bytes]) -> bool:
         """RFC 9162 §2.1.4.2 consistency of the two epochs' logs."""
-        return bool(self.contract.functions.verifyConsistency(from_epoch, to_epoch, list(proof)).call())
+        fn = self.contract.functions.verifyConsistency(first.as_tuple(), second.as_tuple(), list(proof))
+        return bool(fn.call())
 
     def has_anchor_role(self, account: str) -> bool:
         fn = self.contract.functions.hasRole(ANCHOR_ROLE, Web3.to_checksum_address(account))
@@ -142,17 +171,15 @@ class TallyAnchor:
 
     def anchor_function(
         self,
-        epoch: int,
-        log_size: int,
-        log_root: bytes,
-        balances_root: bytes,
-        total_points: int,
+        previous: EpochHeader,
+        header: EpochHeader,
         manifest_cid: str,
         consistency_proof: Sequence[bytes],
     ) -> ContractFunction:
-        """The ``anchor`` call, to build, sign and send (``.build_transaction({...})``)."""
+        """The ``anchor`` call of ``header`` over ``previous``, the latest anchored header
+        (``GENESIS_HEADER`` before epoch 1), to build, sign and send (``.build_transaction({...})``)."""
         return self.contract.functions.anchor(
-            epoch, log_size, log_root, balances_root, total_points, manifest_cid, list(consistency_proof)
+            previous.as_tuple(), header.as_tuple(), manifest_cid, list(consistency_proof)
         )
 
     # --- events and errors ---------------------------------------------------------------------

@@ -11,8 +11,8 @@ call.
    computed from the committed ABI).
 2. ``latestEpoch()``, one uint64: the contract's own count of anchored epochs, which the events
    the audit scans must match.
-3. ``epochs(n)`` for the latest epoch (or epoch 1 when none is anchored): a header of five words
-   in their types' ranges, anchored exactly when ``n`` is at most ``latestEpoch()``.
+3. ``headerHash(n)`` for the latest epoch (or epoch 1 when none is anchored): one word, not zero
+   exactly when ``n`` is at most ``latestEpoch()``.
 
 Answers must be exactly as long as TallyAnchor's; every call is made at one block, the one the
 audit scans events up to. The bytecode is not compared: the same source deployed with other
@@ -35,7 +35,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from anchoring.artifact import load_artifact
 from anchoring.audit_failures import NoContractError, NotTallyAnchorError
 from anchoring.chain import ChainUnavailableError, call
-from anchoring.contract import EpochHeader, decode_error, revert_data
+from anchoring.contract import decode_error, revert_data
 from ledger.encoding import hex0x
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "latest_epoch",
 ]
 
-ITALLY_ANCHOR_FUNCTIONS = ("anchor", "latestEpoch", "epochs", "verifyContribution", "verifyBalance",
+ITALLY_ANCHOR_FUNCTIONS = ("anchor", "latestEpoch", "headerHash", "verifyContribution", "verifyBalance",
                            "verifyConsistency")
 """The functions of ``contracts/ITallyAnchor.sol``, whose selectors make its ERC-165 id."""
 
@@ -122,20 +122,17 @@ def latest_epoch(w3: Web3, contract: str, chain_id: int, block: int) -> int:
     return _latest(_Target(w3, contract, chain_id, block))
 
 
-def _header(target: _Target, epoch: int, latest: int) -> EpochHeader:
-    label = f"epochs({epoch})"
-    size, log_root, balances_root, total, at = target.words(label, "epochs(uint64)", ["uint64"], [epoch], 5)
-    if size >= 2**64 or total >= 2**128 or at >= 2**64:
-        raise target.refuse(label, "answered values out of the ranges of (uint64, bytes32, bytes32, uint128, uint64)")
-    header = EpochHeader(epoch, size, log_root.to_bytes(_WORD), balances_root.to_bytes(_WORD), total, at)
-    if header.anchored != (1 <= epoch <= latest):
-        state = "an anchored header" if header.anchored else "no header"
+def _header_hash(target: _Target, epoch: int, latest: int) -> bytes:
+    label = f"headerHash({epoch})"
+    (word,) = target.words(label, "headerHash(uint64)", ["uint64"], [epoch], 1)
+    if bool(word) != (1 <= epoch <= latest):
+        state = "the hash of an anchored header" if word else "no header hash"
         raise target.refuse(label, f"answered {state} while latestEpoch() is {latest}")
-    return header
+    return word.to_bytes(_WORD)
 
 
-def check_tally_anchor(w3: Web3, contract: str, chain_id: int, block: int) -> tuple[int, EpochHeader | None]:
-    """``latestEpoch()`` and its header (None when nothing is anchored), once the code at
+def check_tally_anchor(w3: Web3, contract: str, chain_id: int, block: int) -> tuple[int, bytes | None]:
+    """``latestEpoch()`` and its ``headerHash`` (None when nothing is anchored), once the code at
     ``contract`` answered every call above as TallyAnchor does; else the failure naming the call."""
     if not bytes(call(w3.eth.get_code, contract, block)):
         raise NoContractError(contract, chain_id)
@@ -145,5 +142,5 @@ def check_tally_anchor(w3: Web3, contract: str, chain_id: int, block: int) -> tu
     _supports(target, IACCESS_CONTROL_ID, "IAccessControl", True)
     _supports(target, ITALLY_ANCHOR_ID, "ITallyAnchor", True)
     latest = _latest(target)
-    header = _header(target, max(latest, 1), latest)
-    return latest, header if latest else None
+    header_hash = _header_hash(target, max(latest, 1), latest)
+    return latest, header_hash if latest else None

@@ -1,9 +1,11 @@
 """Checking a proof bundle against the chain itself, trusting nothing the API said.
 
-Every check recomputes from the bundle's fields with our own code, then reads the epoch header
-from the contract over JSON-RPC and compares, then asks the contract's verify view for a
-second opinion. The first check that fails raises a ``VerificationError`` naming it; the
-checks that passed before it are kept on the error for reporting.
+Every check recomputes from the bundle's fields with our own code, then reads the hash of the
+epoch's header from the contract over JSON-RPC and compares it with the hash of the bundle's
+header (so the log size and roots the proof is checked against are the anchored ones), then asks
+the contract's verify view, given that header, for a second opinion. The first check that fails
+raises a ``VerificationError`` naming it; the checks that passed before it are kept on the error
+for reporting.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ledger.formats import (
     FORMAT,
     BalanceBundle,
     BundleEnvelope,
+    BundleHeader,
     ContributionBundle,
     InvalidBundleError,
     LogLeaf,
@@ -113,13 +116,24 @@ class Verifier:
         self.ok("chain", f"chain {chain_id}, contract {address} has code")
         return TallyAnchor(self.w3, address)
 
-    def onchain_header(self, contract: TallyAnchor, epoch: int) -> EpochHeader:
+    def anchored_header(self, contract: TallyAnchor, header: BundleHeader) -> EpochHeader:
+        """The "epoch" check (the contract holds the epoch) and the "header" check (the bundle's
+        header is the one it holds: the hash the contract stored is the hash of these fields)."""
+        epoch = header.epoch
         latest = contract.latest_epoch()
-        if epoch > latest:
+        if not 1 <= epoch <= latest:
             raise self.fail("epoch", f"epoch {epoch} is not anchored on-chain (latest is {latest})")
-        header = contract.epoch(epoch)
-        self.ok("epoch", f"epoch {epoch} anchored on-chain at {header.anchored_at} (latest {latest})")
-        return header
+        stored = contract.header_hash(epoch)
+        self.ok("epoch", f"epoch {epoch} is anchored on-chain (latest {latest})")
+        ours = EpochHeader.of(header)
+        if stored != ours.hash():
+            raise self.fail("header", f"the contract holds the header hash {hex0x(stored)} for epoch {epoch}; "
+                            f"the bundle's header (log size {header.log_size}, root {hex0x(header.log_root)}, "
+                            f"balances root {hex0x(header.balances_root)}, total {header.total_points}) "
+                            f"hashes to {hex0x(ours.hash())}")
+        self.ok("header", f"the bundle's header is the one anchored (hash {hex0x(stored)}): log size "
+                f"{header.log_size}, root {hex0x(header.log_root)}, balances root {hex0x(header.balances_root)}")
+        return ours
 
 
 def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conversation: object | None = None,
@@ -145,18 +159,13 @@ def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conve
         v.ok("conversation", "your conversation hashes to the leaf's contentHash")
     check_score(v, leaf, normalised)
     contract = v.contract(typed.envelope, rpc_url)
-    onchain = v.onchain_header(contract, header.epoch)
-    size, log_root = onchain.log_size, onchain.log_root
-    if (size, log_root) != (header.log_size, header.log_root):
-        raise v.fail("header", f"the contract holds log size {size} root {hex0x(log_root)} for epoch "
-                     f"{header.epoch}; the bundle says size {header.log_size} root {hex0x(header.log_root)}")
-    v.ok("header", f"the bundle's header equals the contract's: log size {size}, root {hex0x(log_root)}")
+    anchored = v.anchored_header(contract, header)
     try:
-        rfc9162.verify_inclusion(leaf_hash, leaf.index, size, proof, log_root)
+        rfc9162.verify_inclusion(leaf_hash, leaf.index, anchored.log_size, proof, anchored.log_root)
     except ProofError as exc:
         raise v.fail("proof", f"the inclusion proof does not lead to the on-chain root: {exc}") from None
     v.ok("proof", f"RFC 9162 inclusion proof ({len(proof)} hashes) leads to the on-chain root")
-    if not contract.verify_contribution(header.epoch, leaf.index, leaf.contributor, leaf.content_hash,
+    if not contract.verify_contribution(anchored, leaf.index, leaf.contributor, leaf.content_hash,
                                         leaf.accepted_at, leaf.points, proof):
         raise v.fail("contract", "the contract's verifyContribution view says false")
     v.ok("contract", "the contract's verifyContribution view agrees")
@@ -199,16 +208,12 @@ def verify_balance(bundle: BalanceBundle | object, rpc_url: str, w3: Web3 | None
     proof = list(typed.proof)
     v.ok("leaf", f"{account} with balance {balance}")
     contract = v.contract(typed.envelope, rpc_url)
-    balances_root = v.onchain_header(contract, header.epoch).balances_root
-    if balances_root != header.balances_root:
-        raise v.fail("header", f"the contract holds balances root {hex0x(balances_root)} for epoch "
-                     f"{header.epoch}; the bundle says {hex0x(header.balances_root)}")
-    v.ok("header", f"the bundle's balances root equals the contract's: {hex0x(balances_root)}")
-    if not StandardMerkleTree.verify(hex0x(balances_root), BALANCE_ENCODING, [account, balance],
+    anchored = v.anchored_header(contract, header)
+    if not StandardMerkleTree.verify(hex0x(anchored.balances_root), BALANCE_ENCODING, [account, balance],
                                      [hex0x(p) for p in proof]):
         raise v.fail("proof", "the balance proof does not lead to the on-chain balances root")
     v.ok("proof", f"OpenZeppelin Merkle proof ({len(proof)} hashes) leads to the on-chain root")
-    if not contract.verify_balance(header.epoch, account, balance, proof):
+    if not contract.verify_balance(anchored, account, balance, proof):
         raise v.fail("contract", "the contract's verifyBalance view says false")
     v.ok("contract", "the contract's verifyBalance view agrees")
     return v.passed

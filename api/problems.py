@@ -129,7 +129,7 @@ _TYPES = [
                 "The chain holds no code at the address audited: a mistyped address, or another chain."),
     ProblemType("not-tally-anchor", 422, "Not a TallyAnchor",
                 "The contract at the address does not answer as TallyAnchor does; `call` names the call "
-                "(ERC-165 supportsInterface, latestEpoch(), epochs(n)) that answered otherwise."),
+                "(ERC-165 supportsInterface, latestEpoch(), headerHash(n)) that answered otherwise."),
     ProblemType("epoch-count-mismatch", 422, "Epochs missing from the scan",
                 "The contract's latestEpoch() names another number of anchored epochs than the EpochAnchored "
                 "events scanned (fewer: the scan started past them)."),

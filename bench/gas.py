@@ -10,9 +10,13 @@ measures:
 
 * ``anchor`` of epoch 2 over a previous log of 1, 2^10 and 2^20 leaves growing by 1,000 (and by
   10,000), so the consistency proof has its real length, plus sizes that are not powers of two,
-  whose proofs are the longest;
+  whose proofs are the longest: 2^20 - 1 leaves growing by 1,000 is the worst case at 2^20 leaves
+  (22 proof elements), 2^20 growing by 1,000 the best (one element);
 * ``verifyContribution`` and ``verifyBalance`` against trees of 2^20 leaves, as ``eth_estimateGas``
   reports them (what a transaction would pay; an ``eth_call`` is free).
+
+After the table, the worst and the best anchor at 2^20 leaves beside the target (``TARGET``), and
+the gas per contribution at 10,000 contributions per epoch.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from eth_account.signers.local import LocalAccount  # noqa: E402
 from web3 import Web3  # noqa: E402
 
 from anchoring.chain import connect  # noqa: E402
-from anchoring.contract import TallyAnchor  # noqa: E402
+from anchoring.contract import GENESIS_HEADER, EpochHeader, TallyAnchor  # noqa: E402
 from anchoring.deploy import deploy_tally_anchor  # noqa: E402
 from anchoring.devchain import DEV_FUNDED_KEY, start_devchain  # noqa: E402
 from ledger.merkle import log as rfc9162  # noqa: E402
@@ -46,6 +50,8 @@ from ledger.merkle.standard import StandardMerkleTree  # noqa: E402
 
 CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # a real CIDv1's length
 PER_EPOCH = 10_000
+TARGET = 100_000
+"""The most an anchor may cost at a log of 2^20 leaves, whatever its proof (the longest: 22 elements)."""
 
 
 @dataclass
@@ -55,6 +61,9 @@ class Row:
     gas: int
     per_contribution: float | None = None
     execution: int | None = None
+    previous: int | None = None
+    """For an anchor of epoch 2: the size of epoch 1's log, and how many leaves epoch 2 adds."""
+    grow: int | None = None
 
 
 def contribution(i: int) -> tuple[int, str, bytes, int, int]:
@@ -71,19 +80,25 @@ def intrinsic_gas(data: bytes) -> int:
     return 21_000 + 4 * zeros + 16 * (len(data) - zeros)
 
 
-def send(w3: Web3, account: LocalAccount, fn: Any) -> Any:
+def send(w3: Web3, account: LocalAccount, fn: Any) -> tuple[Any, bytes]:
+    """The receipt of ``fn``'s transaction, and its calldata."""
     tx = fn.build_transaction({"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)})
     signed = account.sign_transaction(tx)
     receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
     if receipt["status"] != 1:
         raise RuntimeError(f"transaction failed: {receipt}")
-    return receipt
+    return receipt, bytes.fromhex(str(tx["data"])[2:])
+
+
+def header(epoch: int, log: MemoryLog, size: int, balances_root: bytes, total: int) -> EpochHeader:
+    return EpochHeader(epoch, size, log.root(size), balances_root, total)
 
 
 def measure(w3: Web3, account: LocalAccount, quick: bool) -> list[Row]:
     rows: list[Row] = []
     if quick:
-        cases = [("1 leaf", 1, 1000), ("2^10 leaves", 2**10, 1000), ("1,000 leaves", 1000, 1000)]
+        cases = [("1 leaf", 1, 1000), ("2^10 leaves", 2**10, 1000), ("2^10 - 1 leaves", 2**10 - 1, 1000),
+                 ("2^10 leaves", 2**10, PER_EPOCH), ("2^10 - 1 leaves", 2**10 - 1, PER_EPOCH)]
         size = 2**10
     else:
         cases = [
@@ -94,6 +109,7 @@ def measure(w3: Web3, account: LocalAccount, quick: bool) -> list[Row]:
             ("1,000,000 leaves", 1_000_000, 1000),
             ("1,000,000 leaves", 1_000_000, PER_EPOCH),
             ("2^20 - 1 leaves", 2**20 - 1, 1000),
+            ("2^20 - 1 leaves", 2**20 - 1, PER_EPOCH),
         ]
         size = 2**20
     largest = max(max(a + b for _, a, b in cases), size)
@@ -103,17 +119,23 @@ def measure(w3: Web3, account: LocalAccount, quick: bool) -> list[Row]:
 
     deployment = deploy_tally_anchor(w3, account)
     first = TallyAnchor(w3, deployment.address)
-    receipt = send(w3, account, first.anchor_function(1, 1000, log.root(1000), b"\1" * 32, 1, CID, []))
-    rows.append(Row("anchor: the first epoch (1,000 leaves, empty proof)", 0, int(receipt["gasUsed"])))
+    receipt, data = send(w3, account, first.anchor_function(
+        GENESIS_HEADER, header(1, log, 1000, b"\1" * 32, 1), CID, []))
+    gas = int(receipt["gasUsed"])
+    rows.append(Row("anchor: the first epoch (1,000 leaves, empty proof)", 0, gas,
+                    execution=gas - intrinsic_gas(data)))
 
     for label, previous, grow in cases:
         contract = TallyAnchor(w3, deploy_tally_anchor(w3, account).address)
-        send(w3, account, contract.anchor_function(1, previous, log.root(previous), b"\1" * 32, 1, CID, []))
+        one = header(1, log, previous, b"\1" * 32, 1)
+        send(w3, account, contract.anchor_function(GENESIS_HEADER, one, CID, []))
         new = previous + grow
         proof = log.consistency_proof(previous, new)
-        receipt = send(w3, account, contract.anchor_function(2, new, log.root(new), b"\2" * 32, 2, CID, proof))
+        receipt, data = send(w3, account, contract.anchor_function(
+            one, header(2, log, new, b"\2" * 32, 2), CID, proof))
         gas = int(receipt["gasUsed"])
-        rows.append(Row(f"anchor: {label}, +{grow:,}", len(proof), gas, gas / grow))
+        rows.append(Row(f"anchor: {label}, +{grow:,}", len(proof), gas, gas / grow, gas - intrinsic_gas(data),
+                        previous, grow))
 
     started = time.perf_counter()
     accounts = [
@@ -123,19 +145,22 @@ def measure(w3: Web3, account: LocalAccount, quick: bool) -> list[Row]:
     print(f"built a balances tree of {size:,} accounts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
     views = TallyAnchor(w3, deploy_tally_anchor(w3, account).address)
-    send(w3, account, views.anchor_function(1, size, log.root(size), bytes.fromhex(balances.root[2:]), 1, CID, []))
+    anchored = header(1, log, size, bytes.fromhex(balances.root[2:]), 1)
+    send(w3, account, views.anchor_function(GENESIS_HEADER, anchored, CID, []))
     label = "2^20" if size == 2**20 else f"{size:,}"
     for index in (0, size // 3, size - 1):
         i, contributor, content_hash, accepted_at, points = contribution(index)
         proof = log.inclusion_proof(index, size)
-        fn = views.contract.functions.verifyContribution(1, i, contributor, content_hash, accepted_at, points, proof)
+        fn = views.contract.functions.verifyContribution(
+            anchored.as_tuple(), i, contributor, content_hash, accepted_at, points, proof)
         if fn.call() is not True:
             raise RuntimeError("inclusion proof refused")
         rows.append(view_row(w3, views, fn, f"verifyContribution: leaf {index:,} of {label}", len(proof)))
     for index in (0, size // 2):
         account_, balance = accounts[index]
         proof_hex = balances.get_proof(index)
-        fn = views.contract.functions.verifyBalance(1, account_, balance, [bytes.fromhex(p[2:]) for p in proof_hex])
+        fn = views.contract.functions.verifyBalance(
+            anchored.as_tuple(), account_, balance, [bytes.fromhex(p[2:]) for p in proof_hex])
         if fn.call() is not True:
             raise RuntimeError("balance proof refused")
         rows.append(view_row(w3, views, fn, f"verifyBalance: account {index:,} of {label}", len(proof_hex)))
@@ -164,6 +189,27 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: Sequence[Row], size: int) -> str:
+    """The worst and the best anchor at ``size`` leaves beside ``TARGET``, and the gas per
+    contribution at ``PER_EPOCH`` contributions per epoch."""
+    label = "2^20" if size == 2**20 else f"2^{size.bit_length() - 1}"
+
+    def anchor(previous: int, grow: int) -> Row:
+        return next(r for r in rows if (r.previous, r.grow) == (previous, grow))
+
+    worst, best = anchor(size - 1, 1000), anchor(size, 1000)
+    per_worst, per_best = anchor(size - 1, PER_EPOCH), anchor(size, PER_EPOCH)
+    return "\n".join([
+        f"anchor at {label} leaves: worst {worst.gas:,} gas ({label} - 1 -> +1,000, {worst.proof}-element proof), "
+        f"best {best.gas:,} gas ({label} -> +1,000, {best.proof}-element proof)",
+        f"target: at most {TARGET:,} gas in the worst case at 2^20 leaves; worst / target = "
+        f"{worst.gas / TARGET:.2f}, best / target = {best.gas / TARGET:.2f}"
+        + (f" ({'met' if worst.gas <= TARGET else 'NOT MET'})" if size == 2**20 else f" (at {label} leaves)"),
+        f"per contribution at {PER_EPOCH:,} per epoch: {per_best.gas / PER_EPOCH:.1f} to "
+        f"{per_worst.gas / PER_EPOCH:.1f} gas ({per_best.proof} to {per_worst.proof} proof elements)",
+    ])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
@@ -184,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"anvil (hardfork {hardfork}), TallyAnchor from anchoring/artifacts (solc 0.8.28, optimizer 10,000 runs)")
     print()
     print(table(rows))
+    print()
+    print(summary(rows, 2**10 if args.quick else 2**20))
     return 0
 
 

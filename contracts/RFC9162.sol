@@ -76,43 +76,70 @@ library RFC9162 {
         bytes32 firstRoot,
         bytes32 secondRoot,
         bytes32[] memory proof
-    ) internal view returns (bool) {
+    ) internal view returns (bool ok) {
         if (first > second) return false;
         if (first == second) return proof.length == 0 && firstRoot == secondRoot;
         if (first == 0) return proof.length == 0 && firstRoot == EMPTY_ROOT;
         if (proof.length == 0) return false;
 
-        // When the first tree is a perfect subtree of the second, its root is the proof's implicit
-        // first element (RFC 9162 §2.1.4.2 step 2).
-        uint256 start = 1;
-        bytes32 fr = proof[0];
-        if (first & (first - 1) == 0) {
-            start = 0;
-            fr = firstRoot;
-        }
-        bytes32 sr = fr;
-        uint256 fn = first - 1;
-        uint256 sn = second - 1;
-        while (fn & 1 == 1) {
-            fn >>= 1;
-            sn >>= 1;
-        }
-        for (uint256 i = start; i < proof.length; ++i) {
-            if (sn == 0) return false;
-            bytes32 c = proof[i];
-            if (fn & 1 == 1 || fn == sn) {
-                fr = hashChildren(c, fr);
-                sr = hashChildren(c, sr);
-                while (fn & 1 == 0 && fn != 0) {
-                    fn >>= 1;
-                    sn >>= 1;
-                }
-            } else {
-                sr = hashChildren(sr, c);
+        // The loop of §2.1.4.2, in assembly because it is most of what `anchor` executes: this
+        // saves ~200 gas per element (~4,600 on a 22-element proof). No bounds or overflow checks
+        // are needed: each element is read once, in order, and `fn`, `sn` only ever shift right.
+        // The preimage is built in place, as in `hashChildren`.
+        assembly ("memory-safe") {
+            // The 65 bytes after the free memory pointer are the preimage `0x01 || left || right`.
+            let buffer := mload(0x40)
+            mstore8(buffer, 0x01)
+            let element := add(proof, 0x20)
+            let end := add(element, shl(5, mload(proof)))
+            // When the first tree is a perfect subtree of the second, its root is the proof's
+            // implicit first element (RFC 9162 §2.1.4.2 step 2).
+            let fr := firstRoot
+            if and(first, sub(first, 1)) {
+                fr := mload(element)
+                element := add(element, 0x20)
             }
-            fn >>= 1;
-            sn >>= 1;
+            let sr := fr
+            let fn := sub(first, 1)
+            let sn := sub(second, 1)
+            for {} and(fn, 1) {} {
+                fn := shr(1, fn)
+                sn := shr(1, sn)
+            }
+            ok := 1
+            for {} lt(element, end) { element := add(element, 0x20) } {
+                if iszero(sn) {
+                    ok := 0
+                    break
+                }
+                let c := mload(element)
+                switch or(and(fn, 1), eq(fn, sn))
+                case 0 {
+                    // sr = HASH(0x01 || sr || c)
+                    mstore(add(buffer, 0x01), sr)
+                    mstore(add(buffer, 0x21), c)
+                    if iszero(staticcall(gas(), 0x02, buffer, 0x41, 0x00, 0x20)) { revert(0, 0) }
+                    sr := mload(0x00)
+                }
+                default {
+                    // fr = HASH(0x01 || c || fr), then sr = HASH(0x01 || c || sr): c stays on the left.
+                    mstore(add(buffer, 0x01), c)
+                    mstore(add(buffer, 0x21), fr)
+                    if iszero(staticcall(gas(), 0x02, buffer, 0x41, 0x00, 0x20)) { revert(0, 0) }
+                    fr := mload(0x00)
+                    mstore(add(buffer, 0x21), sr)
+                    if iszero(staticcall(gas(), 0x02, buffer, 0x41, 0x00, 0x20)) { revert(0, 0) }
+                    sr := mload(0x00)
+                    // Climb the levels where the first tree's last node is promoted unchanged.
+                    for {} iszero(or(and(fn, 1), iszero(fn))) {} {
+                        fn := shr(1, fn)
+                        sn := shr(1, sn)
+                    }
+                }
+                fn := shr(1, fn)
+                sn := shr(1, sn)
+            }
+            ok := and(ok, and(iszero(sn), and(eq(fr, firstRoot), eq(sr, secondRoot))))
         }
-        return sn == 0 && fr == firstRoot && sr == secondRoot;
     }
 }

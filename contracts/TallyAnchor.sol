@@ -19,24 +19,16 @@ contract TallyAnchor is ITallyAnchor, AccessControlDefaultAdminRules {
     /// @notice The role of the service key that may call `anchor`.
     bytes32 public constant ANCHOR_ROLE = keccak256("ANCHOR_ROLE");
 
-    /// @dev One epoch's header in three storage slots: the three integers share the first.
-    struct Header {
-        uint64 logSize;
-        uint128 totalPoints;
-        uint64 anchoredAt;
-        bytes32 logRoot;
-        bytes32 balancesRoot;
-    }
+    /// @dev The hash of epoch 0's header `(0, 0, SHA-256(""), 0, 0)`: the empty log, which epoch 1
+    /// extends. Epoch 0 is never anchored, so its hash is a constant rather than a stored word.
+    bytes32 private constant GENESIS_HASH = keccak256(abi.encode(uint64(0), uint64(0), RFC9162.EMPTY_ROOT, 0, 0));
 
-    /// @dev The latest epoch and its log size, in one slot so that `anchor` finds both with one
-    /// cold read (the size is also in the epoch's header; reading it there would cost another).
-    struct Head {
-        uint64 epoch;
-        uint64 logSize;
-    }
-
-    Head private _head;
-    mapping(uint64 epoch => Header) private _headers;
+    /// @dev The only word `anchor` rewrites: the latest epoch's number (each epoch's header is a
+    /// new word). Everything else `anchor` needs of the previous epoch comes in its header, which
+    /// is checked against that epoch's hash.
+    uint64 private _latestEpoch;
+    /// @dev One word per epoch: the hash of its header (see `_hash`).
+    mapping(uint64 epoch => bytes32) private _headerHashes;
 
     /// @param admin The default admin, who grants and revokes `ANCHOR_ROLE`.
     /// @param anchorer The first holder of `ANCHOR_ROLE`: the anchoring service's key.
@@ -50,35 +42,36 @@ contract TallyAnchor is ITallyAnchor, AccessControlDefaultAdminRules {
 
     /// @inheritdoc ITallyAnchor
     function anchor(
-        uint64 epoch,
-        uint64 logSize,
-        bytes32 logRoot,
-        bytes32 balancesRoot,
-        uint128 totalPoints,
+        EpochHeader calldata previous,
+        EpochHeader calldata header,
         string calldata manifestCid,
         bytes32[] calldata consistencyProof
     ) external onlyRole(ANCHOR_ROLE) {
-        Head memory head = _head;
-        if (epoch != head.epoch + 1) revert UnexpectedEpoch(head.epoch + 1, epoch);
-        if (logRoot == bytes32(0) || balancesRoot == bytes32(0)) revert EmptyRoot();
+        uint64 latest = _latestEpoch;
+        if (header.epoch != latest + 1) revert UnexpectedEpoch(latest + 1, header.epoch);
+        if (header.logRoot == bytes32(0) || header.balancesRoot == bytes32(0)) revert EmptyRoot();
         if (bytes(manifestCid).length == 0) revert EmptyManifestCid();
-        if (logSize < head.logSize) revert LogShrank(head.logSize, logSize);
-
-        // Before epoch 1 the log is the empty tree, so the first header is checked like any other.
-        bytes32 previousRoot = head.epoch == 0 ? RFC9162.EMPTY_ROOT : _headers[head.epoch].logRoot;
-        if (!RFC9162.verifyConsistency(head.logSize, logSize, previousRoot, logRoot, consistencyProof)) {
+        // `previous` is trusted only once it hashes to what the latest epoch stored.
+        bytes32 anchored = latest == 0 ? GENESIS_HASH : _headerHashes[latest];
+        bytes32 given = _hash(previous);
+        if (given != anchored) revert HeaderMismatch(latest, anchored, given);
+        if (header.logSize < previous.logSize) revert LogShrank(previous.logSize, header.logSize);
+        if (
+            !RFC9162.verifyConsistency(
+                previous.logSize, header.logSize, previous.logRoot, header.logRoot, consistencyProof
+            )
+        ) {
             revert InvalidConsistencyProof();
         }
-
-        _headers[epoch] = Header({
-            logSize: logSize,
-            totalPoints: totalPoints,
-            anchoredAt: uint64(block.timestamp),
-            logRoot: logRoot,
-            balancesRoot: balancesRoot
-        });
-        _head = Head({epoch: epoch, logSize: logSize});
-        emit EpochAnchored(epoch, logSize, logRoot, balancesRoot, totalPoints, manifestCid);
+        // `_hash` reads the words as they are. Solidity's decoder reverts on an integer of
+        // `header` with bits beyond its type wherever it reads one (the tests send such words),
+        // and every member is read here or in the event, so the hash stored is that of the
+        // header the event announces.
+        _headerHashes[header.epoch] = _hash(header);
+        _latestEpoch = header.epoch;
+        emit EpochAnchored(
+            header.epoch, header.logSize, header.logRoot, header.balancesRoot, header.totalPoints, manifestCid
+        );
     }
 
     /// @notice ERC-165: also answers for `ITallyAnchor`, so that a contract built on the anchored
@@ -89,22 +82,17 @@ contract TallyAnchor is ITallyAnchor, AccessControlDefaultAdminRules {
 
     /// @inheritdoc ITallyAnchor
     function latestEpoch() external view returns (uint64) {
-        return _head.epoch;
+        return _latestEpoch;
     }
 
     /// @inheritdoc ITallyAnchor
-    function epochs(uint64 epoch)
-        external
-        view
-        returns (uint64 logSize, bytes32 logRoot, bytes32 balancesRoot, uint128 totalPoints, uint64 anchoredAt)
-    {
-        Header storage header = _headers[epoch];
-        return (header.logSize, header.logRoot, header.balancesRoot, header.totalPoints, header.anchoredAt);
+    function headerHash(uint64 epoch) external view returns (bytes32) {
+        return _headerHashes[epoch];
     }
 
     /// @inheritdoc ITallyAnchor
     function verifyContribution(
-        uint64 epoch,
+        EpochHeader calldata header,
         uint64 index,
         address contributor,
         bytes32 contentHash,
@@ -112,38 +100,53 @@ contract TallyAnchor is ITallyAnchor, AccessControlDefaultAdminRules {
         uint128 points,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        Header storage header = _anchored(epoch);
+        _checkAnchored(header);
         bytes32 leaf = RFC9162.hashLeaf(abi.encode(index, contributor, contentHash, acceptedAt, points));
         return RFC9162.verifyInclusion(index, header.logSize, leaf, proof, header.logRoot);
     }
 
     /// @inheritdoc ITallyAnchor
-    function verifyBalance(uint64 epoch, address account, uint256 balance, bytes32[] calldata proof)
+    function verifyBalance(EpochHeader calldata header, address account, uint256 balance, bytes32[] calldata proof)
         external
         view
         returns (bool)
     {
-        bytes32 root = _anchored(epoch).balancesRoot;
+        _checkAnchored(header);
         // The double hash is StandardMerkleTree's leaf: no 64-byte leaf preimage can pass for an
         // interior node.
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, balance))));
-        return MerkleProof.verifyCalldata(proof, root, leaf);
+        return MerkleProof.verifyCalldata(proof, header.balancesRoot, leaf);
     }
 
     /// @inheritdoc ITallyAnchor
-    function verifyConsistency(uint64 fromEpoch, uint64 toEpoch, bytes32[] calldata proof)
+    function verifyConsistency(EpochHeader calldata from, EpochHeader calldata to, bytes32[] calldata proof)
         external
         view
         returns (bool)
     {
-        Header storage from = _anchored(fromEpoch);
-        Header storage to = _anchored(toEpoch);
+        _checkAnchored(from);
+        _checkAnchored(to);
+        if (from.epoch > to.epoch) return false;
         return RFC9162.verifyConsistency(from.logSize, to.logSize, from.logRoot, to.logRoot, proof);
     }
 
-    function _anchored(uint64 epoch) private view returns (Header storage) {
-        uint64 latest = _head.epoch;
-        if (epoch == 0 || epoch > latest) revert UnknownEpoch(epoch, latest);
-        return _headers[epoch];
+    /// @dev Reverts unless `header` is the header anchored for its epoch: `UnknownEpoch` when none
+    /// is, `HeaderMismatch` when another one is.
+    function _checkAnchored(EpochHeader calldata header) private view {
+        bytes32 anchored = _headerHashes[header.epoch];
+        if (anchored == bytes32(0)) revert UnknownEpoch(header.epoch, _latestEpoch);
+        bytes32 given = _hash(header);
+        if (given != anchored) revert HeaderMismatch(header.epoch, anchored, given);
+    }
+
+    /// @dev `keccak256(abi.encode(epoch, logSize, logRoot, balancesRoot, totalPoints))`, hashed
+    /// straight from calldata: a static struct is encoded as exactly those five words. A word with
+    /// bits beyond its type's range hashes to something no clean header has, so it never matches.
+    function _hash(EpochHeader calldata header) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            calldatacopy(m, header, 0xa0)
+            h := keccak256(m, 0xa0)
+        }
     }
 }

@@ -3,8 +3,9 @@
  *
  * The page never asks our API what the chain says: it sends `eth_call`s to the chain's RPC URL
  * itself. The ABI encoding is written by hand for the few types the contract's views use
- * (`uintN`, `address`, `bytes32`, `bool`, `bytes32[]`), which is all ethers would do here for a
- * hundred times the code. `tests/page/test_page_hashing.py` checks it against web3.py.
+ * (`uintN`, `address`, `bytes32`, `bool`, `bytes32[]`, and the static tuple of an epoch header),
+ * which is all ethers would do here for a hundred times the code. `tests/page/test_page_hashing.py`
+ * checks it against web3.py.
  *
  * @module chain
  */
@@ -24,21 +25,23 @@ import {
   wordToUint,
 } from "./hashing.js";
 
-/** The contract's views and event, as `anchoring/verify.py` VERIFY_ABI and ITallyAnchor.sol name them. */
+/**
+ * `ITallyAnchor.EpochHeader` as an ABI tuple: (epoch, logSize, logRoot, balancesRoot, totalPoints).
+ * The contract keeps the keccak-256 of its encoding for each epoch; the verify views take it.
+ */
+export const EPOCH_HEADER = "(uint64,uint64,bytes32,bytes32,uint128)";
+
+/** The contract's views, event and errors, as ITallyAnchor.sol names them. */
 export const TALLY_ANCHOR = Object.freeze({
   latestEpoch: { signature: "latestEpoch()", outputs: ["uint64"] },
-  epochs: {
-    signature: "epochs(uint64)",
-    outputs: ["uint64", "bytes32", "bytes32", "uint128", "uint64"],
-    names: ["logSize", "logRoot", "balancesRoot", "totalPoints", "anchoredAt"],
-  },
+  headerHash: { signature: "headerHash(uint64)", outputs: ["bytes32"] },
   verifyContribution: {
-    signature: "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])",
+    signature: `verifyContribution(${EPOCH_HEADER},uint64,address,bytes32,uint64,uint128,bytes32[])`,
     outputs: ["bool"],
   },
-  verifyBalance: { signature: "verifyBalance(uint64,address,uint256,bytes32[])", outputs: ["bool"] },
+  verifyBalance: { signature: `verifyBalance(${EPOCH_HEADER},address,uint256,bytes32[])`, outputs: ["bool"] },
   epochAnchored: "EpochAnchored(uint64,uint64,bytes32,bytes32,uint128,string)",
-  errors: ["UnknownEpoch(uint64,uint64)"],
+  errors: ["UnknownEpoch(uint64,uint64)", "HeaderMismatch(uint64,bytes32,bytes32)"],
 });
 
 /** A JSON-RPC request that failed: the node is unreachable, answered an error, or reverted. */
@@ -98,7 +101,7 @@ export class JsonRpc {
 
 /**
  * The 4-byte selector of a function or error signature.
- * @param {string} signature e.g. `epochs(uint64)`
+ * @param {string} signature e.g. `headerHash(uint64)`
  * @returns {Uint8Array}
  */
 export function functionSelector(signature) {
@@ -106,36 +109,100 @@ export function functionSelector(signature) {
 }
 
 /**
- * The argument types written in a signature.
+ * The types of a comma-separated list, split at the commas outside parentheses.
+ * @param {string} list e.g. `(uint64,bytes32),address`
+ * @param {string} where for the error message
+ * @returns {string[]}
+ */
+function splitTypes(list, where) {
+  if (list === "") return [];
+  const types = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < list.length; i += 1) {
+    if (list[i] === "(") depth += 1;
+    if (list[i] === ")") depth -= 1;
+    if (depth < 0) break;
+    if (list[i] === "," && depth === 0) {
+      types.push(list.slice(start, i));
+      start = i + 1;
+    }
+  }
+  types.push(list.slice(start));
+  if (depth !== 0 || types.includes("")) throw new FormatError(`not a list of ABI types: ${where}`);
+  return types;
+}
+
+/**
+ * The argument types written in a signature; a tuple is one type, `(t1,t2,...)`.
  * @param {string} signature
  * @returns {string[]}
  */
 export function signatureTypes(signature) {
-  const match = /^[A-Za-z_][A-Za-z0-9_]*\(([^()]*)\)$/.exec(signature);
+  const match = /^[A-Za-z_][A-Za-z0-9_]*\((.*)\)$/.exec(signature);
   if (!match) throw new FormatError(`not a function signature: ${signature}`);
-  return match[1] === "" ? [] : match[1].split(",");
+  return splitTypes(match[1], signature);
 }
 
 /**
- * One static value as its ABI word.
+ * One static value as its ABI words: one word, or for a static tuple (given as an array) the
+ * words of its members, in place.
  * @param {string} type
  * @param {unknown} value
  * @param {string} what
- * @returns {Uint8Array}
+ * @returns {Uint8Array[]}
  */
-function staticWord(type, value, what) {
+function staticWords(type, value, what) {
+  if (type.startsWith("(") && type.endsWith(")")) {
+    const members = splitTypes(type.slice(1, -1), type);
+    if (!Array.isArray(value) || value.length !== members.length) {
+      throw new FormatError(`${what} is not a tuple of ${members.length} values`);
+    }
+    return members.flatMap((member, i) => staticWords(member, value[i], `${what}[${i}] (${member})`));
+  }
   const uint = /^uint(\d+)$/.exec(type);
-  if (uint) return uintWord(/** @type {any} */ (value), Number(uint[1]), what);
-  if (type === "address") return addressWord(/** @type {string} */ (value), what);
-  if (type === "bytes32") return bytes32Word(/** @type {string} */ (value), what);
-  if (type === "bool") return uintWord(value ? 1 : 0, 8, what);
+  if (uint) return [uintWord(/** @type {any} */ (value), Number(uint[1]), what)];
+  if (type === "address") return [addressWord(/** @type {string} */ (value), what)];
+  if (type === "bytes32") return [bytes32Word(/** @type {string} */ (value), what)];
+  if (type === "bool") return [uintWord(value ? 1 : 0, 8, what)];
   throw new FormatError(`the page cannot ABI-encode type ${type}`);
 }
 
 /**
+ * How many words a type takes in the head of an encoding: a static tuple its members', any other
+ * type one (a dynamic one, its offset).
+ * @param {string} type
+ * @returns {number}
+ */
+function headWords(type) {
+  if (!(type.startsWith("(") && type.endsWith(")"))) return 1;
+  return splitTypes(type.slice(1, -1), type).reduce((sum, member) => sum + headWords(member), 0);
+}
+
+/**
+ * A bundle's header as the contract's `EpochHeader` tuple.
+ * @param {{epoch: unknown, logSize: unknown, logRoot: unknown, balancesRoot: unknown, totalPoints: unknown}} header
+ * @returns {unknown[]}
+ */
+export function headerTuple(header) {
+  return [header.epoch, header.logSize, header.logRoot, header.balancesRoot, header.totalPoints];
+}
+
+/**
+ * What `headerHash(epoch)` answers once the header is anchored:
+ * `keccak256(abi.encode(epoch, logSize, logRoot, balancesRoot, totalPoints))`.
+ * @param {Parameters<typeof headerTuple>[0]} header
+ * @returns {string} 0x-hex
+ */
+export function headerHash(header) {
+  return bytesToHex(keccak256(concatBytes(...staticWords(EPOCH_HEADER, headerTuple(header), "header"))));
+}
+
+/**
  * Calldata for a call: selector, then the head (static values, and offsets of dynamic ones),
- * then the tails. Dynamic types: `bytes32[]` only, the proofs.
- * @param {string} signature the function, e.g. `verifyBalance(uint64,address,uint256,bytes32[])`
+ * then the tails. Dynamic types: `bytes32[]` only, the proofs; a tuple must be static, and its
+ * value is an array of its members.
+ * @param {string} signature the function, e.g. `headerHash(uint64)`
  * @param {unknown[]} args in the order of the signature
  * @returns {string} 0x-hex calldata
  */
@@ -146,7 +213,7 @@ export function encodeCall(signature, args) {
   }
   const head = [];
   const tails = [];
-  let tailOffset = types.length * HASH_SIZE;
+  let tailOffset = types.reduce((sum, type) => sum + headWords(type), 0) * HASH_SIZE;
   types.forEach((type, i) => {
     const what = `argument ${i} (${type})`;
     if (type === "bytes32[]") {
@@ -157,7 +224,7 @@ export function encodeCall(signature, args) {
       tails.push(tail);
       tailOffset += tail.length;
     } else {
-      head.push(staticWord(type, args[i], what));
+      head.push(...staticWords(type, args[i], what));
     }
   });
   return bytesToHex(concatBytes(functionSelector(signature), ...head, ...tails));
@@ -210,15 +277,6 @@ export function revertReason(data) {
   return null;
 }
 
-/**
- * @typedef {object} EpochHeader
- * @property {bigint} logSize
- * @property {string} logRoot 0x-hex
- * @property {string} balancesRoot 0x-hex
- * @property {bigint} totalPoints
- * @property {bigint} anchoredAt Unix seconds; 0 for an epoch never anchored
- */
-
 /** The TallyAnchor contract at one address, read through one RPC endpoint. */
 export class TallyAnchor {
   /**
@@ -268,17 +326,15 @@ export class TallyAnchor {
 
   /**
    * @param {number|string|bigint} epoch
-   * @returns {Promise<EpochHeader>}
+   * @returns {Promise<string>} the hash of the header anchored for the epoch; zero if none is
    */
-  async epoch(epoch) {
-    const values = await this.call(TALLY_ANCHOR.epochs, [epoch]);
-    return /** @type {EpochHeader} */ (
-      Object.fromEntries(TALLY_ANCHOR.epochs.names.map((name, i) => [name, values[i]]))
-    );
+  async headerHash(epoch) {
+    const [hash] = await this.call(TALLY_ANCHOR.headerHash, [epoch]);
+    return /** @type {string} */ (hash);
   }
 
   /**
-   * @param {unknown[]} args (epoch, index, contributor, contentHash, acceptedAt, points, proof)
+   * @param {unknown[]} args (header tuple, index, contributor, contentHash, acceptedAt, points, proof)
    * @returns {Promise<boolean>}
    */
   async verifyContribution(args) {
@@ -287,7 +343,7 @@ export class TallyAnchor {
   }
 
   /**
-   * @param {unknown[]} args (epoch, account, balance, proof)
+   * @param {unknown[]} args (header tuple, account, balance, proof)
    * @returns {Promise<boolean>}
    */
   async verifyBalance(args) {

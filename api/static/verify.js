@@ -4,15 +4,16 @@
  * `anchoring/verify.py`, plus two the page adds: the anchoring transaction, and (last, so that a
  * bad proof is reported as such) that the explorer arguments shown are the values verified.
  *
- * The leaf and the proof are hashed here; the epoch header is read from the contract over the
- * chain's JSON-RPC (the URL from `/v1/config`, or one the contributor typed in), never from the
- * bundle; the contract's own verify view gives a second opinion. The first check that fails
- * stops the run, as in the Python checker.
+ * The leaf and the proof are hashed here; the bundle's epoch header is taken only once its hash
+ * is the one the contract holds for the epoch, read over the chain's JSON-RPC (the URL from
+ * `/v1/config`, or one the contributor typed in), and the anchoring transaction's event
+ * announced that same header; the contract's own verify view, given the header, gives a second
+ * opinion. The first check that fails stops the run, as in the Python checker.
  *
  * @module verify
  */
 
-import { JsonRpc, TALLY_ANCHOR, TallyAnchor, decodeResult } from "./chain.js";
+import { JsonRpc, TALLY_ANCHOR, TallyAnchor, decodeResult, headerHash, headerTuple } from "./chain.js";
 import {
   HASH_SIZE,
   ProofShapeError,
@@ -33,7 +34,7 @@ export const SUPPORTED_FORMATS = ["tally-proof-v1"];
 
 /**
  * @typedef {object} Check
- * @property {string} name format, leaf, arguments, chain, epoch, transaction, header, proof or contract
+ * @property {string} name format, leaf, chain, epoch, transaction, header, proof, contract or arguments
  * @property {boolean} ok
  * @property {string} detail what was checked, or why it failed
  */
@@ -187,35 +188,33 @@ async function connect(checks, bundle, chain, options) {
 }
 
 /**
- * The epoch header as the contract holds it.
+ * The hash of the epoch's header as the contract holds it.
  * @param {Checks} checks
  * @param {any} bundle
  * @param {TallyAnchor} contract
- * @returns {Promise<import("./chain.js").EpochHeader>}
+ * @returns {Promise<string>} 0x-hex
  */
-async function onchainHeader(checks, bundle, contract) {
-  /** @type {import("./chain.js").EpochHeader|undefined} */
-  let header;
+async function anchoredHash(checks, bundle, contract) {
+  let anchored = "";
   await checks.step("epoch", async () => {
     const epoch = toUint(bundle.header.epoch, 64, "epoch");
     const latest = await contract.latestEpoch();
     if (epoch < 1n || epoch > latest) fail(`epoch ${epoch} is not anchored on-chain (latest is ${latest})`);
-    header = await contract.epoch(epoch);
-    const when = new Date(Number(header.anchoredAt) * 1000).toISOString().replace(".000Z", "Z");
-    return `epoch ${epoch} anchored on-chain at ${when} (latest epoch ${latest})`;
+    anchored = await contract.headerHash(epoch);
+    return `epoch ${epoch} is anchored on-chain (latest epoch ${latest}), header hash ${short(anchored)}`;
   });
-  return /** @type {import("./chain.js").EpochHeader} */ (header);
+  return anchored;
 }
 
 /**
  * The bundle's transaction exists, succeeded, and emitted `EpochAnchored` for this epoch with
- * the header the contract holds; its manifest CID is read from the event.
+ * the header whose hash the contract holds.
  * @param {Checks} checks
  * @param {any} bundle
  * @param {TallyAnchor} contract
- * @param {import("./chain.js").EpochHeader} header
+ * @param {string} anchored the contract's header hash for the epoch
  */
-async function anchoringTransaction(checks, bundle, contract, header) {
+async function anchoringTransaction(checks, bundle, contract, anchored) {
   await checks.step("transaction", async () => {
     const tx = bundle.transaction;
     if (!tx?.hash) fail("the bundle names no anchoring transaction");
@@ -229,14 +228,57 @@ async function anchoringTransaction(checks, bundle, contract, header) {
       (entry) => sameAddress(entry.address, contract.address) && entry.topics?.[0] === topic && entry.topics?.[1] === epochTopic,
     );
     if (!log) fail(`transaction ${tx.hash} did not anchor epoch ${bundle.header.epoch} on this contract`);
-    const [logSize, logRoot, balancesRoot] = decodeResult(log.data, ["uint64", "bytes32", "bytes32", "uint128"]);
-    if (logSize !== header.logSize || logRoot !== header.logRoot || balancesRoot !== header.balancesRoot) {
+    const [logSize, logRoot, balancesRoot, totalPoints] = decodeResult(log.data, ["uint64", "bytes32", "bytes32", "uint128"]);
+    if (headerHash({ epoch: bundle.header.epoch, logSize, logRoot, balancesRoot, totalPoints }) !== anchored) {
       fail(`transaction ${tx.hash} anchored a different header than the contract holds for epoch ${bundle.header.epoch}`);
     }
     const block = BigInt(receipt.blockNumber);
     const moved = tx.blockNumber != null && BigInt(tx.blockNumber) !== block ? ` (the bundle says block ${tx.blockNumber})` : "";
     return `transaction ${short(tx.hash)} in block ${block}${moved} emitted EpochAnchored for epoch ${bundle.header.epoch}`;
   });
+}
+
+/**
+ * The bundle's header is the one anchored: it hashes to what the contract holds. From here on
+ * its log size and roots are the chain's.
+ * @param {Checks} checks
+ * @param {any} bundle
+ * @param {string} anchored
+ */
+async function anchoredHeader(checks, bundle, anchored) {
+  await checks.step("header", () => {
+    const given = bundle.header;
+    let hash;
+    try {
+      hash = headerHash(given);
+    } catch (error) {
+      fail(`the bundle's header is malformed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (hash !== anchored) {
+      fail(
+        `the contract holds the header hash ${anchored} for epoch ${given.epoch}; the bundle's header ` +
+          `(log size ${given.logSize}, root ${given.logRoot}, balances root ${given.balancesRoot}, ` +
+          `total ${given.totalPoints}) hashes to ${hash}`,
+      );
+    }
+    return `the bundle's header is the one anchored: log size ${given.logSize}, root ${short(String(given.logRoot))}, ` +
+      `balances root ${short(String(given.balancesRoot))}`;
+  });
+}
+
+/**
+ * The header's explorer arguments: one text box per member of the tuple.
+ * @param {any} header
+ * @returns {Record<string, string>}
+ */
+function headerFields(header) {
+  return {
+    "header.epoch": String(header.epoch),
+    "header.logSize": String(header.logSize),
+    "header.logRoot": String(header.logRoot).toLowerCase(),
+    "header.balancesRoot": String(header.balancesRoot).toLowerCase(),
+    "header.totalPoints": String(header.totalPoints),
+  };
 }
 
 /**
@@ -271,22 +313,14 @@ export async function verifyContribution(bundle, chain, options = {}) {
       return `leaf ${leaf.index} recomputed from its fields: ${computed}`;
     });
     const contract = await connect(checks, bundle, chain, options);
-    const header = await onchainHeader(checks, bundle, contract);
-    await anchoringTransaction(checks, bundle, contract, header);
-    await checks.step("header", () => {
-      const given = bundle.header;
-      if (String(header.logSize) !== String(given.logSize) || header.logRoot !== String(given.logRoot).toLowerCase()) {
-        fail(
-          `the contract holds log size ${header.logSize} root ${header.logRoot} for epoch ${given.epoch}; ` +
-            `the bundle says size ${given.logSize} root ${given.logRoot}`,
-        );
-      }
-      return `the bundle's header equals the contract's: log size ${header.logSize}, root ${short(header.logRoot)}`;
-    });
+    const anchored = await anchoredHash(checks, bundle, contract);
+    await anchoringTransaction(checks, bundle, contract, anchored);
+    await anchoredHeader(checks, bundle, anchored);
+    // The size and the root are the anchored ones: the header hashes to what the contract holds.
+    const header = { logSize: BigInt(bundle.header.logSize), logRoot: String(bundle.header.logRoot).toLowerCase() };
     await checks.step("proof", async () => {
       let root;
       try {
-        // The size and the root are the contract's, not the bundle's.
         root = await rootFromInclusionProof(leafHash, leaf.index, header.logSize, proof);
       } catch (error) {
         if (error instanceof ProofShapeError) fail(`the inclusion proof does not fit the on-chain log: ${error.message}`);
@@ -298,8 +332,8 @@ export async function verifyContribution(bundle, chain, options = {}) {
       return `RFC 9162 inclusion proof (${hashes(proof.length)}, computed in this browser) leads to the on-chain root`;
     });
     await checks.step("contract", async () => {
-      const args = [bundle.header.epoch, leaf.index, leaf.contributor, leaf.contentHash, leaf.acceptedAt, leaf.points,
-        proof.map(bytesToHex)];
+      const args = [headerTuple(bundle.header), leaf.index, leaf.contributor, leaf.contentHash, leaf.acceptedAt,
+        leaf.points, proof.map(bytesToHex)];
       if (!(await contract.verifyContribution(args))) fail("the contract's verifyContribution view says false");
       return "the contract's verifyContribution view agrees";
     });
@@ -307,7 +341,7 @@ export async function verifyContribution(bundle, chain, options = {}) {
       checkArguments(
         bundle,
         {
-          epoch: String(bundle.header.epoch),
+          ...headerFields(bundle.header),
           index: String(leaf.index),
           contributor: leaf.contributor,
           contentHash: String(leaf.contentHash).toLowerCase(),
@@ -353,14 +387,10 @@ export async function verifyBalance(bundle, chain, options = {}) {
       return `${leaf.account} with balance ${leaf.balance}: leaf ${computed}`;
     });
     const contract = await connect(checks, bundle, chain, options);
-    const header = await onchainHeader(checks, bundle, contract);
-    await anchoringTransaction(checks, bundle, contract, header);
-    await checks.step("header", () => {
-      if (header.balancesRoot !== String(bundle.header.balancesRoot).toLowerCase()) {
-        fail(`the contract holds balances root ${header.balancesRoot} for epoch ${bundle.header.epoch}; the bundle says ${bundle.header.balancesRoot}`);
-      }
-      return `the bundle's balances root equals the contract's: ${short(header.balancesRoot)}`;
-    });
+    const anchored = await anchoredHash(checks, bundle, contract);
+    await anchoringTransaction(checks, bundle, contract, anchored);
+    await anchoredHeader(checks, bundle, anchored);
+    const header = { balancesRoot: String(bundle.header.balancesRoot).toLowerCase() };
     await checks.step("proof", () => {
       const root = rootFromStandardProof(leafHash, proof);
       if (!equalBytes(root, hexToBytes(header.balancesRoot, HASH_SIZE))) {
@@ -369,7 +399,7 @@ export async function verifyBalance(bundle, chain, options = {}) {
       return `OpenZeppelin Merkle proof (${hashes(proof.length)}, computed in this browser) leads to the on-chain root`;
     });
     await checks.step("contract", async () => {
-      const args = [bundle.header.epoch, leaf.account, leaf.balance, proof.map(bytesToHex)];
+      const args = [headerTuple(bundle.header), leaf.account, leaf.balance, proof.map(bytesToHex)];
       if (!(await contract.verifyBalance(args))) fail("the contract's verifyBalance view says false");
       return "the contract's verifyBalance view agrees";
     });
@@ -377,7 +407,7 @@ export async function verifyBalance(bundle, chain, options = {}) {
       checkArguments(
         bundle,
         {
-          epoch: String(bundle.header.epoch),
+          ...headerFields(bundle.header),
           account: leaf.account,
           balance: String(leaf.balance),
           proof: JSON.stringify(proof.map(bytesToHex)),

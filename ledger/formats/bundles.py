@@ -23,8 +23,10 @@ from ledger.formats.manifest import LogLeaf
 FORMAT = "tally-proof-v1"
 CONTRIBUTION = "contribution"
 BALANCE = "balance"
-CONTRIBUTION_SIGNATURE = "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])"
-BALANCE_SIGNATURE = "verifyBalance(uint64,address,uint256,bytes32[])"
+HEADER_TYPE = "(uint64,uint64,bytes32,bytes32,uint128)"
+"""``ITallyAnchor.EpochHeader`` as an ABI tuple: epoch, logSize, logRoot, balancesRoot, totalPoints."""
+CONTRIBUTION_SIGNATURE = f"verifyContribution({HEADER_TYPE},uint64,address,bytes32,uint64,uint128,bytes32[])"
+BALANCE_SIGNATURE = f"verifyBalance({HEADER_TYPE},address,uint256,bytes32[])"
 
 
 class InvalidBundleError(InvalidDocumentError):
@@ -50,6 +52,17 @@ class BundleHeader:
         return {"epoch": self.epoch, "state": self.state, "logSize": self.log_size, "logRoot": hex0x(self.log_root),
                 "balancesRoot": hex0x(self.balances_root), "totalPoints": str(self.total_points),
                 "manifestCid": self.manifest_cid, "sealedAt": self.sealed_at}
+
+    def call_argument(self) -> list[int | str]:
+        """The header as the verify views take it: the tuple of the contract's ``EpochHeader``,
+        whose hash the contract stored (docs/contract.md)."""
+        return [self.epoch, self.log_size, hex0x(self.log_root), hex0x(self.balances_root), str(self.total_points)]
+
+    def call_fields(self) -> dict[str, str]:
+        """The same, one text box per member, as explorers show a tuple argument."""
+        return {"header.epoch": str(self.epoch), "header.logSize": str(self.log_size),
+                "header.logRoot": hex0x(self.log_root), "header.balancesRoot": hex0x(self.balances_root),
+                "header.totalPoints": str(self.total_points)}
 
     @classmethod
     def read(cls, o: dict[str, Any], at: str = "header") -> BundleHeader:
@@ -138,7 +151,7 @@ def _compact(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-CallArgument = int | str | tuple[str, ...]
+CallArgument = int | str | tuple[int | str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +164,8 @@ class VerifyCall:
     fields: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, function: str, args: list[int | str | list[str]], fields: dict[str, str]) -> VerifyCall:
+    def of(cls, function: str, args: list[int | str | list[str] | list[int | str]],
+           fields: dict[str, str]) -> VerifyCall:
         return cls(function, tuple(tuple(a) if isinstance(a, list) else a for a in args), tuple(fields.items()))
 
     def to_json(self) -> dict[str, Any]:
@@ -163,14 +177,18 @@ class VerifyCall:
         function = f.text(o, at, "function")
         given, args = f.items(o, at, "args"), list[CallArgument]()
         for i, value in enumerate(given):
-            if type(value) is int or isinstance(value, str):
+            if _scalar(value):
                 args.append(value)
-            elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            elif isinstance(value, list) and all(_scalar(item) for item in value):
                 args.append(tuple(value))
             else:
-                raise f.wrong(f"{at}.args", i, "must be an integer, a string or a list of strings")
+                raise f.wrong(f"{at}.args", i, "must be an integer, a string or a list of them")
         fields = f.obj(o, at, "fields")
         return cls(function, tuple(args), tuple((name, f.string(fields, f"{at}.fields", name)) for name in fields))
+
+
+def _scalar(value: object) -> bool:
+    return type(value) is int or isinstance(value, str)
 
 
 def _document(obj: object) -> dict[str, Any]:
@@ -215,13 +233,13 @@ class ContributionBundle:
     @classmethod
     def of(cls, envelope: BundleEnvelope, leaf: ContributionLeaf, proof: tuple[bytes, ...]) -> ContributionBundle:
         """The bundle, with the ``verifyContribution`` call of exactly this leaf and proof."""
-        log_leaf, epoch, proof_text = leaf.log_leaf, envelope.header.epoch, _proof_text(proof)
+        log_leaf, header, proof_text = leaf.log_leaf, envelope.header, _proof_text(proof)
         content_hash = hex0x(log_leaf.content_hash)
         call = VerifyCall.of(
             CONTRIBUTION_SIGNATURE,
-            [epoch, log_leaf.index, log_leaf.contributor, content_hash, log_leaf.accepted_at, str(log_leaf.points),
-             proof_text],
-            {"epoch": str(epoch), "index": str(log_leaf.index), "contributor": log_leaf.contributor,
+            [header.call_argument(), log_leaf.index, log_leaf.contributor, content_hash, log_leaf.accepted_at,
+             str(log_leaf.points), proof_text],
+            {**header.call_fields(), "index": str(log_leaf.index), "contributor": log_leaf.contributor,
              "contentHash": content_hash, "acceptedAt": str(log_leaf.accepted_at), "points": str(log_leaf.points),
              "proof": _compact(proof_text)})
         return cls(envelope, leaf, proof, call)
@@ -278,9 +296,9 @@ class BalanceBundle:
     @classmethod
     def of(cls, envelope: BundleEnvelope, leaf: BalanceLeaf, proof: tuple[bytes, ...]) -> BalanceBundle:
         """The bundle, with the ``verifyBalance`` call of exactly this leaf and proof."""
-        epoch, proof_text, balance = envelope.header.epoch, _proof_text(proof), str(leaf.balance)
-        call = VerifyCall.of(BALANCE_SIGNATURE, [epoch, leaf.account, balance, proof_text],
-                             {"epoch": str(epoch), "account": leaf.account, "balance": balance,
+        header, proof_text, balance = envelope.header, _proof_text(proof), str(leaf.balance)
+        call = VerifyCall.of(BALANCE_SIGNATURE, [header.call_argument(), leaf.account, balance, proof_text],
+                             {**header.call_fields(), "account": leaf.account, "balance": balance,
                               "proof": _compact(proof_text)})
         return cls(envelope, leaf, proof, call)
 

@@ -35,9 +35,9 @@ def test_the_artifact_describes_tally_anchor_built_by_solc_0_8_28() -> None:
     assert (artifact.contract_name, artifact.source_name) == ("TallyAnchor", "contracts/TallyAnchor.sol")
     assert artifact.compiler_version == "0.8.28+commit.7893614a"
     names = {item.get("name") for item in artifact.abi}
-    expected = {"anchor", "latestEpoch", "epochs", "verifyContribution", "verifyBalance", "verifyConsistency"}
+    expected = {"anchor", "latestEpoch", "headerHash", "verifyContribution", "verifyBalance", "verifyConsistency"}
     expected |= {"EpochAnchored", "ANCHOR_ROLE", "InvalidConsistencyProof", "UnexpectedEpoch", "LogShrank"}
-    expected |= {"EmptyRoot", "EmptyManifestCid", "UnknownEpoch", "InvalidAnchorer"}
+    expected |= {"EmptyRoot", "EmptyManifestCid", "UnknownEpoch", "InvalidAnchorer", "HeaderMismatch"}
     assert expected <= names
     # No immutables: the creation code carries the runtime code verbatim, as deployed.
     assert artifact.deployed_bytecode in artifact.bytecode

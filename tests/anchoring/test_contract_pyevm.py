@@ -2,7 +2,8 @@
 
 Proves that running Tally needs no Node: the bytecode in ``anchoring/artifacts`` deploys with
 :func:`anchoring.deploy.deploy_tally_anchor`, anchors epochs whose proofs come from
-``ledger.merkle``, answers the three verify views, and refuses a log that rewrote history.
+``ledger.merkle``, answers the three verify views given the headers, and refuses a log that
+rewrote history and a previous header that is not the anchored one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from web3.exceptions import ContractLogicError
 from web3.types import TxParams, Wei
 
 from anchoring.artifact import ipfs_multihash, load_artifact, metadata_trailer
-from anchoring.contract import ANCHOR_ROLE, ContractError, TallyAnchor, decode_error, revert_data
+from anchoring.contract import (
+    ANCHOR_ROLE,
+    GENESIS_HEADER,
+    NOT_ANCHORED,
+    ContractError,
+    EpochHeader,
+    TallyAnchor,
+    decode_error,
+    revert_data,
+)
 from anchoring.deploy import (
     Deployment,
     DeploymentError,
@@ -121,24 +131,21 @@ def balances(items: Sequence[Contribution]) -> tuple[StandardMerkleTree, int]:
     return StandardMerkleTree.of(values, ["address", "uint256"]), sum(totals.values())
 
 
-def anchor_epochs(chain: Chain, items: Sequence[Contribution], sizes: Sequence[int]) -> MemoryLog:
+def anchor_epochs(chain: Chain, items: Sequence[Contribution],
+                  sizes: Sequence[int]) -> tuple[MemoryLog, list[EpochHeader]]:
     log = MemoryLog([c.leaf_hash() for c in items])
-    previous = 0
+    previous, headers = GENESIS_HEADER, []
     for number, size in enumerate(sizes, start=1):
         tree, total = balances(items[:size])
+        header = EpochHeader(number, size, log.root(size), bytes.fromhex(tree.root[2:]), total)
         fn = chain.anchor.anchor_function(
-            number,
-            size,
-            log.root(size),
-            bytes.fromhex(tree.root[2:]),
-            total,
-            f"{CID}-{number}",
-            log.consistency_proof(previous, size),
+            previous, header, f"{CID}-{number}", log.consistency_proof(previous.log_size, size)
         )
         receipt = chain.send(fn)
         assert receipt["status"] == 1
-        previous = size
-    return log
+        previous = header
+        headers.append(header)
+    return log, headers
 
 
 def test_deploys_the_committed_runtime_code_and_records_the_deployment(chain: Chain, tmp_path: Path) -> None:
@@ -179,95 +186,110 @@ def test_sets_the_roles_it_was_given(chain: Chain) -> None:
 def test_anchors_and_answers_the_three_verify_views(chain: Chain) -> None:
     items = contributions(21, chain.people)
     sizes = [5, 13, 21]
-    log = anchor_epochs(chain, items, sizes)
+    log, headers = anchor_epochs(chain, items, sizes)
 
     assert chain.anchor.latest_epoch() == 3
     events = chain.anchor.anchored_events()
     assert [(e.epoch, e.log_size, e.log_root, e.manifest_cid) for e in events] == [
         (n, size, log.root(size), f"{CID}-{n}") for n, size in enumerate(sizes, start=1)
     ]
-    for n, size in enumerate(sizes, start=1):
-        header = chain.anchor.epoch(n)
+    assert [e.header for e in events] == headers
+    for n, (size, header) in enumerate(zip(sizes, headers, strict=True), start=1):
         tree, total = balances(items[:size])
         assert (header.log_size, header.log_root, header.total_points) == (size, log.root(size), total)
-        assert header.balances_root.hex() == tree.root[2:]
-        assert header.anchored
-        block = chain.w3.eth.get_block(events[n - 1].block_number)
-        assert header.anchored_at == block["timestamp"]
+        assert chain.anchor.header_hash(n) == header.hash() != NOT_ANCHORED
+        assert EpochHeader(n, size, header.log_root, header.balances_root, total + 1).hash() != header.hash()
 
         for c in items[:size]:
             proof = log.inclusion_proof(c.index, size)
             args = (c.index, c.contributor, c.content_hash, c.accepted_at)
-            assert chain.anchor.verify_contribution(n, *args, c.points, proof)
-            assert not chain.anchor.verify_contribution(n, *args, c.points + 1, proof)
+            assert chain.anchor.verify_contribution(header, *args, c.points, proof)
+            assert not chain.anchor.verify_contribution(header, *args, c.points + 1, proof)
         for i, (account, balance) in tree.entries():
             proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(i)]
-            assert chain.anchor.verify_balance(n, account, balance, proof)
-            assert not chain.anchor.verify_balance(n, account, balance + 1, proof)
-        for m, later in enumerate(sizes, start=1):
-            if m >= n:
-                assert chain.anchor.verify_consistency(n, m, log.consistency_proof(size, later))
-    # A leaf beyond the epoch's log is false, not a revert.
+            assert chain.anchor.verify_balance(header, account, balance, proof)
+            assert not chain.anchor.verify_balance(header, account, balance + 1, proof)
+        for later, later_header in zip(sizes[n - 1:], headers[n - 1:], strict=True):
+            assert chain.anchor.verify_consistency(header, later_header, log.consistency_proof(size, later))
+    # A leaf beyond the epoch's log is false, not a revert; so is a backwards pair of epochs.
     c = items[13]
     proof = log.inclusion_proof(13, 21)
     assert not chain.anchor.verify_contribution(
-        2, c.index, c.contributor, c.content_hash, c.accepted_at, c.points, proof
+        headers[1], c.index, c.contributor, c.content_hash, c.accepted_at, c.points, proof
     )
-    assert not chain.anchor.verify_consistency(3, 1, [])
-    assert chain.anchor.epoch(4).anchored is False
+    assert not chain.anchor.verify_consistency(headers[2], headers[0], [])
+    assert chain.anchor.header_hash(4) == NOT_ANCHORED
+    # The size comes from the header only as anchored: epoch 2 claimed with 21 leaves is refused.
+    claimed = EpochHeader(2, 21, log.root(21), headers[1].balances_root, headers[1].total_points)
+    error = reverted(lambda: chain.anchor.verify_contribution(
+        claimed, c.index, c.contributor, c.content_hash, c.accepted_at, c.points, proof))
+    assert error == ContractError(
+        "HeaderMismatch", {"epoch": 2, "anchored": headers[1].hash(), "given": claimed.hash()})
 
 
 def test_refuses_a_log_that_rewrote_history(chain: Chain) -> None:
     items = contributions(13, chain.people)
-    anchor_epochs(chain, items, [5, 13])
-    before = (chain.anchor.latest_epoch(), chain.anchor.epoch(3))
+    _, headers = anchor_epochs(chain, items, [5, 13])
+    before = (chain.anchor.latest_epoch(), chain.anchor.header_hash(3))
 
     # The same 13 contributions with one changed, then 3 more: a consistent-looking new log.
     forged_items = list(items)
     forged_items[7] = Contribution(7, items[7].contributor, items[7].content_hash, 0, 10**9)
     forged_items += contributions(16, chain.people)[13:]
     forged = MemoryLog([c.leaf_hash() for c in forged_items])
-    fn = chain.anchor.anchor_function(3, 16, forged.root(16), b"\x11" * 32, 1, CID, forged.consistency_proof(13, 16))
+    third = EpochHeader(3, 16, forged.root(16), b"\x11" * 32, 1)
+    fn = chain.anchor.anchor_function(headers[1], third, CID, forged.consistency_proof(13, 16))
 
     error = reverted(lambda: fn.call({"from": chain.owner.address}))
     assert error == ContractError("InvalidConsistencyProof", {})
     # Sent anyway (gas given, so nothing is estimated): the chain itself refuses it.
     receipt = chain.send(fn, gas=300_000)
     assert receipt["status"] == 0
-    assert (chain.anchor.latest_epoch(), chain.anchor.epoch(3)) == before
+    assert (chain.anchor.latest_epoch(), chain.anchor.header_hash(3)) == before
     assert chain.anchor.anchored_events(epoch=3) == []
+    # Nor can the forged log pass itself off as the previous one: its header is not anchored.
+    forged_previous = EpochHeader(2, 13, forged.root(13), headers[1].balances_root, headers[1].total_points)
+    fn = chain.anchor.anchor_function(forged_previous, third, CID, forged.consistency_proof(13, 16))
+    assert reverted(lambda: fn.call({"from": chain.owner.address})) == ContractError(
+        "HeaderMismatch", {"epoch": 2, "anchored": headers[1].hash(), "given": forged_previous.hash()})
 
     honest = MemoryLog([c.leaf_hash() for c in contributions(16, chain.people)])
-    good = chain.anchor.anchor_function(3, 16, honest.root(16), b"\x11" * 32, 1, CID, honest.consistency_proof(13, 16))
-    assert chain.send(good)["status"] == 1
+    good = EpochHeader(3, 16, honest.root(16), b"\x11" * 32, 1)
+    receipt = chain.send(chain.anchor.anchor_function(headers[1], good, CID, honest.consistency_proof(13, 16)))
+    assert receipt["status"] == 1
     tx_hash = HexStr(chain.anchor.anchored_events(epoch=3)[0].transaction_hash)
     [event] = chain.anchor.anchored_events_in(chain.w3.eth.get_transaction_receipt(tx_hash))
-    assert (event.epoch, event.log_size, event.log_root) == (3, 16, honest.root(16))
+    assert event.header == good and chain.anchor.header_hash(3) == good.hash()
 
 
 def test_decodes_every_refusal(chain: Chain) -> None:
     items = contributions(5, chain.people)
-    log = anchor_epochs(chain, items, [5])
+    log, [first] = anchor_epochs(chain, items, [5])
     root = log.root(5)
     owner: TxParams = {"from": chain.owner.address}
 
-    def call(*args: Any, sender: TxParams = owner) -> Callable[[], Any]:
-        return lambda: chain.anchor.anchor_function(*args).call(sender)
+    def call(header: EpochHeader, cid: str = CID, previous: EpochHeader = first,
+             sender: TxParams = owner) -> Callable[[], Any]:
+        return lambda: chain.anchor.anchor_function(previous, header, cid, []).call(sender)
 
     b = b"\x22" * 32
-    assert reverted(call(1, 5, root, b, 0, CID, [])) == ContractError("UnexpectedEpoch", {"expected": 2, "given": 1})
-    assert reverted(call(2, 4, log.root(4), b, 0, CID, [])) == ContractError(
+    assert reverted(call(EpochHeader(1, 5, root, b, 0))) == ContractError(
+        "UnexpectedEpoch", {"expected": 2, "given": 1})
+    assert reverted(call(EpochHeader(2, 4, log.root(4), b, 0))) == ContractError(
         "LogShrank", {"previousSize": 5, "newSize": 4}
     )
-    assert reverted(call(2, 5, b"\0" * 32, b, 0, CID, [])).name == "EmptyRoot"
-    assert reverted(call(2, 5, root, b"\0" * 32, 0, CID, [])).name == "EmptyRoot"
-    assert reverted(call(2, 5, root, b, 0, "", [])).name == "EmptyManifestCid"
+    assert reverted(call(EpochHeader(2, 5, b"\0" * 32, b, 0))).name == "EmptyRoot"
+    assert reverted(call(EpochHeader(2, 5, root, b"\0" * 32, 0))).name == "EmptyRoot"
+    assert reverted(call(EpochHeader(2, 5, root, b, 0), cid="")).name == "EmptyManifestCid"
+    assert reverted(call(EpochHeader(2, 5, root, b, 0), previous=GENESIS_HEADER)) == ContractError(
+        "HeaderMismatch", {"epoch": 1, "anchored": first.hash(), "given": GENESIS_HEADER.hash()})
     stranger: TxParams = {"from": chain.stranger.address}
-    assert reverted(call(2, 5, root, b, 0, CID, [], sender=stranger)) == ContractError(
+    assert reverted(call(EpochHeader(2, 5, root, b, 0), sender=stranger)) == ContractError(
         "AccessControlUnauthorizedAccount",
         {"account": chain.stranger.address, "neededRole": ANCHOR_ROLE},
     )
-    assert reverted(lambda: chain.anchor.verify_balance(2, chain.stranger.address, 1, [])) == (
+    unknown = EpochHeader(2, 5, root, b, 0)
+    assert reverted(lambda: chain.anchor.verify_balance(unknown, chain.stranger.address, 1, [])) == (
         ContractError("UnknownEpoch", {"epoch": 2, "latestEpoch": 1})
     )
 

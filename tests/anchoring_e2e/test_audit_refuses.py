@@ -85,7 +85,7 @@ def test_an_address_without_code_fails_naming_address_and_chain(chain: DevChain)
     ("reverting", "supportsInterface(0x01ffc9a7) (ERC-165)", "reverted"),
     ("returning-one", "supportsInterface(0xffffffff) (ERC-165's invalid id)", "answered true"),
     ("lookalike", "latestEpoch()", "reverted"),
-    ("lookalike-with-latest", "epochs(1)", "reverted"),
+    ("lookalike-with-latest", "headerHash(1)", "reverted"),
 ])
 def test_a_contract_that_is_not_a_tally_anchor_fails_naming_the_call(
         chain: DevChain, others: dict[str, str], name: str, call: str, how: str) -> None:

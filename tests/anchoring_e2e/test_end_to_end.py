@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import select
 
+from anchoring.contract import TallyAnchor
 from ledger.lifecycle import EpochState
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
@@ -38,6 +39,7 @@ def test_three_epochs_of_real_conversations_anchor_and_recompute(stack: Stack) -
 
     leaves: list[bytes] = []
     replayed: dict[str, int] = {}
+    anchor = TallyAnchor(stack.w3, stack.contract.address)
     for number in (1, 2, 3):
         with stack.sessions() as session:
             epoch = session.get(Epoch, number)
@@ -51,16 +53,17 @@ def test_three_epochs_of_real_conversations_anchor_and_recompute(stack: Stack) -
             if entry["account"].startswith("0x"):
                 replayed[entry["account"]] = replayed.get(entry["account"], 0) + int(entry["amount"])
         values = sorted([[a, str(b)] for a, b in replayed.items() if b], key=lambda v: v[0].lower())
-        size, log_root, balances_root, total, anchored_at = stack.contract.functions.epochs(number).call()
-        assert size == len(leaves) and log_root == rfc9162.root(leaves)
-        assert "0x" + balances_root.hex() == StandardMerkleTree.of(values, ["address", "uint256"]).root
-        assert total == sum(int(b) for _, b in values) and anchored_at > 0
-        event = stack.contract.events.EpochAnchored.get_logs(from_block=0, argument_filters={"epoch": number})
-        assert len(event) == 1 and event[0]["args"]["manifestCid"] == epoch.manifest_cid
-        assert event[0]["transactionHash"].to_0x_hex() == epoch.tx_hash
+        [event] = anchor.anchored_events(epoch=number)
+        header = event.header
+        assert header.log_size == len(leaves) and header.log_root == rfc9162.root(leaves)
+        assert "0x" + header.balances_root.hex() == StandardMerkleTree.of(values, ["address", "uint256"]).root
+        assert header.total_points == sum(int(b) for _, b in values)
+        assert anchor.header_hash(number) == header.hash()
+        assert event.manifest_cid == epoch.manifest_cid and event.transaction_hash == epoch.tx_hash
     # The contract accepted each consistency proof: check one pair with its view, too.
     with stack.sessions() as session:
         from ledger.merkle.stored import StoredLog
 
         proof = StoredLog(session).consistency_proof(80, len(leaves))
-    assert stack.contract.functions.verifyConsistency(1, 3, proof).call()
+    [first], [third] = anchor.anchored_events(epoch=1), anchor.anchored_events(epoch=3)
+    assert first.log_size == 80 and anchor.verify_consistency(first.header, third.header, proof)

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.providers.rpc import HTTPProvider
 
-from anchoring.anchorer import AnchorConflictError, Anchorer, AnchorPolicy, StepReport
+from anchoring.anchorer import AnchorConflictError, Anchorer, AnchorPolicy, StepReport, contract_header
 from anchoring.audit import audit
+from anchoring.contract import GENESIS_HEADER, EpochHeader, TallyAnchor
 from ledger.lifecycle import EpochState
 from ledger.models import AnchorAttempt, Epoch, FinalityViolation
 from ledger.proofs import NotAnchoredError, choose_epoch
@@ -50,16 +51,16 @@ def epoch_final(stack: Stack, served: TestClient, anchorer: Anchorer, part: int)
     return contributions
 
 
-def contract_header(stack: Stack, number: int) -> tuple[int, bytes, bytes, int]:
-    size, log_root, balances_root, total, _at = stack.contract.functions.epochs(number).call()
-    return int(size), bytes(log_root), bytes(balances_root), int(total)
+def chain_header_hash(stack: Stack, number: int) -> bytes:
+    """What the contract holds for the epoch: its header's hash."""
+    return bytes(stack.contract.functions.headerHash(number).call())
 
 
-def db_header(stack: Stack, number: int) -> tuple[int, bytes, bytes, int]:
+def db_header(stack: Stack, number: int) -> EpochHeader:
     with stack.sessions() as session:
         epoch = session.get(Epoch, number)
         assert epoch is not None
-        return epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points
+        return contract_header(epoch)
 
 
 def violations_metric(served: TestClient) -> float:
@@ -121,7 +122,7 @@ def test_a_reorg_deeper_than_the_confirmations_is_caught_counted_and_anchored_ag
     assert again[1] == dropped[1]  # below the reorg: untouched
     assert stack.contract.functions.latestEpoch().call() == 3
     for number in (1, 2, 3):
-        assert contract_header(stack, number) == db_header(stack, number)
+        assert chain_header_hash(stack, number) == db_header(stack, number).hash()
         events = stack.contract.events.EpochAnchored.get_logs(from_block=0, argument_filters={"epoch": number})
         assert len(events) == 1 and events[0]["transactionHash"].to_0x_hex() == again[number][1]
     assert violations_metric(served) == 2  # counted once, not at every pass
@@ -138,7 +139,7 @@ def test_a_dropped_transaction_mined_again_elsewhere_is_caught_by_its_block(
         raw = session.scalars(select(AnchorAttempt.raw_tx).where(AnchorAttempt.tx_hash == dropped[2][1])).one()
     stack.w3.eth.send_raw_transaction(raw)  # anvil mines it at once, in a new block
     assert stack.contract.functions.latestEpoch().call() == 2
-    assert contract_header(stack, 2) == db_header(stack, 2)  # the header alone shows nothing wrong
+    assert chain_header_hash(stack, 2) == db_header(stack, 2).hash()  # the header alone shows nothing wrong
 
     with caplog.at_level(logging.ERROR, logger="tally.anchoring"):
         report = anchorer.step()
@@ -151,7 +152,7 @@ def test_a_dropped_transaction_mined_again_elsewhere_is_caught_by_its_block(
     again = epochs(stack)
     assert again[2][1] == dropped[2][1] and again[2][2] != dropped[2][2]  # same transaction, new block
     assert stack.contract.functions.latestEpoch().call() == 3
-    assert contract_header(stack, 3) == db_header(stack, 3)
+    assert chain_header_hash(stack, 3) == db_header(stack, 3).hash()
     assert violations_metric(served) == 2
 
 
@@ -187,9 +188,10 @@ def test_a_final_epoch_replaced_by_different_data_stops_anchoring_and_is_no_viol
     stack.chain.rpc("anvil_reorg", [stack.w3.eth.block_number - block + 1, []])
     # Before our next pass, a transaction with other data takes epoch 1 (the same key here: a
     # second deployment of the service signing its own ledger).
-    size, log_root, _balances, total = db_header(stack, 1)
-    foreign = stack.contract.functions.anchor(1, size, log_root, b"\x01" * 32, total, "bafy-other", []).transact(
-        {"from": stack.account.address})
+    ours = db_header(stack, 1)
+    other = EpochHeader(1, ours.log_size, ours.log_root, b"\x01" * 32, ours.total_points)
+    foreign = TallyAnchor(stack.w3, stack.contract.address).anchor_function(
+        GENESIS_HEADER, other, "bafy-other", []).transact({"from": stack.account.address})
     assert stack.w3.eth.wait_for_transaction_receipt(foreign)["status"] == 1
 
     with pytest.raises(AnchorConflictError, match="epoch 1"):
@@ -262,7 +264,7 @@ def test_a_finality_break_on_postgresql(pg_stack: Stack, caplog: pytest.LogCaptu
     run_until_final(pg_stack, anchorer)
     assert pg_stack.contract.functions.latestEpoch().call() == 3
     for number in (2, 3):
-        assert contract_header(pg_stack, number) == db_header(pg_stack, number)
+        assert chain_header_hash(pg_stack, number) == db_header(pg_stack, number).hash()
         events = pg_stack.contract.events.EpochAnchored.get_logs(from_block=0, argument_filters={"epoch": number})
         assert len(events) == 1
     assert violations_metric(served) == 2

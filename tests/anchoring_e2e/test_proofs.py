@@ -36,9 +36,12 @@ def test_bundles_verify_against_the_chain_and_tampering_is_caught(stack: Stack, 
     assert bundle["header"]["epoch"] == 2  # the latest final epoch, later than its own
     checks = verify_contribution(bundle, stack.chain.url, conversations[2])
     assert [c.name for c in checks][-1] == "contract"
+    # The bundle's arguments, as given, are what the contract's view takes: the header first.
     args = bundle["verify"]["args"]
+    epoch, size, log_root, balances_root, total = args[0]
+    header = (epoch, size, bytes.fromhex(log_root[2:]), bytes.fromhex(balances_root[2:]), int(total))
     assert stack.contract.functions.verifyContribution(
-        args[0], args[1], args[2], bytes.fromhex(args[3][2:]), args[4], int(args[5]),
+        header, args[1], args[2], bytes.fromhex(args[3][2:]), args[4], int(args[5]),
         [bytes.fromhex(p[2:]) for p in args[6]]).call()
     own_epoch = served.get(f"/v1/contributions/{target['id']}/proof?epoch=1").json()
     assert own_epoch["header"]["epoch"] == 1 and verify_contribution(own_epoch, stack.chain.url)

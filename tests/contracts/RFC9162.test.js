@@ -263,23 +263,26 @@ describe("RFC9162 library", function () {
       const [admin] = await ethers.getSigners();
       const anchor = await (await ethers.getContractFactory("TallyAnchor")).deploy(admin.address, admin.address, 0);
       const sizes = [1, 2, 3, 4, 5, 8, 13, 16, 21, 33, 34, 55, 64, 69, 70];
-      let previous = 0;
+      const headers = [];
+      let previous = { epoch: 0, logSize: 0, logRoot: EMPTY_ROOT, balancesRoot: ethers.ZeroHash, totalPoints: 0 };
       for (const [i, size] of sizes.entries()) {
-        await expect(anchor.anchor(i + 1, size, r(size), ethers.id(`b${i}`), 0, CID, p(previous, size)))
+        const header = { epoch: i + 1, logSize: size, logRoot: r(size), balancesRoot: ethers.id(`b${i}`), totalPoints: 0 };
+        await expect(anchor.anchor(previous, header, CID, p(previous.logSize, size)))
           .to.emit(anchor, "EpochAnchored")
           .withArgs(i + 1, size, r(size), ethers.id(`b${i}`), 0, CID);
-        previous = size;
+        headers.push(header);
+        previous = header;
       }
       const checks = [];
       for (const [i, size] of sizes.entries()) {
         for (const c of fx.contributions.slice(0, size)) {
           const proof = fx.inclusionProofs[String(size)][c.index];
           checks.push(
-            anchor.verifyContribution(i + 1, c.index, c.contributor, c.contentHash, c.acceptedAt, c.points, proof)
+            anchor.verifyContribution(headers[i], c.index, c.contributor, c.contentHash, c.acceptedAt, c.points, proof)
           );
         }
         for (const [j, other] of sizes.entries()) {
-          if (j >= i) checks.push(anchor.verifyConsistency(i + 1, j + 1, p(size, other)));
+          if (j >= i) checks.push(anchor.verifyConsistency(headers[i], headers[j], p(size, other)));
         }
       }
       const results = await Promise.all(checks);

@@ -1,4 +1,4 @@
-// TallyAnchor: roles, every refusal of anchor(), the stored headers and the verify views.
+// TallyAnchor: roles, every refusal of anchor(), the stored header hashes and the verify views.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { loadFixture, time } = require("@nomicfoundation/hardhat-network-helpers");
@@ -12,6 +12,30 @@ const DEFAULT_ADMIN_ROLE = ethers.ZeroHash;
 const CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e";
 const MAX_UINT64 = 2n ** 64n - 1n;
 const MAX_UINT128 = 2n ** 128n - 1n;
+const HEADER = "(uint64,uint64,bytes32,bytes32,uint128)";
+
+/** An `ITallyAnchor.EpochHeader`, as ethers takes and returns it. */
+function header(epoch, logSize, logRoot, balancesRoot, totalPoints) {
+  return { epoch: BigInt(epoch), logSize: BigInt(logSize), logRoot, balancesRoot, totalPoints: BigInt(totalPoints) };
+}
+
+/** keccak256(abi.encode(epoch, logSize, logRoot, balancesRoot, totalPoints)), written out here. */
+function headerHash(h) {
+  return ethers.keccak256(
+    ethers.AbiCoder.defaultAbiCoder().encode(
+      ["uint64", "uint64", "bytes32", "bytes32", "uint128"],
+      [h.epoch, h.logSize, h.logRoot, h.balancesRoot, h.totalPoints]
+    )
+  );
+}
+
+/** Epoch 0's header, the empty log, which epoch 1 extends. */
+const GENESIS = header(0, 0, EMPTY_ROOT, ethers.ZeroHash, 0);
+/** A first epoch of no contributions: the empty log again, and some balances root. */
+const EMPTY_FIRST = header(1, 0, EMPTY_ROOT, ethers.id("b"), 0);
+
+/** The same header with some fields replaced. */
+const changed = (h, fields) => ({ ...h, ...fields });
 
 /** Deterministic contributions, so that failures reproduce. */
 function contributions(count, signers) {
@@ -56,16 +80,16 @@ async function anchoredFixture() {
   const log = logOf(all);
   const sizes = [5, 13, 16];
   const epochs = [];
-  let previous = 0;
+  let previous = GENESIS;
   for (const [i, size] of sizes.entries()) {
     const { tree, total } = balancesOf(all.slice(0, size));
-    const proof = log.consistencyProof(previous, size).map(hex);
-    const root = hex(log.root(size));
-    await anchor.connect(anchorer).anchor(i + 1, size, root, tree.root, total, `${CID}-${i + 1}`, proof);
-    epochs.push({ epoch: i + 1, size, root, balances: tree, total });
-    previous = size;
+    const proof = log.consistencyProof(Number(previous.logSize), size).map(hex);
+    const h = header(i + 1, size, hex(log.root(size)), tree.root, total);
+    await anchor.connect(anchorer).anchor(previous, h, `${CID}-${i + 1}`, proof);
+    epochs.push({ epoch: i + 1, size, root: h.logRoot, balances: tree, total, header: h });
+    previous = h;
   }
-  return { ...base, all, log, epochs };
+  return { ...base, all, log, epochs, latest: previous };
 }
 
 describe("TallyAnchor", function () {
@@ -92,12 +116,12 @@ describe("TallyAnchor", function () {
         return ethers.toBeHex(id, 4);
       };
       const tallyAnchor = interfaceId([
-        "anchor(uint64,uint64,bytes32,bytes32,uint128,string,bytes32[])",
+        `anchor(${HEADER},${HEADER},string,bytes32[])`,
         "latestEpoch()",
-        "epochs(uint64)",
-        "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])",
-        "verifyBalance(uint64,address,uint256,bytes32[])",
-        "verifyConsistency(uint64,uint64,bytes32[])",
+        "headerHash(uint64)",
+        `verifyContribution(${HEADER},uint64,address,bytes32,uint64,uint128,bytes32[])`,
+        `verifyBalance(${HEADER},address,uint256,bytes32[])`,
+        `verifyConsistency(${HEADER},${HEADER},bytes32[])`,
       ]);
       expect(await anchor.supportsInterface(tallyAnchor)).to.equal(true);
       expect(await anchor.supportsInterface("0x01ffc9a7")).to.equal(true); // ERC-165
@@ -106,11 +130,18 @@ describe("TallyAnchor", function () {
       expect(await anchor.supportsInterface("0xffffffff")).to.equal(false);
     });
 
-    it("starts with no epoch: latestEpoch is 0 and epoch 0 is all zero", async function () {
+    it("starts with no epoch: latestEpoch is 0 and no header hash, not even epoch 0's", async function () {
       const { anchor } = await loadFixture(deployFixture);
       expect(await anchor.latestEpoch()).to.equal(0);
-      expect(await anchor.epochs(0)).to.deep.equal([0n, ethers.ZeroHash, ethers.ZeroHash, 0n, 0n]);
-      expect(await anchor.epochs(1)).to.deep.equal([0n, ethers.ZeroHash, ethers.ZeroHash, 0n, 0n]);
+      expect(await anchor.headerHash(0)).to.equal(ethers.ZeroHash);
+      expect(await anchor.headerHash(1)).to.equal(ethers.ZeroHash);
+      for (const view of [
+        anchor.verifyContribution(GENESIS, 0, ethers.ZeroAddress, ethers.ZeroHash, 0, 0, []),
+        anchor.verifyBalance(GENESIS, ethers.ZeroAddress, 0, []),
+        anchor.verifyConsistency(GENESIS, GENESIS, []),
+      ]) {
+        await expect(view).to.be.revertedWithCustomError(anchor, "UnknownEpoch").withArgs(0, 0);
+      }
     });
 
     it("emits RoleGranted for the admin and the anchorer", async function () {
@@ -137,15 +168,12 @@ describe("TallyAnchor", function () {
       const { admin } = await loadFixture(deployFixture);
       const factory = await ethers.getContractFactory("TallyAnchor");
       const solo = await factory.deploy(admin.address, admin.address, 0);
-      await expect(solo.connect(admin).anchor(1, 0, EMPTY_ROOT, ethers.id("b"), 0, CID, [])).to.emit(
-        solo,
-        "EpochAnchored"
-      );
+      await expect(solo.connect(admin).anchor(GENESIS, EMPTY_FIRST, CID, [])).to.emit(solo, "EpochAnchored");
     });
   });
 
   describe("roles", function () {
-    const firstAnchor = (anchor, signer) => anchor.connect(signer).anchor(1, 0, EMPTY_ROOT, ethers.id("b"), 0, CID, []);
+    const firstAnchor = (anchor, signer) => anchor.connect(signer).anchor(GENESIS, EMPTY_FIRST, CID, []);
 
     it("refuses anchor from an address without ANCHOR_ROLE, the admin included", async function () {
       const { anchor, admin, stranger, deployer } = await loadFixture(deployFixture);
@@ -159,7 +187,8 @@ describe("TallyAnchor", function () {
 
     it("checks the role before the arguments", async function () {
       const { anchor, stranger } = await loadFixture(deployFixture);
-      await expect(anchor.connect(stranger).anchor(7, 0, ethers.ZeroHash, ethers.ZeroHash, 0, "", [ethers.ZeroHash]))
+      const nonsense = header(7, 0, ethers.ZeroHash, ethers.ZeroHash, 0);
+      await expect(anchor.connect(stranger).anchor(nonsense, nonsense, "", [ethers.ZeroHash]))
         .to.be.revertedWithCustomError(anchor, "AccessControlUnauthorizedAccount")
         .withArgs(stranger.address, ANCHOR_ROLE);
     });
@@ -173,7 +202,7 @@ describe("TallyAnchor", function () {
       await expect(anchor.connect(admin).revokeRole(ANCHOR_ROLE, stranger.address))
         .to.emit(anchor, "RoleRevoked")
         .withArgs(ANCHOR_ROLE, stranger.address, admin.address);
-      await expect(anchor.connect(stranger).anchor(2, 0, EMPTY_ROOT, ethers.id("b"), 0, CID, []))
+      await expect(anchor.connect(stranger).anchor(EMPTY_FIRST, header(2, 0, EMPTY_ROOT, ethers.id("b"), 0), CID, []))
         .to.be.revertedWithCustomError(anchor, "AccessControlUnauthorizedAccount")
         .withArgs(stranger.address, ANCHOR_ROLE);
     });
@@ -262,210 +291,265 @@ describe("TallyAnchor", function () {
   });
 
   describe("anchor", function () {
-    it("anchors epoch 1 from the empty log with an empty proof, and emits the exact event", async function () {
+    it("anchors epoch 1 from the empty log with an empty proof, stores its hash and emits the exact event", async function () {
       const { anchor, anchorer, people } = await loadFixture(deployFixture);
       const items = contributions(3, people);
       const log = logOf(items);
       const { tree, total } = balancesOf(items);
-      const tx = anchor.connect(anchorer).anchor(1, 3, hex(log.root()), tree.root, total, CID, []);
-      await expect(tx).to.emit(anchor, "EpochAnchored").withArgs(1, 3, hex(log.root()), tree.root, total, CID);
-      const block = await (await tx).getBlock();
+      const h = header(1, 3, hex(log.root()), tree.root, total);
+      await expect(anchor.connect(anchorer).anchor(GENESIS, h, CID, []))
+        .to.emit(anchor, "EpochAnchored")
+        .withArgs(1, 3, h.logRoot, tree.root, total, CID);
       expect(await anchor.latestEpoch()).to.equal(1);
-      expect(await anchor.epochs(1)).to.deep.equal([3n, hex(log.root()), tree.root, total, BigInt(block.timestamp)]);
+      expect(await anchor.headerHash(1)).to.equal(headerHash(h));
+      expect(await anchor.headerHash(2)).to.equal(ethers.ZeroHash);
     });
 
     it("anchors an empty first log only with the empty tree's root", async function () {
       const { anchor, anchorer } = await loadFixture(deployFixture);
       await expect(
-        anchor.connect(anchorer).anchor(1, 0, ethers.id("not the empty root"), ethers.id("b"), 0, CID, [])
+        anchor.connect(anchorer).anchor(GENESIS, changed(EMPTY_FIRST, { logRoot: ethers.id("not empty") }), CID, [])
       ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
-      await expect(anchor.connect(anchorer).anchor(1, 0, EMPTY_ROOT, ethers.id("b"), 0, CID, []))
+      await expect(anchor.connect(anchorer).anchor(GENESIS, EMPTY_FIRST, CID, []))
         .to.emit(anchor, "EpochAnchored")
-        .withArgs(1, 0, EMPTY_ROOT, ethers.id("b"), 0, CID);
+        .withArgs(1, 0, EMPTY_ROOT, EMPTY_FIRST.balancesRoot, 0, CID);
     });
 
     it("refuses a non-empty proof for the first epoch", async function () {
       const { anchor, anchorer, people } = await loadFixture(deployFixture);
       const log = logOf(contributions(4, people));
-      await expect(
-        anchor.connect(anchorer).anchor(1, 4, hex(log.root()), ethers.id("b"), 1, CID, [hex(log.root())])
-      ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
+      const h = header(1, 4, hex(log.root()), ethers.id("b"), 1);
+      await expect(anchor.connect(anchorer).anchor(GENESIS, h, CID, [h.logRoot])).to.be.revertedWithCustomError(
+        anchor,
+        "InvalidConsistencyProof"
+      );
     });
 
-    it("stores the largest values without one field spilling into another", async function () {
+    it("takes the largest values, and their header verifies as it was given", async function () {
       const { anchor, anchorer } = await loadFixture(deployFixture);
-      const logRoot = ethers.id("log");
-      const balancesRoot = ethers.id("balances");
-      const tx = await anchor.connect(anchorer).anchor(1, MAX_UINT64, logRoot, balancesRoot, MAX_UINT128, CID, []);
-      const block = await tx.getBlock();
-      expect(await anchor.epochs(1)).to.deep.equal([
-        MAX_UINT64,
-        logRoot,
-        balancesRoot,
-        MAX_UINT128,
-        BigInt(block.timestamp),
-      ]);
+      const h = header(1, MAX_UINT64, ethers.id("log"), ethers.id("balances"), MAX_UINT128);
+      await expect(anchor.connect(anchorer).anchor(GENESIS, h, CID, []))
+        .to.emit(anchor, "EpochAnchored")
+        .withArgs(1, MAX_UINT64, h.logRoot, h.balancesRoot, MAX_UINT128, CID);
+      expect(await anchor.headerHash(1)).to.equal(headerHash(h));
+      expect(await anchor.verifyConsistency(h, h, [])).to.equal(true);
     });
 
-    it("anchors a growing log with consistency proofs, and keeps every header", async function () {
+    it("anchors a growing log with consistency proofs, and keeps every header's hash", async function () {
       const { anchor, epochs } = await loadFixture(anchoredFixture);
       expect(await anchor.latestEpoch()).to.equal(epochs.length);
-      for (const e of epochs) {
-        const [size, root, balancesRoot, total] = await anchor.epochs(e.epoch);
-        expect([size, root, balancesRoot, total]).to.deep.equal([BigInt(e.size), e.root, e.balances.root, e.total]);
-      }
+      for (const e of epochs) expect(await anchor.headerHash(e.epoch)).to.equal(headerHash(e.header));
+      expect(new Set(epochs.map((e) => headerHash(e.header))).size).to.equal(epochs.length);
     });
 
     it("anchors an epoch without new contributions with the same root and an empty proof", async function () {
-      const { anchor, anchorer, epochs } = await loadFixture(anchoredFixture);
-      const last = epochs.at(-1);
-      await expect(anchor.connect(anchorer).anchor(4, last.size, last.root, ethers.id("b"), 0, CID, []))
+      const { anchor, anchorer, latest } = await loadFixture(anchoredFixture);
+      const fourth = header(4, latest.logSize, latest.logRoot, ethers.id("b"), 0);
+      await expect(anchor.connect(anchorer).anchor(latest, fourth, CID, []))
         .to.emit(anchor, "EpochAnchored")
-        .withArgs(4, last.size, last.root, ethers.id("b"), 0, CID);
+        .withArgs(4, latest.logSize, latest.logRoot, ethers.id("b"), 0, CID);
+      const fifth = header(5, latest.logSize, latest.logRoot, ethers.id("b"), 0);
+      await expect(anchor.connect(anchorer).anchor(fourth, fifth, CID, [latest.logRoot])).to.be.revertedWithCustomError(
+        anchor,
+        "InvalidConsistencyProof"
+      );
       await expect(
-        anchor.connect(anchorer).anchor(5, last.size, last.root, ethers.id("b"), 0, CID, [last.root])
-      ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
-      await expect(
-        anchor.connect(anchorer).anchor(5, last.size, ethers.id("other root"), ethers.id("b"), 0, CID, [])
+        anchor.connect(anchorer).anchor(fourth, changed(fifth, { logRoot: ethers.id("other root") }), CID, [])
       ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
     });
 
     it("refuses any epoch number but latestEpoch + 1", async function () {
-      const { anchor, anchorer, epochs, log } = await loadFixture(anchoredFixture);
-      const last = epochs.at(-1);
+      const { anchor, anchorer, latest, log } = await loadFixture(anchoredFixture);
       for (const epoch of [0, 1, 3, 5, 100, MAX_UINT64]) {
-        await expect(anchor.connect(anchorer).anchor(epoch, last.size, last.root, ethers.id("b"), 0, CID, []))
+        await expect(anchor.connect(anchorer).anchor(latest, changed(latest, { epoch: BigInt(epoch) }), CID, []))
           .to.be.revertedWithCustomError(anchor, "UnexpectedEpoch")
           .withArgs(4, epoch);
       }
       const fresh = await loadFixture(deployFixture);
-      await expect(fresh.anchor.connect(fresh.anchorer).anchor(0, 0, EMPTY_ROOT, ethers.id("b"), 0, CID, []))
+      await expect(fresh.anchor.connect(fresh.anchorer).anchor(GENESIS, changed(EMPTY_FIRST, { epoch: 0n }), CID, []))
         .to.be.revertedWithCustomError(fresh.anchor, "UnexpectedEpoch")
         .withArgs(1, 0);
-      await expect(fresh.anchor.connect(fresh.anchorer).anchor(2, 1, hex(log.root(1)), ethers.id("b"), 0, CID, []))
+      const second = header(2, 1, hex(log.root(1)), ethers.id("b"), 0);
+      await expect(fresh.anchor.connect(fresh.anchorer).anchor(GENESIS, second, CID, []))
         .to.be.revertedWithCustomError(fresh.anchor, "UnexpectedEpoch")
         .withArgs(1, 2);
     });
 
+    it("refuses a previous header that is not the latest epoch's, naming both hashes", async function () {
+      const { anchor, anchorer, epochs, latest, log } = await loadFixture(anchoredFixture);
+      const next = header(4, 16, latest.logRoot, ethers.id("b"), 0);
+      const stored = headerHash(latest);
+      // Every field of the latest header changed, and the headers of older epochs: the previous
+      // log (its size and root) is only ever the one the latest epoch anchored.
+      const wrong = [
+        changed(latest, { epoch: 2n }),
+        changed(latest, { logSize: 13n }),
+        changed(latest, { logRoot: hex(log.root(13)) }),
+        changed(latest, { balancesRoot: ethers.id("b") }),
+        changed(latest, { totalPoints: latest.totalPoints + 1n }),
+        epochs[1].header,
+        epochs[0].header,
+        GENESIS,
+      ];
+      for (const previous of wrong) {
+        const proof = log.consistencyProof(Number(previous.logSize), 16).map(hex);
+        await expect(anchor.connect(anchorer).anchor(previous, next, CID, proof))
+          .to.be.revertedWithCustomError(anchor, "HeaderMismatch")
+          .withArgs(3, stored, headerHash(previous));
+      }
+      await expect(anchor.connect(anchorer).anchor(latest, next, CID, [])).to.emit(anchor, "EpochAnchored");
+    });
+
+    it("refuses anything but the empty log's header before epoch 1, so no history can be made up", async function () {
+      const { anchor, anchorer, people } = await loadFixture(deployFixture);
+      const log = logOf(contributions(8, people));
+      const first = header(1, 8, hex(log.root(8)), ethers.id("b"), 1);
+      const genesisHash = headerHash(GENESIS);
+      // A made-up epoch 0 of 5 leaves, whose proof to 8 leaves is valid: refused for its header.
+      const madeUp = header(0, 5, hex(log.root(5)), ethers.ZeroHash, 0);
+      for (const previous of [madeUp, changed(GENESIS, { balancesRoot: ethers.id("b") }), changed(GENESIS, { epoch: 1n })]) {
+        const proof = log.consistencyProof(Number(previous.logSize), 8).map(hex);
+        await expect(anchor.connect(anchorer).anchor(previous, first, CID, proof))
+          .to.be.revertedWithCustomError(anchor, "HeaderMismatch")
+          .withArgs(0, genesisHash, headerHash(previous));
+      }
+      await expect(anchor.connect(anchorer).anchor(GENESIS, first, CID, [])).to.emit(anchor, "EpochAnchored");
+    });
+
     it("refuses a log that shrank", async function () {
-      const { anchor, anchorer, epochs, log } = await loadFixture(anchoredFixture);
-      const last = epochs.at(-1);
-      for (const size of [last.size - 1, 5, 1, 0]) {
-        await expect(anchor.connect(anchorer).anchor(4, size, hex(log.root(size)), ethers.id("b"), 0, CID, []))
+      const { anchor, anchorer, latest, log } = await loadFixture(anchoredFixture);
+      for (const size of [15, 5, 1, 0]) {
+        await expect(anchor.connect(anchorer).anchor(latest, header(4, size, hex(log.root(size)), ethers.id("b"), 0), CID, []))
           .to.be.revertedWithCustomError(anchor, "LogShrank")
-          .withArgs(last.size, size);
+          .withArgs(16, size);
       }
     });
 
     it("refuses a log that rewrote history, whatever proof comes with it", async function () {
-      const { anchor, anchorer, all, epochs, log, people } = await loadFixture(anchoredFixture);
-      const last = epochs.at(-1);
+      const { anchor, anchorer, all, latest, log, people } = await loadFixture(anchoredFixture);
       // The same 16 contributions with one earlier leaf changed, then 4 more.
       const rewritten = all.map((c) => ({ ...c }));
       rewritten[7].points += 1n;
       const more = contributions(20, people).slice(16);
       const forged = logOf([...rewritten, ...more]);
       const honest = logOf([...all, ...more]);
-      const tries = [forged.consistencyProof(16, 20), honest.consistencyProof(16, 20), [], [hex(forged.root(20))]];
+      const next = header(4, 20, hex(forged.root(20)), ethers.id("b"), 0);
+      const tries = [forged.consistencyProof(16, 20), honest.consistencyProof(16, 20), [], [forged.root(20)]];
       for (const proof of tries) {
-        await expect(
-          anchor.connect(anchorer).anchor(
-            4,
-            20,
-            hex(forged.root(20)),
-            ethers.id("b"),
-            0,
-            CID,
-            proof.map((p) => hex(p))
-          )
-        ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
+        await expect(anchor.connect(anchorer).anchor(latest, next, CID, proof.map(hex))).to.be.revertedWithCustomError(
+          anchor,
+          "InvalidConsistencyProof"
+        );
       }
+      // The forged log's own previous header is refused before its proof is even looked at.
+      const forgedPrevious = changed(latest, { logRoot: hex(forged.root(16)) });
+      await expect(anchor.connect(anchorer).anchor(forgedPrevious, next, CID, forged.consistencyProof(16, 20).map(hex)))
+        .to.be.revertedWithCustomError(anchor, "HeaderMismatch")
+        .withArgs(3, headerHash(latest), headerHash(forgedPrevious));
       // The honest extension passes, so the refusals above were about the history only.
+      const honestNext = header(4, 20, hex(honest.root(20)), ethers.id("b"), 0);
       await expect(
-        anchor
-          .connect(anchorer)
-          .anchor(4, 20, hex(honest.root(20)), ethers.id("b"), 0, CID, honest.consistencyProof(16, 20).map(hex))
+        anchor.connect(anchorer).anchor(latest, honestNext, CID, honest.consistencyProof(16, 20).map(hex))
       ).to.emit(anchor, "EpochAnchored");
-      expect(hex(honest.root(16))).to.equal(last.root);
-      expect(hex(log.root(16))).to.equal(last.root);
+      expect(hex(honest.root(16))).to.equal(latest.logRoot);
+      expect(hex(log.root(16))).to.equal(latest.logRoot);
     });
 
     it("refuses a proof made from another previous size", async function () {
-      const { anchor, anchorer, people } = await loadFixture(anchoredFixture);
+      const { anchor, anchorer, latest, people } = await loadFixture(anchoredFixture);
       const log = logOf(contributions(30, people));
+      const next = header(4, 30, hex(log.root(30)), ethers.id("b"), 0);
       for (const from of [13, 15, 17]) {
         await expect(
-          anchor
-            .connect(anchorer)
-            .anchor(4, 30, hex(log.root(30)), ethers.id("b"), 0, CID, log.consistencyProof(from, 30).map(hex))
+          anchor.connect(anchorer).anchor(latest, next, CID, log.consistencyProof(from, 30).map(hex))
         ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
       }
     });
 
     it("refuses a zero log root or balances root", async function () {
-      const { anchor, anchorer, log } = await loadFixture(anchoredFixture);
-      const proof = log.consistencyProof(16, 16);
-      await expect(
-        anchor.connect(anchorer).anchor(4, 16, ethers.ZeroHash, ethers.id("b"), 0, CID, proof)
-      ).to.be.revertedWithCustomError(anchor, "EmptyRoot");
-      await expect(
-        anchor.connect(anchorer).anchor(4, 16, hex(log.root(16)), ethers.ZeroHash, 0, CID, proof)
-      ).to.be.revertedWithCustomError(anchor, "EmptyRoot");
+      const { anchor, anchorer, latest } = await loadFixture(anchoredFixture);
+      const next = header(4, 16, latest.logRoot, ethers.id("b"), 0);
+      for (const h of [changed(next, { logRoot: ethers.ZeroHash }), changed(next, { balancesRoot: ethers.ZeroHash })]) {
+        await expect(anchor.connect(anchorer).anchor(latest, h, CID, [])).to.be.revertedWithCustomError(anchor, "EmptyRoot");
+      }
       const fresh = await loadFixture(deployFixture);
       await expect(
-        fresh.anchor.connect(fresh.anchorer).anchor(1, 0, ethers.ZeroHash, ethers.id("b"), 0, CID, [])
+        fresh.anchor.connect(fresh.anchorer).anchor(GENESIS, changed(EMPTY_FIRST, { logRoot: ethers.ZeroHash }), CID, [])
       ).to.be.revertedWithCustomError(fresh.anchor, "EmptyRoot");
     });
 
     it("refuses an empty manifest CID", async function () {
-      const { anchor, anchorer, log } = await loadFixture(anchoredFixture);
+      const { anchor, anchorer, latest } = await loadFixture(anchoredFixture);
       await expect(
-        anchor.connect(anchorer).anchor(4, 16, hex(log.root(16)), ethers.id("b"), 0, "", [])
+        anchor.connect(anchorer).anchor(latest, header(4, 16, latest.logRoot, ethers.id("b"), 0), "", [])
       ).to.be.revertedWithCustomError(anchor, "EmptyManifestCid");
     });
 
+    it("refuses integers with bits beyond their type, in the new header and in the previous one", async function () {
+      const { anchor, anchorer, latest } = await loadFixture(anchoredFixture);
+      const next = header(4, 16, latest.logRoot, ethers.id("b"), 7);
+      const data = anchor.interface.encodeFunctionData("anchor", [latest, next, CID, []]);
+      // Words after the selector: previous (0-4), then header (5-9): epoch, logSize, ., ., totalPoints.
+      const withWord = (index, add) => {
+        const words = data.slice(10).match(/.{64}/g);
+        words[index] = (BigInt(`0x${words[index]}`) + add).toString(16).padStart(64, "0");
+        return data.slice(0, 10) + words.join("");
+      };
+      const send = (calldata) => anchorer.sendTransaction({ to: anchor.target, data: calldata, gasLimit: 500_000 });
+      for (const [index, add] of [[5, 2n ** 64n], [6, 2n ** 64n], [9, 2n ** 128n]]) {
+        await expect(send(withWord(index, add))).to.be.reverted;
+      }
+      // A previous header with a dirty word is not the anchored one.
+      await expect(send(withWord(4, 2n ** 128n))).to.be.revertedWithCustomError(anchor, "HeaderMismatch");
+      expect(await anchor.latestEpoch()).to.equal(3);
+      await expect(send(data)).to.emit(anchor, "EpochAnchored").withArgs(4, 16, latest.logRoot, next.balancesRoot, 7, CID);
+      expect(await anchor.headerHash(4)).to.equal(headerHash(next));
+    });
+
     it("changes nothing when it refuses", async function () {
-      const { anchor, anchorer, epochs } = await loadFixture(anchoredFixture);
-      const before = [await anchor.latestEpoch(), await anchor.epochs(3), await anchor.epochs(4)];
+      const { anchor, anchorer, epochs, latest } = await loadFixture(anchoredFixture);
+      const before = [await anchor.latestEpoch(), await anchor.headerHash(3), await anchor.headerHash(4)];
       await expect(
-        anchor.connect(anchorer).anchor(4, 17, ethers.id("r"), ethers.id("b"), 0, CID, [ethers.id("p")])
+        anchor.connect(anchorer).anchor(latest, header(4, 17, ethers.id("r"), ethers.id("b"), 0), CID, [ethers.id("p")])
       ).to.be.revertedWithCustomError(anchor, "InvalidConsistencyProof");
-      expect([await anchor.latestEpoch(), await anchor.epochs(3), await anchor.epochs(4)]).to.deep.equal(before);
+      expect([await anchor.latestEpoch(), await anchor.headerHash(3), await anchor.headerHash(4)]).to.deep.equal(before);
       expect(before[0]).to.equal(epochs.length);
     });
 
     it("stays within its gas budget (regression guard; bench/gas.py has the full table)", async function () {
       const { anchor, anchorer, people } = await loadFixture(deployFixture);
-      const log = logOf(contributions(2024, people));
+      const log = logOf(contributions(5095, people));
       const b = ethers.id("b");
-      const gasOf = async (epoch, from, to) => {
-        const proof = log.consistencyProof(from, to).map(hex);
-        const tx = await anchor.connect(anchorer).anchor(epoch, to, hex(log.root(to)), b, 1, CID, proof);
-        return (await tx.wait()).gasUsed;
+      let previous = GENESIS;
+      const gasOf = async (to) => {
+        const proof = log.consistencyProof(Number(previous.logSize), to).map(hex);
+        const h = header(previous.epoch + 1n, to, hex(log.root(to)), b, 1);
+        const receipt = await (await anchor.connect(anchorer).anchor(previous, h, CID, proof)).wait();
+        previous = h;
+        return { gas: receipt.gasUsed, proof: proof.length };
       };
-      await anchor.connect(anchorer).anchor(1, 1000, hex(log.root(1000)), b, 1, CID, []);
-      // 1,000 -> 1,024: a proof of 6 elements; 1,024 -> 2,024: one element (a power of two).
-      expect(await gasOf(2, 1000, 1024)).to.be.lessThan(118_000n);
-      expect(await gasOf(3, 1024, 2024)).to.be.lessThan(111_000n);
+      await gasOf(1000); // the first epoch, from the empty log
+      const eight = await gasOf(1024); // 1,000 -> 1,024
+      const one = await gasOf(2024); // 1,024 -> 2,024: one element, as 1,024 is a power of two
+      await gasOf(4095);
+      const fourteen = await gasOf(5095); // 4,095 -> 5,095: most elements cost two hashes
+      expect([eight.proof, fourteen.proof, one.proof]).to.deep.equal([8, 14, 1]);
+      expect(one.gas).to.be.lessThan(67_000n);
+      expect(eight.gas).to.be.lessThan(74_000n);
+      expect(fourteen.gas).to.be.lessThan(81_500n);
+      // The longest proof at 2^20 leaves has 22 elements: at this slope, still under 100,000 gas.
+      expect(one.gas + ((fourteen.gas - one.gas) * 21n) / 13n).to.be.lessThan(100_000n);
     });
   });
 
   describe("verifyContribution", function () {
-    it("accepts every leaf of every epoch with its inclusion proof", async function () {
+    it("accepts every leaf of every epoch with its inclusion proof and the epoch's header", async function () {
       const { anchor, all, log, epochs } = await loadFixture(anchoredFixture);
       for (const e of epochs) {
         for (const c of all.slice(0, e.size)) {
           const proof = log.inclusionProof(c.index, e.size).map(hex);
           expect(
-            await anchor.verifyContribution(
-              e.epoch,
-              c.index,
-              c.contributor,
-              c.contentHash,
-              c.acceptedAt,
-              c.points,
-              proof
-            )
+            await anchor.verifyContribution(e.header, c.index, c.contributor, c.contentHash, c.acceptedAt, c.points, proof)
           ).to.equal(true);
         }
       }
@@ -476,9 +560,9 @@ describe("TallyAnchor", function () {
       const e = epochs[1];
       const c = all[6];
       const proof = log.inclusionProof(c.index, e.size).map(hex);
-      const verify = (over, p = proof, epoch = e.epoch) => {
+      const verify = (over, p = proof, h = e.header) => {
         const x = { ...c, ...over };
-        return anchor.verifyContribution(epoch, x.index, x.contributor, x.contentHash, x.acceptedAt, x.points, p);
+        return anchor.verifyContribution(h, x.index, x.contributor, x.contentHash, x.acceptedAt, x.points, p);
       };
       expect(await verify({})).to.equal(true);
       expect(await verify({ index: 7 })).to.equal(false);
@@ -487,31 +571,47 @@ describe("TallyAnchor", function () {
       expect(await verify({ acceptedAt: c.acceptedAt + 1 })).to.equal(false);
       expect(await verify({ points: c.points + 1n })).to.equal(false);
       expect(await verify({}, log.inclusionProof(c.index, 16).map(hex))).to.equal(false);
-      expect(await verify({}, proof, 3)).to.equal(false);
+      expect(await verify({}, proof, epochs[2].header)).to.equal(false);
       expect(await verify({}, proof.slice(0, -1))).to.equal(false);
       expect(await verify({}, [...proof, proof[0]])).to.equal(false);
       // Leaf 13 does not exist in a log of 13 leaves, whatever the proof.
       const beyond = all[13];
       for (const p of [proof, log.inclusionProof(13, 16).map(hex), []]) {
         expect(
-          await anchor.verifyContribution(
-            2,
-            13,
-            beyond.contributor,
-            beyond.contentHash,
-            beyond.acceptedAt,
-            beyond.points,
-            p
-          )
+          await anchor.verifyContribution(e.header, 13, beyond.contributor, beyond.contentHash, beyond.acceptedAt, beyond.points, p)
         ).to.equal(false);
       }
     });
 
+    it("reverts with HeaderMismatch for a header that is not the anchored one, a size that fits the path included", async function () {
+      const { anchor, all, log, epochs } = await loadFixture(anchoredFixture);
+      const e = epochs[0]; // 5 leaves
+      const c = all[4];
+      const proof = log.inclusionProof(4, 5).map(hex);
+      expect(await anchor.verifyContribution(e.header, c.index, c.contributor, c.contentHash, c.acceptedAt, c.points, proof))
+        .to.equal(true);
+      // The size and the root come from the caller, but only as the anchored header has them: an
+      // RFC 9162 path fixes its shape, not the tree size, so a size is never taken on trust.
+      for (const h of [
+        changed(e.header, { logSize: 6n }),
+        changed(e.header, { logRoot: hex(log.root(6)) }),
+        changed(e.header, { balancesRoot: epochs[1].balances.root }),
+        changed(e.header, { totalPoints: 0n }),
+        changed(epochs[1].header, { epoch: 1n }),
+      ]) {
+        await expect(anchor.verifyContribution(h, c.index, c.contributor, c.contentHash, c.acceptedAt, c.points, proof))
+          .to.be.revertedWithCustomError(anchor, "HeaderMismatch")
+          .withArgs(1, headerHash(e.header), headerHash(h));
+      }
+    });
+
     it("reverts with UnknownEpoch for epoch 0 and for epochs not anchored yet", async function () {
-      const { anchor, all } = await loadFixture(anchoredFixture);
+      const { anchor, all, latest } = await loadFixture(anchoredFixture);
       const c = all[0];
-      for (const epoch of [0, 4, MAX_UINT64]) {
-        await expect(anchor.verifyContribution(epoch, 0, c.contributor, c.contentHash, c.acceptedAt, c.points, []))
+      for (const epoch of [0n, 4n, MAX_UINT64]) {
+        await expect(
+          anchor.verifyContribution(changed(latest, { epoch }), 0, c.contributor, c.contentHash, c.acceptedAt, c.points, [])
+        )
           .to.be.revertedWithCustomError(anchor, "UnknownEpoch")
           .withArgs(epoch, 3);
       }
@@ -523,28 +623,37 @@ describe("TallyAnchor", function () {
       const { anchor, epochs } = await loadFixture(anchoredFixture);
       for (const e of epochs) {
         for (const [i, [account, balance]] of e.balances.entries()) {
-          expect(await anchor.verifyBalance(e.epoch, account, balance, e.balances.getProof(i))).to.equal(true);
+          expect(await anchor.verifyBalance(e.header, account, balance, e.balances.getProof(i))).to.equal(true);
         }
       }
     });
 
     it("refuses a changed amount, another account, and another epoch's proof", async function () {
       const { anchor, epochs, stranger } = await loadFixture(anchoredFixture);
-      const e = epochs[2];
-      for (const [i, [account, balance]] of e.balances.entries()) {
-        const proof = e.balances.getProof(i);
-        expect(await anchor.verifyBalance(3, account, BigInt(balance) + 1n, proof)).to.equal(false);
-        expect(await anchor.verifyBalance(3, account, BigInt(balance) - 1n, proof)).to.equal(false);
-        expect(await anchor.verifyBalance(3, account, 0, proof)).to.equal(false);
-        expect(await anchor.verifyBalance(3, stranger.address, balance, proof)).to.equal(false);
-        expect(await anchor.verifyBalance(2, account, balance, proof)).to.equal(false);
+      const [, second, third] = epochs;
+      for (const [i, [account, balance]] of third.balances.entries()) {
+        const proof = third.balances.getProof(i);
+        expect(await anchor.verifyBalance(third.header, account, BigInt(balance) + 1n, proof)).to.equal(false);
+        expect(await anchor.verifyBalance(third.header, account, BigInt(balance) - 1n, proof)).to.equal(false);
+        expect(await anchor.verifyBalance(third.header, account, 0, proof)).to.equal(false);
+        expect(await anchor.verifyBalance(third.header, stranger.address, balance, proof)).to.equal(false);
+        expect(await anchor.verifyBalance(second.header, account, balance, proof)).to.equal(false);
       }
     });
 
-    it("reverts with UnknownEpoch for epochs not anchored", async function () {
-      const { anchor, stranger } = await loadFixture(anchoredFixture);
-      for (const epoch of [0, 4]) {
-        await expect(anchor.verifyBalance(epoch, stranger.address, 1, []))
+    it("reverts with HeaderMismatch for another balances root, and UnknownEpoch for epochs not anchored", async function () {
+      const { anchor, epochs, latest } = await loadFixture(anchoredFixture);
+      const e = epochs[2];
+      const [account, balance] = e.balances.at(0);
+      const proof = e.balances.getProof(0);
+      const other = StandardMerkleTree.of([[account, balance]], ["address", "uint256"]);
+      const forged = changed(e.header, { balancesRoot: other.root });
+      await expect(anchor.verifyBalance(forged, account, balance, other.getProof(0)))
+        .to.be.revertedWithCustomError(anchor, "HeaderMismatch")
+        .withArgs(3, headerHash(e.header), headerHash(forged));
+      expect(await anchor.verifyBalance(e.header, account, balance, proof)).to.equal(true);
+      for (const epoch of [0n, 4n]) {
+        await expect(anchor.verifyBalance(changed(latest, { epoch }), account, balance, proof))
           .to.be.revertedWithCustomError(anchor, "UnknownEpoch")
           .withArgs(epoch, 3);
       }
@@ -557,28 +666,41 @@ describe("TallyAnchor", function () {
       for (const a of epochs) {
         for (const b of epochs.filter((x) => x.epoch >= a.epoch)) {
           const proof = log.consistencyProof(a.size, b.size).map(hex);
-          expect(await anchor.verifyConsistency(a.epoch, b.epoch, proof)).to.equal(true);
+          expect(await anchor.verifyConsistency(a.header, b.header, proof)).to.equal(true);
         }
       }
     });
 
     it("refuses a backwards pair, a non-empty proof between equal epochs, and a wrong proof", async function () {
-      const { anchor, log } = await loadFixture(anchoredFixture);
-      expect(await anchor.verifyConsistency(3, 1, log.consistencyProof(5, 16).map(hex))).to.equal(false);
-      expect(await anchor.verifyConsistency(2, 1, [])).to.equal(false);
-      expect(await anchor.verifyConsistency(2, 2, [hex(log.root(13))])).to.equal(false);
-      expect(await anchor.verifyConsistency(1, 3, log.consistencyProof(13, 16).map(hex))).to.equal(false);
-      expect(await anchor.verifyConsistency(1, 3, [])).to.equal(false);
+      const { anchor, anchorer, log, epochs, latest } = await loadFixture(anchoredFixture);
+      const [first, second, third] = epochs.map((e) => e.header);
+      expect(await anchor.verifyConsistency(third, first, log.consistencyProof(5, 16).map(hex))).to.equal(false);
+      expect(await anchor.verifyConsistency(second, first, [])).to.equal(false);
+      expect(await anchor.verifyConsistency(second, second, [hex(log.root(13))])).to.equal(false);
+      expect(await anchor.verifyConsistency(first, third, log.consistencyProof(13, 16).map(hex))).to.equal(false);
+      expect(await anchor.verifyConsistency(first, third, [])).to.equal(false);
+      // An epoch without new contributions has the log of the one before: consistent forwards only.
+      const fourth = header(4, latest.logSize, latest.logRoot, ethers.id("b"), 0);
+      await anchor.connect(anchorer).anchor(latest, fourth, CID, []);
+      expect(await anchor.verifyConsistency(third, fourth, [])).to.equal(true);
+      expect(await anchor.verifyConsistency(fourth, third, [])).to.equal(false);
     });
 
-    it("reverts with UnknownEpoch for epochs not anchored", async function () {
-      const { anchor } = await loadFixture(anchoredFixture);
-      await expect(anchor.verifyConsistency(0, 1, []))
+    it("reverts with UnknownEpoch or HeaderMismatch for a header that is not anchored", async function () {
+      const { anchor, epochs, latest } = await loadFixture(anchoredFixture);
+      const first = epochs[0].header;
+      await expect(anchor.verifyConsistency(GENESIS, first, []))
         .to.be.revertedWithCustomError(anchor, "UnknownEpoch")
         .withArgs(0, 3);
-      await expect(anchor.verifyConsistency(1, 4, []))
+      await expect(anchor.verifyConsistency(first, changed(latest, { epoch: 4n }), []))
         .to.be.revertedWithCustomError(anchor, "UnknownEpoch")
         .withArgs(4, 3);
+      const forged = changed(latest, { logSize: 17n });
+      for (const [from, to] of [[first, forged], [forged, latest]]) {
+        await expect(anchor.verifyConsistency(from, to, []))
+          .to.be.revertedWithCustomError(anchor, "HeaderMismatch")
+          .withArgs(3, headerHash(latest), headerHash(forged));
+      }
     });
   });
 });

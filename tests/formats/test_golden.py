@@ -230,7 +230,7 @@ BUNDLE_CASES: list[tuple[str, list[Any], Any, str]] = [
     (CONTRIBUTION, ["explorer", "readContract"], DELETE, "explorer.readContract: is missing"),
     (CONTRIBUTION, ["rpcUrl"], 5, "rpcUrl: must be a non-empty string or null"),
     (CONTRIBUTION, ["chainId"], "31337", "chainId: must be a non-negative integer"),
-    (CONTRIBUTION, ["verify", "args", 6], [1, 2], "verify.args[6]: must be an integer, a string or a list of strings"),
+    (CONTRIBUTION, ["verify", "args", 6], [[1], 2], "verify.args[6]: must be an integer, a string or a list of them"),
     (CONTRIBUTION, ["verify", "function"], DELETE, "verify.function: is missing"),
     (BALANCE, ["leaf", "account"], "0x6813eb9362372eef6200f3b1dbc3f819671cBA69",
      "leaf.account: has an invalid EIP-55 checksum"),

@@ -15,7 +15,7 @@ import {
   rootFromStandardProof,
   toChecksumAddress,
 } from "../../api/static/hashing.js";
-import { TallyAnchor, decodeResult, encodeCall, functionSelector } from "../../api/static/chain.js";
+import { TallyAnchor, decodeResult, encodeCall, functionSelector, headerHash } from "../../api/static/chain.js";
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
@@ -105,6 +105,11 @@ for (const { lower, checksummed } of vectors.addresses) {
 for (const call of vectors.calls) {
   expectEqual(`calldata of ${call.signature}`, encodeCall(call.signature, call.args), call.calldata);
   expectEqual(`selector of ${call.signature}`, bytesToHex(functionSelector(call.signature)), call.calldata.slice(0, 10));
+}
+for (const { header, hash } of vectors.headers) {
+  expectEqual(`header hash of epoch ${header.epoch}`, headerHash(header), hash);
+  expectEqual(`header hash of epoch ${header.epoch}, one point more`,
+    headerHash({ ...header, totalPoints: String(BigInt(header.totalPoints) ^ 1n) }) === hash, false);
 }
 for (const result of vectors.results) {
   const values = decodeResult(result.data, result.types).map((v) => (typeof v === "bigint" ? v.toString() : v));

@@ -18,6 +18,8 @@ from eth_account import Account
 from web3 import Web3
 
 from anchoring.artifact import load_artifact
+from anchoring.contract import EpochHeader
+from ledger.formats import BALANCE_SIGNATURE, CONTRIBUTION_SIGNATURE
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from tests.page.conftest import ROOT, require_node
@@ -73,26 +75,46 @@ def _balances(rng: random.Random) -> dict[str, Any]:
         {"value": v, "leafHash": tree.leaf_hash(v), "proof": tree.get_proof(i)} for i, v in enumerate(values)]}
 
 
+def _py(value: Any) -> Any:
+    """A vector's JSON argument as web3.py takes it: decimal strings as ints, hashes as bytes,
+    lists (a proof, a header tuple) member by member."""
+    if isinstance(value, list):
+        return [_py(v) for v in value]
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, str) and len(value) == 66:
+        return bytes.fromhex(value[2:])
+    return value
+
+
 def _calls(rng: random.Random) -> list[dict[str, Any]]:
     contract = Web3().eth.contract(abi=load_artifact().abi)
     proof = [_hex(rng.randbytes(32)) for _ in range(5)]
+    header = [3, 1_000_003, _hex(rng.randbytes(32)), _hex(rng.randbytes(32)), str(MAX_UINT128)]
+    empty = [1, 0, _hex(rfc9162.EMPTY_ROOT), _hex(bytes(32)), "0"]
     cases: list[tuple[str, str, list[Any]]] = [
         ("latestEpoch", "latestEpoch()", []),
-        ("epochs", "epochs(uint64)", [7]),
-        ("verifyContribution", "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])",
-         [3, 41, _address(5), _hex(rng.randbytes(32)), 1_790_000_123, str(MAX_UINT128), proof]),
-        ("verifyContribution", "verifyContribution(uint64,uint64,address,bytes32,uint64,uint128,bytes32[])",
-         [1, 0, _address(6), _hex(bytes(32)), 0, "0", []]),
-        ("verifyBalance", "verifyBalance(uint64,address,uint256,bytes32[])",
-         [2, _address(7), str(MAX_UINT256), proof[:3]]),
+        ("headerHash", "headerHash(uint64)", [7]),
+        ("verifyContribution", CONTRIBUTION_SIGNATURE,
+         [header, 41, _address(5), _hex(rng.randbytes(32)), 1_790_000_123, str(MAX_UINT128), proof]),
+        ("verifyContribution", CONTRIBUTION_SIGNATURE, [empty, 0, _address(6), _hex(bytes(32)), 0, "0", []]),
+        ("verifyBalance", BALANCE_SIGNATURE, [header, _address(7), str(MAX_UINT256), proof[:3]]),
     ]
-    out = []
-    for name, signature, args in cases:
-        py_args = [int(a) if isinstance(a, str) and a.isdigit() else a for a in args]
-        py_args = [[bytes.fromhex(p[2:]) for p in a] if isinstance(a, list) else a for a in py_args]
-        py_args = [bytes.fromhex(a[2:]) if isinstance(a, str) and len(a) == 66 else a for a in py_args]
-        out.append({"signature": signature, "args": args, "calldata": contract.encode_abi(name, py_args)})
-    return out
+    return [{"signature": signature, "args": args, "calldata": contract.encode_abi(name, _py(args))}
+            for name, signature, args in cases]
+
+
+def _headers(rng: random.Random) -> list[dict[str, Any]]:
+    headers = [EpochHeader(1, 0, rfc9162.EMPTY_ROOT, rng.randbytes(32), 0),
+               EpochHeader(2**64 - 1, 2**64 - 1, rng.randbytes(32), rng.randbytes(32), MAX_UINT128),
+               EpochHeader(12, 1_048_575, rng.randbytes(32), rng.randbytes(32), 123_456_789)]
+    # Bundles write the epoch and the size as JSON numbers; beyond 2^53 only a string is exact.
+    def number(n: int) -> int | str:
+        return n if n < 2**53 else str(n)
+
+    return [{"header": {"epoch": number(h.epoch), "logSize": number(h.log_size), "logRoot": _hex(h.log_root),
+                        "balancesRoot": _hex(h.balances_root), "totalPoints": str(h.total_points)},
+             "hash": _hex(h.hash())} for h in headers]
 
 
 def _results(rng: random.Random) -> list[dict[str, Any]]:
@@ -115,6 +137,7 @@ def vectors() -> dict[str, Any]:
         "balances": _balances(rng),
         "addresses": [{"lower": _address(n).lower(), "checksummed": _address(n)} for n in range(1, 40)],
         "calls": _calls(rng),
+        "headers": _headers(rng),
         "results": _results(rng),
         "epochAnchoredTopic": _hex(Web3.keccak(text="EpochAnchored(uint64,uint64,bytes32,bytes32,uint128,string)")),
     }

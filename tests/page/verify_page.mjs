@@ -164,7 +164,7 @@ async function desktop(browser) {
   assert.match(output.tamperedProof.summary, /the proof check failed/);
   await screenshot(page, "desktop-tampered-proof");
 
-  // 3. A root the API invents is not believed: the header is read from the contract.
+  // 3. A root the API invents is not believed: the header must hash to what the contract holds.
   await tamperProofs(page, (bundle) => {
     bundle.header.logRoot = flipLastByte(bundle.header.logRoot);
   });

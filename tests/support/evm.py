@@ -60,7 +60,7 @@ def reverting() -> bytes:
 def erc165_lookalike(tally_anchor_id: bytes, latest_epoch: bool) -> bytes:
     """Answers ``supportsInterface`` exactly as TallyAnchor does (true for ERC-165, IAccessControl
     and ITallyAnchor, false otherwise) and, if ``latest_epoch``, ``latestEpoch()`` with 1; reverts
-    everything else (``epochs(n)`` included)."""
+    everything else (``headerHash(n)`` included)."""
     answer_word = [b"\0", "MSTORE", b"\x20", b"\0", "RETURN"]
     return assemble([
         b"\0", "CALLDATALOAD", b"\xe0", "SHR",  # the selector
