@@ -28,6 +28,7 @@ from ledger.eip712 import Domain
 from ledger.epochs import Anchor
 from ledger.intake import Intake, Limits
 from ledger.models import Epoch
+from ledger.near_duplicate_backfill import NearDuplicateBackfill
 from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
 from ledger.quotas import prune_counters
 from tally.chain import ChainRuntime
@@ -149,17 +150,20 @@ def build_anchorer(settings: Settings, ledger: Ledger, chain: ChainRuntime,
 
 @dataclass
 class StorageJob:
-    """Harden local blocks, pin to IPFS, release erased envelopes from it: one pass, run every
-    few seconds by the leader."""
+    """Harden local blocks, pin to IPFS, release erased envelopes from it, index what the
+    near-duplicate check has not seen: one pass, run every few seconds by the leader."""
 
     ledger: Ledger
     ipfs: IpfsStore | None
+    near_duplicates: NearDuplicateBackfill | None = None
 
     def __call__(self) -> None:
         now = int(time.time())
         with self.ledger.sessions() as session, session.begin():
             harden(session, self.ledger.unsynced, now=now)
             prune_counters(session, now)
+        if self.near_duplicates is not None:
+            self.near_duplicates()
         if self.ipfs is not None:
             with self.ledger.sessions() as session, session.begin():
                 pin_due(session, self.ledger.store, self.ipfs, now=now)
@@ -172,7 +176,10 @@ class StorageJob:
 
 def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime,
                checkpoint: Checkpoint = no_checkpoint) -> Jobs:
-    storage = StorageJob(ledger, open_ipfs(settings))
+    # With the check on, what it has not seen (older contributions) is indexed in the background.
+    backfill = NearDuplicateBackfill(ledger.sessions, ledger.intake_store, master_key(settings)) \
+        if settings.near_duplicates == "refuse" else None
+    storage = StorageJob(ledger, open_ipfs(settings), backfill)
     return Jobs(
         sessions=ledger.sessions,
         store=ledger.store,
