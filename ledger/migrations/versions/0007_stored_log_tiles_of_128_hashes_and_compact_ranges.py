@@ -146,11 +146,13 @@ def _retile(to_height: int, from_height: int, ranges: bool) -> None:
     leaves and check each log's root; with ``ranges``, store the compact ranges too."""
     conn = op.get_bind()
     postgres = conn.dialect.name == "postgresql"
+    # Keyed like the tiles: each slice of leaves is then read by key, not by scanning the table.
     op.create_table('merkle_log_tile_hold',
                     sa.Column('log_id', sa.Integer(), nullable=False),
                     sa.Column('level', sa.SmallInteger(), nullable=False),
                     sa.Column('number', sa.BigInteger(), nullable=False),
-                    sa.Column('hashes', sa.LargeBinary(), nullable=False))
+                    sa.Column('hashes', sa.LargeBinary(), nullable=False),
+                    sa.PrimaryKeyConstraint('log_id', 'level', 'number', name='pk_merkle_log_tile_hold'))
     conn.execute(sa.insert(HOLD).from_select(['log_id', 'level', 'number', 'hashes'],
                                              sa.select(TILE.c.log_id, TILE.c.level, TILE.c.number, TILE.c.hashes)))
     conn.execute(sa.delete(TILE))
