@@ -128,8 +128,8 @@ def seal_epoch(
 
     values = balances(session)
     total_points = sum(balance for _, balance in values)
-    tree = StandardMerkleTree.of([[account, balance] for account, balance in values], BALANCE_ENCODING) \
-        if values else None
+    # The (account, balance) pairs themselves: a copy of them as lists was ~70 MB per million.
+    tree = StandardMerkleTree.of(values, BALANCE_ENCODING) if values else None
     balances_root = bytes.fromhex(tree.root[2:]) if tree else EMPTY_BALANCES_ROOT
 
     manifest = Manifest(

@@ -1,12 +1,12 @@
 """Every table of the ledger, imported in one place so that metadata and migrations see them.
 
 The tables of ``ledger.models`` (contributions, the journal's transfers and entries, adjustments,
-usage reports, epochs, anchor attempts, stored objects) and the stored log's tiles and head
-(``ledger.merkle.stored``).
+usage reports, epochs, anchor attempts, stored objects) and the stored log's head, tiles and
+compact ranges (``ledger.merkle.stored``).
 """
 
 from ledger.db import Base
-from ledger.merkle.stored import MerkleLogHead, MerkleLogTile
+from ledger.merkle.stored import MerkleLogHead, MerkleLogRange, MerkleLogTile
 from ledger.models import (
     Adjustment,
     AnchorAttempt,
@@ -19,4 +19,4 @@ from ledger.models import (
 )
 
 __all__ = ["Adjustment", "AnchorAttempt", "Base", "Contribution", "Epoch", "JournalEntry", "JournalTransfer",
-           "MerkleLogHead", "MerkleLogTile", "StoredObject", "UsageReport"]
+           "MerkleLogHead", "MerkleLogRange", "MerkleLogTile", "StoredObject", "UsageReport"]

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger.db import Base, make_engine
-from ledger.merkle import errors, log
+from ledger.merkle import _compact, errors, log
 from ledger.merkle.memory import MemoryLog
-from ledger.merkle.stored import TILE_WIDTH, MerkleLogHead, MerkleLogTile, StoredLog
+from ledger.merkle.stored import TILE_WIDTH, MerkleLogHead, MerkleLogRange, MerkleLogTile, StoredLog
 
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
     engine = make_engine(db_url)
-    Base.metadata.create_all(engine, tables=[MerkleLogHead.__table__, MerkleLogTile.__table__])  # type: ignore[list-item]
+    tables = [MerkleLogHead.__table__, MerkleLogTile.__table__, MerkleLogRange.__table__]
+    Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
     yield engine
     engine.dispose()
 
@@ -28,7 +31,7 @@ def _leaves(rng: random.Random, k: int) -> list[bytes]:
 
 
 def _tile_rows(size: int) -> int:
-    """Tiles a log of ``size`` leaves has: ceil(hashes / 256) for levels 0, 8, 16, ..."""
+    """Tiles a log of ``size`` leaves has: ceil(hashes / 128) for levels 0, 7, 14, ..."""
     rows, hashes = 0, size
     while hashes:
         rows += -(-hashes // TILE_WIDTH)
@@ -36,8 +39,8 @@ def _tile_rows(size: int) -> int:
     return rows
 
 
-# Batches that start, fill and overflow tiles at tree levels 0, 8 and 16.
-BATCHES = [1, 1, 3, 250, 1, 256, 512, 1, 700, 5000, 58811, 1, 70000, 2]
+# Batches that start, fill and overflow tiles at tree levels 0, 7 and 14.
+BATCHES = [1, 1, 3, 122, 1, 128, 256, 1, 700, 5000, 58811, 1, 70000, 2, 514]
 
 
 def test_appends_match_the_memory_log_and_proofs_verify(engine: sa.Engine) -> None:
@@ -55,11 +58,13 @@ def test_appends_match_the_memory_log_and_proofs_verify(engine: sa.Engine) -> No
     with Session(engine) as session:
         stored = StoredLog(session)
         n = stored.size()
-        assert n == sum(BATCHES) == 135_539
+        assert n == sum(BATCHES) == 135_541
         assert session.scalar(sa.select(sa.func.count()).select_from(MerkleLogTile)) == _tile_rows(n)
         root = stored.root()
         assert root == memory.root()
-        for size in [1, 255, 256, 257, 65535, 65536, 65537, n - 1, *rng.sample(range(1, n), 20)]:
+        appended = list(itertools.accumulate(BATCHES))
+        edges = [127, 128, 129, 16383, 16384, 16385, 65536, n - 1]
+        for size in [*appended, *edges, *rng.sample(range(1, n), 20)]:
             assert stored.root(size) == memory.root(size)
             for i in {0, size - 1, rng.randrange(size)}:
                 proof = stored.inclusion_proof(i, size)
@@ -145,3 +150,103 @@ def test_bad_requests_are_refused(engine: sa.Engine) -> None:
                 call()
         with pytest.raises(IndexError):
             stored.leaf_hash(10)
+
+
+def _selects(engine: sa.Engine) -> list[str]:
+    """Every SELECT the engine runs from now on (not SQLite's BEGIN IMMEDIATE)."""
+    seen: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: a[2].startswith("SELECT") and seen.append(a[2]))
+    return seen
+
+
+def test_every_append_stores_its_compact_range_and_proofs_there_read_two_statements(engine: sa.Engine) -> None:
+    rng = random.Random(6)
+    memory = MemoryLog()
+    sizes = []
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        for k in (5, 300, 16_000, 1, 7_000):
+            batch = _leaves(rng, k)
+            stored.append(batch)
+            memory.append(batch)
+            sizes.append(memory.size())
+        session.commit()
+        query = sa.select(MerkleLogRange.size, MerkleLogRange.hashes)
+        ranges = {size: hashes for size, hashes in session.execute(query)}
+    assert sorted(ranges) == sizes
+    for size, hashes in ranges.items():
+        assert hashes == b"".join(memory.node(*node) for node in _compact.range_nodes(0, size))
+
+    seen = _selects(engine)
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        for size in sizes:
+            for i in {0, size - 1, rng.randrange(size)}:
+                del seen[:]
+                proof = stored.inclusion_proof(i, size)
+                # The head and the range in one query, the tiles on the path (if any) in another.
+                assert len(seen) <= 2, seen
+                assert proof == memory.inclusion_proof(i, size)
+            first = rng.randint(1, size)
+            assert stored.consistency_proof(first, size) == memory.consistency_proof(first, size)
+            assert stored.root(size) == memory.root(size)
+        # A size no append ended at has no stored range: its proofs come from tiles alone.
+        i, size = 17, sizes[2] - 3
+        assert stored.inclusion_proof(i, size) == memory.inclusion_proof(i, size)
+
+
+def test_a_rolled_back_append_leaves_no_range(engine: sa.Engine) -> None:
+    rng = random.Random(9)
+    with Session(engine) as session:
+        StoredLog(session).append(_leaves(rng, 200))
+        session.commit()
+        StoredLog(session).append(_leaves(rng, 50))
+        session.rollback()
+        assert session.scalars(sa.select(MerkleLogRange.size)).all() == [200]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda h: h[:-32], id="one hash short"),
+        pytest.param(lambda h: h + bytes(32), id="one hash too many"),
+        pytest.param(lambda h: bytes(32) + h[32:], id="first subtree replaced"),
+        pytest.param(lambda h: h[32:] + h[:32], id="subtrees out of order"),
+    ],
+)
+def test_a_damaged_range_is_never_turned_into_a_proof_that_verifies(engine: sa.Engine, damage: Any) -> None:
+    rng = random.Random(10)
+    leaves = _leaves(rng, 1000)  # 1000 = 512 + 256 + 128 + 64 + 32 + 8: six subtrees
+    memory = MemoryLog(leaves)
+    with Session(engine) as session:
+        root = StoredLog(session).append(leaves)
+        session.execute(
+            sa.update(MerkleLogRange).values(hashes=damage(session.scalars(sa.select(MerkleLogRange.hashes)).one()))
+        )
+        stored = StoredLog(session)
+        wrong = 0
+        for i in range(0, 1000, 37):
+            try:
+                proof = stored.inclusion_proof(i)
+            except LookupError:
+                wrong += 1  # a range of the wrong length is refused outright
+                continue
+            if proof != memory.inclusion_proof(i):  # a proof that does not use the damaged hashes is right
+                wrong += 1
+                with pytest.raises(errors.ProofError):
+                    log.verify_inclusion(leaves[i], i, 1000, proof, root)
+        assert wrong
+
+
+def test_tiles_stay_in_their_row_on_postgresql(engine: sa.Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TOAST")
+    with Session(engine) as session:
+        StoredLog(session).append(_leaves(random.Random(11), 3 * TILE_WIDTH))
+        session.commit()
+        storage = session.scalar(sa.text(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = 'merkle_log_tile'::regclass AND attname = 'hashes'"))
+        # A full tile's row is read from its heap page alone: nothing of it went to the TOAST table.
+        toasted = session.scalar(sa.text(
+            "SELECT count(*) FROM merkle_log_tile WHERE pg_column_size(hashes) < length(hashes)"))
+    assert storage == "p" and toasted == 0
