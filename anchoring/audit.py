@@ -7,7 +7,9 @@ Tally API. For each epoch in order the audit checks the manifest against its eve
 predecessor, extends the RFC 9162 log with the epoch's leaves (a compact range: memory grows with
 log n, not n, so thousands of epochs and millions of leaves are fine) and compares the root,
 which also proves the step consistent (the new tree is the old one plus the new leaves), replays
-the journal entries from zero into balances and rebuilds the OpenZeppelin balances tree, and
+the journal entries from zero into balances, checks the balances the manifest publishes (every one
+before version 3; since, the ones the epoch changed, and every few epochs a full snapshot) and
+rebuilds the OpenZeppelin balances tree, and
 recomputes every leaf's points from the features the leaf publishes with the rules of its scorer
 version. The first failure is reported.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,14 +38,20 @@ from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountM
 from anchoring.chain import call, connect
 from anchoring.contract import EpochAnchored, TallyAnchor
 from anchoring.identity import check_tally_anchor, latest_epoch
+from ledger.balances import balances_root, changed_balances, listed
 from ledger.content import ContentError, StoreUnavailableError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
 from ledger.encoding import checksum, hex0x, is_account_address
-from ledger.epochs import EMPTY_BALANCES_ROOT
-from ledger.formats import BALANCE_ENCODING, SCORED_SINCE, InvalidManifestError, Manifest, PreviousEpoch
+from ledger.formats import (
+    SCORED_SINCE,
+    BalancesSnapshot,
+    InvalidManifestError,
+    InvalidSnapshotError,
+    Manifest,
+    PreviousEpoch,
+)
 from ledger.merkle import log as rfc9162
-from ledger.merkle.standard import StandardMerkleTree
 from ledger.scoring import InvalidFeaturesError, UnknownScorerError, points_from_features, rules_hash
 
 
@@ -308,28 +316,58 @@ class Auditor:
 
     def _replay_journal(self, number: int, manifest: Manifest, event: EpochAnchored,
                         report: AuditReport) -> None:
+        before = {line.account: self.balances.get(line.account, 0) for line in manifest.journal}
         for line in manifest.journal:
             self.balances[line.account] = self.balances.get(line.account, 0) + line.amount
         report.journal_entries += len(manifest.journal)
         if sum(self.balances.values()) != 0:
             raise AuditDiscrepancy(number, "the journal does not sum to zero")
-        values = sorted(((a, b) for a, b in self.balances.items() if is_account_address(a) and b),
-                        key=lambda v: v[0].lower())
-        published = {account.lower(): balance for account, balance in manifest.balances.values}
-        for account, balance in values:
-            if published.get(account.lower()) != balance:
-                raise AuditDiscrepancy(number, f"{account}: the journal gives {balance}, the manifest says "
-                                       f"{published.get(account.lower())}")
-        if len(published) != len(values):
-            raise AuditDiscrepancy(number, "the manifest lists balances the journal does not give")
-        root = bytes.fromhex(StandardMerkleTree.of([[a, str(b)] for a, b in values], BALANCE_ENCODING).root[2:]) \
-            if values else EMPTY_BALANCES_ROOT
+        values = listed(self.balances)
+        published = manifest.balances
+        if published.values is not None:  # versions 1-2: every balance
+            self._compare(number, values, published.values, "the manifest")
+        else:
+            self._compare(number, changed_balances(before, self.balances), published.changed or (),
+                          "the manifest's changed balances")
+            if published.accounts != len(values):
+                raise AuditDiscrepancy(number, f"{len(values)} accounts hold a balance; the manifest says "
+                                       f"{published.accounts}")
+            if published.snapshot is not None:
+                self._compare(number, values, self._snapshot(number, published.snapshot, event).values,
+                              f"snapshot {published.snapshot}")
+        root = balances_root(values)
         if root != event.balances_root:
             raise AuditDiscrepancy(number, f"the balances give root {hex0x(root)}; the chain says "
                                    f"{hex0x(event.balances_root)}")
         total = sum(b for _, b in values)
         if total != event.total_points:
             raise AuditDiscrepancy(number, f"balances total {total}; the chain says {event.total_points}")
+
+    @staticmethod
+    def _compare(number: int, replayed: list[tuple[str, int]], published: Sequence[tuple[str, int]],
+                 where: str) -> None:
+        """The balances ``where`` publishes are exactly those the journal gives."""
+        listing = {account.lower(): balance for account, balance in published}
+        for account, balance in replayed:
+            says = listing.get(account.lower())
+            if says != balance:
+                raise AuditDiscrepancy(number, f"{account}: the journal gives {balance}, {where} "
+                                       + ("does not list it" if says is None else f"says {says}"))
+        if len(listing) != len(published) or len(listing) != len(replayed):
+            raise AuditDiscrepancy(number, f"{where} lists balances the journal does not give")
+
+    def _snapshot(self, number: int, cid: str, event: EpochAnchored) -> BalancesSnapshot:
+        try:
+            snapshot = BalancesSnapshot.from_json(json.loads(self.fetcher.get(cid)))
+        except StoreUnavailableError:
+            raise
+        except (ContentError, httpx.HTTPError, ValueError) as exc:
+            raise AuditDiscrepancy(number, f"snapshot {cid} cannot be fetched intact: {exc}") from None
+        except InvalidSnapshotError as exc:
+            raise AuditDiscrepancy(number, f"snapshot {cid} is malformed: {exc}", field=exc.field) from None
+        if (snapshot.epoch, snapshot.root, snapshot.total_points) != (number, event.balances_root, event.total_points):
+            raise AuditDiscrepancy(number, f"snapshot {cid} names another epoch, root or total")
+        return snapshot
 
 
 def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False,

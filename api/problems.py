@@ -108,6 +108,8 @@ _TYPES = [
     ProblemType("conflict", 409, "Conflict", "The request contradicts what the ledger already holds."),
     ProblemType("invalid-manifest", 422, "Invalid manifest",
                 "The document is not an epoch manifest of a version this server reads; the detail names the field."),
+    ProblemType("invalid-snapshot", 422, "Invalid balances snapshot",
+                "The document is not a balances snapshot of a format this server reads; the detail names the field."),
     ProblemType("invalid-bundle", 422, "Invalid proof bundle",
                 "The document is not a proof bundle of a format this server reads; the detail names the field."),
     ProblemType("invalid-car", 422, "Invalid CAR", "The bytes are not a CARv1 archive."),

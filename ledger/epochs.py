@@ -10,18 +10,19 @@ with nothing new since the last epoch it makes no epoch.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
-from tiny_keccak import keccak256
 
 from ledger import jcs
+from ledger.balances import balances_root, changed_balances, listed
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
 from ledger.encoding import is_account_address
 from ledger.formats import (
-    BALANCE_ENCODING,
+    BalancesSnapshot,
     JournalLine,
     LogLeaf,
     Manifest,
@@ -31,14 +32,13 @@ from ledger.formats import (
     Scorer,
 )
 from ledger.lifecycle import EpochState
-from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
-from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
+from ledger.models import AccountBalance, Contribution, Epoch, JournalEntry, StoredObject
 from ledger.scoring import recorded_features, rules_hash
 
-# OpenZeppelin's tree has no empty form; an epoch in which no account holds points (every
-# contribution scored zero) commits to keccak256 of nothing, which no leaf can prove against.
-EMPTY_BALANCES_ROOT = keccak256(b"")
+SNAPSHOT_EVERY = 32
+"""Epochs between full balances snapshots unless set otherwise (TALLY_SNAPSHOT_EVERY): a reader
+rebuilding an epoch's balances applies at most this many manifests' changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +59,19 @@ SEALING_LOCK = 0x7A11E9
 
 def balances(session: Session) -> list[tuple[str, int]]:
     """Every contributor account with a non-zero sealed balance, sorted by address."""
-    rows = session.execute(
-        select(JournalEntry.account, func.sum(JournalEntry.amount))
-        .where(JournalEntry.epoch.is_not(None))
-        .group_by(JournalEntry.account)
-    ).all()
-    return sorted(
-        ((account, int(total)) for account, total in rows if is_account_address(account) and total),
-        key=lambda pair: pair[0].lower(),
-    )
+    return listed({account: balance for account, balance in session.execute(
+        select(AccountBalance.account, AccountBalance.balance).where(AccountBalance.balance != 0))})
 
 
 def seal_epoch(
-    session: Session, store: ContentStore, anchor: Anchor, *, now: int | None = None
+    session: Session, store: ContentStore, anchor: Anchor, *, now: int | None = None,
+    snapshot_every: int = SNAPSHOT_EVERY, snapshot: bool = False,
 ) -> Epoch | None:
     """Seal everything accepted and journaled so far into the next epoch, in the caller's
-    transaction; None when there is nothing new. The caller commits."""
+    transaction; None when there is nothing new. The caller commits.
+
+    Every ``snapshot_every``-th epoch, or this one if ``snapshot``, also publishes a full
+    balances snapshot that the manifest names."""
     now = int(time.time()) if now is None else now
     serialise(session, SEALING_LOCK)
     previous = latest_epoch(session)
@@ -126,11 +123,11 @@ def seal_epoch(
             .execution_options(synchronize_session=False)
         )
 
-    values = balances(session)
-    total_points = sum(balance for _, balance in values)
-    # The (account, balance) pairs themselves: a copy of them as lists was ~70 MB per million.
-    tree = StandardMerkleTree.of(values, BALANCE_ENCODING) if values else None
-    balances_root = bytes.fromhex(tree.root[2:]) if tree else EMPTY_BALANCES_ROOT
+    changed, root, total_points, accounts = _seal_balances(
+        session, number, ((account, amount) for _, account, amount, _, _ in entries))
+    snapshot_cid = None
+    if snapshot or number % snapshot_every == 0:
+        snapshot_cid = _publish_snapshot(session, store, anchor, number, root, total_points, now)
 
     manifest = Manifest(
         chain_id=anchor.chain_id,
@@ -141,7 +138,8 @@ def seal_epoch(
         log=ManifestLog(log_size, log_root, leaves),
         journal=tuple(JournalLine(entry_id, account, amount, kind, ref)
                       for entry_id, account, amount, kind, ref in entries),
-        balances=ManifestBalances(balances_root, total_points, tuple(values)),
+        balances=ManifestBalances(root, total_points, changed=tuple(changed), accounts=accounts,
+                                  snapshot=snapshot_cid),
         scorer=_scorer(leaves),
     )
     manifest_bytes = jcs.dumps(manifest.to_json())
@@ -151,13 +149,64 @@ def seal_epoch(
 
     epoch = Epoch(
         number=number, state=EpochState.SEALED.value, sealed_at=now, first_index=first_index, log_size=log_size,
-        log_root=log_root, balances_root=balances_root, total_points=total_points, accounts=len(values),
+        log_root=log_root, balances_root=root, total_points=total_points, accounts=accounts,
         contributions=len(contributions), journal_entries=len(entries), manifest_cid=manifest_cid,
         chain_id=anchor.chain_id, contract=anchor.contract,
     )
     session.add(epoch)
     session.flush()
     return epoch
+
+
+_IN_CHUNK = 5_000
+"""Accounts looked up per statement: well under SQLite's limit on bound parameters."""
+
+
+def _seal_balances(session: Session, number: int,
+                   amounts: Iterable[tuple[str, int]]) -> tuple[list[tuple[str, int]], bytes, int, int]:
+    """Apply the epoch's journal ``(account, amount)`` entries to the kept balances; the
+    balances the epoch changed, and the root, total and number of all non-zero contributor
+    balances after it."""
+    deltas: dict[str, int] = {}
+    for account, amount in amounts:
+        deltas[account] = deltas.get(account, 0) + amount
+    touched = [account for account, delta in deltas.items() if delta]
+    before: dict[str, int] = {}
+    for start in range(0, len(touched), _IN_CHUNK):
+        chunk = touched[start:start + _IN_CHUNK]
+        before.update((account, balance) for account, balance in session.execute(
+            select(AccountBalance.account, AccountBalance.balance).where(AccountBalance.account.in_(chunk))))
+    after = {account: before.get(account, 0) + deltas[account] for account in touched}
+    table = table_of(AccountBalance)
+    updates = [{"key": a, "new_balance": after[a]} for a in touched if a in before]
+    if updates:
+        session.execute(update(table).where(table.c.account == bindparam("key"))
+                        .values(balance=bindparam("new_balance"), epoch=number), updates,
+                        execution_options={"synchronize_session": False})
+    inserts = [{"account": a, "balance": after[a], "epoch": number} for a in touched if a not in before]
+    if inserts:
+        session.execute(insert(table), inserts)
+    changed = changed_balances({a: before.get(a, 0) for a in touched}, after)
+
+    # Every balance, streamed into the tree's two columns: the root is all the seal needs.
+    rows = session.execute(select(AccountBalance.account, AccountBalance.balance)
+                           .where(AccountBalance.balance != 0),
+                           execution_options={"yield_per": 50_000})
+    held = [(account, balance) for account, balance in rows if is_account_address(account)]
+    return changed, balances_root(held), sum(balance for _, balance in held), len(held)
+
+
+def _publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, number: int, root: bytes,
+                      total_points: int, now: int) -> str:
+    """Store the full balances after epoch ``number`` (``ledger.formats.snapshot``); its CID."""
+    document = BalancesSnapshot(anchor.chain_id, anchor.contract, number, root, total_points,
+                                tuple(balances(session)))
+    data = jcs.dumps(document.to_json())
+    cid = store.put(data)
+    if session.get(StoredObject, cid) is None:
+        session.add(StoredObject(cid=cid, kind="snapshot", size=len(data), data=None, created_at=now,
+                                 durable_at=now, pin_attempts=0, next_pin_at=now))
+    return cid
 
 
 def _scorer(leaves: tuple[LogLeaf, ...]) -> Scorer:

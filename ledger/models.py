@@ -128,6 +128,19 @@ class JournalEntry(Base):
     epoch: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
+class AccountBalance(Base):
+    """Every account's balance after the latest sealed epoch: the sum of its sealed journal
+    entries, kept up to date by sealing, which so reads the accounts instead of the whole
+    journal (a balance is still, by definition, that sum: the audit recomputes it so)."""
+
+    __tablename__ = "account_balances"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[int] = mapped_column(Integer)
+    """The last epoch that changed it."""
+
+
 class Epoch(Base):
     """One sealed epoch: its log and balances roots, its manifest, and its way onto the chain.
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.balances import EMPTY_BALANCES_ROOT, BalancesUnavailableError, balances_at
 from ledger.content import ContentStore
 from ledger.deployment import ChainInfo
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -26,6 +28,7 @@ from ledger.formats import (
     AnchoringTransaction,
     BalanceBundle,
     BalanceLeaf,
+    BalancesSnapshot,
     BundleEnvelope,
     BundleHeader,
     ContributionBundle,
@@ -131,34 +134,60 @@ def contribution_bundle(session: Session, chain: ChainInfo, row: Contribution,
 
 
 class BalanceTrees:
-    """The balances trees of recent epochs, rebuilt from their manifests and kept a while:
-    building a large tree costs seconds, serving a proof from it microseconds."""
+    """The balances trees of recent epochs, rebuilt from public documents (manifests and
+    snapshots, ``ledger.balances.balances_at``) and kept a while: building a large tree costs
+    seconds, serving a proof from it microseconds. The balances of the epochs kept are where the
+    next epoch's rebuild starts, so following the latest epoch applies one manifest's changes."""
 
     def __init__(self, store: ContentStore, keep: int = 2) -> None:
         self.store = store
         self.keep = keep
-        self._trees: OrderedDict[str, tuple[StandardMerkleTree, dict[str, int]]] = OrderedDict()
+        self._trees: OrderedDict[str, _EpochBalances] = OrderedDict()
         self._lock = Lock()
+
+    def balances(self, manifest_cid: str) -> dict[str, int]:
+        """Every non-zero balance after the epoch of ``manifest_cid``, keyed by lower-cased address."""
+        return dict(self._epoch(manifest_cid).balances)
 
     def lookup(self, manifest_cid: str, address: str) -> tuple[StandardMerkleTree, int] | None:
         """The epoch's tree and the index of ``address`` in it, or None if it holds no balance."""
+        cached = self._epoch(manifest_cid)
+        position = cached.index.get(address.lower())
+        return None if position is None or cached.tree is None else (cached.tree, position)
+
+    def _epoch(self, manifest_cid: str) -> _EpochBalances:
         with self._lock:
             cached = self._trees.get(manifest_cid)
             if cached is not None:
                 self._trees.move_to_end(manifest_cid)
-        if cached is None:
-            balances = Manifest.from_json(json.loads(self.store.get(manifest_cid))).balances
-            if not balances.values:
-                return None
-            tree = StandardMerkleTree.of(balances.tree_values(), BALANCE_ENCODING)
-            cached = (tree, {account.lower(): i for i, (account, _) in enumerate(balances.values)})
-            with self._lock:
-                self._trees[manifest_cid] = cached
-                while len(self._trees) > self.keep:
-                    self._trees.popitem(last=False)
-        tree, index = cached
-        position = index.get(address.lower())
-        return None if position is None else (tree, position)
+                return cached
+            known = {cid: kept.balances for cid, kept in self._trees.items()}
+        manifest = self._manifest(manifest_cid)
+        balances = balances_at(manifest_cid, self._manifest, self._snapshot, known.get)
+        values = sorted(balances.items())
+        tree = StandardMerkleTree.of([[a, str(b)] for a, b in values], BALANCE_ENCODING) if values else None
+        root = bytes.fromhex(tree.root[2:]) if tree else EMPTY_BALANCES_ROOT
+        if root != manifest.balances.root:
+            raise BalancesUnavailableError(f"the balances rebuilt for epoch {manifest.epoch} do not give its root")
+        cached = _EpochBalances(balances, tree, {account: i for i, (account, _) in enumerate(values)})
+        with self._lock:
+            self._trees[manifest_cid] = cached
+            while len(self._trees) > self.keep:
+                self._trees.popitem(last=False)
+        return cached
+
+    def _manifest(self, cid: str) -> Manifest:
+        return Manifest.from_json(json.loads(self.store.get(cid)))
+
+    def _snapshot(self, cid: str) -> BalancesSnapshot:
+        return BalancesSnapshot.from_json(json.loads(self.store.get(cid)))
+
+
+@dataclass(frozen=True, slots=True)
+class _EpochBalances:
+    balances: dict[str, int]
+    tree: StandardMerkleTree | None
+    index: dict[str, int]
 
 
 def balance_proof(session: Session, chain: ChainInfo, trees: BalanceTrees, address: str,

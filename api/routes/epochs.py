@@ -12,9 +12,12 @@ from api.openapi import answers, header_docs, problems
 from api.routes.params import EpochCursor, EpochNumber
 from api.schemas import ConsistencyProof, EpochPage, EpochView
 from api.services import Services, ServicesDep
-from ledger.encoding import hex0x
+from ledger import jcs
+from ledger.content import cid_of
+from ledger.encoding import checksum, hex0x
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.explorer import explorer_for
+from ledger.formats import BalancesSnapshot
 from ledger.merkle.stored import StoredLog
 from ledger.models import Epoch
 from ledger.outbox import storage_state
@@ -89,6 +92,26 @@ def manifest(services: ServicesDep, number: EpochNumber) -> Response:
     return Response(data, media_type="application/json",
                     headers={"X-Content-CID": epoch.manifest_cid,
                              "Cache-Control": "public, max-age=31536000, immutable"})
+
+
+@router.get("/v1/epochs/{number}/balances", operation_id="getEpochBalances", response_class=Response,
+            responses={200: {
+                "description": "Every balance after the epoch, as a balances snapshot (docs/formats.md §6)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+                "headers": header_docs({"X-Content-CID": "the snapshot's CID, whether or not a manifest names it"}),
+            }, **problems("not-found", "invalid-request")})
+def balances(services: ServicesDep, number: EpochNumber) -> Response:
+    """Every non-zero balance after the epoch, on demand: the snapshot a manifest names every few
+    epochs, for any epoch, rebuilt from the published manifests and snapshots and checked
+    against the epoch's balances root (JCS JSON)."""
+    epoch = _get_epoch(services, number)
+    rebuilt = services.balance_trees.balances(epoch.manifest_cid)
+    values = tuple((checksum(account), balance) for account, balance in sorted(rebuilt.items()))
+    snapshot = BalancesSnapshot(epoch.chain_id, epoch.contract, epoch.number, epoch.balances_root,
+                                epoch.total_points, values)
+    data = jcs.dumps(snapshot.to_json())
+    return Response(data, media_type="application/json",
+                    headers={"X-Content-CID": cid_of(data), "Cache-Control": "public, max-age=31536000, immutable"})
 
 
 @router.get("/v1/log/consistency", operation_id="getConsistencyProof",

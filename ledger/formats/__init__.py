@@ -1,10 +1,12 @@
-"""Tally's public JSON documents as typed values: the epoch manifest and the proof bundles.
+"""Tally's public JSON documents as typed values: the epoch manifest, the balances snapshot and
+the proof bundles.
 
 Each type writes its document with ``to_json()`` (the exact JSON that is hashed, stored and
 served) and reads one back with ``from_json(obj)``, which checks every field and raises an
 ``InvalidInputError`` naming the first bad one by its path (``log.leaves[3].points: must be a
-decimal string``): ``InvalidManifestError`` (``invalid-manifest``) or ``InvalidBundleError``
-(``invalid-bundle``). Unknown members are ignored on reading and never written.
+decimal string``): ``InvalidManifestError`` (``invalid-manifest``), ``InvalidSnapshotError``
+(``invalid-snapshot``) or ``InvalidBundleError`` (``invalid-bundle``). Unknown members are
+ignored on reading and never written.
 """
 
 from ledger.formats.bundles import (
@@ -27,6 +29,7 @@ from ledger.formats.bundles import (
 from ledger.formats.fields import InvalidDocumentError
 from ledger.formats.manifest import (
     BALANCE_ENCODING,
+    DELTAS_SINCE,
     MANIFEST_VERSION,
     SCORED_SINCE,
     InvalidManifestError,
@@ -38,17 +41,21 @@ from ledger.formats.manifest import (
     PreviousEpoch,
     Scorer,
 )
+from ledger.formats.snapshot import SNAPSHOT_FORMAT, BalancesSnapshot, InvalidSnapshotError
 
 __all__ = [
     "BALANCE_ENCODING",
     "BALANCE_SIGNATURE",
     "CONTRIBUTION_SIGNATURE",
+    "DELTAS_SINCE",
     "FORMAT",
     "MANIFEST_VERSION",
     "SCORED_SINCE",
+    "SNAPSHOT_FORMAT",
     "AnchoringTransaction",
     "BalanceBundle",
     "BalanceLeaf",
+    "BalancesSnapshot",
     "BundleEnvelope",
     "BundleHeader",
     "ContributionBundle",
@@ -57,6 +64,7 @@ __all__ = [
     "InvalidBundleError",
     "InvalidDocumentError",
     "InvalidManifestError",
+    "InvalidSnapshotError",
     "JournalLine",
     "LogLeaf",
     "Manifest",

@@ -5,8 +5,9 @@ CID; ``tally audit`` fetches those bytes by CID and reads them back with ``Manif
 ``to_json`` writes exactly the JSON the sealer wrote for the manifest's version (same members,
 same value types), so the bytes, and the CID, of a manifest never depend on this module's
 version: a version 1 manifest (before leaves carried their scoring) reads and writes back as it
-was, and a version 2 one must name every leaf's ``scorer`` and ``features`` and the epoch's
-``scorer.rulesHash``.
+was, a version 2 one must name every leaf's ``scorer`` and ``features`` and the epoch's
+``scorer.rulesHash``, and a version 3 one lists only the balances the epoch changed (with a full
+``BalancesSnapshot`` every few epochs, ``ledger.formats.snapshot``) instead of every balance.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from ledger.formats import fields as f
 from ledger.formats.fields import InvalidDocumentError
 from ledger.merkle import log as rfc9162
 
-MANIFEST_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+MANIFEST_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 SCORED_SINCE = 2
 """The first manifest version whose leaves carry their scorer and features."""
+DELTAS_SINCE = 3
+"""The first manifest version whose balances list only what the epoch changed."""
 BALANCE_ENCODING = ["address", "uint256"]
 """The ABI types of a balances-tree leaf ``[account, balance]`` (OpenZeppelin StandardMerkleTree)."""
 
@@ -159,31 +162,56 @@ class JournalLine:
                    f.text(o, at, "kind"), f.text(o, at, "ref"))
 
 
+def balance_pairs(o: dict[str, Any], at: str, key: str) -> tuple[tuple[str, int], ...]:
+    """A list of ``[account, balance]`` pairs, the balance a decimal string."""
+    values = []
+    for i, pair in enumerate(f.items(o, at, key)):
+        where = f.path(f.path(at, key), i)
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise InvalidDocumentError(where, "must be a pair [account, balance]")
+        values.append((f.address(pair, where, 0), f.decimal(pair, where, 1)))
+    return tuple(values)
+
+
+def pairs_json(values: tuple[tuple[str, int], ...]) -> list[list[str]]:
+    return [[account, str(balance)] for account, balance in values]
+
+
 @dataclass(frozen=True, slots=True)
 class ManifestBalances:
-    """Every contributor's sealed balance, sorted by address, and the root of their tree."""
+    """The balances after the epoch: their root and total, and either every non-zero balance
+    (``values``, manifest versions 1 and 2) or only those the epoch changed (``changed``, a
+    balance that fell to zero listed as 0; version 3), with the number of accounts holding a
+    balance and, every few epochs, the CID of a full snapshot (``ledger.balances``)."""
 
     root: bytes
     total_points: int
-    values: tuple[tuple[str, int], ...]
+    values: tuple[tuple[str, int], ...] | None = None
+    changed: tuple[tuple[str, int], ...] | None = None
+    accounts: int | None = None
+    snapshot: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"root": hex0x(self.root), "totalPoints": str(self.total_points),
-                "values": [[account, str(balance)] for account, balance in self.values]}
+        if self.values is not None:
+            return {"root": hex0x(self.root), "totalPoints": str(self.total_points),
+                    "values": pairs_json(self.values)}
+        return {"root": hex0x(self.root), "totalPoints": str(self.total_points), "accounts": self.accounts,
+                "changed": pairs_json(self.changed or ()), "snapshot": self.snapshot}
 
     def tree_values(self) -> list[list[str]]:
-        """The leaves of the balances tree, as ``StandardMerkleTree.of`` takes them with ``BALANCE_ENCODING``."""
-        return [[account, str(balance)] for account, balance in self.values]
+        """The leaves of the balances tree of a version 1-2 manifest, as ``StandardMerkleTree.of``
+        takes them with ``BALANCE_ENCODING``."""
+        return pairs_json(self.values or ())
 
     @classmethod
-    def read(cls, o: dict[str, Any], at: str = "balances") -> ManifestBalances:
-        values = []
-        for i, pair in enumerate(f.items(o, at, "values")):
-            where = f"{at}.values[{i}]"
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise InvalidDocumentError(where, "must be a pair [account, balance]")
-            values.append((f.address(pair, where, 0), f.decimal(pair, where, 1)))
-        return cls(f.hash32(o, at, "root"), f.decimal(o, at, "totalPoints"), tuple(values))
+    def read(cls, o: dict[str, Any], at: str = "balances", deltas: bool = False) -> ManifestBalances:
+        root, total = f.hash32(o, at, "root"), f.decimal(o, at, "totalPoints")
+        if not deltas:
+            return cls(root, total, values=balance_pairs(o, at, "values"))
+        accounts = f.uint(o, at, "accounts")
+        changed = balance_pairs(o, at, "changed")
+        snapshot = f.optional_text(o, at, "snapshot")
+        return cls(root, total, changed=changed, accounts=accounts, snapshot=snapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +297,7 @@ class Manifest:
             previous=None if previous is None else PreviousEpoch.read(previous),
             log=ManifestLog.read(f.obj(o, "", "log"), scored=scored),
             journal=tuple(JournalLine.read(line, where) for line, where in f.each_object(o, "", "journal")),
-            balances=ManifestBalances.read(f.obj(o, "", "balances")),
+            balances=ManifestBalances.read(f.obj(o, "", "balances"), deltas=v >= DELTAS_SINCE),
             scorer=Scorer.read(f.obj(o, "", "scorer"), scored=scored),
             v=v,
         )

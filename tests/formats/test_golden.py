@@ -20,13 +20,15 @@ from anchoring.audit import AuditDiscrepancy, Auditor, AuditReport
 from anchoring.contract import EpochAnchored
 from anchoring.verify import VerificationError, load_bundle, verify_balance, verify_contribution
 from ledger import jcs
-from ledger.content import cid_of
+from ledger.content import ContentError, cid_of
 from ledger.errors import ErrorCategory, ExitCode
 from ledger.formats import (
     BalanceBundle,
+    BalancesSnapshot,
     ContributionBundle,
     InvalidBundleError,
     InvalidManifestError,
+    InvalidSnapshotError,
     Manifest,
     parse_bundle,
 )
@@ -34,7 +36,7 @@ from ledger.scoring import points_from_features, rules_hash
 from tests.formats.golden.generate import ANCHOR, GOLDEN_FILES, build, conversation
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-FIRST, SECOND = "manifest-first.json", "manifest-with-previous.json"
+FIRST, SECOND, SNAPSHOT = "manifest-first.json", "manifest-with-previous.json", "balances-snapshot.json"
 CONTRIBUTION, BALANCE = "contribution-bundle.json", "balance-bundle.json"
 NOWHERE = "http://127.0.0.1:9"  # never reached: every case below fails before the chain check
 
@@ -58,6 +60,26 @@ def test_version_1_documents_still_read_and_write_back_to_the_same_bytes_and_cid
     assert auditor.log.size == 8 and report.points_recomputed == 0  # no features to recompute from
 
 
+def test_version_2_documents_still_read_and_write_back_and_the_audit_accepts_them() -> None:
+    """Manifests of before they listed only the changed balances (golden/version-2/) list every
+    balance: they read back to the same bytes, the audit checks them, and a proof's balances
+    rebuild from them as the base of later epochs' changes."""
+    first, second = (golden(f"version-2/{name}") for name in (FIRST, SECOND))
+    for document in (first, second):
+        manifest = Manifest.from_json(document)
+        assert manifest.v == 2 and manifest.balances.values is not None and manifest.balances.changed is None
+        assert jcs.dumps(manifest.to_json()) == jcs.dumps(document)
+    assert cid_of(jcs.dumps(first)) == second["previous"]["manifestCid"]
+    auditor, report, events = _auditor(first, second)
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert report.points_recomputed == 8
+    wrong = copy.deepcopy(second)
+    wrong["balances"]["values"][0][1] = "29"
+    auditor, report, events = _auditor(first, wrong)
+    with pytest.raises(AuditDiscrepancy, match="the journal gives 28, the manifest says 29"):
+        auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+
+
 def test_manifests_read_and_write_back_to_the_same_bytes_and_cids() -> None:
     first, second = golden(FIRST), golden(SECOND)
     for document in (first, second):
@@ -66,6 +88,9 @@ def test_manifests_read_and_write_back_to_the_same_bytes_and_cids() -> None:
     # The files name each other's CIDs: the second manifest its predecessor, a bundle its epoch's.
     assert cid_of(jcs.dumps(Manifest.from_json(first).to_json())) == second["previous"]["manifestCid"]
     assert cid_of(jcs.dumps(Manifest.from_json(second).to_json())) == golden(CONTRIBUTION)["header"]["manifestCid"]
+    snapshot = golden(SNAPSHOT)
+    assert BalancesSnapshot.from_json(snapshot).to_json() == snapshot
+    assert cid_of(jcs.dumps(snapshot)) == second["balances"]["snapshot"]
 
 
 @pytest.mark.parametrize(("name", "kind"), [(CONTRIBUTION, ContributionBundle), (BALANCE, BalanceBundle)])
@@ -90,17 +115,21 @@ def _event(manifest: dict[str, Any], cid: str) -> EpochAnchored:
 
 
 class Manifests:
-    """Manifests by CID, as a gateway would serve them after checking their blocks."""
+    """Manifests (and snapshots) by CID, as a gateway would serve them after checking their blocks."""
 
     def __init__(self, *documents: dict[str, Any]) -> None:
         self.by_cid = {cid_of(jcs.dumps(d)): jcs.dumps(d) for d in documents}
 
     def get(self, cid: str) -> bytes:
+        if cid not in self.by_cid:
+            raise ContentError(f"{cid}: not found")
         return self.by_cid[cid]
 
 
-def _auditor(*documents: dict[str, Any]) -> tuple[Auditor, AuditReport, list[EpochAnchored]]:
-    fetcher = Manifests(*documents)
+def _auditor(*documents: dict[str, Any], snapshot: dict[str, Any] | None = None,
+             ) -> tuple[Auditor, AuditReport, list[EpochAnchored]]:
+    """An auditor of the manifests ``documents`` (and the golden snapshot, or ``snapshot``)."""
+    fetcher = Manifests(*documents, golden(SNAPSHOT) if snapshot is None else snapshot)
     events = [_event(d, cid_of(jcs.dumps(d))) for d in documents]
     return Auditor(None, ANCHOR.contract, fetcher), AuditReport(ANCHOR.contract, ANCHOR.chain_id), events  # type: ignore[arg-type]
 
@@ -186,13 +215,17 @@ MANIFEST_CASES: list[tuple[str, list[Any], Any, str]] = [
     (SECOND, ["journal", 1, "amount"], "-0", "journal[1].amount: must be a decimal string"),
     (SECOND, ["journal", 0, "amount"], -12, "journal[0].amount: must be a decimal string"),
     (SECOND, ["journal", 3, "ref"], "", "journal[3].ref: must be a non-empty string"),
-    (SECOND, ["balances", "values", 0], ["0x1234", "36"], "balances.values[0][0]: must be 0x + 40 hex"),
-    (SECOND, ["balances", "values", 1], ["0x" + "ab" * 20, "36", "7"],
-     "balances.values[1]: must be a pair [account, balance]"),
-    (SECOND, ["balances", "values", 2, 1], "3.5", "balances.values[2][1]: must be a decimal string"),
+    (SECOND, ["balances", "changed", 0], ["0x1234", "36"], "balances.changed[0][0]: must be 0x + 40 hex"),
+    (SECOND, ["balances", "changed", 1], ["0x" + "ab" * 20, "36", "7"],
+     "balances.changed[1]: must be a pair [account, balance]"),
+    (SECOND, ["balances", "changed", 2, 1], "3.5", "balances.changed[2][1]: must be a decimal string"),
+    (SECOND, ["balances", "changed"], DELETE, "balances.changed: is missing"),
+    (SECOND, ["balances", "accounts"], "3", "balances.accounts: must be a non-negative integer"),
+    (SECOND, ["balances", "snapshot"], DELETE, "balances.snapshot: is missing"),
+    (SECOND, ["balances", "snapshot"], 7, "balances.snapshot: must be a non-empty string or null"),
     (SECOND, ["balances", "totalPoints"], 121, "balances.totalPoints: must be a decimal string"),
     (SECOND, ["scorer", "version"], None, "scorer.version: must be a string"),
-    (SECOND, ["v"], 3, "v: must be 1 or 2"),
+    (SECOND, ["v"], 4, "v: must be 1 or 2 or 3"),
     (SECOND, ["log", "leaves", 1, "features"], DELETE, "log.leaves[1].features: is missing"),
     (SECOND, ["log", "leaves", 0, "features", "tokens"], -4,
      "log.leaves[0].features.tokens: must be a non-negative integer"),
@@ -268,6 +301,66 @@ def test_a_broken_manifest_field_is_named(name: str, where: list[Any], value: An
     assert str(caught.value) == message
     assert caught.value.field == _field(message) and caught.value.code == "invalid-manifest"
     assert caught.value.exit_code is ExitCode.BAD_INPUT
+
+
+SNAPSHOT_CASES: list[tuple[list[Any], Any, str]] = [
+    (["format"], "tally-balances-v0", 'format: must be "tally-balances-v1"'),
+    (["epoch"], "2", "epoch: must be a non-negative integer"),
+    (["root"], "0x12", "root: must be 0x + 64 hex"),
+    (["totalPoints"], 125, "totalPoints: must be a decimal string"),
+    (["values", 1], ["0x" + "ab" * 20], "values[1]: must be a pair [account, balance]"),
+    (["values", 0, 1], "-28", "values[0][1]: must be a decimal string"),
+    (["values"], DELETE, "values: is missing"),
+    (["contract"], "0x5fbDB2315678afecb367f032d93F642f64180aa3", "contract: has an invalid EIP-55 checksum"),
+    ([], ROOT_IS_A_LIST, "snapshot: must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize(("where", "value", "message"), SNAPSHOT_CASES,
+                         ids=[_field(c[2]) or "root" for c in SNAPSHOT_CASES])
+def test_a_broken_snapshot_field_is_named(where: list[Any], value: Any, message: str) -> None:
+    with pytest.raises(InvalidSnapshotError) as caught:
+        BalancesSnapshot.from_json(broken(SNAPSHOT, where, value))
+    assert str(caught.value) == message
+    assert caught.value.field == _field(message) and caught.value.code == "invalid-snapshot"
+
+
+def _second_changed(change: Any) -> dict[str, Any]:
+    document = golden(SECOND)
+    change(document["balances"])
+    return document
+
+
+def _with_snapshot(snapshot: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The second manifest naming ``snapshot`` instead of the golden one, and that snapshot."""
+    return _second_changed(lambda b: b.__setitem__("snapshot", cid_of(jcs.dumps(snapshot)))), snapshot
+
+
+@pytest.mark.parametrize(("documents", "says"), [
+    ((_second_changed(lambda b: b["changed"].pop(1)), golden(SNAPSHOT)),
+     "0x6813Eb9362372EEF6200f3b1dbC3f819671cBA69: the journal gives 55, the manifest's changed balances "
+     "does not list it"),
+    ((_second_changed(lambda b: b["changed"][0].__setitem__(1, "27")), golden(SNAPSHOT)),
+     "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF: the journal gives 28, the manifest's changed balances says 27"),
+    ((_second_changed(lambda b: b["changed"].append(["0x" + "12" * 20, "0"])), golden(SNAPSHOT)),
+     "the manifest's changed balances lists balances the journal does not give"),
+    ((_second_changed(lambda b: b.__setitem__("accounts", 4)), golden(SNAPSHOT)),
+     "3 accounts hold a balance; the manifest says 4"),
+    (_with_snapshot({**golden(SNAPSHOT), "epoch": 1}), "names another epoch, root or total"),
+    (_with_snapshot({**golden(SNAPSHOT), "values": golden(SNAPSHOT)["values"][:2]}),
+     "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf: the journal gives 42, snapshot"),
+    (_with_snapshot({**golden(SNAPSHOT), "values": []}), "does not list it"),
+    ((_second_changed(lambda b: b.__setitem__("snapshot", "bafkreinosuchsnapshot")), golden(SNAPSHOT)),
+     "snapshot bafkreinosuchsnapshot cannot be fetched intact"),
+])
+def test_the_audit_holds_the_changed_balances_and_the_snapshot_against_the_journal(
+        documents: tuple[dict[str, Any], dict[str, Any]], says: str) -> None:
+    second, snapshot = documents
+    auditor, report, events = _auditor(golden(FIRST), second, snapshot=snapshot)
+    previous = auditor.epoch(report, events[0], None)
+    with pytest.raises(AuditDiscrepancy) as caught:
+        auditor.epoch(report, events[1], previous)
+    assert says in caught.value.what and caught.value.epoch == 2
 
 
 @pytest.mark.parametrize(("name", "where", "value", "message"), BUNDLE_CASES,

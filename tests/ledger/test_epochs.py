@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ledger import journal
 from ledger.content import LocalBlockStore
@@ -81,11 +81,16 @@ def test_epochs_chain_and_every_root_recomputes_from_the_manifests(ledger_env) -
                 leaf["index"], leaf["contributor"], bytes.fromhex(leaf["contentHash"][2:]), leaf["acceptedAt"],
                 int(leaf["points"]))))
         assert "0x" + rfc9162.root(all_leaves).hex() == manifest["log"]["root"] == "0x" + epoch.log_root.hex()
+        before = dict(replayed)
         for entry in manifest["journal"]:
             if entry["account"].startswith("0x"):
                 replayed[entry["account"]] = replayed.get(entry["account"], 0) + int(entry["amount"])
         values = sorted([[a, str(b)] for a, b in replayed.items() if b], key=lambda v: v[0].lower())
-        assert manifest["balances"]["values"] == values
+        # Version 3: the balances the epoch changed, and how many accounts hold one.
+        assert manifest["v"] == 3 and manifest["balances"]["snapshot"] is None
+        assert manifest["balances"]["changed"] == sorted(
+            [[a, str(b)] for a, b in replayed.items() if b != before.get(a, 0)], key=lambda v: v[0].lower())
+        assert manifest["balances"]["accounts"] == len(values) == epoch.accounts
         tree = StandardMerkleTree.of(values, ["address", "uint256"])
         assert tree.root == manifest["balances"]["root"] == "0x" + epoch.balances_root.hex()
         assert int(manifest["balances"]["totalPoints"]) == sum(int(b) for _, b in values) == epoch.total_points
@@ -100,6 +105,51 @@ def test_epochs_chain_and_every_root_recomputes_from_the_manifests(ledger_env) -
         stored = StoredLog(session)
         rfc9162.verify_consistency(7, 12, first.log_root, second.log_root, stored.consistency_proof(7, 12))
         assert dict(balances(session)) == {a: b for a, b in replayed.items() if b}
+
+
+def test_each_epoch_publishes_the_balances_it_changed_and_every_kth_a_snapshot(ledger_env) -> None:  # type: ignore[no-untyped-def]
+    """Three epochs with snapshots every second epoch: the second names a snapshot of every
+    balance (the kept balances equal the whole journal's sums), an account emptied by a clawback
+    is listed as changed to 0, and any epoch's balances rebuild from public documents alone
+    (``balances_at``) to that epoch's root, from a snapshot or from the first epoch."""
+    from ledger.balances import balances_at, balances_root
+    from ledger.formats import BalancesSnapshot, Manifest
+
+    sessions, store = ledger_env
+    epochs = []
+    for round_number in range(3):
+        # Rounds 0 and 1 pay ACCOUNTS[0..2]; round 2 pays ACCOUNTS[1] alone.
+        contribute(sessions, store, *((10 * round_number, 3) if round_number < 2 else (21, 1)))
+        with sessions() as session, session.begin():
+            if round_number == 2:  # empty ACCOUNTS[0]'s balance
+                points = dict(balances(session))[ACCOUNTS[0]]
+                journal.post_transfer(session, debit=ACCOUNTS[0], credit=journal.REWARDS_POOL, amount=points,
+                                      kind=journal.CLAWBACK, ref="admin:empty", created_at=20)
+            epochs.append(seal_epoch(session, store, ANCHOR, now=10 + round_number, snapshot_every=2))
+    manifests = [json.loads(store.get(epoch.manifest_cid)) for epoch in epochs]
+    assert [m["balances"]["snapshot"] is not None for m in manifests] == [False, True, False]
+    assert [ACCOUNTS[0], "0"] in manifests[2]["balances"]["changed"]
+
+    snapshot = BalancesSnapshot.from_json(json.loads(store.get(manifests[1]["balances"]["snapshot"])))
+    with sessions() as session:
+        sums = dict(session.execute(select(JournalEntry.account, func.sum(JournalEntry.amount))
+                                    .where(JournalEntry.epoch.is_not(None), JournalEntry.epoch <= 2)
+                                    .group_by(JournalEntry.account)).all())
+    assert snapshot.epoch == 2 and snapshot.root == epochs[1].balances_root
+    assert list(snapshot.values) == sorted(((a, int(b)) for a, b in sums.items() if a.startswith("0x") and b),
+                                           key=lambda v: v[0].lower())
+
+    def read_manifest(cid: str) -> Manifest:
+        return Manifest.from_json(json.loads(store.get(cid)))
+
+    def read_snapshot(cid: str) -> BalancesSnapshot:
+        return BalancesSnapshot.from_json(json.loads(store.get(cid)))
+
+    for epoch in epochs:
+        rebuilt = balances_at(epoch.manifest_cid, read_manifest, read_snapshot)
+        assert balances_root(rebuilt.items()) == epoch.balances_root
+        assert len(rebuilt) == epoch.accounts
+    assert ACCOUNTS[0].lower() not in balances_at(epochs[2].manifest_cid, read_manifest, read_snapshot)
 
 
 def test_a_failed_seal_leaves_no_trace(ledger_env) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +188,7 @@ def test_every_leaf_publishes_its_scorer_and_features_also_across_versions(ledge
         epoch = seal_epoch(session, store, ANCHOR, now=10)
     assert epoch is not None
     manifest = json.loads(store.get(epoch.manifest_cid))
-    assert manifest["v"] == 2
+    assert manifest["v"] == 3
     assert manifest["scorer"] == {"version": "quality-v1,quality-v2",
                                   "rulesHash": f"{rules_hash('quality-v1')},{rules_hash('quality-v2')}"}
     leaves = manifest["log"]["leaves"]

@@ -41,8 +41,8 @@ CHAIN = ChainInfo(ANCHOR.chain_id, ANCHOR.contract, "http://127.0.0.1:8545", "ht
 CONTRIBUTORS = [str(Account.from_key((n + 1).to_bytes(32, "big")).address) for n in range(3)]
 NOW = 1_790_000_000
 
-GOLDEN_FILES = ("manifest-first.json", "manifest-with-previous.json", "contribution-bundle.json",
-                "balance-bundle.json")
+GOLDEN_FILES = ("manifest-first.json", "manifest-with-previous.json", "balances-snapshot.json",
+                "contribution-bundle.json", "balance-bundle.json")
 
 
 def conversation(n: int) -> Conversation:
@@ -72,7 +72,8 @@ def mark_final(session: Any, epoch: Epoch) -> None:
 
 
 def sealed_ledger(workdir: Path) -> tuple[Any, LocalBlockStore]:
-    """The golden ledger in ``workdir``: two final epochs of eight contributions and a grant."""
+    """The golden ledger in ``workdir``: two final epochs of eight contributions and a grant,
+    the second with a balances snapshot."""
     url = f"sqlite:///{workdir / 'ledger.db'}"
     upgrade(url)
     sessions = make_sessionmaker(make_engine(url))
@@ -84,7 +85,8 @@ def sealed_ledger(workdir: Path) -> tuple[Any, LocalBlockStore]:
     contribute(sessions, store, range(5, 8))
     with sessions() as session, session.begin():
         grant(session, account=CONTRIBUTORS[2], points=25, ref="golden:grant", now=NOW + 15)
-        assert seal_epoch(session, store, ANCHOR, now=NOW + 20) is not None
+        # Snapshots every second epoch: the second manifest names one.
+        assert seal_epoch(session, store, ANCHOR, now=NOW + 20, snapshot_every=2) is not None
     with sessions() as session, session.begin():
         for epoch in session.query(Epoch).order_by(Epoch.number):
             mark_final(session, epoch)
@@ -99,9 +101,11 @@ def build(workdir: Path) -> dict[str, Any]:
         row = session.query(Contribution).filter(Contribution.log_index == 1).one()
         contribution = contribution_bundle(session, CHAIN, row, None)
         balance = balance_bundle(session, CHAIN, BalanceTrees(store), CONTRIBUTORS[2], None)
+        manifest = json.loads(store.get(second.manifest_cid))
         return {
             "manifest-first.json": json.loads(store.get(first.manifest_cid)),
-            "manifest-with-previous.json": json.loads(store.get(second.manifest_cid)),
+            "manifest-with-previous.json": manifest,
+            "balances-snapshot.json": json.loads(store.get(manifest["balances"]["snapshot"])),
             "contribution-bundle.json": contribution,
             "balance-bundle.json": balance,
         }
