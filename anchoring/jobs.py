@@ -24,7 +24,7 @@ from anchoring.leader import Leadership
 from anchoring.loop import AnchoringGuard
 from ledger.content import ContentStore
 from ledger.epochs import Anchor, seal_epoch
-from ledger.sealing import SealSchedule, sealing_state
+from ledger.sealing import SNAPSHOT_EVERY, SealSchedule, sealing_state
 
 log = logging.getLogger("tally.jobs")
 
@@ -32,6 +32,7 @@ log = logging.getLogger("tally.jobs")
 @dataclass
 class JobSettings:
     sealing: SealSchedule = field(default_factory=SealSchedule)
+    snapshot_every: int = SNAPSHOT_EVERY
     seal_check_interval: float = 1.0
     anchor_interval: float = 3.0
     leader_interval: float = 2.0
@@ -73,7 +74,7 @@ class Jobs:
 
     def seal_now(self) -> int | None:
         with self._lock, self.sessions() as session, session.begin():
-            epoch = seal_epoch(session, self.store, self.anchor)
+            epoch = seal_epoch(session, self.store, self.anchor, snapshot_every=self.settings.snapshot_every)
             number = epoch.number if epoch else None
         if number is not None:
             log.info("sealed epoch %d", number)

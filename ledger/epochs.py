@@ -35,10 +35,7 @@ from ledger.lifecycle import EpochState
 from ledger.merkle.stored import StoredLog
 from ledger.models import AccountBalance, Contribution, Epoch, JournalEntry, StoredObject
 from ledger.scoring import recorded_features, rules_hash
-
-SNAPSHOT_EVERY = 32
-"""Epochs between full balances snapshots unless set otherwise (TALLY_SNAPSHOT_EVERY): a reader
-rebuilding an epoch's balances applies at most this many manifests' changes."""
+from ledger.sealing import SNAPSHOT_EVERY
 
 
 @dataclass(frozen=True, slots=True)

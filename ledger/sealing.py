@@ -28,6 +28,11 @@ DEV_CHAIN_SEAL_INTERVAL = 30.0
 PRODUCTION_SEAL_INTERVAL = 600.0
 """Seconds between seals on a configured chain, unless set otherwise (TALLY_SEAL_INTERVAL)."""
 
+SNAPSHOT_EVERY = 32
+"""Epochs between full balances snapshots unless set otherwise (TALLY_SNAPSHOT_EVERY): a reader
+rebuilding an epoch's balances from public documents applies at most this many manifests'
+changes (``ledger.balances``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class SealSchedule:

@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from ledger.quotas import Quotas
-from ledger.sealing import DEV_CHAIN_SEAL_INTERVAL, PRODUCTION_SEAL_INTERVAL, SealSchedule
+from ledger.sealing import DEV_CHAIN_SEAL_INTERVAL, PRODUCTION_SEAL_INTERVAL, SNAPSHOT_EVERY, SealSchedule
 
 
 class Settings(BaseSettings):
@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     seal_interval: float | None = Field(
         default=None, gt=0, description="seconds between seals; default 30 on the embedded dev chain, else 600")
     seal_threshold: int = Field(default=10_000, ge=1)
+    snapshot_every: int = Field(default=SNAPSHOT_EVERY, ge=1,
+                                description="epochs between full balances snapshots named by the manifest")
     anchor_interval: float = Field(default=3.0, gt=0)
     confirmations: int | None = Field(default=None, ge=0, description="None: the chain's finalized tag")
     max_fee_gwei: float = Field(default=200.0, gt=0)

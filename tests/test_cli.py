@@ -65,8 +65,15 @@ def test_keys_submit_status_and_seal(tmp_path: Path) -> None:
     (top,) = report["accounts"]
     assert top["account"] == address and top["contributions"] == 1
     assert top["clients"] == [{"address": "127.0.0.1", "contributions": 1}]
-    sealed = tally("seal", env=env)
+    sealed = tally("seal", "--snapshot", env=env)
     assert sealed.returncode == 0 and json.loads(sealed.stdout)["epoch"] == 1
+    # --snapshot: this epoch's manifest names a full balances snapshot, though it is not the 32nd.
+    from ledger.content import LocalBlockStore
+
+    blocks = LocalBlockStore(home / "blocks")
+    manifest = json.loads(blocks.get(json.loads(sealed.stdout)["manifestCid"]))
+    snapshot = json.loads(blocks.get(manifest["balances"]["snapshot"]))
+    assert snapshot["epoch"] == 1 and snapshot["values"] == [[address, top["points"]]]
     assert json.loads(tally("seal", env=env).stdout)["sealed"] is None  # nothing new
     status = json.loads(tally("status", "--json", env=env).stdout)
     assert [e["state"] for e in status["epochs"]] == ["sealed"] and status["pendingContributions"] == 0

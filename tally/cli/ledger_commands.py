@@ -215,7 +215,11 @@ def proof(
 
 @app.command()
 @one_line_errors
-def seal() -> None:
+def seal(
+    snapshot: Annotated[bool, typer.Option(
+        "--snapshot", help="publish a full balances snapshot with this epoch (else every TALLY_SNAPSHOT_EVERY)",
+    )] = False,
+) -> None:
     """Seal everything accepted since the last epoch into a new epoch, now."""
     from ledger.epochs import Anchor, seal_epoch
     from tally.wiring import chain_info, open_ledger
@@ -224,7 +228,8 @@ def seal() -> None:
     ledger = open_ledger(settings, existing=True)
     info = chain_info(settings)
     with ledger.sessions() as session, session.begin():
-        epoch = seal_epoch(session, ledger.store, Anchor(info.chain_id, info.contract))
+        epoch = seal_epoch(session, ledger.store, Anchor(info.chain_id, info.contract),
+                           snapshot_every=settings.snapshot_every, snapshot=snapshot)
         summary = None if epoch is None else _epoch_json(epoch)
     typer.echo(json.dumps(summary or {"sealed": None, "reason": "nothing new since the last epoch"}))
 
