@@ -31,8 +31,14 @@ setup-test: setup tools/ipfs/node_modules/.installed browser
 run: setup
 	$(BIN)/tally serve
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist): most tests wait on servers, chains,
+# browsers and databases they start, so three workers keep two cores busy; the few tests timed
+# against a wall clock (marked serial) run first, alone.
+TEST_WORKERS ?= 3
+
 test: setup-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m serial
+	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS)
 	npx hardhat test
 
 lint: setup

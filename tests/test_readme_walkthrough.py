@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import ROOT, free_port, stop_group
 
@@ -44,6 +45,7 @@ def walkthrough_commands() -> list[str]:
     return [line for line in found.group(1).splitlines() if line.strip() and not line.startswith("#")]
 
 
+@pytest.mark.serial  # its wall time is what it asserts
 def test_the_readme_walkthrough_reaches_a_verified_contribution(tmp_path: Path) -> None:
     commands = walkthrough_commands()
     assert [step for step in EXPECTED if not any(f"tally {step}" in c for c in commands)] == []

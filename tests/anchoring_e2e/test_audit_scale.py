@@ -26,6 +26,7 @@ EPOCHS = 1000
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 
 
+@pytest.mark.serial  # it also bounds its wall time
 def test_a_thousand_epochs_audit_in_order_with_progress(sqlite_url: str, tmp_path: Path) -> None:
     upgrade(sqlite_url)
     sessions = make_sessionmaker(make_engine(sqlite_url))

@@ -20,6 +20,7 @@ STEP = 5
 PER_FAMILY = 120
 
 
+@pytest.mark.serial  # it also bounds its wall time
 def test_farming_earns_a_tenth_of_a_real_conversation_and_real_ones_rarely_score_zero() -> None:
     started = time.monotonic()
     try:
