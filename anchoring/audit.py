@@ -38,11 +38,12 @@ from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountM
 from anchoring.chain import call, connect
 from anchoring.contract import EpochAnchored, TallyAnchor
 from anchoring.identity import check_tally_anchor, latest_epoch
-from ledger.balances import balances_root, changed_balances, listed
+from ledger.balances import BalancesUnavailableError, balances_at, balances_root, changed_balances, listed
 from ledger.content import ContentError, StoreUnavailableError, parse_cid
 from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
 from ledger.encoding import checksum, hex0x, is_account_address
+from ledger.errors import InvalidInputError
 from ledger.formats import (
     SCORED_SINCE,
     BalancesSnapshot,
@@ -105,6 +106,21 @@ class CompactRange:
         self.size = 0
         self._stack: list[tuple[int, bytes]] = []  # (height, hash) of perfect subtrees, left to right
 
+    @classmethod
+    def of_edge(cls, size: int, edge: Sequence[bytes]) -> CompactRange:
+        """The range of a log of ``size`` leaves from its published edge (a manifest's
+        ``log.edge``: one root per set bit of ``size``, the largest subtree first)."""
+        heights = [h for h in range(size.bit_length() - 1, -1, -1) if size >> h & 1]
+        if len(heights) != len(edge):
+            raise ValueError(f"a log of {size} leaves has {len(heights)} subtrees, not {len(edge)}")
+        compact = cls()
+        compact.size, compact._stack = size, list(zip(heights, edge, strict=True))
+        return compact
+
+    @property
+    def edge(self) -> tuple[bytes, ...]:
+        return tuple(node for _, node in self._stack)
+
     def append(self, leaf_hash: bytes) -> None:
         self.size += 1
         height, node = 0, leaf_hash
@@ -134,6 +150,9 @@ class AuditReport:
     latest_epoch: int | None = None
     """The contract's ``latestEpoch()`` at ``to_block``; None when it was never asked."""
     epochs: int = 0
+    from_epoch: int = 1
+    """The first epoch audited: 1, or where ``--from-epoch`` started from the epoch before's
+    published compact range and balances (``Auditor.start_after``)."""
     leaves: int = 0
     journal_entries: int = 0
     accounts: int = 0
@@ -167,6 +186,7 @@ class AuditReport:
                                              "newestFinal": self.api.newest_final}
         return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "fromBlock": self.from_block,
                 "toBlock": self.to_block, "latestEpoch": self.latest_epoch, "epochs": self.epochs,
+                "fromEpoch": self.from_epoch,
                 "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
                 "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed, "api": api,
                 "seconds": round(self.seconds, 2),
@@ -197,18 +217,28 @@ class Auditor:
     api: Callable[[], ApiView] | None = None
     """Where a Tally API's view comes from (``--api``), to compare with the chain's."""
 
-    def run(self, from_block: int = 0) -> AuditReport:
+    def run(self, from_block: int = 0, from_epoch: int = 1) -> AuditReport:
+        """Audit every epoch from ``from_epoch`` on (events are still counted from the first)."""
         started = time.monotonic()
         block = int(call(self.w3.eth.get_block_number))
-        report = AuditReport(checksum(self.contract), int(call(lambda: self.w3.eth.chain_id)), from_block, block)
+        report = AuditReport(checksum(self.contract), int(call(lambda: self.w3.eth.chain_id)), from_block, block,
+                             from_epoch=from_epoch)
         try:
             report.latest_epoch, head_hash = check_tally_anchor(self.w3, report.contract, report.chain_id, block)
             events = sorted(anchored_events(self.w3, report.contract, from_block, to_block=block),
                             key=lambda e: (e.block_number, e.log_index))
             if len(events) != report.latest_epoch:
                 raise EpochCountMismatch(report.latest_epoch, len(events), from_block, block)
+            if from_epoch > max(1, report.latest_epoch):
+                raise InvalidInputError(f"from epoch {from_epoch}: the contract holds {report.latest_epoch} epochs",
+                                        field="from_epoch")
             previous: PreviousEpoch | None = None
             for position, event in enumerate(events, start=1):
+                if event.epoch < from_epoch - 1:
+                    continue
+                if event.epoch == from_epoch - 1:
+                    previous = self.start_after(event)
+                    continue
                 previous = self.epoch(report, event, previous)
                 report.epochs += 1
                 if position % 50 == 0 or position == len(events):
@@ -227,6 +257,32 @@ class Auditor:
         report.total_points = sum(b for a, b in self.balances.items() if is_account_address(a))
         report.seconds = time.monotonic() - started
         return report
+
+    def start_after(self, event: EpochAnchored) -> PreviousEpoch:
+        """Take up the audit after ``event``'s epoch from public documents alone: the log from
+        the compact range its manifest publishes (``log.edge``), the balances rebuilt from the
+        newest snapshot before it and the changes since (``ledger.balances.balances_at``), each
+        checked against the roots the chain holds for that epoch. What happened before it is
+        not re-checked: that is what a full audit is for."""
+        number, cid = event.epoch, event.manifest_cid
+        manifest = self._manifest(number, cid)
+        if manifest.epoch != number or manifest.log.edge is None:
+            raise AuditDiscrepancy(number, "to audit from the next epoch its manifest must be of version 3 or later, "
+                                   "naming its log.edge; audit from an earlier epoch")
+        try:
+            self.log = CompactRange.of_edge(manifest.log.size, manifest.log.edge)
+        except ValueError as exc:
+            raise AuditDiscrepancy(number, f"log.edge: {exc}") from None
+        if self.log.size != event.log_size or self.log.root() != event.log_root:
+            raise AuditDiscrepancy(number, "the manifest's log.edge does not give the log root the chain holds")
+        try:
+            balances = balances_at(cid, lambda c: self._manifest(number, c), lambda c: self._snapshot(number, c, None))
+        except BalancesUnavailableError as exc:
+            raise AuditDiscrepancy(number, str(exc)) from None
+        if balances_root(balances.items()) != event.balances_root or sum(balances.values()) != event.total_points:
+            raise AuditDiscrepancy(number, "the published balances do not give the balances root the chain holds")
+        self.balances = balances
+        return PreviousEpoch(number, event.log_size, event.log_root, event.balances_root, cid)
 
     @staticmethod
     def _check_head(head_hash: bytes, event: EpochAnchored) -> None:
@@ -286,6 +342,8 @@ class Auditor:
         if root != event.log_root or root != manifest.log.root:
             raise AuditDiscrepancy(number, f"the leaves give log root {hex0x(root)}; the chain says "
                                    f"{hex0x(event.log_root)}")
+        if manifest.log.edge is not None and manifest.log.edge != self.log.edge:
+            raise AuditDiscrepancy(number, "the manifest's log.edge is not the log's compact range")
 
     def _recompute_points(self, number: int, manifest: Manifest, report: AuditReport) -> None:
         """Every leaf's points from its features, with the rules of its scorer version, once the
@@ -316,11 +374,14 @@ class Auditor:
 
     def _replay_journal(self, number: int, manifest: Manifest, event: EpochAnchored,
                         report: AuditReport) -> None:
-        before = {line.account: self.balances.get(line.account, 0) for line in manifest.journal}
+        # Keyed by lower-cased account: an address is its 20 bytes, however a manifest cases it.
+        before = {line.account.lower(): self.balances.get(line.account.lower(), 0) for line in manifest.journal}
         for line in manifest.journal:
-            self.balances[line.account] = self.balances.get(line.account, 0) + line.amount
+            key = line.account.lower()
+            self.balances[key] = self.balances.get(key, 0) + line.amount
         report.journal_entries += len(manifest.journal)
-        if sum(self.balances.values()) != 0:
+        # Each epoch's entries sum to zero, so the whole journal does, from zero or from a snapshot.
+        if sum(line.amount for line in manifest.journal) != 0:
             raise AuditDiscrepancy(number, "the journal does not sum to zero")
         values = listed(self.balances)
         published = manifest.balances
@@ -351,12 +412,12 @@ class Auditor:
         for account, balance in replayed:
             says = listing.get(account.lower())
             if says != balance:
-                raise AuditDiscrepancy(number, f"{account}: the journal gives {balance}, {where} "
+                raise AuditDiscrepancy(number, f"{checksum(account)}: the journal gives {balance}, {where} "
                                        + ("does not list it" if says is None else f"says {says}"))
         if len(listing) != len(published) or len(listing) != len(replayed):
             raise AuditDiscrepancy(number, f"{where} lists balances the journal does not give")
 
-    def _snapshot(self, number: int, cid: str, event: EpochAnchored) -> BalancesSnapshot:
+    def _snapshot(self, number: int, cid: str, event: EpochAnchored | None) -> BalancesSnapshot:
         try:
             snapshot = BalancesSnapshot.from_json(json.loads(self.fetcher.get(cid)))
         except StoreUnavailableError:
@@ -365,13 +426,14 @@ class Auditor:
             raise AuditDiscrepancy(number, f"snapshot {cid} cannot be fetched intact: {exc}") from None
         except InvalidSnapshotError as exc:
             raise AuditDiscrepancy(number, f"snapshot {cid} is malformed: {exc}", field=exc.field) from None
-        if (snapshot.epoch, snapshot.root, snapshot.total_points) != (number, event.balances_root, event.total_points):
+        if event is not None and (snapshot.epoch, snapshot.root, snapshot.total_points) != (
+                number, event.balances_root, event.total_points):
             raise AuditDiscrepancy(number, f"snapshot {cid} names another epoch, root or total")
         return snapshot
 
 
-def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, progress: bool = False,
-          api_url: str | None = None) -> AuditReport:
+def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, from_epoch: int = 1,
+          progress: bool = False, api_url: str | None = None) -> AuditReport:
     """Audit ``contract`` on the chain at ``rpc_url`` with manifests from ``ipfs_url``; with
     ``api_url``, also hold that Tally API's final epochs against the chain."""
     def show(line: str) -> None:
@@ -380,4 +442,4 @@ def audit(rpc_url: str, ipfs_url: str, contract: str, *, from_block: int = 0, pr
     auditor = Auditor(connect(rpc_url, timeout=60), contract, ManifestFetcher(ipfs_url),
                       progress=show if progress else (lambda _line: None),
                       api=None if api_url is None else (lambda: fetch_api_view(api_url)))
-    return auditor.run(from_block)
+    return auditor.run(from_block, from_epoch)

@@ -132,7 +132,7 @@ def seal_epoch(
         epoch=number,
         previous=None if previous is None else PreviousEpoch(
             previous.number, previous.log_size, previous.log_root, previous.balances_root, previous.manifest_cid),
-        log=ManifestLog(log_size, log_root, leaves),
+        log=ManifestLog(log_size, log_root, leaves, tuple(stored_log.compact_range(log_size))),
         journal=tuple(JournalLine(entry_id, account, amount, kind, ref)
                       for entry_id, account, amount, kind, ref in entries),
         balances=ManifestBalances(root, total_points, changed=tuple(changed), accounts=accounts,

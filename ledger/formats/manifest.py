@@ -26,7 +26,8 @@ READABLE_VERSIONS = (1, 2, 3)
 SCORED_SINCE = 2
 """The first manifest version whose leaves carry their scorer and features."""
 DELTAS_SINCE = 3
-"""The first manifest version whose balances list only what the epoch changed."""
+"""The first manifest version whose balances list only what the epoch changed, and whose log
+names its compact range (``log.edge``)."""
 BALANCE_ENCODING = ["address", "uint256"]
 """The ABI types of a balances-tree leaf ``[account, balance]`` (OpenZeppelin StandardMerkleTree)."""
 
@@ -121,17 +122,26 @@ class LogLeaf:
 
 @dataclass(frozen=True, slots=True)
 class ManifestLog:
-    """The contribution log after the epoch: its size and root, and the leaves the epoch added."""
+    """The contribution log after the epoch: its size and root, the leaves the epoch added and
+    (since version 3) its compact range: enough to audit on from this epoch without the leaves
+    before it."""
 
     size: int
     root: bytes
     leaves: tuple[LogLeaf, ...]
+    edge: tuple[bytes, ...] | None = None
+    """The roots of the perfect subtrees covering leaves ``[0, size)``, left to right
+    (``ledger.merkle.stored.StoredLog.compact_range``); None before version 3."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "root": hex0x(self.root), "leaves": [leaf.to_json() for leaf in self.leaves]}
+        log: dict[str, Any] = {"size": self.size, "root": hex0x(self.root),
+                               "leaves": [leaf.to_json() for leaf in self.leaves]}
+        if self.edge is not None:
+            log["edge"] = [hex0x(node) for node in self.edge]
+        return log
 
     @classmethod
-    def read(cls, o: dict[str, Any], at: str = "log", scored: bool = False) -> ManifestLog:
+    def read(cls, o: dict[str, Any], at: str = "log", scored: bool = False, edged: bool = False) -> ManifestLog:
         size, root = f.uint(o, at, "size"), f.hash32(o, at, "root")
         given, leaves = f.items(o, at, "leaves"), []
         for i, value in enumerate(given):
@@ -139,7 +149,12 @@ class ManifestLog:
             if leaf is None:  # malformed: read it field by field to name the culprit
                 leaf = LogLeaf.read(f.obj(given, f"{at}.leaves", i), f"{at}.leaves[{i}]", scored)
             leaves.append(leaf)
-        return cls(size, root, tuple(leaves))
+        if not edged:
+            return cls(size, root, tuple(leaves))
+        edge = f.hashes(o, at, "edge")
+        if len(edge) != size.bit_count():
+            raise f.wrong(at, "edge", f"must hold one hash per perfect subtree of {size} leaves ({size.bit_count()})")
+        return cls(size, root, tuple(leaves), edge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +310,7 @@ class Manifest:
             contract=contract,
             epoch=epoch,
             previous=None if previous is None else PreviousEpoch.read(previous),
-            log=ManifestLog.read(f.obj(o, "", "log"), scored=scored),
+            log=ManifestLog.read(f.obj(o, "", "log"), scored=scored, edged=v >= DELTAS_SINCE),
             journal=tuple(JournalLine.read(line, where) for line, where in f.each_object(o, "", "journal")),
             balances=ManifestBalances.read(f.obj(o, "", "balances"), deltas=v >= DELTAS_SINCE),
             scorer=Scorer.read(f.obj(o, "", "scorer"), scored=scored),

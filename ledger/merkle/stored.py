@@ -374,6 +374,16 @@ class StoredLog:
             return EMPTY_ROOT
         return _root(_Nodes(self.session, view.log_id, {}, view.known(size)), size)
 
+    def compact_range(self, size: int | None = None) -> list[bytes]:
+        """The compact range of the log at ``size`` (current by default): the roots of the
+        perfect subtrees that cover leaves ``[0, size)``, left to right, at most log2(size)
+        hashes, from which anyone appends further leaves and computes every later root."""
+        view = self._view() if size is None else self._view(size)
+        size = self._check_size(view, size)
+        if size == 0:
+            return []
+        return _Nodes(self.session, view.log_id, {}, view.known(size)).get(_compact.range_nodes(0, size))
+
     def leaf_hash(self, index: int) -> bytes:
         """The hash of leaf ``index``."""
         head = self._head()

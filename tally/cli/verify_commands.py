@@ -135,6 +135,8 @@ def audit(
         help="the TallyAnchor contract address (default: TALLY_CONTRACT_ADDRESS, else the data folder's "
              "deployment record)", parser=address_value)] = None,
     from_block: Annotated[int, typer.Option(min=0, help="first block to scan for EpochAnchored events")] = 0,
+    from_epoch: Annotated[int, typer.Option(
+        min=1, help="audit from this epoch on, taking up the log and balances the epoch before published")] = 1,
     api: Annotated[str | None, typer.Option(
         help="a Tally API base URL: the epochs it calls final must all be on the chain", parser=url_value)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
@@ -146,7 +148,7 @@ def audit(
 
     address, source = _audited_contract(contract, rpc)
     show = sys.stderr.isatty() if progress is None else progress
-    report = run_audit(rpc, ipfs, address, from_block=from_block, progress=show, api_url=api)
+    report = run_audit(rpc, ipfs, address, from_block=from_block, from_epoch=from_epoch, progress=show, api_url=api)
     if as_json:
         typer.echo(json.dumps({**report.as_json(), "contractFrom": source}, indent=2))
     else:

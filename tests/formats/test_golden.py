@@ -151,6 +151,37 @@ def test_the_audit_accepts_the_golden_epochs_and_names_the_field_of_a_malformed_
     assert caught.value.category is ErrorCategory.VERIFICATION
 
 
+def test_the_audit_takes_up_after_an_epoch_from_its_published_edge_and_balances() -> None:
+    """``--from-epoch 2``: the log from the first manifest's ``log.edge``, its balances from the
+    first epoch's changes; the second epoch then audits as in a full audit, and a first manifest
+    whose edge or balances do not give the chain's roots is refused."""
+    auditor, report, events = _auditor(golden(FIRST), golden(SECOND))
+    previous = auditor.start_after(events[0])
+    assert auditor.log.size == 5 and auditor.epoch(report, events[1], previous).epoch == 2
+    full, full_report, _ = _auditor(golden(FIRST), golden(SECOND))
+    full.epoch(full_report, events[1], full.epoch(full_report, events[0], None))
+    def held(balances: dict[str, int]) -> dict[str, int]:
+        return {a: b for a, b in balances.items() if a.startswith("0x") and b}
+
+    assert held(auditor.balances) == held(full.balances)
+
+    cases = [
+        (["log", "edge", 0], "0x" + "00" * 32, "the manifest's log.edge does not give the log root the chain holds"),
+        (["balances", "changed", 0, 1], "1", "the published balances do not give the balances root the chain holds"),
+    ]
+    for where, value, says in cases:
+        first = broken(FIRST, where, value)
+        auditor, report, _ = _auditor(first, golden(SECOND))
+        with pytest.raises(AuditDiscrepancy) as caught:
+            auditor.start_after(_event(first, cid_of(jcs.dumps(first))))
+        assert caught.value.what == says, where
+    # A full audit holds the edge against the leaves too.
+    first = broken(FIRST, ["log", "edge", 0], "0x" + "00" * 32)
+    auditor, report, events = _auditor(first)
+    with pytest.raises(AuditDiscrepancy, match=r"the manifest's log\.edge is not the log's compact range"):
+        auditor.epoch(report, events[0], None)
+
+
 def _features_changed(document: dict[str, Any], leaf: int, changes: dict[str, Any]) -> dict[str, Any]:
     changed = copy.deepcopy(document)
     features = changed["log"]["leaves"][leaf]["features"]
@@ -210,6 +241,9 @@ MANIFEST_CASES: list[tuple[str, list[Any], Any, str]] = [
     (SECOND, ["log", "leaves", 0, "cid"], DELETE, "log.leaves[0].cid: is missing"),
     (SECOND, ["log", "root"], "0x1234", "log.root: must be 0x + 64 hex"),
     (SECOND, ["log", "size"], "8", "log.size: must be a non-negative integer"),
+    (SECOND, ["log", "edge"], DELETE, "log.edge: is missing"),
+    (SECOND, ["log", "edge", 0], "0x12", "log.edge[0]: must be 0x + 64 hex"),
+    (SECOND, ["log", "edge"], [], "log.edge: must hold one hash per perfect subtree of 8 leaves (1)"),
     (SECOND, ["previous", "logRoot"], "0x" + "zz" * 32, "previous.logRoot: must be 0x + 64 hex"),
     (SECOND, ["previous", "manifestCid"], DELETE, "previous.manifestCid: is missing"),
     (SECOND, ["journal", 1, "amount"], "-0", "journal[1].amount: must be a decimal string"),
