@@ -25,7 +25,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
 from anchoring.artifact import ContractArtifact, load_artifact
@@ -171,8 +171,13 @@ def _transact(w3: Web3, account: LocalAccount, fn: Any, timeout: float) -> TxRec
         })
     except ContractLogicError as exc:
         raise _refusal(exc) from None
+    except Web3RPCError as exc:  # e.g. the sender cannot pay the gas
+        raise RewardsError(f"the node refuses the transaction: {exc.message or exc}") from None
     signed = account.sign_transaction(tx)
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    try:
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    except Web3RPCError as exc:
+        raise RewardsError(f"the node refuses the transaction: {exc.message or exc}") from None
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout)
     if receipt["status"] != 1:
         raise RewardsError(f"transaction {tx_hash.to_0x_hex()} reverted")
