@@ -114,7 +114,9 @@ task("export-artifact", "Writes anchoring/artifacts/{TallyAnchor,TallyRewards,Ta
         // The standard JSON input must rebuild the exact bytecode, or explorers could not verify it.
         const rebuilt = compileStandardJson(fresh.standardJsonInput, fresh.sourceName, fresh.contractName);
         if (rebuilt.deployedBytecode !== fresh.deployedBytecode || rebuilt.bytecode !== fresh.bytecode) {
-          throw new Error(`the standard JSON input of ${fresh.contractName} does not rebuild the bytecode Hardhat compiled`);
+          throw new Error(
+            `the standard JSON input of ${fresh.contractName} does not rebuild the bytecode Hardhat compiled`
+          );
         }
         fs.mkdirSync(path.dirname(contract.path), { recursive: true });
         fs.writeFileSync(contract.path, text);

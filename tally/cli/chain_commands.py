@@ -149,8 +149,10 @@ def anchor(
         chain.close()
 
 
-def _amount(value: str) -> int:
+def _amount(value: str | int) -> int:
     """Parser of a token amount or units per point: a non-negative decimal integer, any size."""
+    if isinstance(value, int):  # the default
+        return value
     if not value.isdecimal():
         raise typer.BadParameter(f"{value!r} is not a non-negative decimal integer")
     return int(value)

@@ -36,12 +36,9 @@ async function deployFixture() {
   const [deployer, admin, anchorer, stranger, alice, bob, carol, ...rest] = await ethers.getSigners();
   const anchor = await (await ethers.getContractFactory("TallyAnchor")).deploy(admin.address, anchorer.address, 3600);
   const token = await (await ethers.getContractFactory("TallyPoints")).deploy(deployer.address, SUPPLY);
-  const rewards = await (await ethers.getContractFactory("TallyRewards")).deploy(
-    await anchor.getAddress(),
-    await token.getAddress(),
-    UNITS,
-    admin.address
-  );
+  const rewards = await (
+    await ethers.getContractFactory("TallyRewards")
+  ).deploy(await anchor.getAddress(), await token.getAddress(), UNITS, admin.address);
   await token.transfer(await rewards.getAddress(), POOL);
   /** Anchors the next epoch with these balances; returns its header and tree. */
   const anchorBalances = async (balances, options = {}) => {
@@ -118,7 +115,9 @@ describe("TallyRewards", function () {
     it("pays the balance times unitsPerPoint to the account, records it and emits Claimed", async function () {
       const { rewards, token, alice, first } = await loadFixture(anchoredFixture);
       const tx = claimOf(rewards, first, alice.address, 100, alice);
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(alice.address, 1, 100, 100n * UNITS);
+      await expect(tx)
+        .to.emit(rewards, "Claimed")
+        .withArgs(alice.address, 1, 100, 100n * UNITS);
       await expect(tx).to.changeTokenBalances(token, [alice, rewards], [100n * UNITS, -100n * UNITS]);
       expect(await rewards.claimed(alice.address)).to.equal(100);
       expect(await rewards.pool()).to.equal(POOL - 100n * UNITS);
@@ -135,7 +134,9 @@ describe("TallyRewards", function () {
       await claimOf(rewards, first, alice.address, 100, alice);
       const second = await anchorBalances({ [alice.address]: 142, [bob.address]: 250, [carol.address]: 7 });
       const tx = claimOf(rewards, second, alice.address, 142, alice);
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(alice.address, 2, 142, 42n * UNITS);
+      await expect(tx)
+        .to.emit(rewards, "Claimed")
+        .withArgs(alice.address, 2, 142, 42n * UNITS);
       await expect(tx).to.changeTokenBalance(token, alice, 42n * UNITS);
       expect(await rewards.claimed(alice.address)).to.equal(142);
       expect(await token.balanceOf(alice.address)).to.equal(142n * UNITS);
@@ -144,7 +145,9 @@ describe("TallyRewards", function () {
     it("takes a claim from anyone and pays the account, never the sender", async function () {
       const { rewards, token, bob, stranger, first } = await loadFixture(anchoredFixture);
       const tx = claimOf(rewards, first, bob.address, 250, stranger);
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(bob.address, 1, 250, 250n * UNITS);
+      await expect(tx)
+        .to.emit(rewards, "Claimed")
+        .withArgs(bob.address, 1, 250, 250n * UNITS);
       await expect(tx).to.changeTokenBalances(token, [bob, stranger, rewards], [250n * UNITS, 0, -250n * UNITS]);
       expect(await rewards.claimed(stranger.address)).to.equal(0);
     });
@@ -236,9 +239,7 @@ describe("TallyRewards", function () {
     });
 
     it("refuses a claim the pool cannot pay, and pays it once the pool is funded", async function () {
-      const { rewards, token, anchor, admin, alice, bob, carol, deployer, first } = await loadFixture(
-        anchoredFixture
-      );
+      const { rewards, token, anchor, admin, alice, bob, carol, deployer, first } = await loadFixture(anchoredFixture);
       const factory = await ethers.getContractFactory("TallyRewards");
       const unfunded = await factory.deploy(await anchor.getAddress(), await token.getAddress(), UNITS, admin.address);
       await expect(claimOf(unfunded, first, bob.address, 250, bob))
@@ -278,7 +279,9 @@ describe("TallyRewards", function () {
       // Beyond it, she is paid what passes it.
       const beyond = await anchorBalances({ [alice.address]: 115, [bob.address]: 250 });
       const tx = claimOf(rewards, beyond, alice.address, 115, alice);
-      await expect(tx).to.emit(rewards, "Claimed").withArgs(alice.address, 4, 115, 15n * UNITS);
+      await expect(tx)
+        .to.emit(rewards, "Claimed")
+        .withArgs(alice.address, 4, 115, 15n * UNITS);
       await expect(tx).to.changeTokenBalance(token, alice, 15n * UNITS);
       expect(await rewards.claimed(alice.address)).to.equal(115);
     });
