@@ -30,21 +30,31 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
   };
 });
 
-// The compiled contract, committed inside the Python package so that running Tally needs no Node.
-const ANCHOR_FQN = "contracts/TallyAnchor.sol:TallyAnchor";
-const ANCHOR_ARTIFACT = path.join(__dirname, "anchoring", "artifacts", "TallyAnchor.json");
+// The compiled contracts, committed inside the Python package so that running Tally needs no Node.
+// TallyAnchor first: `hre.tallyArtifact` is its entry.
+const ARTIFACT_DIR = path.join(__dirname, "anchoring", "artifacts");
+const CONTRACTS = ["TallyAnchor", "TallyRewards", "TallyPoints"].map((name) => ({
+  name,
+  fqn: `contracts/${name}.sol:${name}`,
+  path: path.join(ARTIFACT_DIR, `${name}.json`),
+}));
 
-/** Everything a deployer and a source verifier need, from Hardhat's build of TallyAnchor. */
-async function anchorArtifact(hre) {
+/** Everything a deployer and a source verifier need, from Hardhat's build of one contract. */
+async function contractArtifact(hre, fqn) {
   await hre.run("compile", { quiet: true });
-  const buildInfo = await hre.artifacts.getBuildInfo(ANCHOR_FQN);
-  const [sourceName, contractName] = ANCHOR_FQN.split(":");
+  const buildInfo = await hre.artifacts.getBuildInfo(fqn);
+  const [sourceName, contractName] = fqn.split(":");
   const output = buildInfo.output.contracts[sourceName][contractName];
   const metadata = JSON.parse(output.metadata);
-  // Python deploys the bytecode as it is: nothing may need linking or patching at deployment.
+  // Python deploys the bytecode as it is: nothing may need linking at deployment.
   const links = Object.keys(output.evm.bytecode.linkReferences ?? {}).length;
-  const immutables = Object.keys(output.evm.deployedBytecode.immutableReferences ?? {}).length;
-  if (links || immutables) throw new Error(`${contractName} needs linking or has immutables`);
+  if (links) throw new Error(`${contractName} needs linking`);
+  // Immutables are written into the runtime code by the constructor; the artifact says where, so
+  // that Python can compare deployed code with the rest (anchoring.artifact).
+  const immutables = Object.values(output.evm.deployedBytecode.immutableReferences ?? {})
+    .flat()
+    .map(({ start, length }) => ({ start, length }))
+    .sort((a, b) => a.start - b.start);
   // Only the sources this contract's metadata names (not the test harness Hardhat compiled
   // alongside): this is what Etherscan, Blockscout and Sourcify take as "standard JSON input".
   const standardJsonInput = {
@@ -67,6 +77,7 @@ async function anchorArtifact(hre) {
     abi: output.abi,
     bytecode: `0x${output.evm.bytecode.object}`,
     deployedBytecode: `0x${output.evm.deployedBytecode.object}`,
+    ...(immutables.length ? { immutableReferences: immutables } : {}),
     metadata: output.metadata,
     standardJsonInput,
   };
@@ -85,38 +96,47 @@ function compileStandardJson(input, sourceName, contractName) {
   };
 }
 
-task("export-artifact", "Writes anchoring/artifacts/TallyAnchor.json from a fresh compile")
-  .addFlag("check", "Only compare with the committed file; fail if it is stale")
+task("export-artifact", "Writes anchoring/artifacts/{TallyAnchor,TallyRewards,TallyPoints}.json from a fresh compile")
+  .addFlag("check", "Only compare with the committed files; fail if one is stale")
   .setAction(async ({ check }, hre) => {
-    const fresh = await anchorArtifact(hre);
-    const text = `${JSON.stringify(fresh, null, 2)}\n`;
-    const relative = path.relative(process.cwd(), ANCHOR_ARTIFACT);
-    if (check) {
-      const committed = fs.existsSync(ANCHOR_ARTIFACT) ? fs.readFileSync(ANCHOR_ARTIFACT, "utf8") : "";
-      if (committed !== text) {
-        throw new Error(`${relative} is stale: run \`npm run export-artifact\` and commit it`);
+    const built = [];
+    for (const contract of CONTRACTS) {
+      const fresh = await contractArtifact(hre, contract.fqn);
+      const text = `${JSON.stringify(fresh, null, 2)}\n`;
+      const relative = path.relative(process.cwd(), contract.path);
+      if (check) {
+        const committed = fs.existsSync(contract.path) ? fs.readFileSync(contract.path, "utf8") : "";
+        if (committed !== text) {
+          throw new Error(`${relative} is stale: run \`npm run export-artifact\` and commit it`);
+        }
+        console.log(`${relative} is up to date`);
+      } else {
+        // The standard JSON input must rebuild the exact bytecode, or explorers could not verify it.
+        const rebuilt = compileStandardJson(fresh.standardJsonInput, fresh.sourceName, fresh.contractName);
+        if (rebuilt.deployedBytecode !== fresh.deployedBytecode || rebuilt.bytecode !== fresh.bytecode) {
+          throw new Error(
+            `the standard JSON input of ${fresh.contractName} does not rebuild the bytecode Hardhat compiled`
+          );
+        }
+        fs.mkdirSync(path.dirname(contract.path), { recursive: true });
+        fs.writeFileSync(contract.path, text);
+        console.log(`wrote ${relative}`);
       }
-      console.log(`${relative} is up to date`);
-      return fresh;
+      built.push(fresh);
     }
-    // The standard JSON input must rebuild the exact bytecode, or explorers could not verify it.
-    const rebuilt = compileStandardJson(fresh.standardJsonInput, fresh.sourceName, fresh.contractName);
-    if (rebuilt.deployedBytecode !== fresh.deployedBytecode || rebuilt.bytecode !== fresh.bytecode) {
-      throw new Error("the standard JSON input does not rebuild the bytecode Hardhat compiled");
-    }
-    fs.mkdirSync(path.dirname(ANCHOR_ARTIFACT), { recursive: true });
-    fs.writeFileSync(ANCHOR_ARTIFACT, text);
-    console.log(`wrote ${relative}`);
-    return fresh;
+    return built;
   });
 
-// For the tests: `hre.tallyArtifact.build()` is what `export-artifact` would write.
+// For the tests: `hre.tallyArtifacts[i].build()` is what `export-artifact` would write for that
+// contract; `hre.tallyArtifact` is TallyAnchor's entry.
 extendEnvironment((hre) => {
-  hre.tallyArtifact = {
-    path: ANCHOR_ARTIFACT,
-    build: () => anchorArtifact(hre),
+  hre.tallyArtifacts = CONTRACTS.map((contract) => ({
+    name: contract.name,
+    path: contract.path,
+    build: () => contractArtifact(hre, contract.fqn),
     compileStandardJson,
-  };
+  }));
+  hre.tallyArtifact = hre.tallyArtifacts[0];
 });
 
 /** @type import('hardhat/config').HardhatUserConfig */

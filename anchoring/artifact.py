@@ -1,9 +1,10 @@
-"""The compiled TallyAnchor contract, committed in this package so that running Tally needs no Node.
+"""The compiled contracts, committed in this package so that running Tally needs no Node.
 
-``anchoring/artifacts/TallyAnchor.json`` is written by ``npm run export-artifact`` (a Hardhat task
-in ``hardhat.config.js``) and checked against a fresh compile by the Hardhat suite. It holds the ABI,
-the creation and runtime bytecode, the compiler's metadata and the standard JSON input that block
-explorers need for source verification (see ``docs/contract.md``).
+``anchoring/artifacts/{TallyAnchor,TallyRewards,TallyPoints}.json`` are written by ``npm run
+export-artifact`` (a Hardhat task in ``hardhat.config.js``) and checked against a fresh compile by
+the Hardhat suite. Each holds the ABI, the creation and runtime bytecode, where the runtime code
+holds immutables (TallyRewards only), the compiler's metadata and the standard JSON input that
+block explorers need for source verification (see ``docs/contract.md``).
 
 The runtime bytecode ends with solc's CBOR metadata trailer, which names the IPFS hash of the
 metadata JSON; the metadata in turn pins the keccak256 of every source file. So the code found at
@@ -60,6 +61,9 @@ class ContractArtifact:
     """solc's metadata JSON, byte for byte: its IPFS hash is in the runtime code's trailer."""
     standard_json_input: dict[str, Any]
     """The solc standard JSON input that rebuilds this bytecode (what source verification takes)."""
+    immutables: tuple[tuple[int, int], ...] = ()
+    """``(start, length)`` of each immutable in the runtime code: zero in ``deployed_bytecode``,
+    written by the constructor at deployment."""
 
     @property
     def metadata_cid(self) -> str:
@@ -67,8 +71,19 @@ class ContractArtifact:
         return ipfs_cid_v0(self.metadata.encode())
 
     def matches_code(self, code: bytes) -> bool:
-        """Whether ``code`` (from ``eth_getCode``) is this contract's runtime code."""
-        return bytes(code) == self.deployed_bytecode
+        """Whether ``code`` (from ``eth_getCode``) is this contract's runtime code, whatever values
+        its constructor gave the immutables."""
+        code = bytes(code)
+        if len(code) != len(self.deployed_bytecode):
+            return False
+        return self.without_immutables(code) == self.deployed_bytecode
+
+    def without_immutables(self, code: bytes) -> bytes:
+        """``code`` with the immutables' words zeroed, as solc leaves them in ``deployed_bytecode``."""
+        out = bytearray(code)
+        for start, length in self.immutables:
+            out[start:start + length] = bytes(length)
+        return bytes(out)
 
 
 def _hex_bytes(value: str, what: str) -> bytes:
@@ -93,6 +108,7 @@ def load_artifact(name: str = "TallyAnchor") -> ContractArtifact:
         deployed_bytecode=_hex_bytes(data["deployedBytecode"], "deployedBytecode"),
         metadata=data["metadata"],
         standard_json_input=data["standardJsonInput"],
+        immutables=tuple((int(r["start"]), int(r["length"])) for r in data.get("immutableReferences", ())),
     )
 
 

@@ -188,6 +188,13 @@ class Account(BaseModel):
     address: Address
     balance: Points = Field(description="all points credited to the account")
     pending: Points = Field(description="the part of the balance not sealed into an epoch yet")
+    claimed: Points | None = Field(
+        description="the balance up to which the rewards contract has paid the account (its claimed(account)); "
+                    "null when no rewards contract is configured or the chain cannot be read")
+    claimable: Points | None = Field(
+        description="the balance of the latest anchored epoch minus claimed, never negative: what a claim "
+                    "would be paid for, in points (times rewards.unitsPerPoint in token units); null when "
+                    "claimed is")
     history: JournalPage
 
 
@@ -397,6 +404,14 @@ class ScorerTerms(BaseModel):
                                        "manifest names it (scorer.rulesHash)")
 
 
+class RewardsTerms(BaseModel):
+    """The TallyRewards contract that pays for anchored points (docs/contract.md)."""
+
+    contract: Address
+    token: Address = Field(description="the ERC-20 it pays in")
+    unitsPerPoint: Points = Field(description="the token's smallest units paid per point, a decimal string")
+
+
 class Config(BaseModel):
     chainId: int
     contract: Address
@@ -416,6 +431,7 @@ class Config(BaseModel):
         description="refuse: a submission nearly the same as an accepted contribution is a 409 near-duplicate; "
                     "accept: this server takes it (and does not index it)")
     scorer: ScorerTerms
+    rewards: RewardsTerms | None = Field(description="null when no rewards contract pays for the points")
 
 
 class AccrualClient(BaseModel):

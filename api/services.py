@@ -7,7 +7,7 @@ route reads ``app.state``. ``services_of`` is the one place that does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
@@ -21,8 +21,15 @@ from ledger.intake import Intake
 from ledger.proofs import BalanceTrees
 from ledger.sealing import SealSchedule
 
-__all__ = ["ApiKeys", "ChainInfo", "FailureLimiter", "SealSchedule", "Services", "ServicesDep", "UsagePolicy",
-           "services_of"]
+__all__ = ["ApiKeys", "ChainInfo", "ClaimsReader", "FailureLimiter", "SealSchedule", "Services", "ServicesDep",
+           "UsagePolicy", "services_of"]
+
+
+class ClaimsReader(Protocol):
+    """What the rewards contract has paid: ``claimed(account)``, the balance in points up to
+    which ``account`` was paid (``anchoring.rewards.TallyRewards`` reads it from the chain)."""
+
+    def claimed(self, account: str) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +46,9 @@ class Services:
     writes through), the chain clients sign against, cached balance trees, the metrics registry
     (computed from the database at scrape time, but for the process's own authentication
     counters), the digests of the API keys, the limiter of failed authentications, the
-    policies, the seal schedule (to say when the next epoch is due) and whether objects are pinned
-    to an IPFS node (else they stay in the local blockstore)."""
+    policies, the seal schedule (to say when the next epoch is due), whether objects are pinned
+    to an IPFS node (else they stay in the local blockstore) and, when a rewards contract is
+    configured, what it has paid (``claims``)."""
 
     intake: Intake
     chain: ChainInfo
@@ -52,18 +60,20 @@ class Services:
     usage: UsagePolicy = UsagePolicy()
     sealing: SealSchedule = field(default_factory=SealSchedule)
     ipfs_pinning: bool = False
+    claims: ClaimsReader | None = None
 
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
            auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None,
-           sealing: SealSchedule | None = None, ipfs_pinning: bool = False) -> Services:
+           sealing: SealSchedule | None = None, ipfs_pinning: bool = False,
+           claims: ClaimsReader | None = None) -> Services:
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))
         return cls(intake, chain, BalanceTrees(intake.store), metrics, AuthMetrics(metrics),
                    keys if keys is not None else ApiKeys(),
                    auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy(),
-                   sealing or SealSchedule(), ipfs_pinning)
+                   sealing or SealSchedule(), ipfs_pinning, claims)
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -1,4 +1,4 @@
-"""Gas of TallyAnchor on a real EVM (anvil), with real proofs at realistic sizes.
+"""Gas of TallyAnchor and TallyRewards on a real EVM (anvil), with real proofs at realistic sizes.
 
     .venv/bin/python bench/gas.py            # prints a Markdown table (docs/contract.md has one)
     .venv/bin/python bench/gas.py --quick    # small sizes only, a smoke test
@@ -13,7 +13,9 @@ measures:
   whose proofs are the longest: 2^20 - 1 leaves growing by 1,000 is the worst case at 2^20 leaves
   (22 proof elements), 2^20 growing by 1,000 the best (one element);
 * ``verifyContribution`` and ``verifyBalance`` against trees of 2^20 leaves, as ``eth_estimateGas``
-  reports them (what a transaction would pay; an ``eth_call`` is free).
+  reports them (what a transaction would pay; an ``eth_call`` is free);
+* ``claim`` of TallyRewards with a 20-element proof (a balances tree of 2^20 accounts), first to an
+  account that never held the token, then again by the same account an epoch later.
 
 After the table, the worst and the best anchor at 2^20 leaves beside the target (``TARGET``), and
 the gas per contribution at 10,000 contributions per epoch.
@@ -44,6 +46,7 @@ from anchoring.chain import connect  # noqa: E402
 from anchoring.contract import GENESIS_HEADER, EpochHeader, TallyAnchor  # noqa: E402
 from anchoring.deploy import deploy_tally_anchor  # noqa: E402
 from anchoring.devchain import DEV_FUNDED_KEY, start_devchain  # noqa: E402
+from anchoring.rewards import TallyRewards, deploy_rewards  # noqa: E402
 from ledger.merkle import log as rfc9162  # noqa: E402
 from ledger.merkle.memory import MemoryLog  # noqa: E402
 from ledger.merkle.standard import StandardMerkleTree  # noqa: E402
@@ -52,6 +55,8 @@ CID = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # a real CI
 PER_EPOCH = 10_000
 TARGET = 100_000
 """The most an anchor may cost at a log of 2^20 leaves, whatever its proof (the longest: 22 elements)."""
+CLAIM_TARGET = 90_000
+"""The most a claim with a 20-element proof should cost (Uniswap's merkle-distributor: 78k-96k)."""
 
 
 @dataclass
@@ -165,8 +170,37 @@ def measure(w3: Web3, account: LocalAccount, quick: bool) -> list[Row]:
             raise RuntimeError("balance proof refused")
         rows.append(view_row(w3, views, fn, f"verifyBalance: account {index:,} of {label}", len(proof_hex)))
 
+    rows.extend(measure_claims(w3, account, views, log, anchored, accounts, balances, label))
+
     deployed = w3.eth.get_transaction_receipt(deployment.transaction_hash)  # type: ignore[arg-type]
     rows.append(Row("deployment", None, int(deployed["gasUsed"])))
+    return rows
+
+
+def measure_claims(w3: Web3, account: LocalAccount, anchor: TallyAnchor, log: MemoryLog, previous: EpochHeader,
+                   accounts: list[list[Any]], balances: StandardMerkleTree, label: str) -> list[Row]:
+    """``claim`` of TallyRewards (paying TallyPoints) over ``anchor``, for an account of a balances
+    tree of ``len(accounts)`` accounts, sent by another account: first to an account that never
+    held the token (its ``claimed`` slot and its token balance go from zero to nonzero), then again
+    by the same account one epoch later, its balance raised by 500 (both slots nonzero already)."""
+    rows: list[Row] = []
+    rewards = TallyRewards(w3, deploy_rewards(w3, account, anchor.address).address)
+    holder, balance = accounts[0]
+    tree = balances
+    for again, what in ((False, "a fresh account"), (True, "the same account again")):
+        if again:
+            accounts[0][1] = balance = balance + 500
+            tree = StandardMerkleTree.of(accounts, ["address", "uint256"])
+        total = sum(int(b) for _, b in accounts)
+        new = EpochHeader(previous.epoch + 1, previous.log_size, previous.log_root, bytes.fromhex(tree.root[2:]), total)
+        send(w3, account, anchor.anchor_function(previous, new, CID, []))
+        previous = new
+        proof = [bytes.fromhex(p[2:]) for p in tree.get_proof(0)]
+        receipt, data = send(w3, account, rewards.claim_function(new, holder, balance, proof))
+        gas = int(receipt["gasUsed"])
+        rows.append(Row(f"claim: {what}, account 0 of {label}", len(proof), gas, execution=gas - intrinsic_gas(data)))
+    if rewards.claimed(holder) != balance:
+        raise RuntimeError("the claims did not pay")
     return rows
 
 
@@ -199,6 +233,7 @@ def summary(rows: Sequence[Row], size: int) -> str:
 
     worst, best = anchor(size - 1, 1000), anchor(size, 1000)
     per_worst, per_best = anchor(size - 1, PER_EPOCH), anchor(size, PER_EPOCH)
+    fresh, repeat = (next(r for r in rows if r.what.startswith(f"claim: {what}")) for what in ("a fresh", "the same"))
     return "\n".join([
         f"anchor at {label} leaves: worst {worst.gas:,} gas ({label} - 1 -> +1,000, {worst.proof}-element proof), "
         f"best {best.gas:,} gas ({label} -> +1,000, {best.proof}-element proof)",
@@ -207,6 +242,10 @@ def summary(rows: Sequence[Row], size: int) -> str:
         + (f" ({'met' if worst.gas <= TARGET else 'NOT MET'})" if size == 2**20 else f" (at {label} leaves)"),
         f"per contribution at {PER_EPOCH:,} per epoch: {per_best.gas / PER_EPOCH:.1f} to "
         f"{per_worst.gas / PER_EPOCH:.1f} gas ({per_best.proof} to {per_worst.proof} proof elements)",
+        f"claim with a {fresh.proof}-element proof: {fresh.gas:,} gas to a fresh account, {repeat.gas:,} again; "
+        f"target {CLAIM_TARGET:,}: fresh / target = {fresh.gas / CLAIM_TARGET:.2f} "
+        f"({'met' if fresh.gas <= CLAIM_TARGET else 'NOT MET'}: two zero slots written, 2 x 22,100), "
+        f"repeat / target = {repeat.gas / CLAIM_TARGET:.2f} ({'met' if repeat.gas <= CLAIM_TARGET else 'NOT MET'})",
     ])
 
 

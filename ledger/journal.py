@@ -139,6 +139,14 @@ def balance_of(session: Session, account: str) -> Balance:
     return Balance(account=account, balance=int(total), pending=int(pending))
 
 
+def balance_at(session: Session, account: str, epoch: int) -> int:
+    """The account's balance as epoch ``epoch`` sealed it: the sum of its entries of that epoch
+    and before (the balance in that epoch's balances tree, 0 when it holds none)."""
+    total = session.scalar(select(func.coalesce(func.sum(JournalEntry.amount), 0)).where(
+        JournalEntry.account == account, JournalEntry.epoch.is_not(None), JournalEntry.epoch <= epoch))
+    return int(total or 0)
+
+
 def history(
     session: Session, account: str, *, after: int | None = None, limit: int = 50
 ) -> list[JournalEntry]:

@@ -3,7 +3,8 @@
 Configured (``TALLY_RPC_URL``): the contract comes from ``TALLY_CONTRACT_ADDRESS`` or from the
 deployment recorded by ``tally deploy``. Embedded default (no RPC URL): an anvil node is
 started with its state under TALLY_HOME (or reused if one already answers on its port), the
-anchoring key is funded from anvil's development account, and the contract is deployed once.
+anchoring key is funded from anvil's development account, and the contract is deployed once, with
+a TallyPoints token and a funded TallyRewards that pays it for anchored points.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from anchoring import devchain
 from anchoring.artifact import load_artifact
 from anchoring.chain import FeePolicy, base_fee, connect
 from ledger.errors import InvalidInputError
-from tally.home import read_deployment
+from tally.home import read_deployment, read_rewards
 from tally.keys import anchor_key
 from tally.settings import Settings
 
@@ -90,6 +91,8 @@ def open_chain(settings: Settings) -> ChainRuntime:
         if started is not None or not settings.rpc_url:
             _fund_from_dev_account(w3, account.address)
         address = _contract_address(settings, w3, account, chain_id, rpc_url, embedded=not settings.rpc_url)
+        if not settings.rpc_url:
+            _ensure_dev_rewards(settings, w3, account, chain_id, address)
     except Exception:
         if started is not None:
             started.stop()
@@ -118,3 +121,21 @@ def _contract_address(settings: Settings, w3: Web3, account: LocalAccount, chain
     return str(deployment.address)
 
 
+
+
+def _ensure_dev_rewards(settings: Settings, w3: Web3, account: LocalAccount, chain_id: int, anchor: str) -> None:
+    """On the embedded dev chain: TallyPoints and a funded TallyRewards over ``anchor``, deployed
+    once and recorded in ``<home>/rewards.json`` (again when the record is of another chain or
+    anchor, or its contract is gone), unless the settings name a rewards contract."""
+    from anchoring.rewards import deploy_rewards
+
+    if settings.rewards_address:
+        return
+    recorded = read_rewards(settings.rewards_file)
+    if (recorded is not None and int(recorded["chainId"]) == chain_id and recorded["anchor"].lower() == anchor.lower()
+            and w3.eth.get_code(recorded["address"])):
+        return
+    deployment = deploy_rewards(w3, account, anchor)
+    deployment.save(settings.home)
+    log.info("deployed TallyRewards at %s (token %s, pool funded) on the dev chain", deployment.address,
+             deployment.token)

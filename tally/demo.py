@@ -3,7 +3,8 @@
 Real ShareGPT conversations, redacted as a client redacts them (the few holding personal data
 come as their redacted canonical form), signed by generated contributor keys, go through the same
 intake as the API; K epochs are sealed and anchored on the dev chain; then every on-chain root is
-recomputed from the manifests (the audit) and a sample proof is checked against the contract.
+recomputed from the manifests (the audit), a sample proof is checked against the contract, and
+its contributor's points are claimed from the rewards contract.
 State stays in TALLY_HOME, so `tally serve` shows it afterwards.
 """
 
@@ -19,13 +20,16 @@ from sqlalchemy import select
 
 from anchoring.anchorer import StepReport
 from anchoring.audit import Auditor
+from anchoring.contract import TallyAnchor
 from anchoring.loop import AnchoringTimeoutError, run_until_final
+from anchoring.rewards import RewardsError, TallyRewards, token_balance
 from anchoring.verify import verify_contribution
+from ledger.deployment import ChainInfo
 from ledger.encoding import hex0x
 from ledger.epochs import Anchor, seal_epoch
 from ledger.errors import InvalidInputError, TallyError
 from ledger.models import Contribution
-from ledger.proofs import contribution_bundle
+from ledger.proofs import BalanceTrees, balance_proof, contribution_bundle
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
 from tally.settings import Settings
@@ -46,6 +50,23 @@ def fresh_conversations(ledger: Ledger, count: int) -> list[dict[str, Any]]:
         return distinct_conversations(count, exclude=known)
     except DatasetMissingError as exc:
         raise DemoError(f"not enough unused conversations left in the dataset: {exc}") from None
+
+
+def claim_for(ledger: Ledger, info: ChainInfo, chain: ChainRuntime, account: str) -> str:
+    """Claim ``account``'s points of the latest anchored epoch from the rewards contract, sent (and
+    its gas paid) by the anchoring key; what was paid, in a line."""
+    assert info.rewards is not None
+    rewards = TallyRewards(chain.w3, info.rewards.contract)
+    latest = TallyAnchor(chain.w3, chain.contract.address).latest_epoch()
+    with ledger.sessions() as session:
+        balance = balance_proof(session, info, BalanceTrees(ledger.store), account, latest)
+    try:
+        paid = rewards.claim(chain.account, balance)
+    except RewardsError as exc:
+        raise DemoError(f"the claim for {account} failed: {exc}") from None
+    tokens = token_balance(chain.w3, info.rewards.token, account)
+    return (f"claim: {account} was paid {paid.amount} token units for its {paid.balance} points of epoch "
+            f"{paid.epoch} (it now holds {tokens}; `tally claim` does the same)")
 
 
 def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contributions: int, epochs: int,
@@ -99,6 +120,8 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
         bundle = contribution_bundle(session, info, sample, None)
     checks = verify_contribution(bundle, chain.rpc_url, w3=chain.w3)
     say(f"sample proof for contribution {sample.id}: {len(checks)} checks passed, including the contract's own view")
+    if info.rewards is not None:
+        say(claim_for(ledger, info, chain, sample.contributor))
     return {"contract": chain.contract.address, "rpcUrl": chain.rpc_url, "chainId": chain.chain_id,
             "accepted": accepted, "epochs": audit.epochs, "leaves": audit.leaves,
             "totalPoints": str(audit.total_points), "sampleProof": bundle}

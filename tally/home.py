@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.db import make_engine, make_sessionmaker
-from ledger.deployment import ChainInfo
+from ledger.deployment import ChainInfo, RewardsInfo
 from ledger.encoding import ADDRESS_PATTERN
 from ledger.errors import InvalidInputError
 from tally.settings import Settings
@@ -47,6 +47,37 @@ def read_deployment(path: Path) -> dict[str, Any] | None:
     return record
 
 
+def read_rewards(path: Path) -> dict[str, Any] | None:
+    """The rewards contract ``tally deploy`` (or the embedded default) recorded, or None if none
+    was; its chainId, anchor, address, token and unitsPerPoint are checked for form."""
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        valid = (isinstance(data, dict) and data.get("contract") == "TallyRewards" and int(data["chainId"]) >= 0
+                 and all(isinstance(data.get(k), str) and ADDRESS_PATTERN.fullmatch(data[k]) is not None
+                         for k in ("address", "anchor", "token"))
+                 and str(data["unitsPerPoint"]).isdecimal())
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    if not valid:
+        raise DeploymentRecordError(f"{path} is not a TallyRewards record (chainId, address, anchor, token and "
+                                    "unitsPerPoint); deploy again or set TALLY_REWARDS_ADDRESS")
+    record: dict[str, Any] = data
+    return record
+
+
+def recorded_rewards(settings: Settings, chain_id: int, anchor: str) -> RewardsInfo | None:
+    """The rewards contract from the settings, else from the data folder's record when that is of
+    this chain and this anchor (a record left by an earlier chain or anchor is not theirs)."""
+    if settings.rewards_address and settings.rewards_token and settings.rewards_units_per_point:
+        return RewardsInfo(settings.rewards_address, settings.rewards_token, settings.rewards_units_per_point)
+    record = read_rewards(settings.rewards_file)
+    if record is None or int(record["chainId"]) != chain_id or record["anchor"].lower() != anchor.lower():
+        return None
+    return RewardsInfo(str(record["address"]), str(record["token"]), int(record["unitsPerPoint"]))
+
+
 def recorded_chain(settings: Settings) -> ChainInfo | None:
     """The chain and contract from the settings or the deployment record; None if neither names one."""
     chain_id, contract, rpc_url = settings.chain_id, settings.contract_address, settings.rpc_url
@@ -58,7 +89,7 @@ def recorded_chain(settings: Settings) -> ChainInfo | None:
     if contract is None:
         return None
     return ChainInfo(chain_id=chain_id, contract=contract, rpc_url=rpc_url, explorer_url=settings.explorer_url,
-                     explorer_kind=settings.explorer_kind)
+                     explorer_kind=settings.explorer_kind, rewards=recorded_rewards(settings, chain_id, contract))
 
 
 def open_existing_database(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ledger.encoding import InvalidAddressError, parse_address
 from ledger.quotas import Quotas
 from ledger.sealing import DEV_CHAIN_SEAL_INTERVAL, PRODUCTION_SEAL_INTERVAL, SNAPSHOT_EVERY, SealSchedule
 
@@ -35,6 +36,12 @@ class Settings(BaseSettings):
     rpc_url: str | None = None
     explorer_url: str | None = None
     explorer_kind: str = Field(default="etherscan", pattern="^(etherscan|blockscout)$")
+    # The rewards contract (TallyRewards) that pays for anchored points, published at /v1/config:
+    # all three, or none (then the data folder's rewards.json, which `tally deploy` writes, if any).
+    rewards_address: str | None = Field(default=None, description="TallyRewards contract (TALLY_REWARDS_ADDRESS)")
+    rewards_token: str | None = Field(default=None, description="the ERC-20 it pays in (TALLY_REWARDS_TOKEN)")
+    rewards_units_per_point: int | None = Field(
+        default=None, ge=1, lt=2**128, description="token units per point (TALLY_REWARDS_UNITS_PER_POINT)")
 
     # The operator key signs receipts (and, later, anchors). Either an encrypted keystore file
     # with its passphrase, or the raw key; never logged.
@@ -120,6 +127,24 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().absolute()
 
+    @field_validator("rewards_address", "rewards_token")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return parse_address(value, "address")
+        except InvalidAddressError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _rewards_together(self) -> Settings:
+        given = [self.rewards_address, self.rewards_token, self.rewards_units_per_point]
+        if any(v is not None for v in given) and any(v is None for v in given):
+            raise ValueError("TALLY_REWARDS_ADDRESS, TALLY_REWARDS_TOKEN and TALLY_REWARDS_UNITS_PER_POINT go "
+                             "together: set all three or none")
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -157,6 +182,10 @@ class Settings(BaseSettings):
     @property
     def deployment_file(self) -> Path:
         return self.home / "deployment.json"
+
+    @property
+    def rewards_file(self) -> Path:
+        return self.home / "rewards.json"
 
     def public(self) -> dict[str, Any]:
         """The settings with every secret blanked, safe to print or log."""

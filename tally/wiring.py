@@ -32,7 +32,7 @@ from ledger.near_duplicate_backfill import NearDuplicateBackfill
 from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
 from ledger.quotas import prune_counters
 from tally.chain import ChainRuntime
-from tally.home import open_existing_database, recorded_chain
+from tally.home import open_existing_database, recorded_chain, recorded_rewards
 from tally.keys import master_key, operator_key
 from tally.settings import Settings
 
@@ -46,10 +46,11 @@ def default_terms() -> bytes:
 
 
 def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainInfo:
-    """Chain id, contract and RPC URL: from the open chain, settings, or the recorded deployment."""
+    """Chain id, contract and RPC URL: from the open chain, settings, or the recorded deployment;
+    the rewards contract from the settings or its record."""
     if chain is not None:
         return ChainInfo(chain.chain_id, chain.contract.address, chain.rpc_url, settings.explorer_url,
-                         settings.explorer_kind)
+                         settings.explorer_kind, recorded_rewards(settings, chain.chain_id, chain.contract.address))
     recorded = recorded_chain(settings)
     if recorded is None:
         log.warning("no contract deployed or configured: signing against the zero address")

@@ -38,6 +38,8 @@ NO_DATA_FOLDER = [
     (["verify", "account", ADDRESS, "--api", NOBODY, "--rpc", NOBODY], UNAVAILABLE, "cannot reach"),
     (["keys", "new", "--out", "k.json"], USAGE, "TALLY_KEY_PASSPHRASE"),
     (["deploy", "--rpc", NOBODY, "--key", "missing.key"], USAGE, "missing.key"),
+    (["claim", "--key", "missing.key"], USAGE, "missing.key"),
+    (["claim", "--key", "missing.key", "--api", NOBODY], USAGE, "missing.key"),
     (["score", "missing.json"], USAGE, "missing.json"),
 ]
 
@@ -50,6 +52,8 @@ MALFORMED = [
      "EIP-55"),
     (["deploy", "--rpc", NOBODY, "--key", "k", "--admin", "alice"], "'--admin'"),
     (["deploy", "--rpc", NOBODY, "--key", "k", "--anchorer", "0x"], "'--anchorer'"),
+    (["deploy", "--rpc", NOBODY, "--key", "k", "--token", "0x12"], "'--token'"),
+    (["claim", "--key", "k", "--account", "bob"], "'--account'"),
     # hashes and ids
     (["proof", "0x1234"], "'contribution'"),
     (["proof", "0"], "'contribution'"),
@@ -61,10 +65,14 @@ MALFORMED = [
     (["submit", EXAMPLE, "--key", "k.json", "--api", "http//127.0.0.1:8000"], "'--api'"),
     (["proof", "1", "--api", "http://127.0.0.1:port"], "'--api'"),
     (["deploy", "--rpc", "http://", "--key", "k"], "'--rpc'"),
+    (["claim", "--key", "k", "--api", "ftp://tally"], "'--api'"),
+    (["claim", "--key", "k", "--rpc", "127.0.0.1:8545"], "'--rpc'"),
     # numbers, options, missing arguments
     (["serve", "--port", "abc"], "'--port'"),
     (["demo", "--contributions", "0"], "'--contributions'"),
     (["anchor", "--timeout", "soon"], "'--timeout'"),
+    (["deploy", "--rpc", NOBODY, "--key", "k", "--units-per-point", "1e18"], "'--units-per-point'"),
+    (["claim"], "'--key'"),
     (["status", "--verbose"], "--verbose"),
     (["submit"], "'FILE'"),
     (["score"], "'FILE'"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.openapi import answers, problems
 from api.routes.params import AccountAddress, ContributionCursor, EntryCursor
@@ -14,10 +16,12 @@ from api.services import ServicesDep
 from api.views import contribution_json, entry_json
 from ledger import journal
 from ledger.encoding import parse_address
+from ledger.lifecycle import EpochState
 from ledger.models import Contribution, Epoch
 from ledger.outbox import storage_state
 
 router = APIRouter(tags=["accounts"])
+log = logging.getLogger("tally.api")
 
 
 @router.get("/v1/accounts/{address}", operation_id="getAccount",
@@ -28,21 +32,46 @@ def account(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     after: EntryCursor = None,
 ) -> dict[str, Any]:
-    """The balance (all credited points), the part not yet sealed, and the journal, paginated."""
+    """The balance (all credited points), the part not yet sealed, what the rewards contract has
+    paid for and what a claim would be paid for now, and the journal, paginated."""
     checksummed = parse_address(address, "address")
+    claimed = _claimed(services, checksummed)
     with services.sessions() as session:
         balance = journal.balance_of(session, checksummed)
         entries = journal.history(session, checksummed, after=after, limit=limit + 1)
+        anchored = None if claimed is None else _anchored_balance(session, checksummed)
     page = entries[:limit]
     return {
         "address": checksummed,
         "balance": str(balance.balance),
         "pending": str(balance.pending),
+        "claimed": None if claimed is None else str(claimed),
+        "claimable": None if claimed is None or anchored is None else str(max(0, anchored - claimed)),
         "history": {
             "items": [entry_json(e) for e in page],
             "next": page[-1].id if len(entries) > limit else None,
         },
     }
+
+
+def _claimed(services: ServicesDep, account: str) -> int | None:
+    """What the rewards contract has paid ``account`` for; None without one, or while the chain
+    cannot be read (the rest of the answer comes from the ledger and is served all the same)."""
+    if services.claims is None:
+        return None
+    try:
+        return services.claims.claimed(account)
+    except Exception as exc:  # the node is down, slow or not the chain we think: say nothing
+        log.warning("cannot read claimed(%s) from the rewards contract: %s", account, type(exc).__name__)
+        return None
+
+
+def _anchored_balance(session: Session, account: str) -> int:
+    """The account's balance in the latest epoch anchored on-chain (mined or final): the only
+    epoch a claim is accepted for. 0 before any."""
+    latest = session.scalar(select(func.max(Epoch.number)).where(
+        Epoch.state.in_((EpochState.MINED, EpochState.FINAL))))
+    return 0 if latest is None else journal.balance_at(session, account, latest)
 
 
 @router.get("/v1/accounts/{address}/contributions", operation_id="listAccountContributions",

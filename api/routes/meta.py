@@ -27,7 +27,8 @@ router = APIRouter()
             responses={**answers(Config), **problems()})
 def config(services: ServicesDep) -> dict[str, Any]:
     """Everything a client needs to sign a contribution and to check its receipt, when the next
-    epoch is sealed, and the scorer (version and rules hash) new contributions get."""
+    epoch is sealed, the scorer (version and rules hash) new contributions get, and the rewards
+    contract that pays for anchored points, if any."""
     intake, chain = services.intake, services.chain
     domain = intake.consent.domain
     try:
@@ -54,6 +55,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "personalData": intake.personal_data,
         "nearDuplicates": "refuse" if intake.near_duplicates else "accept",
         "scorer": {"version": SCORER_VERSION, "rulesHash": rules_hash(SCORER_VERSION)},
+        "rewards": None if chain.rewards is None else chain.rewards.as_json(),
     }
 
 

@@ -149,6 +149,15 @@ def anchor(
         chain.close()
 
 
+def _amount(value: str | int) -> int:
+    """Parser of a token amount or units per point: a non-negative decimal integer, any size."""
+    if isinstance(value, int):  # the default
+        return value
+    if not value.isdecimal():
+        raise typer.BadParameter(f"{value!r} is not a non-negative decimal integer")
+    return int(value)
+
+
 @app.command()
 @one_line_errors
 def deploy(
@@ -161,10 +170,20 @@ def deploy(
     admin_delay: Annotated[int, typer.Option(help="seconds an admin transfer waits")] = 2 * 24 * 3600,
     record_rpc: Annotated[
         bool, typer.Option(help="record the RPC URL for clients (only if it holds no secret)")] = False,
+    rewards: Annotated[bool, typer.Option(help="also deploy TallyRewards (and TallyPoints unless --token)")] = True,
+    token: Annotated[str | None, typer.Option(
+        help="pay rewards in this existing ERC-20 instead of a new TallyPoints", parser=address_value)] = None,
+    units_per_point: Annotated[int, typer.Option(
+        help="token units paid per point (default: one 18-decimal token)", parser=_amount)] = 10**18,
+    pool: Annotated[int | None, typer.Option(
+        help="token units the deployer moves into the pool (default: all of TallyPoints' supply; 0 with --token)",
+        parser=_amount)] = None,
 ) -> None:
-    """Deploy TallyAnchor and record it in TALLY_HOME for the API and the anchoring jobs."""
+    """Deploy TallyAnchor, then TallyPoints and a funded TallyRewards over it, and record them in
+    TALLY_HOME (deployment.json, rewards.json) for the API, the anchoring jobs and `tally claim`."""
     from anchoring.chain import ChainUnavailableError, connect
     from anchoring.deploy import deploy_tally_anchor, load_account
+    from anchoring.rewards import deploy_rewards
 
     settings = load_settings()
     password = None
@@ -178,7 +197,14 @@ def deploy(
         raise ChainUnavailableError(f"cannot reach a chain at {rpc}") from None
     deployment = deploy_tally_anchor(w3, account, admin, anchorer, admin_delay, rpc_url=rpc if record_rpc else None)
     path = deployment.save(settings.home)
-    typer.echo(json.dumps({**deployment.to_json(), "recordedIn": str(path)}, indent=2))
+    out = {**deployment.to_json(), "recordedIn": str(path)}
+    if rewards:
+        paid = deploy_rewards(w3, account, deployment.address, token=token, units_per_point=units_per_point,
+                              admin=admin, pool=pool)
+        out["rewards"] = {**paid.to_json(), "recordedIn": str(paid.save(settings.home))}
+    else:
+        settings.rewards_file.unlink(missing_ok=True)  # a record of an older anchor's rewards is not this one's
+    typer.echo(json.dumps(out, indent=2))
 
 
 @app.command()

@@ -96,3 +96,34 @@ def test_ipfs_hashes_match_ipfs_add() -> None:
 def test_malformed_trailers_are_refused(code: bytes) -> None:
     with pytest.raises(ArtifactError):
         metadata_trailer(code)
+
+
+@pytest.mark.parametrize("name", ["TallyRewards", "TallyPoints"])
+def test_the_rewards_artifacts_are_built_from_this_checkout_and_name_their_metadata(name: str) -> None:
+    artifact = load_artifact(name)
+    assert (artifact.contract_name, artifact.source_name) == (name, f"contracts/{name}.sol")
+    assert artifact.compiler_version == "0.8.28+commit.7893614a"
+    for source_name, source in artifact.standard_json_input["sources"].items():
+        path = source_path(source_name)
+        if not path.exists() and not source_name.startswith("contracts/"):
+            pytest.skip("node_modules is not installed")
+        assert path.read_text("utf-8") == source["content"], f"{source_name} changed: run `npm run export-artifact`"
+    trailer = metadata_trailer(artifact.deployed_bytecode)
+    assert trailer["ipfs"] == ipfs_multihash(artifact.metadata.encode())
+    assert json.loads(artifact.metadata)["settings"]["compilationTarget"] == {f"contracts/{name}.sol": name}
+
+
+def test_code_with_immutables_matches_whatever_their_values_and_nothing_else() -> None:
+    rewards, points = load_artifact("TallyRewards"), load_artifact("TallyPoints")
+    assert points.immutables == () and points.matches_code(points.deployed_bytecode)
+    # The anchor, the token and the units per point, each read where claim() and its views need it.
+    assert len(rewards.immutables) >= 3 and all(length == 32 for _, length in rewards.immutables)
+    code = bytearray(rewards.deployed_bytecode)
+    for start, length in rewards.immutables:
+        assert code[start:start + length] == bytes(length)
+        code[start:start + length] = bytes([0xAB]) * length
+    assert rewards.matches_code(bytes(code)) and rewards.without_immutables(bytes(code)) == rewards.deployed_bytecode
+    outside = next(i for i in range(len(code)) if all(not s <= i < s + n for s, n in rewards.immutables))
+    code[outside] ^= 1
+    assert not rewards.matches_code(bytes(code))
+    assert not rewards.matches_code(rewards.deployed_bytecode + b"\0")

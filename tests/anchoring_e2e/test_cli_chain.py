@@ -13,6 +13,7 @@ import httpx
 
 from anchoring.chain import connect
 from anchoring.devchain import DEV_FUNDED_KEY
+from anchoring.rewards import DEV_SUPPLY, TallyRewards
 from anchoring.verify import verify_contribution
 from ledger.errors import ExitCode
 from tally.client import submit_conversation
@@ -41,6 +42,17 @@ def test_deploy_records_the_contract_and_refuses_bad_input(tmp_path: Path) -> No
         record = json.loads((tmp_path / "home" / "deployment.json").read_text())
         assert record["chainId"] == 31337 and connect(chain.url).eth.get_code(record["address"])
         assert DEV_FUNDED_KEY[2:] not in done.stdout + done.stderr
+        # TallyPoints and TallyRewards over the new anchor, with the whole supply in the pool.
+        rewards = json.loads((tmp_path / "home" / "rewards.json").read_text())
+        assert json.loads(done.stdout)["rewards"]["address"] == rewards["address"]
+        assert (rewards["anchor"], rewards["unitsPerPoint"], rewards["tokenDeployed"]) == (
+            record["address"], str(10**18), True)
+        contract = TallyRewards(connect(chain.url), rewards["address"])
+        assert contract.code_matches_artifact() and contract.token() == rewards["token"]
+        assert contract.pool() == int(rewards["funded"]) == DEV_SUPPLY
+        bare = tally("deploy", "--rpc", chain.url, "--key", str(keyfile), "--no-rewards", env=env)
+        assert bare.returncode == 0, bare.stderr
+        assert "rewards" not in json.loads(bare.stdout) and not (tmp_path / "home" / "rewards.json").exists()
     unreachable = tally("deploy", "--rpc", "http://127.0.0.1:9", "--key", str(keyfile), env=env)
     assert unreachable.returncode == ExitCode.UNAVAILABLE and "cannot reach" in unreachable.stderr
 
@@ -51,6 +63,8 @@ def test_serve_on_embedded_defaults_starts_a_chain_deploys_once_and_reuses_it(tm
     with tally_server(home, env=env) as url:
         first = httpx.get(url + "/v1/config").json()
         assert connect(first["rpcUrl"]).eth.get_code(first["contract"])
+        # The dev chain also gets a funded TallyRewards over the anchor, published with its token.
+        assert TallyRewards(connect(first["rpcUrl"]), first["rewards"]["contract"]).anchor() == first["contract"]
         # The jobs inside `tally serve` seal and anchor what comes in.
         submitted = submit_conversation(url, sample_conversation("serve"), contributor_key(5), nonce=1,
                                         issued_at=int(time.time()))
@@ -61,6 +75,7 @@ def test_serve_on_embedded_defaults_starts_a_chain_deploys_once_and_reuses_it(tm
     with tally_server(home, env=env) as url:
         second = httpx.get(url + "/v1/config").json()
     assert second["contract"] == first["contract"] and second["operator"] == first["operator"]
+    assert second["rewards"] == first["rewards"]
     assert (home / "chain" / "anvil-state.json").is_file() and (home / "deployment.json").is_file()
 
 
