@@ -22,7 +22,7 @@ PROBLEM_REF = "#/components/schemas/Problem"
 OPERATION_IDS = {
     "submitContribution", "submitContributionBatch", "getContribution", "eraseContribution",
     "getContributionProof", "getAccount", "listAccountContributions", "getAccountProof",
-    "grantPoints", "clawBackPoints", "reportUsage", "listEpochs", "getEpoch", "getEpochManifest",
+    "grantPoints", "clawBackPoints", "reportUsage", "listEpochs", "getEpoch", "getEpochManifest", "getEpochBalances",
     "getConsistencyProof", "getIpfsObject", "getConfig", "getTerms", "getMetrics", "getHealth",
     "getReadiness", "getAccrualReport",
 }
