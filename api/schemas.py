@@ -446,6 +446,19 @@ class AccrualAccount(BaseModel):
     clients: list[AccrualClient]
 
 
+class DataExportView(BaseModel):
+    id: int
+    consumer: str = Field(description='who received it: "data-consumer", the deployment\'s data-consumer key')
+    after: int = Field(description="the export covered contribution ids after this one...")
+    last: int = Field(description="...up to this one")
+    count: int = Field(description="contributions sent (erased ones are never sent)")
+    createdAt: UnixTime
+
+
+class ExportList(BaseModel):
+    items: list[DataExportView]
+
+
 class AccrualReport(BaseModel):
     since: UnixTime
     accounts: list[AccrualAccount]

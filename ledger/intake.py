@@ -35,6 +35,7 @@ from ledger.near_duplicate_index import (
 )
 from ledger.near_duplicates import Signature, signature
 from ledger.personal_data import PersonalDataMode, refuse_personal_data
+from ledger.privacy import read_conversation
 from ledger.quotas import Quotas, check_client, contributor_locks, contributor_refusals
 from ledger.scoring import Score, score
 
@@ -438,6 +439,11 @@ class Intake:
     @property
     def privacy(self) -> bool:
         return self._master_key is not None
+
+    def read_conversation(self, row: Contribution) -> bytes:
+        """The canonical bytes of an accepted contribution, decrypted in privacy mode and checked
+        against its contentHash (``ledger.privacy.read_conversation``)."""
+        return read_conversation(self.store, row, self._master_key)
 
     def check(self, body: object, now: int) -> Submission:
         """Every check that needs no database: the consent's fields, the conversation, the signer,

@@ -107,6 +107,22 @@ class UsageReport(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class DataExport(Base):
+    """One export of contributions to a data consumer (``ledger.export``): which ids it covered.
+    Usage may be reported only for contributions inside a range its consumer received."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (Index("ix_data_exports_consumer_last_id", "consumer", "last_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(64))
+    after_id: Mapped[int] = mapped_column(BigInteger)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    """The last id sent (``after_id`` when nothing was): the export covered ``(after_id, last_id]``."""
+    count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class JournalEntry(Base):
     """One leg of a double-entry transfer of points. Rows are never updated nor deleted.
 

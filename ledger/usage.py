@@ -21,6 +21,7 @@ from ledger import journal
 from ledger.adjustments import MAX_REF_LENGTH
 from ledger.db import serialise
 from ledger.errors import ConflictError, InvalidFieldError, TallyError
+from ledger.export import check_received
 from ledger.ids import MAX_ROW_ID
 from ledger.models import Contribution, UsageReport
 
@@ -65,8 +66,9 @@ class UsageOutcome:
 
 
 def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]], points_per_unit: int,
-                 now: int) -> UsageOutcome:
-    """Credit the contributors of ``items`` (contribution id, units) in the caller's transaction."""
+                 now: int, consumer: str) -> UsageOutcome:
+    """Credit the contributors of ``items`` (contribution id, units) in the caller's transaction;
+    each must have been exported to ``consumer`` (``ledger.export``)."""
     if not ref or len(ref) > MAX_REF_LENGTH or not ref.isprintable():
         raise InvalidReportError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
     if not 0 < len(items) <= MAX_ITEMS:
@@ -89,6 +91,7 @@ def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]]
     for index, (key, _) in enumerate(items):
         if key not in owners:
             raise UnknownContributionError(index, key)
+    check_received(session, consumer, [key for key, _ in items])
     credits = [(owners[key], units * points_per_unit, ref, key) for key, units in items]
     journal.accrue_many(session, credits, created_at=now, kind=journal.USAGE)
     report = UsageReport(ref=ref, digest=digest, items=len(items), points=sum(c[1] for c in credits),

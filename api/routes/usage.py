@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api.openapi import DATA_CONSUMER_KEY, JSON_BODY, answers, problems, secured
 from api.routes.admin import require_data_consumer
 from api.routes.body import read_json
+from api.routes.exports import CONSUMER
 from api.schemas import UsageReportView
 from api.services import ServicesDep
 from api.views import report_json
@@ -45,7 +46,8 @@ _SCHEMA = {"requestBody": {"required": True, "content": {"application/json": {"s
                         **answers(UsageReportView, 200, "This report was recorded before: the first answer"),
                         **problems(*JSON_BODY, "unauthorized", "ref-reused")})
 async def report_usage(request: Request, services: ServicesDep) -> JSONResponse:
-    """Report uses of contributions: each contributor earns `units` x the configured points per
+    """Report uses of contributions the data consumer received (GET /v1/export; any other is a
+    422): each contributor earns `units` x the configured points per
     unit (GET /v1/config `usage.pointsPerUnit`). Sending the same report (same `ref`, same items)
     again answers 200 and credits nothing more; another report with that `ref` is a 409."""
     ref, items = _parse(await read_json(request, 256 * 1024))
@@ -54,7 +56,7 @@ async def report_usage(request: Request, services: ServicesDep) -> JSONResponse:
     def run() -> usage.UsageOutcome:
         with sessions() as session, session.begin():
             return usage.record_usage(session, ref=ref, items=usage.resolve_items(session, items),
-                                      points_per_unit=points_per_unit, now=int(time.time()))
+                                      points_per_unit=points_per_unit, now=int(time.time()), consumer=CONSUMER)
 
     outcome = await run_in_threadpool(run)
     return JSONResponse(report_json(outcome.report), status_code=200 if outcome.replayed else 201)

@@ -87,7 +87,9 @@ class Api:
         return rows  # type: ignore[return-value]
 
 
-def build_api(db_url: str, tmp_path: Path, **limits: int) -> Api:
+def build_api(db_url: str, tmp_path: Path, master_key: bytes | None = None, **limits: int) -> Api:
+    """The API over a fresh ledger; with ``master_key``, in privacy mode (conversations stored
+    encrypted)."""
     upgrade(db_url)
     clock = [time.time()]
     blocks = tmp_path / "blocks"
@@ -101,6 +103,7 @@ def build_api(db_url: str, tmp_path: Path, **limits: int) -> Api:
         signer=OperatorSigner(domain, OPERATOR_KEY),
         limits=Limits(limits.get("max_body_bytes", 256 * 1024), limits.get("max_batch", 100), window),
         clock=lambda: clock[0],
+        master_key=master_key,
     )
     services = Services.of(intake, ChainInfo(CHAIN_ID, CONTRACT, None, None))
     return Api(TestClient(create_app(services)), services, blocks, clock)

@@ -24,11 +24,12 @@ OPERATION_IDS = {
     "getContributionProof", "getAccount", "listAccountContributions", "getAccountProof",
     "grantPoints", "clawBackPoints", "reportUsage", "listEpochs", "getEpoch", "getEpochManifest", "getEpochBalances",
     "getConsistencyProof", "getIpfsObject", "getConfig", "getTerms", "getMetrics", "getHealth",
-    "getReadiness", "getAccrualReport",
+    "getReadiness", "getAccrualReport", "exportContributions", "listExports",
 }
 
 KEYED = {"eraseContribution": "adminKey", "grantPoints": "adminKey", "clawBackPoints": "adminKey",
-         "reportUsage": "dataConsumerKey", "getAccrualReport": "adminKey"}
+         "reportUsage": "dataConsumerKey", "getAccrualReport": "adminKey",
+         "exportContributions": "dataConsumerKey", "listExports": "adminKey"}
 
 # A readiness probe answers 503 with its own JSON (which check failed), not with a problem.
 NOT_PROBLEMS = {("getReadiness", "503")}

@@ -26,6 +26,8 @@ def consumer(db_url: str, tmp_path: Path) -> tuple[Api, TestClient, list[dict[st
     accepted = [client.post("/v1/contributions", json=api.signed(sample_conversation(str(i)), contributor_key(i)))
                 .json() for i in range(3)]
     assert all("id" in a for a in accepted)
+    # Usage may be reported only for what the consumer received.
+    assert client.get("/v1/export", headers=CONSUMER).status_code == 200
     return api, client, accepted
 
 

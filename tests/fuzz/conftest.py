@@ -94,6 +94,7 @@ def seed(api: Api, client: TestClient) -> Seeded:
     grant = client.post(f"/v1/accounts/{seeded.contributors[0]}/grants", json={"points": "25", "ref": "seed"},
                         headers=admin)
     assert grant.status_code == 201, grant.text
+    assert client.get("/v1/export", headers=consumer).status_code == 200  # usage needs the data received
     usage = client.post("/v1/usage", json={"ref": "seed", "items": [{"contribution": seeded.ids[0], "units": 2}]},
                         headers=consumer)
     assert usage.status_code == 201, usage.text
