@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.content.errors import ContentErasedError
@@ -41,6 +41,8 @@ class ExportPage:
 
     record: DataExport
     rows: Sequence[Contribution]
+    remaining: int
+    """Exportable contributions after this page's last: what a client's progress bar needs."""
 
 
 def start_export(session: Session, *, consumer: str, after: int, limit: int, now: int) -> ExportPage:
@@ -55,7 +57,9 @@ def start_export(session: Session, *, consumer: str, after: int, limit: int, now
                         count=len(rows), created_at=now)
     session.add(record)
     session.flush()
-    return ExportPage(record, rows)
+    remaining = session.scalar(select(func.count()).where(Contribution.id > record.last_id,
+                                                         Contribution.erased_at.is_(None)))
+    return ExportPage(record, rows, int(remaining or 0))
 
 
 def export_line(row: Contribution, conversation: bytes) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -210,6 +210,26 @@ def wait_until_anchored(api_url: str, contribution_id: int | str, *, timeout: fl
             raise NotAnchoredYetError(f"contribution {contribution_id} is still {state['status']} after "
                                       f"{timeout:.0f} s; wait longer with --timeout")
         time.sleep(poll)
+
+
+def export_pages(api_url: str, key: str, *, after: int = 0, limit: int = 1000,
+                 timeout: float = 120.0) -> Iterator[tuple[list[bytes], int, int]]:
+    """Page through ``GET /v1/export`` with the data-consumer ``key`` from id ``after`` on:
+    each page's JSON lines, its last id and how many remain after it, until none do."""
+    base = api_url.rstrip("/")
+    with httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {key}"}) as client:
+        while True:
+            try:
+                response = client.get(base + "/v1/export", params={"after": after, "limit": limit})
+            except httpx.HTTPError as exc:
+                raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
+            if response.status_code != 200:
+                _answer(response, 200)
+            lines = response.content.splitlines(keepends=True)
+            after, remaining = int(response.headers["X-Export-Last-Id"]), int(response.headers["X-Export-Remaining"])
+            yield lines, after, remaining
+            if not lines or not remaining:
+                return
 
 
 def api_config(api_url: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -33,7 +33,8 @@ Limit = Annotated[int, Query(ge=1, le=export.MAX_EXPORT, description="how many c
                                "points, termsHash and the canonical conversation",
                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                 "headers": header_docs({"X-Export-Count": "how many lines follow",
-                                        "X-Export-Last-Id": "the id to ask `after` next"}),
+                                        "X-Export-Last-Id": "the id to ask `after` next",
+                                        "X-Export-Remaining": "exportable contributions after that id"}),
             }, **problems("unauthorized", "invalid-request")})
 async def export_contributions(services: ServicesDep, after: After = 0, limit: Limit = 100) -> StreamingResponse:
     """The next `limit` accepted, not erased contributions after id `after`, recorded as sent to
@@ -50,7 +51,8 @@ async def export_contributions(services: ServicesDep, after: After = 0, limit: L
     return StreamingResponse(export.export_lines(page.rows, intake.read_conversation),
                              media_type="application/x-ndjson",
                              headers={"X-Export-Count": str(page.record.count),
-                                      "X-Export-Last-Id": str(page.record.last_id)})
+                                      "X-Export-Last-Id": str(page.record.last_id),
+                                      "X-Export-Remaining": str(page.remaining)})
 
 
 @router.get("/v1/admin/exports", dependencies=[Depends(require_admin)], operation_id="listExports",

@@ -3,8 +3,9 @@
 Errors end the command with a one-line message on stderr and a non-zero exit code; secrets are
 never echoed. Commands live by what they touch: ``ledger_commands`` (schema, keys, submit, seal,
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``claim_commands`` (claim),
-``verify_commands`` (verify, audit), ``privacy_commands`` (redact, and the redaction submit
-runs), ``score_commands`` (score, offline); ``base`` holds what they share.
+``verify_commands`` (verify, audit), ``export_commands`` (export), ``privacy_commands``
+(redact, and the redaction submit runs), ``score_commands`` (score, offline); ``base`` holds
+what they share.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ledger.errors import ExitCode
 from tally.cli import (  # noqa: F401 (registers commands)
     chain_commands,
     claim_commands,
+    export_commands,
     ledger_commands,
     privacy_commands,
     report_commands,
