@@ -7,7 +7,7 @@ conversations) on top of an already sealed log of --base leaves. Then one
 `seal_epoch` runs and is timed, against a baseline measured in the same run: reading the same
 pending rows back (the least any seal must do).
 
-    .venv/bin/python bench/seal.py [--count 100000] [--base 0] [--backend postgresql|sqlite]
+    .venv/bin/python bench/seal.py [--count 100000] [--base 0] [--backend postgresql|sqlite] [--trace-memory]
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import resource
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -85,11 +87,17 @@ def fill(sessions: sa.orm.sessionmaker, start: int, count: int) -> None:  # type
             session.execute(sa.text("ANALYZE"))
 
 
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--base", type=int, default=0, help="leaves sealed before the timed epoch")
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="also trace Python's allocations (slows the seal several times)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp())
@@ -98,10 +106,10 @@ def main() -> None:
             url = stack.enter_context(temporary_database("tally_bench"))
         else:
             url = f"sqlite:///{tmp / 'bench.db'}"
-        run(url, tmp, args.count, args.base, args.backend)
+        run(url, tmp, args.count, args.base, args.backend, args.trace_memory)
 
 
-def run(url: str, tmp: Path, count: int, base: int, backend: str) -> None:
+def run(url: str, tmp: Path, count: int, base: int, backend: str, trace_memory: bool = False) -> None:
     """Fill the ledger, then time one seal against reading the same rows back."""
     upgrade(url)
     engine = make_engine(url)
@@ -125,10 +133,15 @@ def run(url: str, tmp: Path, count: int, base: int, backend: str) -> None:
                                   .where(JournalEntry.epoch.is_(None))).all()
     baseline = time.perf_counter() - started
 
+    before_rss = peak_rss_mb()
+    if trace_memory:
+        tracemalloc.start()
     started = time.perf_counter()
     with sessions() as session, session.begin():
         epoch = seal_epoch(session, store, ANCHOR)
     seal = time.perf_counter() - started
+    traced_peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
+    tracemalloc.stop()
     assert epoch is not None and epoch.contributions == count
     manifest_bytes = len(store.get(epoch.manifest_cid))
     print(f"baseline: reading the {len(rows)} pending contributions and {len(entries)} entries: {baseline:.2f} s")
@@ -136,6 +149,13 @@ def run(url: str, tmp: Path, count: int, base: int, backend: str) -> None:
           f"{epoch.accounts} accounts, manifest {manifest_bytes / 1e6:.1f} MB): {seal:.2f} s "
           f"= {seal / baseline:.1f}x the baseline, {count / seal:,.0f} contributions/s "
           f"(target: 100,000 within 30 s on PostgreSQL)")
+    grown = peak_rss_mb() - before_rss
+    print(f"memory: the process's peak RSS grew {grown:.0f} MB = {grown * 1000 / count:.1f} KB a contribution "
+          f"(target 1 KB)")
+    if trace_memory:
+        print(f"Python allocations peaked at {traced_peak / 1e6:.0f} MB during the seal = "
+              f"{traced_peak / count / 1000:.2f} KB a contribution (with tracemalloc on: the time above is not "
+              f"the seal's)")
     engine.dispose()
 
 

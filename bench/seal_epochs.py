@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from anchoring.audit import Auditor, AuditReport
 from anchoring.contract import EpochAnchored
-from bench.seal import ANCHOR, real_scores
+from bench.seal import ANCHOR, peak_rss_mb, real_scores
 from ledger.balances import balances_root
 from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
@@ -95,10 +94,6 @@ def fill(sessions: sa.orm.sessionmaker, accounts: list[str], first_id: int, coun
 def event_of(epoch: Epoch) -> EpochAnchored:
     return EpochAnchored(epoch.number, epoch.log_size, epoch.log_root, epoch.balances_root, epoch.total_points,
                          epoch.manifest_cid, "0x" + "00" * 32, epoch.number, "0x" + "00" * 32, 0)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(url: str, tmp: Path, account_count: int, epochs: int, per_epoch: int,
