@@ -26,6 +26,9 @@ from ledger.models import Contribution, DataExport
 MAX_EXPORT = 1000
 """Contributions per export request: the consumer pages on with ``after``."""
 
+DATA_CONSUMER = "data-consumer"
+"""Who an export is recorded for: a deployment has one data-consumer key, so one consumer."""
+
 
 class NotReceivedError(InvalidFieldError):
     """A usage report names a contribution its consumer was never sent."""

@@ -2,7 +2,8 @@
 
 Real ShareGPT conversations, redacted as a client redacts them (the few holding personal data
 come as their redacted canonical form), signed by generated contributor keys, go through the same
-intake as the API; K epochs are sealed and anchored on the dev chain; then every on-chain root is
+intake as the API; before the last of K epochs is sealed, a data consumer receives them and reports
+using three; the epochs are sealed and anchored on the dev chain; then every on-chain root is
 recomputed from the manifests (the audit), a sample proof is checked against the contract, and
 its contributor's points are claimed from the rewards contract.
 State stays in TALLY_HOME, so `tally serve` shows it afterwards.
@@ -24,6 +25,7 @@ from anchoring.contract import TallyAnchor
 from anchoring.loop import AnchoringTimeoutError, run_until_final
 from anchoring.rewards import RewardsError, TallyRewards, token_balance
 from anchoring.verify import verify_contribution
+from ledger import export, usage
 from ledger.deployment import ChainInfo
 from ledger.encoding import hex0x
 from ledger.epochs import Anchor, seal_epoch
@@ -69,6 +71,21 @@ def claim_for(ledger: Ledger, info: ChainInfo, chain: ChainRuntime, account: str
             f"{paid.epoch} (it now holds {tokens}; `tally claim` does the same)")
 
 
+def report_usage(ledger: Ledger, settings: Settings, say: Callable[[str], None]) -> None:
+    """What a data consumer does: receive the contributions (``GET /v1/export``) and report using
+    the first three, each contributor credited by the usage rate, sealed into the next epoch."""
+    now = int(time.time())
+    with ledger.sessions() as session, session.begin():
+        page = export.start_export(session, consumer=export.DATA_CONSUMER, after=0, limit=export.MAX_EXPORT,
+                                   now=now)
+        used = [(row.id, 2) for row in page.rows[:3]]
+        outcome = usage.record_usage(session, ref=f"demo-run-{now}", items=used,
+                                     points_per_unit=settings.usage_points_per_unit, now=now,
+                                     consumer=export.DATA_CONSUMER)
+    say(f"data out: {page.record.count} contributions exported to the data consumer, which reported using "
+        f"{len(used)} of them (2 units each): {outcome.report.points} points to their contributors")
+
+
 def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contributions: int, epochs: int,
              say: Callable[[str], None], timeout: float = 300.0) -> dict[str, Any]:
     info = chain_info(settings, chain)
@@ -91,11 +108,12 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
         if refused:
             raise DemoError(f"{len(refused)} submissions refused: {refused[0].detail}")
         accepted += len(results)
+        if number == len(parts) and settings.usage_points_per_unit:
+            report_usage(ledger, settings, say)
         with ledger.sessions() as session, session.begin():
             epoch = seal_epoch(session, ledger.store, Anchor(chain.chain_id, chain.contract.address))
             assert epoch is not None
             say(f"sealed epoch {epoch.number}: {epoch.contributions} contributions, log size {epoch.log_size}")
-        del number
 
     def say_pass(report: StepReport) -> None:
         if report.sent:

@@ -19,8 +19,7 @@ from ledger.ids import MAX_ROW_ID
 
 router = APIRouter(tags=["usage"])
 
-CONSUMER = "data-consumer"
-"""Who an export is recorded for: the deployment's one data-consumer key."""
+CONSUMER = export.DATA_CONSUMER
 
 After = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="the last contribution id already received")]
 Limit = Annotated[int, Query(ge=1, le=export.MAX_EXPORT, description="how many contributions, in id order")]
