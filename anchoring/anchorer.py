@@ -284,6 +284,15 @@ class Anchorer:
                         log.warning("epoch %d: nonce used by another transaction; sending again", epoch.number)
                         self._abandon(session, epoch)
                         reverted.append(epoch.number)
+                    elif self._behind_a_gap(attempts):
+                        # Only one epoch is submitted at a time, so its nonce is the next to be
+                        # mined unless a reorg took back one of ours below it and the node let
+                        # it go: then it waits behind that gap for ever, replacements included
+                        # (same nonce).
+                        log.warning("epoch %d: a transaction of ours below its nonce left the chain (reorg); "
+                                    "sending again", epoch.number)
+                        self._abandon(session, epoch)
+                        reverted.append(epoch.number)
                     else:
                         outbox += self._keep_alive(session, epoch, attempts)
         for raw_tx, number in outbox:
@@ -300,6 +309,14 @@ class Anchorer:
             return True
         mined_nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "latest"))
         return mined_nonce > attempts[-1].nonce
+
+    def _behind_a_gap(self, attempts: list[AnchorAttempt]) -> bool:
+        """The newest attempt's nonce is above the next one the chain will mine. (A node's
+        "pending" count cannot tell: anvil's counts a transaction waiting behind a gap.) Should
+        a transaction of ours below it still be pooled and land after all, the nonce is taken
+        and the epoch is sent again once more, as ``_nonce_taken`` does."""
+        mined_nonce = int(chain.call(self.w3.eth.get_transaction_count, self.account.address, "latest"))
+        return bool(attempts) and attempts[-1].nonce > mined_nonce
 
     def _keep_alive(self, session: Session, epoch: Epoch,
                     attempts: list[AnchorAttempt]) -> list[tuple[bytes, int]]:

@@ -46,6 +46,36 @@ def test_a_reorg_that_drops_the_anchor_is_noticed_and_the_epoch_reaches_final(st
     assert len(events) == 1 and events[0]["transactionHash"].to_0x_hex() == final.tx_hash
 
 
+def test_an_anchor_left_behind_a_nonce_gap_by_a_reorg_is_sent_again_below_it(stack: Stack) -> None:
+    """A reorg takes back a transaction of ours mined below the submitted anchor's nonce (as when
+    it drops an earlier epoch's anchor that the next one's nonce was counted after): the anchor
+    could never be mined, replacements included. It is sent again at the chain's next nonce."""
+    stack.contribute(real_conversations(10))
+    stack.seal()
+    stack.chain.rpc("evm_setAutomine", [False])
+    address = stack.account.address
+    below = stack.w3.eth.get_transaction_count(address, "latest")
+    other = stack.w3.eth.send_raw_transaction(stack.account.sign_transaction({
+        "to": address, "value": 0, "nonce": below, "gas": 21_000, "maxFeePerGas": 100 * GWEI,
+        "maxPriorityFeePerGas": GWEI, "chainId": stack.w3.eth.chain_id}).raw_transaction)
+    stack.mine()
+    anchorer = stack.anchorer(confirmations=1)
+    assert anchorer.step().sent == 1 and epoch_row(stack, 1).tx_nonce == below + 1
+    stack.chain.rpc("anvil_reorg", [1, []])  # the block of the transaction at `below` is gone...
+    stack.chain.rpc("anvil_dropTransaction", [other.to_0x_hex()])  # ...and the node let it go
+    assert stack.w3.eth.get_transaction_count(address, "latest") == below  # the anchor waits behind a gap
+
+    report = anchorer.step()
+    assert report.reverted_to_sealed == (1,)
+    for _ in range(10):
+        anchorer.step()
+        stack.mine()
+        if epoch_row(stack, 1).state == EpochState.FINAL:
+            break
+    assert epoch_row(stack, 1).state == EpochState.FINAL and epoch_row(stack, 1).tx_nonce == below
+    assert stack.contract.functions.latestEpoch().call() == 1
+
+
 def test_a_transaction_stuck_below_the_base_fee_is_replaced_once_the_ceiling_allows(stack: Stack) -> None:
     stack.contribute(real_conversations(10))
     stack.seal()
