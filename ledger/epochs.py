@@ -10,7 +10,8 @@ with nothing new since the last epoch it makes no epoch.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
@@ -74,42 +75,46 @@ def seal_epoch(
     previous = latest_epoch(session)
     number = 1 if previous is None else previous.number + 1
 
-    contributions = session.execute(
+    stored_log = StoredLog(session)
+    first_index = stored_log.size()
+    # Streamed: each row becomes its leaf at once, so the rows (their score breakdowns above all)
+    # are never all held together. Each leaf publishes its scorer and the features its points
+    # were computed from, so that the audit recomputes its points from the manifest alone
+    # (docs/scoring.md).
+    ids: array[int] = array("q")
+    leaves: list[LogLeaf] = []
+    rows = session.execute(
         select(Contribution.id, Contribution.contributor, Contribution.content_hash,
                Contribution.accepted_at, Contribution.points, Contribution.cid, Contribution.scorer_version,
                Contribution.score, Contribution.message_count)
         .where(Contribution.epoch.is_(None))
-        .order_by(Contribution.id)
-    ).all()
+        .order_by(Contribution.id),
+        execution_options={"yield_per": _ROWS_AT_ONCE},
+    )
+    for row_id, contributor, content_hash, accepted_at, points, cid, scorer, breakdown, messages in rows:
+        ids.append(row_id)
+        leaves.append(LogLeaf(first_index + len(leaves), contributor, content_hash, accepted_at, points, cid, scorer,
+                              recorded_features(scorer, breakdown, messages)))
     entries = session.execute(
         select(JournalEntry.id, JournalEntry.account, JournalEntry.amount, JournalEntry.kind,
                JournalEntry.ref)
         .where(JournalEntry.epoch.is_(None))
         .order_by(JournalEntry.id)
     ).all()
-    if not contributions and not entries:
+    if not leaves and not entries:
         return None
-
-    stored_log = StoredLog(session)
-    first_index = stored_log.size()
     if previous is not None and first_index != previous.log_size:
         raise RuntimeError(f"stored log has {first_index} leaves, epoch {previous.number} says {previous.log_size}")
-    # Each leaf publishes its scorer and the features its points were computed from, so that the
-    # audit recomputes every leaf's points from the manifest alone (docs/scoring.md).
-    leaves = tuple(LogLeaf(first_index + offset, contributor, content_hash, accepted_at, points, cid, scorer,
-                           recorded_features(scorer, breakdown, messages))
-                   for offset, (_, contributor, content_hash, accepted_at, points, cid, scorer, breakdown, messages)
-                   in enumerate(contributions))
-    leaf_hashes = [leaf.leaf_hash() for leaf in leaves]
-    log_root = stored_log.append(leaf_hashes) if leaf_hashes else stored_log.root()
-    log_size = first_index + len(leaf_hashes)
+    log_root = stored_log.append([leaf.leaf_hash() for leaf in leaves]) if leaves else stored_log.root()
+    log_size = first_index + len(leaves)
 
-    if contributions:
+    contributions = table_of(Contribution)
+    for start in range(0, len(ids), _ROWS_AT_ONCE):
         session.execute(
-            update(table_of(Contribution))
-            .where(table_of(Contribution).c.id == bindparam("row_id"))
+            update(contributions).where(contributions.c.id == bindparam("row_id"))
             .values(epoch=number, log_index=bindparam("new_index")),
-            [{"row_id": row[0], "new_index": first_index + i} for i, row in enumerate(contributions)],
+            [{"row_id": row_id, "new_index": first_index + start + k}
+             for k, row_id in enumerate(ids[start:start + _ROWS_AT_ONCE])],
             execution_options={"synchronize_session": False},
         )
     if entries:
@@ -132,7 +137,7 @@ def seal_epoch(
         epoch=number,
         previous=None if previous is None else PreviousEpoch(
             previous.number, previous.log_size, previous.log_root, previous.balances_root, previous.manifest_cid),
-        log=ManifestLog(log_size, log_root, leaves, tuple(stored_log.compact_range(log_size))),
+        log=ManifestLog(log_size, log_root, tuple(leaves), tuple(stored_log.compact_range(log_size))),
         journal=tuple(JournalLine(entry_id, account, amount, kind, ref)
                       for entry_id, account, amount, kind, ref in entries),
         balances=ManifestBalances(root, total_points, changed=tuple(changed), accounts=accounts,
@@ -147,13 +152,16 @@ def seal_epoch(
     epoch = Epoch(
         number=number, state=EpochState.SEALED.value, sealed_at=now, first_index=first_index, log_size=log_size,
         log_root=log_root, balances_root=root, total_points=total_points, accounts=accounts,
-        contributions=len(contributions), journal_entries=len(entries), manifest_cid=manifest_cid,
+        contributions=len(leaves), journal_entries=len(entries), manifest_cid=manifest_cid,
         chain_id=anchor.chain_id, contract=anchor.contract,
     )
     session.add(epoch)
     session.flush()
     return epoch
 
+
+_ROWS_AT_ONCE = 10_000
+"""Contributions read, and updated, per round trip while sealing."""
 
 _IN_CHUNK = 5_000
 """Accounts looked up per statement: well under SQLite's limit on bound parameters."""
@@ -206,7 +214,7 @@ def _publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, num
     return cid
 
 
-def _scorer(leaves: tuple[LogLeaf, ...]) -> Scorer:
+def _scorer(leaves: Sequence[LogLeaf]) -> Scorer:
     """The versions that scored the epoch's leaves, sorted, and the rules hash of each."""
     versions = sorted({leaf.scorer for leaf in leaves if leaf.scorer is not None})
     return Scorer(",".join(versions), ",".join(rules_hash(version) for version in versions))
