@@ -33,12 +33,13 @@ run: setup
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist): most tests wait on servers, chains,
 # browsers and databases they start, so three workers keep two cores busy; the few tests timed
-# against a wall clock (marked serial) run first, alone.
+# against a wall clock (marked serial) run first, alone. Each file's tests share a worker, in
+# order, so a test may check what the ones before it in its file counted (tests/fuzz/test_schema.py).
 TEST_WORKERS ?= 3
 
 test: setup-test
 	$(BIN)/python -m pytest -m serial
-	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS) --dist loadfile
 	npx hardhat test
 
 lint: setup

@@ -53,6 +53,8 @@ CONFIG = schemathesis.Config.from_dict({
 # reads it); requests go to the fixture's app.
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(cast(Services, object())), config=CONFIG)
 
+# One worker runs the whole module under pytest-xdist (`make test` distributes by file): the
+# last test checks what the fuzzing tests before it counted in this process.
 SEEDED = Seeded()
 """What the current fuzz_api seeded (filled in by the test, read while cases are drawn)."""
 
