@@ -60,6 +60,24 @@ class DeploymentError(InvalidInputError, RuntimeError):
     """The deployment failed, or a recorded deployment is unreadable."""
 
 
+def write_record(path: Path, record: dict[str, Any]) -> Path:
+    """Write a deployment record (indented JSON) atomically and durably: a crash leaves the old
+    file or the new, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 @dataclass(frozen=True)
 class Deployment:
     """Where and how TallyAnchor was deployed: what ``<home>/deployment.json`` records."""
@@ -109,20 +127,7 @@ class Deployment:
 
     def save(self, home: Path) -> Path:
         """Write ``<home>/deployment.json`` atomically (a crash leaves the old file or the new)."""
-        home.mkdir(parents=True, exist_ok=True)
-        path = home / DEPLOYMENT_FILE
-        fd, tmp = tempfile.mkstemp(dir=home, prefix=".deployment.", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_json(), f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_record(home / DEPLOYMENT_FILE, self.to_json())
 
     @classmethod
     def load(cls, home: Path) -> Deployment:

@@ -14,8 +14,6 @@ returned :class:`RewardsDeployment` as ``<home>/rewards.json``, where ``/v1/conf
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from web3.types import TxReceipt
 
 from anchoring.artifact import ContractArtifact, load_artifact
 from anchoring.contract import ContractError, EpochHeader, decode_error, revert_data
+from anchoring.deploy import write_record
 from ledger.errors import InvalidInputError, VerificationFailure
 from ledger.formats import BalanceBundle
 
@@ -133,20 +132,7 @@ class RewardsDeployment:
 
     def save(self, home: Path) -> Path:
         """Write ``<home>/rewards.json`` atomically."""
-        home.mkdir(parents=True, exist_ok=True)
-        path = home / REWARDS_FILE
-        fd, tmp = tempfile.mkstemp(dir=home, prefix=".rewards.", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_json(), f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_record(home / REWARDS_FILE, self.to_json())
 
     @classmethod
     def load(cls, home: Path) -> RewardsDeployment | None:
