@@ -24,11 +24,6 @@ class BodyTooLargeError(InvalidInputError):
     status = 413
 
 
-class BatchTooLargeError(InvalidInputError):
-    code = "batch-too-large"
-    status = 413
-
-
 class NotAcceptableError(InvalidInputError):
     code = "not-acceptable"
     status = 406

@@ -55,7 +55,16 @@ _TYPES = [
                 "contributor's key over the domain and types of GET /v1/config, for the contentHash of "
                 "the canonical conversation."),
     ProblemType("nonce-reused", 409, "Nonce reused",
-                "This contributor already used this nonce; sign again with a fresh one."),
+                "This contributor already used this nonce (for a ContributionBatch: in another batch); sign again "
+                "with a fresh one."),
+    ProblemType("batch-count-mismatch", 422, "Batch count mismatch",
+                "A signed batch's count is not the number of conversations it carries; nothing was written."),
+    ProblemType("batch-proof-mismatch", 422, "Batch proof mismatch",
+                "The item's contentHash and proof do not lead to the ContributionBatch's contentsRoot."),
+    ProblemType("batch-signer-mismatch", 422, "Batch signer mismatch",
+                "The ContributionBatch signature does not recover to the contributor."),
+    ProblemType("batch-consent-invalid", 422, "Batch consent invalid",
+                "An item's ContributionBatch consent does not check out."),
     ProblemType("stale-issued-at", 422, "Consent too old",
                 "issuedAt is further in the past than the allowed window (limits.issuedAtWindow seconds)."),
     ProblemType("future-issued-at", 422, "Consent from the future",

@@ -21,16 +21,32 @@ class SubmissionBody(BaseModel):
 
 
 class BatchBody(BaseModel):
-    """The body of POST /v1/contributions:batch."""
+    """The body of POST /v1/contributions:batch, each item signed on its own."""
 
     items: list[SubmissionBody]
+
+
+class SignedBatchBody(BaseModel):
+    """The body of POST /v1/contributions:batch under one EIP-712 ContributionBatch signature
+    (docs/formats.md, "Batch consent")."""
+
+    contributor: str = Field(description="the contributor's address, 0x-hex (EIP-55 if mixed case)")
+    conversations: list[Any] = Field(
+        description="up to limits.maxBatch canonical conversations, in the order their contentHashes were "
+                    "put in contentsRoot; one that does not normalise is refused in its own result")
+    count: int = Field(description="uint32: the number of conversations, signed")
+    nonce: str | int = Field(description="uint256, decimal string (or a JSON number below 2^53); a batch nonce "
+                                         "is used once per contributor")
+    issuedAt: int = Field(description="Unix seconds when the consent was signed")
+    termsHash: str = Field(description="0x-hex SHA-256 of GET /v1/terms")
+    signature: str = Field(description="0x-hex 65-byte EIP-712 signature of ContributionBatch")
 
 
 COMPONENT_REF = "#/components/schemas/{model}"
 
 
 def batch_body_schema() -> dict[str, Any]:
-    """The batch body's schema, its items referring to ``SubmissionBody`` among the document's
+    """The batch body's schema, either form, referring to ``SubmissionBody`` among the document's
     components (``api.openapi.complete`` puts it there): a ``$defs`` inlined in a request body
     would be resolved against the document's root, where it is not."""
     schema = BatchBody.model_json_schema(ref_template=COMPONENT_REF)
@@ -40,7 +56,9 @@ def batch_body_schema() -> dict[str, Any]:
     schema["properties"]["items"]["items"] = {
         "anyOf": [{"$ref": COMPONENT_REF.format(model="SubmissionBody")}, {}],
         "description": "a submission; an item that is not a valid one is refused in its own result"}
-    return schema
+    signed = SignedBatchBody.model_json_schema(ref_template=COMPONENT_REF)
+    return {"oneOf": [schema, signed], "description": "each item signed on its own (items), or one "
+            "ContributionBatch signature over them all (conversations)"}
 
 
 SUBMISSION_EXAMPLE: dict[str, Any] = {
@@ -57,6 +75,16 @@ SUBMISSION_EXAMPLE: dict[str, Any] = {
 """An example body (its hashes and signature are placeholders: sign your own, GET /v1/config)."""
 
 BATCH_EXAMPLE: dict[str, Any] = {"items": [SUBMISSION_EXAMPLE]}
+SIGNED_BATCH_EXAMPLE: dict[str, Any] = {
+    "contributor": SUBMISSION_EXAMPLE["contributor"],
+    "conversations": [SUBMISSION_EXAMPLE["conversation"]],
+    "count": 1,
+    "nonce": "2",
+    "issuedAt": SUBMISSION_EXAMPLE["issuedAt"],
+    "termsHash": SUBMISSION_EXAMPLE["termsHash"],
+    "signature": SUBMISSION_EXAMPLE["signature"],
+}
+"""A ContributionBatch body (placeholders again: signBatch in clients/js, or tally submit, signs one)."""
 
 
 # Response bodies. The routes build their JSON themselves (api.views, ledger.proofs,
@@ -100,11 +128,25 @@ class Score(BaseModel):
                                                  "points_from_features(version, features) == points")
 
 
+class BatchConsentView(BaseModel):
+    """The rest of the ContributionBatch the contribution was consented in (docs/formats.md)."""
+
+    primaryType: Literal["ContributionBatch"]
+    contentsRoot: Hex
+    count: int
+    proof: list[Hex] = Field(description="this item's OpenZeppelin Merkle proof from its contentHash to contentsRoot")
+
+
 class Consent(BaseModel):
+    """The consent's fields; with `batch`, those of the ContributionBatch signature covering it."""
+
     nonce: str = Field(description="uint256, a decimal string")
     issuedAt: UnixTime
     termsHash: Hex
     signature: Hex
+    batch: BatchConsentView | SkipJsonSchema[None] = Field(
+        None, description="present when one ContributionBatch signature covered this contribution",
+        json_schema_extra=_no_default)
 
 
 class ReceiptMessage(BaseModel):
@@ -346,6 +388,13 @@ class ReceiptTypes(BaseModel):
     primaryType: Literal["Receipt"]
 
 
+class BatchTypes(BaseModel):
+    """The ContributionBatch type: one signature for a selection (docs/formats.md)."""
+
+    types: dict[str, list[Eip712Field]]
+    primaryType: Literal["ContributionBatch"]
+
+
 class Eip712(BaseModel):
     """What a wallet needs for `eth_signTypedData_v4`."""
 
@@ -353,6 +402,7 @@ class Eip712(BaseModel):
     types: dict[str, list[Eip712Field]]
     primaryType: Literal["Contribution"]
     receipt: ReceiptTypes
+    batch: BatchTypes
 
 
 class ContributorLimits(BaseModel):

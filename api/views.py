@@ -9,13 +9,13 @@ from typing import Any
 
 from ledger import lifecycle
 from ledger.adjustments import adjustment_json
-from ledger.eip712 import Domain, contribution_types, receipt_types
+from ledger.eip712 import Domain, batch_types, contribution_types, receipt_types
 from ledger.encoding import hex0x
 from ledger.lifecycle import ContributionStatus
 from ledger.models import Contribution, JournalEntry, UsageReport
 from ledger.scoring import recorded_features
 
-__all__ = ["adjustment_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json",
+__all__ = ["adjustment_json", "consent_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json",
            "score_json"]
 
 
@@ -64,14 +64,26 @@ def contribution_json(row: Contribution, storage: str = "local", epoch_state: st
         "storage": storage,
         "encrypted": row.encrypted,
         "erased": row.erased_at is not None,
-        "consent": {
-            "nonce": row.nonce,
-            "issuedAt": row.issued_at,
-            "termsHash": hex0x(row.terms_hash),
-            "signature": hex0x(row.signature),
-        },
+        "consent": consent_json(row),
         "receipt": receipt_json(row),
     }
+
+
+def consent_json(row: Contribution) -> dict[str, Any]:
+    """The consent's fields; a batch-consented contribution's also name its ContributionBatch's
+    root and count and this item's proof (docs/formats.md, "Batch consent")."""
+    consent: dict[str, Any] = {
+        "nonce": row.nonce,
+        "issuedAt": row.issued_at,
+        "termsHash": hex0x(row.terms_hash),
+        "signature": hex0x(row.signature),
+    }
+    if row.batch_root is not None:
+        proof = row.batch_proof or b""
+        consent["batch"] = {"primaryType": "ContributionBatch", "contentsRoot": hex0x(row.batch_root),
+                            "count": row.batch_count,
+                            "proof": [hex0x(proof[i:i + 32]) for i in range(0, len(proof), 32)]}
+    return consent
 
 
 def entry_json(entry: JournalEntry) -> dict[str, Any]:
@@ -92,6 +104,7 @@ def eip712_json(domain: Domain) -> dict[str, Any]:
         "types": contribution_types(),
         "primaryType": "Contribution",
         "receipt": {"types": receipt_types(), "primaryType": "Receipt"},
+        "batch": {"types": batch_types(), "primaryType": "ContributionBatch"},
     }
 
 

@@ -22,6 +22,8 @@ from ledger.encoding import DECIMAL_PATTERN, HASH_PATTERN, SIGNATURE_PATTERN, ch
 from ledger.errors import ErrorCategory, InvalidFieldError, InvalidInputError, TallyError
 
 SUBMISSION_FIELDS = ("contributor", "conversation", "nonce", "issuedAt", "termsHash", "signature")
+BATCH_FIELDS = ("contributor", "conversations", "count", "nonce", "issuedAt", "termsHash", "signature")
+"""A signed batch (``ContributionBatch``, ledger.batch_consent): one consent for many conversations."""
 
 
 class MissingFieldsError(InvalidInputError):
@@ -50,6 +52,13 @@ class FutureConsentError(InvalidInputError):
     code = "future-issued-at"
 
 
+class BatchTooLargeError(InvalidInputError):
+    """A batch with more items than ``limits.maxBatch``."""
+
+    code = "batch-too-large"
+    status = 413
+
+
 class SignerMismatchError(TallyError):
     """The Contribution signature recovers to another address than ``contributor``."""
 
@@ -70,14 +79,26 @@ class Terms:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchItem:
+    """An item's part of a ContributionBatch consent: the batch's root and count, and the
+    item's proof from its contentHash to that root (ledger.batch_consent)."""
+
+    contents_root: bytes
+    count: int
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Consent:
-    """What the contributor signed (DESIGN.md §3), every check passed."""
+    """What the contributor signed (DESIGN.md §3), every check passed. With ``batch``, the
+    signature, nonce and issuedAt are the ContributionBatch's that covers this item."""
 
     contributor: str
     nonce: int
     issued_at: int
     terms_hash: bytes
     signature: bytes
+    batch: BatchItem | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +111,19 @@ class SignedSubmission:
     issued_at: int
     signature: bytes
     conversation: object
+
+
+@dataclass(frozen=True, slots=True)
+class SignedBatch:
+    """A signed batch whose consent fields are well-formed and current; the signature is checked
+    by ``ConsentPolicy.verify_batch_signer`` once every item's contentHash is known."""
+
+    contributor: str
+    nonce: int
+    issued_at: int
+    signature: bytes
+    count: int
+    conversations: list[object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +172,48 @@ class ConsentPolicy:
 
     def parse(self, body: object, now: int) -> SignedSubmission:
         """Every check that needs neither the database nor the conversation, cheapest first."""
+        contributor, nonce, issued_at, signature = self._parse_consent(body, SUBMISSION_FIELDS, now)
+        assert isinstance(body, Mapping)
+        return SignedSubmission(contributor, nonce, issued_at, signature, body["conversation"])
+
+    def parse_batch(self, body: object, now: int, max_batch: int) -> SignedBatch:
+        """The same checks for a signed batch (``ContributionBatch``), and that ``count`` is the
+        number of conversations, at most ``max_batch``."""
+        contributor, nonce, issued_at, signature = self._parse_consent(body, BATCH_FIELDS, now)
+        assert isinstance(body, Mapping)
+        conversations, count = body["conversations"], body["count"]
+        if not isinstance(conversations, list) or not conversations:
+            raise InvalidFieldError("conversations", "must be a non-empty list")
+        if len(conversations) > max_batch:
+            raise BatchTooLargeError(f"{len(conversations)} conversations; a batch holds at most {max_batch}",
+                                     limit=max_batch)
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 < count < 1 << 32:
+            raise InvalidFieldError("count", "must be the number of conversations, a uint32")
+        if count != len(conversations):
+            # Imported here: ledger.batch_consent builds on this module's neighbours, not the reverse.
+            from ledger.batch_consent import BatchCountMismatchError
+
+            raise BatchCountMismatchError(f"count is {count} but the batch carries {len(conversations)} "
+                                          "conversations", count=count, conversations=len(conversations))
+        return SignedBatch(contributor, nonce, issued_at, signature, count, conversations)
+
+    def verify_batch_signer(self, batch: SignedBatch, contents_root: bytes) -> None:
+        """Raise ``SignerMismatchError`` unless the ContributionBatch signature over ``contents_root``
+        recovers to the contributor."""
+        digest = self.domain.batch_digest(batch.contributor, contents_root, batch.count, self.terms.hash,
+                                          batch.nonce, batch.issued_at)
+        signer_bytes = eip712.recover_address(digest, batch.signature)
+        if signer_bytes != bytes.fromhex(batch.contributor[2:]):
+            signer = checksum(hex0x(signer_bytes))
+            raise SignerMismatchError(
+                f"the ContributionBatch signature recovers to {signer}, not to the contributor {batch.contributor}, "
+                f"for contentsRoot {hex0x(contents_root)} of {batch.count} conversations",
+                contentsRoot=hex0x(contents_root))
+
+    def _parse_consent(self, body: object, required: tuple[str, ...], now: int) -> tuple[str, int, int, bytes]:
         if not isinstance(body, Mapping):
             raise InvalidFieldError("body", "must be a JSON object")
-        missing = [name for name in SUBMISSION_FIELDS if name not in body]
+        missing = [name for name in required if name not in body]
         if missing:
             raise MissingFieldsError(missing)
         contributor = parse_address(body["contributor"])
@@ -162,7 +235,7 @@ class ConsentPolicy:
         if issued_at > now + self.window:
             raise FutureConsentError(f"issuedAt {issued_at} is more than {self.window} s after now ({now})",
                                      now=now)
-        return SignedSubmission(contributor, nonce, issued_at, signature, body["conversation"])
+        return contributor, nonce, issued_at, signature
 
     def verify_signer(self, submission: SignedSubmission, content_hash: bytes) -> Consent:
         """The consent, once the EIP-712 Contribution signature recovers to the contributor."""

@@ -35,6 +35,16 @@ CONTRIBUTION_FIELDS = [
     {"name": "nonce", "type": "uint256"},
     {"name": "issuedAt", "type": "uint64"},
 ]
+BATCH_FIELDS = [
+    {"name": "contributor", "type": "address"},
+    {"name": "contentsRoot", "type": "bytes32"},
+    {"name": "count", "type": "uint32"},
+    {"name": "termsHash", "type": "bytes32"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "issuedAt", "type": "uint64"},
+]
+"""``ContributionBatch``: one signature for a selection; ``contentsRoot`` is the root of the
+OpenZeppelin tree of the items' contentHashes (``ledger.batch_consent``, docs/formats.md)."""
 RECEIPT_FIELDS = [
     {"name": "contentHash", "type": "bytes32"},
     {"name": "contributor", "type": "address"},
@@ -47,6 +57,10 @@ _DOMAIN_TYPEHASH = keccak(
 )
 _CONTRIBUTION_TYPEHASH = keccak(
     b"Contribution(address contributor,bytes32 contentHash,bytes32 termsHash,uint256 nonce,uint64 issuedAt)"
+)
+_BATCH_TYPEHASH = keccak(
+    b"ContributionBatch(address contributor,bytes32 contentsRoot,uint32 count,bytes32 termsHash,uint256 nonce,"
+    b"uint64 issuedAt)"
 )
 _RECEIPT_TYPEHASH = keccak(
     b"Receipt(bytes32 contentHash,address contributor,uint128 points,uint64 acceptedAt)"
@@ -113,6 +127,20 @@ class Domain:
         )
         return keccak(b"\x19\x01" + self.separator + struct)
 
+    def batch_digest(
+        self, contributor: str, contents_root: bytes, count: int, terms_hash: bytes, nonce: int, issued_at: int
+    ) -> bytes:
+        struct = keccak(
+            _BATCH_TYPEHASH
+            + _address(contributor)
+            + _bytes32(contents_root)
+            + _uint(count, 32)
+            + _bytes32(terms_hash)
+            + _uint(nonce, 256)
+            + _uint(issued_at, 64)
+        )
+        return keccak(b"\x19\x01" + self.separator + struct)
+
     def receipt_digest(
         self, content_hash: bytes, contributor: str, points: int, accepted_at: int
     ) -> bytes:
@@ -129,6 +157,10 @@ class Domain:
 def contribution_types() -> dict[str, list[dict[str, str]]]:
     # One primary type per types object: ethers and eth-account refuse ambiguous roots.
     return {"EIP712Domain": DOMAIN_FIELDS, "Contribution": CONTRIBUTION_FIELDS}
+
+
+def batch_types() -> dict[str, list[dict[str, str]]]:
+    return {"EIP712Domain": DOMAIN_FIELDS, "ContributionBatch": BATCH_FIELDS}
 
 
 def receipt_types() -> dict[str, list[dict[str, str]]]:

@@ -19,13 +19,14 @@ from sqlalchemy import insert, or_, select, tuple_
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import journal
-from ledger.consent import Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
+from ledger import jcs, journal
+from ledger.batch_consent import item_proofs
+from ledger.consent import BatchItem, Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
-from ledger.conversation import Conversation, canonical_bytes, normalise
+from ledger.conversation import Conversation, ConversationError, canonical_bytes, normalise
 from ledger.db import one_statement, serialise_each, table_of
-from ledger.errors import ConflictError, InvalidInputError, RateLimitedError, TallyError
-from ledger.models import Contribution, StoredObject
+from ledger.errors import ConflictError, InvalidFieldError, InvalidInputError, RateLimitedError, TallyError
+from ledger.models import ConsentBatch, Contribution, StoredObject
 from ledger.near_duplicate_index import (
     Match,
     NearDuplicateError,
@@ -135,29 +136,36 @@ def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeEr
     """Refusals known before writing: content or nonces already in the ledger or earlier in the
     same batch. One query for the whole batch."""
     hashes = [s.prepared.content_hash for s in submissions]
-    pairs = [(s.consent.contributor, str(s.consent.nonce)) for s in submissions]
+    # The items of a ContributionBatch share its nonce, checked once for the batch
+    # (Intake.submit_signed_batch): only single consents' nonces are looked up here, among singles.
+    pairs = [(s.consent.contributor, str(s.consent.nonce)) if s.consent.batch is None else None
+             for s in submissions]
+    single_pairs = [pair for pair in pairs if pair is not None]
     known_hashes: dict[bytes, int] = {}
-    known_pairs: set[tuple[str, str]] = set()
-    for row_id, content_hash, contributor, nonce in session.execute(
-        select(Contribution.id, Contribution.content_hash, Contribution.contributor, Contribution.nonce)
+    known_pairs: set[tuple[str, str] | None] = set()
+    for row_id, content_hash, contributor, nonce, batch_root in session.execute(
+        select(Contribution.id, Contribution.content_hash, Contribution.contributor, Contribution.nonce,
+               Contribution.batch_root)
         .where(or_(Contribution.content_hash.in_(hashes),
-                   tuple_(Contribution.contributor, Contribution.nonce).in_(pairs)))
+                   tuple_(Contribution.contributor, Contribution.nonce).in_(single_pairs)))
     ):
         known_hashes.setdefault(content_hash, row_id)
-        known_pairs.add((contributor, nonce))
+        if batch_root is None:
+            known_pairs.add((contributor, nonce))
     refusals: list[IntakeError | None] = []
     batch_hashes: set[bytes] = set()
     for submission, content_hash, pair in zip(submissions, hashes, pairs, strict=True):
         if content_hash in known_hashes:
             refusals.append(DuplicateContributionError(known_hashes[content_hash]))
-        elif pair in known_pairs:
+        elif pair is not None and pair in known_pairs:
             refusals.append(NonceReusedError(submission.consent.contributor, submission.consent.nonce))
         elif content_hash in batch_hashes:
             refusals.append(DuplicateInBatchError())
         else:
             refusals.append(None)
         batch_hashes.add(content_hash)
-        known_pairs.add(pair)
+        if pair is not None:
+            known_pairs.add(pair)
     return refusals
 
 
@@ -296,7 +304,11 @@ def accrual_of(row: Contribution) -> tuple[str, int, str, int]:
 def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: int) -> Contribution:
     prepared, consent = submission.prepared, submission.consent
     receipt = sign_receipt(ReceiptFields(prepared.content_hash, consent.contributor, result.points, now))
+    batch = consent.batch
     return Contribution(
+        batch_root=None if batch is None else batch.contents_root,
+        batch_count=None if batch is None else batch.count,
+        batch_proof=None if batch is None else b"".join(batch.proof),
         content_hash=prepared.content_hash,
         contributor=consent.contributor,
         nonce=str(consent.nonce),
@@ -384,10 +396,11 @@ def lost_race(session: Session, prepared: Prepared, consent: Consent) -> IntakeE
     winner = find_by_hash(session, prepared.content_hash)
     if winner is not None:
         return DuplicateContributionError(winner.id)
-    if session.scalar(
+    if consent.batch is None and session.scalar(
         select(Contribution.id).where(
             Contribution.contributor == consent.contributor,
             Contribution.nonce == str(consent.nonce),
+            Contribution.batch_root.is_(None),
         )
     ) is not None:
         return NonceReusedError(consent.contributor, consent.nonce)
@@ -484,3 +497,75 @@ class Intake:
         for (i, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
         return [r for r in results if r is not None]
+
+    def submit_signed_batch(self, body: object, client: str | None = None) -> list[Accepted | TallyError]:
+        """Accept the items of one ``ContributionBatch`` consent (ledger.batch_consent): the
+        signature is checked once, over the root of the items' contentHashes, and then each item
+        is accepted or refused on its own, in one transaction. A malformed body, a count that is
+        not the number of conversations, a signature that is not the contributor's or a batch
+        nonce already used refuses the whole request, and nothing is written."""
+        now = int(self.clock())
+        signed = self.consent.parse_batch(body, now, self.limits.max_batch)
+        results: list[Accepted | TallyError | None] = [None] * signed.count
+        prepared: list[Prepared | None] = []
+        hashes: list[bytes] = []
+        for i, item in enumerate(signed.conversations):
+            try:
+                ready = Prepared.of(normalise(item), near_duplicates=self.near_duplicates)
+            except ConversationError as refusal:
+                # Refused alone; its leaf is the SHA-256 of the item's RFC 8785 form, so that the
+                # signature can still be checked over the batch the contributor signed.
+                results[i] = refusal
+                prepared.append(None)
+                hashes.append(_unnormalised_hash(item, i))
+                continue
+            prepared.append(ready)
+            hashes.append(ready.content_hash)
+        root, proofs = item_proofs(hashes)
+        self.consent.verify_batch_signer(signed, root)
+        checked: list[tuple[int, Submission]] = []
+        for i, ready in enumerate(prepared):
+            if ready is None:
+                continue
+            if self.personal_data == "refuse":
+                try:
+                    refuse_personal_data(ready.conversation)
+                except TallyError as refusal:
+                    results[i] = refusal
+                    continue
+            consent = Consent(signed.contributor, signed.nonce, signed.issued_at, self.consent.terms.hash,
+                              signed.signature, BatchItem(root, signed.count, proofs[i]))
+            checked.append((i, Submission(ready, consent, client)))
+        with self.sessions() as session, session.begin():
+            if _batch_nonce_used(session, signed.contributor, signed.nonce):
+                raise NonceReusedError(signed.contributor, signed.nonce)
+            outcomes = record(session, [submission for _, submission in checked], store=self.store,
+                              sign_receipt=self.signer.sign, now=now, master_key=self._master_key,
+                              quotas=self.quotas)
+            if any(not isinstance(outcome, TallyError) for outcome in outcomes):
+                # The nonce is used once something is recorded under it; a concurrent request with
+                # the same batch nonce loses here, and its whole transaction rolls back.
+                try:
+                    with session.begin_nested():
+                        session.add(ConsentBatch(contributor=signed.contributor, nonce=str(signed.nonce),
+                                                 contents_root=root, count=signed.count, issued_at=signed.issued_at,
+                                                 signature=signed.signature, created_at=now))
+                except IntegrityError:
+                    raise NonceReusedError(signed.contributor, signed.nonce) from None
+        for (i, _), outcome in zip(checked, outcomes, strict=True):
+            results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
+        return [r for r in results if r is not None]
+
+
+def _batch_nonce_used(session: Session, contributor: str, nonce: int) -> bool:
+    return session.scalar(select(ConsentBatch.id).where(ConsentBatch.contributor == contributor,
+                                                        ConsentBatch.nonce == str(nonce))) is not None
+
+
+def _unnormalised_hash(item: object, index: int) -> bytes:
+    """The leaf of a batch item that does not normalise: SHA-256 of its RFC 8785 bytes."""
+    try:
+        return hashlib.sha256(jcs.dumps(item)).digest()
+    except (ValueError, TypeError, RecursionError):
+        raise InvalidFieldError(f"conversations[{index}]", "has no RFC 8785 form, so the batch signature "
+                                "cannot be checked over it") from None

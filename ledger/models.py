@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,7 +33,10 @@ class Contribution(Base):
     """One accepted conversation, with the consent that came with it and the receipt we gave."""
 
     __tablename__ = "contributions"
-    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_contributions_contributor_nonce"),
+    __table_args__ = (# A single consent's nonce is used once per contributor; the items of one
+                      # ContributionBatch share the batch's nonce, which consent_batches keeps unique.
+                      Index("uq_contributions_contributor_nonce", "contributor", "nonce", unique=True,
+                            postgresql_where=text("batch_root IS NULL"), sqlite_where=text("batch_root IS NULL")),
                       # the per-contributor limits count the last hour's and today's (ledger.quotas)
                       Index("ix_contributions_contributor_accepted_at", "contributor", "accepted_at"))
 
@@ -67,6 +71,29 @@ class Contribution(Base):
     # The client address the submission came from, as the API saw it (for the operator's accrual
     # report: a farm of sybil accounts shows up behind a few addresses); never published.
     client_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Batch consent (ledger.batch_consent): null for a contribution signed on its own. ``signature``,
+    # ``nonce``, ``issued_at`` and ``terms_hash`` are then the ContributionBatch's; these are the rest
+    # of its message and this item's proof (its 32-byte siblings, concatenated) to ``batch_root``.
+    batch_root: Mapped[bytes | None] = mapped_column(LargeBinary(32), default=None)
+    batch_count: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    batch_proof: Mapped[bytes | None] = mapped_column(LargeBinary(1024), default=None)
+
+
+class ConsentBatch(Base):
+    """A ContributionBatch whose items were recorded: its nonce is used (once per contributor,
+    like a single consent's), so the same signed batch cannot be replayed."""
+
+    __tablename__ = "consent_batches"
+    __table_args__ = (UniqueConstraint("contributor", "nonce", name="uq_consent_batches_contributor_nonce"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contributor: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[str] = mapped_column(String(78))
+    contents_root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    count: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class JournalTransfer(Base):

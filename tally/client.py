@@ -16,6 +16,7 @@ import httpx
 from eth_keys.datatypes import PrivateKey
 
 from ledger import eip712
+from ledger.batch_consent import BatchMessage, contents_root, verify_item
 from ledger.conversation import ConversationError, canonical_bytes
 from ledger.encoding import hex0x
 from ledger.errors import InvalidInputError, UnavailableError, VerificationFailure
@@ -72,8 +73,43 @@ def sign_submission(
     }
 
 
+def sign_batch(
+    config: dict[str, Any], conversations: list[object], private_key: PrivateKey, *, nonce: int, issued_at: int
+) -> dict[str, Any]:
+    """The signed-batch body of POST /v1/contributions:batch: one EIP-712 ``ContributionBatch``
+    signature over the root of the conversations' contentHashes (ledger.batch_consent)."""
+    hashes = [hashlib.sha256(canonical_bytes(conversation)).digest() for conversation in conversations]
+    message = BatchMessage(private_key.public_key.to_checksum_address(), contents_root(hashes), len(hashes),
+                           bytes.fromhex(config["termsHash"][2:]), nonce, issued_at)
+    return {
+        "contributor": message.contributor,
+        "conversations": conversations,
+        "count": message.count,
+        "nonce": str(nonce),
+        "issuedAt": issued_at,
+        "termsHash": config["termsHash"],
+        "signature": hex0x(eip712.sign(message.digest(domain_of(config)), private_key)),
+    }
+
+
+def check_batch_consent(config: dict[str, Any], body: dict[str, Any]) -> None:
+    """With a ContributionBatch consent, check it for this contribution: its contentHash and
+    proof lead to contentsRoot, and the batch signature recovers to its contributor (raises
+    ``BatchProofMismatchError`` or ``BatchSignerMismatchError``). Nothing to check otherwise."""
+    consent = body.get("consent") or {}
+    batch = consent.get("batch")
+    if batch is None:
+        return
+    message = BatchMessage(body["contributor"], bytes.fromhex(batch["contentsRoot"][2:]), int(batch["count"]),
+                           bytes.fromhex(consent["termsHash"][2:]), int(consent["nonce"]), int(consent["issuedAt"]))
+    verify_item(domain_of(config), message, bytes.fromhex(body["contentHash"][2:]),
+                [bytes.fromhex(p[2:]) for p in batch["proof"]], bytes.fromhex(consent["signature"][2:]))
+
+
 def check_receipt(config: dict[str, Any], body: dict[str, Any]) -> None:
-    """Raise SubmitError unless the receipt is the operator's signature over this contribution."""
+    """Raise SubmitError unless the receipt is the operator's signature over this contribution,
+    and a batch consent's error unless the ContributionBatch consent covers it."""
+    check_batch_consent(config, body)
     receipt = body["receipt"]
     message = receipt["message"]
     if message["contentHash"] != body["contentHash"]:
@@ -124,39 +160,41 @@ def submit_conversation(
 
 def submit_conversations(
     api_url: str, conversations: list[object], private_key: PrivateKey, *, first_nonce: int, issued_at: int,
-    timeout: float = 60.0,
+    timeout: float = 60.0, on_chunk: Callable[[int, int], None] = lambda _start, _count: None,
 ) -> list[dict[str, Any] | SubmitError]:
-    """Sign and submit many conversations through ``/v1/contributions:batch``, as many per request
-    as ``limits.maxBatch`` allows; one result per conversation, in order: the accepted contribution
-    (its receipt checked) or the refusal. Each item is signed on its own (nonces
-    ``first_nonce``, ``first_nonce + 1``, ...), so one refused item never refuses the others."""
+    """Sign and submit many conversations through ``/v1/contributions:batch``: one
+    ``ContributionBatch`` signature per request of at most ``limits.maxBatch`` conversations
+    (nonces ``first_nonce``, ``first_nonce + 1``, ... per request; ``on_chunk(start, count)`` is
+    told of each). One result per conversation, in order: the accepted contribution (its receipt
+    and batch consent checked) or the refusal; a refused item never refuses the others. A
+    conversation that cannot be normalised here is refused before signing and left out of the batch."""
     base = api_url.rstrip("/")
-    results: list[dict[str, Any] | SubmitError] = []
+    items: list[object | SubmitError] = []
+    for conversation in conversations:
+        try:
+            canonical_bytes(conversation)
+            items.append(conversation)
+        except ConversationError as exc:
+            items.append(SubmitError(f"the conversation cannot be submitted: {exc}"))
+    signable = [item for item in items if not isinstance(item, SubmitError)]
+    answers: list[dict[str, Any] | SubmitError] = []
     try:
         with httpx.Client(base_url=base, timeout=timeout) as client:
             config = _signing_config(client)
             per_request = int(config["limits"]["maxBatch"])
-            for start in range(0, len(conversations), per_request):
-                chunk = conversations[start:start + per_request]
-                items: list[dict[str, Any] | SubmitError] = []
-                for offset, conversation in enumerate(chunk):
-                    try:
-                        items.append(_signed(config, conversation, private_key, first_nonce + start + offset,
-                                             issued_at))
-                    except SubmitError as exc:
-                        items.append(exc)
-                bodies = [item for item in items if not isinstance(item, SubmitError)]
-                answers = iter(_post_batch(client, bodies) if bodies else [])
-                for item in items:
-                    results.append(item if isinstance(item, SubmitError) else _batch_result(config, next(answers)))
+            for number, start in enumerate(range(0, len(signable), per_request)):
+                chunk = signable[start:start + per_request]
+                on_chunk(start, len(chunk))
+                body = sign_batch(config, chunk, private_key, nonce=first_nonce + number, issued_at=issued_at)
+                answers.extend(_batch_result(config, answer) for answer in _post_batch(client, body))
     except httpx.HTTPError as exc:
         raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
-    return results
+    given = iter(answers)
+    return [item if isinstance(item, SubmitError) else next(given) for item in items]
 
 
-def _post_batch(client: httpx.Client, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    answers: list[dict[str, Any]] = _answer(client.post("/v1/contributions:batch", json={"items": bodies}),
-                                            200)["results"]
+def _post_batch(client: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
+    answers: list[dict[str, Any]] = _answer(client.post("/v1/contributions:batch", json=body), 200)["results"]
     return answers
 
 

@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from api.errors import BatchTooLargeError
 from api.openapi import ADMIN_KEY, JSON_BODY, answers, problems, rate_limited, secured
 from api.problems import problem_body
 from api.routes.admin import client_address, require_admin
@@ -27,6 +26,7 @@ from api.schemas import (
 )
 from api.services import Services, ServicesDep
 from api.views import contribution_json
+from ledger.consent import BatchTooLargeError
 from ledger.encoding import HASH_PATTERN
 from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, TallyError
 from ledger.ids import MAX_ROW_ID, in_range
@@ -78,24 +78,34 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     "/v1/contributions:batch",
     operation_id="submitContributionBatch",
     responses={**answers(BatchResult, 200, "One result per item, accepted (201) or refused (a problem)"),
-               **problems(*JSON_BODY, "batch-too-large"),
+               **problems(*JSON_BODY, "batch-too-large", "batch-count-mismatch", "invalid-address",
+                          "invalid-signature", "stale-issued-at", "future-issued-at", "terms-mismatch",
+                          "signer-mismatch", "nonce-reused"),
                429: rate_limited("the limit lets this client or contributor submit again")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": batch_body_schema(), "example": BATCH_EXAMPLE}}}},
 )
 async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit up to limits.maxBatch conversations in at most limits.maxBatchBodyBytes; one result
-    per item, in order."""
+    per item, in order. Either each item signed on its own (`items`), or all of them under one
+    EIP-712 ContributionBatch signature (`conversations`, docs/formats.md): then a malformed
+    consent, a count other than the number of conversations, a signature that is not the
+    contributor's or a used batch nonce refuses the whole request and nothing is written, while
+    an item refused for itself (duplicate, personal data, malformed) does not sink the others."""
     intake = services.intake
     client = client_address(request)
     await run_in_threadpool(intake.count_client_request, client)
     body = await read_json(request, intake.limits.max_batch_body_bytes)
-    items = body.get("items") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        raise InvalidFieldError("items", "must be a list")
-    if len(items) > intake.limits.max_batch:
-        raise BatchTooLargeError(f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
-    results = await run_in_threadpool(intake.submit_batch, items, client)
+    if isinstance(body, dict) and "items" not in body and "conversations" in body:
+        # One ContributionBatch signature for every conversation (ledger.batch_consent).
+        results = await run_in_threadpool(intake.submit_signed_batch, body, client)
+    else:
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise InvalidFieldError("items", "must be a list (or send a signed batch: conversations, count, ...)")
+        if len(items) > intake.limits.max_batch:
+            raise BatchTooLargeError(f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
+        results = await run_in_threadpool(intake.submit_batch, items, client)
     out: list[dict[str, Any]] = []
     for result in results:
         if isinstance(result, TallyError):
