@@ -19,7 +19,9 @@ from web3 import Web3
 
 from anchoring.chain import connect
 from anchoring.contract import EpochHeader, TallyAnchor
+from ledger.batch_consent import BatchConsentError, BatchMessage, verify_item
 from ledger.conversation import Conversation, ConversationError, canonical_bytes, normalise
+from ledger.eip712 import Domain
 from ledger.encoding import hex0x
 from ledger.errors import VerificationFailure
 from ledger.formats import (
@@ -147,6 +149,8 @@ def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conve
         raise v.fail("leaf", f"the leaf fields hash to {hex0x(leaf_hash)}, "
                      f"the bundle says {hex0x(typed.leaf.leaf_hash)}")
     v.ok("leaf", f"leaf {leaf.index} recomputed from its fields: {hex0x(leaf_hash)}")
+    if typed.consent is not None:
+        check_batch_consent(v, typed)
     normalised: Conversation | None = None
     if conversation is not None:
         try:
@@ -170,6 +174,27 @@ def verify_contribution(bundle: ContributionBundle | object, rpc_url: str, conve
         raise v.fail("contract", "the contract's verifyContribution view says false")
     v.ok("contract", "the contract's verifyContribution view agrees")
     return v.passed
+
+
+def check_batch_consent(v: Verifier, bundle: ContributionBundle) -> None:
+    """The "consent" check of a batch-consented contribution (ledger.batch_consent): the leaf's
+    contentHash and the item's proof lead to the batch's contentsRoot, and the ContributionBatch
+    signature, over the bundle's chain and contract, recovers to the leaf's contributor. The
+    failure names which (``batch-proof-mismatch`` or ``batch-signer-mismatch``) and keeps the
+    named error as its cause."""
+    consent, leaf = bundle.consent, bundle.leaf.log_leaf
+    assert consent is not None
+    message = BatchMessage(leaf.contributor, consent.contents_root, consent.count, consent.terms_hash, consent.nonce,
+                           consent.issued_at)
+    domain = Domain(bundle.envelope.chain_id, bundle.envelope.contract)
+    try:
+        verify_item(domain, message, leaf.content_hash, consent.proof, consent.signature)
+    except BatchConsentError as exc:
+        failure = v.fail("consent", f"{exc.code}: {exc}")
+        failure.extensions["reason"] = exc.code
+        raise failure from exc
+    v.ok("consent", f"the contributor's ContributionBatch signature covers {consent.count} conversations, this one "
+                    f"among them ({len(consent.proof)}-hash proof to contentsRoot {hex0x(consent.contents_root)})")
 
 
 def check_score(v: Verifier, leaf: LogLeaf, conversation: Conversation | None) -> None:

@@ -357,11 +357,33 @@ class _Bundle(BaseModel):
     verify: VerifyCall
 
 
+class BatchMessageView(BaseModel):
+    contributor: Address
+    contentsRoot: Hex
+    count: int
+    termsHash: Hex
+    nonce: str = Field(description="uint256, a decimal string")
+    issuedAt: UnixTime
+
+
+class BundleBatchConsent(BaseModel):
+    """The ContributionBatch consent covering the contribution: the signed message, its signature
+    (domain: the bundle's chainId and contract) and the item's proof to contentsRoot."""
+
+    primaryType: Literal["ContributionBatch"]
+    message: BatchMessageView
+    signature: Hex
+    proof: list[Hex]
+
+
 class ContributionProofBundle(_Bundle):
     """A contribution's RFC 9162 inclusion proof in an anchored epoch (docs/proofs.md)."""
 
     kind: Literal["contribution"]
     leaf: ContributionLeaf
+    consent: BundleBatchConsent | SkipJsonSchema[None] = Field(
+        None, description="present when one ContributionBatch signature covered this contribution "
+                          "(docs/formats.md)", json_schema_extra=_no_default)
 
 
 class BalanceProofBundle(_Bundle):

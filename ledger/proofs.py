@@ -28,6 +28,7 @@ from ledger.formats import (
     BalanceBundle,
     BalanceLeaf,
     BalancesSnapshot,
+    BatchConsentProof,
     BundleEnvelope,
     BundleHeader,
     ContributionBundle,
@@ -123,7 +124,17 @@ def contribution_proof(session: Session, chain: ChainInfo, row: Contribution,
     leaf = LogLeaf(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points, row.cid,
                    row.scorer_version, recorded_features(row.scorer_version, row.score, row.message_count))
     return ContributionBundle.of(envelope_of(chain, epoch), ContributionLeaf(row.id, leaf, leaf.leaf_hash()),
-                                 tuple(proof))
+                                 tuple(proof), batch_consent_of(row))
+
+
+def batch_consent_of(row: Contribution) -> BatchConsentProof | None:
+    """The ContributionBatch consent a contribution was accepted under, for its bundle; None for
+    one signed on its own."""
+    if row.batch_root is None or row.batch_count is None:
+        return None
+    raw = row.batch_proof or b""
+    return BatchConsentProof(row.batch_root, row.batch_count, row.terms_hash, int(row.nonce), row.issued_at,
+                             row.signature, tuple(raw[i:i + 32] for i in range(0, len(raw), 32)))
 
 
 def contribution_bundle(session: Session, chain: ChainInfo, row: Contribution,

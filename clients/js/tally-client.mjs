@@ -18,7 +18,7 @@
  * @module tally-client
  */
 
-import { getAddress, Signature, sha256, TypedDataEncoder, verifyTypedData } from "./ethers.mjs";
+import { concat, getAddress, keccak256, Signature, sha256, TypedDataEncoder, verifyTypedData } from "./ethers.mjs";
 import { redactConversation } from "./personal-data.mjs";
 import { UNASSIGNED_RANGES, UNICODE_VERSION } from "./unicode-table.mjs";
 
@@ -65,7 +65,8 @@ export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
  * @property {string} operator        the address that signs receipts
  * @property {string} termsHash       0x-hex SHA-256 of GET /v1/terms
  * @property {{domain: Record<string, unknown>, types: TypedTypes, primaryType: string,
- *             receipt: {types: TypedTypes, primaryType: string}}} eip712
+ *             receipt: {types: TypedTypes, primaryType: string},
+ *             batch?: {types: TypedTypes, primaryType: string}}} eip712
  * @property {{maxBodyBytes: number, maxBatch: number, issuedAtWindow: number}} limits
  */
 /**
@@ -73,6 +74,18 @@ export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
  * @typedef {object} SubmissionBody
  * @property {string} contributor     checksummed address
  * @property {unknown} conversation   the conversation as given (any accepted format)
+ * @property {string} nonce           uint256 as a decimal string
+ * @property {number} issuedAt        Unix seconds
+ * @property {string} termsHash
+ * @property {string} signature       0x-hex, 65 bytes
+ */
+/**
+ * The signed-batch body of POST /v1/contributions:batch: one EIP-712 ContributionBatch signature
+ * over the root of the conversations' contentHashes (docs/formats.md, "Batch consent").
+ * @typedef {object} SignedBatchBody
+ * @property {string} contributor     checksummed address
+ * @property {unknown[]} conversations canonical conversations, in the order of their leaves
+ * @property {number} count           conversations.length, signed
  * @property {string} nonce           uint256 as a decimal string
  * @property {number} issuedAt        Unix seconds
  * @property {string} termsHash
@@ -166,6 +179,27 @@ export class ApiError extends Error {
 export class ReceiptError extends Error {
   name = "ReceiptError";
   code = "invalid-receipt";
+}
+
+/**
+ * A batch-consented contribution's ContributionBatch consent does not cover it: `code` is
+ * `batch-proof-mismatch` (its contentHash and proof do not lead to contentsRoot) or
+ * `batch-signer-mismatch` (the batch signature is not the contributor's).
+ */
+export class BatchConsentError extends ReceiptError {
+  name = "BatchConsentError";
+
+  /** @param {string} message @param {"batch-proof-mismatch" | "batch-signer-mismatch"} code */
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** More conversations than one signed batch may carry (config.limits.maxBatch), or none. */
+export class BatchSizeError extends Error {
+  name = "BatchSizeError";
+  code = "batch-too-large";
 }
 
 /** What the API publishes does not hold together (terms hash, EIP-712 types). */
@@ -665,11 +699,13 @@ export async function fetchTerms(api, config) {
  * publishes them. ethers derives the EIP712Domain type from the domain object itself; refuse a
  * config whose published EIP712Domain differs, since the signature would not be over it.
  * @param {TallyConfig} config
- * @param {"Contribution" | "Receipt"} which
+ * @param {"Contribution" | "ContributionBatch" | "Receipt"} which
  * @param {Record<string, unknown>} message
  */
 function typedData(config, which, message) {
-  const spec = which === "Receipt" ? config.eip712.receipt : config.eip712;
+  const spec = which === "Receipt" ? config.eip712.receipt
+    : which === "ContributionBatch" ? config.eip712.batch : config.eip712;
+  if (!spec) throw new ConfigError(`the config publishes no ${which} type`);
   const { EIP712Domain: domainType, ...types } = spec.types;
   const domain = config.eip712.domain;
   const payload = TypedDataEncoder.getPayload(domain, types, message);
@@ -738,14 +774,18 @@ export async function submit(api, body) {
 }
 
 /**
- * POST /v1/contributions:batch (up to config.limits.maxBatch bodies): one result per body, in order.
+ * POST /v1/contributions:batch: one result per item, in order. An array of bodies from
+ * signContribution (each signed on its own) is sent as `{items}`; one body from signBatch (one
+ * ContributionBatch signature over them all) as it is. Either way up to config.limits.maxBatch.
  * @param {string} api
- * @param {SubmissionBody[]} bodies
+ * @param {SubmissionBody[] | SignedBatchBody} bodyOrBodies
  * @returns {Promise<{accepted: number, refused: number,
  *   results: Array<{status: number, contribution?: ContributionResult, problem?: Record<string, any>}>}>}
+ * @throws {ApiError} when the whole request is refused (a signed batch's count, signature or nonce)
  */
-export async function submitBatch(api, bodies) {
-  return (await postJson(endpoint(api, "/v1/contributions:batch"), { items: bodies })).json();
+export async function submitBatch(api, bodyOrBodies) {
+  const body = Array.isArray(bodyOrBodies) ? { items: bodyOrBodies } : bodyOrBodies;
+  return (await postJson(endpoint(api, "/v1/contributions:batch"), body)).json();
 }
 
 /**
@@ -765,14 +805,17 @@ export function proofUrl(api, id) {
 
 /**
  * Check the receipt of an accepted contribution, offline: it must be the operator's EIP-712
- * signature (§3) over this contribution. The operator address is the one config publishes.
+ * signature (§3) over this contribution. The operator address is the one config publishes. A
+ * contribution consented in a ContributionBatch (`consent.batch`) has its consent checked too
+ * (checkBatchConsent).
  * @param {TallyConfig} config
  * @param {ContributionResult} result the 201 answer (or GET /v1/contributions/{id})
  * @param {{contentHash?: string, contributor?: string}} [expected] what this client signed
  * @returns {{operator: string, message: ReceiptMessage}}
- * @throws {ReceiptError}
+ * @throws {ReceiptError} (a BatchConsentError for the batch consent)
  */
 export function checkReceipt(config, result, expected = {}) {
+  if (isObject(result?.consent) && isObject(result.consent.batch)) checkBatchConsent(config, result);
   const receipt = result?.receipt;
   if (!isObject(receipt) || !isObject(receipt.message) || typeof receipt.signature !== "string") {
     throw new ReceiptError("the answer carries no receipt");
@@ -804,6 +847,186 @@ export function checkReceipt(config, result, expected = {}) {
     throw new ReceiptError(`the receipt is signed by ${signer}, not by the operator ${operator}`);
   }
   return { operator, message };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One signature for a selection: ContributionBatch (docs/formats.md, "Batch consent").
+// contentsRoot is the root of @openzeppelin/merkle-tree's StandardMerkleTree.of(
+// [[contentHash] for each conversation], ["bytes32"]), written out here so that the extension
+// needs no bundler; tests/clients/test_batch_js.py holds it equal to the library (v1.0.8) and to
+// ledger.batch_consent:
+//  - leaf = keccak256(keccak256(abi.encode(bytes32))), and abi.encode of one bytes32 is itself;
+//  - the leaves are sorted by hash, ascending (a stable sort: equal hashes keep their order);
+//  - the tree is one array of 2n - 1 nodes: sorted leaf j is node 2n - 2 - j, node i has children
+//    2i + 1 and 2i + 2, and a node is keccak256 of its children in ascending order;
+//  - a proof is the siblings from the leaf up to the root.
+
+const HASH32 = /^0x[0-9a-fA-F]{64}$/;
+
+/** @param {string} contentHash */
+function contentsLeaf(contentHash) {
+  if (typeof contentHash !== "string" || !HASH32.test(contentHash)) {
+    throw new TypeError(`a contentHash is 0x and 64 hex digits, not ${describe(contentHash)}`);
+  }
+  return keccak256(keccak256(contentHash.toLowerCase()));
+}
+
+/** @param {string} a @param {string} b */
+function nodeHash(a, b) {
+  return a <= b ? keccak256(concat([a, b])) : keccak256(concat([b, a]));
+}
+
+/**
+ * The tree's nodes and the node of each value, as @openzeppelin/merkle-tree builds them.
+ * @param {string[]} contentHashes in submission order
+ * @returns {{tree: string[], treeIndex: number[]}}
+ */
+function contentsTree(contentHashes) {
+  if (!Array.isArray(contentHashes) || contentHashes.length === 0) {
+    throw new BatchSizeError("a batch holds at least one contentHash");
+  }
+  const leaves = contentHashes.map((hash, valueIndex) => ({ hash: contentsLeaf(hash), valueIndex }));
+  leaves.sort((x, y) => (x.hash < y.hash ? -1 : x.hash > y.hash ? 1 : 0));
+  const size = 2 * leaves.length - 1;
+  const tree = new Array(size);
+  const treeIndex = new Array(leaves.length);
+  leaves.forEach(({ hash, valueIndex }, j) => {
+    tree[size - 1 - j] = hash;
+    treeIndex[valueIndex] = size - 1 - j;
+  });
+  for (let i = size - 1 - leaves.length; i >= 0; i--) tree[i] = nodeHash(tree[2 * i + 1], tree[2 * i + 2]);
+  return { tree, treeIndex };
+}
+
+/**
+ * `contentsRoot` of a batch: the root of the OpenZeppelin tree of these contentHashes.
+ * @param {string[]} contentHashes 0x-hex, in submission order
+ * @returns {string} 0x-hex, lower case
+ */
+export function contentsRoot(contentHashes) {
+  return contentsTree(contentHashes).tree[0];
+}
+
+/**
+ * The proof of item `index`: the siblings from its leaf to contentsRoot (what
+ * `tree.getProof(index)` of @openzeppelin/merkle-tree answers).
+ * @param {string[]} contentHashes 0x-hex, in submission order
+ * @param {number} index
+ * @returns {string[]}
+ */
+export function batchItemProof(contentHashes, index) {
+  const { tree, treeIndex } = contentsTree(contentHashes);
+  if (!Number.isInteger(index) || index < 0 || index >= contentHashes.length) {
+    throw new RangeError(`item ${index} is not in a batch of ${contentHashes.length}`);
+  }
+  const proof = [];
+  for (let i = treeIndex[index]; i > 0; i = (i - 1) >> 1) proof.push(tree[i % 2 === 1 ? i + 1 : i - 1]);
+  return proof;
+}
+
+/**
+ * The root an item's proof leads to (OpenZeppelin's MerkleProof.processProof over its leaf).
+ * @param {string} contentHash
+ * @param {string[]} proof
+ */
+function rootFromProof(contentHash, proof) {
+  return proof.reduce((node, sibling) => {
+    if (typeof sibling !== "string" || !HASH32.test(sibling)) {
+      throw new BatchConsentError(`a proof element is not 32 bytes of 0x-hex: ${describe(sibling)}`,
+        "batch-proof-mismatch");
+    }
+    return nodeHash(node, sibling.toLowerCase());
+  }, contentsLeaf(contentHash));
+}
+
+/**
+ * The signed-batch body of POST /v1/contributions:batch: the contributor's one EIP-712
+ * ContributionBatch consent (§3) to share exactly these conversations under these terms.
+ * @param {TallyConfig} config from fetchConfig (its eip712.batch types)
+ * @param {unknown[]} conversations canonical conversations (redactForSubmission's), sent as given
+ * @param {TypedDataSigner} signer
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options] defaults: a random
+ *   256-bit nonce, now
+ * @returns {Promise<SignedBatchBody>}
+ * @throws {BatchSizeError} for no conversation or more than config.limits.maxBatch
+ * @throws {ConversationError} for a conversation that cannot be normalised
+ */
+export async function signBatch(config, conversations, signer, options = {}) {
+  const most = config.limits?.maxBatch;
+  if (!Array.isArray(conversations) || conversations.length === 0
+      || (typeof most === "number" && conversations.length > most)) {
+    throw new BatchSizeError(`a signed batch carries 1 to ${most ?? "limits.maxBatch"} conversations, `
+      + `not ${Array.isArray(conversations) ? conversations.length : describe(conversations)}`);
+  }
+  const contributor = getAddress(await signer.getAddress());
+  const message = {
+    contributor,
+    contentsRoot: contentsRoot(conversations.map((conversation) => contentHash(conversation))),
+    count: conversations.length,
+    termsHash: config.termsHash,
+    nonce: String(options.nonce ?? randomNonce()),
+    issuedAt: options.issuedAt ?? Math.floor(Date.now() / 1000),
+  };
+  const { domain, types } = typedData(config, "ContributionBatch", message);
+  const signature = Signature.from(await signer.signTypedData(domain, types, message)).serialized;
+  const recovered = verifyTypedData(domain, types, message, signature);
+  if (recovered !== contributor) {
+    throw new Error(`the wallet signed as ${recovered}, not as ${contributor}`);
+  }
+  return {
+    contributor,
+    conversations,
+    count: message.count,
+    nonce: message.nonce,
+    issuedAt: message.issuedAt,
+    termsHash: config.termsHash,
+    signature,
+  };
+}
+
+/**
+ * Check that a batch-consented contribution (its `consent.batch`) is covered by its
+ * ContributionBatch consent, offline: its contentHash and proof lead to contentsRoot, and the
+ * batch signature recovers to its contributor.
+ * @param {TallyConfig} config
+ * @param {ContributionResult & {contributor: string, consent: Record<string, any>}} result
+ * @returns {{contentsRoot: string, count: number}}
+ * @throws {BatchConsentError}
+ */
+export function checkBatchConsent(config, result) {
+  const consent = result.consent;
+  const batch = consent.batch;
+  if (!Array.isArray(batch.proof) || !Number.isInteger(batch.count) || batch.count < 1) {
+    throw new BatchConsentError("the batch consent has no proof or count", "batch-proof-mismatch");
+  }
+  const longest = batch.count > 1 ? (batch.count - 1).toString(2).length : 0;
+  if (batch.proof.length > longest) {
+    throw new BatchConsentError(`the proof has ${batch.proof.length} hashes; a batch of ${batch.count} needs at most `
+      + `${longest}`, "batch-proof-mismatch");
+  }
+  const reached = rootFromProof(result.contentHash, batch.proof);
+  if (reached !== String(batch.contentsRoot).toLowerCase()) {
+    throw new BatchConsentError(`contentHash ${result.contentHash} and its proof lead to ${reached}, not to `
+      + `contentsRoot ${batch.contentsRoot}`, "batch-proof-mismatch");
+  }
+  const message = {
+    contributor: result.contributor, contentsRoot: batch.contentsRoot, count: batch.count,
+    termsHash: consent.termsHash, nonce: String(consent.nonce), issuedAt: consent.issuedAt,
+  };
+  let signer;
+  try {
+    const { domain, types } = typedData(config, "ContributionBatch", message);
+    signer = verifyTypedData(domain, types, message, consent.signature);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new BatchConsentError(`the batch signature cannot be checked: ${/** @type {Error} */ (error).message}`,
+      "batch-signer-mismatch");
+  }
+  if (signer !== getAddress(result.contributor)) {
+    throw new BatchConsentError(`the ContributionBatch signature recovers to ${signer}, not to the contributor `
+      + `${result.contributor}`, "batch-signer-mismatch");
+  }
+  return { contentsRoot: reached, count: batch.count };
 }
 
 /**

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ledger.encoding import hex0x
+from ledger.encoding import SIGNATURE_PATTERN, hex0x
 from ledger.formats import fields as f
 from ledger.formats.fields import InvalidDocumentError
 from ledger.formats.manifest import LogLeaf
@@ -219,19 +219,60 @@ class ContributionLeaf:
         return cls(identifier, log_leaf, f.hash32(o, at, "leafHash") if "leafHash" in o else None)
 
 
+BATCH_PRIMARY_TYPE = "ContributionBatch"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchConsentProof:
+    """The ContributionBatch consent that covers a contribution (docs/formats.md, "Batch
+    consent"): the signed message (its contributor the leaf's), the signature, and the item's
+    proof from its contentHash to ``contentsRoot``. The EIP-712 domain is the bundle's chain and
+    contract."""
+
+    contents_root: bytes
+    count: int
+    terms_hash: bytes
+    nonce: int
+    issued_at: int
+    signature: bytes
+    proof: tuple[bytes, ...]
+
+    def to_json(self, contributor: str) -> dict[str, Any]:
+        return {"primaryType": BATCH_PRIMARY_TYPE,
+                "message": {"contributor": contributor, "contentsRoot": hex0x(self.contents_root),
+                            "count": self.count, "termsHash": hex0x(self.terms_hash), "nonce": str(self.nonce),
+                            "issuedAt": self.issued_at},
+                "signature": hex0x(self.signature), "proof": _proof_text(self.proof)}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str = "consent") -> BatchConsentProof:
+        f.constant(o, at, "primaryType", BATCH_PRIMARY_TYPE)
+        message = f.obj(o, at, "message")
+        where = f"{at}.message"
+        signature = f.text(o, at, "signature")
+        if not SIGNATURE_PATTERN.fullmatch(signature):
+            raise f.wrong(at, "signature", "must be 0x + 130 hex")
+        return cls(f.hash32(message, where, "contentsRoot"), f.uint(message, where, "count"),
+                   f.hash32(message, where, "termsHash"), f.decimal(message, where, "nonce"),
+                   f.uint(message, where, "issuedAt"), bytes.fromhex(signature[2:]), f.hashes(o, at, "proof"))
+
+
 @dataclass(frozen=True, slots=True)
 class ContributionBundle:
-    """An RFC 9162 inclusion proof of one contribution against an anchored epoch's log."""
+    """An RFC 9162 inclusion proof of one contribution against an anchored epoch's log; with
+    ``consent``, the ContributionBatch consent that covers it."""
 
     envelope: BundleEnvelope
     leaf: ContributionLeaf
     proof: tuple[bytes, ...]
     verify: VerifyCall
+    consent: BatchConsentProof | None = None
 
     kind: ClassVar[str] = CONTRIBUTION
 
     @classmethod
-    def of(cls, envelope: BundleEnvelope, leaf: ContributionLeaf, proof: tuple[bytes, ...]) -> ContributionBundle:
+    def of(cls, envelope: BundleEnvelope, leaf: ContributionLeaf, proof: tuple[bytes, ...],
+           consent: BatchConsentProof | None = None) -> ContributionBundle:
         """The bundle, with the ``verifyContribution`` call of exactly this leaf and proof."""
         log_leaf, header, proof_text = leaf.log_leaf, envelope.header, _proof_text(proof)
         content_hash = hex0x(log_leaf.content_hash)
@@ -242,11 +283,14 @@ class ContributionBundle:
             {**header.call_fields(), "index": str(log_leaf.index), "contributor": log_leaf.contributor,
              "contentHash": content_hash, "acceptedAt": str(log_leaf.accepted_at), "points": str(log_leaf.points),
              "proof": _compact(proof_text)})
-        return cls(envelope, leaf, proof, call)
+        return cls(envelope, leaf, proof, call, consent)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.envelope.to_json(CONTRIBUTION), "leaf": self.leaf.to_json(),
-                "proof": _proof_text(self.proof), "verify": self.verify.to_json()}
+        bundle = {**self.envelope.to_json(CONTRIBUTION), "leaf": self.leaf.to_json(),
+                  "proof": _proof_text(self.proof), "verify": self.verify.to_json()}
+        if self.consent is not None:
+            bundle["consent"] = self.consent.to_json(self.leaf.log_leaf.contributor)
+        return bundle
 
     @classmethod
     def from_json(cls, obj: object) -> ContributionBundle:
@@ -258,8 +302,15 @@ class ContributionBundle:
 
     @classmethod
     def _read(cls, o: dict[str, Any]) -> ContributionBundle:
-        return cls(BundleEnvelope.read(o), ContributionLeaf.read(f.obj(o, "", "leaf")), f.hashes(o, "", "proof"),
-                   VerifyCall.read(f.obj(o, "", "verify")))
+        leaf = ContributionLeaf.read(f.obj(o, "", "leaf"))
+        consent = f.optional_obj(o, "", "consent") if "consent" in o else None
+        batch = None if consent is None else BatchConsentProof.read(consent)
+        if consent is not None:
+            contributor = f.checked_address(f.obj(consent, "consent", "message"), "consent.message", "contributor")
+            if contributor.lower() != leaf.log_leaf.contributor.lower():
+                raise f.wrong("consent.message", "contributor", "must be the leaf's contributor")
+        return cls(BundleEnvelope.read(o), leaf, f.hashes(o, "", "proof"), VerifyCall.read(f.obj(o, "", "verify")),
+                   batch)
 
 
 @dataclass(frozen=True, slots=True)
