@@ -107,7 +107,19 @@ export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
  * @property {string} points
  * @property {Record<string, unknown>} score
  * @property {string} status
+ * @property {string} [contributor]
+ * @property {ConsentView} [consent]
  * @property {{message: ReceiptMessage, signature: string}} receipt
+ */
+/**
+ * A contribution's consent as the API answers it; `batch` when one ContributionBatch signature
+ * covered it (the signature, nonce and issuedAt are then the batch's).
+ * @typedef {object} ConsentView
+ * @property {string} nonce
+ * @property {number} issuedAt
+ * @property {string} termsHash
+ * @property {string} signature
+ * @property {{primaryType?: string, contentsRoot: string, count: number, proof: string[]}} [batch]
  */
 /**
  * Anything that signs EIP-712 typed data for an address: an ethers Wallet, or the JsonRpcSigner of
@@ -989,13 +1001,16 @@ export async function signBatch(config, conversations, signer, options = {}) {
  * ContributionBatch consent, offline: its contentHash and proof lead to contentsRoot, and the
  * batch signature recovers to its contributor.
  * @param {TallyConfig} config
- * @param {ContributionResult & {contributor: string, consent: Record<string, any>}} result
+ * @param {ContributionResult} result the 201 answer (or GET /v1/contributions/{id})
  * @returns {{contentsRoot: string, count: number}}
  * @throws {BatchConsentError}
  */
 export function checkBatchConsent(config, result) {
   const consent = result.consent;
-  const batch = consent.batch;
+  const batch = consent?.batch;
+  if (!consent || !batch || typeof result.contributor !== "string") {
+    throw new BatchConsentError("the answer carries no batch consent", "batch-proof-mismatch");
+  }
   if (!Array.isArray(batch.proof) || !Number.isInteger(batch.count) || batch.count < 1) {
     throw new BatchConsentError("the batch consent has no proof or count", "batch-proof-mismatch");
   }

@@ -74,7 +74,15 @@ def submit(
     timeout: Annotated[float, typer.Option(help="with --wait: seconds to wait at most", min=1)] = 300.0,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output (the API's answers)")] = False,
 ) -> None:
-    """Sign conversations with your key and submit them, as the extension would."""
+    """Sign conversations with your key and submit them, as the extension would.
+
+    A selection from an export (--all, --id, --title) is signed once: one EIP-712
+    ContributionBatch signature over the root of the conversations' contentHashes, for up to
+    the API's limits.maxBatch (100) conversations; a larger selection is sent in chunks of that
+    many, one signature each. One line per conversation says whether it was accepted. Exit code
+    2 if any conversation was refused (the others are accepted all the same), 1 if a receipt or
+    a batch consent does not check out, 3 if the API cannot be reached.
+    """
     from tally.exports import read_export, select
 
     try:
@@ -131,15 +139,24 @@ def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> l
     if len(conversations) == 1:
         results = [submit_conversation(api, conversations[0], private_key, nonce=nonce, issued_at=now)]
     else:
-        results = list(submit_conversations(api, conversations, private_key, first_nonce=nonce, issued_at=now))
+        def announce(start: int, count: int) -> None:
+            if not quiet:
+                typer.echo(f"signing conversations {start + 1} to {start + count} once (one ContributionBatch "
+                           "signature) and submitting them")
+
+        results = list(submit_conversations(api, conversations, private_key, first_nonce=nonce, issued_at=now,
+                                            on_chunk=announce))
     for number, result in enumerate(results, start=1):
         if quiet:
             break
         if isinstance(result, SubmitError):
             typer.echo(f"{number:>4}. refused: {result}")
         elif isinstance(result, dict):
-            typer.echo(f"contribution {result['id']} accepted: {result['points']} points, {result['status']}; "
-                       f"contentHash {result['contentHash']} (receipt signed by the operator, checked)")
+            checked = "receipt and batch consent checked" if result.get("consent", {}).get("batch") \
+                else "receipt signed by the operator, checked"
+            prefix = f"{number:>4}. " if len(results) > 1 else ""
+            typer.echo(f"{prefix}contribution {result['id']} accepted: {result['points']} points, {result['status']}; "
+                       f"contentHash {result['contentHash']} ({checked})")
     return results
 
 

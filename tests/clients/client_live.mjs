@@ -1,16 +1,17 @@
 // Signs and submits conversations with the Tally JS client to a live API, checks every receipt,
 // and provokes the refusals a client must understand.
-// stdin: {api, privateKey, single: [conversation], batch: [conversation], personal: conversation};
+// stdin: {api, privateKey, single: [conversation], batch: [conversation], personal: conversation,
+//         signedBatch: [canonical conversation]} (signedBatch's first is one of batch: a duplicate);
 // stdout: JSON of outcomes.
 import { Wallet } from "ethers";
 import {
-  checkReceipt, contentHash, contribute, fetchConfig, fetchTerms, publicFindings, signContribution, submit,
+  checkReceipt, contentHash, contribute, fetchConfig, fetchTerms, publicFindings, signBatch, signContribution, submit,
   submitBatch,
 } from "../../clients/js/tally-client.mjs";
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
-const { api, privateKey, single, batch, personal } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+const { api, privateKey, single, batch, personal, signedBatch } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 
 /** The named error an action ends with, or a note that it did not fail. */
 async function caught(action) {
@@ -63,6 +64,37 @@ try {
     receiptsChecked,
     contentHashes: results.map((r) => r.contribution?.contentHash ?? null),
   };
+
+  // Many under one ContributionBatch signature: one item a duplicate, refused alone.
+  const signed = await signBatch(config, signedBatch, wallet);
+  const answer = await submitBatch(api, signed);
+  let batchConsentsChecked = 0;
+  for (const r of answer.results) {
+    if (r.status !== 201) continue;
+    checkReceipt(config, r.contribution, { contributor: wallet.address });
+    batchConsentsChecked += 1;
+  }
+  out.signedBatch = {
+    accepted: answer.accepted, refused: answer.refused, statuses: answer.results.map((r) => r.status),
+    codes: answer.results.map((r) => r.problem?.type ?? null), batchConsentsChecked,
+    contentsRoots: [...new Set(answer.results.filter((r) => r.status === 201)
+      .map((r) => r.contribution.consent.batch.contentsRoot))],
+  };
+  // The same signed batch again: its nonce is used, the whole request refused.
+  out.signedBatchReplay = await caught(() => submitBatch(api, signed));
+  // An accepted item whose proof was tampered with: its batch consent no longer covers it.
+  const accepted = answer.results.find((r) => r.status === 201).contribution;
+  out.tamperedBatchProof = await caught(() => {
+    const copy = structuredClone(accepted);
+    copy.consent.batch.proof[0] = `0x${"ab".repeat(32)}`;
+    checkReceipt(config, copy);
+  });
+  out.otherContributorsBatch = await caught(async () => {
+    const copy = structuredClone(accepted);
+    const other = await signBatch(config, signedBatch, Wallet.createRandom(), { nonce: signed.nonce, issuedAt: signed.issuedAt });
+    copy.consent.signature = other.signature;
+    checkReceipt(config, copy);
+  });
 
   // The same conversation again, freshly signed: a 409 naming the first.
   out.duplicate = await caught(() => contribute(api, single[0], wallet));

@@ -19,8 +19,9 @@ import httpx
 import pytest
 import rfc8785
 
+from ledger.batch_consent import contents_root
 from ledger.content import cid_of
-from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise_text
+from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise, normalise_text
 from ledger.personal_data import redact_for_submission
 from tally.sharegpt import DatasetMissingError, distinct_conversations, iter_sharegpt
 from tests.clients.cases import FIXTURES, JCS_VALUES, PYTHON_WHITESPACE, adversarial_cases, depth_cases
@@ -203,8 +204,10 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
     personal = {"messages": [
         {"role": "user", "content": f"I am {tag}, write to ana.rossi@gmail.com or call +44 20 7946 1234"},
         {"role": "assistant", "content": "I will not keep those."}]}
+    # Under one ContributionBatch signature: the first is already in the batch above (refused alone).
+    signed_batch = [normalise(c).to_canonical() for c in [batch[0], *distinct_conversations(154)[150:]]]
     request = {"api": live_server.url, "privateKey": "0x" + secrets.token_hex(32),
-               "single": [fixture, tricky], "batch": batch, "personal": personal}
+               "single": [fixture, tricky], "batch": batch, "personal": personal, "signedBatch": signed_batch}
     answer = run_node("client_live.mjs", request, timeout=120)
     assert answer.get("failure") is None, answer.get("failure")
     contributor = answer["contributor"]
@@ -219,6 +222,16 @@ def test_live_server_accepts_what_the_js_client_signs(live_server: LiveServer) -
     assert answer["batch"]["accepted"] == len(batch) and answer["batch"]["refused"] == 0
     assert answer["batch"]["receiptsChecked"] == len(batch)
     assert answer["batch"]["contentHashes"] == [content_hash(r) for r in batch]
+
+    signed = answer["signedBatch"]
+    assert (signed["accepted"], signed["refused"]) == (4, 1) and signed["batchConsentsChecked"] == 4
+    assert signed["statuses"] == [409, 201, 201, 201, 201]
+    assert signed["codes"][0] == "/problems/duplicate-contribution"
+    assert signed["contentsRoots"] == ["0x" + contents_root(
+        [bytes.fromhex(content_hash(c)[2:]) for c in signed_batch]).hex()]
+    assert answer["signedBatchReplay"] == {"name": "ApiError", "status": 409, "code": "nonce-reused"}
+    assert answer["tamperedBatchProof"] == {"name": "BatchConsentError", "code": "batch-proof-mismatch"}
+    assert answer["otherContributorsBatch"] == {"name": "BatchConsentError", "code": "batch-signer-mismatch"}
 
     duplicate = answer["duplicate"]
     assert duplicate == {"name": "ApiError", "status": 409, "code": "duplicate-contribution",
