@@ -15,8 +15,8 @@ from ledger.lifecycle import ContributionStatus
 from ledger.models import Contribution, JournalEntry, UsageReport
 from ledger.scoring import recorded_features
 
-__all__ = ["adjustment_json", "consent_json", "contribution_json", "eip712_json", "entry_json", "receipt_json", "report_json",
-           "score_json"]
+__all__ = ["adjustment_json", "consent_json", "contribution_json", "eip712_json", "entry_json", "receipt_json",
+           "report_json", "score_json"]
 
 
 def contribution_status(row: Contribution, epoch_state: str | None = None) -> ContributionStatus:

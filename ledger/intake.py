@@ -524,18 +524,18 @@ class Intake:
         root, proofs = item_proofs(hashes)
         self.consent.verify_batch_signer(signed, root)
         checked: list[tuple[int, Submission]] = []
-        for i, ready in enumerate(prepared):
-            if ready is None:
+        for i, normalised in enumerate(prepared):
+            if normalised is None:
                 continue
             if self.personal_data == "refuse":
                 try:
-                    refuse_personal_data(ready.conversation)
+                    refuse_personal_data(normalised.conversation)
                 except TallyError as refusal:
                     results[i] = refusal
                     continue
             consent = Consent(signed.contributor, signed.nonce, signed.issued_at, self.consent.terms.hash,
                               signed.signature, BatchItem(root, signed.count, proofs[i]))
-            checked.append((i, Submission(ready, consent, client)))
+            checked.append((i, Submission(normalised, consent, client)))
         with self.sessions() as session, session.begin():
             if _batch_nonce_used(session, signed.contributor, signed.nonce):
                 raise NonceReusedError(signed.contributor, signed.nonce)

@@ -140,8 +140,8 @@ def test_a_batch_nonce_is_used_once(api: Api) -> None:
     assert api.client.post("/v1/contributions:batch",
                            json=signed_batch(api, [sample_conversation("nonce 3")], nonce=12)).json()["accepted"] == 1
     # Another contributor's nonces are their own.
-    assert api.client.post("/v1/contributions:batch",
-                           json=signed_batch(api, [sample_conversation("nonce 4")], 3, nonce=11)).json()["accepted"] == 1
+    theirs = signed_batch(api, [sample_conversation("nonce 4")], 3, nonce=11)
+    assert api.client.post("/v1/contributions:batch", json=theirs).json()["accepted"] == 1
 
 
 def test_an_oversized_signed_batch_is_a_413_and_changes_nothing(db_url: str, tmp_path: Path) -> None:

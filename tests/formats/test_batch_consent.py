@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_keys.datatypes import PrivateKey
 
-from anchoring.verify import Verifier, VerificationError, check_batch_consent, verify_contribution
+from anchoring.verify import VerificationError, Verifier, check_batch_consent, verify_contribution
 from api.views import eip712_json
 from ledger import eip712
 from ledger.batch_consent import (
@@ -109,8 +109,8 @@ BUNDLE_CASES = [
     ("a sibling of the item's proof changed", lambda c: c["proof"].__setitem__(0, _flip(c["proof"][0])),
      "batch-proof-mismatch"),
     ("the count changed", lambda c: c["message"].__setitem__("count", 5), "batch-signer-mismatch"),
-    ("the contentsRoot changed", lambda c: c["message"].__setitem__("contentsRoot", _flip(c["message"]["contentsRoot"])),
-     "batch-proof-mismatch"),
+    ("the contentsRoot changed",
+     lambda c: c["message"].__setitem__("contentsRoot", _flip(c["message"]["contentsRoot"])), "batch-proof-mismatch"),
     ("another contributor's signature", lambda c: c.__setitem__("signature", "0x" + eip712.sign(
         message_of(c["message"]).digest(DOMAIN), PrivateKey((3).to_bytes(32, "big"))).hex()),
      "batch-signer-mismatch"),
