@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -134,3 +135,43 @@ def test_a_contribution_reads_pending_then_sealed_then_anchored(stack: Stack, se
     assert (read()["status"], read()["epochState"]) == ("anchored", "final")
     listed = served.get(f"/v1/accounts/{accepted['contributor']}/contributions").json()["items"]
     assert [(c["id"], c["status"]) for c in listed] == [(accepted["id"], "anchored")]
+
+
+def test_a_batch_consented_contribution_s_bundle_verifies_its_consent_against_the_chain(
+        stack: Stack, served: TestClient, tmp_path: Path) -> None:
+    """One ContributionBatch signature for five conversations: each one's bundle carries the
+    batch consent, and `tally verify bundle` checks it (proof to contentsRoot, the contributor's
+    signature) besides the inclusion proof against the chain."""
+    from ledger.conversation import normalise
+    from tally.client import sign_batch
+    from tests.api.conftest import contributor_key
+
+    conversations = [normalise(c).to_canonical() for c in real_conversations(5, skip=40)]
+    body = sign_batch(served.get("/v1/config").json(), conversations, contributor_key(4), nonce=99,
+                      issued_at=int(time.time()))
+    answer = served.post("/v1/contributions:batch", json=body).json()
+    assert answer["accepted"] == 5, answer
+    stack.seal()
+    anchor_all(stack)
+    target = answer["results"][3]["contribution"]
+    bundle = served.get(f"/v1/contributions/{target['id']}/proof").json()
+    assert bundle["consent"]["message"]["count"] == 5 and bundle["consent"]["signature"] == body["signature"]
+    checks = verify_contribution(bundle, stack.chain.url, conversations[3])
+    assert [c.name for c in checks][:5] == ["format", "leaf", "consent", "conversation", "score"]
+    assert [c.name for c in checks][-2:] == ["proof", "contract"]
+
+    other = sign_batch(served.get("/v1/config").json(), conversations, contributor_key(5), nonce=99,
+                       issued_at=body["issuedAt"])
+    forged = {**bundle, "consent": {**bundle["consent"], "signature": other["signature"]}}
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(bundle))
+    bad.write_text(json.dumps(forged))
+    cli = [sys.executable, "-m", "tally.cli", "verify", "bundle"]
+    ok = subprocess.run([*cli, str(good), "--rpc", stack.chain.url], capture_output=True, text=True, cwd=ROOT)
+    assert ok.returncode == 0 and "every check passed" in ok.stdout and "ContributionBatch" in ok.stdout, \
+        ok.stdout + ok.stderr
+    ko = subprocess.run([*cli, str(bad), "--rpc", stack.chain.url, "--json"], capture_output=True, text=True,
+                        cwd=ROOT)
+    assert ko.returncode == ExitCode.VERIFICATION_FAILED, ko.stdout + ko.stderr
+    failed = json.loads(ko.stdout)["failed"]
+    assert failed["check"] == "consent" and "batch-signer-mismatch" in failed["message"]
