@@ -37,6 +37,9 @@ def test_submit_signs_a_selection_once_per_chunk_and_exits_2_if_any_is_refused(t
     home = tmp_path / "home"
     env = {"TALLY_HOME": str(home), "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(), **API_ONLY,
            "TALLY_KEY_PASSPHRASE": "correct horse", "TALLY_MAX_BATCH": "2"}
+    helped = " ".join(tally("submit", "--help", env=env).stdout.split())
+    assert "one EIP-712 ContributionBatch signature" in helped and "Exit code 2 if any conversation was refused" \
+        in helped
     keyfile = tmp_path / "me.json"
     assert tally("keys", "new", "--out", str(keyfile), env=env).returncode == 0
     export = tmp_path / "conversations.json"

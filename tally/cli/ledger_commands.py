@@ -53,7 +53,18 @@ def keys_new(
     typer.echo(json.dumps({"address": address, "keystore": str(out)}))
 
 
-@app.command()
+SUBMIT_HELP = (
+    "Sign conversations with your key and submit them, as the extension would.\n\n"
+    "A selection from an export (--all, --id, --title) is signed once: one EIP-712 ContributionBatch signature "
+    "over the root of the conversations' contentHashes, for up to the API's limits.maxBatch (100) conversations; "
+    "a larger selection is sent in chunks of that many, one signature each. One line per conversation says "
+    "whether it was accepted.\n\n"
+    "Exit code 2 if any conversation was refused (the others are accepted all the same), 1 if a receipt or a "
+    "batch consent does not check out, 3 if the API cannot be reached."
+)
+
+
+@app.command(help=SUBMIT_HELP)
 @one_line_errors
 def submit(
     file: Annotated[Path, typer.Argument(help="a conversation (ChatGPT, ShareGPT or {messages}), or a ChatGPT "
@@ -74,15 +85,7 @@ def submit(
     timeout: Annotated[float, typer.Option(help="with --wait: seconds to wait at most", min=1)] = 300.0,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output (the API's answers)")] = False,
 ) -> None:
-    """Sign conversations with your key and submit them, as the extension would.
-
-    A selection from an export (--all, --id, --title) is signed once: one EIP-712
-    ContributionBatch signature over the root of the conversations' contentHashes, for up to
-    the API's limits.maxBatch (100) conversations; a larger selection is sent in chunks of that
-    many, one signature each. One line per conversation says whether it was accepted. Exit code
-    2 if any conversation was refused (the others are accepted all the same), 1 if a receipt or
-    a batch consent does not check out, 3 if the API cannot be reached.
-    """
+    """Sign conversations with your key and submit them, as the extension would (SUBMIT_HELP)."""
     from tally.exports import read_export, select
 
     try:

@@ -44,6 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Refused by the database while batch-consented contributions exist: their items share a nonce.
     with op.batch_alter_table('contributions', schema=None) as batch_op:
         batch_op.drop_index('uq_contributions_contributor_nonce')
         batch_op.create_unique_constraint('uq_contributions_contributor_nonce', ['contributor', 'nonce'])
