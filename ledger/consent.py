@@ -18,6 +18,7 @@ from typing import Protocol
 from eth_keys.datatypes import PrivateKey
 
 from ledger import eip712
+from ledger.batch_consent import BatchCountMismatchError
 from ledger.encoding import DECIMAL_PATTERN, HASH_PATTERN, SIGNATURE_PATTERN, checksum, hex0x, parse_address
 from ledger.errors import ErrorCategory, InvalidFieldError, InvalidInputError, TallyError
 
@@ -172,16 +173,14 @@ class ConsentPolicy:
 
     def parse(self, body: object, now: int) -> SignedSubmission:
         """Every check that needs neither the database nor the conversation, cheapest first."""
-        contributor, nonce, issued_at, signature = self._parse_consent(body, SUBMISSION_FIELDS, now)
-        assert isinstance(body, Mapping)
-        return SignedSubmission(contributor, nonce, issued_at, signature, body["conversation"])
+        fields, contributor, nonce, issued_at, signature = self._parse_consent(body, SUBMISSION_FIELDS, now)
+        return SignedSubmission(contributor, nonce, issued_at, signature, fields["conversation"])
 
     def parse_batch(self, body: object, now: int, max_batch: int) -> SignedBatch:
         """The same checks for a signed batch (``ContributionBatch``), and that ``count`` is the
         number of conversations, at most ``max_batch``."""
-        contributor, nonce, issued_at, signature = self._parse_consent(body, BATCH_FIELDS, now)
-        assert isinstance(body, Mapping)
-        conversations, count = body["conversations"], body["count"]
+        fields, contributor, nonce, issued_at, signature = self._parse_consent(body, BATCH_FIELDS, now)
+        conversations, count = fields["conversations"], fields["count"]
         if not isinstance(conversations, list) or not conversations:
             raise InvalidFieldError("conversations", "must be a non-empty list")
         if len(conversations) > max_batch:
@@ -190,9 +189,6 @@ class ConsentPolicy:
         if isinstance(count, bool) or not isinstance(count, int) or not 0 < count < 1 << 32:
             raise InvalidFieldError("count", "must be the number of conversations, a uint32")
         if count != len(conversations):
-            # Imported here: ledger.batch_consent builds on this module's neighbours, not the reverse.
-            from ledger.batch_consent import BatchCountMismatchError
-
             raise BatchCountMismatchError(f"count is {count} but the batch carries {len(conversations)} "
                                           "conversations", count=count, conversations=len(conversations))
         return SignedBatch(contributor, nonce, issued_at, signature, count, conversations)
@@ -210,7 +206,10 @@ class ConsentPolicy:
                 f"for contentsRoot {hex0x(contents_root)} of {batch.count} conversations",
                 contentsRoot=hex0x(contents_root))
 
-    def _parse_consent(self, body: object, required: tuple[str, ...], now: int) -> tuple[str, int, int, bytes]:
+    def _parse_consent(self, body: object, required: tuple[str, ...],
+                       now: int) -> tuple[Mapping[str, object], str, int, int, bytes]:
+        """The body as a mapping and its consent fields (contributor, nonce, issuedAt, signature),
+        checked; ``required`` names the fields that must be present."""
         if not isinstance(body, Mapping):
             raise InvalidFieldError("body", "must be a JSON object")
         missing = [name for name in required if name not in body]
@@ -235,7 +234,7 @@ class ConsentPolicy:
         if issued_at > now + self.window:
             raise FutureConsentError(f"issuedAt {issued_at} is more than {self.window} s after now ({now})",
                                      now=now)
-        return contributor, nonce, issued_at, signature
+        return body, contributor, nonce, issued_at, signature
 
     def verify_signer(self, submission: SignedSubmission, content_hash: bytes) -> Consent:
         """The consent, once the EIP-712 Contribution signature recovers to the contributor."""
