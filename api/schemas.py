@@ -57,6 +57,7 @@ def batch_body_schema() -> dict[str, Any]:
         "anyOf": [{"$ref": COMPONENT_REF.format(model="SubmissionBody")}, {}],
         "description": "a submission; an item that is not a valid one is refused in its own result"}
     signed = SignedBatchBody.model_json_schema(ref_template=COMPONENT_REF)
+    signed["examples"] = [SIGNED_BATCH_EXAMPLE]
     return {"oneOf": [schema, signed], "description": "each item signed on its own (items), or one "
             "ContributionBatch signature over them all (conversations)"}
 

@@ -114,6 +114,11 @@ def test_every_request_body_has_an_example_its_schema_accepts(document: dict[str
         Draft202012Validator({**media["schema"], "components": document["components"]}).validate(media["example"])
     for item in bodies["submitContributionBatch"]["content"]["application/json"]["example"]["items"]:
         conforms(document, "SubmissionBody", item)  # the batch's items are refused one by one, not by schema
+    # The signed-batch form (one ContributionBatch signature) has its example in its own schema.
+    batch_schema = bodies["submitContributionBatch"]["content"]["application/json"]["schema"]
+    signed = next(form for form in batch_schema["oneOf"] if "conversations" in form["properties"])
+    for example in signed["examples"]:
+        Draft202012Validator({**batch_schema, "components": document["components"]}).validate(example)
 
 
 def test_every_json_success_has_a_schema(document: dict[str, Any]) -> None:
