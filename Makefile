@@ -42,6 +42,16 @@ test: setup-test
 	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS) --dist loadfile
 	npx hardhat test
 
+# The extension: extension/ itself loads unpacked once vendor/ is filled; build/extension/ is the
+# release folder and build/tally-extension.zip its package. TALLY_API_URL=https://... adds a
+# deployment's API origin to the host permissions and to the wallet bridge's allowed pages.
+.PHONY: extension
+extension: node_modules/.installed
+	node extension/build.mjs --out build/extension
+	rm -f build/tally-extension.zip
+	cd build/extension && zip -qr ../tally-extension.zip .
+	@echo "extension: build/extension (load unpacked) and build/tally-extension.zip"
+
 lint: setup
 	$(BIN)/ruff check ledger anchoring api tally tests bench
 	$(BIN)/mypy --strict ledger anchoring api tally

@@ -1,49 +1,33 @@
-// The contribution page: pick a conversation, show exactly what will be shared (its personal data
-// already replaced by placeholders), sign the consent, submit, check and keep the receipt. All the
-// protocol lives in the Tally client module.
-import {
-  ApiError,
-  checkReceipt,
-  contentHash,
-  describeFindings,
-  fetchConfig,
-  fetchTerms,
-  getContribution,
-  proofUrl,
-  ReceiptError,
-  redactForSubmission,
-  signContribution,
-  submit,
-} from "./vendor/tally-client.mjs";
-import { BrowserProvider } from "./vendor/ethers.mjs";
-import { getApiUrl, keepReceipt, keptReceipts, localWallet, replaceLocalWallet } from "./storage.mjs";
+// The extension's page: the user's ChatGPT history (or an export file), a selection, a preview of
+// exactly what is shared, one signature for all of it, and afterwards each contribution's way to
+// the chain. The protocol lives in the Tally client (vendor/tally-client.mjs); reading ChatGPT in
+// chatgpt.mjs; signing with a wallet in bridge.mjs; keys and receipts in storage.mjs.
+import { fetchConfig, fetchTerms } from "./vendor/tally-client.mjs";
+import { ChatGptError, ChatGptHistory, PAGE_SIZE } from "./chatgpt.mjs";
+import { WalletBridgeSigner } from "./bridge.mjs";
+import { describeError, prepare, shareSelection, sharedBefore } from "./share.mjs";
+import { SelectableList, runPool } from "./selection.mjs";
+import { showMine } from "./mine.mjs";
+import { showKeys } from "./keys.mjs";
+import { getApiUrl, keepReceipts, keystoreState, unlockedWallet } from "./storage.mjs";
 
-/** @typedef {import("./vendor/tally-client.mjs").TallyConfig} TallyConfig */
-/** @typedef {import("./vendor/tally-client.mjs").ContributionResult} ContributionResult */
-/** @typedef {import("./vendor/tally-client.mjs").CanonicalConversation} CanonicalConversation */
+/** @typedef {import("./selection.mjs").Entry} Entry */
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
-const textarea = /** @type {HTMLTextAreaElement} */ ($("conversation"));
-const picker = /** @type {HTMLSelectElement} */ ($("pick"));
-const fileInput = /** @type {HTMLInputElement} */ ($("file"));
-const agree = /** @type {HTMLInputElement} */ ($("agree"));
-const submitButton = /** @type {HTMLButtonElement} */ ($("submit"));
 
 const state = {
   api: await getApiUrl(),
-  /** @type {TallyConfig | null} */
+  /** @type {import("./vendor/tally-client.mjs").TallyConfig | null} */
   config: null,
-  /** @type {unknown[]} conversations of the picked file or pasted array */
-  choices: [],
-  /** @type {CanonicalConversation | null} what is signed and sent: canonical, personal data redacted */
-  submitted: null,
-  /** @type {string | null} contentHash of `submitted` */
-  hash: null,
+  /** @type {"history" | "file" | "mine" | "key"} */
+  tab: "history",
+  /** @type {Entry[]} what the review shows */
+  review: [],
   busy: false,
 };
 
 // ---------------------------------------------------------------------------------------------
-// The API and its terms.
+// The API.
 
 async function connect() {
   $("api").textContent = state.api;
@@ -55,220 +39,345 @@ async function connect() {
     $("api-status").textContent = `reachable; receipts are signed by ${config.operator}`;
     $("api-status").className = "ok";
   } catch (error) {
-    $("api-status").textContent = `not usable: ${describeError(error)}`;
+    $("api-status").textContent = `Tally is unreachable or unusable: ${describeError(error)}`;
     $("api-status").className = "error";
   }
-  updateSubmit();
+  updateShare();
 }
 
 // ---------------------------------------------------------------------------------------------
-// The conversation.
+// Tabs.
 
-/** A short name for one conversation of a list. @param {any} item @param {number} i */
-function label(item, i) {
-  const name = typeof item?.title === "string" ? item.title : typeof item?.id === "string" ? item.id : "";
-  return `${i + 1}. ${name || "untitled"}`;
+/** @param {typeof state.tab} tab */
+function showTab(tab) {
+  state.tab = tab;
+  for (const button of document.querySelectorAll("button.tab")) {
+    button.setAttribute("aria-selected", String(/** @type {HTMLElement} */ (button).dataset.tab === tab));
+  }
+  for (const name of ["history", "file", "mine", "key"]) $(`tab-${name}`).hidden = name !== tab;
+  $("review").hidden = true;
+  if (tab === "mine") void showMine(state.api, state.config);
+  if (tab === "key") void showKeys();
+}
+for (const button of document.querySelectorAll("button.tab")) {
+  button.addEventListener("click", () => showTab(/** @type {any} */ (/** @type {HTMLElement} */ (button).dataset.tab)));
 }
 
-/** @param {string} text JSON from the textarea or a file */
-function load(text) {
-  state.choices = [];
-  picker.hidden = true;
-  picker.replaceChildren();
-  if (!text.trim()) return choose(undefined);
+/**
+ * Fill an entry's preview (its conversation read if need be) and look it up in Tally.
+ * @param {Entry} entry
+ */
+async function complete(entry) {
+  if (!entry.prepared) {
+    try {
+      entry.prepared = prepare(await entry.load());
+    } catch (error) {
+      entry.prepared = { canonical: null, contentHash: null, points: null, redactions: "", error: describeError(error) };
+      if (error instanceof ChatGptError) historyProblem(error);
+    }
+  }
+  const hash = entry.prepared.contentHash;
+  if (hash && entry.shared === undefined) {
+    try {
+      entry.shared = await sharedBefore(state.api, hash);
+    } catch {
+      entry.shared = undefined; // Tally unreachable: the mark stays unknown, the API line says why
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ChatGPT history.
+
+const reader = new ChatGptHistory({
+  onWait: (seconds, why) => setHistoryStatus("rate-limited", `${why}: retrying in ${Math.ceil(seconds)} s…`),
+});
+const history = {
+  /** @type {Entry[]} every list entry read so far, newest update first */
+  entries: [],
+  total: 0,
+  page: 0,
+  query: "",
+  list: new SelectableList($("history-rows"), $("history-selected"), () => updateReviewButtons()),
+};
+
+/** @param {string} name @param {string} text */
+function setHistoryStatus(name, text) {
+  $("history-status").dataset.state = name;
+  $("history-status").textContent = text;
+}
+
+/** @param {ChatGptError} error */
+function historyProblem(error) {
+  setHistoryStatus(error.state, error.message);
+  $("history-retry").hidden = false;
+}
+
+/** @param {import("./chatgpt.mjs").HistoryItem} item @returns {Entry} */
+function historyEntry(item) {
+  return { key: item.id, title: item.title, updatedAt: item.updatedAt, load: () => reader.conversation(item.id),
+    prepared: null, shared: undefined };
+}
+
+/** Read list pages until `count` entries are known, or the whole history. */
+async function readHistory(/** @type {number} */ count) {
+  while (history.entries.length < count && (history.entries.length < history.total || history.entries.length === 0)) {
+    const page = await reader.page(history.entries.length, history.query ? 100 : PAGE_SIZE);
+    const known = new Set(history.entries.map((e) => e.key));
+    history.entries.push(...page.items.filter((i) => !known.has(i.id)).map(historyEntry));
+    history.total = page.total;
+    if (page.items.length === 0) break;
+  }
+}
+
+/** The entries the search leaves. */
+function historyMatches() {
+  const words = history.query.toLowerCase();
+  return words ? history.entries.filter((e) => e.title.toLowerCase().includes(words)) : history.entries;
+}
+
+async function showHistoryPage() {
+  $("history-retry").hidden = true;
+  try {
+    setHistoryStatus("loading", "Reading your ChatGPT history…");
+    await readHistory(history.query ? Number.MAX_SAFE_INTEGER : (history.page + 1) * PAGE_SIZE);
+  } catch (error) {
+    if (error instanceof ChatGptError) return historyProblem(error);
+    throw error;
+  }
+  const matches = historyMatches();
+  const pages = Math.max(1, Math.ceil((history.query ? matches.length : Math.max(history.total, matches.length)) / PAGE_SIZE));
+  history.page = Math.min(history.page, pages - 1);
+  const shown = matches.slice(history.page * PAGE_SIZE, (history.page + 1) * PAGE_SIZE);
+  setHistoryStatus("ready", history.query
+    ? `${matches.length} of ${history.total} conversations match “${history.query}”.`
+    : `${history.total} conversations in your ChatGPT history.`);
+  $("history-body").hidden = false;
+  $("page-label").textContent = `Page ${history.page + 1} of ${pages}`;
+  /** @type {HTMLButtonElement} */ ($("prev")).disabled = history.page === 0;
+  /** @type {HTMLButtonElement} */ ($("next")).disabled = history.page >= pages - 1;
+  history.list.show(shown);
+  /** @type {HTMLInputElement} */ ($("select-page")).checked = history.list.allShownSelected();
+  await runPool(shown, 2, async (entry) => {
+    await complete(entry);
+    history.list.refresh(entry);
+  });
+  /** @type {HTMLInputElement} */ ($("select-page")).checked = history.list.allShownSelected();
+}
+
+$("prev").addEventListener("click", () => { history.page -= 1; void showHistoryPage(); });
+$("next").addEventListener("click", () => { history.page += 1; void showHistoryPage(); });
+$("history-retry").addEventListener("click", () => void showHistoryPage());
+$("select-page").addEventListener("change", () => {
+  history.list.selectShown(/** @type {HTMLInputElement} */ ($("select-page")).checked);
+});
+let searchTimer = 0;
+$("search").addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    history.query = /** @type {HTMLInputElement} */ ($("search")).value.trim();
+    history.page = 0;
+    void showHistoryPage();
+  }, 250);
+});
+$("history-review").addEventListener("click", () => void openReview(history.list.selectedEntries()));
+
+// ---------------------------------------------------------------------------------------------
+// An export file, or one pasted conversation.
+
+const file = { list: new SelectableList($("file-rows"), $("file-selected"), () => updateReviewButtons()) };
+
+/** @param {string} text JSON of one conversation, an export array, or an object of them */
+async function loadFile(text) {
+  $("file-body").hidden = true;
+  if (!text.trim()) {
+    $("file-status").textContent = "";
+    return;
+  }
   let value;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return choose(undefined, `This is not JSON: ${/** @type {Error} */ (error).message}`);
+    $("file-status").textContent = `This is not JSON: ${/** @type {Error} */ (error).message}`;
+    return;
   }
-  if (!Array.isArray(value)) return choose(value);
-  if (value.length === 0) return choose(undefined, "The list holds no conversation.");
-  state.choices = value;
-  picker.append(...value.map((item, i) => new Option(label(item, i), String(i))));
-  picker.hidden = false;
-  choose(value[0]);
+  const conversations = Array.isArray(value) ? value : [value];
+  if (conversations.length === 0) {
+    $("file-status").textContent = "The file holds no conversation.";
+    return;
+  }
+  /** @type {Entry[]} */
+  const entries = conversations.map((c, i) => ({
+    key: `file-${i}`,
+    title: typeof c?.title === "string" && c.title ? c.title : `Conversation ${i + 1}`,
+    updatedAt: typeof c?.update_time === "number" ? c.update_time : null,
+    load: async () => c, prepared: null, shared: undefined,
+  }));
+  $("file-status").textContent = `${entries.length} conversation${entries.length === 1 ? "" : "s"}.`;
+  $("file-body").hidden = false;
+  file.list.show(entries);
+  if (entries.length === 1) file.list.selectShown(true);
+  await runPool(entries, 4, async (entry) => {
+    await complete(entry);
+    file.list.refresh(entry);
+  });
 }
 
-/**
- * Make `conversation` the one to submit and show what of it would be shared.
- * @param {unknown} conversation
- * @param {string} [problem] why there is none
- */
-function choose(conversation, problem) {
-  state.submitted = null;
-  state.hash = null;
-  // The result shown belongs to the previous conversation.
-  $("result").hidden = true;
-  $("error").hidden = true;
-  $("preview").hidden = true;
-  $("preview-error").hidden = true;
-  if (conversation !== undefined) {
-    try {
-      // The client redacts, and shows the redacted text: the server would refuse the rest.
-      const { conversation: canonical, findings } = redactForSubmission(conversation);
-      state.submitted = canonical;
-      state.hash = contentHash(canonical);
-      $("content-hash").textContent = state.hash;
-      $("preview-findings").textContent = findings.length
-        ? `Personal data replaced before signing: ${describeFindings(findings)}.`
-        : "";
-      $("preview-findings").hidden = findings.length === 0;
-      $("preview-summary").textContent =
-        `${canonical.messages.length} messages, model ${canonical.model ?? "not given"}.`;
-      $("preview-messages").replaceChildren(...canonical.messages.map((m) => {
-        const li = document.createElement("li");
-        const role = document.createElement("span");
-        role.className = "role";
-        role.textContent = m.role;
-        li.append(role, m.content);
-        return li;
-      }));
-      $("preview").hidden = false;
-    } catch (error) {
-      problem = describeError(error);
-    }
-  }
-  if (problem) {
-    $("preview-error").textContent = problem;
-    $("preview-error").hidden = false;
-  }
-  updateSubmit();
-}
+$("file").addEventListener("change", async () => {
+  const picked = /** @type {HTMLInputElement} */ ($("file")).files?.[0];
+  if (!picked) return;
+  /** @type {HTMLTextAreaElement} */ ($("paste")).value = "";
+  await loadFile(await picked.text());
+});
+$("paste").addEventListener("input", () => {
+  /** @type {HTMLInputElement} */ ($("file")).value = "";
+  void loadFile(/** @type {HTMLTextAreaElement} */ ($("paste")).value);
+});
+$("select-file").addEventListener("change", () => {
+  file.list.selectShown(/** @type {HTMLInputElement} */ ($("select-file")).checked);
+});
+$("file-review").addEventListener("click", () => void openReview(file.list.selectedEntries()));
 
-textarea.addEventListener("input", () => {
-  fileInput.value = "";
-  load(textarea.value);
-});
-fileInput.addEventListener("change", async () => {
-  const file = fileInput.files?.[0];
-  if (!file) return;
-  textarea.value = "";
-  load(await file.text());
-});
-picker.addEventListener("change", () => choose(state.choices[Number(picker.value)]));
+function updateReviewButtons() {
+  /** @type {HTMLButtonElement} */ ($("history-review")).disabled = history.list.selected.size === 0;
+  /** @type {HTMLButtonElement} */ ($("file-review")).disabled = file.list.selected.size === 0;
+}
 
 // ---------------------------------------------------------------------------------------------
-// The signer.
+// The review: exactly what is shared, then one signature.
 
-async function showLocalAddress() {
-  $("local-address").textContent = (await localWallet()).address;
+/** @param {Entry[]} entries */
+async function openReview(entries) {
+  await runPool(entries, 2, complete);
+  state.review = entries;
+  $(`tab-${state.tab}`).hidden = true;
+  $("review").hidden = false;
+  $("share-results").replaceChildren();
+  $("share-status").textContent = "";
+  const ready = entries.filter((e) => e.prepared?.canonical);
+  $("review-title").textContent = `Share ${ready.length} conversation${ready.length === 1 ? "" : "s"}`;
+  $("review-items").replaceChildren(...entries.map(reviewItem));
+  const points = ready.reduce((sum, e) => sum + (e.prepared?.points ?? 0), 0);
+  const left = entries.length - ready.length;
+  $("review-total").textContent = `About ${points} points in all (an estimate: Tally's limits and duplicate checks decide).`
+    + (left ? ` ${left} of the selection cannot be shared and is left out.` : "");
+  const keys = await keystoreState();
+  $("review-local").textContent = keys.address ? `${keys.address}${keys.unlocked ? "" : " (locked: unlock it under Keys)"}` : "(none yet: create it under Keys)";
+  updateShare();
 }
 
-$("reveal-key").addEventListener("click", async () => {
-  $("private-key").textContent = (await localWallet()).privateKey;
-});
-$("new-key").addEventListener("click", async () => {
-  if (!confirm("Replace the local key? Without an export of the old key, its points can no longer be claimed.")) return;
-  await replaceLocalWallet();
-  $("private-key").textContent = "";
-  await showLocalAddress();
-});
-
-/** @type {any} */
-const injected = /** @type {any} */ (globalThis).ethereum;
-if (injected) {
-  /** @type {HTMLInputElement} */ ($("injected-choice")).disabled = false;
-} else {
-  $("injected-note").textContent =
-    "(none in this page: wallet extensions inject window.ethereum into web pages, rarely into other extensions)";
+/** @param {Entry} entry */
+function reviewItem(entry) {
+  const li = document.createElement("li");
+  li.dataset.key = entry.key;
+  const p = /** @type {import("./share.mjs").Prepared} */ (entry.prepared);
+  const title = document.createElement("strong");
+  title.textContent = entry.title;
+  li.append(title);
+  if (!p.canonical) {
+    li.dataset.state = "unshareable";
+    li.append(` — cannot be shared: ${p.error}`);
+    return li;
+  }
+  li.dataset.state = "ready";
+  const summary = document.createElement("span");
+  summary.className = "summary";
+  summary.textContent = ` — ${p.canonical.messages.length} messages, model ${p.canonical.model ?? "not given"}, `
+    + `${p.points} points (estimate), contentHash ${p.contentHash}`;
+  li.append(summary);
+  if (entry.shared) {
+    const note = document.createElement("p");
+    note.className = "note";
+    note.textContent = `Shared before, as #${entry.shared.id}: Tally will refuse it as a duplicate.`;
+    li.append(note);
+  }
+  const redactions = document.createElement("p");
+  redactions.className = "redactions";
+  redactions.textContent = p.redactions ? `Personal data replaced before signing: ${p.redactions}.` : "No personal data found.";
+  li.append(redactions);
+  const details = document.createElement("details");
+  const open = document.createElement("summary");
+  open.textContent = "Read exactly what is shared";
+  const messages = document.createElement("ol");
+  messages.start = 0;
+  messages.append(...p.canonical.messages.map((m) => {
+    const item = document.createElement("li");
+    const role = document.createElement("span");
+    role.className = "role";
+    role.textContent = m.role;
+    item.append(role, m.content);
+    return item;
+  }));
+  details.append(open, messages);
+  li.append(details);
+  return li;
 }
 
-async function currentSigner() {
+function updateShare() {
+  const ready = state.review.some((e) => e.prepared?.canonical);
+  /** @type {HTMLButtonElement} */ ($("share")).disabled =
+    state.busy || !state.config || !ready || !/** @type {HTMLInputElement} */ ($("agree")).checked;
+}
+$("agree").addEventListener("change", updateShare);
+$("review-back").addEventListener("click", () => showTab(state.tab));
+
+async function chosenSigner(/** @type {number} */ count) {
   const choice = /** @type {HTMLInputElement} */ (document.querySelector('input[name="signer"]:checked')).value;
-  if (choice === "injected") return new BrowserProvider(injected).getSigner();
-  return localWallet();
+  if (choice === "local") return unlockedWallet();
+  return new WalletBridgeSigner(state.api,
+    `The Tally extension asks you to consent to share ${count} conversation${count === 1 ? "" : "s"} with ${state.api}, in one signature.`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Submitting, and the receipt.
-
-function updateSubmit() {
-  submitButton.disabled = state.busy || !state.config || !state.hash || !agree.checked;
-}
-agree.addEventListener("change", updateSubmit);
-
-/** @param {unknown} error */
-function describeError(error) {
-  if (error instanceof ApiError) return `${error.code} (HTTP ${error.status}): ${error.message}`;
-  if (error instanceof ReceiptError) return `The receipt does not check out: ${error.message}`;
-  const e = /** @type {Error & {code?: string}} */ (error);
-  return e.code ? `${e.code}: ${e.message}` : String(e.message ?? error);
-}
-
-/**
- * @param {"accepted" | "duplicate"} kind
- * @param {ContributionResult} contribution
- * @param {string} receiptText
- */
-function showResult(kind, contribution, receiptText) {
-  const result = $("result");
-  result.dataset.state = kind;
-  $("result-title").textContent = kind === "accepted"
-    ? "Accepted: your receipt is kept in this browser"
-    : "Already contributed: this conversation was accepted before";
-  $("result-id").textContent = `#${contribution.id}`;
-  /** @type {HTMLAnchorElement} */ ($("record-link")).href = `${state.api}/v1/contributions/${contribution.id}`;
-  $("result-hash").textContent = contribution.contentHash;
-  $("result-cid").textContent = contribution.cid;
-  $("result-points").textContent = `${contribution.points} (${contribution.status})`;
-  $("receipt-check").textContent = receiptText;
-  /** @type {HTMLAnchorElement} */ ($("proof-link")).href = proofUrl(state.api, contribution.id);
-  result.hidden = false;
-}
-
-submitButton.addEventListener("click", async () => {
+$("share").addEventListener("click", async () => {
   const config = state.config;
-  if (!config || !state.hash || !state.submitted) return;
+  if (!config) return;
+  const items = state.review.filter((e) => e.prepared?.canonical)
+    .map((e) => ({ title: e.title, prepared: /** @type {import("./share.mjs").Prepared} */ (e.prepared) }));
   state.busy = true;
-  updateSubmit();
-  $("result").hidden = true;
-  $("error").hidden = true;
+  updateShare();
+  $("share-results").replaceChildren();
+  $("share-status").className = "";
   try {
-    const signer = await currentSigner();
-    const body = await signContribution(config, state.submitted, signer);
-    /** @type {ContributionResult} */
-    let result;
-    try {
-      result = await submit(state.api, body);
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 409 && error.existing !== null) {
-        // Show the contribution that was accepted, with its own receipt checked.
-        const existing = /** @type {ContributionResult} */ (await getContribution(state.api, error.existing));
-        const { operator } = checkReceipt(config, existing, { contentHash: state.hash });
-        showResult("duplicate", existing, `✓ signed by the operator ${operator}`);
-        return;
+    const signer = await chosenSigner(items.length);
+    $("share-status").textContent = signer instanceof WalletBridgeSigner
+      ? "Waiting for your wallet on Tally's /connect page…" : "Signing…";
+    const outcomes = await shareSelection({ api: state.api, config, signer, items, keep: keepReceipts });
+    const accepted = outcomes.filter((o) => o.state === "accepted").length;
+    $("share-status").textContent = `${accepted} of ${outcomes.length} accepted; ${outcomes.length - accepted} refused.`;
+    $("share-status").className = accepted === outcomes.length ? "ok" : "note";
+    $("share-results").replaceChildren(...outcomes.map((o) => {
+      const li = document.createElement("li");
+      li.dataset.state = o.state;
+      li.dataset.contentHash = o.contentHash;
+      li.textContent = `${o.title}: ${o.words}`;
+      return li;
+    }));
+    // What was shared leaves the selection; what was refused stays, to look at again.
+    const done = new Set(outcomes.filter((o) => o.state === "accepted").map((o) => o.contentHash));
+    for (const entry of state.review) {
+      if (entry.prepared?.contentHash && done.has(entry.prepared.contentHash)) {
+        history.list.selected.delete(entry.key);
+        file.list.selected.delete(entry.key);
       }
-      throw error;
+      entry.shared = undefined;
     }
-    const { operator } = checkReceipt(config, result, { contentHash: state.hash, contributor: body.contributor });
-    await keepReceipt({
-      api: state.api, id: result.id, contentHash: result.contentHash, points: result.points,
-      receipt: result.receipt, operator, keptAt: Math.floor(Date.now() / 1000),
-    });
-    showResult("accepted", result, `✓ signed by the operator ${operator}`);
-    await showReceipts();
+    await runPool(state.review, 2, complete);
+    history.list.refreshAll();
+    file.list.refreshAll();
+    history.list.updateCount();
+    file.list.updateCount();
+    updateReviewButtons();
   } catch (error) {
-    $("error").textContent = describeError(error);
-    $("error").hidden = false;
+    $("share-status").textContent = `Nothing was shared: ${describeError(error)}`;
+    $("share-status").className = "error";
   } finally {
     state.busy = false;
-    updateSubmit();
+    updateShare();
   }
 });
 
-async function showReceipts() {
-  const items = (await keptReceipts()).map((r) => {
-    const li = document.createElement("li");
-    const link = document.createElement("a");
-    link.href = proofUrl(r.api, r.id);
-    link.target = "_blank";
-    link.textContent = "proof";
-    li.append(`#${r.id} at ${r.api}: ${r.points} points, ${r.contentHash.slice(0, 18)}… `, link);
-    return li;
-  });
-  $("receipts").replaceChildren(...items);
-}
+// ---------------------------------------------------------------------------------------------
 
-await Promise.all([connect(), showLocalAddress(), showReceipts()]);
+await connect();
 document.body.dataset.ready = "true";
+await showHistoryPage();

@@ -1,5 +1,6 @@
-// The toolbar button opens the contribution page in a tab: a file picker in a popup would close
-// the popup, and the conversation with it, as soon as the file dialog takes the focus.
+// The toolbar button opens the extension's page in a tab: the history, the review and the wallet
+// bridge all live there (a popup would close as soon as the wallet's tab or a file dialog takes
+// the focus).
 chrome.action.onClicked.addListener(() => {
   chrome.tabs.create({ url: chrome.runtime.getURL("app.html") });
 });

@@ -46,6 +46,13 @@ def contributor_page() -> FileResponse:
                         headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
 
+@router.get("/connect")
+def wallet_bridge_page() -> FileResponse:
+    """The extension's wallet bridge (extension/bridge.mjs): a web page, where wallets inject."""
+    return FileResponse(STATIC_DIR / "connect.html", media_type="text/html; charset=utf-8",
+                        headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+
 class _StaticFiles(StaticFiles):
     """StaticFiles with the page's security headers and revalidation (ETag) on every use."""
 

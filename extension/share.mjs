@@ -1,0 +1,137 @@
+// From conversations the user picked to contributions Tally accepted: each is normalised, its
+// personal data redacted (what is signed is exactly what the preview shows), scored as an
+// estimate, looked up in case it was shared before; then the whole selection is signed once
+// (EIP-712 ContributionBatch) and submitted, and each receipt is checked and kept.
+import {
+  ApiError,
+  checkReceipt,
+  contentHash,
+  describeFindings,
+  getContribution,
+  ReceiptError,
+  redactForSubmission,
+  score,
+  signBatch,
+  submitBatch,
+} from "./vendor/tally-client.mjs";
+
+/** @typedef {import("./vendor/tally-client.mjs").TallyConfig} TallyConfig */
+/** @typedef {import("./vendor/tally-client.mjs").CanonicalConversation} CanonicalConversation */
+
+/**
+ * @typedef {object} Prepared what would be shared of one conversation
+ * @property {CanonicalConversation | null} canonical the normalised active branch, redacted
+ * @property {string | null} contentHash of `canonical`
+ * @property {number | null} points the scorer's points for it: an estimate, since limits apply
+ * @property {string} redactions what was replaced, in words ("" when nothing)
+ * @property {string | null} error why it cannot be shared
+ */
+
+/**
+ * @param {unknown} conversation any accepted input (a ChatGPT conversation, ShareGPT, messages)
+ * @returns {Prepared}
+ */
+export function prepare(conversation) {
+  try {
+    const { conversation: canonical, findings } = redactForSubmission(conversation);
+    return {
+      canonical,
+      contentHash: contentHash(canonical),
+      points: score(canonical).points,
+      redactions: findings.length ? describeFindings(findings) : "",
+      error: null,
+    };
+  } catch (error) {
+    return { canonical: null, contentHash: null, points: null, redactions: "", error: describeError(error) };
+  }
+}
+
+/**
+ * Whether Tally holds this contentHash already: its contribution (id, status), or null.
+ * @param {string} api
+ * @param {string} hash
+ * @returns {Promise<{id: number, status: string} | null>}
+ */
+export async function sharedBefore(api, hash) {
+  try {
+    const found = await getContribution(api, hash);
+    return { id: Number(found.id), status: String(found.status) };
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/**
+ * A refusal or failure in words a contributor reads.
+ * @param {unknown} error
+ */
+export function describeError(error) {
+  if (error instanceof ApiError) {
+    if (error.status === 0) return `Tally cannot be reached: ${error.message}`;
+    return error.problem ? problemWords(error.problem) : error.message;
+  }
+  if (error instanceof ReceiptError) return `The receipt does not check out: ${error.message}`;
+  const e = /** @type {Error & {code?: string}} */ (error);
+  return String(e?.message ?? error);
+}
+
+/**
+ * A problem+json body (RFC 9457) in words: its title, then its detail.
+ * @param {Record<string, any>} problem
+ */
+export function problemWords(problem) {
+  const title = typeof problem.title === "string" ? problem.title : "Refused";
+  return typeof problem.detail === "string" && problem.detail ? `${title}: ${problem.detail}` : title;
+}
+
+/**
+ * @typedef {object} ShareOutcome one item of a shared selection, in submission order
+ * @property {string} title
+ * @property {string} contentHash
+ * @property {"accepted" | "refused"} state
+ * @property {number | null} id the contribution's id when accepted
+ * @property {string} points
+ * @property {string} words what happened, to show
+ */
+
+/**
+ * Sign the selection once and submit it; check and keep each receipt.
+ * @param {{api: string, config: TallyConfig, signer: any,
+ *          items: Array<{title: string, prepared: Prepared}>,
+ *          keep: (entries: import("./storage.mjs").KeptReceipt[]) => Promise<void>}} request
+ * @returns {Promise<ShareOutcome[]>}
+ */
+export async function shareSelection({ api, config, signer, items, keep }) {
+  const ready = items.filter((i) => i.prepared.canonical !== null);
+  const conversations = ready.map((i) => /** @type {CanonicalConversation} */ (i.prepared.canonical));
+  const body = await signBatch(config, conversations, signer);
+  const answer = await submitBatch(api, body);
+  const now = Math.floor(Date.now() / 1000);
+  /** @type {ShareOutcome[]} */
+  const outcomes = [];
+  /** @type {import("./storage.mjs").KeptReceipt[]} */
+  const kept = [];
+  answer.results.forEach((result, i) => {
+    const { title, prepared } = ready[i];
+    const hash = /** @type {string} */ (prepared.contentHash);
+    if (result.contribution) {
+      const contribution = result.contribution;
+      try {
+        const { operator } = checkReceipt(config, contribution, { contentHash: hash, contributor: body.contributor });
+        kept.push({ api, id: contribution.id, contentHash: contribution.contentHash, title, points: contribution.points,
+          receipt: contribution.receipt, operator, keptAt: now });
+        outcomes.push({ title, contentHash: hash, state: "accepted", id: contribution.id, points: contribution.points,
+          words: `Accepted as #${contribution.id}: ${contribution.points} points; receipt signed by the operator ${operator}` });
+      } catch (error) {
+        outcomes.push({ title, contentHash: hash, state: "refused", id: contribution.id, points: contribution.points,
+          words: describeError(error) });
+      }
+    } else {
+      outcomes.push({ title, contentHash: hash, state: "refused", id: null, points: "0",
+        words: result.problem ? problemWords(result.problem) : `HTTP ${result.status}` });
+    }
+  });
+  await keep(kept);
+  return outcomes;
+}

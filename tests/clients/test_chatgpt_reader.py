@@ -1,0 +1,27 @@
+"""The extension's ChatGPT reader (extension/chatgpt.mjs), walked by node's test runner.
+
+The cases live in chatgpt_reader.test.mjs, beside the recorded answers they read
+(fixtures/chatgpt-backend/); this runs them and shows node's report when one fails.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.clients.conftest import require_node
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.node
+
+CASES = Path(__file__).resolve().parent / "chatgpt_reader.test.mjs"
+
+
+def test_the_chatgpt_reader_cases_pass() -> None:
+    require_node()
+    done = subprocess.run(["node", "--test", str(CASES)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert "# fail 0" in done.stdout and "# pass 0" not in done.stdout
