@@ -190,6 +190,10 @@ const file = { list: new SelectableList($("file-rows"), $("file-selected"), () =
 /** @param {string} text JSON of one conversation, an export array, or an object of them */
 async function loadFile(text) {
   $("file-body").hidden = true;
+  // A new file or paste replaces the list, and the selection from the old one.
+  file.list.selected.clear();
+  file.list.show([]);
+  updateReviewButtons();
   if (!text.trim()) {
     $("file-status").textContent = "";
     return;

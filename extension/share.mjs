@@ -73,7 +73,8 @@ export function describeError(error) {
   }
   if (error instanceof ReceiptError) return `The receipt does not check out: ${error.message}`;
   const e = /** @type {Error & {code?: string}} */ (error);
-  return String(e?.message ?? error);
+  // A client-side refusal carries the code the API would answer with (unknown-role, ...).
+  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? error);
 }
 
 /**

@@ -1,9 +1,12 @@
-// Drives the unpacked extension in headless Chromium against a live Tally API, as a user would:
-// set the API URL in the options, paste a conversation, agree, submit, read the receipt; submit it
-// again (409); pick one conversation of an export file; paste one the API would refuse; paste one
-// holding personal data, see it replaced in the preview, submit it redacted.
-// stdin: {chromium, extensionDir, userDataDir, screenshots, api, pasted: {conversation, contentHash},
-//         exportFile, pickIndex, pickedHash, rejected: {conversation, code}, personal: {conversation}}
+// Drives the unpacked extension in headless Chromium against a live `tally serve`, through the
+// "From an export file" path, signing with the encrypted local key: set the API URL in the
+// options; create the local key; paste a conversation, review it, agree, share, read the result;
+// paste it again (refused as a duplicate, in words); share one conversation picked out of an
+// export file; paste one the API would refuse (refused before signing, with its code); paste one
+// holding personal data, see it replaced in the review, share it redacted. (The ChatGPT history
+// and the wallet path: extension_history_e2e.mjs.)
+// stdin: {chromium, extensionDir, userDataDir, screenshots, api, pasted: {conversation},
+//         exportFile, pickIndex, rejected: {conversation}, personal: {conversation}}
 // stdout: one JSON object of what the pages showed (tests/clients/test_extension.py checks it).
 import { chromium } from "playwright-core";
 
@@ -21,7 +24,9 @@ const context = await chromium.launchPersistentContext(input.userDataDir, {
     `--disable-extensions-except=${input.extensionDir}`, `--load-extension=${input.extensionDir}`,
   ],
 });
-context.setDefaultTimeout(20_000);
+context.setDefaultTimeout(30_000);
+// chatgpt.com cannot be reached here; this test does not read the history, so it is not there.
+await context.route("https://chatgpt.com/**", (route) => route.abort("internetdisconnected"));
 /** @type {string[]} */
 const pageErrors = [];
 const output = {};
@@ -53,58 +58,74 @@ try {
   await page.waitForSelector("body[data-ready=true]");
   output.apiStatus = await page.textContent("#api-status");
   output.termsHash = await page.textContent("#terms-hash");
-  output.address = await page.textContent("#local-address");
+  output.historyState = await page.getAttribute("#history-status", "data-state");
 
-  // A pasted conversation: preview, agree, submit, receipt.
-  await page.fill("#conversation", JSON.stringify(input.pasted.conversation));
-  await page.waitForSelector("#preview:not([hidden])");
-  output.previewHash = await page.textContent("#content-hash");
-  await page.check("#agree");
-  await page.click("#submit");
-  await page.waitForSelector("#result[data-state=accepted]:not([hidden]), #error:not([hidden])");
-  output.accepted = await resultOf(page);
-  await shot(page, "2-accepted");
+  // The local key, encrypted under a passphrase.
+  await page.click("button.tab[data-tab=key]");
+  await page.fill("#new-passphrase", "a passphrase of mine");
+  await page.fill("#new-passphrase-again", "a passphrase of mine");
+  await page.click("#create-key");
+  await page.waitForSelector("#key-state[data-state=unlocked]", { timeout: 60_000 });
+  output.keyState = await page.textContent("#key-state");
+  await page.click("button.tab[data-tab=file]");
 
-  // The same conversation again: signed with a fresh nonce, refused as a duplicate.
-  await page.click("#submit");
-  await page.waitForSelector("#result[data-state=duplicate]:not([hidden]), #error:not([hidden])");
-  output.duplicate = await resultOf(page);
-  await shot(page, "3-duplicate");
+  /** Paste `conversation`, review it, share it with the local key; what the pages said. */
+  const share = async (/** @type {unknown} */ conversation, /** @type {string} */ name) => {
+    await page.fill("#paste", JSON.stringify(conversation));
+    await page.waitForFunction(() => [...document.querySelectorAll("#file-rows td.points")].some((td) => td.textContent !== "…"));
+    return shareSelected(name);
+  };
+  const shareSelected = async (/** @type {string} */ name) => {
+    await page.click("#file-review");
+    await page.waitForSelector("#review:not([hidden])");
+    const review = await page.$$eval("#review-items > li", (lis) => lis.map((li) => ({
+      state: li.getAttribute("data-state"), summary: li.querySelector(".summary")?.textContent ?? null,
+      redactions: li.querySelector(".redactions")?.textContent ?? null, note: li.querySelector(".note")?.textContent ?? null,
+      messages: [...li.querySelectorAll("details ol li")].map((m) => m.textContent), text: li.textContent })));
+    await page.check("#agree");
+    await page.check('input[name=signer][value=local]');
+    await page.click("#share");
+    await page.waitForFunction(() => /accepted|Nothing was shared/.test(document.getElementById("share-status")?.textContent ?? ""));
+    const result = {
+      review, status: await page.textContent("#share-status"),
+      items: await page.$$eval("#share-results li", (lis) => lis.map((li) => ({
+        state: li.getAttribute("data-state"), contentHash: li.getAttribute("data-content-hash"), text: li.textContent }))),
+    };
+    await shot(page, name);
+    await page.click("#review-back");
+    return result;
+  };
+
+  output.accepted = await share(input.pasted.conversation, "2-accepted");
+  // The same conversation again: signed with a fresh nonce, refused as a duplicate, in words.
+  output.duplicate = await share(input.pasted.conversation, "3-duplicate");
 
   // One conversation picked out of an export file.
+  await page.fill("#paste", "");
   await page.setInputFiles("#file", input.exportFile);
-  await page.waitForSelector("#pick:not([hidden])");
-  output.pickOptions = await page.$$eval("#pick option", (os) => os.map((o) => o.textContent));
-  await page.selectOption("#pick", String(input.pickIndex));
-  await page.waitForFunction((h) => document.getElementById("content-hash")?.textContent === h, input.pickedHash);
-  output.pickedPreviewHash = await page.textContent("#content-hash");
-  await page.click("#submit");
-  await page.waitForSelector("#result[data-state=accepted]:not([hidden]), #error:not([hidden])");
-  output.picked = await resultOf(page);
-  output.receiptsKept = await page.$$eval("#receipts li", (lis) => lis.length);
-  await shot(page, "4-picked");
+  await page.waitForFunction(() => document.querySelectorAll("#file-rows tr").length === 2);
+  output.pickTitles = await page.$$eval("#file-rows .title", (tds) => tds.map((td) => td.textContent));
+  await page.locator("#file-rows input[type=checkbox]").nth(input.pickIndex).check();
+  output.picked = await shareSelected("4-picked");
 
   // A conversation the API would refuse is refused before signing, with the same code.
-  await page.fill("#conversation", JSON.stringify(input.rejected.conversation));
-  await page.waitForSelector("#preview-error:not([hidden])");
-  output.rejected = {
-    message: await page.textContent("#preview-error"),
-    submitDisabled: await page.isDisabled("#submit"),
-  };
+  await page.setInputFiles("#file", []);
+  await page.fill("#paste", JSON.stringify(input.rejected.conversation));
+  await page.waitForFunction(() => document.querySelector("#file-rows .shared")?.textContent?.startsWith("cannot"));
+  output.rejected = { shared: await page.textContent("#file-rows .shared") };
+  await page.click("#file-review");
+  await page.waitForSelector("#review:not([hidden])");
+  output.rejected.review = await page.textContent("#review-items");
+  output.rejected.shareDisabled = await page.isDisabled("#share");
   await shot(page, "5-rejected");
+  await page.click("#review-back");
 
-  // Personal data: the preview says what is replaced and shows the placeholders; that is signed.
-  await page.fill("#conversation", JSON.stringify(input.personal.conversation));
-  await page.waitForSelector("#preview-findings:not([hidden])");
-  output.personal = {
-    findings: await page.textContent("#preview-findings"),
-    messages: await page.$$eval("#preview-messages li", (lis) => lis.map((li) => li.textContent)),
-    previewHash: await page.textContent("#content-hash"),
-  };
-  await page.click("#submit");
-  await page.waitForSelector("#result[data-state=accepted]:not([hidden]), #error:not([hidden])");
-  output.personal.result = await resultOf(page);
-  await shot(page, "6-redacted");
+  // Personal data: the review says what is replaced and shows the placeholders; that is signed.
+  output.personal = await share(input.personal.conversation, "6-redacted");
+
+  await page.click("button.tab[data-tab=mine]");
+  await page.waitForFunction(() => document.querySelectorAll("#mine-rows tr[data-status]").length === 3);
+  output.receiptsKept = await page.$$eval("#mine-rows tr", (trs) => trs.map((tr) => tr.querySelector(".receipt")?.textContent));
 } catch (error) {
   output.failure = String(error?.stack ?? error);
 } finally {
@@ -112,18 +133,3 @@ try {
   await context.close();
 }
 process.stdout.write(JSON.stringify(output));
-
-/** What the result section (or the error line) of the page says. @param {import("playwright-core").Page} page */
-async function resultOf(page) {
-  if (await page.isVisible("#error")) return { error: await page.textContent("#error") };
-  return {
-    state: await page.getAttribute("#result", "data-state"),
-    id: Number((await page.textContent("#result-id"))?.replace("#", "")),
-    contentHash: await page.textContent("#result-hash"),
-    cid: await page.textContent("#result-cid"),
-    points: await page.textContent("#result-points"),
-    receipt: await page.textContent("#receipt-check"),
-    proofLink: await page.getAttribute("#proof-link", "href"),
-    recordLink: await page.getAttribute("#record-link", "href"),
-  };
-}
