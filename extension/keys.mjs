@@ -53,12 +53,14 @@ $("create-key").addEventListener("click", () => run(async (progress) => {
 $("unlock-key").addEventListener("click", () => run((progress) => unlockKeystore(value("passphrase"), progress)));
 $("lock-key").addEventListener("click", () => run(() => lockKeystore()));
 $("export-key").addEventListener("click", () => run(async () => {
+  // A link the user clicks to save the file: the encrypted keystore as kept, nothing else.
   const json = await exportKeystore();
-  const link = document.createElement("a");
+  const link = /** @type {HTMLAnchorElement} */ ($("export-link"));
+  if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
   link.href = URL.createObjectURL(new Blob([json], { type: "application/json" }));
   link.download = `tally-keystore-${JSON.parse(json).address}.json`;
-  link.click();
-  URL.revokeObjectURL(link.href);
+  link.textContent = `Save ${link.download}`;
+  link.hidden = false;
 }));
 $("import-key").addEventListener("click", () => run(async (progress) => {
   const picked = /** @type {HTMLInputElement} */ ($("import-file")).files?.[0];

@@ -326,11 +326,33 @@ try {
   await page.click("#unlock-key");
   await page.waitForSelector("#key-state[data-state=unlocked]", { timeout: 60_000 });
 
+  // Export the keystore (the encrypted file, nothing else), then import it back: explicit steps.
+  await page.click("#tab-key details summary");
+  await page.click("#export-key");
+  await page.waitForSelector("#export-link:not([hidden])");
+  const downloading = page.waitForEvent("download");
+  await page.click("#export-link");
+  const download = await downloading;
+  const exported = `${input.screenshots}/exported-keystore.json`;
+  await download.saveAs(exported);
+  await page.setInputFiles("#import-file", exported);
+  await page.fill("#import-passphrase", "not the passphrase");
+  await page.click("#import-key");
+  await page.waitForFunction(() => /does not open/.test(document.getElementById("key-error")?.textContent ?? ""), undefined, { timeout: 60_000 });
+  const importWrong = await page.textContent("#key-error");
+  await page.click("#lock-key");
+  await page.waitForSelector("#key-state[data-state=locked]");
+  await page.fill("#import-passphrase", "correct horse battery staple");
+  await page.click("#import-key");
+  await page.waitForSelector("#key-state[data-state=unlocked]", { timeout: 60_000 });
+  const keystore = { file: download.suggestedFilename(), json: readFileSync(exported, "utf8"),
+    importWrong, state: await page.textContent("#key-state") };
+
   // Where the extension's pages and the /connect page sent requests (blob: and data: URLs stay in the page).
   const hosts = [...new Set(requests.filter((r) => r.from.startsWith(base) || r.from.startsWith(input.api))
     .filter((r) => /^https?:/.test(r.url)).map((r) => new URL(r.url).origin))];
   report("done", {
-    mine, wrongPassphrase: wrong, hosts, walletCalls: walletCalls.map((c) => c.method),
+    mine, wrongPassphrase: wrong, keystore, hosts, walletCalls: walletCalls.map((c) => c.method),
     chatgptMethods: [...new Set(requests.filter((r) => r.url.startsWith("https://chatgpt.com")).map((r) => r.method))],
     authorizations: [...new Set(chatgpt.authorizations)], seen429: chatgpt.seen429, pageErrors,
   });

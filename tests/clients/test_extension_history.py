@@ -235,6 +235,14 @@ def test_history_selection_signed_once_then_verified_on_chain(
         assert row["receipt"] == f"✓ signed by the operator 0x{operator[2:6]}…{operator[-4:]}; your consent: one signature for {count}", row
         assert row["verifyText"] == f"✓ Verified on chain 31337: in epoch 1, anchored at 0x5FbD…0aa3", row
     assert done["wrongPassphrase"] == "wrong passphrase"
+    # The exported keystore is the encrypted file kept (a standard Web3 Secret Storage v3 JSON);
+    # imported back with its passphrase it is the same key.
+    exported = json.loads(done["keystore"]["json"])
+    assert done["keystore"]["json"] == local["keystore"] and exported["version"] == 3
+    assert (exported.get("crypto") or exported["Crypto"])["kdf"] == "scrypt"  # both spellings are in use and key.removeprefix("0x") not in done["keystore"]["json"]
+    assert done["keystore"]["file"] == f"tally-keystore-{exported['address']}.json"
+    assert done["keystore"]["importWrong"].startswith("this keystore does not open with that passphrase")
+    assert done["keystore"]["state"].lower() == f"local key {keystore_address.lower()}: unlocked until the browser closes."
 
     # What Tally holds: the wallet's twelve and the local key's two, each consented by a batch
     # signature, with the personal data replaced.

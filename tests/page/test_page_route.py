@@ -33,12 +33,23 @@ def test_the_page_is_served_with_a_strict_policy_that_lets_it_reach_any_rpc(clie
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_every_file_the_page_loads_is_served_as_what_it_is(client: TestClient) -> None:
-    html = (STATIC / "index.html").read_text()
-    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script would need 'unsafe-inline'"
-    assert not re.search(r"\sstyle=", html), "inline style would need 'unsafe-inline'"
+def test_the_wallet_bridge_page_is_served_with_the_same_policy(client: TestClient) -> None:
+    # The extension's wallet bridge: a web page, since wallets inject into those only.
+    response = client.get("/connect")
+    assert response.status_code == 200
+    assert response.text == (STATIC / "connect.html").read_text()
+    assert response.headers["content-security-policy"] == client.get("/").headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize(("html", "module"), [("index.html", "/static/app.js"), ("connect.html", "/static/connect.js")])
+def test_every_file_the_page_loads_is_served_as_what_it_is(client: TestClient, html: str, module: str) -> None:
+    text = (STATIC / html).read_text()
+    assert not re.search(r"<script(?![^>]*\bsrc=)", text), "inline script would need 'unsafe-inline'"
+    assert not re.search(r"\sstyle=", text), "inline style would need 'unsafe-inline'"
+    assert f'src="{module}"' in text
     # The modules, and what they import, transitively: a typo in an import path fails here.
-    pending = ["/static/app.js"]
+    pending = [module]
     seen: set[str] = set()
     while pending:
         path = pending.pop()
@@ -52,8 +63,9 @@ def test_every_file_the_page_loads_is_served_as_what_it_is(client: TestClient) -
         base = path.rsplit("/", 1)[0]
         for target in re.findall(r'^\s*(?:import|export)\b[^;]*?from\s+"(\./[^"]+)"', response.text, re.MULTILINE):
             pending.append(f"{base}/{target.removeprefix('./')}")
-    assert {"/static/hashing.js", "/static/chain.js", "/static/verify.js",
-            "/static/vendor/noble-hashes/sha3.js", "/static/vendor/noble-hashes/utils.js"} <= seen
+    assert {"/static/hashing.js", "/static/vendor/noble-hashes/sha3.js", "/static/vendor/noble-hashes/utils.js"} <= seen
+    if html == "index.html":
+        assert {"/static/chain.js", "/static/verify.js"} <= seen
     css = client.get("/static/style.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
 
