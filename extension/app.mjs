@@ -325,11 +325,14 @@ function updateShare() {
 $("agree").addEventListener("change", updateShare);
 $("review-back").addEventListener("click", () => showTab(state.tab));
 
-async function chosenSigner(/** @type {number} */ count) {
+/** @param {string[]} titles what is shared, named on the wallet page */
+async function chosenSigner(titles) {
   const choice = /** @type {HTMLInputElement} */ (document.querySelector('input[name="signer"]:checked')).value;
   if (choice === "local") return unlockedWallet();
-  return new WalletBridgeSigner(state.api,
-    `The Tally extension asks you to consent to share ${count} conversation${count === 1 ? "" : "s"} with ${state.api}, in one signature.`);
+  const count = titles.length;
+  const named = titles.slice(0, 5).map((t) => `“${t}”`).join(", ") + (count > 5 ? ` and ${count - 5} more` : "");
+  return new WalletBridgeSigner(state.api, `The Tally extension asks you to consent to share ${count} `
+    + `conversation${count === 1 ? "" : "s"} with ${state.api}, in one signature: ${named}.`);
 }
 
 $("share").addEventListener("click", async () => {
@@ -342,7 +345,7 @@ $("share").addEventListener("click", async () => {
   $("share-results").replaceChildren();
   $("share-status").className = "";
   try {
-    const signer = await chosenSigner(items.length);
+    const signer = await chosenSigner(items.map((i) => i.title));
     $("share-status").textContent = signer instanceof WalletBridgeSigner
       ? "Waiting for your wallet on Tally's /connect page…" : "Signing…";
     const outcomes = await shareSelection({ api: state.api, config, signer, items, keep: keepReceipts });

@@ -82,7 +82,6 @@ function showFields(typedData) {
     const dt = document.createElement("dt");
     dt.textContent = label;
     const dd = document.createElement("dd");
-    dd.className = "mono";
     dd.textContent = value;
     return [dt, dd];
   }));

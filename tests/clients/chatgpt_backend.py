@@ -17,7 +17,8 @@ from typing import Any
 from tests.conftest import ROOT
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "chatgpt-backend"
-RECORDED_CONVERSATION = ROOT / "tests" / "fixtures" / "chatgpt" / "index19773950885_backend_api_conversation_transcribed.json"
+RECORDED_CONVERSATION = (ROOT / "tests" / "fixtures" / "chatgpt"
+                         / "index19773950885_backend_api_conversation_transcribed.json")
 
 
 def session() -> dict[str, Any]:
@@ -38,7 +39,8 @@ def list_item(conversation_id: str, title: str, created: float, updated: float) 
 
 def _message_template() -> dict[str, Any]:
     recorded = json.loads(RECORDED_CONVERSATION.read_text())
-    node = next(n for n in recorded["mapping"].values() if (n.get("message") or {}).get("author", {}).get("role") == "user")
+    node = next(n for n in recorded["mapping"].values()
+                if (n.get("message") or {}).get("author", {}).get("role") == "user")
     message: dict[str, Any] = node["message"]
     return message
 

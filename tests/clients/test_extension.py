@@ -134,7 +134,8 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
     assert "[email]" in review["messages"][0] and "[secret]" in review["messages"][1]
     assert personal_shown["items"][0]["contentHash"] == content_hash(redacted)
     assert personal_shown["items"][0]["state"] == "accepted"
-    assert shown["receiptsKept"] == [f"✓ signed by the operator {operator[:6]}…{operator[-4:]}; your consent: one signature for 1"] * 3
+    kept = f"✓ signed by the operator {operator[:6]}…{operator[-4:]}; your consent: one signature for 1"
+    assert shown["receiptsKept"] == [kept] * 3
 
     # The API and the database hold the three contributions, consented to by the local key.
     with httpx.Client(base_url=live_server.url) as client:

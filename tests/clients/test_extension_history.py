@@ -134,8 +134,9 @@ def test_history_selection_signed_once_then_verified_on_chain(
     tagged = secrets.token_hex(3)
     chat[25]["messages"][0]["content"] = f"Tally{tagged} " + chat[25]["messages"][0]["content"]
     backend = history(chat, time.time())
-    export = [backend_conversation(extra[0], "From the export, one"), backend_conversation(extra[1], "From the export, two"),
-              json.loads((ROOT / "tests/fixtures/chatgpt/convoviz_tests_conftest_fixtures.json").read_text())["empty_conversation_data"]]
+    empty = json.loads((ROOT / "tests/fixtures/chatgpt/convoviz_tests_conftest_fixtures.json").read_text())
+    export = [backend_conversation(extra[0], "From the export, one"),
+              backend_conversation(extra[1], "From the export, two"), empty["empty_conversation_data"]]
     export_file = tmp_path / "conversations.json"
     export_file.write_text(json.dumps(export))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -193,7 +194,10 @@ def test_history_selection_signed_once_then_verified_on_chain(
     # The /connect page said what is signed, in words, before the wallet was asked.
     connect = shared["connect1"]
     assert connect["url"].startswith(f"{api}/connect#request=")
-    assert "consent to share 10 conversations" in connect["summary"]
+    titles = {i["id"]: i["title"] for i in items}
+    named = ", ".join(f"“{titles[key]}”" for key in selected[:5])
+    assert connect["summary"] == (f"The Tally extension asks you to consent to share 10 conversations with {api}, "
+                                  f"in one signature: {named} and 5 more.")
     fields = dict(connect["fields"])
     assert fields["What"] == "Consent to share these conversations with Tally"
     assert fields["How many conversations"] == "10"
@@ -232,17 +236,21 @@ def test_history_selection_signed_once_then_verified_on_chain(
     for row in mine:
         assert row["status"] == "final" and row["verify"] == "ok", row
         count = 2 if row["id"] > 12 else 10 if row["id"] <= 10 else 3  # the batch it was signed in
-        assert row["receipt"] == f"✓ signed by the operator 0x{operator[2:6]}…{operator[-4:]}; your consent: one signature for {count}", row
-        assert row["verifyText"] == f"✓ Verified on chain 31337: in epoch 1, anchored at 0x5FbD…0aa3", row
+        assert row["receipt"] == (f"✓ signed by the operator 0x{operator[2:6]}…{operator[-4:]}; "
+                                  f"your consent: one signature for {count}"), row
+        assert row["verifyText"] == "✓ Verified on chain 31337: in epoch 1, anchored at 0x5FbD…0aa3", row
     assert done["wrongPassphrase"] == "wrong passphrase"
     # The exported keystore is the encrypted file kept (a standard Web3 Secret Storage v3 JSON);
     # imported back with its passphrase it is the same key.
     exported = json.loads(done["keystore"]["json"])
     assert done["keystore"]["json"] == local["keystore"] and exported["version"] == 3
-    assert (exported.get("crypto") or exported["Crypto"])["kdf"] == "scrypt"  # both spellings are in use and key.removeprefix("0x") not in done["keystore"]["json"]
+    # ethers writes "Crypto", as geth does; the standard reads both spellings.
+    assert (exported.get("crypto") or exported["Crypto"])["kdf"] == "scrypt"
+    assert key.removeprefix("0x") not in done["keystore"]["json"]
     assert done["keystore"]["file"] == f"tally-keystore-{exported['address']}.json"
     assert done["keystore"]["importWrong"].startswith("this keystore does not open with that passphrase")
-    assert done["keystore"]["state"].lower() == f"local key {keystore_address.lower()}: unlocked until the browser closes."
+    unlocked = f"local key {keystore_address.lower()}: unlocked until the browser closes."
+    assert done["keystore"]["state"].lower() == unlocked
 
     # What Tally holds: the wallet's twelve and the local key's two, each consented by a batch
     # signature, with the personal data replaced.
