@@ -49,7 +49,7 @@ test: setup-test
 extension: node_modules/.installed
 	node extension/build.mjs --out build/extension
 	rm -f build/tally-extension.zip
-	cd build/extension && zip -qr ../tally-extension.zip .
+	cd build/extension && python3 -m zipfile -c ../tally-extension.zip *
 	@echo "extension: build/extension (load unpacked) and build/tally-extension.zip"
 
 lint: setup
