@@ -173,7 +173,11 @@ class BalanceTrees:
                 return cached
             known = {cid: kept.balances for cid, kept in self._trees.items()}
         manifest = self._manifest(manifest_cid)
-        balances = balances_at(manifest_cid, self._manifest, self._snapshot, known.get)
+        # The walk starts at this very manifest: hand it the one parsed already (megabytes of JSON).
+        def read(cid: str) -> Manifest:
+            return manifest if cid == manifest_cid else self._manifest(cid)
+
+        balances = balances_at(manifest_cid, read, self._snapshot, known.get)
         values = sorted(balances.items())
         # From columns: a third of the memory of a list of pairs at a million accounts.
         tree = StandardMerkleTree.of_balances(b"".join(bytes.fromhex(a[2:]) for a, _ in values),
