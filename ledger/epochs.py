@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import jcs
-from ledger.balances import balances_root, changed_balances, listed
+from ledger.balances import balance_columns, changed_balances, columns_root, listed
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
 from ledger.encoding import is_account_address
@@ -197,8 +197,8 @@ def _seal_balances(session: Session, number: int,
     rows = session.execute(select(AccountBalance.account, AccountBalance.balance)
                            .where(AccountBalance.balance != 0),
                            execution_options={"yield_per": 50_000})
-    held = [(account, balance) for account, balance in rows if is_account_address(account)]
-    return changed, balances_root(held), sum(balance for _, balance in held), len(held)
+    held, amounts_held = balance_columns((account, balance) for account, balance in rows if is_account_address(account))
+    return changed, columns_root(held, amounts_held), sum(amounts_held), len(amounts_held)
 
 
 def _publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, number: int, root: bytes,
