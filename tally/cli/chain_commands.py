@@ -30,7 +30,7 @@ def serve(
     from tally.app_factory import AppFactory
     from tally.chain import open_chain
     from tally.web import build_app
-    from tally.wiring import build_jobs, open_ledger
+    from tally.wiring import build_jobs, check_deployment_identity, open_ledger
 
     options = {"host": host, "port": port, "workers": workers, "jobs": jobs}
     settings = load_settings().model_copy(update={k: v for k, v in options.items() if v is not None})
@@ -43,6 +43,7 @@ def serve(
     running = None
     try:
         ledger = open_ledger(settings)
+        check_deployment_identity(settings, ledger, anchoring=settings.jobs and chain is not None)
         # Built here even with several workers, so that a bad key or setting fails now, with one
         # line, not in a worker.
         application = build_app(settings, ledger, chain)
@@ -92,13 +93,15 @@ def worker() -> None:
 
     from ledger.migrate import upgrade
     from tally.chain import open_chain
-    from tally.wiring import build_jobs, open_ledger
+    from tally.wiring import build_jobs, check_deployment_identity, open_ledger
 
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
+    ledger = open_ledger(settings)
+    check_deployment_identity(settings, ledger, anchoring=True)
     chain = open_chain(settings)
-    jobs = build_jobs(settings, open_ledger(settings), chain, checkpoint=_crash_checkpoint())
+    jobs = build_jobs(settings, ledger, chain, checkpoint=_crash_checkpoint())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -122,7 +125,7 @@ def anchor(
     from anchoring.chain import ChainUnavailableError
     from anchoring.loop import Backoff, run_until_final, step_with_backoff
     from tally.chain import open_chain
-    from tally.wiring import build_anchorer, open_ledger
+    from tally.wiring import build_anchorer, check_deployment_identity, open_ledger
 
     def say_pass(report: StepReport) -> None:
         if report.sent:
@@ -135,6 +138,7 @@ def anchor(
 
     settings = load_settings()
     ledger = open_ledger(settings, existing=True)
+    check_deployment_identity(settings, ledger, anchoring=True)
     chain = open_chain(settings)
     anchorer = build_anchorer(settings, ledger, chain)
     try:

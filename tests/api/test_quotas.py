@@ -79,8 +79,10 @@ def test_the_limits_are_published(api: Api) -> None:
 
 
 def test_two_server_processes_share_the_limits(pg_url: str, tmp_path: Path) -> None:
+    # Two hosts (data folders) of one deployment: they share its keys (ledger.identity).
     env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
-           "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "3", "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
+           "TALLY_MASTER_KEY": "6d" * 32, "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "3",
+           "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
