@@ -45,9 +45,10 @@ def master_key_fingerprint(key: bytes | None) -> str:
     return hashlib.sha256(FINGERPRINT_LABEL + key).hexdigest()
 
 
-def check_identity(session: Session, values: dict[str, str], *, now: int) -> dict[str, str]:
+def check_identity(session: Session, values: dict[str, str], *, now: int, record: bool = True) -> dict[str, str]:
     """Record each of ``values`` (``OPERATOR``, ``ANCHOR``, ``MASTER_KEY``) the deployment has no
-    record of yet, and refuse any that differs from its record; the deployment's identity after.
+    record of yet (unless ``record`` is false: ``tally doctor`` writes nothing), and refuse any
+    that differs from its record; the deployment's identity after.
 
     Addresses compare case-insensitively. Two first starts racing insert the same primary key:
     the loser's insert fails, and it compares against the winner's record instead.
@@ -55,6 +56,8 @@ def check_identity(session: Session, values: dict[str, str], *, now: int) -> dic
     recorded = {name: value for name, value in session.execute(
         select(DeploymentIdentity.name, DeploymentIdentity.value))}
     for name, value in values.items():
+        if name not in recorded and not record:
+            continue
         if name not in recorded:
             try:
                 with session.begin_nested():
