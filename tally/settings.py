@@ -133,6 +133,8 @@ class Settings(BaseSettings):
         default=20, ge=1, le=200,
         description="threads serving requests in each worker; its database pool holds as many connections")
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or JSON lines with each request's or job pass's id (docs/operations.md)")
 
     @field_validator("home")
     @classmethod

@@ -34,13 +34,9 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    import logging
+    from tally.logs import configure_logging
 
-    level = os.environ.get("TALLY_LOG_LEVEL", "info").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler", "httpx", "web3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(os.environ.get("TALLY_LOG_LEVEL", "info"), os.environ.get("TALLY_LOG_FORMAT", "text"))
     sys.exit(run(sys.argv[1:]))
 
 

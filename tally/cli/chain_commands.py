@@ -53,13 +53,16 @@ def serve(
         where = f"chain {chain.chain_id} at {chain.rpc_url}, contract {chain.contract.address}" if chain else \
             "no chain connection: API only"
         typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home}; {where})")
+        # JSON lines: uvicorn's own loggers (its access log included) go through ours (tally.logs).
+        log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
         if settings.workers > 1:
             # Each worker builds its own app from the same settings, handed over pickled.
             config = uvicorn.Config(AppFactory.of(settings), factory=True, host=settings.host, port=settings.port,
-                                    workers=settings.workers, log_level=settings.log_level)
+                                    workers=settings.workers, log_level=settings.log_level, log_config=log_config)
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
-            uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+            uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level,
+                        log_config=log_config)
     finally:
         if running is not None:
             running.stop()
