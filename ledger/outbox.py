@@ -287,7 +287,7 @@ class SharedStore:
     def get(self, cid: str) -> bytes:
         try:
             return self.local.get(cid)
-        except ContentNotFoundError:
+        except (ContentNotFoundError, ContentCorruptedError):  # a damaged cached copy is replaced
             data = self._elsewhere(cid)
         self._cache(data)
         return data
@@ -295,7 +295,7 @@ class SharedStore:
     def get_block(self, cid: str) -> bytes:
         try:
             return self.local.get_block(cid)
-        except ContentNotFoundError:
+        except (ContentNotFoundError, ContentCorruptedError):
             pass
         try:
             data = self.get(cid)  # an object's root block: the whole object, now in the cache
@@ -317,7 +317,7 @@ class SharedStore:
     def export_car(self, cids: Sequence[str]) -> bytes:
         try:
             return self.local.export_car(cids)
-        except ContentNotFoundError:
+        except (ContentNotFoundError, ContentCorruptedError):
             blocks: list[tuple[Cid, bytes]] = []
             seen: set[str] = set()
             for root in cids:

@@ -185,3 +185,19 @@ def test_pinned_objects_dropped_from_the_database_come_from_the_ipfs_node(
 
         shutil.rmtree(tmp_path / "a")
         assert_serves_everything(client_b, accepted, number)
+
+
+def test_a_damaged_cached_copy_is_fetched_again_and_repaired(pg_url: str, tmp_path: Path) -> None:
+    upgrade(pg_url)
+    _, _, client_a = host(tmp_path, "a", pg_url)
+    _, ledger_b, client_b = host(tmp_path, "b", pg_url)
+    with client_a, client_b:
+        [item] = submit(client_a, 1)
+        cid = client_a.get(f"/v1/contributions/{item['id']}").json()["cid"]
+        good = client_b.get(f"/ipfs/{cid}", params={"format": "car"})
+        assert good.status_code == 200
+        [block] = [p for p in (tmp_path / "b" / "blocks").rglob("*.data")]
+        block.write_bytes(block.read_bytes()[:-1] + b"\0")
+        again = client_b.get(f"/ipfs/{cid}", params={"format": "car"})
+        assert again.status_code == 200 and again.content == good.content
+        assert ledger_b.unsynced.get(cid) == ledger_b.store.get(cid)  # the cache holds a good copy again
