@@ -110,11 +110,15 @@ def harden(session: Session, cache: ContentStore, *, now: int, batch: int = 1000
 
 def drop_pinned(session: Session, *, now: int, retention: int | None, batch: int = 5000) -> int:
     """Drop from the database the bytes of up to ``batch`` objects pinned at least ``retention``
-    seconds ago (None: keep them for ever); the number dropped. The IPFS node holds them."""
+    seconds ago (None: keep them for ever); the number dropped. The IPFS node holds them. The
+    envelopes of erased contributions released from the node that long ago go too (unreadable
+    since their erasure, they are kept nowhere)."""
     if retention is None:
         return 0
+    cutoff = now - retention
     cids = list(session.scalars(
-        select(StoredObject.cid).where(StoredObject.pinned_at <= now - retention, StoredObject.data.is_not(None))
+        select(StoredObject.cid).where((StoredObject.pinned_at <= cutoff) | (StoredObject.released_at <= cutoff),
+                                       StoredObject.data.is_not(None))
         .limit(batch)))
     if cids:
         session.execute(update(StoredObject).where(StoredObject.cid.in_(cids)).values(data=None))
