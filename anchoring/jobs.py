@@ -75,12 +75,13 @@ class Jobs:
 
     def seal_now(self) -> int | None:
         # Each pass of a job is an operation of its own: its log lines carry its id.
-        with operation(new_operation_id("seal")), self._lock, self.sessions() as session, session.begin():
-            epoch = seal_epoch(session, self.store, self.anchor, snapshot_every=self.settings.snapshot_every)
-            number = epoch.number if epoch else None
-        if number is not None:
-            log.info("sealed epoch %d", number)
-            self.checkpoint("after-seal")
+        with operation(new_operation_id("seal")):
+            with self._lock, self.sessions() as session, session.begin():
+                epoch = seal_epoch(session, self.store, self.anchor, snapshot_every=self.settings.snapshot_every)
+                number = epoch.number if epoch else None
+            if number is not None:
+                log.info("sealed epoch %d", number)
+                self.checkpoint("after-seal")
         return number
 
     def storage_step(self) -> None:
