@@ -1,19 +1,25 @@
 """Three hosts, one ledger, as production runs it (docs/architecture.md, "Several hosts").
 
-Each host is its own processes with a data folder of its own: host 1 runs an API replica and the
-first worker, host 2 an API replica, host 3 the second worker; they share one PostgreSQL database,
-one js-ipfs node and anvil. Submissions go to both replicas; the leader is SIGKILLed in the middle
-of an epoch and its data folder deleted; the other worker takes over and hardens, pins, seals and
-anchors; then every replica serves every contribution, object, manifest and proof, and the audit
-passes through each replica's gateway.
+Each host is one process group with a data folder of its own: host 1 runs the first worker, host
+2 an API replica, host 3 an API replica and the second worker; they share one PostgreSQL
+database, one js-ipfs node and anvil. Submissions go to both replicas; host 1, the leader, is
+SIGKILLed in the middle of an epoch and its data folder deleted; host 3's worker takes over and
+hardens, pins, seals and anchors; then every replica serves every contribution, object, manifest
+and proof, and the audit passes through each replica's gateway.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +42,59 @@ from tests.anchoring_e2e.conftest import real_conversations
 from tests.api.conftest import contributor_key
 from tests.support.anvil import deploy_for_tests
 from tests.support.ipfs_daemon import IpfsDaemon, ipfs_daemon  # noqa: F401  (the fixture)
-from tests.support.server import free_port, tally_server
-from tests.support.worker import start_worker, wait_for
+from tests.support.server import ROOT, free_port
+from tests.support.worker import wait_for
+
+
+@dataclass
+class Host:
+    """One host: a process group (an API replica and/or a worker) with its own data folder."""
+
+    home: Path
+    process: subprocess.Popen[bytes]
+    url: str | None
+
+    def log(self) -> str:
+        return (self.home.parent / "host.log").read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_host(home: Path, env: dict[str, str], *, replica: bool, worker: bool) -> Host:
+    home.mkdir(parents=True)
+    python = shlex.quote(sys.executable)
+    port = free_port()
+    commands = ([f"{python} -m tally.cli serve --no-jobs --port {port} --workers 1"] if replica else []) + \
+               ([f"{python} -m tally.cli worker"] if worker else [])
+    script = " & ".join([*commands[:-1], f"exec {commands[-1]}"])  # one session: killed together
+    with open(home.parent / "host.log", "ab") as log:
+        process = subprocess.Popen(["sh", "-c", script], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **env, "TALLY_HOME": str(home), "TALLY_JOBS": "false"},
+                                   start_new_session=True)
+    url = f"http://127.0.0.1:{port}" if replica else None
+    host = Host(home, process, url)
+    if url is not None:
+        def ready() -> bool:
+            assert process.poll() is None, host.log()
+            try:
+                return httpx.get(url + "/readyz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 60, f"the replica of {home.parent.name}")
+    return host
+
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.serial]
 
@@ -73,9 +130,6 @@ def test_the_leader_dies_with_its_data_and_another_host_finishes_its_work(
            "TALLY_IPFS_URL": ipfs_daemon.url, "TALLY_SEAL_INTERVAL": "4", "TALLY_ANCHOR_INTERVAL": "0.5",
            "TALLY_STORAGE_INTERVAL": "0.5", "TALLY_CONFIRMATIONS": "1", "TALLY_PINNED_RETENTION": "0",
            "TALLY_NEAR_DUPLICATES": "accept"}
-    hosts = [tmp_path / f"host-{n}" / "tally" for n in (1, 2, 3)]
-    for home in hosts:
-        home.mkdir(parents=True)
     sessions = make_sessionmaker(make_engine(pg_url))
 
     def epochs() -> dict[int, str]:
@@ -86,23 +140,23 @@ def test_the_leader_dies_with_its_data_and_another_host_finishes_its_work(
         states = epochs()
         return len(states) >= count and all(states[n] == EpochState.FINAL for n in range(1, count + 1))
 
-    leader = start_worker(hosts[0], env, "worker")
-    wait_for(lambda: "now the leader" in leader.log(), 30, "a leader on host 1")
-    follower = start_worker(hosts[2], env, "worker")
-    replica_env = {**env, "TALLY_JOBS": "false"}
     with ExitStack() as running:
-        running.callback(follower.stop)
+        leader = start_host(tmp_path / "host-1" / "tally", env, replica=False, worker=True)
         running.callback(leader.kill)
-        replicas = [running.enter_context(tally_server(hosts[0], env=replica_env)),
-                    running.enter_context(tally_server(hosts[1], env=replica_env))]
+        wait_for(lambda: "now the leader" in leader.log(), 30, "a leader on host 1")
+        second = start_host(tmp_path / "host-2" / "tally", env, replica=True, worker=False)
+        running.callback(second.stop)
+        third = start_host(tmp_path / "host-3" / "tally", env, replica=True, worker=True)
+        running.callback(third.stop)
+        replicas = [url for url in (second.url, third.url) if url is not None]
         conversations = real_conversations(16)
         ids = submit(replicas[0], conversations[:4], 1) + submit(replicas[1], conversations[4:8], 101)
         wait_for(lambda: final(1), 45, "epoch 1 final, anchored by host 1")
-        # Mid-epoch: new contributions acknowledged, not sealed yet; host 1's worker dies with its disk.
+        # Mid-epoch: new contributions acknowledged, not sealed yet; host 1 dies with its disk.
         ids += submit(replicas[0], conversations[8:12], 201) + submit(replicas[1], conversations[12:], 301)
         leader.kill()
-        shutil.rmtree(hosts[0])
-        wait_for(lambda: "now the leader" in follower.log(), 30, "host 3 taking over")
+        shutil.rmtree(leader.home.parent)
+        wait_for(lambda: "now the leader" in third.log(), 30, "host 3 taking over")
         with sessions() as session:
             last = session.scalar(select(func.max(Epoch.number))) or 0
             assert session.scalar(select(func.count()).select_from(StoredObject).where(
@@ -130,4 +184,5 @@ def test_the_leader_dies_with_its_data_and_another_host_finishes_its_work(
                 assert httpx.get(f"{url}/v1/accounts/{account}/proof", timeout=30).status_code == 200
             report = audit(chain.url, url, contract.address, api_url=url)
             assert report.failure is None and report.epochs == count, report
-    assert "sealed epoch" in follower.log() and "anchor" in follower.log().split("now the leader", 1)[1]
+        took_over = third.log().split("now the leader", 1)[1]
+        assert "sealed epoch" in took_over and "anchor" in took_over
