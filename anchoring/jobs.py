@@ -24,6 +24,7 @@ from anchoring.leader import Leadership
 from anchoring.loop import AnchoringGuard
 from ledger.content import ContentStore
 from ledger.epochs import Anchor, seal_epoch
+from ledger.operations import new_operation_id, operation
 from ledger.sealing import SNAPSHOT_EVERY, SealSchedule, sealing_state
 
 log = logging.getLogger("tally.jobs")
@@ -73,26 +74,30 @@ class Jobs:
         return self.seal_now()
 
     def seal_now(self) -> int | None:
-        with self._lock, self.sessions() as session, session.begin():
-            epoch = seal_epoch(session, self.store, self.anchor, snapshot_every=self.settings.snapshot_every)
-            number = epoch.number if epoch else None
-        if number is not None:
-            log.info("sealed epoch %d", number)
-            self.checkpoint("after-seal")
+        # Each pass of a job is an operation of its own: its log lines carry its id.
+        with operation(new_operation_id("seal")):
+            with self._lock, self.sessions() as session, session.begin():
+                epoch = seal_epoch(session, self.store, self.anchor, snapshot_every=self.settings.snapshot_every)
+                number = epoch.number if epoch else None
+            if number is not None:
+                log.info("sealed epoch %d", number)
+                self.checkpoint("after-seal")
         return number
 
     def storage_step(self) -> None:
         """Harden local blocks and pin to IPFS (ledger.outbox), on the leader only."""
         if not self.is_leader or self.storage is None:
             return
-        try:
-            self.storage()
-        except Exception:
-            log.exception("storage step failed; it runs again shortly")
+        with operation(new_operation_id("storage")):
+            try:
+                self.storage()
+            except Exception:
+                log.exception("storage step failed; it runs again shortly")
 
     def anchor_step(self) -> None:
         if self.is_leader and self.anchorer is not None:
-            self._anchoring.run_pass(self.anchorer)
+            with operation(new_operation_id("anchor")):
+                self._anchoring.run_pass(self.anchorer)
 
     # ---- scheduling
 

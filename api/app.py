@@ -23,10 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.errors import MethodNotAllowedError
 from api.openapi import customise
 from api.problems import PROBLEM_TYPES, problem_response
+from api.request_ids import RequestIdMiddleware
 from api.routes import accounts, adjustments, contributions, epochs, exports, gateway, meta, page, proofs, reports
 from api.routes import usage as usage_routes
 from api.services import ChainInfo, Services, UsagePolicy
-from ledger.errors import InvalidInputError, NotFoundError, TallyError, UnavailableError
+from ledger.errors import InvalidInputError, NotFoundError, RateLimitedError, TallyError, UnavailableError
 
 __all__ = ["ChainInfo", "Services", "UsagePolicy", "create_app"]
 
@@ -59,6 +60,7 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
         lifespan=lifespan,
     )
     app.state.services = services
+    app.add_middleware(RequestIdMiddleware)
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -69,6 +71,9 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
 
     @app.exception_handler(TallyError)
     async def _tally_error(request: Request, exc: TallyError) -> JSONResponse:
+        if isinstance(exc, RateLimitedError) and services.rate_limits is not None:
+            submitting = request.method == "POST" and request.url.path.startswith("/v1/contributions")
+            services.rate_limits.count("submission" if submitting else "other")
         if exc.status >= 500:
             log.error("%s on %s %s: %s", exc.code, request.method, request.url.path, exc)
         # Some errors carry headers of their answer besides the body (a 429's Retry-After); every

@@ -6,8 +6,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from prometheus_client import Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,3 +68,22 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
+
+
+class RateLimitMetrics:
+    """``tally_rate_limited_total{what}``: submissions (``submission``), batch items
+    (``batch-item``) and other requests (``other``: failed authentications over their limit)
+    answered 429 ``rate-limited`` by this process. Like ``api.auth.AuthMetrics`` it counts what
+    this process saw (a refusal writes nothing to the ledger); Prometheus sums the replicas."""
+
+    KINDS = ("submission", "batch-item", "other")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.refused = Counter("tally_rate_limited", "Requests and batch items refused as rate-limited (429)",
+                               ["what"], registry=registry)
+        for kind in self.KINDS:
+            self.refused.labels(kind)
+
+    def count(self, what: str, n: int = 1) -> None:
+        if n:
+            self.refused.labels(what).inc(n)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import ApiKeys, AuthMetrics, FailureLimiter
-from api.metrics import LedgerCollector
+from api.metrics import LedgerCollector, RateLimitMetrics
 from ledger.content import ContentStore
 from ledger.deployment import ChainInfo
 from ledger.intake import Intake
@@ -61,6 +61,7 @@ class Services:
     sealing: SealSchedule = field(default_factory=SealSchedule)
     ipfs_pinning: bool = False
     claims: ClaimsReader | None = None
+    rate_limits: RateLimitMetrics | None = None
 
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
@@ -73,7 +74,7 @@ class Services:
         return cls(intake, chain, BalanceTrees(intake.store), metrics, AuthMetrics(metrics),
                    keys if keys is not None else ApiKeys(),
                    auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy(),
-                   sealing or SealSchedule(), ipfs_pinning, claims)
+                   sealing or SealSchedule(), ipfs_pinning, claims, RateLimitMetrics(metrics))
 
     @property
     def sessions(self) -> sessionmaker[Session]:

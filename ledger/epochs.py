@@ -145,9 +145,12 @@ def seal_epoch(
         scorer=_scorer(leaves),
     )
     manifest_bytes = jcs.dumps(manifest.to_json())
-    manifest_cid = store.put(manifest_bytes)  # a durable write: the manifest is rebuilt from nothing
-    session.add(StoredObject(cid=manifest_cid, kind="manifest", size=len(manifest_bytes), data=None,
-                             created_at=now, durable_at=now, pin_attempts=0, next_pin_at=now))
+    # The bytes go into the shared database with the epoch (ledger.outbox: every host serves
+    # them, and the storage job writes them out and pins them like any object); the store keeps
+    # a copy in this host's cache.
+    manifest_cid = store.put(manifest_bytes)
+    session.add(StoredObject(cid=manifest_cid, kind="manifest", size=len(manifest_bytes), data=manifest_bytes,
+                             created_at=now, durable_at=None, pin_attempts=0, next_pin_at=now))
 
     epoch = Epoch(
         number=number, state=EpochState.SEALED.value, sealed_at=now, first_index=first_index, log_size=log_size,
@@ -209,8 +212,8 @@ def _publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, num
     data = jcs.dumps(document.to_json())
     cid = store.put(data)
     if session.get(StoredObject, cid) is None:
-        session.add(StoredObject(cid=cid, kind="snapshot", size=len(data), data=None, created_at=now,
-                                 durable_at=now, pin_attempts=0, next_pin_at=now))
+        session.add(StoredObject(cid=cid, kind="snapshot", size=len(data), data=data, created_at=now,
+                                 durable_at=None, pin_attempts=0, next_pin_at=now))
     return cid
 
 

@@ -11,6 +11,7 @@ is signed in the same step. A contentHash is accepted once, from anyone: the uni
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 SignReceipt = Callable[[ReceiptFields], bytes]
+
+log = logging.getLogger("tally.intake")
 
 
 class IntakeError(ConflictError):
@@ -478,6 +481,8 @@ class Intake:
                                  client=client,
                                  store=self.store, sign_receipt=self.signer.sign, now=now,
                                  master_key=self._master_key, quotas=self.quotas)
+        # Logged with the request's id (ledger.operations), which the API sets.
+        log.info("accepted contribution %d (%s, %d points)", row.id, row.cid, row.points)
         return Accepted(row, result)
 
     def submit_batch(self, items: Sequence[object], client: str | None = None) -> list[Accepted | TallyError]:
@@ -496,6 +501,9 @@ class Intake:
                               quotas=self.quotas)
         for (i, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
+        accepted = [r.contribution.id for r in results if isinstance(r, Accepted)]
+        log.info("accepted %d of %d batch items%s", len(accepted), len(items),
+                 f" (contributions {accepted[0]}..{accepted[-1]})" if accepted else "")
         return [r for r in results if r is not None]
 
     def submit_signed_batch(self, body: object, client: str | None = None) -> list[Accepted | TallyError]:

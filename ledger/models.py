@@ -261,12 +261,14 @@ class FinalityViolation(Base):
 
 
 class StoredObject(Base):
-    """Every object we store (contributions, manifests) and how far it has travelled.
+    """Every object we store (contributions, manifests, snapshots) and how far it has travelled.
 
     The outbox of the content store: intake records the object in the same transaction as the
     contribution, with its bytes, so an acknowledged contribution is durable the moment the
-    database commits. A background job then makes the local block durable (and drops the bytes
-    from here) and pins the object to IPFS in batches, with retries and backoff.
+    database commits. ``data`` stays here, the store of record every host reads, until the IPFS
+    node holds the object (``pinned_at`` plus ``TALLY_PINNED_RETENTION``), or until it is written
+    to a shared blockstore directory. A background job writes the blocks out (``durable_at``) and
+    pins the object to IPFS in batches, with retries and backoff (``ledger.outbox``).
     """
 
     __tablename__ = "stored_objects"
@@ -309,3 +311,14 @@ class RateCounter(Base):
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     window: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class DeploymentIdentity(Base):
+    """What every host of the deployment must share (``ledger.identity``): the operator and anchor
+    addresses and the master key's fingerprint, recorded by the first process to start."""
+
+    __tablename__ = "deployment_identity"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[int] = mapped_column(BigInteger)

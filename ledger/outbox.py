@@ -1,16 +1,26 @@
 """The content outbox: from "in the database" to "durable on disk" to "pinned on IPFS".
 
 Intake never waits on storage: it commits the object's bytes with the contribution
-(``stored_objects``) and writes no file (``OutboxStore``). These functions, run by a scheduled
-job, finish the journey in batches:
+(``stored_objects``) and writes no file (``OutboxStore``). The shared database is the store of
+record of every object (contributions, manifests, snapshots) until the IPFS node holds it: no
+host's disk ever is, so any host serves any object and any host can take over the leader's work
+(docs/architecture.md, "Several hosts"). These functions, run by a scheduled job, finish the
+journey in batches:
 
-* ``harden``: write the local blocks, flush the file system once for the whole batch, then drop
-  the bytes from the database;
+* ``harden``: write the blocks into this host's cache; with a shared blockstore directory
+  configured (``TALLY_SHARED_BLOCKS_DIR``), also there, flush the file system once for the whole
+  batch and drop the bytes from the database (that directory is then their store of record);
 * ``pin_due``: pin a batch of objects to IPFS in one request, under one pin on a directory of
   the batch (``PinnedBatch``, recorded as each object's ``pin_root``); on failure, back off
   exponentially per object (1 s, 2 s, 4 s ... up to 5 minutes) and try again later;
 * ``release_erased``: take erased contributions' envelopes off IPFS (crypto-shredding already made
-  them unreadable; this lets the node reclaim the space) by pinning their batch again without them.
+  them unreadable; this lets the node reclaim the space) by pinning their batch again without them;
+* ``drop_pinned``: drop from the database the bytes of objects pinned ``TALLY_PINNED_RETENTION``
+  seconds ago or more (the IPFS node is their store of record from then on).
+
+``SharedStore`` reads an object from this host's cache, else the database, else the shared
+blockstore, else the IPFS node (only for objects the database says are pinned), checking the CID
+each time, and keeps what it fetched in the cache.
 
 Every step is idempotent (a CID is a CID), so a crash anywhere only repeats work.
 """
@@ -19,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -63,9 +74,14 @@ class PinReport:
     error: str | None = None
 
 
-def harden(session: Session, local: ContentStore, *, now: int, batch: int = 1000,
-           flush: Callable[[], None] = os.sync) -> int:
-    """Make the local blocks of up to ``batch`` objects durable; the number hardened."""
+def harden(session: Session, cache: ContentStore, *, now: int, batch: int = 1000,
+           shared: ContentStore | None = None, flush: Callable[[], None] = os.sync) -> int:
+    """Write out up to ``batch`` objects not written yet; the number hardened.
+
+    Each goes into this host's ``cache``. The database keeps the bytes (it is their store of
+    record until they are pinned), unless ``shared`` (a blockstore every host mounts) is given:
+    then they are written there too, flushed, and dropped from the database.
+    """
     rows = session.execute(
         select(StoredObject.cid, StoredObject.data).where(StoredObject.durable_at.is_(None))
         .order_by(StoredObject.created_at).limit(batch)
@@ -75,17 +91,38 @@ def harden(session: Session, local: ContentStore, *, now: int, batch: int = 1000
     for cid, data in rows:
         if data is None:
             continue
-        try:
-            local.get(cid)  # present and intact?
-        except ContentError:
-            if local.put(data) != cid:
-                raise ContentError(cid, "the stored bytes do not hash to their CID") from None
+        for target in (cache,) if shared is None else (cache, shared):
+            try:
+                target.get(cid)  # present and intact?
+            except ContentError:
+                if target.put(data) != cid:
+                    raise ContentError(cid, "the stored bytes do not hash to their CID") from None
+    hardened = update(StoredObject).where(StoredObject.cid.in_([cid for cid, _ in rows]))
+    if shared is None:
+        session.execute(hardened.values(durable_at=now))
+        return len(rows)
     # One sync(2) for the batch instead of two fsyncs per block: it returns once every dirty
     # page of the file system is on disk, these blocks included.
     flush()
-    session.execute(update(StoredObject).where(StoredObject.cid.in_([cid for cid, _ in rows]))
-                    .values(durable_at=now, data=None))
+    session.execute(hardened.values(durable_at=now, data=None))
     return len(rows)
+
+
+def drop_pinned(session: Session, *, now: int, retention: int | None, batch: int = 5000) -> int:
+    """Drop from the database the bytes of up to ``batch`` objects pinned at least ``retention``
+    seconds ago (None: keep them for ever); the number dropped. The IPFS node holds them. The
+    envelopes of erased contributions released from the node that long ago go too (unreadable
+    since their erasure, they are kept nowhere)."""
+    if retention is None:
+        return 0
+    cutoff = now - retention
+    cids = list(session.scalars(
+        select(StoredObject.cid).where((StoredObject.pinned_at <= cutoff) | (StoredObject.released_at <= cutoff),
+                                       StoredObject.data.is_not(None))
+        .limit(batch)))
+    if cids:
+        session.execute(update(StoredObject).where(StoredObject.cid.in_(cids)).values(data=None))
+    return len(cids)
 
 
 def pin_due(session: Session, local: ContentStore, pinner: Pinner, *, now: int, batch: int = 500) -> PinReport:
@@ -183,56 +220,100 @@ def storage_state(session: Session, cids: Sequence[str]) -> dict[str, str]:
     return {cid: "pinned" if cid in pinned else "local" for cid in cids}
 
 
-class OutboxStore:
-    """Intake's content store: it writes no file on the request path.
+class SharedStore:
+    """A ``ContentStore`` every host of a deployment reads alike (docs/architecture.md, "Several
+    hosts").
 
-    ``put`` only names the bytes (their CID); intake commits the bytes themselves in
-    ``stored_objects``, in the transaction that acknowledges the contribution, and ``harden``
-    writes the blocks out in batches moments later. Reads go to the local blockstore and fall
-    back to the committed bytes not yet written out, checked against their CID like any block.
+    ``get`` tries this host's ``cache`` (a ``LocalBlockStore``), then the bytes in the shared
+    database, then the ``shared`` blockstore directory, then the IPFS node, each answer checked
+    against its CID; what came from elsewhere is kept in the cache. The node is asked only for
+    objects the database records as pinned, so an unknown CID never waits on its timeout.
+    ``remote`` makes one node client per thread (``IpfsStore`` is not thread-safe). ``put``
+    writes the cache only: an object's durability is its ``stored_objects`` row.
     """
 
-    def __init__(self, local: ContentStore, sessions: sessionmaker[Session]) -> None:
-        self.local = local
+    def __init__(self, cache: ContentStore, sessions: sessionmaker[Session], *,
+                 shared: ContentStore | None = None, remote: Callable[[], ContentStore] | None = None) -> None:
+        self.local = cache
         self.sessions = sessions
+        self.shared = shared
+        self._remote = remote
+        self._clients = threading.local()
+
+    def _node(self) -> ContentStore | None:
+        if self._remote is None:
+            return None
+        client: ContentStore | None = getattr(self._clients, "node", None)
+        if client is None:
+            client = self._clients.node = self._remote()
+        return client
 
     def put(self, data: bytes) -> str:
-        return cid_of(data)
+        return self.local.put(data)
+
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        return self.local.put_many(items)
 
     def probe(self) -> None:
         """Write and read back the empty block: the local blockstore works (for readiness)."""
         self.local.get(self.local.put(b""))
 
-    def put_many(self, items: Sequence[bytes]) -> list[str]:
-        return [cid_of(data) for data in items]
+    def _cache(self, data: bytes) -> None:
+        try:
+            self.local.put(data)
+        except (ContentError, OSError) as exc:  # a full or read-only cache only costs speed
+            log.warning("cannot keep an object in the local cache (%s)", exc)
 
-    def _pending(self, cid: str) -> bytes:
+    def _elsewhere(self, cid: str) -> bytes:
         with self.sessions() as session:
-            data = session.scalar(select(StoredObject.data).where(StoredObject.cid == cid))
-        if data is None:
+            row = session.execute(select(StoredObject.data, StoredObject.pinned_at)
+                                  .where(StoredObject.cid == cid)).first()
+        if row is None:
             raise ContentNotFoundError(cid, "not stored here")
+        data, pinned_at = row
+        if data is not None:
+            if cid_of(data) != cid:
+                raise ContentCorruptedError(cid, "committed bytes do not hash to their CID")
+            return bytes(data)
+        if self.shared is not None:
+            try:
+                return self.shared.get(cid)
+            except ContentNotFoundError:
+                pass
+        node = self._node() if pinned_at is not None else None
+        if node is None:
+            raise ContentNotFoundError(cid, "not in the database, the shared blockstore or a pinned batch")
+        data = node.get(cid)  # IpfsStore checks every block against its CID
         if cid_of(data) != cid:
-            raise ContentCorruptedError(cid, "committed bytes do not hash to their CID")
-        return bytes(data)
+            raise ContentCorruptedError(cid, "the IPFS node answered bytes of another CID")
+        return data
 
     def get(self, cid: str) -> bytes:
         try:
             return self.local.get(cid)
-        except ContentNotFoundError:
-            return self._pending(cid)
+        except (ContentNotFoundError, ContentCorruptedError):  # a damaged cached copy is replaced
+            data = self._elsewhere(cid)
+        self._cache(data)
+        return data
 
     def get_block(self, cid: str) -> bytes:
         try:
             return self.local.get_block(cid)
+        except (ContentNotFoundError, ContentCorruptedError):
+            pass
+        try:
+            data = self.get(cid)  # an object's root block: the whole object, now in the cache
         except ContentNotFoundError:
-            blocks = dict(dag_blocks(self._pending(cid)))
-            return blocks[cid]
+            if self.shared is None:
+                raise
+            return self.shared.get_block(cid)  # an inner block of a large object
+        return dict(dag_blocks(data))[cid]
 
     def has(self, cid: str) -> bool:
         if self.local.has(cid):
             return True
         try:
-            self._pending(cid)
+            self.get(cid)
             return True
         except ContentError:
             return False
@@ -240,7 +321,7 @@ class OutboxStore:
     def export_car(self, cids: Sequence[str]) -> bytes:
         try:
             return self.local.export_car(cids)
-        except ContentNotFoundError:
+        except (ContentNotFoundError, ContentCorruptedError):
             blocks: list[tuple[Cid, bytes]] = []
             seen: set[str] = set()
             for root in cids:
@@ -249,3 +330,18 @@ class OutboxStore:
                         seen.add(cid)
                         blocks.append((parse_cid(cid), block))
             return encode_car([parse_cid(c) for c in cids], blocks)
+
+
+class OutboxStore(SharedStore):
+    """Intake's content store: it writes no file on the request path.
+
+    ``put`` only names the bytes (their CID); intake commits the bytes themselves in
+    ``stored_objects``, in the transaction that acknowledges the contribution, and ``harden``
+    writes the blocks out in batches moments later. Reads are a ``SharedStore``'s.
+    """
+
+    def put(self, data: bytes) -> str:
+        return cid_of(data)
+
+    def put_many(self, items: Sequence[bytes]) -> list[str]:
+        return [cid_of(data) for data in items]

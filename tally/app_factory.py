@@ -27,8 +27,10 @@ class AppFactory:
         return cls(pickle.dumps(settings))
 
     def __call__(self) -> FastAPI:
+        from tally.logs import configure_logging
         from tally.web import build_app
         from tally.wiring import open_ledger
 
         settings: Settings = pickle.loads(self.settings_pickle)
+        configure_logging(settings.log_level, settings.log_format)  # a spawned worker starts with none
         return build_app(settings, open_ledger(settings))

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TALLY_", extra="forbid")
 
     home: Path = Field(default=Path(".tally"), description="data folder (TALLY_HOME)")
+    secrets_dir: Path | None = Field(
+        default=None, description="a folder of secret files, one a setting, named like its variable "
+                                  "(e.g. /run/secrets/tally_operator_key); the environment wins over it")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in home by default")
 
     # Chain: the EIP-712 domain binds signatures to one chain and one contract.
@@ -82,6 +86,14 @@ class Settings(BaseSettings):
     ipfs_timeout: float = Field(default=60.0, gt=0)
     anchor_unpinned: bool = Field(default=False, description="anchor epochs whose objects are not pinned yet")
     storage_interval: float = Field(default=5.0, gt=0)
+    # Where objects live besides this host's cache (TALLY_HOME/blocks): the shared database keeps
+    # every object's bytes until the IPFS node has held it for pinned_retention seconds (-1: for
+    # ever); without IPFS, until a shared blockstore directory every host mounts holds it.
+    shared_blocks_dir: Path | None = Field(
+        default=None, description="a blockstore directory every host mounts (NFS, a volume); the store of record")
+    pinned_retention: int = Field(
+        default=7 * 24 * 3600, ge=-1,
+        description="seconds pinned bytes stay in the database after pinning; -1 keeps them for ever")
 
     admin_api_key: SecretStr | None = Field(default=None, description="Bearer key of admin operations")
     usage_api_key: SecretStr | None = Field(default=None, description="Bearer key of data consumers (POST /v1/usage)")
@@ -121,6 +133,8 @@ class Settings(BaseSettings):
         default=20, ge=1, le=200,
         description="threads serving requests in each worker; its database pool holds as many connections")
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or JSON lines with each request's or job pass's id (docs/operations.md)")
 
     @field_validator("home")
     @classmethod
@@ -155,6 +169,12 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        secrets = os.environ.get("TALLY_SECRETS_DIR")
+        if secrets:
+            # Docker and Kubernetes secrets: /run/secrets/tally_master_key holds TALLY_MASTER_KEY.
+            if not Path(secrets).is_dir():
+                raise FileNotFoundError(f"TALLY_SECRETS_DIR names {secrets}, which is not a folder")
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets))
         config_file = _config_file()
         if config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))

@@ -26,14 +26,15 @@ from ledger.db import make_engine, make_sessionmaker
 from ledger.deployment import ChainInfo
 from ledger.eip712 import Domain
 from ledger.epochs import Anchor
+from ledger.identity import ANCHOR, MASTER_KEY, OPERATOR, check_identity, master_key_fingerprint
 from ledger.intake import Intake, Limits
 from ledger.models import Epoch
 from ledger.near_duplicate_backfill import NearDuplicateBackfill
-from ledger.outbox import OutboxStore, harden, pin_due, release_erased, unpinned_for_epoch
+from ledger.outbox import OutboxStore, SharedStore, drop_pinned, harden, pin_due, release_erased, unpinned_for_epoch
 from ledger.quotas import prune_counters
 from tally.chain import ChainRuntime
 from tally.home import open_existing_database, recorded_chain, recorded_rewards
-from tally.keys import master_key, operator_key
+from tally.keys import anchor_key, master_key, operator_key
 from tally.settings import Settings
 
 log = logging.getLogger("tally")
@@ -63,9 +64,11 @@ def chain_info(settings: Settings, chain: ChainRuntime | None = None) -> ChainIn
 class Ledger:
     """The database and the content store of a deployment.
 
-    ``intake_store`` writes no file: intake's durability is the database commit, which carries
-    the bytes (ledger.outbox); ``harden`` writes them out through ``unsynced`` with one flush per
-    batch; ``store`` is durable at once (manifests).
+    Every store reads the same way on every host (``ledger.outbox.SharedStore``: this host's
+    cache, the shared database, the shared blockstore directory, the IPFS node). ``intake_store``
+    writes no file: intake's durability is the database commit, which carries the bytes;
+    ``harden`` writes them out through ``unsynced`` (the cache) and ``shared``; ``store`` keeps
+    what the jobs write (manifests, snapshots) in the cache, their bytes going into the database.
     """
 
     engine: Engine
@@ -73,6 +76,7 @@ class Ledger:
     store: ContentStore
     unsynced: ContentStore
     intake_store: ContentStore
+    shared: ContentStore | None = None
 
 
 def open_ledger(settings: Settings, *, existing: bool = False) -> Ledger:
@@ -83,7 +87,16 @@ def open_ledger(settings: Settings, *, existing: bool = False) -> Ledger:
         engine = make_engine(settings.db_url, threads=settings.request_threads)
         sessions = make_sessionmaker(engine)
     unsynced = LocalBlockStore(settings.blocks_dir, fsync=False)
-    return Ledger(engine, sessions, LocalBlockStore(settings.blocks_dir), unsynced, OutboxStore(unsynced, sessions))
+    shared = LocalBlockStore(settings.shared_blocks_dir) if settings.shared_blocks_dir else None
+    remote = (lambda: _ipfs_client(settings)) if settings.ipfs_url else None
+    return Ledger(engine, sessions, SharedStore(unsynced, sessions, shared=shared, remote=remote), unsynced,
+                  OutboxStore(unsynced, sessions, shared=shared, remote=remote), shared)
+
+
+def _ipfs_client(settings: Settings) -> IpfsStore:
+    store = open_ipfs(settings)
+    assert store is not None
+    return store
 
 
 def open_ipfs(settings: Settings) -> IpfsStore | None:
@@ -97,6 +110,17 @@ def open_ipfs(settings: Settings) -> IpfsStore | None:
         bearer_token=settings.ipfs_token.get_secret_value() if settings.ipfs_token else None,
         timeout=settings.ipfs_timeout,
     )
+
+
+def check_deployment_identity(settings: Settings, ledger: Ledger, *, anchoring: bool) -> None:
+    """Refuse to run with keys other than the deployment's (``ledger.identity``); the first process
+    records them. ``anchoring``: this process sends anchors, so its anchor key counts too."""
+    values = {OPERATOR: operator_key(settings).public_key.to_checksum_address(),
+              MASTER_KEY: master_key_fingerprint(master_key(settings))}
+    if anchoring:
+        values[ANCHOR] = anchor_key(settings).public_key.to_checksum_address()
+    with ledger.sessions() as session, session.begin():
+        check_identity(session, values, now=int(time.time()))
 
 
 def build_intake(settings: Settings, ledger: Ledger, chain: ChainInfo) -> Intake:
@@ -157,11 +181,13 @@ class StorageJob:
     ledger: Ledger
     ipfs: IpfsStore | None
     near_duplicates: NearDuplicateBackfill | None = None
+    pinned_retention: int | None = None
+    """Seconds pinned bytes stay in the database (None: for ever)."""
 
     def __call__(self) -> None:
         now = int(time.time())
         with self.ledger.sessions() as session, session.begin():
-            harden(session, self.ledger.unsynced, now=now)
+            harden(session, self.ledger.unsynced, now=now, shared=self.ledger.shared)
             prune_counters(session, now)
         if self.near_duplicates is not None:
             self.near_duplicates()
@@ -173,6 +199,8 @@ class StorageJob:
                     release_erased(session, self.ledger.store, self.ipfs, now=now)
             except ContentError as exc:  # the node is down or refused: nothing recorded, next pass
                 log.warning("releasing erased objects from IPFS failed (%s); retrying", exc)
+            with self.ledger.sessions() as session, session.begin():
+                drop_pinned(session, now=now, retention=self.pinned_retention)
 
 
 def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime,
@@ -180,7 +208,8 @@ def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime,
     # With the check on, what it has not seen (older contributions) is indexed in the background.
     backfill = NearDuplicateBackfill(ledger.sessions, ledger.intake_store, master_key(settings)) \
         if settings.near_duplicates == "refuse" else None
-    storage = StorageJob(ledger, open_ipfs(settings), backfill)
+    retention = None if settings.pinned_retention < 0 else settings.pinned_retention
+    storage = StorageJob(ledger, open_ipfs(settings), backfill, retention)
     return Jobs(
         sessions=ledger.sessions,
         store=ledger.store,

@@ -41,6 +41,7 @@ NO_DATA_FOLDER = [
     (["claim", "--key", "missing.key"], USAGE, "missing.key"),
     (["claim", "--key", "missing.key", "--api", NOBODY], USAGE, "missing.key"),
     (["score", "missing.json"], USAGE, "missing.json"),
+    (["doctor"], USAGE, "1 check failed"),
 ]
 
 MALFORMED = [

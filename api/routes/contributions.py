@@ -28,7 +28,7 @@ from api.services import Services, ServicesDep
 from api.views import contribution_json
 from ledger.consent import BatchTooLargeError
 from ledger.encoding import HASH_PATTERN
-from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, TallyError
+from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, RateLimitedError, TallyError
 from ledger.ids import MAX_ROW_ID, in_range
 from ledger.intake import Accepted
 from ledger.models import Contribution, Epoch
@@ -114,6 +114,8 @@ async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
         else:
             out.append({"status": 201, "contribution": _accepted_json(result)})
     accepted = sum(1 for r in out if r["status"] == 201)
+    if services.rate_limits is not None:
+        services.rate_limits.count("batch-item", sum(1 for r in results if isinstance(r, RateLimitedError)))
     return JSONResponse({"accepted": accepted, "refused": len(out) - accepted, "results": out})
 
 

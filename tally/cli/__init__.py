@@ -4,8 +4,8 @@ Errors end the command with a one-line message on stderr and a non-zero exit cod
 never echoed. Commands live by what they touch: ``ledger_commands`` (schema, keys, submit, seal,
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``claim_commands`` (claim),
 ``verify_commands`` (verify, audit), ``export_commands`` (export), ``privacy_commands``
-(redact, and the redaction submit runs), ``score_commands`` (score, offline); ``base`` holds
-what they share.
+(redact, and the redaction submit runs), ``score_commands`` (score, offline), ``doctor_commands``
+(doctor); ``base`` holds what they share.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ledger.errors import ExitCode
 from tally.cli import (  # noqa: F401 (registers commands)
     chain_commands,
     claim_commands,
+    doctor_commands,
     export_commands,
     ledger_commands,
     privacy_commands,
@@ -33,13 +34,9 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    import logging
+    from tally.logs import configure_logging
 
-    level = os.environ.get("TALLY_LOG_LEVEL", "info").upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler", "httpx", "web3", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(os.environ.get("TALLY_LOG_LEVEL", "info"), os.environ.get("TALLY_LOG_FORMAT", "text"))
     sys.exit(run(sys.argv[1:]))
 
 

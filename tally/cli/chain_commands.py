@@ -30,7 +30,7 @@ def serve(
     from tally.app_factory import AppFactory
     from tally.chain import open_chain
     from tally.web import build_app
-    from tally.wiring import build_jobs, open_ledger
+    from tally.wiring import build_jobs, check_deployment_identity, open_ledger
 
     options = {"host": host, "port": port, "workers": workers, "jobs": jobs}
     settings = load_settings().model_copy(update={k: v for k, v in options.items() if v is not None})
@@ -43,6 +43,7 @@ def serve(
     running = None
     try:
         ledger = open_ledger(settings)
+        check_deployment_identity(settings, ledger, anchoring=settings.jobs and chain is not None)
         # Built here even with several workers, so that a bad key or setting fails now, with one
         # line, not in a worker.
         application = build_app(settings, ledger, chain)
@@ -52,13 +53,16 @@ def serve(
         where = f"chain {chain.chain_id} at {chain.rpc_url}, contract {chain.contract.address}" if chain else \
             "no chain connection: API only"
         typer.echo(f"tally: serving on http://{settings.host}:{settings.port} (data in {settings.home}; {where})")
+        # JSON lines: uvicorn's own loggers (its access log included) go through ours (tally.logs).
+        log_config = None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG
         if settings.workers > 1:
             # Each worker builds its own app from the same settings, handed over pickled.
             config = uvicorn.Config(AppFactory.of(settings), factory=True, host=settings.host, port=settings.port,
-                                    workers=settings.workers, log_level=settings.log_level)
+                                    workers=settings.workers, log_level=settings.log_level, log_config=log_config)
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
-            uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level)
+            uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level,
+                        log_config=log_config)
     finally:
         if running is not None:
             running.stop()
@@ -92,13 +96,15 @@ def worker() -> None:
 
     from ledger.migrate import upgrade
     from tally.chain import open_chain
-    from tally.wiring import build_jobs, open_ledger
+    from tally.wiring import build_jobs, check_deployment_identity, open_ledger
 
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     upgrade(settings.db_url)
+    ledger = open_ledger(settings)
+    check_deployment_identity(settings, ledger, anchoring=True)
     chain = open_chain(settings)
-    jobs = build_jobs(settings, open_ledger(settings), chain, checkpoint=_crash_checkpoint())
+    jobs = build_jobs(settings, ledger, chain, checkpoint=_crash_checkpoint())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -122,7 +128,7 @@ def anchor(
     from anchoring.chain import ChainUnavailableError
     from anchoring.loop import Backoff, run_until_final, step_with_backoff
     from tally.chain import open_chain
-    from tally.wiring import build_anchorer, open_ledger
+    from tally.wiring import build_anchorer, check_deployment_identity, open_ledger
 
     def say_pass(report: StepReport) -> None:
         if report.sent:
@@ -135,6 +141,7 @@ def anchor(
 
     settings = load_settings()
     ledger = open_ledger(settings, existing=True)
+    check_deployment_identity(settings, ledger, anchoring=True)
     chain = open_chain(settings)
     anchorer = build_anchorer(settings, ledger, chain)
     try:

@@ -79,8 +79,10 @@ def test_the_limits_are_published(api: Api) -> None:
 
 
 def test_two_server_processes_share_the_limits(pg_url: str, tmp_path: Path) -> None:
+    # Two hosts (data folders) of one deployment: they share its keys (ledger.identity).
     env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
-           "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "3", "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
+           "TALLY_MASTER_KEY": "6d" * 32, "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "3",
+           "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
@@ -111,3 +113,20 @@ def test_the_accrual_report_shows_the_top_accounts_and_where_they_came_from(api:
     later = admin.get("/v1/admin/accruals", params={"since": int(api.clock[0]) + 3600},
                       headers={"Authorization": f"Bearer {key}"}).json()
     assert later["accounts"] == []
+
+
+def rate_limited_metric(api: Api, what: str) -> float:
+    for line in api.client.get("/metrics").text.splitlines():
+        if line.startswith(f'tally_rate_limited_total{{what="{what}"}}'):
+            return float(line.split()[-1])
+    raise AssertionError(f"no tally_rate_limited_total for {what}")
+
+
+def test_refusals_are_counted_for_the_alert(api: Api) -> None:
+    limited(api, contributions_per_hour=1)
+    assert rate_limited_metric(api, "submission") == rate_limited_metric(api, "batch-item") == 0
+    assert post(api, "m0", nonce=0).status_code == 201
+    assert_limited(post(api, "m1", nonce=1))
+    batch = [api.signed(sample_conversation(f"mb{n}"), ALICE, nonce=10 + n) for n in range(3)]
+    assert api.client.post("/v1/contributions:batch", json={"items": batch}).json()["refused"] == 3
+    assert rate_limited_metric(api, "submission") == 1 and rate_limited_metric(api, "batch-item") == 3

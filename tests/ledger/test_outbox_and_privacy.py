@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ledger.content import LocalBlockStore, envelope
 from ledger.conversation import canonical_bytes, normalise
@@ -40,27 +40,40 @@ def ledger_env(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     return make_sessionmaker(make_engine(db_url)), tmp_path / "blocks"
 
 
-def test_acknowledged_bytes_are_in_the_database_until_hardened(ledger_env) -> None:  # type: ignore[no-untyped-def]
+def test_acknowledged_bytes_stay_in_the_database_until_a_shared_store_holds_them(ledger_env) -> None:  # type: ignore[no-untyped-def]
     sessions, blocks = ledger_env
     fast = LocalBlockStore(blocks, fsync=False)
     submit(sessions, fast, 3, None)
     with sessions() as session:
         rows = session.scalars(select(StoredObject)).all()
         assert len(rows) == 3 and all(r.data and r.durable_at is None for r in rows)
-    # A crash lost the blocks written without fsync: hardening rewrites them from the database.
+    # Hardening into this host's cache alone keeps the bytes in the database (the store of record
+    # every host reads) and needs no flush: the cache may lose them.
+    flushes: list[int] = []
+    with sessions() as session, session.begin():
+        assert harden(session, fast, now=150, flush=lambda: flushes.append(1)) == 3
+    assert flushes == []
+    with sessions() as session:
+        rows = session.scalars(select(StoredObject)).all()
+        assert all(r.data and r.durable_at == 150 for r in rows)
+        session.execute(update(StoredObject).values(durable_at=None))
+        session.commit()
+    # A crash lost the blocks written without fsync: hardening rewrites them from the database,
+    # into the shared blockstore too, flushed once for the batch, and only then drops the bytes.
     for path in blocks.rglob("*.data"):
         path.unlink()
     assert not any(LocalBlockStore(blocks).has(r.cid) for r in rows)
-    flushes: list[int] = []
+    shared = LocalBlockStore(blocks.parent / "shared", fsync=False)
     with sessions() as session, session.begin():
-        assert harden(session, LocalBlockStore(blocks), now=200, flush=lambda: flushes.append(1)) == 3
+        assert harden(session, LocalBlockStore(blocks), now=200, shared=shared,
+                      flush=lambda: flushes.append(1)) == 3
     assert flushes == [1]  # one flush for the whole batch
     with sessions() as session:
         rows = session.scalars(select(StoredObject)).all()
         assert all(r.data is None and r.durable_at == 200 for r in rows)
         assert storage_state(session, [r.cid for r in rows]) == {r.cid: "local" for r in rows}
     for row in rows:
-        assert LocalBlockStore(blocks).get(row.cid)
+        assert LocalBlockStore(blocks).get(row.cid) == shared.get(row.cid)
 
 
 def test_a_failing_pinner_backs_off_and_keeps_everything(ledger_env) -> None:  # type: ignore[no-untyped-def]
