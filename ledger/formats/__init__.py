@@ -31,6 +31,7 @@ from ledger.formats.manifest import (
     BALANCE_ENCODING,
     DELTAS_SINCE,
     MANIFEST_VERSION,
+    PROGRAMS_SINCE,
     SCORED_SINCE,
     InvalidManifestError,
     JournalLine,
@@ -39,7 +40,9 @@ from ledger.formats.manifest import (
     ManifestBalances,
     ManifestLog,
     PreviousEpoch,
+    ProgramLine,
     Scorer,
+    UsageLine,
 )
 from ledger.formats.snapshot import SNAPSHOT_FORMAT, BalancesSnapshot, InvalidSnapshotError
 
@@ -50,6 +53,7 @@ __all__ = [
     "DELTAS_SINCE",
     "FORMAT",
     "MANIFEST_VERSION",
+    "PROGRAMS_SINCE",
     "SCORED_SINCE",
     "SNAPSHOT_FORMAT",
     "AnchoringTransaction",
@@ -71,8 +75,10 @@ __all__ = [
     "ManifestBalances",
     "ManifestLog",
     "PreviousEpoch",
+    "ProgramLine",
     "ProofBundle",
     "Scorer",
+    "UsageLine",
     "VerifyCall",
     "parse_bundle",
 ]

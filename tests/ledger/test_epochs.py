@@ -25,7 +25,8 @@ ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 ACCOUNTS = [f"0x{i:040x}" for i in range(1, 6)]
 
 
-def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000) -> None:  # type: ignore[no-untyped-def]
+def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000,  # type: ignore[no-untyped-def]
+               accounts: list[str] = ACCOUNTS) -> None:
     submissions = []
     for i in range(start, start + count):
         # Sentences and a passage of real words (quality-v2 pays language, not strings of made-up
@@ -35,7 +36,7 @@ def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000
             {"role": "assistant", "content": f"Answer {i}: the proof lists the hashes that the old tree and "
                                              "the new tree share, so that both roots rebuild from it. "
                                              f"{passage(str(i))}"}]})
-        contributor = ACCOUNTS[i % len(ACCOUNTS)]
+        contributor = accounts[i % len(accounts)]
         submissions.append(Submission(Prepared.of(conversation),
                                       Consent(contributor, i, now, bytes(32), bytes(65))))
     with sessions() as session, session.begin():
