@@ -53,7 +53,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('account', sa.String(length=42), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
-    sa.Column('transfer_id', sa.BigInteger(), nullable=False),
+    sa.Column('transfer_id', _ID, nullable=False),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['transfer_id'], ['journal_transfers.id'],
                             name=op.f('fk_program_payouts_transfer_id_journal_transfers')),
