@@ -23,7 +23,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.errors import MethodNotAllowedError
 from api.openapi import customise
 from api.problems import PROBLEM_TYPES, problem_response
-from api.routes import accounts, adjustments, contributions, epochs, exports, gateway, meta, page, proofs, reports
+from api.routes import (
+    accounts,
+    adjustments,
+    contributions,
+    epochs,
+    exports,
+    gateway,
+    meta,
+    page,
+    programs,
+    proofs,
+    reports,
+)
 from api.routes import usage as usage_routes
 from api.services import ChainInfo, Services, UsagePolicy
 from ledger.errors import InvalidInputError, NotFoundError, TallyError, UnavailableError
@@ -128,6 +140,7 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
     app.include_router(accounts.router)
     app.include_router(adjustments.router)
     app.include_router(usage_routes.router)
+    app.include_router(programs.router)
     app.include_router(exports.router)
     app.include_router(reports.router)
     app.include_router(proofs.router)
