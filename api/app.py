@@ -8,7 +8,8 @@ path, wrong method, a query parameter out of range) are turned into the same kin
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -16,9 +17,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.errors import MethodNotAllowedError
 from api.openapi import customise
@@ -50,6 +53,16 @@ RETRY_AFTER_SECONDS = 5
 DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeoutError)
 """What SQLAlchemy raises when the database cannot be reached, drops the connection or the pool
 has no connection to give: an outage, answered 503 like any other ``UnavailableError``."""
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every API route, also inside included routers (``original_router`` in newer FastAPI)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)
 
 
 def create_app(services: Services, *, cors_origins: list[str] | None = None,
@@ -102,13 +115,20 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error: TallyError
+        headers = exc.headers
         if exc.status_code == 404:
             error = NotFoundError(str(exc.detail))
         elif exc.status_code == 405:
             error = MethodNotAllowedError(str(exc.detail))
+            # Starlette names the methods of the first route of the path; a path served by two
+            # routes (GET and POST /v1/programs) allows the methods of both.
+            methods = sorted({m for route in _api_routes(app.router.routes)
+                              if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods})
+            if methods:
+                headers = {**(headers or {}), "Allow": ", ".join(methods)}
         else:
             error = InvalidInputError(str(exc.detail))
-        response = problem_response(error, request.url.path, headers=exc.headers)
+        response = problem_response(error, request.url.path, headers=headers)
         response.status_code = exc.status_code
         return response
 

@@ -4,7 +4,7 @@ Errors end the command with a one-line message on stderr and a non-zero exit cod
 never echoed. Commands live by what they touch: ``ledger_commands`` (schema, keys, submit, seal,
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``claim_commands`` (claim),
 ``verify_commands`` (verify, audit), ``export_commands`` (export), ``privacy_commands``
-(redact, and the redaction submit runs), ``score_commands`` (score, offline); ``base`` holds
+(redact, and the redaction submit runs), ``score_commands`` (score, offline), ``program_commands`` (program); ``base`` holds
 what they share.
 """
 
@@ -23,6 +23,7 @@ from tally.cli import (  # noqa: F401 (registers commands)
     export_commands,
     ledger_commands,
     privacy_commands,
+    program_commands,
     report_commands,
     score_commands,
     verify_commands,
