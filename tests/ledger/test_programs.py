@@ -182,3 +182,40 @@ def test_balances_include_the_topups(ledger: Any) -> None:
         assert journal.balance_of(session, BELOW).balance == 100
         assert journal.journal_sum(session) == 0
         assert session.scalar(select(func.count()).where(JournalEntry.epoch.is_(None))) == 0
+
+
+@pytest.mark.postgres
+def test_two_closes_past_the_seal_lock_cannot_both_pay_the_ref_guards_it(pg_url: str, tmp_path: Path) -> None:
+    """Were two sealers ever to get past the seal's lock, the payout's ref (a primary key) would
+    refuse the second: it waits on the first's row, then fails, and its transaction rolls back."""
+    import threading
+
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.program_close import close_programs
+
+    upgrade(pg_url)
+    sessions, store = make_sessionmaker(make_engine(pg_url)), LocalBlockStore(tmp_path / "blocks", fsync=False)
+    weekly(sessions)
+    seal(sessions, store, START)  # the members' changes sealed; the week not over
+    first = sessions()
+    first.begin()
+    assert [p.account for p in close_programs(first, START + 7 * DAY)] == [ABOVE, BELOW]
+    failures: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with sessions() as session, session.begin():
+                close_programs(session, START + 7 * DAY)
+        except IntegrityError as exc:
+            failures.append(exc)
+
+    racing = threading.Thread(target=second)
+    racing.start()
+    racing.join(timeout=2)
+    assert racing.is_alive()  # waiting on the first's uncommitted payout row
+    first.commit()
+    first.close()
+    racing.join(timeout=30)
+    assert len(failures) == 1 and "pk_program_payouts" in str(failures[0])
+    assert [account for _, account, _ in payouts(sessions)] == [ABOVE, BELOW]
