@@ -20,7 +20,7 @@ from anchoring.audit_failures import AuditDiscrepancy
 from ledger import eip712
 from ledger.eip712 import SignatureError
 from ledger.formats import PROGRAMS_SINCE, JournalLine, Manifest, UsageLine
-from ledger.journal import EARNING_KINDS, MINIMUM_TOPUP, REWARDS_POOL, RETRO_USAGE
+from ledger.journal import EARNING_KINDS, MINIMUM_TOPUP, RETRO_USAGE, REWARDS_POOL
 from ledger.program_rules import DEFINE, Change, Definition, Payout, due_payouts
 
 

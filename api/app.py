@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -123,7 +123,7 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
             # Starlette names the methods of the first route of the path; a path served by two
             # routes (GET and POST /v1/programs) allows the methods of both.
             methods = sorted({m for route in _api_routes(app.router.routes)
-                              if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods})
+                              if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods or ()})
             if methods:
                 headers = {**(headers or {}), "Allow": ", ".join(methods)}
         else:

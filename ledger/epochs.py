@@ -34,6 +34,7 @@ from ledger.formats import (
     Scorer,
     UsageLine,
 )
+from ledger.journal import MINIMUM_TOPUP, RETRO_USAGE
 from ledger.lifecycle import EpochState
 from ledger.merkle.stored import StoredLog
 from ledger.models import (
@@ -46,7 +47,6 @@ from ledger.models import (
     StoredObject,
     UsageItem,
 )
-from ledger.journal import MINIMUM_TOPUP, RETRO_USAGE
 from ledger.program_close import close_programs, due
 from ledger.program_rules import DEFINE
 from ledger.programs import definition_of
@@ -145,8 +145,10 @@ def seal_epoch(
             .values(epoch=number)
             .execution_options(synchronize_session=False)
         )
-    for row in (*changes, *items):
-        row.epoch = number
+    for change in changes:
+        change.epoch = number
+    for item in items:
+        item.epoch = number
     session.flush()
     # Closed on what this epoch and those before publish, so that the audit recomputes the same.
     if close_programs(session, now):

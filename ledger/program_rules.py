@@ -52,8 +52,8 @@ def parse_date(value: object, field: str) -> int:
     try:
         if match is None:
             raise ValueError
-        parts = [int(p) for p in match.groups() if p is not None]
-        when = int(datetime(*parts, tzinfo=UTC).timestamp())  # type: ignore[misc]
+        year, month, day, hour, minute, second = (int(p or 0) for p in match.groups())
+        when = int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp())
     except ValueError:
         raise InvalidFieldError(field, "must be a UTC date YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ") from None
     if not EARLIEST <= when <= LATEST:
@@ -160,9 +160,8 @@ def parse_definition(body: object) -> Definition:
     if not isinstance(program, str) or not ID_PATTERN.fullmatch(program):
         raise InvalidFieldError("id", "must be 1 to 40 of a-z, 0-9 and -, starting with a letter or digit")
     period = body["period"]
-    if isinstance(period, int) and not isinstance(period, bool) and 0 < period <= MAX_PERIOD_SECONDS:
-        period_text = str(period)
-    elif period in ("day", "week", "month"):
+    seconds = isinstance(period, int) and not isinstance(period, bool) and 0 < period <= MAX_PERIOD_SECONDS
+    if seconds or period in ("day", "week", "month"):
         period_text = str(period)
     else:
         raise InvalidFieldError("period", f'must be "day", "week", "month" or 1 to {MAX_PERIOD_SECONDS} seconds')

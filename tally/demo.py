@@ -3,9 +3,10 @@
 Real ShareGPT conversations, redacted as a client redacts them (the few holding personal data
 come as their redacted canonical form), signed by generated contributor keys, go through the same
 intake as the API; before the last of K epochs is sealed, a data consumer receives them and reports
-using three, and a program with a minimum closes its first period, topping its member up; the epochs are sealed and anchored on the dev chain; then every on-chain root is
-recomputed from the manifests (the audit), a sample proof is checked against the contract, and
-its contributor's points are claimed from the rewards contract.
+using three, and a program with a minimum closes its first period, topping its member up; the
+epochs are sealed and anchored on the dev chain; then every on-chain root (and the top-up) is
+recomputed from the manifests (the audit), a sample proof is checked against the contract, and its
+contributor's points are claimed from the rewards contract.
 State stays in TALLY_HOME, so `tally serve` shows it afterwards.
 """
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.encoding import ADDRESS_PATTERN, DECIMAL_PATTERN, HASH_PATTERN, hex0x
+from ledger.errors import InvalidFieldError
 from ledger.formats import fields as f
 from ledger.formats.fields import InvalidDocumentError
-from ledger.errors import InvalidFieldError
 from ledger.merkle import log as rfc9162
 from ledger.program_rules import DEFINE, ENROL, LEAVE, Definition, parse_definition
 
@@ -226,7 +226,8 @@ class ProgramLine:
         number, change, program = f.uint(o, at, "id"), f.text(o, at, "change"), f.text(o, at, "program")
         when, by = f.uint(o, at, "at"), f.text(o, at, "by")
         if change == DEFINE:
-            fields = {k: o[k] for k in ("period", "minimum", "start", "retroactiveFrom", "retroRate") if k in o}
+            fields: dict[str, Any] = {k: o[k] for k in ("period", "minimum", "start", "retroactiveFrom", "retroRate")
+                                      if k in o}
             try:
                 definition = parse_definition({"id": program, **fields})
             except InvalidFieldError as exc:

@@ -4,8 +4,8 @@ Errors end the command with a one-line message on stderr and a non-zero exit cod
 never echoed. Commands live by what they touch: ``ledger_commands`` (schema, keys, submit, seal,
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``claim_commands`` (claim),
 ``verify_commands`` (verify, audit), ``export_commands`` (export), ``privacy_commands``
-(redact, and the redaction submit runs), ``score_commands`` (score, offline), ``program_commands`` (program); ``base`` holds
-what they share.
+(redact, and the redaction submit runs), ``score_commands`` (score, offline), ``program_commands``
+(program); ``base`` holds what they share.
 """
 
 from __future__ import annotations

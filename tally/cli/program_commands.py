@@ -111,7 +111,8 @@ def _membership(program: str, body: dict[str, Any], key: str | None, api: str, a
 @one_line_errors
 def enrol(
     program: Annotated[str, typer.Argument(help="the program's id")],
-    account: Annotated[str | None, typer.Argument(help="as the admin: the account to enrol", parser=address_value)] = None,
+    account: Annotated[str | None, typer.Argument(
+        help="as the admin: the account to enrol", parser=address_value)] = None,
     key: Annotated[Path | None, typer.Option(
         help="enrol yourself instead: your keystore signs an EIP-712 Enrol (TALLY_KEY_PASSPHRASE)")] = None,
     api: ApiUrl = DEFAULT_API,
@@ -129,7 +130,8 @@ def enrol(
     if not key.is_file():
         raise CliError(f"{key}: no such keystore file (make one with `tally keys new --out {key}`)")
     private_key = read_keystore(key, passphrase("TALLY_KEY_PASSPHRASE", "Passphrase"))
-    body = signed_enrolment(api_config(api), program, private_key, nonce=secrets.randbits(63), issued_at=int(time.time()))
+    body = signed_enrolment(api_config(api), program, private_key, nonce=secrets.randbits(63),
+                            issued_at=int(time.time()))
     _membership(program, body, None, api, as_json)
 
 

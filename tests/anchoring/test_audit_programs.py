@@ -6,6 +6,7 @@ fails, naming the journal entry or the ref."""
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from ledger.db import make_engine, make_sessionmaker
 from ledger.epochs import seal_epoch
 from ledger.export import start_export
 from ledger.migrate import upgrade
-from ledger.programs import change_membership, define, enrol_signed, parse_signed_enrolment
 from ledger.program_rules import parse_definition
+from ledger.programs import change_membership, define, enrol_signed, parse_signed_enrolment
 from ledger.usage import record_usage
 from tests.formats.test_golden import Manifests, _event
 from tests.ledger.test_epochs import contribute
@@ -80,7 +81,7 @@ def audit(documents: list[dict[str, Any]]) -> AuditReport:
 
 def relinked(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The manifests with each ``previous.manifestCid`` naming the (changed) one before it."""
-    for before, after in zip(documents, documents[1:], strict=False):
+    for before, after in itertools.pairwise(documents):
         after["previous"]["manifestCid"] = cid_of(jcs.dumps(before))
     return documents
 

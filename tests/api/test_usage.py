@@ -13,8 +13,8 @@ from sqlalchemy import select
 from api.app import UsagePolicy
 from ledger import journal
 from ledger.content import LocalBlockStore
-from ledger.models import UsageItem
 from ledger.epochs import Anchor, seal_epoch
+from ledger.models import UsageItem
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
 
 CONSUMER = {"Authorization": "Bearer consumer-key"}

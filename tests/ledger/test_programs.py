@@ -17,8 +17,8 @@ from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
 from ledger.epochs import Anchor, seal_epoch
 from ledger.errors import InvalidFieldError
-from ledger.migrate import upgrade
 from ledger.export import start_export
+from ledger.migrate import upgrade
 from ledger.models import JournalEntry, ProgramPayout, UsageItem
 from ledger.program_rules import Definition, parse_date, parse_definition
 from ledger.programs import NotAMemberError, ProgramExistsError, change_membership, define
@@ -144,7 +144,8 @@ def test_retroactive_pay_of_unpaid_usage_units_happens_once(ledger: Any) -> None
     assert sorted((u["ref"], u["units"], u["points"]) for u in manifest["usage"]) == [
         ("early", 9, "0"), ("later", 2, "0"), ("later", 3, "0"), ("paid", 5, "35")]
     retro = [(ref, account, points) for ref, account, points in payouts(sessions) if "/retro/" in ref]
-    assert retro == [(f"program/creators/retro/{ABOVE}", ABOVE, 3 * 4), (f"program/creators/retro/{BELOW}", BELOW, 2 * 4)]
+    assert retro == [(f"program/creators/retro/{ABOVE}", ABOVE, 3 * 4),
+                     (f"program/creators/retro/{BELOW}", BELOW, 2 * 4)]
     seal(sessions, store, START + 14 * DAY)  # the second close pays no retro again
     assert [p for p in payouts(sessions) if "/retro/" in p[0]] == retro
     with sessions() as session:

@@ -25,8 +25,6 @@ sys.path.insert(0, str(HERE.parent.parent.parent))
 
 from api.services import ChainInfo  # noqa: E402
 from ledger.adjustments import grant  # noqa: E402
-from ledger.program_rules import Definition  # noqa: E402
-from ledger.programs import change_membership, define  # noqa: E402
 from ledger.content import LocalBlockStore  # noqa: E402
 from ledger.conversation import Conversation, normalise  # noqa: E402
 from ledger.db import make_engine, make_sessionmaker  # noqa: E402
@@ -35,6 +33,8 @@ from ledger.intake import Consent, Prepared, Submission, record  # noqa: E402
 from ledger.lifecycle import EpochState  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from ledger.models import Contribution, Epoch  # noqa: E402
+from ledger.program_rules import Definition  # noqa: E402
+from ledger.programs import change_membership, define  # noqa: E402
 from ledger.proofs import BalanceTrees, balance_bundle, contribution_bundle  # noqa: E402
 from tests.support.conversations import passage  # noqa: E402
 
