@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ledger import journal
 from ledger.models import JournalEntry, Program, ProgramPayout, UsageItem
-from ledger.program_rules import Payout, due_payouts
+from ledger.program_rules import Payout, due_payouts, members_before
 from ledger.programs import changes_of, definition_of
 
 
@@ -43,8 +43,24 @@ def _unpaid(session: Session, taken: set[int]) -> Callable[[str, int], Sequence[
 
 
 def due(session: Session, now: int) -> bool:
-    """Whether some program has a period ended by ``now`` and not closed: a seal is due for it."""
-    return any(definition_of(p).ended_by(now) > p.periods_closed for p in session.scalars(select(Program)))
+    """Whether a seal is due to close some program's periods: one has ended by ``now``, is not
+    closed, and it may owe someone (the program has members now, or had some at the end of an
+    unclosed period). Periods nobody was a member of wait for the next seal that something else
+    brings, instead of sealing an empty epoch every period."""
+    for program in session.scalars(select(Program)):
+        definition = definition_of(program)
+        ended = definition.ended_by(now)
+        if ended <= program.periods_closed:
+            continue
+        changes = changes_of(session, program.id)
+        if members_before(changes, now + 1):
+            return True
+        if changes:  # members now: none; so only periods ending before the last change had any
+            last = definition.ended_by(max(c.at for c in changes)) + 1
+            if any(members_before(changes, definition.bounds(k)[1])
+                   for k in range(program.periods_closed, min(ended, last))):
+                return True
+    return False
 
 
 def close_programs(session: Session, now: int) -> list[Payout]:

@@ -220,3 +220,21 @@ def test_two_closes_past_the_seal_lock_cannot_both_pay_the_ref_guards_it(pg_url:
     racing.join(timeout=30)
     assert len(failures) == 1 and "pk_program_payouts" in str(failures[0])
     assert [account for _, account, _ in payouts(sessions)] == [ABOVE, BELOW]
+
+
+def test_a_seal_is_due_for_a_close_only_while_someone_may_be_owed(ledger: Any) -> None:
+    from ledger.sealing import sealing_state
+
+    sessions, store = ledger
+    weekly(sessions)
+    seal(sessions, store, START)
+    with sessions() as session:
+        assert sealing_state(session, START + 6 * DAY).pending == 0  # the week is not over
+        assert sealing_state(session, START + 7 * DAY).pending == 1  # it is: a seal is due to close it
+    seal(sessions, store, START + 7 * DAY)
+    with sessions() as session, session.begin():
+        for account in (ABOVE, BELOW):
+            change_membership(session, "creators", account, "leave", now=START + 7 * DAY + 1)
+    seal(sessions, store, START + 7 * DAY + 2)
+    with sessions() as session:  # nobody was a member of the second week: no empty epoch for it
+        assert sealing_state(session, START + 14 * DAY).pending == 0
