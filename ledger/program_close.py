@@ -42,6 +42,11 @@ def _unpaid(session: Session, taken: set[int]) -> Callable[[str, int], Sequence[
     return unpaid
 
 
+_PERIODS_LOOKED_AT = 1_000
+"""At most this many unclosed periods are looked at for members by ``due`` (the jobs ask it every
+few seconds); past it, a seal is due anyway."""
+
+
 def due(session: Session, now: int) -> bool:
     """Whether a seal is due to close some program's periods: one has ended by ``now``, is not
     closed, and it may owe someone (the program has members now, or had some at the end of an
@@ -55,10 +60,12 @@ def due(session: Session, now: int) -> bool:
         changes = changes_of(session, program.id)
         if members_before(changes, now + 1):
             return True
-        if changes:  # members now: none; so only periods ending before the last change had any
-            last = definition.ended_by(max(c.at for c in changes)) + 1
-            if any(members_before(changes, definition.bounds(k)[1])
-                   for k in range(program.periods_closed, min(ended, last))):
+        if changes:  # members now: none; so only periods ending between the first and the last change had any
+            first = max(program.periods_closed, definition.ended_by(min(c.at for c in changes)))
+            last = min(ended, definition.ended_by(max(c.at for c in changes)) + 1)
+            if last - first > _PERIODS_LOOKED_AT:
+                return True  # too many to look at every second: let a seal close them
+            if any(members_before(changes, definition.bounds(k)[1]) for k in range(first, last)):
                 return True
     return False
 

@@ -88,7 +88,7 @@ def report_usage(ledger: Ledger, settings: Settings, say: Callable[[str], None])
         f"{len(used)} of them (2 units each): {outcome.report.points} points to their contributors")
 
 
-PROGRAM_PERIOD = 3
+PROGRAM_PERIOD = 2
 """Seconds of the demo program's period: it starts before the last epoch's contributions and
 ends before that epoch is sealed, so that the seal closes it."""
 PROGRAM_MINIMUM = 1000
