@@ -9,9 +9,10 @@ log n, not n, so thousands of epochs and millions of leaves are fine) and compar
 which also proves the step consistent (the new tree is the old one plus the new leaves), replays
 the journal entries from zero into balances, checks the balances the manifest publishes (every one
 before version 3; since, the ones the epoch changed, and every few epochs a full snapshot) and
-rebuilds the OpenZeppelin balances tree, and
+rebuilds the OpenZeppelin balances tree,
 recomputes every leaf's points from the features the leaf publishes with the rules of its scorer
-version. The first failure is reported.
+version, and recomputes every program's top-ups and retroactive payments from the published
+programs and journal (:mod:`anchoring.audit_programs`). The first failure is reported.
 
 Before any of that, the address must hold a contract that answers as TallyAnchor does
 (:mod:`anchoring.identity`), and the events scanned must be as many as the contract's own
@@ -35,6 +36,7 @@ from web3 import Web3
 
 from anchoring.api_view import ApiView, compare_final_epochs, fetch_api_view
 from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountMismatch
+from anchoring.audit_programs import ProgramReplay
 from anchoring.chain import call, connect
 from anchoring.contract import EpochAnchored, TallyAnchor
 from anchoring.identity import check_tally_anchor, latest_epoch
@@ -158,6 +160,8 @@ class AuditReport:
     accounts: int = 0
     total_points: int = 0
     points_recomputed: int = 0
+    payouts_recomputed: int = 0
+    """Programs' top-ups and retroactive payments recomputed (``anchoring.audit_programs``)."""
     api: ApiView | None = None
     failure: AuditFailure | None = None
     seconds: float = 0.0
@@ -188,7 +192,8 @@ class AuditReport:
                 "toBlock": self.to_block, "latestEpoch": self.latest_epoch, "epochs": self.epochs,
                 "fromEpoch": self.from_epoch,
                 "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
-                "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed, "api": api,
+                "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed,
+                "payoutsRecomputed": self.payouts_recomputed, "api": api,
                 "seconds": round(self.seconds, 2),
                 "discrepancy": failure}
 
@@ -216,6 +221,7 @@ class Auditor:
     balances: dict[str, int] = field(default_factory=dict)
     api: Callable[[], ApiView] | None = None
     """Where a Tally API's view comes from (``--api``), to compare with the chain's."""
+    programs: ProgramReplay = field(default_factory=ProgramReplay)
 
     def run(self, from_block: int = 0, from_epoch: int = 1) -> AuditReport:
         """Audit every epoch from ``from_epoch`` on (events are still counted from the first)."""
@@ -253,6 +259,7 @@ class Auditor:
         except AuditFailure as exc:
             report.failure = exc
         report.leaves = self.log.size
+        report.payouts_recomputed = self.programs.payouts
         report.accounts = sum(1 for b in self.balances.values() if b)
         report.total_points = sum(b for a, b in self.balances.items() if is_account_address(a))
         report.seconds = time.monotonic() - started
@@ -282,6 +289,7 @@ class Auditor:
         if balances_root(balances.items()) != event.balances_root or sum(balances.values()) != event.total_points:
             raise AuditDiscrepancy(number, "the published balances do not give the balances root the chain holds")
         self.balances = balances
+        self.programs.active = False  # the programs and earnings before are not replayed
         return PreviousEpoch(number, event.log_size, event.log_root, event.balances_root, cid)
 
     @staticmethod
@@ -314,6 +322,7 @@ class Auditor:
                 raise AuditDiscrepancy(number, what)
         self._extend_log(number, manifest, event)
         self._recompute_points(number, manifest, report)
+        self.programs.epoch(number, manifest)  # first: a payout that differs is named as such
         self._replay_journal(number, manifest, event, report)
         return PreviousEpoch(number, event.log_size, event.log_root, event.balances_root, cid)
 

@@ -51,6 +51,8 @@ class Jobs:
     storage: Callable[[], object] | None = None
     storage_interval: float = 5.0
     checkpoint: Callable[[str], None] = lambda _name: None
+    clock: Callable[[], float] = time.time
+    """The time seals are stamped with and programs' periods close by (tests inject their own)."""
 
     def __post_init__(self) -> None:
         self.is_leader = False
@@ -66,10 +68,11 @@ class Jobs:
     def seal_if_due(self) -> int | None:
         if not self.is_leader:
             return None
+        now = self.clock()
         with self.sessions() as session:
-            state = sealing_state(session)
+            state = sealing_state(session, now)
         if not self.settings.sealing.is_due(pending=state.pending, last_sealed_at=state.last_sealed_at,
-                                            now=time.time()):
+                                            now=now):
             return None
         return self.seal_now()
 
@@ -77,7 +80,8 @@ class Jobs:
         # Each pass of a job is an operation of its own: its log lines carry its id.
         with operation(new_operation_id("seal")):
             with self._lock, self.sessions() as session, session.begin():
-                epoch = seal_epoch(session, self.store, self.anchor, snapshot_every=self.settings.snapshot_every)
+                epoch = seal_epoch(session, self.store, self.anchor, now=int(self.clock()),
+                                   snapshot_every=self.settings.snapshot_every, checkpoint=self.checkpoint)
                 number = epoch.number if epoch else None
             if number is not None:
                 log.info("sealed epoch %d", number)

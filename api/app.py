@@ -8,23 +8,38 @@ path, wrong method, a query parameter out of range) are turned into the same kin
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.errors import MethodNotAllowedError
 from api.openapi import customise
 from api.problems import PROBLEM_TYPES, problem_response
 from api.request_ids import RequestIdMiddleware
-from api.routes import accounts, adjustments, contributions, epochs, exports, gateway, meta, page, proofs, reports
+from api.routes import (
+    accounts,
+    adjustments,
+    contributions,
+    epochs,
+    exports,
+    gateway,
+    meta,
+    page,
+    programs,
+    proofs,
+    reports,
+)
 from api.routes import usage as usage_routes
 from api.services import ChainInfo, Services, UsagePolicy
 from ledger.errors import InvalidInputError, NotFoundError, RateLimitedError, TallyError, UnavailableError
@@ -39,6 +54,16 @@ RETRY_AFTER_SECONDS = 5
 DATABASE_DOWN = (OperationalError, DisconnectionError, PoolTimeoutError)
 """What SQLAlchemy raises when the database cannot be reached, drops the connection or the pool
 has no connection to give: an outage, answered 503 like any other ``UnavailableError``."""
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every API route, also inside included routers (``original_router`` in newer FastAPI)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)
 
 
 def create_app(services: Services, *, cors_origins: list[str] | None = None,
@@ -95,13 +120,20 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error: TallyError
+        headers = exc.headers
         if exc.status_code == 404:
             error = NotFoundError(str(exc.detail))
         elif exc.status_code == 405:
             error = MethodNotAllowedError(str(exc.detail))
+            # Starlette names the methods of the first route of the path; a path served by two
+            # routes (GET and POST /v1/programs) allows the methods of both.
+            methods = sorted({m for route in _api_routes(app.router.routes)
+                              if route.matches(request.scope)[0] is Match.PARTIAL for m in route.methods or ()})
+            if methods:
+                headers = {**(headers or {}), "Allow": ", ".join(methods)}
         else:
             error = InvalidInputError(str(exc.detail))
-        response = problem_response(error, request.url.path, headers=exc.headers)
+        response = problem_response(error, request.url.path, headers=headers)
         response.status_code = exc.status_code
         return response
 
@@ -133,6 +165,7 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
     app.include_router(accounts.router)
     app.include_router(adjustments.router)
     app.include_router(usage_routes.router)
+    app.include_router(programs.router)
     app.include_router(exports.router)
     app.include_router(reports.router)
     app.include_router(proofs.router)

@@ -53,10 +53,10 @@ _TYPES = [
     ProblemType("signer-mismatch", 403, "Signer mismatch",
                 "The EIP-712 Contribution signature does not recover to `contributor`. Sign with the "
                 "contributor's key over the domain and types of GET /v1/config, for the contentHash of "
-                "the canonical conversation."),
+                "the canonical conversation. An EIP-712 Enrol signature must recover to `account`."),
     ProblemType("nonce-reused", 409, "Nonce reused",
-                "This contributor already used this nonce (for a ContributionBatch: in another batch); sign again "
-                "with a fresh one."),
+                "This contributor already used this nonce (for a ContributionBatch: in another batch; or for an "
+                "enrolment in a program); sign again with a fresh one."),
     ProblemType("batch-count-mismatch", 422, "Batch count mismatch",
                 "A signed batch's count is not the number of conversations it carries; nothing was written."),
     ProblemType("batch-proof-mismatch", 422, "Batch proof mismatch",
@@ -96,6 +96,10 @@ _TYPES = [
                 "This ref already names a different grant, clawback or usage report (for an adjustment, "
                 "`existing` shows it). Use a new ref for a new request, or send the same request again "
                 "to read the first answer back."),
+    ProblemType("program-exists", 409, "Program exists",
+                "A program with this id is already defined otherwise; a definition never changes (`existing` "
+                "shows it). Send the same definition to read it back, or choose another id."),
+    ProblemType("not-a-member", 409, "Not a member", "The account is not a member of the program: it cannot leave."),
     ProblemType("insufficient-points", 409, "Insufficient points",
                 "A clawback cannot take an account below a zero balance."),
     ProblemType("not-found", 404, "Not found", "No such resource."),

@@ -265,6 +265,33 @@ class UsageReportView(BaseModel):
     createdAt: UnixTime
 
 
+class ProgramView(BaseModel):
+    """A program with a guaranteed minimum per period (docs/rewards.md, "Programs")."""
+
+    id: str
+    period: Literal["day", "week", "month"] | int = Field(description='"day", "week", "month" or seconds')
+    minimum: Points = Field(description="the points a member is brought up to in each period")
+    start: str = Field(description="UTC date (YYYY-MM-DD) or instant (YYYY-MM-DDTHH:MM:SSZ) the first period starts")
+    retroactiveFrom: str | None = Field(description="usage recorded unpaid from this date is paid at the first close")
+    retroRate: Points | None = Field(description="points per unit of that usage")
+    definedAt: UnixTime
+    periodsClosed: int = Field(description="periods closed so far: their top-ups are in the journal")
+    members: list[Address] | None = Field(default=None, description="the members now (GET of one program)")
+
+
+class ProgramList(BaseModel):
+    programs: list[ProgramView]
+
+
+class MembershipView(BaseModel):
+    program: str
+    account: Address
+    action: Literal["enrol", "leave"]
+    at: UnixTime
+    change: int | None = Field(description="the change's id (published in the manifest of the epoch that seals "
+                               "it), or null when nothing changed (already a member)")
+
+
 class EpochHeader(BaseModel):
     """What the contract stores of an epoch, and where its manifest lives."""
 
@@ -418,6 +445,11 @@ class BatchTypes(BaseModel):
     primaryType: Literal["ContributionBatch"]
 
 
+class EnrolTypes(BaseModel):
+    types: dict[str, list[Eip712Field]]
+    primaryType: Literal["Enrol"]
+
+
 class Eip712(BaseModel):
     """What a wallet needs for `eth_signTypedData_v4`."""
 
@@ -426,6 +458,7 @@ class Eip712(BaseModel):
     primaryType: Literal["Contribution"]
     receipt: ReceiptTypes
     batch: BatchTypes
+    enrol: EnrolTypes = Field(description="a contributor's consent to join a program (POST /v1/programs/{id}/members)")
 
 
 class ContributorLimits(BaseModel):

@@ -52,6 +52,13 @@ RECEIPT_FIELDS = [
     {"name": "acceptedAt", "type": "uint64"},
 ]
 
+ENROL_FIELDS = [
+    {"name": "account", "type": "address"},
+    {"name": "program", "type": "string"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "issuedAt", "type": "uint64"},
+]
+
 _DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 )
@@ -65,6 +72,7 @@ _BATCH_TYPEHASH = keccak(
 _RECEIPT_TYPEHASH = keccak(
     b"Receipt(bytes32 contentHash,address contributor,uint128 points,uint64 acceptedAt)"
 )
+_ENROL_TYPEHASH = keccak(b"Enrol(address account,string program,uint256 nonce,uint64 issuedAt)")
 
 
 class SignatureError(InvalidInputError, ValueError):
@@ -154,6 +162,19 @@ class Domain:
         return keccak(b"\x19\x01" + self.separator + struct)
 
 
+    def enrol_digest(self, account: str, program: str, nonce: int, issued_at: int) -> bytes:
+        """A contributor's consent to join ``program`` (docs/formats.md §3; a string field is
+        encoded as the keccak of its UTF-8 bytes)."""
+        struct = keccak(
+            _ENROL_TYPEHASH
+            + _address(account)
+            + keccak(program.encode())
+            + _uint(nonce, 256)
+            + _uint(issued_at, 64)
+        )
+        return keccak(b"\x19\x01" + self.separator + struct)
+
+
 def contribution_types() -> dict[str, list[dict[str, str]]]:
     # One primary type per types object: ethers and eth-account refuse ambiguous roots.
     return {"EIP712Domain": DOMAIN_FIELDS, "Contribution": CONTRIBUTION_FIELDS}
@@ -161,6 +182,10 @@ def contribution_types() -> dict[str, list[dict[str, str]]]:
 
 def batch_types() -> dict[str, list[dict[str, str]]]:
     return {"EIP712Domain": DOMAIN_FIELDS, "ContributionBatch": BATCH_FIELDS}
+
+
+def enrol_types() -> dict[str, list[dict[str, str]]]:
+    return {"EIP712Domain": DOMAIN_FIELDS, "Enrol": ENROL_FIELDS}
 
 
 def receipt_types() -> dict[str, list[dict[str, str]]]:

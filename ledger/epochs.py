@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, update
@@ -30,11 +30,26 @@ from ledger.formats import (
     ManifestBalances,
     ManifestLog,
     PreviousEpoch,
+    ProgramLine,
     Scorer,
+    UsageLine,
 )
+from ledger.journal import MINIMUM_TOPUP, RETRO_USAGE
 from ledger.lifecycle import EpochState
 from ledger.merkle.stored import StoredLog
-from ledger.models import AccountBalance, Contribution, Epoch, JournalEntry, StoredObject
+from ledger.models import (
+    AccountBalance,
+    Contribution,
+    Epoch,
+    JournalEntry,
+    Program,
+    ProgramChange,
+    StoredObject,
+    UsageItem,
+)
+from ledger.program_close import close_programs, due
+from ledger.program_rules import DEFINE
+from ledger.programs import definition_of
 from ledger.scoring import recorded_features, rules_hash
 from ledger.sealing import SNAPSHOT_EVERY
 
@@ -64,12 +79,15 @@ def balances(session: Session) -> list[tuple[str, int]]:
 def seal_epoch(
     session: Session, store: ContentStore, anchor: Anchor, *, now: int | None = None,
     snapshot_every: int = SNAPSHOT_EVERY, snapshot: bool = False,
+    checkpoint: Callable[[str], None] = lambda _name: None,
 ) -> Epoch | None:
     """Seal everything accepted and journaled so far into the next epoch, in the caller's
     transaction; None when there is nothing new. The caller commits.
 
     Every ``snapshot_every``-th epoch, or this one if ``snapshot``, also publishes a full
-    balances snapshot that the manifest names."""
+    balances snapshot that the manifest names. Programs' periods ended by ``now`` are closed in
+    the same transaction (``ledger.program_close``); ``checkpoint("after-program-payouts")`` is
+    where crash tests kill a sealer that has computed and posted them but not committed."""
     now = int(time.time()) if now is None else now
     serialise(session, SEALING_LOCK)
     previous = latest_epoch(session)
@@ -95,13 +113,16 @@ def seal_epoch(
         ids.append(row_id)
         leaves.append(LogLeaf(first_index + len(leaves), contributor, content_hash, accepted_at, points, cid, scorer,
                               recorded_features(scorer, breakdown, messages)))
-    entries = session.execute(
+    entries = list(session.execute(
         select(JournalEntry.id, JournalEntry.account, JournalEntry.amount, JournalEntry.kind,
-               JournalEntry.ref)
+               JournalEntry.ref, JournalEntry.created_at)
         .where(JournalEntry.epoch.is_(None))
         .order_by(JournalEntry.id)
-    ).all()
-    if not leaves and not entries:
+    ).all())
+    changes = list(session.scalars(select(ProgramChange).where(ProgramChange.epoch.is_(None))
+                                   .order_by(ProgramChange.id)))
+    items = list(session.scalars(select(UsageItem).where(UsageItem.epoch.is_(None)).order_by(UsageItem.id)))
+    if not leaves and not entries and not changes and not items and not due(session, now):
         return None
     if previous is not None and first_index != previous.log_size:
         raise RuntimeError(f"stored log has {first_index} leaves, epoch {previous.number} says {previous.log_size}")
@@ -124,9 +145,25 @@ def seal_epoch(
             .values(epoch=number)
             .execution_options(synchronize_session=False)
         )
+    for change in changes:
+        change.epoch = number
+    for item in items:
+        item.epoch = number
+    session.flush()
+    # Closed on what this epoch and those before publish, so that the audit recomputes the same.
+    if close_programs(session, now):
+        checkpoint("after-program-payouts")
+        payouts = session.execute(
+            select(JournalEntry.id, JournalEntry.account, JournalEntry.amount, JournalEntry.kind,
+                   JournalEntry.ref, JournalEntry.created_at)
+            .where(JournalEntry.epoch.is_(None), JournalEntry.kind.in_((MINIMUM_TOPUP, RETRO_USAGE)))
+            .order_by(JournalEntry.id)).all()
+        session.execute(update(JournalEntry).where(JournalEntry.id.in_([row[0] for row in payouts]))
+                        .values(epoch=number).execution_options(synchronize_session=False))
+        entries.extend(payouts)
 
     changed, root, total_points, accounts = _seal_balances(
-        session, number, ((account, amount) for _, account, amount, _, _ in entries))
+        session, number, ((account, amount) for _, account, amount, _, _, _ in entries))
     snapshot_cid = None
     if snapshot or number % snapshot_every == 0:
         snapshot_cid = _publish_snapshot(session, store, anchor, number, root, total_points, now)
@@ -138,11 +175,15 @@ def seal_epoch(
         previous=None if previous is None else PreviousEpoch(
             previous.number, previous.log_size, previous.log_root, previous.balances_root, previous.manifest_cid),
         log=ManifestLog(log_size, log_root, tuple(leaves), tuple(stored_log.compact_range(log_size))),
-        journal=tuple(JournalLine(entry_id, account, amount, kind, ref)
-                      for entry_id, account, amount, kind, ref in entries),
+        journal=tuple(JournalLine(entry_id, account, amount, kind, ref, at)
+                      for entry_id, account, amount, kind, ref, at in entries),
         balances=ManifestBalances(root, total_points, changed=tuple(changed), accounts=accounts,
                                   snapshot=snapshot_cid),
         scorer=_scorer(leaves),
+        sealed_at=now,
+        programs=tuple(_program_line(session, change) for change in changes),
+        usage=tuple(UsageLine(item.id, item.ref, item.contribution_id, item.account, item.units, item.points,
+                              item.created_at) for item in items),
     )
     manifest_bytes = jcs.dumps(manifest.to_json())
     # The bytes go into the shared database with the epoch (ledger.outbox: every host serves
@@ -161,6 +202,17 @@ def seal_epoch(
     session.add(epoch)
     session.flush()
     return epoch
+
+
+def _program_line(session: Session, change: ProgramChange) -> ProgramLine:
+    if change.change == DEFINE:
+        program = session.get(Program, change.program)
+        assert program is not None  # written with its definition
+        return ProgramLine(change.id, change.change, change.program, change.at, change.by,
+                           definition=definition_of(program))
+    nonce = None if change.nonce is None else int(change.nonce)
+    return ProgramLine(change.id, change.change, change.program, change.at, change.by, change.account,
+                       nonce=nonce, issued_at=change.issued_at, signature=change.signature)
 
 
 _ROWS_AT_ONCE = 10_000

@@ -24,7 +24,11 @@ ACCRUAL = "accrual"
 GRANT = "grant"
 USAGE = "usage"
 CLAWBACK = "clawback"
-KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK})
+MINIMUM_TOPUP = "minimum-topup"
+RETRO_USAGE = "retro-usage"
+KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK, MINIMUM_TOPUP, RETRO_USAGE})
+EARNING_KINDS = (ACCRUAL, USAGE)
+"""What a member earns in a program's period: accruals and usage credits, not top-ups or grants."""
 
 
 class JournalError(InvalidInputError, ValueError):

@@ -158,7 +158,9 @@ class JournalEntry(Base):
     """
 
     __tablename__ = "journal_entries"
-    __table_args__ = (Index("ix_journal_entries_account_id", "account", "id"),)
+    __table_args__ = (Index("ix_journal_entries_account_id", "account", "id"),
+                      # a program's close sums a member's earnings of one period (ledger.program_close)
+                      Index("ix_journal_entries_account_created_at", "account", "created_at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     transfer_id: Mapped[int] = mapped_column(ForeignKey("journal_transfers.id"), index=True)
@@ -322,3 +324,77 @@ class DeploymentIdentity(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
     recorded_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Program(Base):
+    """A program with a guaranteed minimum per period (``ledger.programs``); never changed once
+    defined, but for how many of its periods have been closed."""
+
+    __tablename__ = "programs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16))
+    """"day", "week", "month" or a number of seconds, as defined."""
+    minimum: Mapped[int] = mapped_column(BigInteger)
+    start: Mapped[int] = mapped_column(BigInteger)
+    retro_from: Mapped[int | None] = mapped_column(BigInteger)
+    retro_rate: Mapped[int | None] = mapped_column(BigInteger)
+    defined_at: Mapped[int] = mapped_column(BigInteger)
+    periods_closed: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Periods 0 .. periods_closed - 1 are closed: their top-ups are in the journal."""
+
+
+class ProgramChange(Base):
+    """A program's definition or a membership change (enrol, leave), published in the manifest of
+    the epoch that seals it (``epoch``). A contributor-signed enrolment keeps its EIP-712
+    signature, and its nonce is used up like a contribution's."""
+
+    __tablename__ = "program_changes"
+    __table_args__ = (UniqueConstraint("account", "nonce", name="uq_program_changes_account_nonce"),
+                      Index("ix_program_changes_program_account", "program", "account"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(40))
+    change: Mapped[str] = mapped_column(String(8))
+    account: Mapped[str | None] = mapped_column(String(42))
+    at: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(8))
+    """"admin" (the admin key) or "account" (signed by the account)."""
+    nonce: Mapped[str | None] = mapped_column(String(78))
+    issued_at: Mapped[int | None] = mapped_column(BigInteger)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(65))
+    epoch: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class ProgramPayout(Base):
+    """A minimum top-up or a retroactive usage payment, keyed by its journal ref: the primary key
+    is what makes each one happen once, whatever crashes or replicas do."""
+
+    __tablename__ = "program_payouts"
+
+    ref: Mapped[str] = mapped_column(String(128), primary_key=True)
+    program: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(42))
+    points: Mapped[int] = mapped_column(BigInteger)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("journal_transfers.id"), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageItem(Base):
+    """One item of a usage report: the units of use of one contribution, paid or not (``points``
+    0 when usage was recorded without paying), published in the manifest of the epoch that seals
+    it; ``retro_ref`` names the retroactive payment that paid its units later, if one did."""
+
+    __tablename__ = "usage_items"
+    __table_args__ = (Index("ix_usage_items_account_created_at", "account", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ref: Mapped[str] = mapped_column(String(128))
+    contribution_id: Mapped[int] = mapped_column(BigInteger)
+    account: Mapped[str] = mapped_column(String(42))
+    units: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[int | None] = mapped_column(Integer, index=True)
+    retro_ref: Mapped[str | None] = mapped_column(String(128))

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.journal import ACCRUAL
-from ledger.models import Contribution, Epoch, JournalEntry
+from ledger.models import Contribution, Epoch, JournalEntry, ProgramChange, UsageItem
+from ledger.program_close import due
 
 DEV_CHAIN_SEAL_INTERVAL = 30.0
 """Seconds between seals on the embedded dev chain: a newcomer sees a final epoch in a minute."""
@@ -73,12 +74,15 @@ class SealingState:
     contributions: int
     other_entries: int
     last_sealed_at: int | None
+    programs_due: int = 0
+    """Programs with a period ended and not closed, and program or usage records not sealed:
+    a seal is due for them even with nothing else new (``ledger.program_close``)."""
 
     @property
     def pending(self) -> int:
         """Whatever the next epoch would seal; the schedule only asks whether it is zero and
         compares it with the threshold."""
-        return self.contributions + self.other_entries
+        return self.contributions + self.other_entries + self.programs_due
 
 
 def pending_contributions(session: Session) -> int:
@@ -86,7 +90,12 @@ def pending_contributions(session: Session) -> int:
     return int(session.scalar(select(func.count()).where(Contribution.epoch.is_(None))) or 0)
 
 
-def sealing_state(session: Session) -> SealingState:
+def sealing_state(session: Session, now: float | None = None) -> SealingState:
+    """What is pending; with ``now``, programs' periods ended by then count as pending too."""
     last = session.scalar(select(func.max(Epoch.sealed_at)))
     others = session.scalar(select(func.count()).where(JournalEntry.epoch.is_(None), JournalEntry.kind != ACCRUAL))
-    return SealingState(pending_contributions(session), int(others or 0), None if last is None else int(last))
+    records = int(session.scalar(select(func.count()).where(ProgramChange.epoch.is_(None))) or 0) + int(
+        session.scalar(select(func.count()).where(UsageItem.epoch.is_(None))) or 0)
+    closes = 1 if now is not None and due(session, int(now)) else 0
+    return SealingState(pending_contributions(session), int(others or 0), None if last is None else int(last),
+                        records + closes)

@@ -6,6 +6,10 @@ contributor is credited ``units * points_per_unit`` from the rewards pool, a jou
 ``usage`` linked to the contribution, sealed into the next epoch and published in its manifest with
 the reference. The reference is the consumer's idempotency key: the same report sent again credits
 nothing more, and a different report cannot reuse it.
+
+Every item is also recorded in units (``UsageItem``), paid or not: with 0 points per unit usage is
+recorded without paying, and a program with ``retroactiveFrom`` may pay those units later
+(``ledger.program_rules``). Items are published in the manifest of the epoch that seals them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from ledger.db import serialise
 from ledger.errors import ConflictError, InvalidFieldError, TallyError
 from ledger.export import check_received
 from ledger.ids import MAX_ROW_ID
-from ledger.models import Contribution, UsageReport
+from ledger.models import Contribution, UsageItem, UsageReport
 
 MAX_ITEMS = 1000
 MAX_UNITS = 10**6
@@ -37,7 +41,7 @@ class UsageError(TallyError):
 
 
 class InvalidReportError(UsageError, InvalidFieldError, ValueError):
-    """A malformed ref, too many items, units out of range, or usage rewards switched off."""
+    """A malformed ref, too many items, or units out of range."""
 
     def __init__(self, message: str) -> None:
         InvalidFieldError.__init__(self, "body", message)
@@ -67,8 +71,9 @@ class UsageOutcome:
 
 def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]], points_per_unit: int,
                  now: int, consumer: str) -> UsageOutcome:
-    """Credit the contributors of ``items`` (contribution id, units) in the caller's transaction;
-    each must have been exported to ``consumer`` (``ledger.export``)."""
+    """Record ``items`` (contribution id, units) and credit their contributors ``points_per_unit``
+    a unit (0: recorded, not paid) in the caller's transaction; each must have been exported to
+    ``consumer`` (``ledger.export``)."""
     if not ref or len(ref) > MAX_REF_LENGTH or not ref.isprintable():
         raise InvalidReportError(f"ref must be 1 to {MAX_REF_LENGTH} printable characters")
     if not 0 < len(items) <= MAX_ITEMS:
@@ -76,8 +81,8 @@ def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]]
     for index, (_, units) in enumerate(items):
         if not 0 < units <= MAX_UNITS:
             raise InvalidReportError(f"items[{index}].units must be between 1 and {MAX_UNITS}")
-    if points_per_unit <= 0:
-        raise InvalidReportError("usage rewards are off (points per unit is 0)")
+    if points_per_unit < 0:
+        raise InvalidReportError("points per unit cannot be negative")
     digest = _digest(items, points_per_unit)
     serialise(session, USAGE_LOCK)
     existing = session.get(UsageReport, ref)
@@ -93,7 +98,9 @@ def record_usage(session: Session, *, ref: str, items: Sequence[tuple[int, int]]
             raise UnknownContributionError(index, key)
     check_received(session, consumer, [key for key, _ in items])
     credits = [(owners[key], units * points_per_unit, ref, key) for key, units in items]
-    journal.accrue_many(session, credits, created_at=now, kind=journal.USAGE)
+    journal.accrue_many(session, credits, created_at=now, kind=journal.USAGE)  # zero points: nothing
+    session.add_all([UsageItem(ref=ref, contribution_id=key, account=owners[key], units=units,
+                               points=units * points_per_unit, created_at=now) for key, units in items])
     report = UsageReport(ref=ref, digest=digest, items=len(items), points=sum(c[1] for c in credits),
                          created_at=now)
     session.add(report)

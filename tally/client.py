@@ -18,7 +18,7 @@ from eth_keys.datatypes import PrivateKey
 from ledger import eip712
 from ledger.batch_consent import BatchMessage, contents_root, verify_item
 from ledger.conversation import ConversationError, canonical_bytes
-from ledger.encoding import hex0x
+from ledger.encoding import checksum, hex0x
 from ledger.errors import InvalidInputError, UnavailableError, VerificationFailure
 
 
@@ -292,3 +292,30 @@ def _answer(response: httpx.Response, expected: int) -> dict[str, Any]:
         raise SubmitError(_problem_text(response))
     body: dict[str, Any] = response.json()
     return body
+
+
+def post_json(api_url: str, path: str, body: object, *, key: str | None = None,
+              timeout: float = 30.0) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to the API (with ``key`` as a bearer token, if any): the status (200 or 201)
+    and the answer; any other status is a refusal or the API being unavailable (``_answer``)."""
+    base = api_url.rstrip("/")
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    try:
+        response = httpx.post(base + path, json=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
+    return response.status_code, _answer(response, 201 if response.status_code == 201 else 200)
+
+
+def get_json(api_url: str, path: str, timeout: float = 30.0) -> dict[str, Any]:
+    return _get_json(api_url, path, timeout)
+
+
+def signed_enrolment(config: dict[str, Any], program: str, private_key: PrivateKey, *, nonce: int,
+                     issued_at: int) -> dict[str, Any]:
+    """The body of POST /v1/programs/{program}/members that enrols the key's account on its own
+    EIP-712 ``Enrol`` signature (docs/formats.md §3)."""
+    account = checksum(private_key.public_key.to_checksum_address())
+    digest = domain_of(config).enrol_digest(account, program, nonce, issued_at)
+    return {"account": account, "nonce": str(nonce), "issuedAt": issued_at,
+            "signature": hex0x(eip712.sign(digest, private_key))}

@@ -3,9 +3,10 @@
 Real ShareGPT conversations, redacted as a client redacts them (the few holding personal data
 come as their redacted canonical form), signed by generated contributor keys, go through the same
 intake as the API; before the last of K epochs is sealed, a data consumer receives them and reports
-using three; the epochs are sealed and anchored on the dev chain; then every on-chain root is
-recomputed from the manifests (the audit), a sample proof is checked against the contract, and
-its contributor's points are claimed from the rewards contract.
+using three, and a program with a minimum closes its first period, topping its member up; the
+epochs are sealed and anchored on the dev chain; then every on-chain root (and the top-up) is
+recomputed from the manifests (the audit), a sample proof is checked against the contract, and its
+contributor's points are claimed from the rewards contract.
 State stays in TALLY_HOME, so `tally serve` shows it afterwards.
 """
 
@@ -25,12 +26,13 @@ from anchoring.contract import TallyAnchor
 from anchoring.loop import AnchoringTimeoutError, run_until_final
 from anchoring.rewards import RewardsError, TallyRewards, token_balance
 from anchoring.verify import verify_contribution
-from ledger import export, usage
+from ledger import export, journal, programs, usage
 from ledger.deployment import ChainInfo
 from ledger.encoding import hex0x
 from ledger.epochs import Anchor, seal_epoch
 from ledger.errors import InvalidInputError, TallyError
-from ledger.models import Contribution
+from ledger.models import Contribution, ProgramPayout
+from ledger.program_rules import Definition
 from ledger.proofs import BalanceTrees, balance_proof, contribution_bundle
 from tally.chain import ChainRuntime
 from tally.client import sign_submission
@@ -86,6 +88,44 @@ def report_usage(ledger: Ledger, settings: Settings, say: Callable[[str], None])
         f"{len(used)} of them (2 units each): {outcome.report.points} points to their contributors")
 
 
+PROGRAM_PERIOD = 2
+"""Seconds of the demo program's period: it starts before the last epoch's contributions and
+ends before that epoch is sealed, so that the seal closes it."""
+PROGRAM_MINIMUM = 1000
+
+
+def start_program(ledger: Ledger, member: str, say: Callable[[str], None]) -> tuple[Definition, float]:
+    """A program of PROGRAM_PERIOD-second periods from now, with ``member`` enrolled (what
+    ``POST /v1/programs`` and ``.../members`` do with the admin key); when its first period ends."""
+    now = int(time.time())
+    definition = Definition(f"demo-{now}", str(PROGRAM_PERIOD), PROGRAM_MINIMUM, now)
+    with ledger.sessions() as session, session.begin():
+        programs.define(session, definition, now=now)
+        programs.change_membership(session, definition.id, member, "enrol", now=now)
+    say(f"program {definition.id}: a minimum of {PROGRAM_MINIMUM} points every {PROGRAM_PERIOD} s, {member} enrolled")
+    return definition, definition.bounds(0)[1]
+
+
+def end_program(ledger: Ledger, definition: Definition, member: str, ends: float) -> None:
+    """Once the period is over, the member leaves: later periods owe it nothing (`tally serve`
+    would otherwise top it up every few seconds), while the period that ended is still paid."""
+    time.sleep(max(0.0, ends - time.time()))
+    with ledger.sessions() as session, session.begin():
+        programs.change_membership(session, definition.id, member, "leave", now=max(int(time.time()), int(ends)))
+
+
+def topped_up(ledger: Ledger, definition: Definition, member: str) -> str:
+    with ledger.sessions() as session:
+        payout = session.scalar(select(ProgramPayout).where(ProgramPayout.program == definition.id))
+        if payout is None:
+            raise DemoError(f"program {definition.id}: its first period closed without a top-up for {member}")
+        earned = sum(e.amount for e in journal.history(session, member, limit=10_000)
+                     if e.kind in journal.EARNING_KINDS and e.created_at < definition.bounds(0)[1]
+                     and e.created_at >= definition.bounds(0)[0])
+    return (f"program {definition.id}: {member} earned {earned} points in its first period and was topped up by "
+            f"{payout.points} to the minimum of {PROGRAM_MINIMUM} (ref {payout.ref})")
+
+
 def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contributions: int, epochs: int,
              say: Callable[[str], None], timeout: float = 300.0) -> dict[str, Any]:
     info = chain_info(settings, chain)
@@ -99,7 +139,11 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
         "generated contributors")
     parts = [conversations[i::epochs] for i in range(epochs)]
     accepted = 0
+    member = keys_[0].public_key.to_checksum_address()
+    program: tuple[Definition, float] | None = None
     for number, part in enumerate(parts, start=1):
+        if number == len(parts):
+            program = start_program(ledger, member, say)
         now = int(time.time())
         bodies = [sign_submission(config, c, keys_[i % len(keys_)], nonce=secrets.randbits(64), issued_at=now)
                   for i, c in enumerate(part)]
@@ -108,8 +152,10 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
         if refused:
             raise DemoError(f"{len(refused)} submissions refused: {refused[0].detail}")
         accepted += len(results)
-        if number == len(parts) and settings.usage_points_per_unit:
+        if number == len(parts):
             report_usage(ledger, settings, say)
+            assert program is not None
+            end_program(ledger, program[0], member, program[1])
         with ledger.sessions() as session, session.begin():
             epoch = seal_epoch(session, ledger.store, Anchor(chain.chain_id, chain.contract.address))
             assert epoch is not None
@@ -131,7 +177,10 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
     audit = Auditor(chain.w3, chain.contract.address, ledger.store).run()
     if not audit.ok:
         raise DemoError(f"audit failed: {audit.failure}")
-    say(f"audit: {audit.epochs} epochs, {audit.leaves} leaves: every on-chain root recomputes from the manifests")
+    say(f"audit: {audit.epochs} epochs, {audit.leaves} leaves: every on-chain root recomputes from the manifests, "
+        f"and {audit.payouts_recomputed} program top-ups from the published programs and journal")
+    if program is not None:
+        say(topped_up(ledger, program[0], member))
 
     with ledger.sessions() as session:
         sample = session.scalars(select(Contribution).order_by(Contribution.id.desc()).limit(1)).one()

@@ -32,6 +32,7 @@ from ledger.formats.manifest import (
     BALANCE_ENCODING,
     DELTAS_SINCE,
     MANIFEST_VERSION,
+    PROGRAMS_SINCE,
     SCORED_SINCE,
     InvalidManifestError,
     JournalLine,
@@ -40,7 +41,9 @@ from ledger.formats.manifest import (
     ManifestBalances,
     ManifestLog,
     PreviousEpoch,
+    ProgramLine,
     Scorer,
+    UsageLine,
 )
 from ledger.formats.snapshot import SNAPSHOT_FORMAT, BalancesSnapshot, InvalidSnapshotError
 
@@ -51,6 +54,7 @@ __all__ = [
     "DELTAS_SINCE",
     "FORMAT",
     "MANIFEST_VERSION",
+    "PROGRAMS_SINCE",
     "SCORED_SINCE",
     "SNAPSHOT_FORMAT",
     "AnchoringTransaction",
@@ -73,8 +77,10 @@ __all__ = [
     "ManifestBalances",
     "ManifestLog",
     "PreviousEpoch",
+    "ProgramLine",
     "ProofBundle",
     "Scorer",
+    "UsageLine",
     "VerifyCall",
     "parse_bundle",
 ]

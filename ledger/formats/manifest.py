@@ -6,28 +6,36 @@ CID; ``tally audit`` fetches those bytes by CID and reads them back with ``Manif
 same value types), so the bytes, and the CID, of a manifest never depend on this module's
 version: a version 1 manifest (before leaves carried their scoring) reads and writes back as it
 was, a version 2 one must name every leaf's ``scorer`` and ``features`` and the epoch's
-``scorer.rulesHash``, and a version 3 one lists only the balances the epoch changed (with a full
-``BalancesSnapshot`` every few epochs, ``ledger.formats.snapshot``) instead of every balance.
+``scorer.rulesHash``, a version 3 one lists only the balances the epoch changed (with a full
+``BalancesSnapshot`` every few epochs, ``ledger.formats.snapshot``) instead of every balance, and a
+version 4 one also says when it was sealed (``sealedAt``), when each journal entry was written
+(``journal[].at``), the program definitions and membership changes it seals (``programs``) and the
+usage it records in units, paid or not (``usage``): what the audit recomputes programs' payouts from.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.encoding import ADDRESS_PATTERN, DECIMAL_PATTERN, HASH_PATTERN, hex0x
+from ledger.errors import InvalidFieldError
 from ledger.formats import fields as f
 from ledger.formats.fields import InvalidDocumentError
 from ledger.merkle import log as rfc9162
+from ledger.program_rules import DEFINE, ENROL, LEAVE, Definition, parse_definition
 
-MANIFEST_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+MANIFEST_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 SCORED_SINCE = 2
 """The first manifest version whose leaves carry their scorer and features."""
 DELTAS_SINCE = 3
 """The first manifest version whose balances list only what the epoch changed, and whose log
 names its compact range (``log.edge``)."""
+PROGRAMS_SINCE = 4
+"""The first manifest version with ``sealedAt``, ``journal[].at``, ``programs`` and ``usage``."""
 BALANCE_ENCODING = ["address", "uint256"]
 """The ABI types of a balances-tree leaf ``[account, balance]`` (OpenZeppelin StandardMerkleTree)."""
 
@@ -166,15 +174,100 @@ class JournalLine:
     amount: int
     kind: str
     ref: str
+    at: int | None = None
+    """When the entry was written (Unix seconds); None before version 4."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "account": self.account, "amount": str(self.amount), "kind": self.kind,
-                "ref": self.ref}
+        line: dict[str, Any] = {"id": self.id, "account": self.account, "amount": str(self.amount),
+                                "kind": self.kind, "ref": self.ref}
+        if self.at is not None:
+            line["at"] = self.at
+        return line
 
     @classmethod
-    def read(cls, o: dict[str, Any], at: str) -> JournalLine:
+    def read(cls, o: dict[str, Any], at: str, timed: bool = False) -> JournalLine:
         return cls(f.uint(o, at, "id"), f.text(o, at, "account"), f.signed_decimal(o, at, "amount"),
-                   f.text(o, at, "kind"), f.text(o, at, "ref"))
+                   f.text(o, at, "kind"), f.text(o, at, "ref"), f.uint(o, at, "at") if timed else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramLine:
+    """A program's definition (``define``, with ``definition``) or a membership change
+    (``enrol``/``leave`` of ``account``) sealed by the epoch (docs/formats.md §6). ``by`` is
+    ``admin`` or ``account``; an enrolment by the account carries its EIP-712 ``Enrol`` signature
+    (§3), so that anyone can check the account consented."""
+
+    id: int
+    change: str
+    program: str
+    at: int
+    by: str = "admin"
+    account: str | None = None
+    definition: Definition | None = None
+    nonce: int | None = None
+    issued_at: int | None = None
+    signature: bytes | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        line: dict[str, Any] = {"id": self.id, "change": self.change, "program": self.program, "at": self.at,
+                                "by": self.by}
+        if self.definition is not None:
+            definition = self.definition.to_json()
+            del definition["id"]
+            line.update(definition)
+        if self.account is not None:
+            line["account"] = self.account
+        if self.signature is not None:
+            line.update({"nonce": str(self.nonce), "issuedAt": self.issued_at, "signature": hex0x(self.signature)})
+        return line
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str) -> ProgramLine:
+        number, change, program = f.uint(o, at, "id"), f.text(o, at, "change"), f.text(o, at, "program")
+        when, by = f.uint(o, at, "at"), f.text(o, at, "by")
+        if change == DEFINE:
+            fields: dict[str, Any] = {k: o[k] for k in ("period", "minimum", "start", "retroactiveFrom", "retroRate")
+                                      if k in o}
+            try:
+                definition = parse_definition({"id": program, **fields})
+            except InvalidFieldError as exc:
+                name = exc.field if exc.field != "id" else "program"
+                raise f.wrong(at, name, exc.detail.split(": ", 1)[-1]) from None
+            return cls(number, change, program, when, by, definition=definition)
+        if change not in (ENROL, LEAVE):
+            raise f.wrong(at, "change", 'must be "define", "enrol" or "leave"')
+        account = f.checked_address(o, at, "account")
+        if "signature" not in o:
+            return cls(number, change, program, when, by, account)
+        signature = f.text(o, at, "signature")
+        if not re.fullmatch(r"0x[0-9a-fA-F]{130}", signature):
+            raise f.wrong(at, "signature", "must be 0x + 130 hex")
+        return cls(number, change, program, when, by, account, nonce=f.decimal(o, at, "nonce"),
+                   issued_at=f.uint(o, at, "issuedAt"), signature=bytes.fromhex(signature[2:]))
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """One usage item recorded by the epoch: ``units`` of use of a contribution of ``account``
+    under the consumer's report ``ref``, and the ``points`` it paid then (0: recorded unpaid)."""
+
+    id: int
+    ref: str
+    contribution: int
+    account: str
+    units: int
+    points: int
+    at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "ref": self.ref, "contribution": self.contribution, "account": self.account,
+                "units": self.units, "points": str(self.points), "at": self.at}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str) -> UsageLine:
+        return cls(f.uint(o, at, "id"), f.text(o, at, "ref"), f.uint(o, at, "contribution"),
+                   f.checked_address(o, at, "account"), f.uint(o, at, "units"), f.decimal(o, at, "points"),
+                   f.uint(o, at, "at"))
 
 
 def balance_pairs(o: dict[str, Any], at: str, key: str) -> tuple[tuple[str, int], ...]:
@@ -275,9 +368,13 @@ class Manifest:
     balances: ManifestBalances
     scorer: Scorer
     v: int = MANIFEST_VERSION
+    sealed_at: int | None = None
+    """When the epoch was sealed: which programs' periods it closed (version 4 on)."""
+    programs: tuple[ProgramLine, ...] = ()
+    usage: tuple[UsageLine, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "v": self.v,
             "chainId": self.chain_id,
             "contract": self.contract,
@@ -288,6 +385,10 @@ class Manifest:
             "balances": self.balances.to_json(),
             "scorer": self.scorer.to_json(),
         }
+        if self.v >= PROGRAMS_SINCE:
+            document.update({"sealedAt": self.sealed_at, "programs": [line.to_json() for line in self.programs],
+                             "usage": [line.to_json() for line in self.usage]})
+        return document
 
     @classmethod
     def from_json(cls, obj: object) -> Manifest:
@@ -311,8 +412,16 @@ class Manifest:
             epoch=epoch,
             previous=None if previous is None else PreviousEpoch.read(previous),
             log=ManifestLog.read(f.obj(o, "", "log"), scored=scored, edged=v >= DELTAS_SINCE),
-            journal=tuple(JournalLine.read(line, where) for line, where in f.each_object(o, "", "journal")),
+            journal=tuple(JournalLine.read(line, where, timed=v >= PROGRAMS_SINCE)
+                          for line, where in f.each_object(o, "", "journal")),
             balances=ManifestBalances.read(f.obj(o, "", "balances"), deltas=v >= DELTAS_SINCE),
             scorer=Scorer.read(f.obj(o, "", "scorer"), scored=scored),
             v=v,
+            **(cls._read_programs(o) if v >= PROGRAMS_SINCE else {}),
         )
+
+    @staticmethod
+    def _read_programs(o: dict[str, Any]) -> dict[str, Any]:
+        return {"sealed_at": f.uint(o, "", "sealedAt"),
+                "programs": tuple(ProgramLine.read(line, where) for line, where in f.each_object(o, "", "programs")),
+                "usage": tuple(UsageLine.read(line, where) for line, where in f.each_object(o, "", "usage"))}

@@ -5,7 +5,7 @@ never echoed. Commands live by what they touch: ``ledger_commands`` (schema, key
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``claim_commands`` (claim),
 ``verify_commands`` (verify, audit), ``export_commands`` (export), ``privacy_commands``
 (redact, and the redaction submit runs), ``score_commands`` (score, offline), ``doctor_commands``
-(doctor); ``base`` holds what they share.
+(doctor), ``program_commands`` (program); ``base`` holds what they share.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tally.cli import (  # noqa: F401 (registers commands)
     export_commands,
     ledger_commands,
     privacy_commands,
+    program_commands,
     report_commands,
     score_commands,
     verify_commands,

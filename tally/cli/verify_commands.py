@@ -111,6 +111,8 @@ def _print_audit(report: AuditReport, source: str) -> None:
     if report.latest_epoch is not None:
         typer.echo(f"epochs {report.epochs}, leaves {report.leaves}, journal entries {report.journal_entries}, "
                    f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
+        if report.payouts_recomputed:
+            typer.echo(f"programs: {report.payouts_recomputed} top-ups and retroactive payments recomputed")
     if report.api is not None:
         typer.echo(f"the API at {report.api.url} reports {report.api.final_epochs} final epochs")
     if isinstance(report.failure, AuditDiscrepancy):

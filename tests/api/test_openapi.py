@@ -25,11 +25,14 @@ OPERATION_IDS = {
     "grantPoints", "clawBackPoints", "reportUsage", "listEpochs", "getEpoch", "getEpochManifest", "getEpochBalances",
     "getConsistencyProof", "getIpfsObject", "getConfig", "getTerms", "getMetrics", "getHealth",
     "getReadiness", "getAccrualReport", "exportContributions", "listExports",
+    "defineProgram", "listPrograms", "getProgram", "changeProgramMembership",
 }
 
 KEYED = {"eraseContribution": "adminKey", "grantPoints": "adminKey", "clawBackPoints": "adminKey",
          "reportUsage": "dataConsumerKey", "getAccrualReport": "adminKey",
-         "exportContributions": "dataConsumerKey", "listExports": "adminKey"}
+         "exportContributions": "dataConsumerKey", "listExports": "adminKey", "defineProgram": "adminKey"}
+OPTIONALLY_KEYED = {"changeProgramMembership": "adminKey"}
+"""Operations that take a key or none: an admin's membership change, or the account's own signed one."""
 
 # A readiness probe answers 503 with its own JSON (which check failed), not with a problem.
 NOT_PROBLEMS = {("getReadiness", "503")}
@@ -100,6 +103,9 @@ def test_keyed_operations_declare_their_scheme_and_no_other_does(document: dict[
         if operation_id in KEYED:
             assert operation["security"] == [{KEYED[operation_id]: []}]
             assert "401" in operation["responses"]
+        elif operation_id in OPTIONALLY_KEYED:
+            assert operation["security"] == [{OPTIONALLY_KEYED[operation_id]: []}, {}]
+            assert "401" in operation["responses"]
         else:
             assert "security" not in operation, operation_id
 
@@ -107,7 +113,7 @@ def test_keyed_operations_declare_their_scheme_and_no_other_does(document: dict[
 def test_every_request_body_has_an_example_its_schema_accepts(document: dict[str, Any]) -> None:
     bodies = {i: op["requestBody"] for i, (_, _, op) in operations(document).items() if "requestBody" in op}
     assert set(bodies) == {"submitContribution", "submitContributionBatch", "grantPoints", "clawBackPoints",
-                           "reportUsage"}
+                           "reportUsage", "defineProgram", "changeProgramMembership"}
     for operation_id, body in bodies.items():
         media = body["content"]["application/json"]
         assert "example" in media, operation_id

@@ -203,7 +203,8 @@ def test_the_settings_set_the_limit(db_url: str, tmp_path: Path) -> None:
 def test_keyed_operations_declare_the_429_and_its_retry_after(app: FastAPI) -> None:
     document = TestClient(app).get("/openapi.json").json()
     keyed = {"eraseContribution", "grantPoints", "clawBackPoints", "reportUsage", "getAccrualReport",
-             "exportContributions", "listExports"}
+             "exportContributions", "listExports", "defineProgram",
+             "changeProgramMembership"}  # the last with the admin key or none (a signed enrolment)
     # Submissions are limited per contributor and per client address (ledger.quotas).
     limited = {"submitContribution", "submitContributionBatch"}
     for item in document["paths"].values():

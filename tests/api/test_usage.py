@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import UsagePolicy
 from ledger import journal
 from ledger.content import LocalBlockStore
 from ledger.epochs import Anchor, seal_epoch
+from ledger.models import UsageItem
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
 
 CONSUMER = {"Authorization": "Bearer consumer-key"}
@@ -92,14 +94,21 @@ def test_bad_reports_are_refused_and_change_nothing(consumer: tuple[Api, TestCli
     assert api.counts() == before
 
 
-def test_usage_is_off_without_a_consumer_key_or_a_rate(db_url: str, tmp_path: Path) -> None:
+def test_usage_needs_the_consumer_key_and_at_zero_points_a_unit_is_recorded_unpaid(
+        db_url: str, tmp_path: Path) -> None:
     api = build_api(db_url, tmp_path)
     accepted = api.client.post("/v1/contributions", json=api.signed(sample_conversation(), contributor_key(0))).json()
-    body = {"ref": "r", "items": [{"contribution": accepted["id"]}]}
+    body = {"ref": "r", "items": [{"contribution": accepted["id"], "units": 4}]}
     assert api.client.post("/v1/usage", json=body, headers={"Authorization": "Bearer "}).status_code == 401
-    off = api.client_with(usage_api_key="k", usage=UsagePolicy(points_per_unit=0))
-    answer = off.post("/v1/usage", json=body, headers={"Authorization": "Bearer k"})
-    assert answer.status_code == 422 and "off" in answer.json()["detail"]
+    unpaid = api.client_with(usage_api_key="k", usage=UsagePolicy(points_per_unit=0))
+    assert unpaid.get("/v1/export", headers={"Authorization": "Bearer k"}).status_code == 200
+    before = balance(unpaid, accepted["contributor"])
+    answer = unpaid.post("/v1/usage", json=body, headers={"Authorization": "Bearer k"})
+    assert answer.status_code == 201 and answer.json()["points"] == "0"
+    assert balance(unpaid, accepted["contributor"]) == before  # recorded, not paid
+    with api.intake.sessions() as session:
+        items = session.execute(select(UsageItem.account, UsageItem.units, UsageItem.points)).all()
+    assert items == [(accepted["contributor"], 4, 0)]
 
 
 def test_usage_rewards_are_sealed_into_the_next_epoch(consumer: tuple[Api, TestClient, list[Any]]) -> None:

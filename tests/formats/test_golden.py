@@ -80,6 +80,35 @@ def test_version_2_documents_still_read_and_write_back_and_the_audit_accepts_the
         auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
 
 
+def test_version_3_documents_still_read_and_write_back_and_the_audit_accepts_them() -> None:
+    """Manifests of before programs (golden/version-3/): no ``sealedAt``, ``programs``, ``usage``
+    nor journal times; they read back to the same bytes and the audit checks them, with no
+    program payouts to recompute."""
+    first, second = (golden(f"version-3/{name}") for name in (FIRST, SECOND))
+    for document in (first, second):
+        manifest = Manifest.from_json(document)
+        assert manifest.v == 3 and manifest.sealed_at is None and manifest.programs == ()
+        assert all(line.at is None for line in manifest.journal)
+        assert jcs.dumps(manifest.to_json()) == jcs.dumps(document)
+    assert cid_of(jcs.dumps(first)) == second["previous"]["manifestCid"]
+    fetcher = Manifests(first, second, golden(f"version-3/{SNAPSHOT}"))
+    events = [_event(d, cid_of(jcs.dumps(d))) for d in (first, second)]
+    auditor, report = Auditor(None, ANCHOR.contract, fetcher), AuditReport(ANCHOR.contract, ANCHOR.chain_id)  # type: ignore[arg-type]
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert report.points_recomputed == 8 and auditor.programs.payouts == 0
+    bundle = golden(f"version-3/{CONTRIBUTION}")
+    assert ContributionBundle.from_json(bundle).to_json() == bundle
+
+
+def test_the_golden_manifests_publish_the_program_and_the_audit_recomputes_its_topups() -> None:
+    first = Manifest.from_json(golden(FIRST))
+    assert [(line.change, line.program) for line in first.programs] == [
+        ("define", "golden"), ("enrol", "golden"), ("enrol", "golden")]
+    auditor, report, events = _auditor(golden(FIRST), golden(SECOND))
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert auditor.programs.payouts == 4  # two members topped up at each of two closes
+
+
 def test_manifests_read_and_write_back_to_the_same_bytes_and_cids() -> None:
     first, second = golden(FIRST), golden(SECOND)
     for document in (first, second):
@@ -259,7 +288,16 @@ MANIFEST_CASES: list[tuple[str, list[Any], Any, str]] = [
     (SECOND, ["balances", "snapshot"], 7, "balances.snapshot: must be a non-empty string or null"),
     (SECOND, ["balances", "totalPoints"], 121, "balances.totalPoints: must be a decimal string"),
     (SECOND, ["scorer", "version"], None, "scorer.version: must be a string"),
-    (SECOND, ["v"], 4, "v: must be 1 or 2 or 3"),
+    (SECOND, ["v"], 5, "v: must be 1 or 2 or 3 or 4"),
+    (SECOND, ["sealedAt"], DELETE, "sealedAt: is missing"),
+    (SECOND, ["journal", 0, "at"], "1", "journal[0].at: must be a non-negative integer"),
+    (FIRST, ["programs", 0, "minimum"], "0", "programs[0].minimum: must be a positive decimal string"),
+    (FIRST, ["programs", 0, "period"], "year", 'programs[0].period: must be "day", "week", "month" or 1 to '
+     '100000000 seconds'),
+    (FIRST, ["programs", 1, "change"], "join", 'programs[1].change: must be "define", "enrol" or "leave"'),
+    (FIRST, ["programs", 2, "account"], "0x12", "programs[2].account: must be 0x + 40 hex"),
+    (FIRST, ["programs"], DELETE, "programs: is missing"),
+    (FIRST, ["usage"], {}, "usage: must be a list"),
     (SECOND, ["log", "leaves", 1, "features"], DELETE, "log.leaves[1].features: is missing"),
     (SECOND, ["log", "leaves", 0, "features", "tokens"], -4,
      "log.leaves[0].features.tokens: must be a non-negative integer"),
@@ -375,14 +413,14 @@ def _with_snapshot(snapshot: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
      "0x6813Eb9362372EEF6200f3b1dbC3f819671cBA69: the journal gives 55, the manifest's changed balances "
      "does not list it"),
     ((_second_changed(lambda b: b["changed"][0].__setitem__(1, "27")), golden(SNAPSHOT)),
-     "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF: the journal gives 28, the manifest's changed balances says 27"),
+     "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF: the journal gives 81, the manifest's changed balances says 27"),
     ((_second_changed(lambda b: b["changed"].append(["0x" + "12" * 20, "0"])), golden(SNAPSHOT)),
      "the manifest's changed balances lists balances the journal does not give"),
     ((_second_changed(lambda b: b.__setitem__("accounts", 4)), golden(SNAPSHOT)),
      "3 accounts hold a balance; the manifest says 4"),
     (_with_snapshot({**golden(SNAPSHOT), "epoch": 1}), "names another epoch, root or total"),
     (_with_snapshot({**golden(SNAPSHOT), "values": golden(SNAPSHOT)["values"][:2]}),
-     "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf: the journal gives 42, snapshot"),
+     "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf: the journal gives 99, snapshot"),
     (_with_snapshot({**golden(SNAPSHOT), "values": []}), "does not list it"),
     ((_second_changed(lambda b: b.__setitem__("snapshot", "bafkreinosuchsnapshot")), golden(SNAPSHOT)),
      "snapshot bafkreinosuchsnapshot cannot be fetched intact"),

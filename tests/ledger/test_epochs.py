@@ -25,7 +25,8 @@ ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 ACCOUNTS = [f"0x{i:040x}" for i in range(1, 6)]
 
 
-def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000) -> None:  # type: ignore[no-untyped-def]
+def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000,  # type: ignore[no-untyped-def]
+               accounts: list[str] = ACCOUNTS) -> None:
     submissions = []
     for i in range(start, start + count):
         # Sentences and a passage of real words (quality-v2 pays language, not strings of made-up
@@ -35,7 +36,7 @@ def contribute(sessions, store, start: int, count: int, now: int = 1_700_000_000
             {"role": "assistant", "content": f"Answer {i}: the proof lists the hashes that the old tree and "
                                              "the new tree share, so that both roots rebuild from it. "
                                              f"{passage(str(i))}"}]})
-        contributor = ACCOUNTS[i % len(ACCOUNTS)]
+        contributor = accounts[i % len(accounts)]
         submissions.append(Submission(Prepared.of(conversation),
                                       Consent(contributor, i, now, bytes(32), bytes(65))))
     with sessions() as session, session.begin():
@@ -86,8 +87,8 @@ def test_epochs_chain_and_every_root_recomputes_from_the_manifests(ledger_env) -
             if entry["account"].startswith("0x"):
                 replayed[entry["account"]] = replayed.get(entry["account"], 0) + int(entry["amount"])
         values = sorted([[a, str(b)] for a, b in replayed.items() if b], key=lambda v: v[0].lower())
-        # Version 3: the balances the epoch changed, and how many accounts hold one.
-        assert manifest["v"] == 3 and manifest["balances"]["snapshot"] is None
+        # Since version 3: the balances the epoch changed, and how many accounts hold one.
+        assert manifest["v"] == 4 and manifest["balances"]["snapshot"] is None
         assert manifest["balances"]["changed"] == sorted(
             [[a, str(b)] for a, b in replayed.items() if b != before.get(a, 0)], key=lambda v: v[0].lower())
         assert manifest["balances"]["accounts"] == len(values) == epoch.accounts
@@ -188,7 +189,7 @@ def test_every_leaf_publishes_its_scorer_and_features_also_across_versions(ledge
         epoch = seal_epoch(session, store, ANCHOR, now=10)
     assert epoch is not None
     manifest = json.loads(store.get(epoch.manifest_cid))
-    assert manifest["v"] == 3
+    assert manifest["v"] == 4
     assert manifest["scorer"] == {"version": "quality-v1,quality-v2",
                                   "rulesHash": f"{rules_hash('quality-v1')},{rules_hash('quality-v2')}"}
     leaves = manifest["log"]["leaves"]

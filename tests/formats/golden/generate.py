@@ -33,6 +33,8 @@ from ledger.intake import Consent, Prepared, Submission, record  # noqa: E402
 from ledger.lifecycle import EpochState  # noqa: E402
 from ledger.migrate import upgrade  # noqa: E402
 from ledger.models import Contribution, Epoch  # noqa: E402
+from ledger.program_rules import Definition  # noqa: E402
+from ledger.programs import change_membership, define  # noqa: E402
 from ledger.proofs import BalanceTrees, balance_bundle, contribution_bundle  # noqa: E402
 from tests.support.conversations import passage  # noqa: E402
 
@@ -72,8 +74,8 @@ def mark_final(session: Any, epoch: Epoch) -> None:
 
 
 def sealed_ledger(workdir: Path) -> tuple[Any, LocalBlockStore]:
-    """The golden ledger in ``workdir``: two final epochs of eight contributions and a grant,
-    the second with a balances snapshot."""
+    """The golden ledger in ``workdir``: two final epochs of eight contributions, a grant and a
+    program's top-ups, the second with a balances snapshot."""
     url = f"sqlite:///{workdir / 'ledger.db'}"
     upgrade(url)
     sessions = make_sessionmaker(make_engine(url))
@@ -81,6 +83,10 @@ def sealed_ledger(workdir: Path) -> tuple[Any, LocalBlockStore]:
 
     contribute(sessions, store, range(0, 5))
     with sessions() as session, session.begin():
+        # A program of 10-second periods: each seal closes one, topping its two members up to 40.
+        define(session, Definition("golden", "10", 40, NOW), now=NOW + 1)
+        for member in CONTRIBUTORS[:2]:
+            change_membership(session, "golden", member, "enrol", now=NOW + 1)
         assert seal_epoch(session, store, ANCHOR, now=NOW + 10) is not None
     contribute(sessions, store, range(5, 8))
     with sessions() as session, session.begin():
