@@ -20,6 +20,7 @@ import {
   storageWords,
 } from "./status.js";
 import { verifyBalance, verifyContribution } from "./verify.js";
+import { ClaimError, claimWithWallet } from "./claim.js";
 
 /** How many contributions one page of the table shows. */
 const PAGE_SIZE = 50;
@@ -46,12 +47,14 @@ const MAX_POLL_SECONDS = 30;
  * @property {string} seen what the last refresh showed, to tell whether anything changed
  * @property {number} unchanged refreshes in a row that changed nothing
  * @property {number|null} pollTimer
+ * @property {boolean} claiming a claim is on its way: the button waits
  */
 
 /** @type {PageState} */
 const state = {
   config: null, rpcUrl: null, address: null, contributionsNext: null, run: 0,
   epochs: null, account: null, recent: [], readiness: null, seen: "", unchanged: 0, pollTimer: null,
+  claiming: false,
 };
 
 /** An API answer that was not 2xx, with the problem+json detail (DESIGN.md §8). */
@@ -307,6 +310,7 @@ async function loadAccount(address, merge) {
   byId("balance").textContent = formatPoints(account.balance);
   byId("pending").textContent = formatPoints(account.pending);
   renderBalanceReadiness();
+  renderRewards();
   show(byId("account"));
   if (merge) mergeContributions(contributions);
   else renderContributions(contributions, false);
@@ -327,6 +331,60 @@ function renderBalanceReadiness() {
   show(note, !readiness.verifiable);
   show(byId("verify-balance-when"), readiness.waitingFor === "pending");
   renderSchedule();
+}
+
+/**
+ * What the rewards contract has paid the account and what it would pay now (`/v1/accounts`:
+ * `claimed` from its Claimed events, `claimable` against the latest anchored balance), and the
+ * Claim button, which the wallet of this browser sends (claim.js).
+ */
+function renderRewards() {
+  const rewards = state.config?.rewards;
+  const account = state.account;
+  show(byId("rewards"), Boolean(rewards && account && account.claimed !== null));
+  if (!rewards || !account || account.claimed === null) return;
+  byId("claimed").textContent = formatPoints(account.claimed);
+  byId("claimable").textContent = formatPoints(account.claimable ?? "0");
+  const owed = BigInt(account.claimable ?? "0");
+  const wallet = Boolean(window.ethereum?.request);
+  /** @type {HTMLButtonElement} */ (byId("claim")).disabled = state.claiming || owed === 0n || !wallet || !state.rpcUrl;
+  const units = owed * BigInt(rewards.unitsPerPoint);
+  byId("claim-help").textContent = !wallet
+    ? "Claim with a wallet in this browser, or with tally claim --key KEYFILE. The tokens go to this address, whoever sends the claim."
+    : owed === 0n
+      ? "Nothing to claim: every point anchored in the latest final epoch is paid out."
+      : `Your wallet sends TallyRewards.claim with this balance's proof in the latest final epoch: ${units} units of the token ${rewards.token} go to ${state.address}, whoever pays the gas.`;
+}
+
+async function claimRewards() {
+  const address = state.address;
+  const rewards = state.config?.rewards;
+  if (!address || !rewards || !state.rpcUrl) return;
+  const status = byId("claim-status");
+  const say = (/** @type {string} */ text, /** @type {string} */ kind) => {
+    status.textContent = text;
+    status.dataset.state = kind;
+    show(status);
+  };
+  state.claiming = true;
+  renderRewards();
+  try {
+    say("Fetching the balance proof…", "running");
+    const bundle = await api(`/v1/accounts/${address}/proof`);
+    const { hash, event } = await claimWithWallet({
+      ethereum: window.ethereum, rpcUrl: state.rpcUrl, chainId: state.config.chainId, rewards: rewards.contract,
+      bundle, onStatus: (text) => say(text, "running"),
+    });
+    const paid = event.amount / BigInt(rewards.unitsPerPoint);
+    say(`Claimed: ${formatPoints(String(paid))} points paid as ${event.amount} token units to ${event.account} `
+      + `(epoch ${event.epoch}, transaction ${hash}).`, "ok");
+  } catch (error) {
+    const words = error instanceof ClaimError || error instanceof ApiError ? error.message : `unexpected: ${error.message}`;
+    say(`Not claimed: ${words}`, "failed");
+  } finally {
+    state.claiming = false;
+    await loadAccount(address, true).catch(() => {});
+  }
 }
 
 /**
@@ -741,6 +799,7 @@ async function main() {
     showAccount(/** @type {HTMLInputElement} */ (byId("address")).value);
   });
   byId("verify-balance").addEventListener("click", verifyAccountBalance);
+  byId("claim").addEventListener("click", claimRewards);
   byId("contributions-more").addEventListener("click", loadOlderContributions);
   byId("rpc-form").addEventListener("submit", (event) => {
     event.preventDefault();
