@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.errors import MethodNotAllowedError
 from api.openapi import customise
 from api.problems import PROBLEM_TYPES, problem_response
-from api.routes import accounts, adjustments, contributions, epochs, exports, gateway, meta, page, proofs, reports
+from api.routes import accounts, adjustments, contributions, epochs, exports, feed, gateway, meta, page, proofs, reports
 from api.routes import usage as usage_routes
 from api.services import ChainInfo, Services, UsagePolicy
 from ledger.errors import InvalidInputError, NotFoundError, TallyError, UnavailableError
@@ -133,6 +133,7 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
     app.include_router(proofs.router)
     app.include_router(epochs.router)
     app.include_router(gateway.router)
+    app.include_router(feed.router)
     app.include_router(page.router)
     customise(app)
     return app

@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger import lifecycle
 from ledger.adjustments import adjustment_json
-from ledger.eip712 import Domain, batch_types, contribution_types, receipt_types
+from ledger.eip712 import Domain, batch_types, contribution_types, engage_types, publish_types, receipt_types
 from ledger.encoding import hex0x
 from ledger.lifecycle import ContributionStatus
 from ledger.models import Contribution, JournalEntry, UsageReport
@@ -105,6 +105,8 @@ def eip712_json(domain: Domain) -> dict[str, Any]:
         "primaryType": "Contribution",
         "receipt": {"types": receipt_types(), "primaryType": "Receipt"},
         "batch": {"types": batch_types(), "primaryType": "ContributionBatch"},
+        "publish": {"types": publish_types(), "primaryType": "Publish"},
+        "engage": {"types": engage_types(), "primaryType": "Engage"},
     }
 
 

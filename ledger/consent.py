@@ -216,25 +216,27 @@ class ConsentPolicy:
         if missing:
             raise MissingFieldsError(missing)
         contributor = parse_address(body["contributor"])
-        nonce = _parse_nonce(body["nonce"])
-        issued_at = body["issuedAt"]
-        if isinstance(issued_at, bool) or not isinstance(issued_at, int) or not 0 <= issued_at < 1 << 64:
-            raise InvalidFieldError("issuedAt", "must be Unix seconds as an integer")
+        nonce = parse_nonce(body["nonce"])
+        issued_at = parse_issued_at(body["issuedAt"])
         terms_hash = body["termsHash"]
         if not isinstance(terms_hash, str) or not HASH_PATTERN.fullmatch(terms_hash):
             raise InvalidFieldError("termsHash", "must be 0x followed by 64 hex digits")
-        signature = _parse_signature(body["signature"])
+        signature = parse_signature(body["signature"])
         if bytes.fromhex(terms_hash[2:]) != self.terms.hash:
             expected = hex0x(self.terms.hash)
             raise TermsMismatchError(f"termsHash {terms_hash} is not the hash of the current terms, {expected}",
                                      expected=expected)
+        self.check_fresh(issued_at, now)
+        return body, contributor, nonce, issued_at, signature
+
+    def check_fresh(self, issued_at: int, now: int) -> None:
+        """Refuse an ``issuedAt`` more than the window away from ``now``, either side."""
         if issued_at < now - self.window:
             raise StaleConsentError(f"issuedAt {issued_at} is more than {self.window} s before now ({now})",
                                     now=now)
         if issued_at > now + self.window:
             raise FutureConsentError(f"issuedAt {issued_at} is more than {self.window} s after now ({now})",
                                      now=now)
-        return body, contributor, nonce, issued_at, signature
 
     def verify_signer(self, submission: SignedSubmission, content_hash: bytes) -> Consent:
         """The consent, once the EIP-712 Contribution signature recovers to the contributor."""
@@ -250,7 +252,14 @@ class ConsentPolicy:
                        submission.signature)
 
 
-def _parse_nonce(value: object) -> int:
+def parse_issued_at(value: object) -> int:
+    """``issuedAt``: Unix seconds, a uint64."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+        raise InvalidFieldError("issuedAt", "must be Unix seconds as an integer")
+    return value
+
+
+def parse_nonce(value: object) -> int:
     if isinstance(value, str) and DECIMAL_PATTERN.fullmatch(value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 256:
@@ -258,7 +267,7 @@ def _parse_nonce(value: object) -> int:
     return value
 
 
-def _parse_signature(value: object) -> bytes:
+def parse_signature(value: object) -> bytes:
     """65 bytes r‖s‖v, parsed and range-checked (low s) before any curve arithmetic."""
     if not isinstance(value, str) or not SIGNATURE_PATTERN.fullmatch(value):
         raise eip712.SignatureError("signature must be 0x followed by 130 hex digits")

@@ -24,7 +24,9 @@ ACCRUAL = "accrual"
 GRANT = "grant"
 USAGE = "usage"
 CLAWBACK = "clawback"
-KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK})
+ENGAGEMENT = "engagement"
+"""A like or remix of a published contribution crediting its creator (``ledger.feed``)."""
+KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK, ENGAGEMENT})
 
 
 class JournalError(InvalidInputError, ValueError):
