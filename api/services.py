@@ -22,7 +22,8 @@ from ledger.intake import Intake
 from ledger.proofs import BalanceTrees
 from ledger.sealing import SealSchedule
 
-__all__ = ["ApiKeys", "ChainInfo", "ClaimsReader", "EngagementPolicy", "FailureLimiter", "SealSchedule", "Services", "ServicesDep",
+__all__ = ["ApiKeys", "ChainInfo", "ClaimsReader", "EngagementPolicy", "FailureLimiter",
+           "SealSchedule", "Services", "ServicesDep",
            "UsagePolicy", "services_of"]
 
 
@@ -63,7 +64,7 @@ class Services:
     sealing: SealSchedule = field(default_factory=SealSchedule)
     ipfs_pinning: bool = False
     claims: ClaimsReader | None = None
-    engagement: EngagementPolicy = EngagementPolicy()
+    engagement: EngagementPolicy = field(default_factory=EngagementPolicy)
 
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,

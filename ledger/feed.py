@@ -30,13 +30,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import eip712, journal
-from ledger.consent import ConsentPolicy, MissingFieldsError, SignerMismatchError, parse_issued_at, parse_nonce, \
-    parse_signature
+from ledger.consent import (
+    ConsentPolicy,
+    MissingFieldsError,
+    SignerMismatchError,
+    parse_issued_at,
+    parse_nonce,
+    parse_signature,
+)
 from ledger.content.errors import ContentErasedError
 from ledger.db import lock_key, serialise_each
 from ledger.encoding import ADDRESS_PATTERN, HASH_PATTERN, checksum, hex0x, parse_address
-from ledger.errors import ConflictError, ErrorCategory, InvalidFieldError, NotFoundError, RateLimitedError, \
-    TallyError
+from ledger.errors import ConflictError, ErrorCategory, InvalidFieldError, NotFoundError, RateLimitedError, TallyError
 from ledger.feed_images import image_cids
 from ledger.models import Contribution, Engagement, FeedStatement, Publication
 from ledger.quotas import DAY

@@ -26,6 +26,7 @@ from api.schemas import (
 from api.services import ServicesDep
 from ledger import feed
 from ledger.ids import MAX_ROW_ID
+from ledger.models import Publication
 
 router = APIRouter(tags=["feed"])
 
@@ -53,7 +54,7 @@ async def publish(request: Request, services: ServicesDep, key: ContributionKey)
 
     now = int(intake.clock())
 
-    def run() -> feed.Publication | None:
+    def run() -> Publication | None:
         statement = feed.check_publish(intake.consent, row, body, now=now)
         # Read (and decrypt) before the transaction: the content store has sessions of its own.
         canonical = intake.read_conversation(row) if statement.visible else None
@@ -65,7 +66,7 @@ async def publish(request: Request, services: ServicesDep, key: ContributionKey)
             "publishedAt": None if publication is None else publication.published_at}
 
 
-@router.post("/v1/contributions/{key:contribution}:engage", operation_id="engageContribution",
+@router.post("/v1/contributions/{key:contribution}:engage", status_code=201, operation_id="engageContribution",
              openapi_extra=_body(EngageBody, ENGAGE_EXAMPLE),
              responses={**answers(EngagementView, 201, "Counted: the creator is credited"),
                         **problems(*STATEMENT_PROBLEMS, "invalid-address", "self-engagement", "already-engaged"),
@@ -101,15 +102,16 @@ def feed_page(services: ServicesDep,
     return {"items": [item.as_json() for item in page.items], "next": page.next}
 
 
-@router.get("/v1/feed/{key}", operation_id="getFeedItem",
+@router.get("/v1/feed/{contribution}", operation_id="getFeedItem",
             responses={**answers(FeedCard), **problems("not-found", "invalid-request")})
 def feed_item(services: ServicesDep,
-              key: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the contribution's id")]) -> dict[str, Any]:
+              contribution: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the contribution's id")],
+              ) -> dict[str, Any]:
     """One published contribution's card with its canonical conversation in the clear."""
     with services.sessions() as session:
-        items = feed.items_of(session, [key])
+        items = feed.items_of(session, [contribution])
     if not items:
-        raise feed.NotPublishedError(f"contribution {key} is not in the feed")
-    row = find_contribution(services, str(key))
+        raise feed.NotPublishedError(f"contribution {contribution} is not in the feed")
+    row = find_contribution(services, str(contribution))
     conversation = json.loads(services.intake.read_conversation(row))
     return {**items[0].as_json(), "conversation": conversation}

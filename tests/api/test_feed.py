@@ -79,7 +79,8 @@ def test_nothing_is_public_until_its_contributor_publishes_it(private: Api) -> N
     mine = submit(api, "a", 0)
     assert api.client.get("/v1/feed").json() == {"items": [], "next": None}
     # Someone else's signature publishes nothing, whoever sends it.
-    forged = api.client.post(f"/v1/contributions/{mine['id']}:publish", json=publish_body(api, mine, contributor_key(5)))
+    forged = api.client.post(f"/v1/contributions/{mine['id']}:publish",
+                             json=publish_body(api, mine, contributor_key(5)))
     assert forged.status_code == 403 and forged.json()["type"] == "/problems/signer-mismatch"
     assert api.client.get(f"/v1/feed/{mine['id']}").status_code == 404
 
@@ -163,7 +164,8 @@ def test_likes_credit_the_creator_once_per_actor_sealed_and_audited_by_the_manif
         answer = client.post(f"/v1/contributions/{mine['id']}:engage", json=engage_body(api, mine, contributor_key(n)))
         assert answer.status_code == 201, answer.json()
         assert answer.json()["points"] == "3"
-    again = client.post(f"/v1/contributions/{mine['id']}:engage", json=engage_body(api, mine, contributor_key(1), nonce=2))
+    again = client.post(f"/v1/contributions/{mine['id']}:engage",
+                        json=engage_body(api, mine, contributor_key(1), nonce=2))
     assert again.status_code == 409 and again.json()["type"] == "/problems/already-engaged"
     counts = api.counts()
     own = client.post(f"/v1/contributions/{mine['id']}:engage", json=engage_body(api, mine, contributor_key(0)))

@@ -20,7 +20,7 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 def upgrade() -> None:
     op.create_table('publications',
-    sa.Column('contribution_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('contribution_id', BIG_ID, autoincrement=False, nullable=False),
     sa.Column('published_at', sa.BigInteger(), nullable=False),
     sa.Column('images', sa.JSON(), nullable=False),
     sa.Column('preview', sa.String(length=400), nullable=False),
@@ -34,7 +34,7 @@ def upgrade() -> None:
     sa.Column('type', sa.String(length=16), nullable=False),
     sa.Column('signer', sa.String(length=42), nullable=False),
     sa.Column('nonce', sa.String(length=78), nullable=False),
-    sa.Column('contribution_id', sa.BigInteger(), nullable=False),
+    sa.Column('contribution_id', BIG_ID, nullable=False),
     sa.Column('value', sa.Integer(), nullable=False),
     sa.Column('issued_at', sa.BigInteger(), nullable=False),
     sa.Column('signature', sa.LargeBinary(length=65), nullable=False),
@@ -47,11 +47,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_feed_statements_contribution_id'), 'feed_statements', ['contribution_id'])
     op.create_table('engagements',
     sa.Column('id', BIG_ID, autoincrement=True, nullable=False),
-    sa.Column('contribution_id', sa.BigInteger(), nullable=False),
+    sa.Column('contribution_id', BIG_ID, nullable=False),
     sa.Column('actor', sa.String(length=42), nullable=False),
     sa.Column('kind', sa.Integer(), nullable=False),
-    sa.Column('remix_id', sa.BigInteger(), nullable=True),
-    sa.Column('transfer_id', sa.BigInteger(), nullable=True),
+    sa.Column('remix_id', BIG_ID, nullable=True),
+    sa.Column('transfer_id', BIG_ID, nullable=True),
     sa.Column('created_at', sa.BigInteger(), nullable=False),
     sa.ForeignKeyConstraint(['contribution_id'], ['contributions.id'],
                             name=op.f('fk_engagements_contribution_id_contributions')),
