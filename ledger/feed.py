@@ -43,6 +43,7 @@ from ledger.db import lock_key, serialise_each
 from ledger.encoding import ADDRESS_PATTERN, HASH_PATTERN, checksum, hex0x, parse_address
 from ledger.errors import ConflictError, ErrorCategory, InvalidFieldError, NotFoundError, RateLimitedError, TallyError
 from ledger.feed_images import image_cids
+from ledger.formats.manifest import JournalLine
 from ledger.models import Contribution, Engagement, FeedStatement, Publication
 from ledger.quotas import DAY
 
@@ -365,3 +366,27 @@ def items_of(session: Session, ids: Sequence[int]) -> list[FeedItem]:
                               list(publication.images), publication.preview, counts.get((key, LIKE), 0),
                               counts.get((key, REMIX), 0), publication.published_at))
     return items
+
+
+def engagement_discrepancy(lines: Sequence[JournalLine], seen: set[str]) -> str | None:
+    """What is wrong with the ``engagement`` lines of one epoch's journal, or None: the audit's
+    check (anchoring.audit). Each engagement is a transfer from the rewards pool to the creator
+    whose ref names its kind, contentHash and actor (``engagement_ref``); the creator is never
+    the actor, and no ref is credited twice (``seen``: the refs of the epochs audited before,
+    to which this epoch's are added)."""
+    for line in lines:
+        if line.kind != journal.ENGAGEMENT:
+            continue
+        parsed = parse_engagement_ref(line.ref)
+        if parsed is None:
+            return f"journal entry {line.id}: {line.ref!r} is not an engagement ref (like|remix:contentHash:actor)"
+        if line.amount < 0:
+            if line.account != journal.REWARDS_POOL:
+                return f"journal entry {line.id}: an engagement is paid by {journal.REWARDS_POOL}, not {line.account}"
+            continue
+        if line.account.lower() == parsed[2].lower():
+            return f"journal entry {line.id}: {line.account} is credited for engaging with its own contribution"
+        if line.ref in seen:
+            return f"journal entry {line.id}: engagement {line.ref} is credited twice"
+        seen.add(line.ref)
+    return None
