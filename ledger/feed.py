@@ -218,8 +218,13 @@ def publish(session: Session, row: Contribution, statement: PublishStatement, *,
     parsed = json.loads(canonical)
     publication = Publication(contribution_id=row.id, published_at=now, images=image_cids(parsed),
                               preview=preview_of(parsed))
-    session.add(publication)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(publication)
+            session.flush()
+    except IntegrityError:
+        # Published by a concurrent request in the meantime: that publication stands.
+        return session.get(Publication, row.id, populate_existing=True)
     return publication
 
 

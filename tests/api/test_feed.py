@@ -90,6 +90,10 @@ def test_nothing_is_public_until_its_contributor_publishes_it(private: Api) -> N
     assert answer.json() == {"id": mine["id"], "visible": True, "publishedAt": int(api.clock[0])}
     replay = api.client.post(f"/v1/contributions/{mine['id']}:publish", json=body)
     assert replay.status_code == 409 and replay.json()["type"] == "/problems/nonce-reused"
+    api.clock[0] += 5
+    again = api.client.post(f"/v1/contributions/{mine['id']}:publish", json=publish_body(api, mine, contributor_key(0),
+                                                                                        nonce=7))
+    assert again.json() == answer.json(), "publishing what is published keeps its place in the feed"
 
     (item,) = api.client.get("/v1/feed").json()["items"]
     assert item | {"publishedAt": 0} == {
