@@ -46,6 +46,7 @@ from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
 from ledger.encoding import checksum, hex0x, is_account_address
 from ledger.errors import InvalidInputError
+from ledger.feed import engagement_discrepancy
 from ledger.formats import (
     SCORED_SINCE,
     BalancesSnapshot,
@@ -222,6 +223,8 @@ class Auditor:
     api: Callable[[], ApiView] | None = None
     """Where a Tally API's view comes from (``--api``), to compare with the chain's."""
     programs: ProgramReplay = field(default_factory=ProgramReplay)
+    engagements: set[str] = field(default_factory=set)
+    """The refs of the engagement credits audited so far: each is credited once (``ledger.feed``)."""
 
     def run(self, from_block: int = 0, from_epoch: int = 1) -> AuditReport:
         """Audit every epoch from ``from_epoch`` on (events are still counted from the first)."""
@@ -392,6 +395,9 @@ class Auditor:
         # Each epoch's entries sum to zero, so the whole journal does, from zero or from a snapshot.
         if sum(line.amount for line in manifest.journal) != 0:
             raise AuditDiscrepancy(number, "the journal does not sum to zero")
+        wrong = engagement_discrepancy(manifest.journal, self.engagements)
+        if wrong is not None:
+            raise AuditDiscrepancy(number, wrong)
         values = listed(self.balances)
         published = manifest.balances
         if published.values is not None:  # versions 1-2: every balance

@@ -33,6 +33,7 @@ from api.routes import (
     contributions,
     epochs,
     exports,
+    feed,
     gateway,
     meta,
     page,
@@ -171,6 +172,7 @@ def create_app(services: Services, *, cors_origins: list[str] | None = None,
     app.include_router(proofs.router)
     app.include_router(epochs.router)
     app.include_router(gateway.router)
+    app.include_router(feed.router)
     app.include_router(page.router)
     customise(app)
     return app

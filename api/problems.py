@@ -54,6 +54,12 @@ _TYPES = [
                 "The EIP-712 Contribution signature does not recover to `contributor`. Sign with the "
                 "contributor's key over the domain and types of GET /v1/config, for the contentHash of "
                 "the canonical conversation. An EIP-712 Enrol signature must recover to `account`."),
+    ProblemType("self-engagement", 403, "Self-engagement",
+                "The Engage actor is the contribution's own contributor: engaging with one's own contribution "
+                "earns nothing and is refused."),
+    ProblemType("already-engaged", 409, "Already engaged",
+                "This actor already liked (or remixed) this contribution, or the remix's new contribution "
+                "already credited a parent: each counts once."),
     ProblemType("nonce-reused", 409, "Nonce reused",
                 "This contributor already used this nonce (for a ContributionBatch: in another batch; or for an "
                 "enrolment in a program); sign again with a fresh one."),

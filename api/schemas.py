@@ -450,6 +450,28 @@ class EnrolTypes(BaseModel):
     primaryType: Literal["Enrol"]
 
 
+class PublishTypes(BaseModel):
+    """The contributor's Publish: shows or withdraws one contribution in the public feed."""
+
+    types: dict[str, list[Eip712Field]]
+    primaryType: Literal["Publish"]
+
+
+class EngageTypes(BaseModel):
+    """An actor's Engage with a published contribution: a like (kind 1) or a remix (kind 2)."""
+
+    types: dict[str, list[Eip712Field]]
+    primaryType: Literal["Engage"]
+
+
+class FeedTerms(BaseModel):
+    """What engagement in the public feed earns its creator, and how much an actor may engage."""
+
+    pointsPerLike: Points
+    pointsPerRemix: Points
+    engagementsPerDay: int = Field(description="engagements an actor may make per UTC day (0: no limit)")
+
+
 class Eip712(BaseModel):
     """What a wallet needs for `eth_signTypedData_v4`."""
 
@@ -459,6 +481,8 @@ class Eip712(BaseModel):
     receipt: ReceiptTypes
     batch: BatchTypes
     enrol: EnrolTypes = Field(description="a contributor's consent to join a program (POST /v1/programs/{id}/members)")
+    publish: PublishTypes
+    engage: EngageTypes
 
 
 class ContributorLimits(BaseModel):
@@ -528,6 +552,7 @@ class Config(BaseModel):
     eip712: Eip712
     limits: Limits
     usage: UsageTerms
+    feed: FeedTerms
     sealing: Sealing | None = Field(description="null while the database cannot be read")
     storage: StorageTerms
     personalData: Literal["refuse", "accept"] = Field(
@@ -577,3 +602,67 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "unavailable"]
     checks: dict[str, str] = Field(description='per dependency (database, content): "ok" or "error: <kind>"')
+
+
+_FEED_STATEMENT = {"nonce": "1", "issuedAt": 1764640800, "signature": "0x" + "11" * 64 + "1b"}
+PUBLISH_EXAMPLE: dict[str, Any] = {"visible": True, **_FEED_STATEMENT}
+ENGAGE_EXAMPLE: dict[str, Any] = {"actor": "0x" + "ab" * 20, "kind": 1, **_FEED_STATEMENT}
+
+
+class PublishBody(BaseModel):
+    """The body of POST /v1/contributions/{key}:publish: the contributor's EIP-712 Publish."""
+
+    model_config = ConfigDict(extra="forbid")
+    visible: bool = Field(description="true publishes the contribution in the feed, false withdraws it")
+    nonce: str | int = Field(description="uint256, used once per contributor for a Publish")
+    issuedAt: int = Field(description="Unix seconds when it was signed (as fresh as a contribution's consent)")
+    signature: str = Field(description="0x-hex 65-byte EIP-712 signature of Publish by the contributor")
+
+
+class EngageBody(BaseModel):
+    """The body of POST /v1/contributions/{key}:engage: the actor's EIP-712 Engage."""
+
+    model_config = ConfigDict(extra="forbid")
+    actor: str = Field(description="who engages, 0x-hex (EIP-55 if mixed case); never the contributor")
+    kind: Literal[1, 2] = Field(description="1 like, 2 remix")
+    nonce: str | int = Field(description="uint256, used once per actor for an Engage")
+    issuedAt: int = Field(description="Unix seconds when it was signed")
+    signature: str = Field(description="0x-hex 65-byte EIP-712 signature of Engage by the actor")
+    remix: str | None = Field(default=None, description="kind 2 only: the contentHash of the actor's own new "
+                                                         "contribution that remixes this one")
+
+
+class FeedItemView(BaseModel):
+    id: int
+    contentHash: str
+    contributor: str
+    points: str = Field(description="the contribution's points, a decimal string")
+    images: list[str] = Field(description="the image CIDs of the contribution, in order (GET /ipfs/{cid})")
+    preview: str = Field(description="the start of the conversation's first message")
+    likes: int
+    remixes: int
+    publishedAt: int
+    proof: str = Field(description="the contribution's inclusion proof")
+
+
+class FeedPageView(BaseModel):
+    items: list[FeedItemView] = Field(description="newest published first")
+    next: str | None = Field(description="the cursor of the next page; null on the last")
+
+
+class FeedCard(FeedItemView):
+    conversation: dict[str, Any] = Field(description="the canonical conversation, in the clear")
+
+
+class PublicationView(BaseModel):
+    id: int
+    visible: bool
+    publishedAt: int | None = Field(description="when it entered the feed; null when withdrawn")
+
+
+class EngagementView(BaseModel):
+    id: int = Field(description="the engagement's id")
+    contribution: int
+    actor: str
+    kind: int
+    points: str = Field(description="what the creator was credited (an engagement journal transfer)")

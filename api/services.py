@@ -17,11 +17,13 @@ from api.auth import ApiKeys, AuthMetrics, FailureLimiter
 from api.metrics import LedgerCollector, RateLimitMetrics
 from ledger.content import ContentStore
 from ledger.deployment import ChainInfo
+from ledger.feed import EngagementPolicy
 from ledger.intake import Intake
 from ledger.proofs import BalanceTrees
 from ledger.sealing import SealSchedule
 
-__all__ = ["ApiKeys", "ChainInfo", "ClaimsReader", "FailureLimiter", "SealSchedule", "Services", "ServicesDep",
+__all__ = ["ApiKeys", "ChainInfo", "ClaimsReader", "EngagementPolicy", "FailureLimiter",
+           "SealSchedule", "Services", "ServicesDep",
            "UsagePolicy", "services_of"]
 
 
@@ -48,7 +50,8 @@ class Services:
     counters), the digests of the API keys, the limiter of failed authentications, the
     policies, the seal schedule (to say when the next epoch is due), whether objects are pinned
     to an IPFS node (else they stay in the local blockstore) and, when a rewards contract is
-    configured, what it has paid (``claims``)."""
+    configured, what it has paid (``claims``), and what engagement in the public feed earns
+    (``engagement``)."""
 
     intake: Intake
     chain: ChainInfo
@@ -62,19 +65,21 @@ class Services:
     ipfs_pinning: bool = False
     claims: ClaimsReader | None = None
     rate_limits: RateLimitMetrics | None = None
+    engagement: EngagementPolicy = field(default_factory=EngagementPolicy)
 
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
            auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None,
            sealing: SealSchedule | None = None, ipfs_pinning: bool = False,
-           claims: ClaimsReader | None = None) -> Services:
+           claims: ClaimsReader | None = None, engagement: EngagementPolicy | None = None) -> Services:
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))
         return cls(intake, chain, BalanceTrees(intake.store), metrics, AuthMetrics(metrics),
                    keys if keys is not None else ApiKeys(),
                    auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy(),
-                   sealing or SealSchedule(), ipfs_pinning, claims, RateLimitMetrics(metrics))
+                   sealing or SealSchedule(), ipfs_pinning, claims, RateLimitMetrics(metrics),
+                   engagement or EngagementPolicy())
 
     @property
     def sessions(self) -> sessionmaker[Session]:

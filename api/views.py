@@ -9,7 +9,15 @@ from typing import Any
 
 from ledger import lifecycle
 from ledger.adjustments import adjustment_json
-from ledger.eip712 import Domain, batch_types, contribution_types, enrol_types, receipt_types
+from ledger.eip712 import (
+    Domain,
+    batch_types,
+    contribution_types,
+    engage_types,
+    enrol_types,
+    publish_types,
+    receipt_types,
+)
 from ledger.encoding import hex0x
 from ledger.lifecycle import ContributionStatus
 from ledger.models import Contribution, JournalEntry, UsageReport
@@ -106,6 +114,8 @@ def eip712_json(domain: Domain) -> dict[str, Any]:
         "receipt": {"types": receipt_types(), "primaryType": "Receipt"},
         "batch": {"types": batch_types(), "primaryType": "ContributionBatch"},
         "enrol": {"types": enrol_types(), "primaryType": "Enrol"},
+        "publish": {"types": publish_types(), "primaryType": "Publish"},
+        "engage": {"types": engage_types(), "primaryType": "Engage"},
     }
 
 

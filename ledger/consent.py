@@ -217,9 +217,7 @@ class ConsentPolicy:
             raise MissingFieldsError(missing)
         contributor = parse_address(body["contributor"])
         nonce = parse_nonce(body["nonce"])
-        issued_at = body["issuedAt"]
-        if isinstance(issued_at, bool) or not isinstance(issued_at, int) or not 0 <= issued_at < 1 << 64:
-            raise InvalidFieldError("issuedAt", "must be Unix seconds as an integer")
+        issued_at = parse_issued_at(body["issuedAt"])
         terms_hash = body["termsHash"]
         if not isinstance(terms_hash, str) or not HASH_PATTERN.fullmatch(terms_hash):
             raise InvalidFieldError("termsHash", "must be 0x followed by 64 hex digits")
@@ -228,13 +226,17 @@ class ConsentPolicy:
             expected = hex0x(self.terms.hash)
             raise TermsMismatchError(f"termsHash {terms_hash} is not the hash of the current terms, {expected}",
                                      expected=expected)
+        self.check_fresh(issued_at, now)
+        return body, contributor, nonce, issued_at, signature
+
+    def check_fresh(self, issued_at: int, now: int) -> None:
+        """Refuse an ``issuedAt`` more than the window away from ``now``, either side."""
         if issued_at < now - self.window:
             raise StaleConsentError(f"issuedAt {issued_at} is more than {self.window} s before now ({now})",
                                     now=now)
         if issued_at > now + self.window:
             raise FutureConsentError(f"issuedAt {issued_at} is more than {self.window} s after now ({now})",
                                      now=now)
-        return body, contributor, nonce, issued_at, signature
 
     def verify_signer(self, submission: SignedSubmission, content_hash: bytes) -> Consent:
         """The consent, once the EIP-712 Contribution signature recovers to the contributor."""
@@ -248,6 +250,13 @@ class ConsentPolicy:
                 f"for contentHash {hex0x(content_hash)}", contentHash=hex0x(content_hash))
         return Consent(submission.contributor, submission.nonce, submission.issued_at, self.terms.hash,
                        submission.signature)
+
+
+def parse_issued_at(value: object) -> int:
+    """``issuedAt``: Unix seconds, a uint64."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+        raise InvalidFieldError("issuedAt", "must be Unix seconds as an integer")
+    return value
 
 
 def parse_nonce(value: object) -> int:

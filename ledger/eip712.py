@@ -58,6 +58,23 @@ ENROL_FIELDS = [
     {"name": "nonce", "type": "uint256"},
     {"name": "issuedAt", "type": "uint64"},
 ]
+PUBLISH_FIELDS = [
+    {"name": "contributor", "type": "address"},
+    {"name": "contentHash", "type": "bytes32"},
+    {"name": "visible", "type": "bool"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "issuedAt", "type": "uint64"},
+]
+"""``Publish``: the contributor shows (``visible``) or withdraws one contribution in the public
+feed (``ledger.feed``, docs/formats.md)."""
+ENGAGE_FIELDS = [
+    {"name": "actor", "type": "address"},
+    {"name": "contentHash", "type": "bytes32"},
+    {"name": "kind", "type": "uint8"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "issuedAt", "type": "uint64"},
+]
+"""``Engage``: ``actor`` likes (kind 1) or remixes (kind 2) a published contribution (``ledger.feed``)."""
 
 _DOMAIN_TYPEHASH = keccak(
     b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -68,6 +85,12 @@ _CONTRIBUTION_TYPEHASH = keccak(
 _BATCH_TYPEHASH = keccak(
     b"ContributionBatch(address contributor,bytes32 contentsRoot,uint32 count,bytes32 termsHash,uint256 nonce,"
     b"uint64 issuedAt)"
+)
+_PUBLISH_TYPEHASH = keccak(
+    b"Publish(address contributor,bytes32 contentHash,bool visible,uint256 nonce,uint64 issuedAt)"
+)
+_ENGAGE_TYPEHASH = keccak(
+    b"Engage(address actor,bytes32 contentHash,uint8 kind,uint256 nonce,uint64 issuedAt)"
 )
 _RECEIPT_TYPEHASH = keccak(
     b"Receipt(bytes32 contentHash,address contributor,uint128 points,uint64 acceptedAt)"
@@ -149,6 +172,32 @@ class Domain:
         )
         return keccak(b"\x19\x01" + self.separator + struct)
 
+    def publish_digest(
+        self, contributor: str, content_hash: bytes, visible: bool, nonce: int, issued_at: int
+    ) -> bytes:
+        struct = keccak(
+            _PUBLISH_TYPEHASH
+            + _address(contributor)
+            + _bytes32(content_hash)
+            + _uint(int(visible), 8)
+            + _uint(nonce, 256)
+            + _uint(issued_at, 64)
+        )
+        return keccak(b"\x19\x01" + self.separator + struct)
+
+    def engage_digest(
+        self, actor: str, content_hash: bytes, kind: int, nonce: int, issued_at: int
+    ) -> bytes:
+        struct = keccak(
+            _ENGAGE_TYPEHASH
+            + _address(actor)
+            + _bytes32(content_hash)
+            + _uint(kind, 8)
+            + _uint(nonce, 256)
+            + _uint(issued_at, 64)
+        )
+        return keccak(b"\x19\x01" + self.separator + struct)
+
     def receipt_digest(
         self, content_hash: bytes, contributor: str, points: int, accepted_at: int
     ) -> bytes:
@@ -186,6 +235,14 @@ def batch_types() -> dict[str, list[dict[str, str]]]:
 
 def enrol_types() -> dict[str, list[dict[str, str]]]:
     return {"EIP712Domain": DOMAIN_FIELDS, "Enrol": ENROL_FIELDS}
+
+
+def publish_types() -> dict[str, list[dict[str, str]]]:
+    return {"EIP712Domain": DOMAIN_FIELDS, "Publish": PUBLISH_FIELDS}
+
+
+def engage_types() -> dict[str, list[dict[str, str]]]:
+    return {"EIP712Domain": DOMAIN_FIELDS, "Engage": ENGAGE_FIELDS}
 
 
 def receipt_types() -> dict[str, list[dict[str, str]]]:

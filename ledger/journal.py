@@ -26,9 +26,12 @@ USAGE = "usage"
 CLAWBACK = "clawback"
 MINIMUM_TOPUP = "minimum-topup"
 RETRO_USAGE = "retro-usage"
-KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK, MINIMUM_TOPUP, RETRO_USAGE})
+ENGAGEMENT = "engagement"
+"""A like or remix of a published contribution crediting its creator (``ledger.feed``)."""
+KINDS = frozenset({ACCRUAL, GRANT, USAGE, CLAWBACK, MINIMUM_TOPUP, RETRO_USAGE, ENGAGEMENT})
 EARNING_KINDS = (ACCRUAL, USAGE)
-"""What a member earns in a program's period: accruals and usage credits, not top-ups or grants."""
+"""What a member earns in a program's period: accruals and usage credits, not top-ups, grants or
+engagement credits."""
 
 
 class JournalError(InvalidInputError, ValueError):

@@ -398,3 +398,59 @@ class UsageItem(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     epoch: Mapped[int | None] = mapped_column(Integer, index=True)
     retro_ref: Mapped[str | None] = mapped_column(String(128))
+
+
+class Publication(Base):
+    """A contribution its contributor shows in the public feed (``ledger.feed``): the row exists
+    while it is published; withdrawal and erasure delete it, so the feed is this table alone."""
+
+    __tablename__ = "publications"
+    # The feed's keyset order, newest first: the first page is an index-only scan of this index.
+    __table_args__ = (Index("ix_publications_feed_order", "published_at", "contribution_id"),)
+
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True,
+                                                 autoincrement=False)
+    published_at: Mapped[int] = mapped_column(BigInteger)
+    images: Mapped[list[str]] = mapped_column(JSON)
+    """The contribution's image CIDs in order (``ledger.feed_images.image_cids``), kept here so the
+    feed reads no content."""
+    preview: Mapped[str] = mapped_column(String(400))
+    """The start of the conversation's first message, in the clear: the contributor published it."""
+
+
+class FeedStatement(Base):
+    """Every accepted Publish or Engage signature (``ledger.feed``): a signer's nonce is used once
+    per type, so no statement can be replayed; kept as the record of what each signer said."""
+
+    __tablename__ = "feed_statements"
+    __table_args__ = (UniqueConstraint("type", "signer", "nonce", name="uq_feed_statements_type_signer_nonce"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(16))
+    """``Publish`` or ``Engage``, the EIP-712 primary type."""
+    signer: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[str] = mapped_column(String(78))
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), index=True)
+    value: Mapped[int] = mapped_column(Integer)
+    """Publish: 1 visible, 0 withdrawn; Engage: the kind."""
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(65))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Engagement(Base):
+    """One counted like or remix of a published contribution by ``actor`` (``ledger.feed``), and
+    the ``engagement`` journal transfer that credited its creator (null when the points are 0)."""
+
+    __tablename__ = "engagements"
+    __table_args__ = (UniqueConstraint("contribution_id", "actor", "kind", name="uq_engagements_once"),
+                      Index("ix_engagements_actor_created_at", "actor", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"))
+    actor: Mapped[str] = mapped_column(String(42))
+    kind: Mapped[int] = mapped_column(Integer)
+    remix_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"), unique=True, default=None)
+    """A remix's new contribution (the actor's own): each contribution remixes at most one parent."""
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("journal_transfers.id"), default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger)

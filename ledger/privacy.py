@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ledger.content import ContentStore, envelope
 from ledger.content.errors import ContentErasedError
+from ledger.feed import unpublish
 
 __all__ = ["ContentErasedError", "erase", "read_conversation"]
 from ledger.models import Contribution, NearDuplicateBand
@@ -47,4 +48,6 @@ def erase(session: Session, contribution_id: int, *, now: int) -> bool:
     if result.rowcount:
         # The signature is derived from the text: erasure forgets it too.
         session.execute(delete(NearDuplicateBand).where(NearDuplicateBand.contribution_id == contribution_id))
+        # Published, it leaves the public feed in the same transaction (``ledger.feed``).
+        unpublish(session, contribution_id)
     return bool(result.rowcount)

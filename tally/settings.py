@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     usage_api_key: SecretStr | None = Field(default=None, description="Bearer key of data consumers (POST /v1/usage)")
     usage_points_per_unit: int = Field(default=1, ge=0, le=10**6,
                                        description="points per reported unit of use; 0 turns usage off")
+    # The public feed (ledger.feed): what each like and remix of a published contribution credits its
+    # creator (an engagement journal transfer; 0 credits nothing), and an actor's engagements a UTC day.
+    engagement_points_like: int = Field(default=1, ge=0, le=10**6, description="points a like credits its creator")
+    engagement_points_remix: int = Field(default=5, ge=0, le=10**6,
+                                         description="points a remix credits its parent's creator")
+    engagements_per_day: int = Field(default=100, ge=0,
+                                     description="engagements an actor may make a UTC day; 0: no limit")
     # Failed authentications (a wrong or missing API key) allowed per client address and role in
     # any window; beyond them the client gets 429 until the window passes, right key or not.
     auth_failure_limit: int = Field(default=10, ge=1, description="failed authentications allowed per window")

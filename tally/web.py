@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.services import ApiKeys, ClaimsReader, FailureLimiter, Services, UsagePolicy
+from api.services import ApiKeys, ClaimsReader, EngagementPolicy, FailureLimiter, Services, UsagePolicy
 from ledger.deployment import ChainInfo
 from tally.chain import ChainRuntime
 from tally.settings import Settings
@@ -41,7 +41,9 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
     return Services.of(build_intake(settings, ledger, info), info, keys=keys,
                        auth_failures=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
                        usage=UsagePolicy(settings.usage_points_per_unit), sealing=settings.sealing,
-                       ipfs_pinning=settings.ipfs_url is not None, claims=claims_reader(info, chain))
+                       ipfs_pinning=settings.ipfs_url is not None, claims=claims_reader(info, chain),
+                       engagement=EngagementPolicy(settings.engagement_points_like, settings.engagement_points_remix,
+                                                   settings.engagements_per_day))
 
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:

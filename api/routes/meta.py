@@ -48,6 +48,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "eip712": eip712_json(domain),
         "limits": {**intake.limits.as_json(), **(intake.quotas or Quotas.off()).as_json()},
         "usage": {"pointsPerUnit": str(services.usage.points_per_unit)},
+        "feed": services.engagement.as_json(),
         "sealing": None if state is None else services.sealing.as_json(
             pending=state.pending, contributions=state.contributions, last_sealed_at=state.last_sealed_at,
             now=time.time()),

@@ -53,6 +53,13 @@ def wallet_bridge_page() -> FileResponse:
                         headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
 
+@router.get("/feed")
+def feed_page() -> FileResponse:
+    """The public feed (``api/static/feed.js``): published contributions and their Like buttons."""
+    return FileResponse(STATIC_DIR / "feed.html", media_type="text/html; charset=utf-8",
+                        headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+
+
 class _StaticFiles(StaticFiles):
     """StaticFiles with the page's security headers and revalidation (ETag) on every use."""
 

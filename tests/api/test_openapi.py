@@ -26,6 +26,7 @@ OPERATION_IDS = {
     "getConsistencyProof", "getIpfsObject", "getConfig", "getTerms", "getMetrics", "getHealth",
     "getReadiness", "getAccrualReport", "exportContributions", "listExports",
     "defineProgram", "listPrograms", "getProgram", "changeProgramMembership",
+    "publishContribution", "engageContribution", "getFeed", "getFeedItem",
 }
 
 KEYED = {"eraseContribution": "adminKey", "grantPoints": "adminKey", "clawBackPoints": "adminKey",
@@ -113,7 +114,8 @@ def test_keyed_operations_declare_their_scheme_and_no_other_does(document: dict[
 def test_every_request_body_has_an_example_its_schema_accepts(document: dict[str, Any]) -> None:
     bodies = {i: op["requestBody"] for i, (_, _, op) in operations(document).items() if "requestBody" in op}
     assert set(bodies) == {"submitContribution", "submitContributionBatch", "grantPoints", "clawBackPoints",
-                           "reportUsage", "defineProgram", "changeProgramMembership"}
+                           "reportUsage", "defineProgram", "changeProgramMembership", "publishContribution",
+                           "engageContribution"}
     for operation_id, body in bodies.items():
         media = body["content"]["application/json"]
         assert "example" in media, operation_id
@@ -163,6 +165,12 @@ ERRORS = [
     ("getAccount", "get", "/v1/accounts/0xnot-an-address", {}, 422),
     ("listEpochs", "get", "/v1/epochs?limit=0", {}, 422),
     ("getIpfsObject", "get", "/ipfs/bafkqaaa", {"headers": {"accept": "application/json"}}, 406),
+    ("getFeed", "get", "/v1/feed?cursor=not-a-cursor", {}, 422),
+    ("getFeedItem", "get", "/v1/feed/999999", {}, 404),
+    ("publishContribution", "post", "/v1/contributions/999999:publish",
+     {"json": {"visible": True, "nonce": "1", "issuedAt": 1, "signature": "0x" + "11" * 65}}, 404),
+    ("engageContribution", "post", "/v1/contributions/7:engage", {"content": b"[", "headers": {
+        "content-type": "application/json"}}, 400),
 ]
 
 

@@ -207,6 +207,8 @@ def test_keyed_operations_declare_the_429_and_its_retry_after(app: FastAPI) -> N
              "changeProgramMembership"}  # the last with the admin key or none (a signed enrolment)
     # Submissions are limited per contributor and per client address (ledger.quotas).
     limited = {"submitContribution", "submitContributionBatch"}
+    # Engagements are limited per actor and UTC day (ledger.feed).
+    limited.add("engageContribution")
     for item in document["paths"].values():
         for operation in item.values():
             declared = operation["responses"].get("429")
