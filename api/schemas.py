@@ -445,6 +445,11 @@ class Limits(BaseModel):
     maxBatch: int
     maxBatchBodyBytes: int = Field(description="the most bytes a whole batch body may have")
     issuedAtWindow: int = Field(description="seconds issuedAt may be off the server's clock")
+    maxImageBytes: int = Field(description="the most bytes one attached image may have")
+    maxContributionImageBytes: int = Field(description="the most bytes a contribution's distinct images may have "
+                                           "together")
+    maxAttachmentBodyBytes: int = Field(description="the most bytes a single submission carrying attachments may "
+                                        "have (any other is held to maxBodyBytes)")
     perContributor: ContributorLimits
     perClient: ClientLimits
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
 from eth_keys.datatypes import PrivateKey
 
 from ledger import eip712
+from ledger.attachments import encode_attachments
 from ledger.batch_consent import BatchMessage, contents_root, verify_item
 from ledger.conversation import ConversationError, canonical_bytes
 from ledger.encoding import hex0x
@@ -56,9 +57,11 @@ def domain_of(config: dict[str, Any]) -> eip712.Domain:
 
 
 def sign_submission(
-    config: dict[str, Any], conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int
+    config: dict[str, Any], conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int,
+    images: Sequence[bytes] = (),
 ) -> dict[str, Any]:
-    """The JSON body of POST /v1/contributions, signed with ``private_key``."""
+    """The JSON body of POST /v1/contributions, signed with ``private_key``; ``images``, the bytes
+    of the images a version-2 conversation names, go in its ``attachments`` (docs/formats.md §2)."""
     content_hash = hashlib.sha256(canonical_bytes(conversation)).digest()
     terms_hash = bytes.fromhex(config["termsHash"][2:])
     contributor = private_key.public_key.to_checksum_address()
@@ -70,14 +73,17 @@ def sign_submission(
         "issuedAt": issued_at,
         "termsHash": config["termsHash"],
         "signature": hex0x(eip712.sign(digest, private_key)),
+        **({"attachments": encode_attachments(list(images))} if images else {}),
     }
 
 
 def sign_batch(
-    config: dict[str, Any], conversations: list[object], private_key: PrivateKey, *, nonce: int, issued_at: int
+    config: dict[str, Any], conversations: list[object], private_key: PrivateKey, *, nonce: int, issued_at: int,
+    images: Sequence[bytes] = (),
 ) -> dict[str, Any]:
     """The signed-batch body of POST /v1/contributions:batch: one EIP-712 ``ContributionBatch``
-    signature over the root of the conversations' contentHashes (ledger.batch_consent)."""
+    signature over the root of the conversations' contentHashes (ledger.batch_consent); the
+    ``images`` the conversations name go in its one ``attachments``."""
     hashes = [hashlib.sha256(canonical_bytes(conversation)).digest() for conversation in conversations]
     message = BatchMessage(private_key.public_key.to_checksum_address(), contents_root(hashes), len(hashes),
                            bytes.fromhex(config["termsHash"][2:]), nonce, issued_at)
@@ -89,6 +95,7 @@ def sign_batch(
         "issuedAt": issued_at,
         "termsHash": config["termsHash"],
         "signature": hex0x(eip712.sign(message.digest(domain_of(config)), private_key)),
+        **({"attachments": encode_attachments(list(images))} if images else {}),
     }
 
 

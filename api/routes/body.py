@@ -16,12 +16,23 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, attachments_limit: int | None = None) -> Any:
     """The parsed body; 415, 413 or 400 problems for the wrong type, size, depth or syntax.
 
     The body is read chunk by chunk and refused as soon as it passes ``limit``, so an oversized
     body is never held whole; its nesting is checked before it is parsed (``ledger.nesting``).
+    With ``attachments_limit``, a body that carries images (an ``attachments`` member) may be
+    that long; any other is still held to ``limit``.
     """
+    if attachments_limit is not None and attachments_limit > limit:
+        body, size = await _read(request, attachments_limit)
+        if size > limit and not (isinstance(body, dict) and "attachments" in body):
+            raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
+        return body
+    return (await _read(request, limit))[0]
+
+
+async def _read(request: Request, limit: int) -> tuple[Any, int]:
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
@@ -37,7 +48,7 @@ async def read_json(request: Request, limit: int) -> Any:
             raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
     # Off the event loop: a batch body is megabytes, and other requests must not wait on it.
-    return await run_in_threadpool(parse_json, b"".join(chunks))
+    return await run_in_threadpool(parse_json, b"".join(chunks)), size
 
 
 def parse_json(data: bytes) -> Any:
