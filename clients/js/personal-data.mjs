@@ -571,7 +571,7 @@ export function redactConversation(conversation) {
   const messages = conversation.messages.map((m, index) => {
     const redacted = redactText(m.content);
     findings.push(...redacted.spans.map(({ kind, start, end }) => ({ kind, message: index, start, end })));
-    return { role: m.role, content: redacted.text };
+    return { ...m, content: redacted.text };
   });
   return { conversation: { ...conversation, model, messages }, findings };
 }

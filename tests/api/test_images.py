@@ -63,7 +63,8 @@ def test_the_same_image_in_two_contributions_is_stored_once(api: Api) -> None:
     image = image_bytes("GIF")
     for n, tag in enumerate(["first with gif", "second with gif"]):
         conversation = with_images(tag, image)
-        response = api.client.post("/v1/contributions", json=api.signed(conversation, contributor_key(n), images=[image]))
+        body = api.signed(conversation, contributor_key(n), images=[image])
+        response = api.client.post("/v1/contributions", json=body)
         assert response.status_code == 201, response.text
     with api.intake.sessions() as session:
         assert session.scalar(select(func.count()).select_from(StoredObject)
