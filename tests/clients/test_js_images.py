@@ -1,6 +1,6 @@
 """The JS client's version-2 conversations (docs/formats.md §2) byte for byte against the Python
 reference: the same canonical bytes, contentHash and image CIDs for real PNG/JPEG/WebP/GIF bytes,
-the same refusals of what is not an image CID, and the same attachments."""
+the same refusals of what is not an image CID, the same attachments, and the same quality-v3 score."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from ledger.attachments import encode_attachments
 from ledger.content import cid_of
 from ledger.conversation import ConversationError, canonical_bytes, content_hash, normalise
+from ledger.scoring import rules_of, score
 from tests.clients.conftest import run_node
 from tests.images.chatgpt import GENERATED, UPLOAD, conversation_with_images
 from tests.images.images import image_bytes
@@ -48,7 +49,7 @@ def reference(case: dict[str, Any]) -> dict[str, Any]:
     except ConversationError as exc:
         return {"error": exc.code}
     return {"canonical": canonical_bytes(conversation).decode(), "hash": content_hash(conversation),
-            "cids": conversation.image_cids}
+            "cids": conversation.image_cids, "score": score(conversation).as_dict()}
 
 
 def test_js_version_2_bytes_hashes_and_cids_equal_the_reference() -> None:
@@ -58,3 +59,5 @@ def test_js_version_2_bytes_hashes_and_cids_equal_the_reference() -> None:
     assert answer["answers"][1]["canonical"].count('"images"') == 2
     assert answer["cids"] == [cid_of(data) for data in BLOBS]
     assert answer["attachments"] == encode_attachments(BLOBS)
+    assert answer["rules"] == rules_of("quality-v3")["images"]
+    assert {a["score"]["version"] for a in answer["answers"] if "score" in a} == {"quality-v2", "quality-v3"}
