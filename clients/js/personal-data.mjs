@@ -22,8 +22,8 @@
  * model name), at `start:end` of that text in code points.
  * @typedef {{kind: PersonalDataKind, message: number | null, start: number, end: number}} PersonalDataFinding
  */
-/** @typedef {{role: string, content: string}} RedactableMessage */
-/** @typedef {{v: 1, model: string | null, messages: RedactableMessage[]}} RedactableConversation */
+/** @typedef {{role: string, content: string, images?: string[]}} RedactableMessage */
+/** @typedef {{v: 1 | 2, model: string | null, messages: RedactableMessage[]}} RedactableConversation */
 
 /** @type {readonly PersonalDataKind[]} */
 export const PERSONAL_DATA_KINDS = Object.freeze(["email", "phone", "card", "iban", "ip", "secret"]);

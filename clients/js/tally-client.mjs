@@ -429,7 +429,7 @@ export function imageCid(data) {
     throw new RangeError(`an image of ${data.length} bytes spans several UnixFS blocks; this client names images of up to ${CHUNK_SIZE} bytes`);
   }
   const digest = sha256(data).slice(2);
-  const binary = [0x01, 0x55, 0x12, 0x20, ...digest.match(/../g).map((h) => parseInt(h, 16))];
+  const binary = [0x01, 0x55, 0x12, 0x20, ...(digest.match(/../g) ?? []).map((h) => parseInt(h, 16))];
   let bits = 0;
   let value = 0;
   let out = "b";
@@ -496,7 +496,8 @@ function plainMessages(obj) {
     if (images !== null && images !== undefined && !Array.isArray(images)) {
       throw new MalformedConversationError(`messages[${i}].images must be a list of CIDs`);
     }
-    const cids = (images ?? []).map((cid, j) => imageCidOf(cid, `messages[${i}].images[${j}]`));
+    const cids = (images ?? []).map((/** @type {unknown} */ cid, /** @type {number} */ j) =>
+      imageCidOf(cid, `messages[${i}].images[${j}]`));
     turns.push({ role: canonicalRole(own(m, "role")), text: m.content, images: cids });
   });
   return { model: modelOf(own(obj, "model")), turns, modelFromTurns: false };
