@@ -24,15 +24,20 @@ async def read_json(request: Request, limit: int, attachments_limit: int | None 
     With ``attachments_limit``, a body that carries images (an ``attachments`` member) may be
     that long; any other is still held to ``limit``.
     """
-    if attachments_limit is not None and attachments_limit > limit:
-        body, size = await _read(request, attachments_limit)
-        if size > limit and not (isinstance(body, dict) and "attachments" in body):
-            raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
-        return body
-    return (await _read(request, limit))[0]
+    if attachments_limit is None or attachments_limit <= limit:
+        return await run_in_threadpool(parse_json, await _read(request, limit))
+    data = await _read(request, attachments_limit)
+    # Refused unparsed when it cannot be a body with images: nothing past ``limit`` is parsed
+    # unless it names attachments, and then it must have them once parsed.
+    if len(data) > limit and b'"attachments"' not in data:
+        raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
+    body = await run_in_threadpool(parse_json, data)
+    if len(data) > limit and not (isinstance(body, dict) and "attachments" in body):
+        raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
+    return body
 
 
-async def _read(request: Request, limit: int) -> tuple[Any, int]:
+async def _read(request: Request, limit: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
@@ -47,8 +52,7 @@ async def _read(request: Request, limit: int) -> tuple[Any, int]:
         if size > limit:
             raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
-    # Off the event loop: a batch body is megabytes, and other requests must not wait on it.
-    return await run_in_threadpool(parse_json, b"".join(chunks)), size
+    return b"".join(chunks)
 
 
 def parse_json(data: bytes) -> Any:

@@ -195,3 +195,19 @@ def test_in_privacy_mode_images_are_sealed_and_erased_with_the_contribution(
         with pytest.raises(ContentErasedError):
             read_image(api.intake.store, row, MASTER)
         assert normalise(conversation).image_cids == [cid_of(image)]
+
+
+def test_only_a_body_with_attachments_may_pass_max_body_bytes(db_url: str, tmp_path: Path) -> None:
+    api = build_api(db_url, tmp_path, max_body_bytes=4096)
+    with api.client:
+        image = image_bytes("PNG", 12, size=(48, 40))
+        assert len(image) > 4096
+        body = api.signed(with_images("over the body limit", image), contributor_key(8), images=[image])
+        response = api.client.post("/v1/contributions", json=body)
+        assert response.status_code == 201, response.text
+        padded = api.signed(sample_conversation("padded") | {"model": "m" * 100}, contributor_key(8), nonce=2)
+        padded["padding"] = "x" * 5000
+        before = api.counts()
+        refused = api.client.post("/v1/contributions", json=padded)
+        assert refused.status_code == 413 and refused.json()["type"] == "/problems/body-too-large"
+        assert api.counts() == before
