@@ -77,6 +77,16 @@ _TYPES = [
                 "issuedAt is further in the future than the allowed window; check the signer's clock."),
     ProblemType("terms-mismatch", 422, "Terms mismatch",
                 "termsHash is not the SHA-256 of the terms served at GET /v1/terms."),
+    ProblemType("attachment-mismatch", 422, "Attachment mismatch",
+                "An attachment's bytes do not have the CID it is named by, or an attachment is not an image the "
+                "conversation names (docs/formats.md §2, version 2); nothing was written."),
+    ProblemType("unsupported-media", 415, "Unsupported image type",
+                "An attached image is not a PNG, JPEG, WebP or GIF by its magic bytes; nothing was written."),
+    ProblemType("attachment-too-large", 413, "Attachment too large",
+                "An image is larger than limits.maxImageBytes, or a contribution's images together are larger "
+                "than limits.maxContributionImageBytes (GET /v1/config); nothing was written."),
+    ProblemType("missing-attachment", 422, "Missing attachment",
+                "The conversation names an image CID that no attachment carries; nothing was written."),
     ProblemType("unknown-format", 422, "Unknown conversation format",
                 "The conversation is neither a ChatGPT conversation (mapping, current_node), a ShareGPT "
                 "record (conversations) nor {messages: [...]}."),

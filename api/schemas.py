@@ -122,8 +122,8 @@ class Score(BaseModel):
     """How the points were computed (docs/scoring.md): the scorer version and the features its
     points are computed from, the same counts the contribution's manifest leaf publishes."""
 
-    version: str = Field(description="the scorer that gave the points: quality-v2, or quality-v1 for older "
-                                     "contributions")
+    version: str = Field(description="the scorer that gave the points: quality-v2, quality-v3 for a conversation "
+                                     "with images, or quality-v1 for older contributions")
     points: int
     features: dict[str, int] = Field(description="the integer features of docs/scoring.md for this version: "
                                                  "points_from_features(version, features) == points")
@@ -502,6 +502,11 @@ class Limits(BaseModel):
     maxBatch: int
     maxBatchBodyBytes: int = Field(description="the most bytes a whole batch body may have")
     issuedAtWindow: int = Field(description="seconds issuedAt may be off the server's clock")
+    maxImageBytes: int = Field(description="the most bytes one attached image may have")
+    maxContributionImageBytes: int = Field(description="the most bytes a contribution's distinct images may have "
+                                           "together")
+    maxAttachmentBodyBytes: int = Field(description="the most bytes a single submission carrying attachments may "
+                                        "have (any other is held to maxBodyBytes)")
     perContributor: ContributorLimits
     perClient: ClientLimits
 
@@ -562,6 +567,8 @@ class Config(BaseModel):
         description="refuse: a submission nearly the same as an accepted contribution is a 409 near-duplicate; "
                     "accept: this server takes it (and does not index it)")
     scorer: ScorerTerms
+    imageScorer: ScorerTerms = Field(description="the scorer new contributions with images (canonical version 2) "
+                                     "get; scorer is the one for every other")
     rewards: RewardsTerms | None = Field(description="null when no rewards contract pays for the points")
 
 

@@ -12,6 +12,7 @@ recompute its hash without us.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import unicodedata
 from collections.abc import Mapping
@@ -21,11 +22,17 @@ from typing import Any, Literal
 import rfc8785
 
 from ledger import jcs
+from ledger.content.cids import DAG_PB, RAW, parse_cid
+from ledger.content.errors import ContentError
+from ledger.content.unixfs import cid_of
 from ledger.errors import InvalidInputError
 
 Role = Literal["user", "assistant", "system", "tool"]
 
 CANONICAL_VERSION = 1
+"""The version of a conversation without images: its bytes and hash are those of §2 version 1."""
+CANONICAL_VERSION_IMAGES = 2
+"""The version of a conversation with at least one image (docs/formats.md §2, version 2)."""
 
 ROLE_ALIASES: Mapping[str, Role] = {
     "user": "user",
@@ -87,6 +94,9 @@ class IncompleteConversationError(ConversationError):
 class Message:
     role: Role
     content: str
+    images: tuple[str, ...] = ()
+    """The CIDs (``ledger.content.cid_of``: CIDv1, raw leaves, base32) of the message's images,
+    in order; empty in every version-1 conversation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +107,7 @@ class _Turn:
     text: str
     model_slug: object = None
     """ChatGPT's ``metadata.model_slug``: the model of a conversation that names none (§2)."""
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +127,65 @@ class Conversation:
     model: str | None
     messages: tuple[Message, ...]
 
+    @property
+    def image_cids(self) -> list[str]:
+        """Every image's CID, message by message, in order (a repeated image repeats)."""
+        return [cid for m in self.messages for cid in m.images]
+
     def to_canonical(self) -> dict[str, Any]:
+        """Version 1 when no message has an image (the bytes of every conversation before
+        images), else version 2, where a message with images has ``images`` beside its text."""
+        if not any(m.images for m in self.messages):
+            return {
+                "v": CANONICAL_VERSION,
+                "model": self.model,
+                "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            }
         return {
-            "v": CANONICAL_VERSION,
+            "v": CANONICAL_VERSION_IMAGES,
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            "messages": [{"role": m.role, "content": m.content, **({"images": list(m.images)} if m.images else {})}
+                         for m in self.messages],
         }
+
+
+def image_cids(canonical: bytes | Mapping[str, Any]) -> list[str]:
+    """The image CIDs of a stored canonical conversation (its bytes or parsed object), in order:
+    message by message, each message's ``images`` in order; empty for version 1 (§2)."""
+    obj = jcs_loads(canonical) if isinstance(canonical, bytes | bytearray) else canonical
+    if not isinstance(obj, Mapping) or obj.get("v") not in (CANONICAL_VERSION, CANONICAL_VERSION_IMAGES):
+        raise MalformedConversationError("not a canonical conversation (v 1 or 2)")
+    messages = obj.get("messages")
+    if not isinstance(messages, list):
+        raise MalformedConversationError("a canonical conversation's messages must be a list")
+    out: list[str] = []
+    for message in messages:
+        images = message.get("images", []) if isinstance(message, Mapping) else []
+        if not isinstance(images, list) or not all(isinstance(cid, str) for cid in images):
+            raise MalformedConversationError("a message's images must be a list of CIDs")
+        out.extend(images)
+    return out
+
+
+def jcs_loads(data: bytes | bytearray) -> Any:
+    """Canonical bytes back to the object (they are JSON)."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedConversationError(f"canonical bytes are not JSON: {exc}") from None
+
+
+def image_cid(text: object, where: str) -> str:
+    """A CID as a version-2 message carries it: CIDv1 in base32, sha2-256, raw or dag-pb (what
+    ``ledger.content.cid_of`` gives), in its canonical text; else MalformedConversationError."""
+    if isinstance(text, str):
+        try:
+            cid = parse_cid(text)
+        except ContentError:
+            cid = None
+        if cid is not None and cid.version == 1 and cid.codec in (RAW, DAG_PB) and str(cid) == text:
+            return text
+    raise MalformedConversationError(f"{where} must be an image's CIDv1 in base32 (bafk... or bafy...)")
 
 
 def normalise_text(text: str) -> str:
@@ -164,23 +228,28 @@ def detect_format(obj: object) -> Literal["chatgpt", "sharegpt", "plain"]:
     )
 
 
-def normalise(obj: object) -> Conversation:
+def normalise(obj: object, images: Mapping[str, bytes] | None = None) -> Conversation:
     """Turn any accepted input into the canonical conversation, or raise a ConversationError.
 
     The order of the checks decides which error an input with several faults gets, and the JS
     client follows it: shapes and roles while reading, the model the input names, the text of each
     message, the model taken from the messages' metadata, and last the roles the result needs.
+
+    ``images`` maps a ChatGPT ``image_asset_pointer`` (``file-service://file-...``) to the image's
+    bytes: each part whose bytes are given becomes the image's CID in its message's ``images``
+    (and a DALL-E part's ``metadata.dalle.prompt`` its text), making a version-2 conversation;
+    a part whose bytes are not given stays the ``[image]`` text of version 1.
     """
     fmt = detect_format(obj)
     assert isinstance(obj, Mapping)
     if fmt == "chatgpt":
-        read = _chatgpt_messages(obj)
+        read = _chatgpt_messages(obj, images)
     elif fmt == "sharegpt":
         read = _Read(None, _sharegpt_messages(obj))
     else:
         read = _plain_messages(obj)
-    kept = [(turn, text) for turn, text in ((t, normalise_text(t.text)) for t in read.turns) if text]
-    messages = tuple(Message(turn.role, text) for turn, text in kept)
+    kept = [(turn, text) for turn, text in ((t, normalise_text(t.text)) for t in read.turns) if text or turn.images]
+    messages = tuple(Message(turn.role, text, turn.images) for turn, text in kept)
     model = read.model
     if read.model_from_turns:
         # The last assistant message of the canonical conversation: the one that answered last.
@@ -234,8 +303,18 @@ def _plain_messages(obj: Mapping[str, Any]) -> _Read:
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping) or not isinstance(m.get("content"), str):
             raise MalformedConversationError(f"messages[{i}] needs a role and a string content")
-        out.append(_Turn(canonical_role(m.get("role")), m["content"]))
+        out.append(_Turn(canonical_role(m.get("role")), m["content"], images=_plain_images(m, i)))
     return _Read(_model_of(obj.get("model")), out)
+
+
+def _plain_images(message: Mapping[str, Any], index: int) -> tuple[str, ...]:
+    """A plain message's ``images``: absent, or a list of image CIDs (§2 version 2)."""
+    images = message.get("images")
+    if images is None:
+        return ()
+    if not isinstance(images, list):
+        raise MalformedConversationError(f"messages[{index}].images must be a list of CIDs")
+    return tuple(image_cid(cid, f"messages[{index}].images[{j}]") for j, cid in enumerate(images))
 
 
 def _sharegpt_messages(obj: Mapping[str, Any]) -> list[_Turn]:
@@ -250,7 +329,7 @@ def _sharegpt_messages(obj: Mapping[str, Any]) -> list[_Turn]:
     return out
 
 
-def _chatgpt_messages(obj: Mapping[str, Any]) -> _Read:
+def _chatgpt_messages(obj: Mapping[str, Any], images: Mapping[str, bytes] | None = None) -> _Read:
     mapping = obj["mapping"]
     if not isinstance(mapping, Mapping):
         raise MalformedConversationError("mapping must be an object")
@@ -272,12 +351,12 @@ def _chatgpt_messages(obj: Mapping[str, Any]) -> _Read:
             metadata = {}
         if metadata.get("is_visually_hidden_from_conversation"):
             continue
-        text = _chatgpt_text(message.get("content"))
+        text, cids = _chatgpt_content(message.get("content"), images or {})
         author = message.get("author")
         role_name = author.get("role") if isinstance(author, Mapping) else None
-        if text is None or (role_name == "system" and not text.strip()):
+        if text is None or (role_name == "system" and not text.strip() and not cids):
             continue
-        out.append(_Turn(canonical_role(role_name), text, metadata.get("model_slug")))
+        out.append(_Turn(canonical_role(role_name), text, metadata.get("model_slug"), cids))
     default_model = obj.get("default_model_slug")
     if default_model is None:
         return _Read(None, out, model_from_turns=True)
@@ -350,15 +429,46 @@ def _create_time(node: object) -> float | None:
     return None if math.isnan(time) else time
 
 
-def _chatgpt_text(content: object) -> str | None:
-    """The text of a ChatGPT message content, or None when it has none (§2)."""
+def _chatgpt_content(content: object, images: Mapping[str, bytes]) -> tuple[str | None, tuple[str, ...]]:
+    """The text of a ChatGPT message content (None when it has none) and its images' CIDs (§2)."""
     if not isinstance(content, Mapping):
-        return None
+        return None, ()
     parts = content.get("parts")
     if isinstance(parts, list):
-        return "\n".join(text for text in map(_part_text, parts) if text is not None)
+        texts: list[str] = []
+        cids: list[str] = []
+        for part in parts:
+            data = _image_bytes(part, images)
+            if data is None:
+                text = _part_text(part)
+            else:
+                cids.append(cid_of(data))
+                text = _dalle_prompt(part)
+            if text is not None:
+                texts.append(text)
+        return "\n".join(texts), tuple(cids)
     text = content.get("text")
-    return text if isinstance(text, str) else None
+    return (text if isinstance(text, str) else None), ()
+
+
+IMAGE_ASSET_POINTER = "image_asset_pointer"
+"""The ``content_type`` of a part that is an image: an uploaded file or a DALL-E generation."""
+
+
+def _image_bytes(part: object, images: Mapping[str, bytes]) -> bytes | None:
+    """The bytes given for an ``image_asset_pointer`` part, or None (it stays ``[image]``)."""
+    if not images or not isinstance(part, Mapping) or part.get("content_type") != IMAGE_ASSET_POINTER:
+        return None
+    pointer = part.get("asset_pointer")
+    return images.get(pointer) if isinstance(pointer, str) else None
+
+
+def _dalle_prompt(part: Mapping[str, Any]) -> str | None:
+    """The prompt a DALL-E generation was made from (``metadata.dalle.prompt``), or None."""
+    metadata = part.get("metadata")
+    dalle = metadata.get("dalle") if isinstance(metadata, Mapping) else None
+    prompt = dalle.get("prompt") if isinstance(dalle, Mapping) else None
+    return prompt if isinstance(prompt, str) else None
 
 
 def _part_text(part: object) -> str | None:

@@ -39,10 +39,10 @@ from ledger.consent import (
     parse_signature,
 )
 from ledger.content.errors import ContentErasedError
+from ledger.conversation import image_cids
 from ledger.db import lock_key, serialise_each
 from ledger.encoding import ADDRESS_PATTERN, HASH_PATTERN, checksum, hex0x, parse_address
 from ledger.errors import ConflictError, ErrorCategory, InvalidFieldError, NotFoundError, RateLimitedError, TallyError
-from ledger.feed_images import image_cids
 from ledger.formats.manifest import JournalLine
 from ledger.models import Contribution, Engagement, FeedStatement, Publication
 from ledger.quotas import DAY

@@ -13,21 +13,24 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import jcs, journal
+from ledger.attachments import AttachmentMismatchError, Image, checked_images
 from ledger.batch_consent import item_proofs
 from ledger.consent import BatchItem, Consent, ConsentPolicy, ReceiptFields, ReceiptSigner
 from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, ConversationError, canonical_bytes, normalise
 from ledger.db import one_statement, serialise_each, table_of
 from ledger.errors import ConflictError, InvalidFieldError, InvalidInputError, RateLimitedError, TallyError
-from ledger.models import ConsentBatch, Contribution, StoredObject
+from ledger.models import ConsentBatch, Contribution, ContributionImage, StoredObject
 from ledger.near_duplicate_index import (
     Match,
     NearDuplicateError,
@@ -82,6 +85,16 @@ class Limits:
     max_batch_body_bytes: int = 16 * 1024 * 1024
     """A whole batch body: far less than ``max_batch`` items of ``max_body_bytes`` each, so one
     request can never make a server read and hold hundreds of megabytes."""
+    max_image_bytes: int = 4 * 1024 * 1024
+    """One image's bytes (ledger.attachments)."""
+    max_contribution_image_bytes: int = 8 * 1024 * 1024
+    """The distinct images of one contribution together."""
+
+    @property
+    def max_attachment_body_bytes(self) -> int:
+        """A single submission carrying images: ``max_body_bytes`` and the base64 of
+        ``max_contribution_image_bytes`` (4 characters per 3 bytes), with room for the CIDs."""
+        return self.max_body_bytes + -(-self.max_contribution_image_bytes // 3) * 4 + 64 * 1024
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -89,6 +102,9 @@ class Limits:
             "maxBatch": self.max_batch,
             "maxBatchBodyBytes": self.max_batch_body_bytes,
             "issuedAtWindow": self.issued_at_window,
+            "maxImageBytes": self.max_image_bytes,
+            "maxContributionImageBytes": self.max_contribution_image_bytes,
+            "maxAttachmentBodyBytes": self.max_attachment_body_bytes,
         }
 
 
@@ -111,6 +127,8 @@ class Prepared:
     """None where near-duplicates are accepted: nothing to check, nothing to index."""
     band_keys: tuple[int, ...]
     score: Score
+    images: tuple[Image, ...] = ()
+    """The conversation's distinct images, checked against their attachments (ledger.attachments)."""
 
     @classmethod
     def of(cls, conversation: Conversation, *, near_duplicates: bool = True) -> Prepared:
@@ -235,19 +253,23 @@ def record(
         for i, over_limit in zip(fresh, over, strict=True):
             refusals[i] = over_limit
         fresh = [i for i in fresh if refusals[i] is None]
-    rows, stored = built_rows(submissions, fresh, store=store, sign_receipt=sign_receipt, now=now,
-                              master_key=master_key)
+    rows, stored, images = built_rows(submissions, fresh, store=store, sign_receipt=sign_receipt, now=now,
+                                      master_key=master_key)
+
+    def items(at: Sequence[int]) -> list[_Item]:
+        return [(rows[i], stored[i], submissions[i].prepared.band_keys, images[i]) for i in at]
+
     if not screened:
-        _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys) for i in fresh], now)
+        _insert(session, items(fresh), now)
         return [refusal if refusal is not None else (rows[i], scores[i]) for i, refusal in enumerate(refusals)]
     try:
         with session.begin_nested():
-            _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys) for i in fresh], now)
+            _insert(session, items(fresh), now)
     except (IntegrityError, DataError):
         for i in fresh:
             try:
                 with session.begin_nested():
-                    _insert(session, [(rows[i], stored[i], submissions[i].prepared.band_keys)], now)
+                    _insert(session, items([i]), now)
             except DataError:
                 refusals[i] = UnstorableError()
             except IntegrityError:
@@ -274,9 +296,10 @@ def refusal_of(match: Match | NearDuplicateError | None) -> IntakeError | NearDu
 def built_rows(
     submissions: Sequence[Submission], indexes: Sequence[int], *, store: ContentStore, sign_receipt: SignReceipt,
     now: int, master_key: bytes | None,
-) -> tuple[dict[int, Contribution], dict[int, bytes]]:
-    """The contribution rows of the submissions at ``indexes``, receipts signed, and the bytes
-    each stores: the canonical bytes, or in privacy mode an envelope under a fresh key."""
+) -> tuple[dict[int, Contribution], dict[int, bytes], dict[int, list[StoredImage]]]:
+    """The contribution rows of the submissions at ``indexes``, receipts signed, the bytes
+    each stores: the canonical bytes, or in privacy mode an envelope under a fresh key, and its
+    images' objects."""
     rows = {i: _row(submissions[i], submissions[i].prepared.score, sign_receipt, now) for i in indexes}
     stored: dict[int, bytes] = {}
     for i in indexes:
@@ -290,13 +313,51 @@ def built_rows(
     # OutboxStore writes no file; a plain blockstore may write blocks a rollback leaves orphaned).
     for i, cid in zip(indexes, store.put_many([stored[i] for i in indexes]), strict=True):
         rows[i].cid = cid
-    return rows, stored
+    images = {i: stored_images(submissions[i].prepared, master_key) for i in indexes}
+    every = [image for i in indexes for image in images[i]]
+    for image, cid in zip(every, store.put_many([image.data for image in every]), strict=True):
+        image.row.stored_cid = cid
+    return rows, stored, images
 
 
-def stored_object_row(cid: str, data: bytes, now: int) -> dict[str, object]:
-    """A contribution's bytes in ``stored_objects``, due for pinning at once."""
-    return {"cid": cid, "kind": "contribution", "size": len(data), "data": data, "created_at": now,
+def stored_object_row(cid: str, data: bytes, now: int, kind: str = "contribution") -> dict[str, object]:
+    """A contribution's bytes (or an image's: ``kind="image"``) in ``stored_objects``, due for
+    pinning at once."""
+    return {"cid": cid, "kind": kind, "size": len(data), "data": data, "created_at": now,
             "pin_attempts": 0, "next_pin_at": now}
+
+
+@dataclass(slots=True)
+class StoredImage:
+    """What is stored for one image: its bytes, or in privacy mode their envelope, and its row."""
+
+    row: ContributionImage
+    data: bytes
+
+
+def stored_images(prepared: Prepared, master_key: bytes | None) -> list[StoredImage]:
+    """The objects and rows for a contribution's images, the same privacy rule as its conversation:
+    in privacy mode each image is sealed under a data key of its own, kept in its row."""
+    out: list[StoredImage] = []
+    for position, image in enumerate(prepared.images):
+        wrapped: bytes | None = None
+        data = image.data
+        if master_key is not None:
+            data, wrapped = envelope.seal(image.data, master_key)
+        out.append(StoredImage(ContributionImage(position=position, cid=image.cid, stored_cid="",
+                                                 media_type=image.media_type, size=len(image.data),
+                                                 wrapped_key=wrapped), data))
+    return out
+
+
+def image_rows(row: Contribution, images: Sequence[StoredImage], now: int
+               ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The ``stored_objects`` and ``contribution_images`` rows of an inserted contribution's images."""
+    objects = [stored_object_row(image.row.stored_cid, image.data, now, kind="image") for image in images]
+    rows: list[dict[str, object]] = [{"contribution_id": row.id, "position": image.row.position, "cid": image.row.cid,
+             "stored_cid": image.row.stored_cid, "media_type": image.row.media_type, "size": image.row.size,
+             "wrapped_key": image.row.wrapped_key} for image in images]
+    return objects, rows
 
 
 def accrual_of(row: Contribution) -> tuple[str, int, str, int]:
@@ -338,12 +399,27 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
 _COLUMNS = [c.key for c in table_of(Contribution).columns if c.key != "id"]
 
 
-def _insert(session: Session, items: list[tuple[Contribution, bytes, Sequence[int]]], now: int) -> None:
-    """Insert contribution rows, their stored objects, their accruals and their band keys in a
-    few statements."""
+_Item = tuple[Contribution, bytes, Sequence[int], list[StoredImage]]
+
+
+def insert_image_objects(session: Session, objects: list[dict[str, object]]) -> None:
+    """Image objects in ``stored_objects``: an image already stored (public mode: the same image in
+    another contribution, or twice in a batch) is kept as it is."""
+    unique = list({str(o["cid"]): o for o in objects}.values())
+    if not unique:
+        return
+    dialect = session.get_bind().dialect.name
+    table = table_of(StoredObject)
+    statement = (postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)).on_conflict_do_nothing()
+    session.execute(statement, unique)
+
+
+def _insert(session: Session, items: list[_Item], now: int) -> None:
+    """Insert contribution rows, their stored objects, their accruals, their band keys and their
+    images in a few statements."""
     if not items:
         return
-    rows = [row for row, _, _ in items]
+    rows = [row for row, _, _, _ in items]
     table = table_of(Contribution)
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
@@ -351,9 +427,19 @@ def _insert(session: Session, items: list[tuple[Contribution, bytes, Sequence[in
     ).scalars().all()
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
-    session.execute(insert(table_of(StoredObject)), [stored_object_row(row.cid, data, now) for row, data, _ in items])
+    session.execute(insert(table_of(StoredObject)),
+                    [stored_object_row(row.cid, data, now) for row, data, _, _ in items])
     journal.accrue_many(session, [accrual_of(row) for row in rows], created_at=now)
-    index_bands(session, [(row.id, keys) for row, _, keys in items])
+    index_bands(session, [(row.id, keys) for row, _, keys, _ in items])
+    objects: list[dict[str, object]] = []
+    image_table: list[dict[str, object]] = []
+    for row, _, _, images in items:
+        more, rows_of = image_rows(row, images, now)
+        objects += more
+        image_table += rows_of
+    insert_image_objects(session, objects)
+    if image_table:
+        session.execute(insert(table_of(ContributionImage)), image_table)
 
 
 def accept_one(
@@ -466,12 +552,18 @@ class Intake:
         and that the conversation holds no personal data."""
         signed = self.consent.parse(body, now)
         prepared = Prepared.of(normalise(signed.conversation), near_duplicates=self.near_duplicates)
+        attachments = body.get("attachments") if isinstance(body, dict) else None
+        prepared = replace(prepared, images=self._images(prepared.conversation, attachments))
         submission = Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
         if self.personal_data == "refuse":
             # Clients redact before signing, so this finds only what a client left in: refused
             # before anything is written, with the kinds and message indexes, never the values.
             refuse_personal_data(prepared.conversation)
         return submission
+
+    def _images(self, conversation: Conversation, attachments: object) -> tuple[Image, ...]:
+        return checked_images(conversation, attachments, max_image_bytes=self.limits.max_image_bytes,
+                              max_contribution_bytes=self.limits.max_contribution_image_bytes)
 
     def submit(self, body: object, client: str | None = None) -> Accepted:
         """Accept one submission in a transaction of its own, or raise why not."""
@@ -514,6 +606,7 @@ class Intake:
         nonce already used refuses the whole request, and nothing is written."""
         now = int(self.clock())
         signed = self.consent.parse_batch(body, now, self.limits.max_batch)
+        attachments = body.get("attachments") if isinstance(body, dict) else None
         results: list[Accepted | TallyError | None] = [None] * signed.count
         prepared: list[Prepared | None] = []
         hashes: list[bytes] = []
@@ -529,12 +622,14 @@ class Intake:
                 continue
             prepared.append(ready)
             hashes.append(ready.content_hash)
+        images = self._batch_images(prepared, attachments, results)
         root, proofs = item_proofs(hashes)
         self.consent.verify_batch_signer(signed, root)
         checked: list[tuple[int, Submission]] = []
         for i, normalised in enumerate(prepared):
-            if normalised is None:
+            if normalised is None or results[i] is not None:
                 continue
+            normalised = replace(normalised, images=images[i])
             if self.personal_data == "refuse":
                 try:
                     refuse_personal_data(normalised.conversation)
@@ -563,6 +658,30 @@ class Intake:
         for (i, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
         return [r for r in results if r is not None]
+
+
+    def _batch_images(self, prepared: Sequence[Prepared | None], attachments: object,
+                      results: list[Accepted | TallyError | None]) -> dict[int, tuple[Image, ...]]:
+        """Each item's images, from the signed batch's one ``attachments`` object: an item whose
+        images do not check out is refused alone; an attachment no item names refuses the batch."""
+        if attachments is None:
+            attachments = {}
+        if not isinstance(attachments, Mapping) or not all(isinstance(v, str) for v in attachments.values()):
+            raise InvalidFieldError("attachments", "must be an object of image CIDs to base64 strings")
+        named = {cid for ready in prepared if ready is not None for cid in ready.conversation.image_cids}
+        extra = [cid for cid in attachments if cid not in named]
+        if extra:
+            raise AttachmentMismatchError(f"attachment {extra[0]} is not an image of any conversation", cid=extra[0])
+        out: dict[int, tuple[Image, ...]] = {}
+        for i, ready in enumerate(prepared):
+            if ready is None:
+                continue
+            own = {cid: attachments[cid] for cid in ready.conversation.image_cids if cid in attachments}
+            try:
+                out[i] = self._images(ready.conversation, own)
+            except TallyError as refusal:
+                results[i] = refusal
+        return out
 
 
 def _batch_nonce_used(session: Session, contributor: str, nonce: int) -> bool:

@@ -39,15 +39,24 @@ from ledger.db import LOCK_KEYS_STATEMENT, table_of
 from ledger.errors import TallyError
 from ledger.intake import (
     SignReceipt,
+    StoredImage,
     Submission,
     UnstorableError,
     accrual_of,
     built_rows,
+    image_rows,
     lost_race,
     refusal_of,
     stored_object_row,
 )
-from ledger.models import Contribution, JournalEntry, JournalTransfer, NearDuplicateBand, StoredObject
+from ledger.models import (
+    Contribution,
+    ContributionImage,
+    JournalEntry,
+    JournalTransfer,
+    NearDuplicateBand,
+    StoredObject,
+)
 from ledger.near_duplicate_index import band_rows, match_near_duplicates, near_duplicate_locks
 from ledger.quotas import Quotas, contributor_locks, decide_contributors, usage_window
 from ledger.scoring import Score
@@ -88,6 +97,9 @@ INSERT_TRANSFER = _sql(insert(table_of(JournalTransfer)).values(
     {name: None for name in ("id", "kind", "ref", "created_at", "contribution_id")}))
 INSERT_ENTRY = _sql(insert(table_of(JournalEntry)).values(
     {name: None for name in ("transfer_id", "account", "amount", "kind", "ref", "created_at")}))
+INSERT_IMAGE_OBJECT = INSERT_STORED_OBJECT + " ON CONFLICT DO NOTHING"
+INSERT_IMAGE = _sql(insert(table_of(ContributionImage)).values(
+    {name: None for name in ("contribution_id", "position", "cid", "stored_cid", "media_type", "size", "wrapped_key")}))
 INSERT_BAND = _sql(insert(table_of(NearDuplicateBand)).values({"key": None, "contribution_id": None}))
 
 _COLUMNS = [column.key for column in table_of(Contribution).columns]
@@ -152,7 +164,7 @@ def _refusal(pipeline: _Pipeline, submission: Submission, quotas: Quotas | None,
 
 
 def _send_writes(pipeline: _Pipeline, row: Contribution, data: bytes, band_keys: tuple[int, ...],
-                 transfer_id: int, now: int) -> None:
+                 transfer_id: int, now: int, images: list[StoredImage]) -> None:
     writes = pipeline.connection.cursor()
     values = {key: getattr(row, key) for key in _COLUMNS}
     values["score"] = Json(values["score"])
@@ -165,6 +177,11 @@ def _send_writes(pipeline: _Pipeline, row: Contribution, data: bytes, band_keys:
                                                             created_at=now))
     if band_keys:
         writes.executemany(INSERT_BAND, band_rows([(row.id, band_keys)]))
+    if images:
+        objects, image_table = image_rows(row, images, now)
+        # An image stored before (public mode: the same image in another contribution) stays.
+        writes.executemany(INSERT_IMAGE_OBJECT, list({str(o["cid"]): o for o in objects}.values()))
+        writes.executemany(INSERT_IMAGE, image_table)
 
 
 @contextmanager
@@ -200,11 +217,11 @@ def accept_pipelined(
                 if refusal is not None:
                     raise refusal
                 ((contribution_id, transfer_id),) = pipeline.rows("ids")
-                rows, stored = built_rows([submission], [0], store=store, sign_receipt=sign_receipt, now=now,
-                                          master_key=master_key)
+                rows, stored, images = built_rows([submission], [0], store=store, sign_receipt=sign_receipt,
+                                                  now=now, master_key=master_key)
                 row = rows[0]
                 row.id = contribution_id
-                _send_writes(pipeline, row, stored[0], submission.prepared.band_keys, transfer_id, now)
+                _send_writes(pipeline, row, stored[0], submission.prepared.band_keys, transfer_id, now, images[0])
                 pipeline.send("commit", "COMMIT")
                 # Leaving the pipeline syncs: the second round trip.
         except psycopg.DataError:

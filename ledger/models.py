@@ -292,6 +292,24 @@ class StoredObject(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
 
 
+class ContributionImage(Base):
+    """One image of a version-2 contribution (docs/formats.md §2): its CID as the canonical
+    conversation names it, and the object stored for it, which is that CID in public mode and an
+    envelope under the image's own data key in privacy mode (erasure destroys the key)."""
+
+    __tablename__ = "contribution_images"
+
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True,
+                                                 autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """The image's place among the contribution's distinct images, in order of first mention."""
+    cid: Mapped[str] = mapped_column(String(128), index=True)
+    stored_cid: Mapped[str] = mapped_column(String(128))
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(61))
+
+
 class NearDuplicateBand(Base):
     """One LSH band of a contribution's near-duplicate signature (``ledger.near_duplicates``):
     a new submission sharing a band with an earlier contribution is compared with it."""
@@ -412,7 +430,7 @@ class Publication(Base):
                                                  autoincrement=False)
     published_at: Mapped[int] = mapped_column(BigInteger)
     images: Mapped[list[str]] = mapped_column(JSON)
-    """The contribution's image CIDs in order (``ledger.feed_images.image_cids``), kept here so the
+    """The contribution's image CIDs in order (``ledger.conversation.image_cids``), kept here so the
     feed reads no content."""
     preview: Mapped[str] = mapped_column(String(400))
     """The start of the conversation's first message, in the clear: the contributor published it."""

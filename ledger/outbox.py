@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import CompoundSelect, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.content import (
@@ -49,7 +49,7 @@ from ledger.content import (
     parse_cid,
 )
 from ledger.content.car import encode_car
-from ledger.models import Contribution, StoredObject
+from ledger.models import Contribution, ContributionImage, StoredObject
 
 log = logging.getLogger("tally.outbox")
 
@@ -62,9 +62,12 @@ class Pinner(Protocol):
     def unpin(self, cid: str) -> None: ...
 
 
-def _erased() -> Select[str]:
-    """The CIDs of erased contributions: never pinned again, and released from IPFS."""
-    return select(Contribution.cid).where(Contribution.erased_at.is_not(None))
+def _erased() -> CompoundSelect[str]:
+    """The CIDs of erased contributions and of their images' envelopes: never pinned again, and
+    released from IPFS."""
+    return select(Contribution.cid).where(Contribution.erased_at.is_not(None)).union(
+        select(ContributionImage.stored_cid).join(Contribution, Contribution.id == ContributionImage.contribution_id)
+        .where(Contribution.erased_at.is_not(None), Contribution.encrypted.is_(True)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -589,7 +589,7 @@ def redact_conversation(conversation: Conversation) -> tuple[Conversation, list[
     for index, message in enumerate(conversation.messages):
         content, spans = redact_text(message.content)
         findings.extend(Finding(s.kind, index, s.start, s.end) for s in spans)
-        messages.append(Message(message.role, content))
+        messages.append(Message(message.role, content, message.images))
     return Conversation(model, tuple(messages)), findings
 
 

@@ -18,8 +18,9 @@ from ledger.content import ContentStore, envelope
 from ledger.content.errors import ContentErasedError
 from ledger.feed import unpublish
 
-__all__ = ["ContentErasedError", "erase", "read_conversation"]
-from ledger.models import Contribution, NearDuplicateBand
+__all__ = ["ContentErasedError", "erase", "read_conversation", "read_image"]
+from ledger.content import cid_of
+from ledger.models import Contribution, ContributionImage, NearDuplicateBand
 
 
 def read_conversation(store: ContentStore, row: Contribution, master_key: bytes | None) -> bytes:
@@ -36,9 +37,24 @@ def read_conversation(store: ContentStore, row: Contribution, master_key: bytes 
     return stored
 
 
+def read_image(store: ContentStore, image: ContributionImage, master_key: bytes | None) -> bytes:
+    """An image of a contribution, decrypted if needed and checked against its CID; an erased
+    image (its data key destroyed) raises ContentErasedError."""
+    stored = store.get(image.stored_cid)
+    if image.stored_cid != image.cid:
+        if image.wrapped_key is None:
+            raise ContentErasedError(f"image {image.cid} of contribution {image.contribution_id} was erased")
+        if master_key is None:
+            raise ValueError("this image is encrypted: the master key is needed")
+        stored = envelope.open(stored, image.wrapped_key, master_key)
+    if cid_of(stored) != image.cid:
+        raise ValueError(f"image {image.cid}: the stored content does not hash to its CID")
+    return stored
+
+
 def erase(session: Session, contribution_id: int, *, now: int) -> bool:
-    """Destroy the contribution's data key and its near-duplicate signature; False if it was
-    public or already erased."""
+    """Destroy the contribution's data key, its images' data keys and its near-duplicate
+    signature; False if it was public or already erased."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Contribution)
         .where(Contribution.id == contribution_id, Contribution.encrypted.is_(True),
@@ -50,4 +66,6 @@ def erase(session: Session, contribution_id: int, *, now: int) -> bool:
         session.execute(delete(NearDuplicateBand).where(NearDuplicateBand.contribution_id == contribution_id))
         # Published, it leaves the public feed in the same transaction (``ledger.feed``).
         unpublish(session, contribution_id)
+        session.execute(update(ContributionImage).where(ContributionImage.contribution_id == contribution_id)
+                        .values(wrapped_key=None))
     return bool(result.rowcount)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 from eth_keys.datatypes import PrivateKey
 
 from ledger import eip712
+from ledger.attachments import encode_attachments
 from ledger.batch_consent import BatchMessage, contents_root, verify_item
-from ledger.conversation import ConversationError, canonical_bytes
+from ledger.conversation import ConversationError, canonical_bytes, image_cids
 from ledger.encoding import checksum, hex0x
 from ledger.errors import InvalidInputError, UnavailableError, VerificationFailure
 
@@ -56,9 +57,11 @@ def domain_of(config: dict[str, Any]) -> eip712.Domain:
 
 
 def sign_submission(
-    config: dict[str, Any], conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int
+    config: dict[str, Any], conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int,
+    images: Sequence[bytes] = (),
 ) -> dict[str, Any]:
-    """The JSON body of POST /v1/contributions, signed with ``private_key``."""
+    """The JSON body of POST /v1/contributions, signed with ``private_key``; ``images``, the bytes
+    of the images a version-2 conversation names, go in its ``attachments`` (docs/formats.md §2)."""
     content_hash = hashlib.sha256(canonical_bytes(conversation)).digest()
     terms_hash = bytes.fromhex(config["termsHash"][2:])
     contributor = private_key.public_key.to_checksum_address()
@@ -70,14 +73,17 @@ def sign_submission(
         "issuedAt": issued_at,
         "termsHash": config["termsHash"],
         "signature": hex0x(eip712.sign(digest, private_key)),
+        **({"attachments": encode_attachments(list(images))} if images else {}),
     }
 
 
 def sign_batch(
-    config: dict[str, Any], conversations: list[object], private_key: PrivateKey, *, nonce: int, issued_at: int
+    config: dict[str, Any], conversations: list[object], private_key: PrivateKey, *, nonce: int, issued_at: int,
+    images: Sequence[bytes] = (),
 ) -> dict[str, Any]:
     """The signed-batch body of POST /v1/contributions:batch: one EIP-712 ``ContributionBatch``
-    signature over the root of the conversations' contentHashes (ledger.batch_consent)."""
+    signature over the root of the conversations' contentHashes (ledger.batch_consent); the
+    ``images`` the conversations name go in its one ``attachments``."""
     hashes = [hashlib.sha256(canonical_bytes(conversation)).digest() for conversation in conversations]
     message = BatchMessage(private_key.public_key.to_checksum_address(), contents_root(hashes), len(hashes),
                            bytes.fromhex(config["termsHash"][2:]), nonce, issued_at)
@@ -89,6 +95,7 @@ def sign_batch(
         "issuedAt": issued_at,
         "termsHash": config["termsHash"],
         "signature": hex0x(eip712.sign(message.digest(domain_of(config)), private_key)),
+        **({"attachments": encode_attachments(list(images))} if images else {}),
     }
 
 
@@ -133,23 +140,24 @@ def _signing_config(client: httpx.Client) -> dict[str, Any]:
 
 
 def _signed(config: dict[str, Any], conversation: object, private_key: PrivateKey, nonce: int,
-            issued_at: int) -> dict[str, Any]:
+            issued_at: int, images: Sequence[bytes] = ()) -> dict[str, Any]:
     try:
-        return sign_submission(config, conversation, private_key, nonce=nonce, issued_at=issued_at)
+        return sign_submission(config, conversation, private_key, nonce=nonce, issued_at=issued_at, images=images)
     except ConversationError as exc:
         raise SubmitError(f"the conversation cannot be submitted: {exc}") from None
 
 
 def submit_conversation(
     api_url: str, conversation: object, private_key: PrivateKey, *, nonce: int, issued_at: int,
-    timeout: float = 30.0,
+    timeout: float = 30.0, images: Sequence[bytes] = (),
 ) -> dict[str, Any]:
-    """Sign and submit one conversation; the accepted contribution, its receipt checked."""
+    """Sign and submit one conversation (with the bytes of the ``images`` it names); the accepted
+    contribution, its receipt checked."""
     base = api_url.rstrip("/")
     try:
         with httpx.Client(base_url=base, timeout=timeout) as client:
             config = _signing_config(client)
-            body = _signed(config, conversation, private_key, nonce, issued_at)
+            body = _signed(config, conversation, private_key, nonce, issued_at, images)
             response = client.post("/v1/contributions", json=body)
     except httpx.HTTPError as exc:
         raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None
@@ -161,18 +169,22 @@ def submit_conversation(
 def submit_conversations(
     api_url: str, conversations: list[object], private_key: PrivateKey, *, first_nonce: int, issued_at: int,
     timeout: float = 60.0, on_chunk: Callable[[int, int], None] = lambda _start, _count: None,
+    images: Mapping[str, bytes] | None = None,
 ) -> list[dict[str, Any] | SubmitError]:
     """Sign and submit many conversations through ``/v1/contributions:batch``: one
     ``ContributionBatch`` signature per request of at most ``limits.maxBatch`` conversations
     (nonces ``first_nonce``, ``first_nonce + 1``, ... per request; ``on_chunk(start, count)`` is
     told of each). One result per conversation, in order: the accepted contribution (its receipt
     and batch consent checked) or the refusal; a refused item never refuses the others. A
-    conversation that cannot be normalised here is refused before signing and left out of the batch."""
+    conversation that cannot be normalised here is refused before signing and left out of the batch.
+    ``images`` (CID to bytes) holds the images the conversations name; each request carries those
+    of its own conversations."""
     base = api_url.rstrip("/")
     items: list[object | SubmitError] = []
+    named: dict[int, list[str]] = {}
     for conversation in conversations:
         try:
-            canonical_bytes(conversation)
+            named[id(conversation)] = image_cids(canonical_bytes(conversation))
             items.append(conversation)
         except ConversationError as exc:
             items.append(SubmitError(f"the conversation cannot be submitted: {exc}"))
@@ -185,7 +197,9 @@ def submit_conversations(
             for number, start in enumerate(range(0, len(signable), per_request)):
                 chunk = signable[start:start + per_request]
                 on_chunk(start, len(chunk))
-                body = sign_batch(config, chunk, private_key, nonce=first_nonce + number, issued_at=issued_at)
+                cids = dict.fromkeys(cid for item in chunk for cid in named[id(item)] if images and cid in images)
+                body = sign_batch(config, chunk, private_key, nonce=first_nonce + number, issued_at=issued_at,
+                                  images=[images[cid] for cid in cids] if images else [])
                 answers.extend(_batch_result(config, answer) for answer in _post_batch(client, body))
     except httpx.HTTPError as exc:
         raise ApiUnreachableError(f"cannot reach the Tally API at {base}: {exc}") from None

@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     terms_file: Path | None = None
     issued_at_window: int = Field(default=600, ge=1, description="allowed clock skew of issuedAt, seconds")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_image_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_contribution_image_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_batch: int = Field(default=100, ge=1, le=1000)
     max_batch_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
                                       description="the most bytes of one batch body (TALLY_MAX_BATCH_BODY_BYTES)")

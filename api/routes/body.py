@@ -16,12 +16,28 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, attachments_limit: int | None = None) -> Any:
     """The parsed body; 415, 413 or 400 problems for the wrong type, size, depth or syntax.
 
     The body is read chunk by chunk and refused as soon as it passes ``limit``, so an oversized
     body is never held whole; its nesting is checked before it is parsed (``ledger.nesting``).
+    With ``attachments_limit``, a body that carries images (an ``attachments`` member) may be
+    that long; any other is still held to ``limit``.
     """
+    if attachments_limit is None or attachments_limit <= limit:
+        return await run_in_threadpool(parse_json, await _read(request, limit))
+    data = await _read(request, attachments_limit)
+    # Refused unparsed when it cannot be a body with images: nothing past ``limit`` is parsed
+    # unless it names attachments, and then it must have them once parsed.
+    if len(data) > limit and b'"attachments"' not in data:
+        raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
+    body = await run_in_threadpool(parse_json, data)
+    if len(data) > limit and not (isinstance(body, dict) and "attachments" in body):
+        raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
+    return body
+
+
+async def _read(request: Request, limit: int) -> bytes:
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
@@ -36,8 +52,7 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
-    # Off the event loop: a batch body is megabytes, and other requests must not wait on it.
-    return await run_in_threadpool(parse_json, b"".join(chunks))
+    return b"".join(chunks)
 
 
 def parse_json(data: bytes) -> Any:

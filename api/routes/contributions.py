@@ -42,6 +42,7 @@ SUBMISSION_PROBLEMS = (
     "terms-mismatch", "unknown-format", "malformed-conversation", "unknown-role",
     "incomplete-conversation", "signer-mismatch", "contains-personal-data", "nonce-reused",
     "duplicate-contribution", "near-duplicate", "rate-limited",
+    "attachment-mismatch", "unsupported-media", "attachment-too-large", "missing-attachment",
 )
 """What a submission may be refused with (a batch reports them per item, in its 200 answer)."""
 
@@ -68,7 +69,8 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     intake = services.intake
     client = client_address(request)
     await run_in_threadpool(intake.count_client_request, client)
-    body = await read_json(request, intake.limits.max_body_bytes)
+    # A body may carry its conversation's images (attachments, docs/formats.md §2 version 2).
+    body = await read_json(request, intake.limits.max_body_bytes, intake.limits.max_attachment_body_bytes)
     accepted = await run_in_threadpool(intake.submit, body, client)
     return JSONResponse(_accepted_json(accepted), status_code=201,
                         headers={"Location": f"/v1/contributions/{accepted.contribution.id}"})
@@ -80,7 +82,7 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     responses={**answers(BatchResult, 200, "One result per item, accepted (201) or refused (a problem)"),
                **problems(*JSON_BODY, "batch-too-large", "batch-count-mismatch", "invalid-address",
                           "invalid-signature", "stale-issued-at", "future-issued-at", "terms-mismatch",
-                          "signer-mismatch", "nonce-reused"),
+                          "signer-mismatch", "nonce-reused", "attachment-mismatch"),
                429: rate_limited("the limit lets this client or contributor submit again")},
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": batch_body_schema(), "example": BATCH_EXAMPLE}}}},

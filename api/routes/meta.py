@@ -17,7 +17,7 @@ from api.services import ServicesDep
 from api.views import eip712_json
 from ledger.encoding import hex0x
 from ledger.quotas import Quotas
-from ledger.scoring import SCORER_VERSION, rules_hash
+from ledger.scoring import IMAGE_SCORER_VERSION, SCORER_VERSION, rules_hash
 from ledger.sealing import SealingState, sealing_state
 
 router = APIRouter()
@@ -56,6 +56,7 @@ def config(services: ServicesDep) -> dict[str, Any]:
         "personalData": intake.personal_data,
         "nearDuplicates": "refuse" if intake.near_duplicates else "accept",
         "scorer": {"version": SCORER_VERSION, "rulesHash": rules_hash(SCORER_VERSION)},
+        "imageScorer": {"version": IMAGE_SCORER_VERSION, "rulesHash": rules_hash(IMAGE_SCORER_VERSION)},
         "rewards": None if chain.rewards is None else chain.rewards.as_json(),
     }
 

@@ -22,8 +22,8 @@
  * model name), at `start:end` of that text in code points.
  * @typedef {{kind: PersonalDataKind, message: number | null, start: number, end: number}} PersonalDataFinding
  */
-/** @typedef {{role: string, content: string}} RedactableMessage */
-/** @typedef {{v: 1, model: string | null, messages: RedactableMessage[]}} RedactableConversation */
+/** @typedef {{role: string, content: string, images?: string[]}} RedactableMessage */
+/** @typedef {{v: 1 | 2, model: string | null, messages: RedactableMessage[]}} RedactableConversation */
 
 /** @type {readonly PersonalDataKind[]} */
 export const PERSONAL_DATA_KINDS = Object.freeze(["email", "phone", "card", "iban", "ip", "secret"]);
@@ -571,7 +571,7 @@ export function redactConversation(conversation) {
   const messages = conversation.messages.map((m, index) => {
     const redacted = redactText(m.content);
     findings.push(...redacted.spans.map(({ kind, start, end }) => ({ kind, message: index, start, end })));
-    return { role: m.role, content: redacted.text };
+    return { ...m, content: redacted.text };
   });
   return { conversation: { ...conversation, model, messages }, findings };
 }

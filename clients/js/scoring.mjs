@@ -17,13 +17,18 @@
 
 import { sha256 } from "./ethers.mjs";
 import { RULES_V2 } from "./scoring-rules.mjs";
-import { canonicalize, normalise } from "./tally-client.mjs";
+import { canonicalize, imageCids, normalise } from "./tally-client.mjs";
 
 export const SCORER_VERSION = "quality-v2";
+/** The scorer of conversations with images (canonical version 2): ledger/scoring/v3.py. */
+export const IMAGE_SCORER_VERSION = "quality-v3";
+/** The `images` constants of ledger/scoring/quality-v3.json (held to the file by the tests). */
+export const RULES_V3_IMAGES = Object.freeze({ perImage: 20, maxImages: 8, perPrompt: 30, maxPrompts: 8 });
 
 /** The features, in the order they are published. */
 export const FEATURES_V2 = Object.freeze(["userNew", "assistantNew", "tokens", "repeated", "novel", "novelTypes",
   "novelSquares", "bigramCollisions", "tokenChars", "otherChars"]);
+export const FEATURES_V3 = Object.freeze([...FEATURES_V2, "images", "imagePrompts"]);
 export const FEATURES_V1 = Object.freeze(["exchanges", "distinctUserWords", "distinctAssistantWords", "messages",
   "uniqueMessages"]);
 
@@ -244,7 +249,8 @@ export function factorsOf(f) {
  * @param {string} version @param {Record<string, unknown>} features
  */
 function checked(version, features) {
-  const names = version === SCORER_VERSION ? FEATURES_V2 : version === "quality-v1" ? FEATURES_V1 : null;
+  const names = version === SCORER_VERSION ? FEATURES_V2 : version === IMAGE_SCORER_VERSION ? FEATURES_V3
+    : version === "quality-v1" ? FEATURES_V1 : null;
   if (names === null) throw new Error(`unknown scorer version ${JSON.stringify(version)}`);
   for (const name of names) {
     const value = features[name];
@@ -265,6 +271,11 @@ function checked(version, features) {
  */
 export function pointsFromFeatures(version, features) {
   const f = checked(version, features);
+  if (version === IMAGE_SCORER_VERSION) {
+    const text = pointsFromFeatures(SCORER_VERSION, Object.fromEntries(FEATURES_V2.map((name) => [name, f[name]])));
+    const r = RULES_V3_IMAGES;
+    return text + r.perImage * Math.min(f.images, r.maxImages) + r.perPrompt * Math.min(f.imagePrompts, r.maxPrompts);
+  }
   if (version === SCORER_VERSION) {
     const x = factorsOf(f);
     const language = BigInt(Math.min(x.vocabulary, x.order));
@@ -287,6 +298,21 @@ export function pointsFromFeatures(version, features) {
  * @param {unknown} obj any accepted input
  */
 export function score(obj) {
-  const features = featuresOf(obj);
-  return { version: SCORER_VERSION, points: pointsFromFeatures(SCORER_VERSION, features), features };
+  const canonical = normalise(obj);
+  const features = featuresOf(canonical);
+  const cids = imageCids(canonical);
+  if (cids.length === 0) return { version: SCORER_VERSION, points: pointsFromFeatures(SCORER_VERSION, features), features };
+  // quality-v3: the user messages with text answered, before the next user message, with images.
+  let imagePrompts = 0;
+  let waiting = false;
+  for (const message of canonical.messages) {
+    if (message.role === "user") waiting = message.content !== "";
+    else if (waiting && message.images) {
+      imagePrompts += 1;
+      waiting = false;
+    }
+  }
+  const withImages = { ...features, images: new Set(cids).size, imagePrompts };
+  return { version: IMAGE_SCORER_VERSION, points: pointsFromFeatures(IMAGE_SCORER_VERSION, withImages),
+    features: withImages };
 }

@@ -32,6 +32,8 @@ export {
 export { FEATURES_V2, SCORER_VERSION, factorsOf, featuresOf, pointsFromFeatures, rulesHash, score } from "./scoring.mjs";
 
 export const CANONICAL_VERSION = 1;
+/** The version of a conversation with at least one image (docs/formats.md §2, version 2). */
+export const CANONICAL_VERSION_IMAGES = 2;
 /** The walk from current_node to the root stops here: deeper mappings are corrupt or cyclic. */
 export const MAX_CHATGPT_DEPTH = 100_000;
 export const IMAGE_PLACEHOLDER = "[image]";
@@ -43,12 +45,12 @@ export const MAX_MODEL_LENGTH = 200;
 export const REFERENCE_UNICODE_VERSION = UNICODE_VERSION;
 
 /** @typedef {"user" | "assistant" | "system" | "tool"} Role */
-/** @typedef {{role: Role, content: string}} CanonicalMessage */
-/** @typedef {{v: 1, model: string | null, messages: CanonicalMessage[]}} CanonicalConversation */
+/** @typedef {{role: Role, content: string, images?: string[]}} CanonicalMessage */
+/** @typedef {{v: 1 | 2, model: string | null, messages: CanonicalMessage[]}} CanonicalConversation */
 /**
  * A message as read from the input, before its text is normalised; `modelSlug` is ChatGPT's
  * `metadata.model_slug`, the model of a conversation that names none.
- * @typedef {{role: Role, text: string, modelSlug?: unknown}} Turn
+ * @typedef {{role: Role, text: string, modelSlug?: unknown, images?: string[]}} Turn
  */
 /**
  * What a format's reader found. `modelFromTurns`: the model is the last assistant message's
@@ -360,18 +362,22 @@ export function detectFormat(obj) {
 
 /**
  * The canonical conversation of any accepted input (or of a canonical one, unchanged).
+ * `options.images` maps a ChatGPT image_asset_pointer (file-service://file-...) to the image's
+ * bytes: each such part becomes the image's CID in its message's `images` (a DALL-E part's
+ * metadata.dalle.prompt its text), a version-2 conversation; without its bytes a part stays `[image]`.
  * @param {unknown} obj a ChatGPT conversation, a ShareGPT record or {messages, model?}
+ * @param {{images?: Record<string, Uint8Array>}} [options]
  * @returns {CanonicalConversation}
  * @throws {ConversationError}
  */
-export function normalise(obj) {
+export function normalise(obj, options = {}) {
   // The order of the checks is the reference's: shapes and roles while reading, the model the
   // input names, the text of each message, the model from the messages' metadata, the roles.
   const format = detectFormat(obj);
   const record = /** @type {Record<string, any>} */ (obj);
   /** @type {Read} */
   const read =
-    format === "chatgpt" ? chatgptMessages(record)
+    format === "chatgpt" ? chatgptMessages(record, options.images ?? {})
     : format === "sharegpt" ? { model: null, turns: sharegptMessages(record), modelFromTurns: false }
     : plainMessages(record);
   /** @type {CanonicalMessage[]} */
@@ -380,8 +386,9 @@ export function normalise(obj) {
   let slug = null;
   for (const turn of read.turns) {
     const content = normaliseText(turn.text);
-    if (!content) continue;
-    messages.push({ role: turn.role, content });
+    const images = turn.images ?? [];
+    if (!content && images.length === 0) continue;
+    messages.push(images.length ? { role: turn.role, content, images } : { role: turn.role, content });
     if (turn.role === "assistant") slug = turn.modelSlug;
   }
   // The last assistant message of the canonical conversation: the one that answered last.
@@ -392,7 +399,72 @@ export function normalise(obj) {
       "a conversation needs at least one non-empty user message and one non-empty assistant message",
     );
   }
-  return { v: CANONICAL_VERSION, model, messages };
+  const v = messages.some((m) => m.images) ? CANONICAL_VERSION_IMAGES : CANONICAL_VERSION;
+  return { v, model, messages };
+}
+
+/**
+ * The image CIDs of a canonical conversation, in order (message by message); [] for version 1.
+ * @param {CanonicalConversation} canonical
+ * @returns {string[]}
+ */
+export function imageCids(canonical) {
+  return canonical.messages.flatMap((m) => m.images ?? []);
+}
+
+const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+const IMAGE_CID = /^baf[ky]rei[a-z2-7]{51}[aeimquy4]$/;
+/** Kubo's default chunk: a file of at most this many bytes is one raw block, its own CID. */
+export const CHUNK_SIZE = 262144;
+
+/**
+ * The CID of an image's bytes as version 2 names it: the CIDv1 of `ipfs add --cid-version=1
+ * --raw-leaves`, which for up to 256 KiB is the raw block's (bafkrei...). Larger images need the
+ * UnixFS DAG, which this client does not build.
+ * @param {Uint8Array} data
+ * @returns {string}
+ */
+export function imageCid(data) {
+  if (data.length > CHUNK_SIZE) {
+    throw new RangeError(`an image of ${data.length} bytes spans several UnixFS blocks; this client names images of up to ${CHUNK_SIZE} bytes`);
+  }
+  const digest = sha256(data).slice(2);
+  const binary = [0x01, 0x55, 0x12, 0x20, ...(digest.match(/../g) ?? []).map((h) => parseInt(h, 16))];
+  let bits = 0;
+  let value = 0;
+  let out = "b";
+  for (const byte of binary) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+/**
+ * The `attachments` of a submission: each image's bytes in base64 under its CID.
+ * @param {Uint8Array[]} images
+ * @returns {Record<string, string>}
+ */
+export function encodeAttachments(images) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  for (const data of images) {
+    let binary = "";
+    for (const byte of data) binary += String.fromCharCode(byte);
+    out[imageCid(data)] = btoa(binary);
+  }
+  return out;
+}
+
+/** @param {unknown} value @param {string} where @returns {string} */
+function imageCidOf(value, where) {
+  if (typeof value === "string" && IMAGE_CID.test(value)) return value;
+  throw new MalformedConversationError(`${where} must be an image's CIDv1 in base32 (bafk... or bafy...)`);
 }
 
 /** @param {unknown} value @param {string} [field] @returns {string | null} */
@@ -420,7 +492,13 @@ function plainMessages(obj) {
     if (!isObject(m) || typeof own(m, "content") !== "string") {
       throw new MalformedConversationError(`messages[${i}] needs a role and a string content`);
     }
-    turns.push({ role: canonicalRole(own(m, "role")), text: m.content });
+    const images = own(m, "images");
+    if (images !== null && images !== undefined && !Array.isArray(images)) {
+      throw new MalformedConversationError(`messages[${i}].images must be a list of CIDs`);
+    }
+    const cids = (images ?? []).map((/** @type {unknown} */ cid, /** @type {number} */ j) =>
+      imageCidOf(cid, `messages[${i}].images[${j}]`));
+    turns.push({ role: canonicalRole(own(m, "role")), text: m.content, images: cids });
   });
   return { model: modelOf(own(obj, "model")), turns, modelFromTurns: false };
 }
@@ -444,9 +522,10 @@ function sharegptMessages(obj) {
  * The active branch, read: from current_node (or, without one, the latest leaf) up the parent
  * links to the root, then reversed.
  * @param {Record<string, any>} obj
+ * @param {Record<string, Uint8Array>} [images]
  * @returns {Read}
  */
-function chatgptMessages(obj) {
+function chatgptMessages(obj, images = {}) {
   const mapping = obj.mapping;
   if (!isObject(mapping)) throw new MalformedConversationError("mapping must be an object");
   let current = own(obj, "current_node");
@@ -465,11 +544,11 @@ function chatgptMessages(obj) {
     const rawMetadata = own(message, "metadata");
     const metadata = isObject(rawMetadata) ? rawMetadata : {};
     if (pyTruthy(own(metadata, "is_visually_hidden_from_conversation"))) continue;
-    const text = chatgptText(own(message, "content"));
+    const { text, cids } = chatgptContent(own(message, "content"), images);
     const author = own(message, "author");
     const roleName = isObject(author) ? own(author, "role") : undefined;
-    if (text === null || (roleName === "system" && !pyStrip(text))) continue;
-    turns.push({ role: canonicalRole(roleName), text, modelSlug: own(metadata, "model_slug") });
+    if (text === null || (roleName === "system" && !pyStrip(text) && cids.length === 0)) continue;
+    turns.push({ role: canonicalRole(roleName), text, modelSlug: own(metadata, "model_slug"), images: cids });
   }
   const defaultModel = own(obj, "default_model_slug");
   if (defaultModel === null || defaultModel === undefined) return { model: null, turns, modelFromTurns: true };
@@ -546,16 +625,38 @@ function createTime(node) {
 }
 
 /**
- * The text of a ChatGPT message content, or null when it has none (§2).
+ * The text of a ChatGPT message content (null when it has none) and its images' CIDs (§2).
  * @param {unknown} content
- * @returns {string | null}
+ * @param {Record<string, Uint8Array>} images
+ * @returns {{text: string | null, cids: string[]}}
  */
-function chatgptText(content) {
-  if (!isObject(content)) return null;
+function chatgptContent(content, images) {
+  if (!isObject(content)) return { text: null, cids: [] };
   const parts = own(content, "parts");
-  if (Array.isArray(parts)) return parts.map(partText).filter((text) => text !== null).join("\n");
+  if (Array.isArray(parts)) {
+    /** @type {string[]} */
+    const texts = [];
+    /** @type {string[]} */
+    const cids = [];
+    for (const part of parts) {
+      const pointer = isObject(part) && own(part, "content_type") === "image_asset_pointer" ? own(part, "asset_pointer") : undefined;
+      const data = typeof pointer === "string" && Object.hasOwn(images, pointer) ? images[pointer] : undefined;
+      let text;
+      if (data === undefined) {
+        text = partText(part);
+      } else {
+        cids.push(imageCid(data));
+        const metadata = own(/** @type {Record<string, any>} */ (part), "metadata");
+        const dalle = isObject(metadata) ? own(metadata, "dalle") : undefined;
+        const prompt = isObject(dalle) ? own(dalle, "prompt") : undefined;
+        text = typeof prompt === "string" ? prompt : null;
+      }
+      if (text !== null) texts.push(text);
+    }
+    return { text: texts.join("\n"), cids };
+  }
   const text = own(content, "text");
-  return typeof text === "string" ? text : null;
+  return { text: typeof text === "string" ? text : null, cids: [] };
 }
 
 /**
@@ -742,7 +843,7 @@ export function randomNonce() {
  * @param {TallyConfig} config from fetchConfig
  * @param {unknown} conversation any accepted input; sent as given, the server normalises it again
  * @param {TypedDataSigner} signer
- * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options] defaults: a random
+ * @param {{nonce?: bigint | number | string, issuedAt?: number, images?: Uint8Array[]}} [options] defaults: a random
  *   256-bit nonce, now
  * @returns {Promise<SubmissionBody>}
  */
@@ -771,6 +872,7 @@ export async function signContribution(config, conversation, signer, options = {
     issuedAt: message.issuedAt,
     termsHash: config.termsHash,
     signature,
+    ...(options.images?.length ? { attachments: encodeAttachments(options.images) } : {}),
   };
 }
 
@@ -957,7 +1059,7 @@ function rootFromProof(contentHash, proof) {
  * @param {TallyConfig} config from fetchConfig (its eip712.batch types)
  * @param {unknown[]} conversations canonical conversations (redactForSubmission's), sent as given
  * @param {TypedDataSigner} signer
- * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options] defaults: a random
+ * @param {{nonce?: bigint | number | string, issuedAt?: number, images?: Uint8Array[]}} [options] defaults: a random
  *   256-bit nonce, now
  * @returns {Promise<SignedBatchBody>}
  * @throws {BatchSizeError} for no conversation or more than config.limits.maxBatch
@@ -993,6 +1095,7 @@ export async function signBatch(config, conversations, signer, options = {}) {
     issuedAt: message.issuedAt,
     termsHash: config.termsHash,
     signature,
+    ...(options.images?.length ? { attachments: encodeAttachments(options.images) } : {}),
   };
 }
 

@@ -18,22 +18,27 @@ from typing import Any
 
 from ledger.conversation import Conversation
 from ledger.errors import InvalidInputError
-from ledger.scoring import v1, v2
+from ledger.scoring import v1, v2, v3
 from ledger.scoring.rules import UnknownScorerError, rules_hash, rules_of
 
 __all__ = [
-    "SCORER_VERSION", "VERSIONS", "InvalidFeaturesError", "Score", "UnknownScorerError", "checked_features",
-    "exactly_recorded", "features_of", "points_from_features", "recorded_features", "rules_hash", "rules_of", "score",
+    "IMAGE_SCORER_VERSION", "SCORER_VERSION", "VERSIONS", "InvalidFeaturesError", "Score", "UnknownScorerError",
+    "checked_features", "exactly_recorded", "features_of", "points_from_features", "recorded_features", "rules_hash",
+    "rules_of", "score",
 ]
 
 SCORER_VERSION = v2.VERSION
-"""The version new contributions are scored with."""
+"""The version new contributions without images are scored with."""
+IMAGE_SCORER_VERSION = v3.VERSION
+"""The version new contributions with images (canonical version 2) are scored with."""
 
-VERSIONS = (v1.VERSION, v2.VERSION)
+VERSIONS = (v1.VERSION, v2.VERSION, v3.VERSION)
 
-_FEATURES: dict[str, tuple[str, ...]] = {v1.VERSION: v1.FEATURES, v2.VERSION: v2.FEATURES}
-_POINTS: dict[str, Callable[[Mapping[str, int]], int]] = {v1.VERSION: v1.points, v2.VERSION: v2.points}
-_COUNT: dict[str, Callable[[Conversation], dict[str, int]]] = {v1.VERSION: v1.features, v2.VERSION: v2.features}
+_FEATURES: dict[str, tuple[str, ...]] = {v1.VERSION: v1.FEATURES, v2.VERSION: v2.FEATURES, v3.VERSION: v3.FEATURES}
+_POINTS: dict[str, Callable[[Mapping[str, int]], int]] = {v1.VERSION: v1.points, v2.VERSION: v2.points,
+                                                          v3.VERSION: v3.points}
+_COUNT: dict[str, Callable[[Conversation], dict[str, int]]] = {v1.VERSION: v1.features, v2.VERSION: v2.features,
+                                                               v3.VERSION: v3.features}
 
 
 class InvalidFeaturesError(InvalidInputError):
@@ -62,7 +67,11 @@ def _known(version: str) -> str:
 
 
 def score(conversation: Conversation) -> Score:
-    """Score a canonical conversation with the current version (docs/scoring.md)."""
+    """Score a canonical conversation with the current version (docs/scoring.md): quality-v2
+    without images, quality-v3 with."""
+    if conversation.image_cids:
+        with_images = v3.features(conversation)
+        return Score(IMAGE_SCORER_VERSION, v3.points(with_images), with_images)
     features = v2.features(conversation)
     return Score(SCORER_VERSION, v2.points(features), features)
 

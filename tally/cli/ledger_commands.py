@@ -6,10 +6,11 @@ import json
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ledger.errors import InvalidInputError
 from tally.cli.base import (
     DEFAULT_API,
     ApiUrl,
@@ -23,6 +24,9 @@ from tally.cli.base import (
     passphrase,
     url_value,
 )
+
+if TYPE_CHECKING:
+    from tally.exports import ExportSource
 
 
 @db_app.command("upgrade")
@@ -68,7 +72,8 @@ SUBMIT_HELP = (
 @one_line_errors
 def submit(
     file: Annotated[Path, typer.Argument(help="a conversation (ChatGPT, ShareGPT or {messages}), or a ChatGPT "
-                                              "export's conversations.json holding many")],
+                                              "export (its zip, its folder or its conversations.json) holding "
+                                              "many; the export's image files go with the conversations")],
     key: Annotated[Path, typer.Option(help="the contributor's keystore (tally keys new)")],
     api: ApiUrl = DEFAULT_API,
     every: Annotated[bool, typer.Option("--all", help="an export: submit every conversation it holds")] = False,
@@ -86,12 +91,13 @@ def submit(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output (the API's answers)")] = False,
 ) -> None:
     """Sign conversations with your key and submit them, as the extension would (SUBMIT_HELP)."""
-    from tally.exports import read_export, select
+    from tally.exports import load_export, read_export, select
 
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CliError(f"{file} is not JSON: {exc}") from None
+        source = load_export(file)
+    except InvalidInputError as exc:
+        raise CliError(str(exc)) from None
+    data = source.data
     entries = read_export(data)
     chosen_flags = every or bool(ids) or bool(titles)
     if entries is None:
@@ -107,10 +113,11 @@ def submit(
         conversations = [e.conversation for e in select(entries, every=every, ids=ids or [], titles=titles or [])]
     if proof is not None and (not wait or len(conversations) != 1):
         raise CliError("--proof writes the bundle of one contribution, with --wait")
+    conversations, images = _with_images(source, conversations)
     # Personal data never leaves this machine: each conversation is signed and sent redacted.
     from tally.cli.privacy_commands import redact_before_signing
     conversations = redact_before_signing(conversations, quiet=as_json)
-    results = _send(api, key, conversations, quiet=as_json)
+    results = _send(api, key, conversations, quiet=as_json, images=images)
     accepted = [r for r in results if isinstance(r, dict)]
     if as_json:
         answers = [r if isinstance(r, dict) else {"refused": str(r)} for r in results]
@@ -127,7 +134,29 @@ def submit(
                        else str(results[0]))
 
 
-def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> list[dict[str, Any] | Exception]:
+def _with_images(source: ExportSource, conversations: list[object]) -> tuple[list[object], dict[str, bytes]]:
+    """Each conversation whose images the export holds as its version-2 canonical form (its
+    images' CIDs beside their text, docs/formats.md §2), and those images' bytes by CID."""
+    from ledger.content import cid_of
+    from ledger.conversation import ConversationError, normalise
+
+    out: list[object] = []
+    images: dict[str, bytes] = {}
+    for conversation in conversations:
+        found = source.images_of(conversation)
+        if found:
+            try:
+                conversation = normalise(conversation, images=found).to_canonical()
+            except ConversationError:
+                pass  # refused when it is sent, with the reason
+            else:
+                images.update((cid_of(data), data) for data in found.values())
+        out.append(conversation)
+    return out, images
+
+
+def _send(api: str, key: Path, conversations: list[object], *, quiet: bool,
+          images: dict[str, bytes] | None = None) -> list[dict[str, Any] | Exception]:
     """Submit, printing one line per conversation unless ``quiet``; a refusal of a single
     conversation is raised."""
     from tally.client import SubmitError, submit_conversation, submit_conversations
@@ -140,7 +169,9 @@ def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> l
     # A refusal exits 2, a receipt that does not check out 1, an unreachable API 3.
     results: list[dict[str, Any] | Exception]
     if len(conversations) == 1:
-        results = [submit_conversation(api, conversations[0], private_key, nonce=nonce, issued_at=now)]
+        named = _named_images(conversations[0], images or {})
+        results = [submit_conversation(api, conversations[0], private_key, nonce=nonce, issued_at=now,
+                                       images=named)]
     else:
         def announce(start: int, count: int) -> None:
             if not quiet:
@@ -148,7 +179,7 @@ def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> l
                            "signature) and submitting them")
 
         results = list(submit_conversations(api, conversations, private_key, first_nonce=nonce, issued_at=now,
-                                            on_chunk=announce))
+                                            on_chunk=announce, images=images))
     for number, result in enumerate(results, start=1):
         if quiet:
             break
@@ -161,6 +192,16 @@ def _send(api: str, key: Path, conversations: list[object], *, quiet: bool) -> l
             typer.echo(f"{prefix}contribution {result['id']} accepted: {result['points']} points, {result['status']}; "
                        f"contentHash {result['contentHash']} ({checked})")
     return results
+
+
+def _named_images(conversation: object, images: dict[str, bytes]) -> list[bytes]:
+    """The bytes of the images ``conversation`` names, from ``images`` (by CID)."""
+    from ledger.conversation import ConversationError, canonical_bytes, image_cids
+
+    try:
+        return [images[cid] for cid in dict.fromkeys(image_cids(canonical_bytes(conversation))) if cid in images]
+    except ConversationError:
+        return []
 
 
 def _say_next(api: str, conversation_file: Path | None, accepted: list[dict[str, Any]]) -> None:

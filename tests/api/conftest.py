@@ -71,9 +71,9 @@ class Api:
         return dict(self.client.get("/v1/config").json())
 
     def signed(self, conversation: object, key: keys.PrivateKey, *, nonce: int = 1,
-               issued_at: int | None = None, **overrides: Any) -> dict[str, Any]:
+               issued_at: int | None = None, images: list[bytes] | None = None, **overrides: Any) -> dict[str, Any]:
         body = sign_submission(self.config, conversation, key, nonce=nonce,
-                               issued_at=int(self.clock[0]) if issued_at is None else issued_at)
+                               issued_at=int(self.clock[0]) if issued_at is None else issued_at, images=images or ())
         body.update(overrides)
         return body
 
