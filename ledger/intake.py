@@ -40,7 +40,7 @@ from ledger.near_duplicate_index import (
 )
 from ledger.near_duplicates import Signature, signature
 from ledger.personal_data import PersonalDataMode, refuse_personal_data
-from ledger.privacy import read_conversation
+from ledger.privacy import read_conversation, read_image
 from ledger.quotas import Quotas, check_client, contributor_locks, contributor_refusals
 from ledger.scoring import Score, score
 
@@ -546,6 +546,11 @@ class Intake:
         """The canonical bytes of an accepted contribution, decrypted in privacy mode and checked
         against its contentHash (``ledger.privacy.read_conversation``)."""
         return read_conversation(self.store, row, self._master_key)
+
+    def read_image(self, image: ContributionImage) -> bytes:
+        """An image of an accepted contribution, decrypted in privacy mode and checked against its
+        CID (``ledger.privacy.read_image``)."""
+        return read_image(self.store, image, self._master_key)
 
     def check(self, body: object, now: int) -> Submission:
         """Every check that needs no database: the consent's fields, the conversation, the signer,

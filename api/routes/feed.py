@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
 
 from api.openapi import JSON_BODY, answers, problems, rate_limited
 from api.routes.body import read_json
@@ -26,7 +27,7 @@ from api.schemas import (
 from api.services import ServicesDep
 from ledger import feed
 from ledger.ids import MAX_ROW_ID
-from ledger.models import Publication
+from ledger.models import ContributionImage, Publication
 
 router = APIRouter(tags=["feed"])
 
@@ -115,3 +116,29 @@ def feed_item(services: ServicesDep,
     row = find_contribution(services, str(contribution))
     conversation = json.loads(services.intake.read_conversation(row))
     return {**items[0].as_json(), "conversation": conversation}
+
+
+@router.get("/v1/feed/{contribution}/images/{cid}", operation_id="getFeedImage",
+            response_class=Response,
+            responses={200: {"description": "The image's bytes, checked against its CID",
+                             "content": {t: {} for t in ("image/png", "image/jpeg", "image/webp", "image/gif")}},
+                       **problems("not-found", "invalid-request", "content-erased")})
+def feed_image(services: ServicesDep,
+               contribution: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the contribution's id")],
+               cid: Annotated[str, Path(pattern=r"^b[a-z2-7]{1,127}$",
+                                        description="one of its image CIDs (CIDv1, base32)")],
+               ) -> Response:
+    """An image of a published contribution, in the clear even in privacy mode (its contributor
+    published it); only while it is in the feed, and only an image the contribution names."""
+    with services.sessions() as session:
+        items = feed.items_of(session, [contribution])
+        if not items or cid not in items[0].images:
+            raise feed.NotPublishedError(f"contribution {contribution} shows no image {cid} in the feed")
+        image = session.scalars(select(ContributionImage).where(
+            ContributionImage.contribution_id == contribution, ContributionImage.cid == cid)).first()
+    if image is None:
+        raise feed.NotPublishedError(f"contribution {contribution} holds no image {cid}")
+    data = services.intake.read_image(image)
+    # Content-addressed: the bytes behind this URL never change while it answers at all.
+    return Response(data, media_type=image.media_type,
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})

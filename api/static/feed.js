@@ -73,7 +73,8 @@ function card(/** @type {any} */ item) {
   li.dataset.id = String(item.id);
   for (const cid of item.images) {
     const img = document.createElement("img");
-    img.src = `/ipfs/${cid}`;
+    // Served in the clear while it is published, even in privacy mode (/ipfs/ holds envelopes then).
+    img.src = `/v1/feed/${item.id}/images/${cid}`;
     img.alt = `image ${cid.slice(0, 12)}… of contribution ${item.id}`;
     img.loading = "lazy";
     li.append(img);

@@ -26,7 +26,7 @@ OPERATION_IDS = {
     "getConsistencyProof", "getIpfsObject", "getConfig", "getTerms", "getMetrics", "getHealth",
     "getReadiness", "getAccrualReport", "exportContributions", "listExports",
     "defineProgram", "listPrograms", "getProgram", "changeProgramMembership",
-    "publishContribution", "engageContribution", "getFeed", "getFeedItem",
+    "publishContribution", "engageContribution", "getFeed", "getFeedItem", "getFeedImage",
 }
 
 KEYED = {"eraseContribution": "adminKey", "grantPoints": "adminKey", "clawBackPoints": "adminKey",
@@ -167,6 +167,7 @@ ERRORS = [
     ("getIpfsObject", "get", "/ipfs/bafkqaaa", {"headers": {"accept": "application/json"}}, 406),
     ("getFeed", "get", "/v1/feed?cursor=not-a-cursor", {}, 422),
     ("getFeedItem", "get", "/v1/feed/999999", {}, 404),
+    ("getFeedImage", "get", "/v1/feed/999999/images/bafkreiaaaa", {}, 404),
     ("publishContribution", "post", "/v1/contributions/999999:publish",
      {"json": {"visible": True, "nonce": "1", "issuedAt": 1, "signature": "0x" + "11" * 65}}, 404),
     ("engageContribution", "post", "/v1/contributions/7:engage", {"content": b"[", "headers": {

@@ -47,6 +47,12 @@ try {
     await page.goto(`${input.baseUrl}/feed`);
     await page.waitForSelector("body[data-loaded='true']");
     const card = page.locator(`li[data-id='${input.contributionId}']`);
+    // Its images rendered: fetched, decoded, drawn (not a broken-image box).
+    await page.waitForFunction(() => [...document.images].length > 0
+      && [...document.images].every((i) => i.complete && i.naturalWidth > 0));
+    const images = await card.locator("img").evaluateAll((imgs) => imgs.map((i) => ({
+      src: i.getAttribute("src"), width: /** @type {HTMLImageElement} */ (i).naturalWidth,
+      height: /** @type {HTMLImageElement} */ (i).naturalHeight })));
     const before = await card.locator(".feed-likes").textContent();
     await card.locator("button.feed-like").click();
     const status = card.locator(".feed-status");
@@ -55,7 +61,7 @@ try {
       address: wallet.address, before: Number(before), after: Number(await card.locator(".feed-likes").textContent()),
       status: await status.textContent(), creator: await card.locator(".feed-creator").getAttribute("title"),
       proofHref: await card.locator("a.feed-proof").getAttribute("href"),
-      preview: await card.locator(".feed-preview").textContent(),
+      preview: await card.locator(".feed-preview").textContent(), images,
     });
     const shot = join(input.artifacts, `feed-like-${n}.png`);
     await page.screenshot({ path: shot, fullPage: true });

@@ -1,8 +1,9 @@
 """The feed page (/feed) in real headless Chromium against a live server in privacy mode, anvil and
 a deployed TallyAnchor.
 
-A contribution is submitted and published (its contributor's EIP-712 Publish, signed with
-eth-account), appears in the feed, and ``feed_page.mjs`` likes it from the page with two other
+A contribution with two generated images (a PNG and a JPEG) is submitted and published (its
+contributor's EIP-712 Publish, signed with eth-account), appears in the feed with its images drawn,
+and ``feed_page.mjs`` likes it from the page with two other
 addresses and once with its creator's, whose like is refused. The wallet is a stand-in: an
 EIP-1193 provider injected as ``window.ethereum`` that signs ``eth_signTypedData_v4`` with ethers
 in Node, because a wallet extension cannot be installed here. After a seal and its anchoring the
@@ -29,6 +30,8 @@ from anchoring.verify import verify_contribution
 from api.app import Services, create_app
 from api.auth import ApiKeys
 from ledger.consent import ConsentPolicy, OperatorSigner, Terms
+from ledger.content import cid_of
+from ledger.conversation import normalise
 from ledger.deployment import ChainInfo
 from ledger.eip712 import Domain
 from ledger.intake import Intake, Limits
@@ -38,6 +41,7 @@ from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations
 from tests.anchoring_e2e.conftest import stack as stack
 from tests.api.conftest import OPERATOR_KEY, contributor_key
 from tests.api.test_feed import sign_typed
+from tests.images.images import image_bytes
 from tests.page.conftest import ARTIFACTS, CHROMIUM, ROOT, require_browser
 from tests.support.server import free_port
 
@@ -85,9 +89,15 @@ def test_a_published_contribution_is_liked_from_the_feed_page_and_its_creator_cr
     node = require_browser()
     client, url = private_live
     config = client.get("/v1/config").json()
-    conversation = real_conversations(1)[0]
-    body = sign_submission(config, conversation, contributor_key(0), nonce=1, issued_at=int(time.time()))
+    canonical = normalise(real_conversations(1)[0]).to_canonical()
+    images = [image_bytes("PNG", 1, (64, 48)), image_bytes("JPEG", 2, (48, 64))]
+    cids = [cid_of(data) for data in images]
+    canonical["messages"][1]["images"] = cids  # an answer with two generated images (§2, version 2)
+    conversation = {"model": canonical["model"], "messages": canonical["messages"]}
+    body = sign_submission(config, conversation, contributor_key(0), nonce=1, issued_at=int(time.time()),
+                           images=images)
     mine = client.post("/v1/contributions", json=body).json()
+    assert mine["score"]["version"] == "quality-v3", mine
     assert client.get("/v1/feed").json()["items"] == []
     publish(client, mine, True, 1)
     assert [item["id"] for item in client.get("/v1/feed").json()["items"]] == [mine["id"]]
@@ -110,6 +120,17 @@ def test_a_published_contribution_is_liked_from_the_feed_page_and_its_creator_cr
     assert card["conversation"]["messages"][0]["content"].startswith(card["preview"])  # in the clear
     assert seen["walletCalls"].count("eth_signTypedData_v4") == 3
     assert client.get("/v1/feed").json()["items"][0]["likes"] == 2
+    # The images: in the feed item, drawn on the page at their sizes, and served in the clear by the
+    # feed although privacy mode stores them sealed (the gateway has no plaintext image).
+    assert client.get("/v1/feed").json()["items"][0]["images"] == cids
+    assert first["images"] == [{"src": f"/v1/feed/{mine['id']}/images/{cid}", "width": w, "height": h}
+                               for cid, (w, h) in zip(cids, [(64, 48), (48, 64)], strict=True)]
+    for cid, data in zip(cids, images, strict=True):
+        served = client.get(f"/v1/feed/{mine['id']}/images/{cid}")
+        assert served.status_code == 200 and served.content == data and cid_of(served.content) == cid
+        assert served.headers["content-type"] == ("image/png" if data.startswith(b"\x89PNG") else "image/jpeg")
+        assert client.get(f"/ipfs/{cid}", headers={"Accept": "application/vnd.ipld.raw"}).status_code == 404
+    assert client.get(f"/v1/feed/{mine['id']}/images/{cid_of(b'not one of its images')}").status_code == 404
 
     stack.seal()
     anchor_all(stack)
@@ -128,5 +149,6 @@ def test_a_published_contribution_is_liked_from_the_feed_page_and_its_creator_cr
     assert client.post(f"/v1/contributions/{mine['id']}:erase", headers=ADMIN).status_code == 200
     assert client.get("/v1/feed").json()["items"] == []
     assert client.get(f"/v1/feed/{mine['id']}").status_code == 404
+    assert client.get(f"/v1/feed/{mine['id']}/images/{cids[0]}").status_code == 404
     proof = client.get(f"/v1/contributions/{mine['id']}/proof").json()
     assert verify_contribution(proof, stack.chain.url)
