@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
@@ -37,7 +35,7 @@ from tally.sharegpt import distinct_conversations
 from tally.wiring import default_terms
 from tests.api.conftest import OPERATOR_KEY, contributor_key
 from tests.support.anvil import anvil, deploy_for_tests
-from tests.support.server import free_port
+from tests.support.server import serving_app
 
 
 @dataclass
@@ -140,14 +138,7 @@ def anchor_all(stack: Stack) -> None:
 @pytest.fixture
 def gateway(served) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """Our own API on a real port, so the audit fetches manifests over HTTP from /ipfs/{cid}."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(served.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        pass
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_app(served.app) as url:
+        yield url
 
 

@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from eth_account import Account
 from fastapi.testclient import TestClient
 
@@ -30,7 +28,7 @@ from ledger.intake import Intake, Limits
 from tally.wiring import default_terms
 from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations
 from tests.api.conftest import OPERATOR_KEY
-from tests.support.server import ROOT, free_port
+from tests.support.server import ROOT, serving_app
 
 # Stack.contribute signs as the accounts of private keys 1, 2, 3, ...
 ALICE_KEY = "0x" + (1).to_bytes(32, "big").hex()
@@ -81,17 +79,8 @@ def rewarded(stack: Stack, tmp_path: Path) -> Iterator[Rewarded]:
     services = Services.of(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None, rewards=info),
                            claims=TallyRewards(stack.w3, deployment.address))
     app = create_app(services)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        pass
-    try:
-        yield Rewarded(stack, tmp_path, deployment, TestClient(app), f"http://127.0.0.1:{port}")
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving_app(app) as url:
+        yield Rewarded(stack, tmp_path, deployment, TestClient(app), url)
 
 
 def test_claims_pay_the_anchored_points_once_and_then_only_what_was_earned_since(

@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
-import uvicorn
 from eth_account import Account
 from fastapi.testclient import TestClient
 
@@ -42,7 +38,8 @@ from tests.clients.chatgpt_backend import history
 from tests.clients.conftest import EXTENSION, extension_id, needed
 from tests.clients.test_extension import build_extension, chromium  # noqa: F401  (fixture)
 from tests.conftest import ROOT
-from tests.support.server import free_port
+from tests.support.line_scripts import LineScript, line_script
+from tests.support.server import free_port, serving_app
 
 pytestmark = pytest.mark.node
 
@@ -64,62 +61,16 @@ def serving(stack: Stack) -> Iterator[tuple[str, TestClient]]:  # noqa: F811  (t
                     signer=OperatorSigner(domain, OPERATOR_KEY), limits=Limits(4 << 20, 100, 600))
     services = Services.of(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None))
     app = create_app(services, cors_origins=[f"chrome-extension://{extension_id()}"])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", TestClient(app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-class Script:
-    """The Playwright script, spoken to line by line."""
-
-    def __init__(self, process: subprocess.Popen[str], stderr: IO[str]) -> None:
-        self.process, self.stderr = process, stderr
-
-    def expect(self, event: str) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            self.stderr.seek(0)
-            raise AssertionError(f"the script ended before {event!r}: {self.stderr.read()[-3000:]}")
-        got: dict[str, Any] = json.loads(line)
-        if got["event"] == "error" and event != "error":
-            raise AssertionError(f"the script failed before {event!r}: {got['message']}\n"
-                                 f"page errors: {got['pageErrors']}\n{json.dumps(got['output'])[-3000:]}")
-        assert got["event"] == event, json.dumps(got, indent=1)[:6000]
-        return got
-
-    def say(self, word: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(word + "\n")
-        self.process.stdin.flush()
+    with serving_app(app) as url:
+        yield url, TestClient(app)
 
 
 @contextmanager
-def script(arguments: dict[str, Any], folder: Path) -> Iterator[Script]:
+def script(arguments: dict[str, Any], folder: Path) -> Iterator[LineScript]:
     request = folder / "script-input.json"  # a history is too long for a command line
     request.write_text(json.dumps(arguments))
-    with tempfile.TemporaryFile(mode="w+") as stderr, subprocess.Popen(
-            ["node", str(SCRIPT), str(request)], cwd=ROOT, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr) as process:
-        watchdog = threading.Timer(400, process.kill)  # a hung browser must not hang the suite
-        watchdog.start()
-        try:
-            yield Script(process, stderr)
-        finally:
-            watchdog.cancel()
-            if process.poll() is None:
-                process.kill()
+    with line_script(["node", str(SCRIPT), str(request)], timeout=400) as running:
+        yield running
 
 
 def test_history_selection_signed_once_then_verified_on_chain(

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from tests.anchoring_e2e.conftest import served, stack  # noqa: F401  (fixtures used by this suite)
-from tests.support.server import free_port
+from tests.support.server import serving_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path(os.environ.get("TALLY_CHROMIUM", "/usr/bin/chromium"))
@@ -68,15 +65,5 @@ def live_url(served: TestClient) -> Iterator[str]:  # noqa: F811  (the fixture i
     app = served.app
     services = app.state.services  # type: ignore[attr-defined]
     app.state.services = replace(services, chain=replace(services.chain, explorer_url=EXPLORER))  # type: ignore[attr-defined]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_app(app) as url:
+        yield url

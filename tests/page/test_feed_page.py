@@ -17,12 +17,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from anchoring.audit import audit
@@ -43,7 +41,7 @@ from tests.api.conftest import OPERATOR_KEY, contributor_key
 from tests.api.test_feed import sign_typed
 from tests.images.images import image_bytes
 from tests.page.conftest import ARTIFACTS, CHROMIUM, ROOT, require_browser
-from tests.support.server import free_port
+from tests.support.server import serving_app
 
 pytestmark = pytest.mark.node
 
@@ -61,15 +59,8 @@ def private_live(stack: Stack) -> Iterator[tuple[TestClient, str]]:
                     master_key=os.urandom(32))
     app = create_app(Services.of(intake, ChainInfo(31337, stack.contract.address, stack.chain.url, None),
                                  keys=ApiKeys.of(admin="admin-key")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield TestClient(app), f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving_app(app) as url:
+        yield TestClient(app), url
 
 
 def publish(client: TestClient, contribution: dict[str, object], visible: bool, nonce: int) -> dict[str, object]:

@@ -18,14 +18,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -35,6 +32,7 @@ from tests.anchoring_e2e.conftest import Stack, anchor_all, real_conversations
 from tests.api.conftest import contributor_key
 from tests.page.conftest import ARTIFACTS, CHROMIUM, ROOT
 from tests.page.test_contributor_page import submit
+from tests.support.line_scripts import LineScript, line_script
 
 pytestmark = pytest.mark.node
 
@@ -46,44 +44,10 @@ short enough for a test."""
 NOT_YET_FETCHES = re.compile(r"Failed to load resource: the server responded with a status of (404|409)")
 
 
-class Browser:
-    """The page script, spoken to line by line: it reports a state, the test moves the server on."""
-
-    def __init__(self, process: subprocess.Popen[str], stderr: IO[str]) -> None:
-        self.process = process
-        self.stderr = stderr
-
-    def expect(self, event: str) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            self.stderr.seek(0)
-            raise AssertionError(f"the page script ended before {event!r}: {self.stderr.read()[-2000:]}")
-        report: dict[str, Any] = json.loads(line)
-        assert report["event"] == event, json.dumps(report, indent=1)[:4000]
-        return report
-
-    def say(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-
-
 @contextmanager
-def page_script(node: str, arguments: dict[str, Any]) -> Iterator[Browser]:
-    with tempfile.TemporaryFile(mode="w+") as stderr, subprocess.Popen(
-            [node, str(SCRIPT), json.dumps(arguments)], cwd=ROOT, text=True,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr) as process:
-        # A hung browser must not hang the suite.
-        watchdog = threading.Timer(150, process.kill)
-        watchdog.start()
-        try:
-            yield Browser(process, stderr)
-        finally:
-            watchdog.cancel()
-            if process.poll() is None:
-                process.kill()
+def page_script(node: str, arguments: dict[str, Any]) -> Iterator[LineScript]:
+    with line_script([node, str(SCRIPT), json.dumps(arguments)], timeout=150) as script:
+        yield script
 
 
 def short(cid: str) -> str:

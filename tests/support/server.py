@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,29 @@ def tally_server(home: Path, *, workers: int = 1, env: dict[str, str] | None = N
     finally:
         stop_group(process)
         log.close()
+
+
+@contextmanager
+def serving_app(app: Any, timeout: float = 10.0) -> Iterator[str]:
+    """Serve an ASGI ``app`` (usually the API on a test's stack, in process) on a free port of
+    127.0.0.1 in a thread until the block ends; yields its base URL. For browsers, node scripts
+    and audits that must reach it over real HTTP."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def stop_group(process: subprocess.Popen[Any], timeout: float = 15.0) -> None:
