@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 import { Wallet } from "ethers";
+import { installWalletStandIn } from "../js/wallet_stand_in.mjs";
 
 const input = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -94,28 +95,9 @@ await context.route("https://chatgpt.com/**", async (route) => {
 
 // ---- the wallet stand-in: an EIP-1193 provider in the /connect page -------------------------
 const wallet = new Wallet(input.walletKey);
-/** @type {any[]} */
+/** @type {string[]} */
 const walletCalls = [];
-await context.exposeBinding("__tallyWalletStandIn", async (_source, method, params) => {
-  walletCalls.push({ method, params });
-  if (method === "eth_requestAccounts" || method === "eth_accounts") return [wallet.address];
-  if (method === "eth_chainId") return `0x${Number(input.chainId).toString(16)}`;
-  if (method === "eth_signTypedData_v4") {
-    const [address, json] = params;
-    if (address.toLowerCase() !== wallet.address.toLowerCase()) throw new Error("unknown account");
-    const { domain, types, message } = JSON.parse(json);
-    const { EIP712Domain: _, ...rest } = types;
-    return wallet.signTypedData(domain, rest, message);
-  }
-  throw new Error(`method ${method} not supported`);
-});
-await context.addInitScript(() => {
-  if (location.pathname !== "/connect") return;
-  // @ts-ignore the stand-in binding above
-  const call = globalThis.__tallyWalletStandIn;
-  // @ts-ignore
-  globalThis.ethereum = { isStandIn: true, request: ({ method, params }) => call(method, params ?? []) };
-});
+await installWalletStandIn(context, { wallet, chainId: input.chainId, calls: walletCalls, only: "/connect" });
 
 const output = {};
 try {
@@ -352,7 +334,7 @@ try {
   const hosts = [...new Set(requests.filter((r) => r.from.startsWith(base) || r.from.startsWith(input.api))
     .filter((r) => /^https?:/.test(r.url)).map((r) => new URL(r.url).origin))];
   report("done", {
-    mine, wrongPassphrase: wrong, keystore, hosts, walletCalls: walletCalls.map((c) => c.method),
+    mine, wrongPassphrase: wrong, keystore, hosts, walletCalls,
     chatgptMethods: [...new Set(requests.filter((r) => r.url.startsWith("https://chatgpt.com")).map((r) => r.method))],
     authorizations: [...new Set(chatgpt.authorizations)], seen429: chatgpt.seen429, pageErrors,
   });

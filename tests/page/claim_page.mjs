@@ -7,6 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { JsonRpcProvider, Wallet } from "ethers";
+import { installWalletStandIn } from "../js/wallet_stand_in.mjs";
 
 const input = JSON.parse(process.argv[2]);
 mkdirSync(input.artifacts, { recursive: true });
@@ -19,23 +20,7 @@ const output = { walletCalls: [], consoleErrors: [] };
 try {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   context.setDefaultTimeout(30_000);
-  await context.exposeBinding("__tallyWalletStandIn", async (_source, method, params) => {
-    output.walletCalls.push(method);
-    if (method === "eth_requestAccounts" || method === "eth_accounts") return [wallet.address];
-    if (method === "eth_chainId") return `0x${Number(input.chainId).toString(16)}`;
-    if (method === "eth_sendTransaction") {
-      const [tx] = params;
-      if (tx.from.toLowerCase() !== wallet.address.toLowerCase()) throw new Error("unknown account");
-      return (await wallet.sendTransaction({ to: tx.to, data: tx.data })).hash;
-    }
-    throw new Error(`method ${method} not supported`);
-  });
-  await context.addInitScript(() => {
-    // @ts-ignore the stand-in binding above
-    const call = globalThis.__tallyWalletStandIn;
-    // @ts-ignore
-    globalThis.ethereum = { isStandIn: true, request: ({ method, params }) => call(method, params ?? []) };
-  });
+  await installWalletStandIn(context, { wallet, chainId: input.chainId, calls: output.walletCalls });
   const page = await context.newPage();
   page.on("console", (m) => { if (m.type() === "error") output.consoleErrors.push(m.text()); });
   await page.goto(`${input.baseUrl}/?address=${input.address}`);

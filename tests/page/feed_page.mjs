@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
+import { installWalletStandIn } from "../js/wallet_stand_in.mjs";
 import { chromium } from "playwright-core";
 
 const input = JSON.parse(process.argv[2]);
@@ -22,24 +23,7 @@ try {
   for (const [n, key] of input.walletKeys.entries()) {
     const wallet = new Wallet(key);
     const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
-    await context.exposeBinding("__tallyWalletStandIn", async (_source, method, params) => {
-      output.walletCalls.push(method);
-      if (method === "eth_requestAccounts" || method === "eth_accounts") return [wallet.address];
-      if (method === "eth_signTypedData_v4") {
-        const [address, json] = params;
-        if (address.toLowerCase() !== wallet.address.toLowerCase()) throw new Error("unknown account");
-        const { domain, types, message } = JSON.parse(json);
-        const { EIP712Domain: _, ...rest } = types;
-        return wallet.signTypedData(domain, rest, message);
-      }
-      throw new Error(`method ${method} not supported`);
-    });
-    await context.addInitScript(() => {
-      // @ts-ignore the stand-in binding above
-      const call = globalThis.__tallyWalletStandIn;
-      // @ts-ignore
-      globalThis.ethereum = { isStandIn: true, request: ({ method, params }) => call(method, params ?? []) };
-    });
+    await installWalletStandIn(context, { wallet, chainId: 31337, calls: output.walletCalls });
     const page = await context.newPage();
     page.setDefaultTimeout(15000);
     page.on("console", (m) => { if (m.type() === "error") output.consoleErrors.push(m.text()); });
