@@ -413,28 +413,71 @@ export function imageCids(canonical) {
 }
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
-const IMAGE_CID = /^baf[ky]rei[a-z2-7]{51}[aeimquy4]$/;
+/** CIDv1, sha2-256, raw (bafkrei...) or dag-pb (bafybei...), in base32: what version 2 names. */
+const IMAGE_CID = /^baf(?:krei|ybei)[a-z2-7]{51}[aeimquy4]$/;
 /** Kubo's default chunk: a file of at most this many bytes is one raw block, its own CID. */
 export const CHUNK_SIZE = 262144;
+/** Kubo's links per node of the balanced layout (helpers.DefaultLinksPerBlock). */
+export const MAX_LINKS = 174;
+
+/** @param {number[]} out @param {number} value */
+function pushVarint(out, value) {
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+/** @param {Uint8Array} data @returns {number[]} the 32 bytes of its SHA-256 */
+function sha256Bytes(data) {
+  return (sha256(data).slice(2).match(/../g) ?? []).map((h) => parseInt(h, 16));
+}
 
 /**
- * The CID of an image's bytes as version 2 names it: the CIDv1 of `ipfs add --cid-version=1
- * --raw-leaves`, which for up to 256 KiB is the raw block's (bafkrei...). Larger images need the
- * UnixFS DAG, which this client does not build.
- * @param {Uint8Array} data
- * @returns {string}
+ * One node of the file's DAG: a raw leaf or a dag-pb UnixFS File node over its children, as
+ * ledger/content/unixfs.py builds them (docs/formats.md §2; dag-pb: links before Data, each link
+ * Hash, an empty Name, Tsize; UnixFS: Type 2, filesize, one blocksizes entry per link).
+ * @typedef {{cid: number[], filesize: number, tsize: number}} DagNode
  */
-export function imageCid(data) {
-  if (data.length > CHUNK_SIZE) {
-    throw new RangeError(`an image of ${data.length} bytes spans several UnixFS blocks; this client names images of up to ${CHUNK_SIZE} bytes`);
+
+/** @param {DagNode[]} children @returns {DagNode} */
+function parentNode(children) {
+  /** @type {number[]} */
+  const block = [];
+  for (const child of children) {
+    /** @type {number[]} */
+    const link = [0x0a];
+    pushVarint(link, child.cid.length);
+    link.push(...child.cid, 0x12, 0x00, 0x18);
+    pushVarint(link, child.tsize);
+    block.push(0x12);
+    pushVarint(block, link.length);
+    block.push(...link);
   }
-  const digest = sha256(data).slice(2);
-  const binary = [0x01, 0x55, 0x12, 0x20, ...(digest.match(/../g) ?? []).map((h) => parseInt(h, 16))];
+  const filesize = children.reduce((sum, c) => sum + c.filesize, 0);
+  /** @type {number[]} */
+  const unixfs = [0x08, 0x02, 0x18];
+  pushVarint(unixfs, filesize);
+  for (const child of children) {
+    unixfs.push(0x20);
+    pushVarint(unixfs, child.filesize);
+  }
+  block.push(0x0a);
+  pushVarint(block, unixfs.length);
+  block.push(...unixfs);
+  return { cid: [0x01, 0x70, 0x12, 0x20, ...sha256Bytes(Uint8Array.from(block))], filesize,
+    tsize: block.length + children.reduce((sum, c) => sum + c.tsize, 0) };
+}
+
+/** @param {number[]} binary @returns {string} multibase base32 ("b", lower case, no padding) */
+function base32(binary) {
   let bits = 0;
   let value = 0;
   let out = "b";
   for (const byte of binary) {
-    value = (value << 8) | byte;
+    value = ((value << 8) | byte) & 0xffff;
     bits += 8;
     while (bits >= 5) {
       out += BASE32[(value >>> (bits - 5)) & 31];
@@ -443,6 +486,29 @@ export function imageCid(data) {
   }
   if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
   return out;
+}
+
+/**
+ * The CID of an image's bytes as version 2 names it: the CIDv1 `ipfs add --cid-version=1
+ * --raw-leaves` prints. Up to 256 KiB that is the raw block's (bafkrei...); above, the root of the
+ * balanced UnixFS DAG of 256 KiB raw leaves, at most 174 links a node (bafybei...), exactly as
+ * ledger.content.cid_of and Kubo build it.
+ * @param {Uint8Array} data
+ * @returns {string}
+ */
+export function imageCid(data) {
+  /** @type {DagNode[]} */
+  let level = [];
+  for (let start = 0; start < Math.max(data.length, 1); start += CHUNK_SIZE) {
+    const chunk = data.subarray(start, start + CHUNK_SIZE);
+    level.push({ cid: [0x01, 0x55, 0x12, 0x20, ...sha256Bytes(chunk)], filesize: chunk.length, tsize: chunk.length });
+  }
+  while (level.length > 1) {
+    const next = [];
+    for (let start = 0; start < level.length; start += MAX_LINKS) next.push(parentNode(level.slice(start, start + MAX_LINKS)));
+    level = next;
+  }
+  return base32(level[0].cid);
 }
 
 /**
