@@ -878,12 +878,15 @@ export async function fetchTerms(api, config) {
  * publishes them. ethers derives the EIP712Domain type from the domain object itself; refuse a
  * config whose published EIP712Domain differs, since the signature would not be over it.
  * @param {TallyConfig} config
- * @param {"Contribution" | "ContributionBatch" | "Receipt"} which
+ * @param {"Contribution" | "ContributionBatch" | "Receipt" | "Publish" | "Engage" | "Enrol"} which
  * @param {Record<string, unknown>} message
  */
 function typedData(config, which, message) {
   const spec = which === "Receipt" ? config.eip712.receipt
-    : which === "ContributionBatch" ? config.eip712.batch : config.eip712;
+    : which === "ContributionBatch" ? config.eip712.batch
+      : which in STATEMENTS
+        ? /** @type {any} */ (config.eip712)[STATEMENTS[/** @type {keyof typeof STATEMENTS} */ (which)]]
+        : config.eip712;
   if (!spec) throw new ConfigError(`the config publishes no ${which} type`);
   const { EIP712Domain: domainType, ...types } = spec.types;
   const domain = config.eip712.domain;
@@ -895,6 +898,80 @@ function typedData(config, which, message) {
     throw new ConfigError("the config's EIP712Domain type does not match its domain");
   }
   return { domain, types };
+}
+
+/** The signed statements besides consent, by primary type: where /v1/config publishes each. */
+const STATEMENTS = Object.freeze({ Publish: "publish", Engage: "engage", Enrol: "enrol" });
+
+/** Engage kinds (docs/formats.md §11). */
+export const ENGAGE_LIKE = 1;
+export const ENGAGE_REMIX = 2;
+
+/**
+ * Sign one statement of `primaryType` whose signer field is `signerField`, with `fields` and a
+ * nonce and issuedAt; the signature is checked to recover to the signer before it is returned.
+ * @param {TallyConfig} config
+ * @param {"Publish" | "Engage" | "Enrol"} primaryType
+ * @param {string} signerField
+ * @param {Record<string, unknown>} fields
+ * @param {TypedDataSigner} signer
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} options
+ */
+async function signStatement(config, primaryType, signerField, fields, signer, options) {
+  const address = getAddress(await signer.getAddress());
+  /** @type {Record<string, any>} */
+  const message = { [signerField]: address, ...fields, nonce: String(options.nonce ?? randomNonce()),
+    issuedAt: options.issuedAt ?? Math.floor(Date.now() / 1000) };
+  const { domain, types } = typedData(config, primaryType, message);
+  const signature = Signature.from(await signer.signTypedData(domain, types, message)).serialized;
+  if (verifyTypedData(domain, types, message, signature) !== address) {
+    throw new Error(`the wallet's ${primaryType} signature does not recover to ${address}`);
+  }
+  return { address, message, signature };
+}
+
+/**
+ * The body of POST /v1/contributions/{id or contentHash}:publish: the contributor shows
+ * (`visible`) or withdraws their contribution in the public feed (EIP-712 `Publish`, §11).
+ * @param {TallyConfig} config
+ * @param {{contentHash: string, visible: boolean}} what
+ * @param {TypedDataSigner} signer the contributor
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options]
+ */
+export async function signPublish(config, { contentHash: hash, visible }, signer, options = {}) {
+  const { message, signature } = await signStatement(config, "Publish", "contributor",
+    { contentHash: hash, visible: Boolean(visible) }, signer, options);
+  return { visible: message.visible, nonce: message.nonce, issuedAt: message.issuedAt, signature };
+}
+
+/**
+ * The body of POST /v1/contributions/{id or contentHash}:engage: a like (ENGAGE_LIKE) or a remix
+ * (ENGAGE_REMIX, naming the actor's own new contribution as `remix`) of a published
+ * contribution (EIP-712 `Engage`, §11).
+ * @param {TallyConfig} config
+ * @param {{contentHash: string, kind: number, remix?: string}} what
+ * @param {TypedDataSigner} signer the actor
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options]
+ */
+export async function signEngage(config, { contentHash: hash, kind, remix }, signer, options = {}) {
+  const { address, message, signature } = await signStatement(config, "Engage", "actor",
+    { contentHash: hash, kind }, signer, options);
+  return { actor: address, kind, nonce: message.nonce, issuedAt: message.issuedAt, signature,
+    ...(remix === undefined ? {} : { remix }) };
+}
+
+/**
+ * The body of POST /v1/programs/{id}/members without an admin key: the account's own consent
+ * to join `program` (EIP-712 `Enrol`, §3, docs/rewards.md).
+ * @param {TallyConfig} config
+ * @param {string} program
+ * @param {TypedDataSigner} signer the account
+ * @param {{nonce?: bigint | number | string, issuedAt?: number}} [options]
+ */
+export async function signEnrol(config, program, signer, options = {}) {
+  const { address, message, signature } = await signStatement(config, "Enrol", "account", { program }, signer,
+    options);
+  return { account: address, nonce: message.nonce, issuedAt: message.issuedAt, signature };
 }
 
 /** A random uint256 nonce as a decimal string. */
@@ -966,6 +1043,33 @@ export async function submit(api, body) {
 export async function submitBatch(api, bodyOrBodies) {
   const body = Array.isArray(bodyOrBodies) ? { items: bodyOrBodies } : bodyOrBodies;
   return (await postJson(endpoint(api, "/v1/contributions:batch"), body)).json();
+}
+
+/**
+ * POST /v1/contributions/{id or contentHash}:publish with a body from signPublish.
+ * @param {string} api @param {number | string} key @param {Record<string, unknown>} body
+ * @returns {Promise<{id: number, visible: boolean, publishedAt: number | null}>}
+ */
+export async function publish(api, key, body) {
+  return (await postJson(endpoint(api, `/v1/contributions/${encodeURIComponent(String(key))}:publish`), body)).json();
+}
+
+/**
+ * POST /v1/contributions/{id or contentHash}:engage with a body from signEngage.
+ * @param {string} api @param {number | string} key @param {Record<string, unknown>} body
+ * @returns {Promise<Record<string, any>>} the 201 answer
+ */
+export async function engage(api, key, body) {
+  return (await postJson(endpoint(api, `/v1/contributions/${encodeURIComponent(String(key))}:engage`), body)).json();
+}
+
+/**
+ * POST /v1/programs/{id}/members with a body from signEnrol.
+ * @param {string} api @param {string} program @param {Record<string, unknown>} body
+ * @returns {Promise<Record<string, any>>}
+ */
+export async function enrol(api, program, body) {
+  return (await postJson(endpoint(api, `/v1/programs/${encodeURIComponent(program)}/members`), body)).json();
 }
 
 /**
