@@ -349,17 +349,8 @@ $("share").addEventListener("click", async () => {
     $("share-status").textContent = signer instanceof WalletBridgeSigner
       ? "Waiting for your wallet on Tally's /connect page…" : "Signing…";
     const outcomes = await shareSelection({ api: state.api, config, signer, items, keep: keepReceipts });
-    const accepted = outcomes.filter((o) => o.state === "accepted").length;
-    $("share-status").textContent = `${accepted} of ${outcomes.length} accepted; ${outcomes.length - accepted} refused.`;
-    $("share-status").className = accepted === outcomes.length ? "ok" : "note";
-    $("share-results").replaceChildren(...outcomes.map((o) => {
-      const li = document.createElement("li");
-      li.dataset.state = o.state;
-      li.dataset.contentHash = o.contentHash;
-      li.textContent = `${o.title}: ${o.words}`;
-      return li;
-    }));
-    // What was shared leaves the selection; what was refused stays, to look at again.
+    // What was shared leaves the selection; what was refused stays, to look at again. The lists'
+    // marks are brought up to date before the outcome is shown, so what the page says is final.
     const done = new Set(outcomes.filter((o) => o.state === "accepted").map((o) => o.contentHash));
     for (const entry of state.review) {
       if (entry.prepared?.contentHash && done.has(entry.prepared.contentHash)) {
@@ -374,6 +365,16 @@ $("share").addEventListener("click", async () => {
     history.list.updateCount();
     file.list.updateCount();
     updateReviewButtons();
+    const accepted = done.size;
+    $("share-results").replaceChildren(...outcomes.map((o) => {
+      const li = document.createElement("li");
+      li.dataset.state = o.state;
+      li.dataset.contentHash = o.contentHash;
+      li.textContent = `${o.title}: ${o.words}`;
+      return li;
+    }));
+    $("share-status").className = accepted === outcomes.length ? "ok" : "note";
+    $("share-status").textContent = `${accepted} of ${outcomes.length} accepted; ${outcomes.length - accepted} refused.`;
   } catch (error) {
     $("share-status").textContent = `Nothing was shared: ${describeError(error)}`;
     $("share-status").className = "error";

@@ -44,9 +44,9 @@ const pageErrors = [];
 /** @type {Array<{url: string, method: string, from: string}>} */
 const requests = [];
 context.on("request", (request) => {
-  const frame = request.frame();
   let from = "";
-  try { from = frame.url(); } catch { /* a service worker's request has no frame */ }
+  // A service worker's request has no frame, and a navigation's may have none yet: both throw.
+  try { from = request.frame().url(); } catch { from = ""; }
   requests.push({ url: request.url(), method: request.method(), from });
 });
 
@@ -234,11 +234,13 @@ try {
   await settled();
   output.marks = await rows();
   output.selectedAfter = await page.textContent("#history-selected");
-  const all = await page.$$("#history-rows input[type=checkbox]");
-  for (const box of all) if (await box.isChecked()) await box.uncheck();
-  const fresh = await page.$$("#history-rows tr[data-shared=false] input[type=checkbox]");
-  for (const box of fresh.slice(0, 2)) await box.check();
-  await (await page.$("#history-rows tr[data-shared=true] input[type=checkbox]"))?.check();
+  // Locators, found again at each step: rows are redrawn as their marks change.
+  const all = page.locator("#history-rows input[type=checkbox]");
+  for (let i = 0; i < (await all.count()); i += 1) if (await all.nth(i).isChecked()) await all.nth(i).uncheck();
+  const unshared = page.locator("#history-rows tr[data-shared=false] input[type=checkbox]:not(:checked)");
+  await unshared.first().check();
+  await unshared.first().check();
+  await page.locator("#history-rows tr[data-shared=true] input[type=checkbox]").first().check();
   output.review2 = await review();
   output.connect2 = await shareWithWallet("");
   output.shared2 = await results();
