@@ -62,26 +62,40 @@ async function connect() {
   const accounts = await wallet().request({ method: "eth_requestAccounts" });
   const given = String(accounts?.[0] ?? "");
   if (!given) throw new Error("the wallet gave no account");
+  own = await contributionsOf(given);
   account = given;
   const shown = byId("account");
   shown.textContent = `Connected: ${given}`;
   shown.hidden = false;
   byId("connect").hidden = true;
-  await loadOwn();
+  renderOwn();
   for (const li of document.querySelectorAll("#feed > li")) refreshOwnActions(/** @type {HTMLElement} */ (li));
   return given;
 }
 
-async function loadOwn() {
-  if (!account) return;
-  own = [];
+/** An account's contributions, newest first (its newest 1,000 at most). */
+async function contributionsOf(/** @type {string} */ address) {
+  /** @type {any[]} */
+  const all = [];
   let before = null;
   do {
-    const page = await getJson(`/v1/accounts/${account}/contributions?limit=200${before ? `&before=${before}` : ""}`);
-    own.push(...page.items);
+    const page = await getJson(`/v1/accounts/${address}/contributions?limit=200${before ? `&before=${before}` : ""}`);
+    all.push(...page.items);
     before = page.next;
-  } while (before && own.length < 1000);
-  renderOwn();
+  } while (before && all.length < 1000);
+  return all;
+}
+
+/** The connected account's contributions again, after one was published or withdrawn: done
+ * all the same if they cannot be read, so the page says so beside what was done. */
+async function refreshOwn() {
+  if (!account) return;
+  try {
+    own = await contributionsOf(account);
+    renderOwn();
+  } catch (error) {
+    notice(`${byId("feed-notice").textContent} Your contributions could not be listed again: ${reason(error)}`);
+  }
 }
 
 /** A random 48-bit nonce: unique per signer in practice, and refused (409) in the rare clash. */
@@ -285,7 +299,7 @@ function refreshOwnActions(/** @type {HTMLElement} */ li, /** @type {any} */ ite
     await publish(item, false);
     li.remove();
     notice(`Contribution ${item.id} was withdrawn: it is no longer in the feed.`);
-    await loadOwn();
+    await refreshOwn();
     return null;
   }));
   /** @type {HTMLElement} */ (li.querySelector(".feed-actions")).append(withdraw);
@@ -319,12 +333,16 @@ function ownRow(/** @type {any} */ contribution) {
   const go = button("Publish", "mine-publish");
   go.addEventListener("click", () => act(go, status, "Not published", async () => {
     await publish(contribution, true);
-    const item = await getJson(`/v1/feed/${contribution.id}`);
-    const feed = byId("feed");
-    feed.querySelector(`li[data-id='${contribution.id}']`)?.remove();
-    feed.prepend(card(item));
     notice(`Contribution ${contribution.id} is in the feed.`);
-    await loadOwn();
+    try {
+      const item = await getJson(`/v1/feed/${contribution.id}`);
+      const feed = byId("feed");
+      feed.querySelector(`li[data-id='${contribution.id}']`)?.remove();
+      feed.prepend(card(item));
+    } catch (error) {
+      notice(`Contribution ${contribution.id} is in the feed; reload the page to see its card (${reason(error)}).`);
+    }
+    await refreshOwn();
     return null;
   }));
   li.append(what, go, status);

@@ -87,11 +87,21 @@ async function engagePhase() {
     withdrawOnOthersCard: await card.locator("button.feed-withdraw").count(),
     before: Number(await card.locator(".feed-remixes").textContent()),
   };
+  // A pasted contentHash wins over the pick: a malformed one is refused before signing, someone
+  // else's contribution by the API.
+  const paste = card.locator("input.feed-remix-hash");
+  await paste.fill("0x12");
+  await card.locator("button.feed-remix-sign").click();
+  output.remix.malformed = await statusAfter(page, input.mine);
+  await paste.fill(input.spareContentHash);
+  await card.locator("button.feed-remix-sign").click();
+  output.remix.notTheirs = await statusAfter(page, input.mine, output.remix.malformed);
+  await paste.fill("");
   await pick.selectOption(input.fanContentHash);
   output.remix.overflowWithForm = await widest(page);
   await page.screenshot({ path: join(input.artifacts, "feed-actions-remix-phone.png"), fullPage: true });
   await card.locator("button.feed-remix-sign").click();
-  output.remix.status = await statusAfter(page, input.mine);
+  output.remix.status = await statusAfter(page, input.mine, output.remix.notTheirs);
   output.remix.after = Number(await card.locator(".feed-remixes").textContent());
   output.remix.formHidden = await card.locator("form.feed-remix").isHidden();
   await context.close();
