@@ -13,9 +13,9 @@ import base64
 import copy
 import json
 import uuid
-from urllib.parse import quote
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from tests.conftest import ROOT
 

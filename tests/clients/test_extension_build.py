@@ -49,8 +49,8 @@ def test_the_release_folder_holds_every_module_the_pages_import(tmp_path: Path) 
         for static, dynamic in IMPORT.findall(path.read_text()):
             pending.append((path.parent / (static or dynamic)).resolve())
     names = {str(p.relative_to(out)) for p in seen}
-    assert {"app.mjs", "chatgpt.mjs", "chatgpt-images.mjs", "bridge.mjs", "share.mjs", "vendor/tally-client.mjs", "vendor/ethers.mjs",
-            "vendor/page/verify.js", "vendor/page/vendor/noble-hashes/sha3.js"} <= names, names
+    assert {"app.mjs", "chatgpt.mjs", "chatgpt-images.mjs", "bridge.mjs", "share.mjs", "vendor/tally-client.mjs",
+            "vendor/ethers.mjs", "vendor/page/verify.js", "vendor/page/vendor/noble-hashes/sha3.js"} <= names, names
     # What is shipped is the source, not a copy that could drift.
     assert (out / "chatgpt.mjs").read_bytes() == (EXTENSION / "chatgpt.mjs").read_bytes()
     assert (out / "vendor" / "tally-client.mjs").read_bytes() == (ROOT / "clients/js/tally-client.mjs").read_bytes()

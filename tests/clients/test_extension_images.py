@@ -54,7 +54,8 @@ CHAIN_ID, CONTRACT = 31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 # Two generations: a DALL-E one behind a signed link (file-service://), a newer one behind a
 # chatgpt.com estuary link (sediment://). The first is above 256 KiB: its CID is a dag-pb root.
-LIGHTHOUSE, HARBOUR, GONE = "file-LighthouseStandIn0001", "file_00000000cccc7230b9ede110f49fccb5", "file_00000000dddd7230b9ede110f49fccb5"
+LIGHTHOUSE = "file-LighthouseStandIn0001"
+HARBOUR, GONE = "file_00000000cccc7230b9ede110f49fccb5", "file_00000000dddd7230b9ede110f49fccb5"
 
 
 @contextmanager
@@ -79,19 +80,23 @@ def conversations() -> list[dict[str, Any]]:
     return [
         {"model": "gpt-4o", "messages": [
             {"role": "user", "content": "Paint me a lighthouse on a cliff at dawn, in watercolour, with gulls."},
-            {"role": "tool", "content": "A watercolour lighthouse on a cliff at dawn, gulls circling, soft pastel light.",
-             "image": f"file-service://{LIGHTHOUSE}"},
+            {"role": "tool", "image": f"file-service://{LIGHTHOUSE}",
+             "content": "A watercolour lighthouse on a cliff at dawn, gulls circling, soft pastel light."},
             {"role": "assistant", "content": "Here is your lighthouse at dawn. The gulls circle the lantern room."},
-            {"role": "user", "content": "Now the harbour below it at night, with the lighthouse beam crossing the water."},
-            {"role": "tool", "content": "A night harbour under a cliff, a lighthouse beam sweeping over dark water.",
-             "image": f"sediment://{HARBOUR}"},
-            {"role": "assistant", "content": "The harbour at night: moored boats, and the beam laid across the bay."}]},
+            {"role": "user",
+             "content": "Now the harbour below it at night, with the lighthouse beam crossing the water."},
+            {"role": "tool", "image": f"sediment://{HARBOUR}",
+             "content": "A night harbour under a cliff, a lighthouse beam sweeping over dark water."},
+            {"role": "assistant",
+             "content": "The harbour at night: moored boats, and the beam laid across the bay."}]},
         {"model": "gpt-4o", "messages": [
             {"role": "user", "content": "What breed is the dog in this photo of mine?", "image": f"sediment://{GONE}"},
-            {"role": "assistant", "content": "It looks like a border collie: the white blaze and the half-pricked ears."}]},
+            {"role": "assistant",
+             "content": "It looks like a border collie: the white blaze and the half-pricked ears."}]},
         {"model": "gpt-4o", "messages": [
             {"role": "user", "content": "How long should a soft-boiled egg cook, from boiling water?"},
-            {"role": "assistant", "content": "Six and a half minutes from a rolling boil, then cold water for a minute."}]},
+            {"role": "assistant",
+             "content": "Six and a half minutes from a rolling boil, then cold water for a minute."}]},
     ]
 
 
