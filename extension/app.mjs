@@ -1,7 +1,8 @@
 // The extension's page: the user's ChatGPT history (or an export file), a selection, a preview of
 // exactly what is shared, one signature for all of it, and afterwards each contribution's way to
 // the chain. The protocol lives in the Tally client (vendor/tally-client.mjs); reading ChatGPT in
-// chatgpt.mjs; signing with a wallet in bridge.mjs; keys and receipts in storage.mjs.
+// chatgpt.mjs, its images in chatgpt-images.mjs; signing with a wallet in bridge.mjs; keys and
+// receipts in storage.mjs.
 import { fetchConfig, fetchTerms } from "./vendor/tally-client.mjs";
 import { ChatGptError, ChatGptHistory, PAGE_SIZE } from "./chatgpt.mjs";
 import { ChatGptImages } from "./chatgpt-images.mjs";
