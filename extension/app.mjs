@@ -70,7 +70,9 @@ for (const button of document.querySelectorAll("button.tab")) {
  * @param {Entry} entry
  */
 async function complete(entry) {
-  if (!entry.prepared) {
+  // Once per entry, even when the review asks while the list is still filling it in: a
+  // conversation's images are downloaded once.
+  entry.preparing ??= (async () => {
     try {
       const conversation = await entry.load();
       const images = entry.images ? await entry.images(conversation, state.config?.limits?.maxImageBytes) : [];
@@ -80,7 +82,9 @@ async function complete(entry) {
       // An image that cannot be had leaves this conversation out; a session problem is the history's.
       if (error instanceof ChatGptError) historyProblem(error);
     }
-  }
+  })();
+  await entry.preparing;
+  if (!entry.prepared) return;
   const hash = entry.prepared.contentHash;
   if (hash && entry.shared === undefined) {
     try {

@@ -10,6 +10,7 @@
  * @property {(conversation: any, maxImageBytes?: number) => Promise<import("./chatgpt-images.mjs").DownloadedImage[]>} [images]
  *   its images' bytes (a ChatGPT history conversation's, downloaded; an export file has none)
  * @property {import("./share.mjs").Prepared | null} prepared filled once loaded
+ * @property {Promise<void>} [preparing] the one filling of `prepared`, while it runs and after
  * @property {{id: number, status: string} | null | undefined} shared what Tally holds of it
  *   (undefined: not looked up yet)
  */
