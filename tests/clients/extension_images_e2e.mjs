@@ -1,7 +1,8 @@
 // Plays a contributor sharing ChatGPT conversations with images from the unpacked extension in
 // headless Chromium: the history (one conversation with two generated images, one whose uploaded
-// photo ChatGPT no longer has, one of text), all three selected, the review with its thumbnails,
-// one signature through Tally's /connect page with the wallet, the outcome.
+// photo ChatGPT no longer has, one of text, one whose poster is larger than Tally takes), all four
+// selected, the review with its thumbnails, one signature through Tally's /connect page with the
+// wallet, the outcome.
 //
 // Two stand-ins, as nothing else can run here: chatgpt.com and its file storage
 // (files.oaiusercontent.com) are answered through request routing from what the test built
@@ -47,8 +48,11 @@ context.on("request", (request) => {
 const TOKEN = input.history.session.accessToken;
 const { items, conversations } = input.history;
 const { lookups, downloads } = input.files;
+/** @type {Record<string, number>} how often each image link was asked for */
+const served = {};
 /** @param {import("playwright-core").Route} route @param {string} url */
 const image = (route, url) => {
+  served[url] = (served[url] ?? 0) + 1;
   const data = downloads[url];
   if (!data) return route.fulfill({ status: 404, contentType: "text/plain", body: "Not Found" });
   const body = Buffer.from(data, "base64");
@@ -152,6 +156,7 @@ try {
     rows, review, shared, walletCalls, pageErrors,
     hosts: [...new Set(fromPages.map((r) => new URL(r.url).origin))],
     readMethods: [...new Set(reads.map((r) => r.method))],
+    posterReads: Object.entries(served).filter(([url]) => url.includes("eeee")).reduce((n, [, count]) => n + count, 0),
     signedLinkAuthorizations: [...new Set(reads.filter((r) => r.url.startsWith("https://files.oaiusercontent.com/")).map((r) => r.authorization))],
   });
 } catch (error) {

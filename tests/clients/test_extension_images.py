@@ -56,6 +56,8 @@ CHAIN_ID, CONTRACT = 31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 # chatgpt.com estuary link (sediment://). The first is above 256 KiB: its CID is a dag-pb root.
 LIGHTHOUSE = "file-LighthouseStandIn0001"
 HARBOUR, GONE = "file_00000000cccc7230b9ede110f49fccb5", "file_00000000dddd7230b9ede110f49fccb5"
+POSTER = "file_00000000eeee7230b9ede110f49fccb5"  # above the API's limits.maxImageBytes
+MAX_IMAGE_BYTES = 1 << 20
 
 
 @contextmanager
@@ -68,7 +70,8 @@ def serving(tmp_path: Path) -> Iterator[tuple[str, Intake]]:
     domain = Domain(CHAIN_ID, CONTRACT)
     intake = Intake(sessions=sessions, store=OutboxStore(LocalBlockStore(tmp_path / "blocks", fsync=False), sessions),
                     consent=ConsentPolicy(domain, Terms(default_terms()), 600),
-                    signer=OperatorSigner(domain, OPERATOR_KEY), limits=Limits(256 * 1024, 100, 600))
+                    signer=OperatorSigner(domain, OPERATOR_KEY),
+                    limits=Limits(256 * 1024, 100, 600, max_image_bytes=MAX_IMAGE_BYTES))
     app = create_app(Services.of(intake, ChainInfo(CHAIN_ID, CONTRACT, None, None)),
                      cors_origins=[f"chrome-extension://{extension_id()}"])
     with serving_app(app) as url:
@@ -76,7 +79,8 @@ def serving(tmp_path: Path) -> Iterator[tuple[str, Intake]]:
 
 
 def conversations() -> list[dict[str, Any]]:
-    """The history's three conversations, in canonical-ish turns for chatgpt_backend.history."""
+    """The history's four conversations, as turns for chatgpt_backend.history: two generated
+    images, a photo ChatGPT no longer has, text alone, a poster larger than Tally takes."""
     return [
         {"model": "gpt-4o", "messages": [
             {"role": "user", "content": "Paint me a lighthouse on a cliff at dawn, in watercolour, with gulls."},
@@ -97,6 +101,10 @@ def conversations() -> list[dict[str, Any]]:
             {"role": "user", "content": "How long should a soft-boiled egg cook, from boiling water?"},
             {"role": "assistant",
              "content": "Six and a half minutes from a rolling boil, then cold water for a minute."}]},
+        {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": "Which typeface is used on this concert poster?", "image": f"sediment://{POSTER}"},
+            {"role": "assistant",
+             "content": "A condensed grotesque, close to Knockout or Tungsten, set in capitals."}]},
     ]
 
 
@@ -106,9 +114,10 @@ def test_a_conversation_with_two_generated_images_is_reviewed_signed_once_and_st
         needed("the npm package playwright-core (npm ci)")
     build_extension()
     big, small = image_bytes("PNG", 41, size=(320, 320)), image_bytes("WEBP", 42, size=(96, 64))
-    assert len(big) > 256 * 1024 and len(small) < 256 * 1024
+    poster = image_bytes("PNG", 43, size=(640, 640))
+    assert len(big) > 256 * 1024 > len(small) and len(poster) > MAX_IMAGE_BYTES > len(big)
     backend = history(conversations(), time.time())
-    files = file_service({LIGHTHOUSE: big, HARBOUR: small}, estuary=frozenset({HARBOUR}))
+    files = file_service({LIGHTHOUSE: big, HARBOUR: small, POSTER: poster}, estuary=frozenset({HARBOUR}))
     keys = [item["id"] for item in backend["items"]]
     bodies = backend["conversations"]
     pictures = {f"file-service://{LIGHTHOUSE}": big, f"sediment://{HARBOUR}": small}
@@ -122,7 +131,6 @@ def test_a_conversation_with_two_generated_images_is_reviewed_signed_once_and_st
             "history": backend, "files": files}))
         with line_script(["node", str(SCRIPT), str(request)], timeout=300) as user:
             done = user.expect("done")
-        config_limits = intake.limits
 
     # What the extension should have made of the first conversation: the reference's own reading.
     expected = normalise(redact_for_submission(normalise(bodies[keys[0]], images=pictures).to_canonical())[0])
@@ -135,11 +143,14 @@ def test_a_conversation_with_two_generated_images_is_reviewed_signed_once_and_st
     assert int(rows[keys[2]]["points"]) == score(text_only).points
     assert rows[keys[1]]["shared"] == (f"cannot be shared: image 1 of 1 ({GONE}) is no longer stored by ChatGPT "
                                        "(deleted, or in another account)")
+    # The limit the API publishes (GET /v1/config) is the page's, before anything is signed.
+    assert rows[keys[3]]["shared"] == (f"cannot be shared: image 1 of 1 ({POSTER}) is larger than the 1.0 MB "
+                                       "Tally takes for one image (limits.maxImageBytes)")
 
     # The review: each image beside its message, the one without its image left out in words.
     review = done["review"]
     assert review["title"] == "Share 2 conversations"
-    assert [i["state"] for i in review["items"]] == ["ready", "unshareable", "ready"]
+    assert [i["state"] for i in review["items"]] == ["ready", "unshareable", "ready", "unshareable"]
     first = review["items"][0]
     assert f"contentHash {content_hash(expected)}" in first["summary"] and "2 images" in first["summary"]
     assert f"{score(expected).points} points (estimate)" in first["summary"]
@@ -149,7 +160,7 @@ def test_a_conversation_with_two_generated_images_is_reviewed_signed_once_and_st
     assert [m["text"] for m in first["messages"]] == [m.role + m.content for m in expected.messages]
     assert review["items"][1]["text"].endswith(f"cannot be shared: image 1 of 1 ({GONE}) is no longer stored by "
                                                "ChatGPT (deleted, or in another account)")
-    assert review["total"].endswith("1 of the selection cannot be shared and is left out.")
+    assert review["total"].endswith("2 of the selection cannot be shared and is left out.")
 
     # One signature for both, and both accepted.
     assert done["walletCalls"].count("eth_signTypedData_v4") == 1
@@ -173,8 +184,9 @@ def test_a_conversation_with_two_generated_images_is_reviewed_signed_once_and_st
         assert kept == data and cid_of(kept) == row.cid
     assert stored.points == score(normalise(json.loads(canonical))).points == score(expected).points
     assert stored.scorer_version == "quality-v3"
-    assert config_limits.max_image_bytes >= len(big)
 
+    # The poster was refused when fetched (by its Content-Length), and not fetched again.
+    assert done["posterReads"] == 1
     # Only GETs to chatgpt.com and its file storage; the bearer token never left chatgpt.com.
     assert set(done["hosts"]) <= {"https://chatgpt.com", SIGNED_HOST, api}, done["hosts"]
     assert SIGNED_HOST in done["hosts"]
