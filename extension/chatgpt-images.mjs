@@ -7,6 +7,7 @@
 //   GET /backend-api/files/download/{file id}?conversation_id={id}&inline=false (bearer token)
 //     -> {"status": "success", "download_url": "https://…", "file_name": …, …}
 //        or {"status": "error", "error_code": …, "error_message": …}
+//   (a sediment:// file it answers 404 for: GET /backend-api/conversation/{id}/attachment/{file id}/download)
 //   GET download_url: a signed link on *.oaiusercontent.com (no token, no cookies), or a
 //     chatgpt.com/backend-api/estuary/content?id=file_… link (the session, as for the backend).
 // The shapes are recorded in tests/clients/fixtures/chatgpt-backend/ with their sources. Only GETs.
@@ -194,7 +195,7 @@ export class ChatGptImages {
     const fileId = /** @type {string} */ (fileIdOf(pointer));
     if (fileId === null) throw new ImageUnavailableError(`${which} (${pointer}) is not a ChatGPT file`, "refused");
     for (let attempt = 0; ; attempt += 1) {
-      const link = await this.downloadUrl(fileId, conversationId, which);
+      const link = await this.downloadUrl(pointer, fileId, conversationId, which);
       const response = await this.fetchLink(link);
       if ((response.status === 403 || response.status === 410) && attempt === 0) continue;
       if (response.status === 403 || response.status === 410) {
@@ -222,23 +223,32 @@ export class ChatGptImages {
   }
 
   /**
-   * The signed link of a file: GET /backend-api/files/download/{id}.
+   * The signed link of a file: GET /backend-api/files/download/{id}; for a `sediment://` file the
+   * file API does not know, GET /backend-api/conversation/{id}/attachment/{file id}/download,
+   * where newer ChatGPT pages ask for a conversation's own files (the same answer).
+   * @param {string} pointer
    * @param {string} fileId
    * @param {string} conversationId
    * @param {string} which
    * @returns {Promise<URL>}
    */
-  async downloadUrl(fileId, conversationId, which) {
+  async downloadUrl(pointer, fileId, conversationId, which) {
     const query = new URLSearchParams({ conversation_id: conversationId, inline: "false" });
+    const paths = [`/backend-api/files/download/${encodeURIComponent(fileId)}?${query}`];
+    if (pointer.startsWith("sediment://")) {
+      paths.push(`/backend-api/conversation/${encodeURIComponent(conversationId)}/attachment/${encodeURIComponent(fileId)}/download`);
+    }
+    const gone = `${which} (${fileId}) is no longer stored by ChatGPT (deleted, or in another account)`;
     let body;
-    try {
-      body = await this.history.backend(`/backend-api/files/download/${encodeURIComponent(fileId)}?${query}`,
-        `${which} (${fileId}) is no longer stored by ChatGPT (deleted, or in another account)`);
-    } catch (error) {
-      if (error instanceof ChatGptError && error.state === "refused") {
-        throw new ImageUnavailableError(error.message, error.message.startsWith(which) ? "missing" : "refused");
+    for (const [i, path] of paths.entries()) {
+      try {
+        body = await this.history.backend(path, gone);
+        break;
+      } catch (error) {
+        if (!(error instanceof ChatGptError && error.state === "refused")) throw error;
+        if (error.message === gone && i + 1 < paths.length) continue;
+        throw new ImageUnavailableError(error.message, error.message === gone ? "missing" : "refused");
       }
-      throw error;
     }
     if (body?.status === "error" || typeof body?.download_url !== "string") {
       const code = typeof body?.error_code === "string" ? `: ${body.error_code}` : "";

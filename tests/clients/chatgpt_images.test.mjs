@@ -129,6 +129,8 @@ const bytes = (/** @type {Uint8Array} */ data, status = 200, headers = {}) => ()
   new Response(data, { status, headers: { "content-type": "image/png", ...headers } });
 const SESSION = "https://chatgpt.com/api/auth/session";
 const lookup = (/** @type {string} */ id) => `https://chatgpt.com/backend-api/files/download/${id}?`;
+const attachment = (/** @type {string} */ conv, /** @type {string} */ id) =>
+  `https://chatgpt.com/backend-api/conversation/${conv}/attachment/${id}/download`;
 const SIGNED = signed.download_url;
 const ESTUARY = estuary.download_url;
 
@@ -166,9 +168,14 @@ test("the active branch's images are downloaded: a signed link without the token
 });
 
 test("a file ChatGPT no longer has is 'missing', in words", async () => {
-  const gone = images({ [SESSION]: [json(200, session)], [lookup(UPLOAD_ID)]: [json(404, { detail: "File not found" })] });
+  const gone = images({ [SESSION]: [json(200, session)], [lookup(UPLOAD_ID)]: [json(404, { detail: "File not found" })],
+    [attachment("conv-1", UPLOAD_ID)]: [json(404, { detail: "Not found" })] });
   await assert.rejects(gone.reader.of(conversation(), "conv-1"), (e) => e instanceof ImageUnavailableError
     && e.reason === "missing" && e.message === `image 1 of 2 (${UPLOAD_ID}) is no longer stored by ChatGPT (deleted, or in another account)`);
+  assert.equal(gone.calls.length, 3, "the session, the file API, the conversation's attachment path");
+  const old = images({ [SESSION]: [json(200, session)], [lookup(GENERATED_ID)]: [json(404, { detail: "File not found" })] });
+  await assert.rejects(old.reader.image(GENERATED, "conv-1"), (e) => e instanceof ImageUnavailableError && e.reason === "missing");
+  assert.equal(old.calls.length, 2, "a file-service:// file has no attachment path to try");
   const refused = images({ [SESSION]: [json(200, session)], [lookup(UPLOAD_ID)]: [json(200, failed)] });
   await assert.rejects(refused.reader.of(conversation(), "conv-1"), (e) => e instanceof ImageUnavailableError
     && e.reason === "missing" && e.message === `ChatGPT gives no download link for image 1 of 2 (${UPLOAD_ID}): file_not_found`);
@@ -176,6 +183,15 @@ test("a file ChatGPT no longer has is 'missing', in words", async () => {
     [ESTUARY]: [() => new Response("Not Found", { status: 404 })] });
   await assert.rejects(deleted.reader.image(UPLOAD, "conv-1"), (e) => e instanceof ImageUnavailableError && e.reason === "missing"
     && /no longer stored by ChatGPT \(HTTP 404\)/.test(e.message));
+});
+
+test("a sediment:// file the file API does not know is asked for through the conversation's attachment path", async () => {
+  const photo = png(8, 8, 7);
+  const { reader, calls } = images({ [SESSION]: [json(200, session)],
+    [lookup(UPLOAD_ID)]: [json(404, { detail: "File not found" })], [attachment("conv-1", UPLOAD_ID)]: [json(200, estuary)],
+    [ESTUARY]: [bytes(photo)] });
+  assert.deepEqual((await reader.image(UPLOAD, "conv-1")).bytes, photo);
+  assert.equal(/** @type {any} */ (calls[2].init.headers).authorization, `Bearer ${session.accessToken}`);
 });
 
 test("an expired link is asked for once more, then reported as expired", async () => {
