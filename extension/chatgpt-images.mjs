@@ -55,9 +55,21 @@ export function sniffMediaType(data) {
   return null;
 }
 
-/** @param {number} bytes */
+/** A size in words: "4.0 MB", "300 KB", "150 bytes" (binary units, as the limits are set). @param {number} bytes */
 export function megabytes(bytes) {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  if (bytes >= 1024 * 1024) return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  return bytes >= 1024 ? `${Math.round(bytes / 1024)} KB` : `${bytes} bytes`;
+}
+
+/**
+ * A size and the limit it breaks, in words that tell them apart: exact bytes when rounding would
+ * show them equal.
+ * @param {number} size @param {number} limit
+ * @returns {[string, string]}
+ */
+export function sizeAndLimit(size, limit) {
+  const words = [megabytes(size), megabytes(limit)];
+  return words[0] === words[1] ? [`${size} bytes`, `${limit} bytes`] : [words[0], words[1]];
 }
 
 /** @param {unknown} value @returns {value is Record<string, any>} */
@@ -296,14 +308,15 @@ export function imageLimitProblem(images, limits) {
   let total = 0;
   for (const [cid, bytes] of images) {
     if (limits?.maxImageBytes !== undefined && bytes.length > limits.maxImageBytes) {
-      return `image ${cid} is ${megabytes(bytes.length)}; Tally takes at most ${megabytes(limits.maxImageBytes)} `
-        + "for one image (limits.maxImageBytes)";
+      const [size, most] = sizeAndLimit(bytes.length, limits.maxImageBytes);
+      return `image ${cid} is ${size}; Tally takes at most ${most} for one image (limits.maxImageBytes)`;
     }
     total += bytes.length;
   }
   if (limits?.maxContributionImageBytes !== undefined && total > limits.maxContributionImageBytes) {
-    return `its images are ${megabytes(total)} together; Tally takes at most ${megabytes(limits.maxContributionImageBytes)} `
-      + "of images for one conversation (limits.maxContributionImageBytes)";
+    const [size, most] = sizeAndLimit(total, limits.maxContributionImageBytes);
+    return `its images are ${size} together; Tally takes at most ${most} of images for one conversation `
+      + "(limits.maxContributionImageBytes)";
   }
   return null;
 }

@@ -19,7 +19,7 @@ import {
   signBatch,
   submitBatch,
 } from "./vendor/tally-client.mjs";
-import { imageLimitProblem, megabytes } from "./chatgpt-images.mjs";
+import { imageLimitProblem, sizeAndLimit } from "./chatgpt-images.mjs";
 
 /** @typedef {import("./vendor/tally-client.mjs").TallyConfig} TallyConfig */
 /** @typedef {import("./vendor/tally-client.mjs").CanonicalConversation} CanonicalConversation */
@@ -153,8 +153,9 @@ export function checkedImages(config, ready) {
       conversations: ready.map((i) => i.prepared.canonical), attachments: encodeAttachments([...all.values()]) })).length;
     // The consent's own fields (contributor, nonce, signature, ...) are well under a kilobyte.
     if (size + 1024 > most) {
-      throw new Error(`these conversations and their images make a request of ${megabytes(size)}; Tally takes at most `
-        + `${megabytes(most)} in one signed selection (limits.maxBatchBodyBytes): select fewer conversations with images`);
+      const [request, limit] = sizeAndLimit(size + 1024, most);
+      throw new Error(`these conversations and their images make a request of ${request}; Tally takes at most `
+        + `${limit} in one signed selection (limits.maxBatchBodyBytes): select fewer conversations with images`);
     }
   }
   return [...all.values()];

@@ -213,7 +213,7 @@ test("an image above Tally's limit is refused, by its Content-Length or while it
   const declared = images({ [SESSION]: [json(200, session)], [lookup(GENERATED_ID)]: [json(200, signed)], [SIGNED]: [bytes(picture)] });
   await assert.rejects(declared.reader.image(GENERATED, "conv-1", picture.length - 1), (e) =>
     e instanceof ImageUnavailableError && e.reason === "too-large"
-    && /larger than the 0.0 MB Tally takes for one image \(limits.maxImageBytes\)/.test(e.message));
+    && /larger than the 12 KB Tally takes for one image \(limits.maxImageBytes\)/.test(e.message));
   const streamed = () => new Response(new ReadableStream({
     start(controller) {
       controller.enqueue(picture.subarray(0, 100));
@@ -227,7 +227,7 @@ test("an image above Tally's limit is refused, by its Content-Length or while it
   const two = new Map([["bafkreia", picture], ["bafkreib", picture]]);
   assert.equal(imageLimitProblem(two, { maxImageBytes: 1 << 20, maxContributionImageBytes: 2 * picture.length }), null);
   assert.match(/** @type {string} */ (imageLimitProblem(two, { maxContributionImageBytes: 2 * picture.length - 1 })),
-    /^its images are 0.0 MB together; Tally takes at most 0.0 MB of images for one conversation/);
+    new RegExp(`^its images are ${2 * picture.length} bytes together; Tally takes at most ${2 * picture.length - 1} bytes of images for one conversation`));
   assert.match(/** @type {string} */ (imageLimitProblem(two, { maxImageBytes: picture.length - 1 })), /^image bafkreia is /);
 });
 

@@ -55,7 +55,7 @@ test("images above Tally's published limits leave the conversation out, in words
   const image = [{ pointer: POINTER, fileId: "f", bytes: picture(5000, 2), mediaType: "image/png" }];
   const one = prepare(conversation(), image, { maxImageBytes: 4999 });
   assert.equal(one.canonical, null);
-  assert.match(/** @type {string} */ (one.error), /^image bafkrei\w+ is 0.0 MB; Tally takes at most 0.0 MB for one image \(limits.maxImageBytes\)$/);
+  assert.match(/** @type {string} */ (one.error), /^image bafkrei\w+ is 5000 bytes; Tally takes at most 4999 bytes for one image \(limits.maxImageBytes\)$/);
   const together = prepare(conversation(), image, { maxImageBytes: 5000, maxContributionImageBytes: 4999 });
   assert.match(/** @type {string} */ (together.error), /^its images are .* \(limits.maxContributionImageBytes\)$/);
 });
@@ -69,7 +69,7 @@ test("the selection goes as one request only within limits.maxBatchBodyBytes; ea
   const config = /** @type {any} */ ({ limits });
   assert.deepEqual(checkedImages(config, [a, b]), [bytes]);
   assert.throws(() => checkedImages(/** @type {any} */ ({ limits: { ...limits, maxBatchBodyBytes: 40_000 } }), [a, b]),
-    /make a request of 0.0 MB; Tally takes at most 0.0 MB in one signed selection \(limits.maxBatchBodyBytes\): select fewer/);
+    /make a request of 4\d KB; Tally takes at most 39 KB in one signed selection \(limits.maxBatchBodyBytes\): select fewer/);
   // A limit Tally published after the preview still holds before signing.
   assert.throws(() => checkedImages(/** @type {any} */ ({ limits: { ...limits, maxImageBytes: 100 } }), [a]),
     /^Error: “A” cannot be shared: image bafkrei\w+ is/);
