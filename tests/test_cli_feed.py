@@ -16,8 +16,8 @@ from eth_keys.datatypes import PrivateKey
 
 from ledger.errors import ExitCode
 from tally.client import sign_submission
-from tally.keys import write_keystore
 from tests.api.conftest import OPERATOR_KEY, contributor_key, sample_conversation
+from tests.support.keystores import quick_keystore
 from tests.support.server import API_ONLY, free_port, tally_server
 from tests.test_cli import one_line_error, tally
 
@@ -42,7 +42,7 @@ def test_publish_like_remix_and_withdraw_from_the_command_line(tmp_path: Path, p
     files = {}
     for name, key in (("creator", creator), ("fan", fan), ("other", other)):
         files[name] = str(tmp_path / f"{name}.json")
-        write_keystore(Path(files[name]), key.to_bytes(), "pass")
+        quick_keystore(Path(files[name]), key.to_bytes(), "pass")
     with tally_server(home, env=env) as url:
         mine, remix, theirs = (_submit(url, key, tag) for key, tag in
                                ((creator, "creator"), (fan, "fan's remix"), (other, "other")))

@@ -9,8 +9,8 @@ from pathlib import Path
 from eth_account import Account
 
 from ledger.errors import ExitCode
-from tally.keys import write_keystore
 from tests.api.conftest import OPERATOR_KEY
+from tests.support.keystores import quick_keystore
 from tests.support.server import API_ONLY, tally_server
 from tests.test_cli import one_line_error, tally
 
@@ -24,7 +24,7 @@ def test_program_commands_define_enrol_show_and_leave(tmp_path: Path) -> None:
     env = {"TALLY_HOME": str(home), "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(), **API_ONLY,
            "TALLY_ADMIN_API_KEY": ADMIN_KEY, "TALLY_KEY_PASSPHRASE": "pass"}
     keyfile = tmp_path / "member.json"
-    write_keystore(keyfile, MEMBER.key, "pass")
+    quick_keystore(keyfile, MEMBER.key, "pass")
     with tally_server(home, env=env) as url:
         defined = tally("program", "define", "creators", "--period", "week", "--minimum", "500",
                         "--start", "2026-12-07", "--api", url, env=env)
