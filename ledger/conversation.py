@@ -235,10 +235,11 @@ def normalise(obj: object, images: Mapping[str, bytes] | None = None) -> Convers
     client follows it: shapes and roles while reading, the model the input names, the text of each
     message, the model taken from the messages' metadata, and last the roles the result needs.
 
-    ``images`` maps a ChatGPT ``image_asset_pointer`` (``file-service://file-...``) to the image's
-    bytes: each part whose bytes are given becomes the image's CID in its message's ``images``
-    (and a DALL-E part's ``metadata.dalle.prompt`` its text), making a version-2 conversation;
-    a part whose bytes are not given stays the ``[image]`` text of version 1.
+    ``images`` maps a ChatGPT ``image_asset_pointer`` (``file-service://file-...``,
+    ``sediment://file_...``) to the image's bytes: each part whose bytes are given becomes the
+    image's CID in its message's ``images`` (and a DALL-E part's ``metadata.dalle.prompt`` its
+    text), making a version-2 conversation; a part whose bytes are not given stays the
+    ``[image]`` text of version 1.
     """
     fmt = detect_format(obj)
     assert isinstance(obj, Mapping)

@@ -362,8 +362,8 @@ export function detectFormat(obj) {
 
 /**
  * The canonical conversation of any accepted input (or of a canonical one, unchanged).
- * `options.images` maps a ChatGPT image_asset_pointer (file-service://file-...) to the image's
- * bytes: each such part becomes the image's CID in its message's `images` (a DALL-E part's
+ * `options.images` maps a ChatGPT image_asset_pointer (file-service://file-...,
+ * sediment://file_...) to the image's bytes: each such part becomes the image's CID in its message's `images` (a DALL-E part's
  * metadata.dalle.prompt its text), a version-2 conversation; without its bytes a part stays `[image]`.
  * @param {unknown} obj a ChatGPT conversation, a ShareGPT record or {messages, model?}
  * @param {{images?: Record<string, Uint8Array>}} [options]
