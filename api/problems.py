@@ -154,6 +154,11 @@ _TYPES = [
                 "A field of a manifest or a proof bundle is missing or malformed; `field` is its path."),
     ProblemType("audit-discrepancy", 422, "Audit discrepancy",
                 "A published number does not recompute from the chain's events and the manifests."),
+    ProblemType("engagement-discrepancy", 422, "Engagement credit breaks the feed's rules",
+                "An engagement journal entry of an epoch does not hold to the public feed's rules as the manifest "
+                "publishes them (docs/formats.md §11); `rule` names the rule (ref, payer, unlisted, uncredited, "
+                "unproven, creator, amount, once, self, remix, signature) and `entry` the journal entry or "
+                "feed.engagements line."),
     ProblemType("audit-failed", 422, "Audit failed",
                 "The audit did not pass; the detail says why, and `epoch` where when one epoch is at fault."),
     ProblemType("no-contract", 422, "No contract",
