@@ -15,10 +15,10 @@ from typing import Any
 from ledger.errors import VerificationFailure
 
 __all__ = [
+    "ENGAGEMENT_RULES",
     "ApiDisagreement",
     "AuditDiscrepancy",
     "AuditFailure",
-    "ENGAGEMENT_RULES",
     "EngagementDiscrepancy",
     "EpochCountMismatch",
     "NoContractError",

@@ -54,7 +54,7 @@ class FeedReplay:
         listed = {line.ref: (i, line) for i, line in enumerate(feed.engagements)}
         credited_here: set[str] = set()
         for line in lines:
-            kind, content_hash, actor = self._by_ref(number, line)
+            kind, content_hash, _actor = self._by_ref(number, line)
             if line.amount < 0:
                 continue
             entry = f"journal entry {line.id}"
@@ -150,7 +150,8 @@ class FeedReplay:
         try:
             signer = eip712.recover_address(digest, engagement.signature)
         except (SignatureError, ValueError) as exc:
-            raise EngagementDiscrepancy(number, "signature", entry, f"the Engage signature is malformed: {exc}") from None
+            raise EngagementDiscrepancy(number, "signature", entry,
+                                        f"the Engage signature is malformed: {exc}") from None
         if signer != bytes.fromhex(engagement.actor[2:]):
             raise EngagementDiscrepancy(number, "signature", entry,
                                         f"the Engage signature is not {engagement.actor}'s")

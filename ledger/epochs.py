@@ -18,11 +18,11 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger import jcs
-from ledger.feed import ENGAGE, KIND_NAMES, EngagementPolicy
 from ledger.balances import balance_columns, changed_balances, columns_root, listed
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
 from ledger.encoding import is_account_address
+from ledger.feed import ENGAGE, KIND_NAMES, EngagementPolicy
 from ledger.formats import (
     BalancesSnapshot,
     EngagementLine,
@@ -250,12 +250,14 @@ def _feed(session: Session, number: int, policy: EngagementPolicy, stored_log: S
                                     remix, row.created_at, int(statement.nonce), statement.issued_at,
                                     statement.signature))
     leaves = []
-    for row in sorted(rows.values(), key=lambda r: r.log_index if r.log_index is not None else -1):
-        if row.log_index is None:
+    for named_row in sorted(rows.values(), key=lambda r: r.log_index if r.log_index is not None else -1):
+        index = named_row.log_index
+        if index is None:
             # Accepted after this seal read its leaves: the seal is rolled back and the next has both.
-            raise RuntimeError(f"contribution {row.id} is engaged with but not in the log yet")
-        leaf = LogLeaf(row.log_index, row.contributor, row.content_hash, row.accepted_at, row.points, row.cid)
-        leaves.append(ProvenLeaf(leaf, tuple(stored_log.inclusion_proof(row.log_index, log_size))))
+            raise RuntimeError(f"contribution {named_row.id} is engaged with but not in the log yet")
+        leaf = LogLeaf(index, named_row.contributor, named_row.content_hash, named_row.accepted_at, named_row.points,
+                       named_row.cid)
+        leaves.append(ProvenLeaf(leaf, tuple(stored_log.inclusion_proof(index, log_size))))
     return ManifestFeed(policy.like_points, policy.remix_points, tuple(lines), tuple(leaves))
 
 

@@ -21,10 +21,10 @@ from ledger.content import LocalBlockStore, cid_of
 from ledger.epochs import Anchor, seal_epoch
 from ledger.formats import Manifest
 from tests.api.conftest import Api, build_api, contributor_key
-from tests.conftest import _require_postgres
-from tests.support import postgres
 from tests.api.test_feed import engage_body, publish_body, submit
+from tests.conftest import _require_postgres
 from tests.formats.test_golden import Manifests, _event
+from tests.support import postgres
 
 POLICY = EngagementPolicy(3, 7, 100)
 

@@ -80,7 +80,8 @@ def engage(session: Any, now: int) -> None:
         return "0x" + eip712.sign(digest, eip712.PrivateKey(KEYS[n])).hex()
 
     liked = session.query(Contribution).filter(Contribution.log_index == 0).one()
-    remix = session.query(Contribution).filter(Contribution.content_hash == Prepared.of(conversation(5)).content_hash).one()
+    remixed = Prepared.of(conversation(5)).content_hash
+    remix = session.query(Contribution).filter(Contribution.content_hash == remixed).one()
     body = {"visible": True, "nonce": "1", "issuedAt": now,
             "signature": signed(domain.publish_digest(liked.contributor, liked.content_hash, True, 1, now), 0)}
     feed.publish(session, liked, feed.check_publish(policy, liked, body, now=now), now=now,
@@ -88,9 +89,8 @@ def engage(session: Any, now: int) -> None:
     for n, kind, extra in ((1, feed.LIKE, {}), (2, feed.REMIX, {"remix": "0x" + remix.content_hash.hex()})):
         actor = CONTRIBUTORS[n]
         digest = domain.engage_digest(actor, liked.content_hash, kind, 1, now)
-        feed.engage(session, policy, feed.EngagementPolicy(), liked,
-                    {"actor": actor, "kind": kind, "nonce": "1", "issuedAt": now, "signature": signed(digest, n), **extra},
-                    now=now)
+        body = {"actor": actor, "kind": kind, "nonce": "1", "issuedAt": now, "signature": signed(digest, n), **extra}
+        feed.engage(session, policy, feed.EngagementPolicy(), liked, body, now=now)
 
 
 def mark_final(session: Any, epoch: Epoch) -> None:
