@@ -171,6 +171,9 @@ _TYPES = [
                 "events scanned (fewer: the scan started past them)."),
     ProblemType("api-disagrees", 422, "The API disagrees with the chain",
                 "A Tally API calls final more epochs than the contract holds, or anchors on another contract."),
+    ProblemType("score-mismatch", 422, "Score mismatch",
+                "A contribution of a data export does not score, again, to the scorer and points the export says "
+                "(tally score of a tally export file)."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),

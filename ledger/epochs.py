@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ledger import jcs
@@ -236,13 +236,19 @@ def _feed(session: Session, number: int, policy: EngagementPolicy, stored_log: S
     named = {key for row in engagements for key in (row.contribution_id, row.remix_id) if key is not None}
     rows = {row.id: row for row in session.scalars(select(Contribution).where(Contribution.id.in_(named))
                                                    .execution_options(populate_existing=True))}
+    # Each engagement's Engage statement: one per (actor, contribution, kind), since an
+    # engagement of that kind counts once; the latest if a refused attempt left one too.
+    statements: dict[tuple[str, int, int], FeedStatement] = {}
+    for start in range(0, len(engagements), _IN_CHUNK // 3):
+        keys = [(row.actor, row.contribution_id, row.kind) for row in engagements[start:start + _IN_CHUNK // 3]]
+        for statement in session.scalars(
+                select(FeedStatement).where(FeedStatement.type == ENGAGE, tuple_(
+                    FeedStatement.signer, FeedStatement.contribution_id, FeedStatement.value).in_(keys))
+                .order_by(FeedStatement.id)):
+            statements[(statement.signer, statement.contribution_id, statement.value)] = statement
     lines = []
     for row in engagements:
-        statement = session.scalar(
-            select(FeedStatement).where(FeedStatement.type == ENGAGE, FeedStatement.signer == row.actor,
-                                        FeedStatement.contribution_id == row.contribution_id,
-                                        FeedStatement.value == row.kind)
-            .order_by(FeedStatement.id.desc()).limit(1))
+        statement = statements.get((row.actor, row.contribution_id, row.kind))
         if statement is None:
             raise RuntimeError(f"engagement {row.id} has no Engage statement")
         remix = None if row.remix_id is None else rows[row.remix_id].content_hash
