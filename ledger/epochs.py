@@ -241,11 +241,11 @@ def _feed(session: Session, number: int, policy: EngagementPolicy, stored_log: S
     statements: dict[tuple[str, int, int], FeedStatement] = {}
     for start in range(0, len(engagements), _IN_CHUNK // 3):
         keys = [(row.actor, row.contribution_id, row.kind) for row in engagements[start:start + _IN_CHUNK // 3]]
-        for statement in session.scalars(
+        for found in session.scalars(
                 select(FeedStatement).where(FeedStatement.type == ENGAGE, tuple_(
                     FeedStatement.signer, FeedStatement.contribution_id, FeedStatement.value).in_(keys))
                 .order_by(FeedStatement.id)):
-            statements[(statement.signer, statement.contribution_id, statement.value)] = statement
+            statements[(found.signer, found.contribution_id, found.value)] = found
     lines = []
     for row in engagements:
         statement = statements.get((row.actor, row.contribution_id, row.kind))
