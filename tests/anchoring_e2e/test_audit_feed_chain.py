@@ -97,11 +97,13 @@ def test_likes_and_a_remix_anchored_on_anvil_pass_the_audit(stack: Stack) -> Non
         report = audit(stack.chain.url, url, stack.contract.address)
         assert report.ok, report.discrepancy
         assert (report.epochs, report.leaves, report.engagements_checked) == (2, 2, 3)
-        cli = subprocess.run([sys.executable, "-m", "tally.cli", "audit", "--rpc", stack.chain.url, "--ipfs", url,
-                              "--contract", stack.contract.address, "--json"], capture_output=True, text=True, cwd=ROOT)
+        cli, text = (subprocess.run([sys.executable, "-m", "tally.cli", "audit", "--rpc", stack.chain.url, "--ipfs",
+                                     url, "--contract", stack.contract.address, *flags],
+                                    capture_output=True, text=True, cwd=ROOT) for flags in (["--json"], []))
         partial = audit(stack.chain.url, url, stack.contract.address, from_epoch=2)
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout)["engagementsChecked"] == 3
+    assert "feed: 3 engagement credits held to the feed's rules" in text.stdout and text.returncode == 0
     assert partial.ok and partial.engagements_checked == 3, partial.discrepancy
 
 
@@ -130,8 +132,9 @@ def test_a_credit_to_another_than_the_creator_anchored_on_anvil_fails_the_audit_
     likes_and_a_remix(stack, client, lambda s: credit_the_wrong_account(s, tampered))
     with serving_app(client.app) as url:
         report = audit(stack.chain.url, url, stack.contract.address)
-        cli = subprocess.run([sys.executable, "-m", "tally.cli", "audit", "--rpc", stack.chain.url, "--ipfs", url,
-                              "--contract", stack.contract.address, "--json"], capture_output=True, text=True, cwd=ROOT)
+        cli, text = (subprocess.run([sys.executable, "-m", "tally.cli", "audit", "--rpc", stack.chain.url, "--ipfs",
+                                     url, "--contract", stack.contract.address, *flags],
+                                    capture_output=True, text=True, cwd=ROOT) for flags in (["--json"], []))
     entry = f"journal entry {tampered[0]}"
     assert report.failure is not None and report.discrepancy_epoch == 2
     assert report.failure.code == "engagement-discrepancy", report.discrepancy
@@ -139,3 +142,5 @@ def test_a_credit_to_another_than_the_creator_anchored_on_anvil_fails_the_audit_
     discrepancy = json.loads(cli.stdout)["discrepancy"]
     assert (discrepancy["code"], discrepancy["rule"], discrepancy["epoch"], discrepancy["entry"]) == (
         "engagement-discrepancy", "creator", 2, entry)
+    assert discrepancy["what"].startswith(f"{entry}: credits {contributor_key(1).public_key.to_checksum_address()}")
+    assert text.returncode == 1 and f"DISCREPANCY in epoch 2 (engagement rule creator): {entry}: " in text.stdout
