@@ -12,7 +12,8 @@ before version 3; since, the ones the epoch changed, and every few epochs a full
 rebuilds the OpenZeppelin balances tree,
 recomputes every leaf's points from the features the leaf publishes with the rules of its scorer
 version, and recomputes every program's top-ups and retroactive payments from the published
-programs and journal (:mod:`anchoring.audit_programs`). The first failure is reported.
+programs and journal (:mod:`anchoring.audit_programs`), and holds every engagement credit of the
+public feed to its rules (:mod:`anchoring.audit_feed`). The first failure is reported.
 
 Before any of that, the address must hold a contract that answers as TallyAnchor does
 (:mod:`anchoring.identity`), and the events scanned must be as many as the contract's own
@@ -35,7 +36,8 @@ import httpx
 from web3 import Web3
 
 from anchoring.api_view import ApiView, compare_final_epochs, fetch_api_view
-from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EpochCountMismatch
+from anchoring.audit_failures import AuditDiscrepancy, AuditFailure, EngagementDiscrepancy, EpochCountMismatch
+from anchoring.audit_feed import FeedReplay
 from anchoring.audit_programs import ProgramReplay
 from anchoring.chain import call, connect
 from anchoring.contract import EpochAnchored, TallyAnchor
@@ -46,7 +48,6 @@ from ledger.content.car import decode_car
 from ledger.content.unixfs import read_file
 from ledger.encoding import checksum, hex0x, is_account_address
 from ledger.errors import InvalidInputError
-from ledger.feed import engagement_discrepancy
 from ledger.formats import (
     SCORED_SINCE,
     BalancesSnapshot,
@@ -163,6 +164,8 @@ class AuditReport:
     points_recomputed: int = 0
     payouts_recomputed: int = 0
     """Programs' top-ups and retroactive payments recomputed (``anchoring.audit_programs``)."""
+    engagements_checked: int = 0
+    """Engagement credits held to the feed's rules (``anchoring.audit_feed``), version 5 on."""
     api: ApiView | None = None
     failure: AuditFailure | None = None
     seconds: float = 0.0
@@ -185,8 +188,11 @@ class AuditReport:
         return None if self.failure is None else self.failure.epoch
 
     def as_json(self) -> dict[str, Any]:
-        failure = None if self.failure is None else {"code": self.failure.code, "epoch": self.failure.epoch,
-                                                     "what": self.failure.what}
+        failure: dict[str, Any] | None = None
+        if self.failure is not None:
+            failure = {"code": self.failure.code, "epoch": self.failure.epoch, "what": self.failure.what}
+            if isinstance(self.failure, EngagementDiscrepancy):
+                failure.update(rule=self.failure.rule, entry=self.failure.entry)
         api = None if self.api is None else {"url": self.api.url, "finalEpochs": self.api.final_epochs,
                                              "newestFinal": self.api.newest_final}
         return {"ok": self.ok, "chainId": self.chain_id, "contract": self.contract, "fromBlock": self.from_block,
@@ -194,7 +200,8 @@ class AuditReport:
                 "fromEpoch": self.from_epoch,
                 "leaves": self.leaves, "journalEntries": self.journal_entries, "accounts": self.accounts,
                 "totalPoints": str(self.total_points), "pointsRecomputed": self.points_recomputed,
-                "payoutsRecomputed": self.payouts_recomputed, "api": api,
+                "payoutsRecomputed": self.payouts_recomputed, "engagementsChecked": self.engagements_checked,
+                "api": api,
                 "seconds": round(self.seconds, 2),
                 "discrepancy": failure}
 
@@ -223,8 +230,8 @@ class Auditor:
     api: Callable[[], ApiView] | None = None
     """Where a Tally API's view comes from (``--api``), to compare with the chain's."""
     programs: ProgramReplay = field(default_factory=ProgramReplay)
-    engagements: set[str] = field(default_factory=set)
-    """The refs of the engagement credits audited so far: each is credited once (``ledger.feed``)."""
+    feed: FeedReplay = field(default_factory=FeedReplay)
+    """The engagement credits audited so far (``anchoring.audit_feed``)."""
 
     def run(self, from_block: int = 0, from_epoch: int = 1) -> AuditReport:
         """Audit every epoch from ``from_epoch`` on (events are still counted from the first)."""
@@ -395,9 +402,8 @@ class Auditor:
         # Each epoch's entries sum to zero, so the whole journal does, from zero or from a snapshot.
         if sum(line.amount for line in manifest.journal) != 0:
             raise AuditDiscrepancy(number, "the journal does not sum to zero")
-        wrong = engagement_discrepancy(manifest.journal, self.engagements)
-        if wrong is not None:
-            raise AuditDiscrepancy(number, wrong)
+        self.feed.epoch(number, manifest)
+        report.engagements_checked = self.feed.checked
         values = listed(self.balances)
         published = manifest.balances
         if published.values is not None:  # versions 1-2: every balance

@@ -15,9 +15,11 @@ from typing import Any
 from ledger.errors import VerificationFailure
 
 __all__ = [
+    "ENGAGEMENT_RULES",
     "ApiDisagreement",
     "AuditDiscrepancy",
     "AuditFailure",
+    "EngagementDiscrepancy",
     "EpochCountMismatch",
     "NoContractError",
     "NotTallyAnchorError",
@@ -52,6 +54,36 @@ class AuditDiscrepancy(AuditFailure):
     def __init__(self, epoch: int, what: str, *, field: str | None = None) -> None:
         super().__init__(what, epoch=epoch, **({} if field is None else {"field": field}))
         self.field = field
+
+
+class EngagementDiscrepancy(AuditDiscrepancy):
+    """An ``engagement`` credit breaks one of the feed's rules (``anchoring.audit_feed``):
+    ``rule`` names which (one of ``ENGAGEMENT_RULES``), ``entry`` the journal entry or the
+    ``feed.engagements[i]`` line at fault."""
+
+    code = "engagement-discrepancy"
+
+    def __init__(self, epoch: int, rule: str, entry: str, what: str) -> None:
+        AuditFailure.__init__(self, f"{entry}: {what}", epoch=epoch, rule=rule, entry=entry)
+        self.field = None
+        self.rule = rule
+        self.entry = entry
+
+
+ENGAGEMENT_RULES = {
+    "ref": "the ref is not like|remix:<contentHash>:<actor> (the actor EIP-55)",
+    "payer": "an engagement is paid by pool:rewards and no other account",
+    "unlisted": "a credit names no engagement of the manifest's feed.engagements",
+    "uncredited": "an engagement of feed.engagements has no credit in the journal",
+    "unproven": "the contribution named has no leaf in feed.contributions proven in the epoch's log",
+    "creator": "the credit goes to another account than the contribution's contributor",
+    "amount": "the credit is not the manifest's feed.pointsPerLike or feed.pointsPerRemix",
+    "once": "the actor is credited for the same kind of engagement with the same contribution twice",
+    "self": "the actor is the contribution's own contributor",
+    "remix": "a remix's new contribution is not the actor's own, is the contribution itself, or remixes twice",
+    "signature": "the engagement's Engage statement is not signed by its actor",
+}
+"""Each rule an engagement credit is held to, by the name ``EngagementDiscrepancy.rule`` gives."""
 
 
 class NoContractError(AuditFailure):

@@ -24,6 +24,7 @@ from anchoring.leader import Leadership
 from anchoring.loop import AnchoringGuard
 from ledger.content import ContentStore
 from ledger.epochs import Anchor, seal_epoch
+from ledger.feed import EngagementPolicy
 from ledger.operations import new_operation_id, operation
 from ledger.sealing import SNAPSHOT_EVERY, SealSchedule, sealing_state
 
@@ -37,6 +38,8 @@ class JobSettings:
     seal_check_interval: float = 1.0
     anchor_interval: float = 3.0
     leader_interval: float = 2.0
+    engagement: EngagementPolicy = field(default_factory=EngagementPolicy)
+    """The feed's points, published in each manifest with the engagements they credited."""
 
 
 @dataclass
@@ -81,7 +84,8 @@ class Jobs:
         with operation(new_operation_id("seal")):
             with self._lock, self.sessions() as session, session.begin():
                 epoch = seal_epoch(session, self.store, self.anchor, now=int(self.clock()),
-                                   snapshot_every=self.settings.snapshot_every, checkpoint=self.checkpoint)
+                                   snapshot_every=self.settings.snapshot_every, checkpoint=self.checkpoint,
+                                   engagement=self.settings.engagement)
                 number = epoch.number if epoch else None
             if number is not None:
                 log.info("sealed epoch %d", number)

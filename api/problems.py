@@ -158,6 +158,11 @@ _TYPES = [
                 "A field of a manifest or a proof bundle is missing or malformed; `field` is its path."),
     ProblemType("audit-discrepancy", 422, "Audit discrepancy",
                 "A published number does not recompute from the chain's events and the manifests."),
+    ProblemType("engagement-discrepancy", 422, "Engagement credit breaks the feed's rules",
+                "An engagement journal entry of an epoch does not hold to the public feed's rules as the manifest "
+                "publishes them (docs/formats.md §11); `rule` names the rule (ref, payer, unlisted, uncredited, "
+                "unproven, creator, amount, once, self, remix, signature) and `entry` the journal entry or "
+                "feed.engagements line."),
     ProblemType("audit-failed", 422, "Audit failed",
                 "The audit did not pass; the detail says why, and `epoch` where when one epoch is at fault."),
     ProblemType("no-contract", 422, "No contract",
@@ -170,6 +175,9 @@ _TYPES = [
                 "events scanned (fewer: the scan started past them)."),
     ProblemType("api-disagrees", 422, "The API disagrees with the chain",
                 "A Tally API calls final more epochs than the contract holds, or anchors on another contract."),
+    ProblemType("score-mismatch", 422, "Score mismatch",
+                "A contribution of a data export does not score, again, to the scorer and points the export says "
+                "(tally score of a tally export file)."),
     ProblemType("verification-failed", 422, "Verification failed",
                 "A proof, a root or a published number does not check out."),
     ProblemType("unavailable", 503, "Unavailable", "A dependency of this request is unavailable; retry later."),

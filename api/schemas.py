@@ -188,6 +188,26 @@ class ContributionView(BaseModel):
     receipt: Receipt
 
 
+class ContributionImageView(BaseModel):
+    """One image of a version-2 contribution (docs/formats.md §2), in order of first mention."""
+
+    cid: str = Field(description="the image's CIDv1 (base32), as the canonical conversation names it")
+    mediaType: Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
+    size: int = Field(description="bytes of the image")
+    stored: str = Field(description="the CID of the object stored and pinned for it: the image itself in public "
+                                    "mode, its envelope in privacy mode")
+    url: str | None = Field(description="where its bytes are served in the clear: /ipfs/{cid} in public mode, "
+                                        "/v1/feed/{id}/images/{cid} in privacy mode while published; null otherwise "
+                                        "and once erased")
+
+
+class ContributionDetail(ContributionView):
+    """A contribution as GET /v1/contributions/{id} answers it: with its images."""
+
+    images: list[ContributionImageView] = Field(description="its distinct images in order of first mention; [] "
+                                                            "for a conversation of text")
+
+
 class BatchItemAccepted(BaseModel):
     status: Literal[201]
     contribution: ContributionView

@@ -9,6 +9,7 @@ from typing import Any
 
 from ledger import lifecycle
 from ledger.adjustments import adjustment_json
+from ledger.attachments import is_public
 from ledger.eip712 import (
     Domain,
     batch_types,
@@ -20,11 +21,11 @@ from ledger.eip712 import (
 )
 from ledger.encoding import hex0x
 from ledger.lifecycle import ContributionStatus
-from ledger.models import Contribution, JournalEntry, UsageReport
+from ledger.models import Contribution, ContributionImage, JournalEntry, UsageReport
 from ledger.scoring import recorded_features
 
-__all__ = ["adjustment_json", "consent_json", "contribution_json", "eip712_json", "entry_json", "receipt_json",
-           "report_json", "score_json"]
+__all__ = ["adjustment_json", "consent_json", "contribution_json", "eip712_json", "entry_json", "image_json",
+           "receipt_json", "report_json", "score_json"]
 
 
 def contribution_status(row: Contribution, epoch_state: str | None = None) -> ContributionStatus:
@@ -75,6 +76,22 @@ def contribution_json(row: Contribution, storage: str = "local", epoch_state: st
         "consent": consent_json(row),
         "receipt": receipt_json(row),
     }
+
+
+def image_json(row: Contribution, image: ContributionImage, *, published: bool) -> dict[str, Any]:
+    """One image of a contribution (docs/formats.md §8): its CID (what the canonical conversation
+    names), media type and size, the object stored and pinned for it (``stored``: the image itself
+    in public mode, its envelope in privacy mode), and where its bytes are served in the clear:
+    ``/ipfs/{cid}`` in public mode, the feed's URL in privacy mode while it is published, else
+    nowhere (null), and nowhere once erased."""
+    url = None
+    if row.erased_at is None:
+        if is_public(image):
+            url = f"/ipfs/{image.cid}"
+        elif published:
+            url = f"/v1/feed/{row.id}/images/{image.cid}"
+    return {"cid": image.cid, "mediaType": image.media_type, "size": image.size, "stored": image.stored_cid,
+            "url": url}
 
 
 def consent_json(row: Contribution) -> dict[str, Any]:

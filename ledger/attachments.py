@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger.content import cid_of
 from ledger.conversation import Conversation
 from ledger.errors import InvalidFieldError, InvalidInputError
+from ledger.models import ContributionImage
 
 __all__ = [
     "AttachmentMismatchError", "AttachmentTooLargeError", "Image", "MissingAttachmentError",
-    "UnsupportedMediaError", "checked_images", "encode_attachments", "sniff_media_type",
+    "UnsupportedMediaError", "checked_images", "encode_attachments", "images_of", "is_public", "sniff_media_type",
 ]
 
 
@@ -112,3 +116,21 @@ def checked_images(conversation: Conversation, attachments: object, *, max_image
             raise UnsupportedMediaError(f"image {cid} is not a PNG, JPEG, WebP or GIF", cid=cid)
         images.append(Image(cid, data, media_type))
     return tuple(images)
+
+
+def images_of(session: Session, contribution_ids: Sequence[int]) -> dict[int, list[ContributionImage]]:
+    """Each contribution's stored images, in order of first mention (their ``position``): what
+    ``GET /v1/contributions/{id}`` lists and the export carries."""
+    out: dict[int, list[ContributionImage]] = {key: [] for key in contribution_ids}
+    for start in range(0, len(contribution_ids), 5_000):
+        chunk = contribution_ids[start:start + 5_000]
+        for image in session.scalars(select(ContributionImage).where(ContributionImage.contribution_id.in_(chunk))
+                                     .order_by(ContributionImage.contribution_id, ContributionImage.position)):
+            out[image.contribution_id].append(image)
+    return out
+
+
+def is_public(image: ContributionImage) -> bool:
+    """Stored as its own bytes (public mode), so ``/ipfs/<cid>`` serves it; in privacy mode the
+    object stored and pinned is an envelope of another CID, and only Tally can open it."""
+    return image.stored_cid == image.cid

@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ledger import jcs
@@ -22,25 +22,31 @@ from ledger.balances import balance_columns, changed_balances, columns_root, lis
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
 from ledger.encoding import is_account_address
+from ledger.feed import ENGAGE, KIND_NAMES, EngagementPolicy
 from ledger.formats import (
     BalancesSnapshot,
+    EngagementLine,
     JournalLine,
     LogLeaf,
     Manifest,
     ManifestBalances,
+    ManifestFeed,
     ManifestLog,
     PreviousEpoch,
     ProgramLine,
+    ProvenLeaf,
     Scorer,
     UsageLine,
 )
-from ledger.journal import MINIMUM_TOPUP, RETRO_USAGE
+from ledger.journal import ENGAGEMENT, MINIMUM_TOPUP, RETRO_USAGE
 from ledger.lifecycle import EpochState
 from ledger.merkle.stored import StoredLog
 from ledger.models import (
     AccountBalance,
     Contribution,
+    Engagement,
     Epoch,
+    FeedStatement,
     JournalEntry,
     Program,
     ProgramChange,
@@ -79,7 +85,7 @@ def balances(session: Session) -> list[tuple[str, int]]:
 def seal_epoch(
     session: Session, store: ContentStore, anchor: Anchor, *, now: int | None = None,
     snapshot_every: int = SNAPSHOT_EVERY, snapshot: bool = False,
-    checkpoint: Callable[[str], None] = lambda _name: None,
+    checkpoint: Callable[[str], None] = lambda _name: None, engagement: EngagementPolicy | None = None,
 ) -> Epoch | None:
     """Seal everything accepted and journaled so far into the next epoch, in the caller's
     transaction; None when there is nothing new. The caller commits.
@@ -87,7 +93,9 @@ def seal_epoch(
     Every ``snapshot_every``-th epoch, or this one if ``snapshot``, also publishes a full
     balances snapshot that the manifest names. Programs' periods ended by ``now`` are closed in
     the same transaction (``ledger.program_close``); ``checkpoint("after-program-payouts")`` is
-    where crash tests kill a sealer that has computed and posted them but not committed."""
+    where crash tests kill a sealer that has computed and posted them but not committed.
+    ``engagement`` is the feed's policy the engagements were credited by: its points per like and
+    per remix are published with them (``feed``), for the audit to hold each credit to."""
     now = int(time.time()) if now is None else now
     serialise(session, SEALING_LOCK)
     previous = latest_epoch(session)
@@ -184,6 +192,7 @@ def seal_epoch(
         programs=tuple(_program_line(session, change) for change in changes),
         usage=tuple(UsageLine(item.id, item.ref, item.contribution_id, item.account, item.units, item.points,
                               item.created_at) for item in items),
+        feed=_feed(session, number, engagement or EngagementPolicy(), stored_log, log_size),
     )
     manifest_bytes = jcs.dumps(manifest.to_json())
     # The bytes go into the shared database with the epoch (ledger.outbox: every host serves
@@ -213,6 +222,49 @@ def _program_line(session: Session, change: ProgramChange) -> ProgramLine:
     nonce = None if change.nonce is None else int(change.nonce)
     return ProgramLine(change.id, change.change, change.program, change.at, change.by, change.account,
                        nonce=nonce, issued_at=change.issued_at, signature=change.signature)
+
+
+def _feed(session: Session, number: int, policy: EngagementPolicy, stored_log: StoredLog,
+          log_size: int) -> ManifestFeed:
+    """The ``feed`` block of epoch ``number``: every engagement whose credit the epoch seals,
+    with the actor's Engage statement, and the leaf of each contribution it names with its
+    inclusion proof in the log after the epoch, so that the audit needs no earlier manifest."""
+    credited = select(JournalEntry.transfer_id).where(JournalEntry.epoch == number, JournalEntry.kind == ENGAGEMENT,
+                                                      JournalEntry.amount > 0)
+    engagements = list(session.scalars(select(Engagement).where(Engagement.transfer_id.in_(credited))
+                                       .order_by(Engagement.id)))
+    named = {key for row in engagements for key in (row.contribution_id, row.remix_id) if key is not None}
+    rows = {row.id: row for row in session.scalars(select(Contribution).where(Contribution.id.in_(named))
+                                                   .execution_options(populate_existing=True))}
+    # Each engagement's Engage statement: one per (actor, contribution, kind), since an
+    # engagement of that kind counts once; the latest if a refused attempt left one too.
+    statements: dict[tuple[str, int, int], FeedStatement] = {}
+    for start in range(0, len(engagements), _IN_CHUNK // 3):
+        keys = [(row.actor, row.contribution_id, row.kind) for row in engagements[start:start + _IN_CHUNK // 3]]
+        for found in session.scalars(
+                select(FeedStatement).where(FeedStatement.type == ENGAGE, tuple_(
+                    FeedStatement.signer, FeedStatement.contribution_id, FeedStatement.value).in_(keys))
+                .order_by(FeedStatement.id)):
+            statements[(found.signer, found.contribution_id, found.value)] = found
+    lines = []
+    for row in engagements:
+        statement = statements.get((row.actor, row.contribution_id, row.kind))
+        if statement is None:
+            raise RuntimeError(f"engagement {row.id} has no Engage statement")
+        remix = None if row.remix_id is None else rows[row.remix_id].content_hash
+        lines.append(EngagementLine(row.id, KIND_NAMES[row.kind], rows[row.contribution_id].content_hash, row.actor,
+                                    remix, row.created_at, int(statement.nonce), statement.issued_at,
+                                    statement.signature))
+    leaves = []
+    for named_row in sorted(rows.values(), key=lambda r: r.log_index if r.log_index is not None else -1):
+        index = named_row.log_index
+        if index is None:
+            # Accepted after this seal read its leaves: the seal is rolled back and the next has both.
+            raise RuntimeError(f"contribution {named_row.id} is engaged with but not in the log yet")
+        leaf = LogLeaf(index, named_row.contributor, named_row.content_hash, named_row.accepted_at, named_row.points,
+                       named_row.cid)
+        leaves.append(ProvenLeaf(leaf, tuple(stored_log.inclusion_proof(index, log_size))))
+    return ManifestFeed(policy.like_points, policy.remix_points, tuple(lines), tuple(leaves))
 
 
 _ROWS_AT_ONCE = 10_000

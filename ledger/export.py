@@ -3,25 +3,29 @@
 A data consumer pages through the ledger with ``after`` (the last id it has) and ``limit``; each
 line is one contribution that is accepted and not erased, with what the contributor signed and
 the canonical conversation (decrypted where privacy mode stored it encrypted, and checked against
-its contentHash). Every export is recorded (consumer, id range, time) before its first line is
-written, so the operator lists what went out and a usage report may name only what its
-consumer received (``check_received``).
+its contentHash) and its images: in public mode each names ``/ipfs/<cid>``, where anyone fetches
+it; in privacy mode, where IPFS holds only their envelopes, each carries its bytes, decrypted and
+checked against its CID like the conversation. Every export is recorded (consumer, id range,
+time) before its first line is written, so the operator lists what went out and a usage report
+may name only what its consumer received (``check_received``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.attachments import images_of, is_public
 from ledger.content.errors import ContentErasedError
 from ledger.encoding import hex0x
 from ledger.errors import InvalidFieldError
-from ledger.models import Contribution, DataExport
+from ledger.models import Contribution, ContributionImage, DataExport
 
 MAX_EXPORT = 1000
 """Contributions per export request: the consumer pages on with ``after``."""
@@ -46,6 +50,8 @@ class ExportPage:
     rows: Sequence[Contribution]
     remaining: int
     """Exportable contributions after this page's last: what a client's progress bar needs."""
+    images: Mapping[int, Sequence[ContributionImage]]
+    """Each row's images, in order of first mention."""
 
 
 def start_export(session: Session, *, consumer: str, after: int, limit: int, now: int) -> ExportPage:
@@ -62,28 +68,46 @@ def start_export(session: Session, *, consumer: str, after: int, limit: int, now
     session.flush()
     remaining = session.scalar(select(func.count()).where(Contribution.id > record.last_id,
                                                          Contribution.erased_at.is_(None)))
-    return ExportPage(record, rows, int(remaining or 0))
+    return ExportPage(record, rows, int(remaining or 0), images_of(session, [row.id for row in rows]))
 
 
-def export_line(row: Contribution, conversation: bytes) -> bytes:
-    """The JSON line of one contribution (its ``conversation`` is the canonical object)."""
+def export_line(row: Contribution, conversation: bytes,
+                images: Sequence[tuple[ContributionImage, bytes | None]] = ()) -> bytes:
+    """The JSON line of one contribution (its ``conversation`` is the canonical object), with
+    its images: each with its ``url`` when public, its bytes (``data``, base64) when given."""
     line: dict[str, Any] = {
         "id": row.id, "contentHash": hex0x(row.content_hash), "cid": row.cid, "contributor": row.contributor,
         "acceptedAt": row.accepted_at, "scorer": row.scorer_version, "points": str(row.points),
         "termsHash": hex0x(row.terms_hash), "conversation": json.loads(conversation),
+        "images": [image_line(image, data) for image, data in images],
     }
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def export_lines(rows: Sequence[Contribution], read: Callable[[Contribution], bytes]) -> Iterator[bytes]:
+def image_line(image: ContributionImage, data: bytes | None) -> dict[str, Any]:
+    """``{"cid", "mediaType", "size"}`` and ``"url": "/ipfs/<cid>"`` or ``"data": <base64>``."""
+    out: dict[str, Any] = {"cid": image.cid, "mediaType": image.media_type, "size": image.size}
+    if data is None:
+        out["url"] = f"/ipfs/{image.cid}"
+    else:
+        out["data"] = base64.b64encode(data).decode("ascii")
+    return out
+
+
+def export_lines(rows: Sequence[Contribution], read: Callable[[Contribution], bytes],
+                 images: Mapping[int, Sequence[ContributionImage]] | None = None,
+                 read_image: Callable[[ContributionImage], bytes] | None = None) -> Iterator[bytes]:
     """Each row's line, its conversation read (``Intake.read_conversation``) as the line is
-    written; a contribution erased since the export began is left out."""
+    written, and in privacy mode its images' bytes (``Intake.read_image``); a contribution erased
+    since the export began is left out."""
     for row in rows:
         try:
             conversation = read(row)
+            shown = [(image, None if is_public(image) or read_image is None else read_image(image))
+                     for image in (images or {}).get(row.id, ())]
         except ContentErasedError:
             continue
-        yield export_line(row, conversation)
+        yield export_line(row, conversation, shown)
 
 
 def check_received(session: Session, consumer: str, ids: Sequence[int]) -> None:

@@ -9,7 +9,9 @@ Anyone else may engage with a published contribution by signing ``Engage``: a li
 remix (kind 2), which names the actor's own new contribution that builds on it. Each counted
 engagement credits the creator from the rewards pool with an ``engagement`` journal transfer whose
 ref names the engagement (``like:<contentHash>:<actor>``, ``remix:<contentHash>:<actor>``), so
-the transfer is sealed into the manifest and replayed by the audit like any other. An actor likes
+the transfer is sealed into the manifest and replayed by the audit like any other; the manifest's
+``feed`` publishes the engagement, the actor's statement and the points (``ledger.epochs``), which
+``anchoring.audit_feed`` holds each credit to. An actor likes
 a contribution once, remixes it once, never engages with their own, and engages at most
 ``engagements_per_day`` times a UTC day.
 
@@ -43,7 +45,6 @@ from ledger.conversation import image_cids
 from ledger.db import lock_key, serialise_each
 from ledger.encoding import ADDRESS_PATTERN, HASH_PATTERN, checksum, hex0x, parse_address
 from ledger.errors import ConflictError, ErrorCategory, InvalidFieldError, NotFoundError, RateLimitedError, TallyError
-from ledger.formats.manifest import JournalLine
 from ledger.models import Contribution, Engagement, FeedStatement, Publication
 from ledger.quotas import DAY
 
@@ -372,26 +373,3 @@ def items_of(session: Session, ids: Sequence[int]) -> list[FeedItem]:
                               counts.get((key, REMIX), 0), publication.published_at))
     return items
 
-
-def engagement_discrepancy(lines: Sequence[JournalLine], seen: set[str]) -> str | None:
-    """What is wrong with the ``engagement`` lines of one epoch's journal, or None: the audit's
-    check (anchoring.audit). Each engagement is a transfer from the rewards pool to the creator
-    whose ref names its kind, contentHash and actor (``engagement_ref``); the creator is never
-    the actor, and no ref is credited twice (``seen``: the refs of the epochs audited before,
-    to which this epoch's are added)."""
-    for line in lines:
-        if line.kind != journal.ENGAGEMENT:
-            continue
-        parsed = parse_engagement_ref(line.ref)
-        if parsed is None:
-            return f"journal entry {line.id}: {line.ref!r} is not an engagement ref (like|remix:contentHash:actor)"
-        if line.amount < 0:
-            if line.account != journal.REWARDS_POOL:
-                return f"journal entry {line.id}: an engagement is paid by {journal.REWARDS_POOL}, not {line.account}"
-            continue
-        if line.account.lower() == parsed[2].lower():
-            return f"journal entry {line.id}: {line.account} is credited for engaging with its own contribution"
-        if line.ref in seen:
-            return f"journal entry {line.id}: engagement {line.ref} is credited twice"
-        seen.add(line.ref)
-    return None

@@ -38,7 +38,7 @@ from tally.chain import ChainRuntime
 from tally.client import sign_submission
 from tally.settings import Settings
 from tally.sharegpt import DatasetMissingError, distinct_conversations
-from tally.wiring import Ledger, build_anchorer, build_intake, chain_info
+from tally.wiring import Ledger, build_anchorer, build_intake, chain_info, engagement_policy
 
 
 class DemoError(InvalidInputError):
@@ -167,7 +167,8 @@ def run_demo(settings: Settings, ledger: Ledger, chain: ChainRuntime, *, contrib
             assert program is not None
             end_program(ledger, program[0], member, program[1])
         with ledger.sessions() as session, session.begin():
-            epoch = seal_epoch(session, ledger.store, Anchor(chain.chain_id, chain.contract.address))
+            epoch = seal_epoch(session, ledger.store, Anchor(chain.chain_id, chain.contract.address),
+                               engagement=engagement_policy(settings))
             assert epoch is not None
             say(f"sealed epoch {epoch.number}: {epoch.contributions} contributions, log size {epoch.log_size}")
 

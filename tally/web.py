@@ -9,11 +9,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.services import ApiKeys, ClaimsReader, EngagementPolicy, FailureLimiter, Services, UsagePolicy
+from api.services import ApiKeys, ClaimsReader, FailureLimiter, Services, UsagePolicy
 from ledger.deployment import ChainInfo
 from tally.chain import ChainRuntime
 from tally.settings import Settings
-from tally.wiring import Ledger, build_intake, chain_info
+from tally.wiring import Ledger, build_intake, chain_info, engagement_policy
 
 
 def claims_reader(info: ChainInfo, chain: ChainRuntime | None) -> ClaimsReader | None:
@@ -42,8 +42,7 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
                        auth_failures=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
                        usage=UsagePolicy(settings.usage_points_per_unit), sealing=settings.sealing,
                        ipfs_pinning=settings.ipfs_url is not None, claims=claims_reader(info, chain),
-                       engagement=EngagementPolicy(settings.engagement_points_like, settings.engagement_points_remix,
-                                                   settings.engagements_per_day))
+                       engagement=engagement_policy(settings))
 
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:

@@ -26,6 +26,7 @@ from ledger.db import make_engine, make_sessionmaker
 from ledger.deployment import ChainInfo
 from ledger.eip712 import Domain
 from ledger.epochs import Anchor
+from ledger.feed import EngagementPolicy
 from ledger.identity import ANCHOR, MASTER_KEY, OPERATOR, check_identity, master_key_fingerprint
 from ledger.intake import Intake, Limits
 from ledger.models import Epoch
@@ -205,6 +206,12 @@ class StorageJob:
                 drop_pinned(session, now=now, retention=self.pinned_retention)
 
 
+def engagement_policy(settings: Settings) -> EngagementPolicy:
+    """What the feed's engagements credit: the API credits by it, the sealer publishes it."""
+    return EngagementPolicy(settings.engagement_points_like, settings.engagement_points_remix,
+                            settings.engagements_per_day)
+
+
 def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime,
                checkpoint: Checkpoint = no_checkpoint) -> Jobs:
     # With the check on, what it has not seen (older contributions) is indexed in the background.
@@ -221,7 +228,7 @@ def build_jobs(settings: Settings, ledger: Ledger, chain: ChainRuntime,
         # The schedule is read from the database every second on the dev chain (30 s between seals),
         # every 5 s where seals are minutes apart: no busier than the interval needs.
         settings=JobSettings(sealing=settings.sealing, snapshot_every=settings.snapshot_every,
-                             anchor_interval=settings.anchor_interval,
+                             anchor_interval=settings.anchor_interval, engagement=engagement_policy(settings),
                              seal_check_interval=min(5.0, max(1.0, settings.sealing.interval / 30))),
         storage=storage,
         storage_interval=settings.storage_interval,

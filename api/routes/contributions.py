@@ -19,19 +19,21 @@ from api.schemas import (
     BATCH_EXAMPLE,
     SUBMISSION_EXAMPLE,
     BatchResult,
+    ContributionDetail,
     ContributionView,
     Erasure,
     SubmissionBody,
     batch_body_schema,
 )
 from api.services import Services, ServicesDep
-from api.views import contribution_json
+from api.views import contribution_json, image_json
+from ledger.attachments import images_of
 from ledger.consent import BatchTooLargeError
 from ledger.encoding import HASH_PATTERN
 from ledger.errors import InvalidFieldError, InvalidInputError, NotFoundError, RateLimitedError, TallyError
 from ledger.ids import MAX_ROW_ID, in_range
 from ledger.intake import Accepted
-from ledger.models import Contribution, Epoch
+from ledger.models import Contribution, Epoch, Publication
 from ledger.outbox import storage_state
 from ledger.privacy import erase
 
@@ -152,11 +154,14 @@ def erase_contribution(services: ServicesDep, key: ContributionKey) -> dict[str,
 
 
 @router.get("/v1/contributions/{key:contribution}", operation_id="getContribution",
-            responses={**answers(ContributionView), **problems("not-found", "invalid-request")})
+            responses={**answers(ContributionDetail), **problems("not-found", "invalid-request")})
 def get_contribution(services: ServicesDep, key: ContributionKey) -> dict[str, Any]:
-    """A contribution by id or contentHash, with its consent, receipt and log position."""
+    """A contribution by id or contentHash, with its consent, receipt, log position and images."""
     row = find_contribution(services, key)
     with services.sessions() as session:
         storage = storage_state(session, [row.cid])[row.cid]
         epoch_state = session.scalar(select(Epoch.state).where(Epoch.number == row.epoch)) if row.epoch else None
-    return contribution_json(row, storage, epoch_state)
+        images = images_of(session, [row.id])[row.id]
+        published = bool(images) and session.get(Publication, row.id) is not None
+    return {**contribution_json(row, storage, epoch_state),
+            "images": [image_json(row, image, published=published) for image in images]}

@@ -29,7 +29,8 @@ Limit = Annotated[int, Query(ge=1, le=export.MAX_EXPORT, description="how many c
             response_class=StreamingResponse, openapi_extra=secured(DATA_CONSUMER_KEY),
             responses={200: {
                 "description": "One JSON object a line: id, contentHash, cid, contributor, acceptedAt, scorer, "
-                               "points, termsHash and the canonical conversation",
+                               "points, termsHash, the canonical conversation and its images ({cid, mediaType, "
+                               "size} with url /ipfs/{cid} in public mode, data (base64) in privacy mode)",
                 "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
                 "headers": header_docs({"X-Export-Count": "how many lines follow",
                                         "X-Export-Last-Id": "the id to ask `after` next",
@@ -47,7 +48,7 @@ async def export_contributions(services: ServicesDep, after: After = 0, limit: L
             return page
 
     page = await run_in_threadpool(start)
-    return StreamingResponse(export.export_lines(page.rows, intake.read_conversation),
+    return StreamingResponse(export.export_lines(page.rows, intake.read_conversation, page.images, intake.read_image),
                              media_type="application/x-ndjson",
                              headers={"X-Export-Count": str(page.record.count),
                                       "X-Export-Last-Id": str(page.record.last_id),

@@ -11,6 +11,9 @@ was, a version 2 one must name every leaf's ``scorer`` and ``features`` and the 
 version 4 one also says when it was sealed (``sealedAt``), when each journal entry was written
 (``journal[].at``), the program definitions and membership changes it seals (``programs``) and the
 usage it records in units, paid or not (``usage``): what the audit recomputes programs' payouts from.
+A version 5 one adds ``feed``: the points a like and a remix credit, every engagement the epoch
+credits and, with an RFC 9162 inclusion proof, the leaf of each contribution they name: what the
+audit checks each ``engagement`` credit against (``anchoring.audit_feed``).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from ledger.formats.fields import InvalidDocumentError
 from ledger.merkle import log as rfc9162
 from ledger.program_rules import DEFINE, ENROL, LEAVE, Definition, parse_definition
 
-MANIFEST_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+MANIFEST_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 SCORED_SINCE = 2
 """The first manifest version whose leaves carry their scorer and features."""
 DELTAS_SINCE = 3
@@ -36,6 +39,10 @@ DELTAS_SINCE = 3
 names its compact range (``log.edge``)."""
 PROGRAMS_SINCE = 4
 """The first manifest version with ``sealedAt``, ``journal[].at``, ``programs`` and ``usage``."""
+FEED_SINCE = 5
+"""The first manifest version with ``feed``: the engagement points, engagements and their leaves."""
+ENGAGEMENT_KINDS = ("like", "remix")
+"""The kinds an engagement line names, as its journal ref does (``ledger.feed.KIND_NAMES``)."""
 BALANCE_ENCODING = ["address", "uint256"]
 """The ABI types of a balances-tree leaf ``[account, balance]`` (OpenZeppelin StandardMerkleTree)."""
 
@@ -270,6 +277,92 @@ class UsageLine:
                    f.uint(o, at, "at"))
 
 
+@dataclass(frozen=True, slots=True)
+class EngagementLine:
+    """One engagement the epoch credits (docs/formats.md §11): ``actor`` liked or remixed the
+    contribution ``content_hash`` (a remix naming the actor's new contribution, ``remix``), with
+    the actor's EIP-712 ``Engage`` statement, so that anyone can check the actor signed it."""
+
+    id: int
+    kind: str
+    content_hash: bytes
+    actor: str
+    remix: bytes | None
+    at: int
+    nonce: int
+    issued_at: int
+    signature: bytes
+
+    @property
+    def ref(self) -> str:
+        """The ref of the journal transfer that credits it: ``<kind>:<contentHash>:<actor>``."""
+        return f"{self.kind}:{hex0x(self.content_hash)}:{self.actor}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "contentHash": hex0x(self.content_hash), "actor": self.actor,
+                "remix": None if self.remix is None else hex0x(self.remix), "at": self.at, "nonce": str(self.nonce),
+                "issuedAt": self.issued_at, "signature": hex0x(self.signature)}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str) -> EngagementLine:
+        number, kind = f.uint(o, at, "id"), f.text(o, at, "kind")
+        if kind not in ENGAGEMENT_KINDS:
+            raise f.wrong(at, "kind", 'must be "like" or "remix"')
+        content_hash, actor = f.hash32(o, at, "contentHash"), f.checked_address(o, at, "actor")
+        remix = None if o.get("remix") is None else f.hash32(o, at, "remix")
+        when, nonce, issued_at = f.uint(o, at, "at"), f.decimal(o, at, "nonce"), f.uint(o, at, "issuedAt")
+        signature = f.text(o, at, "signature")
+        if not re.fullmatch(r"0x[0-9a-fA-F]{130}", signature):
+            raise f.wrong(at, "signature", "must be 0x + 130 hex")
+        return cls(number, kind, content_hash, actor, remix, when, nonce, issued_at, bytes.fromhex(signature[2:]))
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenLeaf:
+    """The log leaf of a contribution an engagement names, sealed in this epoch or before, with
+    its RFC 9162 inclusion proof in the log after this epoch (``log.size``, ``log.root``)."""
+
+    leaf: LogLeaf
+    proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        leaf = self.leaf
+        return {"index": leaf.index, "contributor": leaf.contributor, "contentHash": hex0x(leaf.content_hash),
+                "acceptedAt": leaf.accepted_at, "points": str(leaf.points), "proof": [hex0x(h) for h in self.proof]}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str) -> ProvenLeaf:
+        leaf = LogLeaf(f.uint(o, at, "index"), f.address(o, at, "contributor"), f.hash32(o, at, "contentHash"),
+                       f.uint(o, at, "acceptedAt"), f.decimal(o, at, "points"), "")
+        return cls(leaf, f.hashes(o, at, "proof"))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFeed:
+    """What the public feed's credits in the epoch are checked against (version 5 on): the
+    points per like and per remix the epoch credits, its engagements in id order, and the leaf
+    of every contribution they name (engaged with or remixed into), sorted by log index."""
+
+    points_per_like: int
+    points_per_remix: int
+    engagements: tuple[EngagementLine, ...] = ()
+    contributions: tuple[ProvenLeaf, ...] = ()
+
+    def points(self, kind: str) -> int:
+        return self.points_per_like if kind == "like" else self.points_per_remix
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pointsPerLike": str(self.points_per_like), "pointsPerRemix": str(self.points_per_remix),
+                "engagements": [line.to_json() for line in self.engagements],
+                "contributions": [leaf.to_json() for leaf in self.contributions]}
+
+    @classmethod
+    def read(cls, o: dict[str, Any], at: str = "feed") -> ManifestFeed:
+        return cls(f.decimal(o, at, "pointsPerLike"), f.decimal(o, at, "pointsPerRemix"),
+                   tuple(EngagementLine.read(line, where) for line, where in f.each_object(o, at, "engagements")),
+                   tuple(ProvenLeaf.read(leaf, where) for leaf, where in f.each_object(o, at, "contributions")))
+
+
 def balance_pairs(o: dict[str, Any], at: str, key: str) -> tuple[tuple[str, int], ...]:
     """A list of ``[account, balance]`` pairs, the balance a decimal string."""
     values = []
@@ -372,6 +465,8 @@ class Manifest:
     """When the epoch was sealed: which programs' periods it closed (version 4 on)."""
     programs: tuple[ProgramLine, ...] = ()
     usage: tuple[UsageLine, ...] = ()
+    feed: ManifestFeed | None = None
+    """The engagement points, engagements and their leaves (version 5 on)."""
 
     def to_json(self) -> dict[str, Any]:
         document = {
@@ -388,6 +483,8 @@ class Manifest:
         if self.v >= PROGRAMS_SINCE:
             document.update({"sealedAt": self.sealed_at, "programs": [line.to_json() for line in self.programs],
                              "usage": [line.to_json() for line in self.usage]})
+        if self.v >= FEED_SINCE:
+            document["feed"] = (self.feed or ManifestFeed(0, 0)).to_json()
         return document
 
     @classmethod
@@ -418,6 +515,7 @@ class Manifest:
             scorer=Scorer.read(f.obj(o, "", "scorer"), scored=scored),
             v=v,
             **(cls._read_programs(o) if v >= PROGRAMS_SINCE else {}),
+            feed=ManifestFeed.read(f.obj(o, "", "feed")) if v >= FEED_SINCE else None,
         )
 
     @staticmethod

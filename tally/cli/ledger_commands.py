@@ -283,14 +283,15 @@ def seal(
 ) -> None:
     """Seal everything accepted since the last epoch into a new epoch, now."""
     from ledger.epochs import Anchor, seal_epoch
-    from tally.wiring import chain_info, open_ledger
+    from tally.wiring import chain_info, engagement_policy, open_ledger
 
     settings = load_settings()
     ledger = open_ledger(settings, existing=True)
     info = chain_info(settings)
     with ledger.sessions() as session, session.begin():
         epoch = seal_epoch(session, ledger.store, Anchor(info.chain_id, info.contract),
-                           snapshot_every=settings.snapshot_every, snapshot=snapshot)
+                           snapshot_every=settings.snapshot_every, snapshot=snapshot,
+                           engagement=engagement_policy(settings))
         summary = None if epoch is None else _epoch_json(epoch)
     typer.echo(json.dumps(summary or {"sealed": None, "reason": "nothing new since the last epoch"}))
 

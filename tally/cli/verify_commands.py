@@ -103,7 +103,7 @@ def _audited_contract(contract: str | None, rpc: str) -> tuple[str, str]:
 def _print_audit(report: AuditReport, source: str) -> None:
     """The report as text: what was audited (and, when not given, where the address came from),
     the figures, then one verdict line."""
-    from anchoring.audit_failures import AuditDiscrepancy
+    from anchoring.audit_failures import AuditDiscrepancy, EngagementDiscrepancy
 
     origin = {"--contract": "", "TALLY_CONTRACT_ADDRESS": " (from TALLY_CONTRACT_ADDRESS)"}.get(
         source, f" (from the deployment record {source})")
@@ -113,9 +113,14 @@ def _print_audit(report: AuditReport, source: str) -> None:
                    f"accounts {report.accounts}, total points {report.total_points} ({report.seconds:.1f} s)")
         if report.payouts_recomputed:
             typer.echo(f"programs: {report.payouts_recomputed} top-ups and retroactive payments recomputed")
+        if report.engagements_checked:
+            typer.echo(f"feed: {report.engagements_checked} engagement credits held to the feed's rules")
     if report.api is not None:
         typer.echo(f"the API at {report.api.url} reports {report.api.final_epochs} final epochs")
-    if isinstance(report.failure, AuditDiscrepancy):
+    if isinstance(report.failure, EngagementDiscrepancy):
+        typer.echo(f"DISCREPANCY in epoch {report.failure.epoch} (engagement rule {report.failure.rule}): "
+                   f"{report.failure.what}")
+    elif isinstance(report.failure, AuditDiscrepancy):
         typer.echo(f"DISCREPANCY in epoch {report.failure.epoch}: {report.failure.what}")
     elif report.failure is not None:
         typer.echo(f"FAILED: {report.failure.what}")

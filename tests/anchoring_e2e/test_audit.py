@@ -87,7 +87,7 @@ class TamperingGateway(BaseHTTPRequestHandler):
         import httpx
 
         body = httpx.get(self.upstream + self.path, headers={"Accept": "application/vnd.ipld.car"}).content
-        body = body.replace(b'"v":4', b'"v":3')  # manifests are version 4
+        body = body.replace(b'"v":5', b'"v":4')  # manifests are version 5
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.ipld.car")
         self.end_headers()

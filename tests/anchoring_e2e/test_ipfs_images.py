@@ -1,6 +1,8 @@
-"""Contributions with images against a real js-ipfs daemon and a real chain: in privacy mode the
-images' envelopes are pinned with the conversation's and leave the node when it is erased; a
-sealed epoch holding a quality-v3 leaf is anchored and passes the audit."""
+"""Contributions with images against a real js-ipfs daemon and a real chain: in public mode the
+images' own blocks (a raw block, and a UnixFS DAG above 256 KiB) are pinned with the
+conversation's and come back from the node byte for byte, after a garbage collection; in privacy
+mode the images' envelopes are pinned with the conversation's and leave the node when it is
+erased; a sealed epoch holding a quality-v3 leaf is anchored and passes the audit."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
-from anchoring.audit import audit
+from anchoring.audit import ManifestFetcher, audit
 from ledger.content import IpfsStore, cid_of
+from ledger.content.unixfs import CHUNK_SIZE
 from ledger.models import ContributionImage, StoredObject
 from ledger.privacy import erase
 from tally.client import sign_submission
@@ -81,3 +85,31 @@ def test_image_envelopes_are_pinned_erased_and_the_epoch_audits(stack: Stack, da
         assert len(gone) == 2 and all(o.released_at and o.pin_root is None for o in gone)
         new_root = pin_root(stack, second["cid"])
         assert not any(ipfs.pinned_in(new_root, cid) for cid in stored)
+
+
+def test_in_public_mode_the_image_blocks_are_pinned_and_fetched_back_byte_equal(stack: Stack,
+                                                                                daemon: IpfsDaemon) -> None:
+    served = serve(stack)  # public mode: no master key
+    small, large = image_bytes("PNG", 81), image_bytes("PNG", 82, size=(340, 300))
+    assert len(small) <= CHUNK_SIZE < len(large)  # a raw block, and a DAG of several
+    images = [small, large]
+    config = served.get("/v1/config").json()
+    body = sign_submission(config, with_images(real_conversations(1)[0], images), contributor_key(0), nonce=1,
+                           issued_at=int(time.time()), images=images)
+    answer = served.post("/v1/contributions", json=body)
+    assert answer.status_code == 201, answer.text
+    listed = served.get(f"/v1/contributions/{answer.json()['id']}").json()["images"]
+    cids = [cid_of(data) for data in images]
+    assert cids[0].startswith("bafkrei") and cids[1].startswith("bafybei")
+    assert [(i["cid"], i["stored"], i["url"]) for i in listed] == [(c, c, f"/ipfs/{c}") for c in cids]
+    with IpfsStore(daemon.url, timeout=30, fetch_timeout=5, has_timeout=0.5) as ipfs:
+        pass_of_storage_job(stack, ipfs, now=10**10)
+        root = pin_root(stack, answer.json()["cid"])
+        assert all(pin_root(stack, cid) == root and ipfs.pinned_in(root, cid) for cid in cids)
+        # Pinned, not merely cached: a garbage collection keeps them.
+        httpx.post(f"{daemon.url}/api/v0/repo/gc", timeout=60).raise_for_status()
+        for cid, data in zip(cids, images, strict=True):
+            cat = httpx.post(f"{daemon.url}/api/v0/cat", params={"arg": cid, "timeout": "10s"}, timeout=30)
+            assert cat.status_code == 200 and cat.content == data
+            # Every block of the node's CAR checked against its CID, as an outsider fetches it.
+            assert ManifestFetcher(f"{daemon.url}/api/v0").get(cid) == data

@@ -47,7 +47,8 @@ def test_an_export_pages_through_the_contributions_decrypted_and_without_the_era
     assert first.headers["X-Export-Count"] == "2" and first.headers["X-Export-Last-Id"] == str(accepted[1]["id"])
     for line, made in zip(got, accepted, strict=False):
         assert set(line) == {"id", "contentHash", "cid", "contributor", "acceptedAt", "scorer", "points",
-                             "termsHash", "conversation"}
+                             "termsHash", "conversation", "images"}
+        assert line["images"] == []
         # The canonical object itself: its JCS bytes are what the contentHash commits to.
         assert "0x" + hashlib.sha256(jcs.dumps(line["conversation"])).hexdigest() == line["contentHash"]
         assert (line["contentHash"], line["contributor"], line["points"]) == (

@@ -154,7 +154,8 @@ def test_the_feed_pages_newest_first_and_stays_put_when_more_are_published(api: 
 
 def test_likes_credit_the_creator_once_per_actor_sealed_and_audited_by_the_manifest(private: Api) -> None:
     api = private
-    client = api.client_with(admin_api_key="admin-key", engagement=EngagementPolicy(3, 7, 100))
+    policy = EngagementPolicy(3, 7, 100)
+    client = api.client_with(admin_api_key="admin-key", engagement=policy)
     mine = submit(api, "liked", 0)
     assert client.post(f"/v1/contributions/{mine['id']}:engage",
                        json=engage_body(api, mine, contributor_key(1))).json()["type"] == "/problems/not-found"
@@ -178,7 +179,7 @@ def test_likes_credit_the_creator_once_per_actor_sealed_and_audited_by_the_manif
     assert client.get("/v1/feed").json()["items"][0]["likes"] == 2
 
     with api.intake.sessions() as session, session.begin():
-        epoch = seal_epoch(session, store, anchor)
+        epoch = seal_epoch(session, store, anchor, engagement=policy)
     assert epoch is not None and epoch.contributions == 0
     manifest = client.get(f"/v1/epochs/{epoch.number}/manifest").json()
     lines = [(e["account"], e["amount"], e["kind"]) for e in manifest["journal"]]
@@ -187,6 +188,11 @@ def test_likes_credit_the_creator_once_per_actor_sealed_and_audited_by_the_manif
     actors = {contributor_key(n).public_key.to_checksum_address() for n in (1, 2)}
     assert {r[2] for r in refs if r} == actors and all(r and r[:2] == ("like", bytes.fromhex(mine["contentHash"][2:]))
                                                        for r in refs)
+    feed = manifest["feed"]
+    assert (feed["pointsPerLike"], feed["pointsPerRemix"]) == ("3", "7")
+    assert {e["actor"] for e in feed["engagements"]} == actors
+    assert [(leaf["contentHash"], leaf["contributor"]) for leaf in feed["contributions"]] == [
+        (mine["contentHash"], mine["contributor"])]
     assert int(client.get(f"/v1/accounts/{mine['contributor']}").json()["balance"]) == before + 6
     with api.intake.sessions() as session:
         assert journal.journal_sum(session) == 0

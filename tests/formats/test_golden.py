@@ -100,6 +100,33 @@ def test_version_3_documents_still_read_and_write_back_and_the_audit_accepts_the
     assert ContributionBundle.from_json(bundle).to_json() == bundle
 
 
+def test_version_4_documents_still_read_and_write_back_and_the_audit_accepts_them() -> None:
+    """Manifests of before the feed's block (golden/version-4/): no ``feed``; they read back to
+    the same bytes and the audit checks them, programs' payouts included."""
+    first, second = (golden(f"version-4/{name}") for name in (FIRST, SECOND))
+    for document in (first, second):
+        manifest = Manifest.from_json(document)
+        assert manifest.v == 4 and manifest.feed is None and "feed" not in manifest.to_json()
+        assert jcs.dumps(manifest.to_json()) == jcs.dumps(document)
+    assert cid_of(jcs.dumps(first)) == second["previous"]["manifestCid"]
+    fetcher = Manifests(first, second, golden(f"version-4/{SNAPSHOT}"))
+    events = [_event(d, cid_of(jcs.dumps(d))) for d in (first, second)]
+    auditor, report = Auditor(None, ANCHOR.contract, fetcher), AuditReport(ANCHOR.contract, ANCHOR.chain_id)  # type: ignore[arg-type]
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert report.points_recomputed == 8 and auditor.programs.payouts == 4 and report.engagements_checked == 0
+    bundle = golden(f"version-4/{CONTRIBUTION}")
+    assert ContributionBundle.from_json(bundle).to_json() == bundle
+
+
+def test_the_golden_manifests_publish_the_feed_and_the_audit_checks_its_credits() -> None:
+    second = Manifest.from_json(golden(SECOND))
+    assert second.feed is not None and (second.feed.points_per_like, second.feed.points_per_remix) == (1, 5)
+    assert [(e.kind, e.remix is not None) for e in second.feed.engagements] == [("like", False), ("remix", True)]
+    auditor, report, events = _auditor(golden(FIRST), golden(SECOND))
+    auditor.epoch(report, events[1], auditor.epoch(report, events[0], None))
+    assert report.engagements_checked == 2
+
+
 def test_the_golden_manifests_publish_the_program_and_the_audit_recomputes_its_topups() -> None:
     first = Manifest.from_json(golden(FIRST))
     assert [(line.change, line.program) for line in first.programs] == [
@@ -288,7 +315,16 @@ MANIFEST_CASES: list[tuple[str, list[Any], Any, str]] = [
     (SECOND, ["balances", "snapshot"], 7, "balances.snapshot: must be a non-empty string or null"),
     (SECOND, ["balances", "totalPoints"], 121, "balances.totalPoints: must be a decimal string"),
     (SECOND, ["scorer", "version"], None, "scorer.version: must be a string"),
-    (SECOND, ["v"], 5, "v: must be 1 or 2 or 3 or 4"),
+    (SECOND, ["v"], 6, "v: must be 1 or 2 or 3 or 4 or 5"),
+    (SECOND, ["feed"], DELETE, "feed: is missing"),
+    (SECOND, ["feed", "pointsPerLike"], 1, "feed.pointsPerLike: must be a decimal string"),
+    (SECOND, ["feed", "engagements", 0, "kind"], "share", 'feed.engagements[0].kind: must be "like" or "remix"'),
+    (SECOND, ["feed", "engagements", 1, "remix"], "0x12", "feed.engagements[1].remix: must be 0x + 64 hex"),
+    (SECOND, ["feed", "engagements", 0, "actor"], "0x2b5AD5c4795c026514f8317c7a215E218DcCD6cF",
+     "feed.engagements[0].actor: has an invalid EIP-55 checksum"),
+    (SECOND, ["feed", "engagements", 0, "signature"], "0x12", "feed.engagements[0].signature: must be 0x + 130 hex"),
+    (SECOND, ["feed", "contributions", 1, "proof", 0], "0x12", "feed.contributions[1].proof[0]: must be 0x + 64 hex"),
+    (SECOND, ["feed", "contributions"], DELETE, "feed.contributions: is missing"),
     (SECOND, ["sealedAt"], DELETE, "sealedAt: is missing"),
     (SECOND, ["journal", 0, "at"], "1", "journal[0].at: must be a non-negative integer"),
     (FIRST, ["programs", 0, "minimum"], "0", "programs[0].minimum: must be a positive decimal string"),
@@ -420,7 +456,7 @@ def _with_snapshot(snapshot: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
      "3 accounts hold a balance; the manifest says 4"),
     (_with_snapshot({**golden(SNAPSHOT), "epoch": 1}), "names another epoch, root or total"),
     (_with_snapshot({**golden(SNAPSHOT), "values": golden(SNAPSHOT)["values"][:2]}),
-     "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf: the journal gives 99, snapshot"),
+     "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf: the journal gives 105, snapshot"),
     (_with_snapshot({**golden(SNAPSHOT), "values": []}), "does not list it"),
     ((_second_changed(lambda b: b.__setitem__("snapshot", "bafkreinosuchsnapshot")), golden(SNAPSHOT)),
      "snapshot bafkreinosuchsnapshot cannot be fetched intact"),

@@ -22,10 +22,11 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import ApiKeys, FailureLimiter
 from api.services import UsagePolicy
-from ledger.content import LocalBlockStore
+from ledger.content import LocalBlockStore, cid_of
 from ledger.epochs import Anchor, seal_epoch
 from ledger.intake import Intake
 from tests.api.conftest import CHAIN_ID, Api, build_api, contributor_key, sample_conversation
+from tests.images.images import image_bytes
 from tests.support import postgres
 
 ADMIN_KEY = "fuzz-admin-key-5c1e"
@@ -73,13 +74,16 @@ def keyed_app(api: Api) -> FastAPI:
 
 def seed(api: Api, client: TestClient) -> Seeded:
     """Five contributions by three contributors, a grant, a usage report, one sealed epoch and two
-    contributions after it (pending)."""
+    contributions after it (pending), the last with two images."""
     seeded = Seeded()
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     consumer = {"Authorization": f"Bearer {CONSUMER_KEY}"}
 
-    def submit(n: int, contributor: int, nonce: int) -> None:
-        body = api.signed(sample_conversation(f"fuzz seed {n}"), contributor_key(contributor), nonce=nonce)
+    def submit(n: int, contributor: int, nonce: int, images: list[bytes] | None = None) -> None:
+        conversation = sample_conversation(f"fuzz seed {n}")
+        if images:
+            conversation["messages"][1]["images"] = [cid_of(data) for data in images]
+        body = api.signed(conversation, contributor_key(contributor), nonce=nonce, images=images)
         answer = client.post("/v1/contributions", json=body)
         assert answer.status_code == 201, answer.text
         row = answer.json()
@@ -104,8 +108,8 @@ def seed(api: Api, client: TestClient) -> Seeded:
         assert epoch is not None
         seeded.epochs.append(epoch.number)
         seeded.cids.append(epoch.manifest_cid)
-    for n, (contributor, nonce) in enumerate([(1, 3), (4, 1)], start=5):
-        submit(n, contributor, nonce)
+    submit(5, 1, 3)
+    submit(6, 4, 1, [image_bytes("PNG"), image_bytes("GIF")])
     return seeded
 
 

@@ -88,7 +88,7 @@ def test_epochs_chain_and_every_root_recomputes_from_the_manifests(ledger_env) -
                 replayed[entry["account"]] = replayed.get(entry["account"], 0) + int(entry["amount"])
         values = sorted([[a, str(b)] for a, b in replayed.items() if b], key=lambda v: v[0].lower())
         # Since version 3: the balances the epoch changed, and how many accounts hold one.
-        assert manifest["v"] == 4 and manifest["balances"]["snapshot"] is None
+        assert manifest["v"] == 5 and manifest["balances"]["snapshot"] is None
         assert manifest["balances"]["changed"] == sorted(
             [[a, str(b)] for a, b in replayed.items() if b != before.get(a, 0)], key=lambda v: v[0].lower())
         assert manifest["balances"]["accounts"] == len(values) == epoch.accounts
@@ -189,7 +189,7 @@ def test_every_leaf_publishes_its_scorer_and_features_also_across_versions(ledge
         epoch = seal_epoch(session, store, ANCHOR, now=10)
     assert epoch is not None
     manifest = json.loads(store.get(epoch.manifest_cid))
-    assert manifest["v"] == 4
+    assert manifest["v"] == 5
     assert manifest["scorer"] == {"version": "quality-v1,quality-v2",
                                   "rulesHash": f"{rules_hash('quality-v1')},{rules_hash('quality-v2')}"}
     leaves = manifest["log"]["leaves"]

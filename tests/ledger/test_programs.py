@@ -76,7 +76,7 @@ def test_the_close_tops_up_only_the_member_below_the_minimum_by_the_difference(l
     first = seal(sessions, store, START + 6 * DAY)  # before the week ends: nothing closes
     assert first is not None and payouts(sessions) == []
     assert [line["change"] for line in first["programs"]] == ["define", "enrol", "enrol"]
-    assert first["v"] == 4 and first["sealedAt"] == START + 6 * DAY
+    assert first["v"] == 5 and first["sealedAt"] == START + 6 * DAY
 
     second = seal(sessions, store, START + 7 * DAY + 5)  # the first seal after the week ended
     ref = f"program/creators/2026-12-07/{BELOW}"

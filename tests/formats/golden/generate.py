@@ -1,7 +1,8 @@
 """Write the golden manifests and proof bundles from a real sealed ledger (SQLite, no chain).
 
-Two epochs are sealed by ``seal_epoch`` from contributions recorded by ``ledger.intake.record``
-and one grant; the epochs are then marked final with a made-up anchoring transaction (no chain
+Two epochs are sealed by ``seal_epoch`` from contributions recorded by ``ledger.intake.record``,
+one grant, a program's top-ups, and a like and a remix of a published contribution (``ledger.feed``,
+signed with the contributors' keys); the epochs are then marked final with a made-up anchoring transaction (no chain
 runs here: the bundles' headers are the ledger's, which is all a format test needs). The proof
 bundles are built by ``ledger.proofs``. Everything is deterministic: the same code writes the same
 files, so a diff after a change to the sealer or the bundle builder is a change of format.
@@ -24,7 +25,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent.parent))
 
 from api.services import ChainInfo  # noqa: E402
+from ledger import eip712, feed  # noqa: E402
 from ledger.adjustments import grant  # noqa: E402
+from ledger.consent import ConsentPolicy, Terms  # noqa: E402
 from ledger.content import LocalBlockStore  # noqa: E402
 from ledger.conversation import Conversation, normalise  # noqa: E402
 from ledger.db import make_engine, make_sessionmaker  # noqa: E402
@@ -36,11 +39,13 @@ from ledger.models import Contribution, Epoch  # noqa: E402
 from ledger.program_rules import Definition  # noqa: E402
 from ledger.programs import change_membership, define  # noqa: E402
 from ledger.proofs import BalanceTrees, balance_bundle, contribution_bundle  # noqa: E402
+from tally.wiring import default_terms  # noqa: E402
 from tests.support.conversations import passage  # noqa: E402
 
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 CHAIN = ChainInfo(ANCHOR.chain_id, ANCHOR.contract, "http://127.0.0.1:8545", "https://explorer.invalid")
-CONTRIBUTORS = [str(Account.from_key((n + 1).to_bytes(32, "big")).address) for n in range(3)]
+KEYS = [(n + 1).to_bytes(32, "big") for n in range(3)]
+CONTRIBUTORS = [str(Account.from_key(key).address) for key in KEYS]
 NOW = 1_790_000_000
 
 GOLDEN_FILES = ("manifest-first.json", "manifest-with-previous.json", "balances-snapshot.json",
@@ -63,6 +68,29 @@ def contribute(sessions: Any, store: LocalBlockStore, numbers: range) -> None:
                                     Consent(CONTRIBUTORS[n % len(CONTRIBUTORS)], n, NOW + n, bytes(32), bytes(65)))
                          for n in numbers],
                store=store, sign_receipt=lambda _: bytes(65), now=NOW + numbers.start)
+
+
+def engage(session: Any, now: int) -> None:
+    """Contribution 0 published by its contributor, liked by contributor 1 and remixed by
+    contributor 2 into its own contribution 5."""
+    domain = eip712.Domain(ANCHOR.chain_id, ANCHOR.contract)
+    policy = ConsentPolicy(domain, Terms(default_terms()), 600)
+
+    def signed(digest: bytes, n: int) -> str:
+        return "0x" + eip712.sign(digest, eip712.PrivateKey(KEYS[n])).hex()
+
+    liked = session.query(Contribution).filter(Contribution.log_index == 0).one()
+    remixed = Prepared.of(conversation(5)).content_hash
+    remix = session.query(Contribution).filter(Contribution.content_hash == remixed).one()
+    body = {"visible": True, "nonce": "1", "issuedAt": now,
+            "signature": signed(domain.publish_digest(liked.contributor, liked.content_hash, True, 1, now), 0)}
+    feed.publish(session, liked, feed.check_publish(policy, liked, body, now=now), now=now,
+                 canonical=Prepared.of(conversation(0)).canonical)
+    for n, kind, extra in ((1, feed.LIKE, {}), (2, feed.REMIX, {"remix": "0x" + remix.content_hash.hex()})):
+        actor = CONTRIBUTORS[n]
+        digest = domain.engage_digest(actor, liked.content_hash, kind, 1, now)
+        body = {"actor": actor, "kind": kind, "nonce": "1", "issuedAt": now, "signature": signed(digest, n), **extra}
+        feed.engage(session, policy, feed.EngagementPolicy(), liked, body, now=now)
 
 
 def mark_final(session: Any, epoch: Epoch) -> None:
@@ -91,6 +119,7 @@ def sealed_ledger(workdir: Path) -> tuple[Any, LocalBlockStore]:
     contribute(sessions, store, range(5, 8))
     with sessions() as session, session.begin():
         grant(session, account=CONTRIBUTORS[2], points=25, ref="golden:grant", now=NOW + 15)
+        engage(session, NOW + 16)
         # Snapshots every second epoch: the second manifest names one.
         assert seal_epoch(session, store, ANCHOR, now=NOW + 20, snapshot_every=2) is not None
     with sessions() as session, session.begin():
