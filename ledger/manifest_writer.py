@@ -4,7 +4,7 @@ A manifest of 100,000 contributions is ~70 MB of JCS, most of it the leaves (eac
 scorer's features) and the journal lines. Built as ``jcs.dumps(manifest.to_json())`` it is held
 four times over: the ``LogLeaf`` and ``JournalLine`` values, the dicts and lists of ``to_json``,
 the ``str`` of ``json.dumps`` and its UTF-8 ``bytes``. Here each leaf and line is written as its
-own JCS the moment it is read, into one ``bytearray`` per array, and nothing else of it is kept;
+own JCS the moment it is read, into pieces of about 1 MB per array, and nothing else of it is kept;
 the rest of the manifest (small) is serialised as usual with two unique placeholders, and the
 manifest is joined once from the pieces (``bench/seal.py`` measures the memory a contribution
 costs).
@@ -24,20 +24,34 @@ from ledger.formats import Manifest
 
 
 class JcsArray:
-    """A JSON array written item by item: the items' JCS, comma-separated, in one ``bytearray``."""
+    """A JSON array written item by item: the items' JCS, comma-separated, in pieces of about
+    1 MB. (One ``bytearray`` of 50 MB grows by reallocation, which may copy it: twice its size
+    for a moment.)"""
 
-    __slots__ = ("count", "data")
+    __slots__ = ("_buffer", "_piece", "_pieces", "count")
 
-    def __init__(self) -> None:
-        self.data = bytearray()
+    def __init__(self, piece: int = 1 << 20) -> None:
+        self._piece = piece
+        self._pieces: list[bytes] = []
+        self._buffer = bytearray()
         self.count = 0
 
     def add(self, item: Any) -> None:
         """Append the JCS of ``item`` (a ``to_json()`` value)."""
         if self.count:
-            self.data += b","
-        self.data += jcs.dumps(item)
+            self._buffer += b","
+        self._buffer += jcs.dumps(item)
         self.count += 1
+        if len(self._buffer) >= self._piece:
+            self._pieces.append(bytes(self._buffer))
+            self._buffer.clear()
+
+    def take(self) -> list[bytes]:
+        """The array's bytes without its brackets, in pieces; the array is empty afterwards."""
+        pieces, self._pieces = self._pieces, []
+        pieces.append(bytes(self._buffer))
+        self._buffer = bytearray()
+        return pieces
 
 
 def manifest_bytes(manifest: Manifest, journal: JcsArray, leaves: JcsArray) -> bytes:
@@ -50,9 +64,7 @@ def manifest_bytes(manifest: Manifest, journal: JcsArray, leaves: JcsArray) -> b
     document["log"]["leaves"] = marks[1]
     head, rest = _split_once(jcs.dumps(document), jcs.dumps(marks[0]))
     middle, tail = _split_once(rest, jcs.dumps(marks[1]))
-    out = b"".join((head, b"[", journal.data, b"]", middle, b"[", leaves.data, b"]", tail))
-    journal.data, leaves.data = bytearray(), bytearray()
-    return out
+    return b"".join([head, b"[", *journal.take(), b"]", middle, b"[", *leaves.take(), b"]", tail])
 
 
 def _split_once(text: bytes, mark: bytes) -> tuple[bytes, bytes]:

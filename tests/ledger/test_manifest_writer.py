@@ -25,7 +25,7 @@ def _manifest(leaves: tuple[LogLeaf, ...], journal: tuple[JournalLine, ...], siz
     )
 
 
-@pytest.mark.parametrize("count", [0, 1, 3])
+@pytest.mark.parametrize("count", [0, 1, 3, 40])
 @pytest.mark.parametrize("other_keys", [False, True], ids=["fast path", "rfc8785 path"])
 def test_the_streamed_manifest_is_the_jcs_of_the_whole(count: int, other_keys: bool) -> None:
     # A non-ASCII key sends the whole manifest, and each leaf with it, through rfc8785.
@@ -36,7 +36,7 @@ def test_the_streamed_manifest_is_the_jcs_of_the_whole(count: int, other_keys: b
     journal = tuple(JournalLine(i + 1, ACCOUNT, 5 - i, "accrual", f"c/{i}é", 1_700_000_000)
                     for i in range(count))
     whole = jcs.dumps(_manifest(leaves, journal, 3 + count).to_json())
-    leaf_array, journal_array = JcsArray(), JcsArray()
+    leaf_array, journal_array = JcsArray(piece=1000), JcsArray(piece=1000)  # several pieces at 40
     for leaf in leaves:
         leaf_array.add(leaf.to_json())
     for line in journal:
@@ -44,4 +44,4 @@ def test_the_streamed_manifest_is_the_jcs_of_the_whole(count: int, other_keys: b
     streamed = manifest_bytes(_manifest((), (), 3 + count), journal_array, leaf_array)
     assert streamed == whole
     assert len(json.loads(streamed)["log"]["leaves"]) == count
-    assert not leaf_array.data and not journal_array.data
+    assert leaf_array.take() == [b""] and journal_array.take() == [b""]
