@@ -17,8 +17,9 @@ Why 128 hashes and not tlog's 256: a proof read with a cold cache costs a disk r
 touches, and an 8 KiB tile does not fit in a PostgreSQL page (at most 8,160 bytes a row), so it
 went to TOAST: five 2 KB chunks on two pages behind a second index, about 5-6 reads per tile
 where a 4 KiB row kept in place (``STORAGE PLAIN``) costs 2, its index leaf and its heap page.
-With everything cold, a proof at 10M leaves read 22-26 pages before and reads 12 now
-(``EXPLAIN (ANALYZE, BUFFERS)``; latencies in bench/README-merkle.md). The price is space on
+With everything cold, a proof at 10M leaves read 22-26 pages before and 12 with these tiles, 8
+with the upper tiles kept in the process (below; ``EXPLAIN (ANALYZE, BUFFERS)``, latencies in
+bench/README-merkle.md). The price is space on
 PostgreSQL: one such row per 8 KiB page, 64 bytes a leaf instead of 33.
 
 A 10-million-leaf log is 78,125 + 611 + 5 + 1 = 78,742 rows holding 10.08 million hashes.
