@@ -202,22 +202,17 @@ def _best_of_3(build: Callable[[], StandardMerkleTree], check: tuple[str, int]) 
 
 
 def phase_balances(args: argparse.Namespace) -> dict[str, Any]:
-    from ledger.merkle.standard import _balance_hashes, _Buckets, _build, _Pieces
+    from ledger.merkle.standard import _balance_hashes, _build, _node_array, _place, _sorted_order
 
     n = args.n
     accounts, amounts = balance_columns(n)
     check = ("0x" + accounts[20 * (n // 3) : 20 * (n // 3) + 20].hex(), amounts[n // 3])
     out = {"n": n, **_best_of_3(lambda: StandardMerkleTree.of_balances(accounts, amounts), check)}
     # Where the build time goes (the same steps as StandardMerkleTree.of_balances).
-    buckets, pieces = _Buckets(), _Pieces(2 * n - 1)
-
-    def leaves() -> None:
-        for start, hashes in _balance_hashes(accounts, amounts):
-            buckets.add(hashes, start)
-
-    out["leaves_s"], _ = timed(leaves)
-    out["sort_s"], _ = timed(lambda: buckets.leaves(pieces))
-    out["nodes_s"], _ = timed(lambda: _build(pieces, n, sorted_leaves=True))
+    out["leaves_s"], built = timed(lambda: _node_array(_balance_hashes(accounts, amounts), n))
+    nodes = built[1]
+    out["sort_s"], _ = timed(lambda: _place(nodes, _sorted_order(nodes[:n])[::-1]))
+    out["nodes_s"], _ = timed(lambda: _build(nodes, n))
     tree = StandardMerkleTree.of_balances(accounts, amounts)
     out["hex_proofs_s"], _ = timed(lambda: sum(len(p) for _, p in tree.iter_proofs()))
     return out
@@ -553,7 +548,43 @@ def _cold_proofs(args: argparse.Namespace, engine: Any, url: str, directory: str
                 each.append((time.perf_counter() - start) * 1000)
         out["cold_each_ms"] = each
         out["cold_each_left"] = [max(x[0] for x in lefts), max(x[1] for x in lefts)]
+        if args.backend != "sqlite":
+            out["cold_pages"] = [_pages_read(engine, drop, random.Random(23 + k)) for k in range(5)]
     return out
+
+
+def _pages_read(engine: Any, drop: Callable[[], tuple[int, int]], rng: random.Random) -> int:
+    """The 8 KiB pages PostgreSQL reads (not found in shared_buffers) for the statements of one
+    cold proof at the log's size, in a process that has made proofs at that size before: each
+    statement the proof runs is captured, the caches dropped, and then the statement run again
+    under ``EXPLAIN (ANALYZE, BUFFERS)``."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from ledger.merkle.stored import StoredLog
+
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((statement, params))
+
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        size = stored.size()
+        sa.event.listen(engine, "before_cursor_execute", capture)
+        try:
+            stored.inclusion_proof(rng.randrange(size), size)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", capture)
+    drop()
+    pages = 0
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        for statement, params in seen:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params)
+            plan = cursor.fetchone()[0][0]["Plan"]
+            pages += plan["Shared Read Blocks"]
+    return pages
 
 
 PHASES = {
@@ -608,7 +639,7 @@ def report(args: argparse.Namespace) -> None:
     if wanted("log"):
         report_log(args, sha_rate)
     if wanted("stored"):
-        for backend in ["sqlite"] + (["postgresql"] if args.pg else []):
+        for backend in ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.pg else []):
             report_stored(args, backend)
 
 
@@ -632,7 +663,7 @@ def report_balances(args: argparse.Namespace) -> dict[str, Any]:
     )
     row("  build: root and every node", f"{b['build_s']:.2f} s", f"{b['build_s'] / hashes_s:.2f}x the baseline")
     row("    of which: 2N leaf keccaks + ABI", f"{b['leaves_s']:.2f} s", "(timed again, separately)")
-    row("    sorting the leaves", f"{b['sort_s']:.2f} s")
+    row("    sorting the leaves and placing them", f"{b['sort_s']:.2f} s")
     row("    N - 1 inner nodes", f"{b['nodes_s']:.2f} s")
     row(
         "  every proof (iter_proof_bytes)",
@@ -719,6 +750,9 @@ def report_stored(args: argparse.Namespace, backend: str) -> None:
         _latencies(f"  each cold ({len(s['cold_each_ms'])})", s["cold_each_ms"], target)
         left = s["cold_each_left"]
         row("  left cached when timing", f"{max(pg, left[0])} buffers", _cached(max(os_left, left[1])))
+        if "cold_pages" in s:
+            row("  pages read by a cold proof", ", ".join(map(str, s["cold_pages"])),
+                "(EXPLAIN (ANALYZE, BUFFERS) of its statements after a drop; 5 proofs)")
     row(f"consistency proof at {big}", f"{s['consistency_big_ms']:.2f} ms")
     row("process peak", f"{s['peak_mb']:.0f} MB")
 
@@ -738,6 +772,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="N=100k, M=10k, BIG=1M")
     parser.add_argument("--pg", help="also run the stored log on this PostgreSQL admin URL")
+    parser.add_argument("--no-sqlite", action="store_true", help="the stored log on PostgreSQL alone (with --pg)")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="sqlite", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)

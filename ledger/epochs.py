@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from ledger import jcs
+from ledger import jcs, manifest_writer
 from ledger.balances import balance_columns, changed_balances, columns_root, listed
 from ledger.content import ContentStore
 from ledger.db import serialise, table_of
@@ -40,6 +41,7 @@ from ledger.formats import (
 )
 from ledger.journal import ENGAGEMENT, MINIMUM_TOPUP, RETRO_USAGE
 from ledger.lifecycle import EpochState
+from ledger.manifest_writer import JcsArray
 from ledger.merkle.stored import StoredLog
 from ledger.models import (
     AccountBalance,
@@ -103,12 +105,15 @@ def seal_epoch(
 
     stored_log = StoredLog(session)
     first_index = stored_log.size()
-    # Streamed: each row becomes its leaf at once, so the rows (their score breakdowns above all)
-    # are never all held together. Each leaf publishes its scorer and the features its points
-    # were computed from, so that the audit recomputes its points from the manifest alone
-    # (docs/scoring.md).
+    # Streamed: each row becomes its leaf hash and its leaf's JCS in the manifest at once, and
+    # nothing else of it is kept (ledger.manifest_writer), so neither the rows (their score
+    # breakdowns above all) nor the leaves are ever all held together. Each leaf publishes its
+    # scorer and the features its points were computed from, so that the audit recomputes its
+    # points from the manifest alone (docs/scoring.md).
     ids: array[int] = array("q")
-    leaves: list[LogLeaf] = []
+    leaf_hashes: list[bytes] = []
+    leaves = JcsArray()
+    scorers: set[str] = set()
     rows = session.execute(
         select(Contribution.id, Contribution.contributor, Contribution.content_hash,
                Contribution.accepted_at, Contribution.points, Contribution.cid, Contribution.scorer_version,
@@ -119,23 +124,32 @@ def seal_epoch(
     )
     for row_id, contributor, content_hash, accepted_at, points, cid, scorer, breakdown, messages in rows:
         ids.append(row_id)
-        leaves.append(LogLeaf(first_index + len(leaves), contributor, content_hash, accepted_at, points, cid, scorer,
-                              recorded_features(scorer, breakdown, messages)))
-    entries = list(session.execute(
+        leaf = LogLeaf(first_index + len(ids) - 1, contributor, content_hash, accepted_at, points, cid, scorer,
+                       recorded_features(scorer, breakdown, messages))
+        leaf_hashes.append(leaf.leaf_hash())
+        leaves.add(leaf.to_json())
+        if scorer is not None:
+            scorers.add(scorer)
+    # The journal likewise: each entry becomes its line's JCS and its amount in the deltas.
+    journal = JcsArray()
+    deltas: dict[str, int] = {}
+    last_entry = _stream_journal(session.execute(
         select(JournalEntry.id, JournalEntry.account, JournalEntry.amount, JournalEntry.kind,
                JournalEntry.ref, JournalEntry.created_at)
         .where(JournalEntry.epoch.is_(None))
-        .order_by(JournalEntry.id)
-    ).all())
+        .order_by(JournalEntry.id),
+        execution_options={"yield_per": _ROWS_AT_ONCE},
+    ), journal, deltas)
     changes = list(session.scalars(select(ProgramChange).where(ProgramChange.epoch.is_(None))
                                    .order_by(ProgramChange.id)))
     items = list(session.scalars(select(UsageItem).where(UsageItem.epoch.is_(None)).order_by(UsageItem.id)))
-    if not leaves and not entries and not changes and not items and not due(session, now):
+    if not ids and not journal.count and not changes and not items and not due(session, now):
         return None
     if previous is not None and first_index != previous.log_size:
         raise RuntimeError(f"stored log has {first_index} leaves, epoch {previous.number} says {previous.log_size}")
-    log_root = stored_log.append([leaf.leaf_hash() for leaf in leaves]) if leaves else stored_log.root()
-    log_size = first_index + len(leaves)
+    log_root = stored_log.append(leaf_hashes) if leaf_hashes else stored_log.root()
+    log_size = first_index + len(ids)
+    del leaf_hashes
 
     contributions = table_of(Contribution)
     for start in range(0, len(ids), _ROWS_AT_ONCE):
@@ -146,10 +160,10 @@ def seal_epoch(
              for k, row_id in enumerate(ids[start:start + _ROWS_AT_ONCE])],
             execution_options={"synchronize_session": False},
         )
-    if entries:
+    if last_entry is not None:
         session.execute(
             update(JournalEntry)
-            .where(JournalEntry.epoch.is_(None), JournalEntry.id <= entries[-1][0])
+            .where(JournalEntry.epoch.is_(None), JournalEntry.id <= last_entry)
             .values(epoch=number)
             .execution_options(synchronize_session=False)
         )
@@ -168,10 +182,9 @@ def seal_epoch(
             .order_by(JournalEntry.id)).all()
         session.execute(update(JournalEntry).where(JournalEntry.id.in_([row[0] for row in payouts]))
                         .values(epoch=number).execution_options(synchronize_session=False))
-        entries.extend(payouts)
+        _stream_journal(payouts, journal, deltas)
 
-    changed, root, total_points, accounts = _seal_balances(
-        session, number, ((account, amount) for _, account, amount, _, _, _ in entries))
+    changed, root, total_points, accounts = _seal_balances(session, number, deltas.items())
     snapshot_cid = None
     if snapshot or number % snapshot_every == 0:
         snapshot_cid = _publish_snapshot(session, store, anchor, number, root, total_points, now)
@@ -182,19 +195,19 @@ def seal_epoch(
         epoch=number,
         previous=None if previous is None else PreviousEpoch(
             previous.number, previous.log_size, previous.log_root, previous.balances_root, previous.manifest_cid),
-        log=ManifestLog(log_size, log_root, tuple(leaves), tuple(stored_log.compact_range(log_size))),
-        journal=tuple(JournalLine(entry_id, account, amount, kind, ref, at)
-                      for entry_id, account, amount, kind, ref, at in entries),
+        log=ManifestLog(log_size, log_root, (), tuple(stored_log.compact_range(log_size))),
+        journal=(),  # both written below, from what was streamed
         balances=ManifestBalances(root, total_points, changed=tuple(changed), accounts=accounts,
                                   snapshot=snapshot_cid),
-        scorer=_scorer(leaves),
+        scorer=_scorer(scorers),
         sealed_at=now,
         programs=tuple(_program_line(session, change) for change in changes),
         usage=tuple(UsageLine(item.id, item.ref, item.contribution_id, item.account, item.units, item.points,
                               item.created_at) for item in items),
         feed=_feed(session, number, engagement or EngagementPolicy(), stored_log, log_size),
     )
-    manifest_bytes = jcs.dumps(manifest.to_json())
+    journal_entries = journal.count
+    manifest_bytes = manifest_writer.manifest_bytes(manifest, journal, leaves)
     # The bytes go into the shared database with the epoch (ledger.outbox: every host serves
     # them, and the storage job writes them out and pins them like any object); the store keeps
     # a copy in this host's cache.
@@ -205,7 +218,7 @@ def seal_epoch(
     epoch = Epoch(
         number=number, state=EpochState.SEALED.value, sealed_at=now, first_index=first_index, log_size=log_size,
         log_root=log_root, balances_root=root, total_points=total_points, accounts=accounts,
-        contributions=len(leaves), journal_entries=len(entries), manifest_cid=manifest_cid,
+        contributions=len(ids), journal_entries=journal_entries, manifest_cid=manifest_cid,
         chain_id=anchor.chain_id, contract=anchor.contract,
     )
     session.add(epoch)
@@ -321,8 +334,19 @@ def _publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, num
     return cid
 
 
-def _scorer(leaves: Sequence[LogLeaf]) -> Scorer:
+def _stream_journal(rows: Iterable[Any], journal: JcsArray, deltas: dict[str, int]) -> int | None:
+    """Write each journal row ``(id, account, amount, kind, ref, created_at)`` as its manifest
+    line and add its amount to ``deltas``; the last row's id (None without rows)."""
+    last = None
+    for entry_id, account, amount, kind, ref, at in rows:
+        journal.add(JournalLine(entry_id, account, amount, kind, ref, at).to_json())
+        deltas[account] = deltas.get(account, 0) + amount
+        last = entry_id
+    return last
+
+
+def _scorer(scorers: Iterable[str]) -> Scorer:
     """The versions that scored the epoch's leaves, sorted, and the rules hash of each."""
-    versions = sorted({leaf.scorer for leaf in leaves if leaf.scorer is not None})
+    versions = sorted(set(scorers))
     return Scorer(",".join(versions), ",".join(rules_hash(version) for version in versions))
 

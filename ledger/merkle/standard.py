@@ -23,22 +23,24 @@ published value could hide a balance.
 
 For speed and memory (``bench/merkle.py`` times a million accounts with every proof against the
 3N keccaks the tree is made of, and bench/README-merkle.md says where the rest goes): the tree is
-one ``bytes`` of ``32 * (2n - 1)`` nodes; :meth:`StandardMerkleTree.of_balances` takes the
-balances tree's input as two columns (20-byte addresses concatenated, and amounts) so that a
-caller streaming a million rows never holds a million tuples; ABI words are laid out by hand
-(:mod:`ledger.merkle._abi`, and here with array slices); leaves are sorted as 36-byte records
-(hash and input index) in 256 buckets by first byte; a proof is one ``bytes`` of its siblings,
-built from its parent's; and keccak is ``tiny-keccak`` (Rust), the fastest backend measured here
-(``bench/merkle.py`` prints the rates).
+one ``bytearray`` of ``32 * (2n - 1)`` nodes, allocated once and filled in place through a numpy
+view; :meth:`StandardMerkleTree.of_balances` takes the balances tree's input as two columns
+(20-byte addresses concatenated, and amounts) so that a caller streaming a million rows never
+holds a million tuples; ABI words are laid out with array copies (:mod:`ledger.merkle._abi` for
+the general case); leaves are sorted by a stable numpy sort of their first 8 bytes (all 32 when
+two share them); each pair is put in ascending order with array operations, so Python only calls
+keccak, once per node; a proof is one ``bytes`` of its siblings, built from its parent's; and
+keccak is ``tiny-keccak`` (Rust), the fastest backend measured here (``bench/merkle.py`` prints
+the rates).
 """
 
 from __future__ import annotations
 
-import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast, overload
 
+import numpy as np
 from tiny_keccak import keccak256
 
 from ledger.encoding import hex0x
@@ -114,96 +116,6 @@ def _to_bytes32(node: Any) -> bytes:
 
 
 _CHUNK = 1 << 14  # leaves or nodes per step: the joins stay under 1 MB, out of the mmap path
-_BIG_ENDIAN = sys.byteorder == "big"
-
-
-def _index_words(start: int, end: int) -> list[bytes]:
-    """``start .. end - 1`` as 4-byte big-endian words: appended to a leaf hash, records sort by
-    hash and then by input index, as the library's stable sort does."""
-    words = array("I", range(start, end))
-    if not _BIG_ENDIAN:
-        words.byteswap()
-    raw = words.tobytes()
-    return [raw[q : q + 4] for q in range(0, len(raw), 4)]
-
-
-class _Pieces:
-    """The node array while it is built from its last node down, as consecutive ``bytes``.
-
-    One ``bytes`` of every node is made once, at the end: building in a ``bytearray`` and then
-    copying it allocated 64 MB more for a million leaves, and on the shared VM each fresh 64 MB
-    costs ~100 ms of page faults.
-    """
-
-    def __init__(self, total: int) -> None:
-        self.low = total  # the first node held
-        self.blobs: list[bytes] = []  # from the last node down
-        self.starts: list[int] = []
-
-    def push(self, blob: bytes) -> None:
-        """Add the nodes just below those held."""
-        self.low -= len(blob) // _H
-        self.blobs.append(blob)
-        self.starts.append(self.low)
-
-    def span(self, lo: int, hi: int) -> bytes:
-        """Nodes ``lo .. hi - 1``, all held."""
-        parts = []
-        for blob, start in zip(reversed(self.blobs), reversed(self.starts), strict=True):
-            end = start + len(blob) // _H
-            if end <= lo:
-                continue
-            if start >= hi:
-                break
-            parts.append(blob[max(lo - start, 0) * _H : (min(hi, end) - start) * _H])
-        return b"".join(parts)
-
-    def join(self) -> bytes:
-        out = b"".join(reversed(self.blobs))
-        self.blobs.clear()
-        return out
-
-
-class _Buckets:
-    """36-byte records (leaf hash, input index) in 256 lists by the hash's first byte.
-
-    Sorting a million records as one list took 0.87 s here; as 256 lists of ~4,000, which fit
-    in the CPU cache, 0.55 s including the pass that fills them (bench/README-merkle.md).
-    """
-
-    def __init__(self) -> None:
-        self.lists: list[list[bytes]] = [[] for _ in range(256)]
-        self.appends = [b.append for b in self.lists]
-
-    def add(self, hashes: Sequence[bytes], start: int) -> None:
-        """The records of leaves ``start ..`` with these hashes."""
-        appends = self.appends
-        for r in map(bytes.__add__, hashes, _index_words(start, start + len(hashes))):
-            appends[r[0]](r)
-
-    def leaves(self, pieces: _Pieces) -> array[int]:
-        """Push the leaf hashes in tree order, the largest first (ties: the later value first),
-        and return the value index of each, in the same order. Empties the buckets.
-
-        Records are split into hashes and indices as 4-byte array items, 9 strided copies:
-        36 byte-strided ones cost 0.35 s for a million.
-        """
-        orders = []
-        for bucket in self.lists:  # the smallest hashes go last, so are pushed first
-            bucket.sort(reverse=True)
-            words = array("I", b"".join(bucket))
-            bucket.clear()
-            hashes = array("I", [0]) * (len(words) // 9 * 8)
-            for j in range(8):
-                hashes[j::8] = words[j::9]
-            pieces.push(hashes.tobytes())
-            orders.append(words[8::9])
-        order = array("I")
-        for chunk in reversed(orders):
-            order.extend(chunk)
-        if not _BIG_ENDIAN:
-            order.byteswap()
-        return order
 
 
 def _amount_words(amounts: Sequence[int] | bytes, start: int, end: int) -> bytes:
@@ -223,48 +135,90 @@ def _balance_hashes(accounts: bytes, amounts: Sequence[int] | bytes) -> Iterator
     """``(start, leaf hashes)`` of the balances tree from its two columns, a chunk at a time.
 
     The 64-byte ABI encodings of a chunk (12 zero bytes, the address, the amount) are laid out
-    with strided copies of 4-byte array items, 13 per chunk, not two slices and two joins per
-    leaf; then each leaf is two keccaks of a 64-byte slice.
+    with two strided copies into one array, not two slices and two joins per leaf; then each
+    leaf is two keccaks of a 64-byte slice.
     """
     n = len(accounts) // 20
     k = keccak256
     for start in range(0, n, _CHUNK):
         end = min(start + _CHUNK, n)
         m = end - start
-        words = array("I", [0]) * (16 * m)
-        address = array("I", accounts[20 * start : 20 * end])
-        for j in range(5):
-            words[3 + j :: 16] = address[j::5]
-        amount = array("I", _amount_words(amounts, start, end))
-        for j in range(8):
-            words[8 + j :: 16] = amount[j::8]
+        words = np.zeros((m, 64), np.uint8)
+        words[:, 12:32] = np.frombuffer(accounts, np.uint8, 20 * m, 20 * start).reshape(m, 20)
+        words[:, 32:] = np.frombuffer(_amount_words(amounts, start, end), np.uint8).reshape(m, 32)
         data = words.tobytes()
         yield start, [k(k(data[i : i + 64])) for i in range(0, 64 * m, 64)]
 
 
-def _build(pieces: _Pieces, n: int, *, sorted_leaves: bool) -> bytes:
-    """The heap-layout node array (``core.js`` ``makeMerkleTree``), from ``pieces`` holding the
-    leaves (nodes ``n - 1 ..``): node ``i`` has children ``2i + 1`` and ``2i + 2``.
+def _sorted_order(leaves: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The input indices of ``leaves`` (an n x 32 array of hashes) in ascending order of hash,
+    ties in input order (the JS library's stable sort).
+
+    A stable sort on the first 8 bytes as a big-endian integer orders every leaf unless two share
+    them (for hashes, practically only equal leaves); then a stable sort on all 32 bytes.
+    """
+    keys = leaves.view(">u8")
+    order = np.argsort(keys[:, 0], kind="stable")
+    first = keys[order, 0]
+    if len(first) > 1 and bool(np.any(first[1:] == first[:-1])):
+        order = np.lexsort((keys[:, 3], keys[:, 2], keys[:, 1], keys[:, 0]))
+    return order
+
+
+def _node_array(chunks: Iterable[tuple[int, list[bytes]]], n: int) -> tuple[bytearray, np.ndarray[Any, Any]]:
+    """The node array of ``2n - 1`` nodes, as a ``bytearray`` and a (2n - 1) x 32 view of it,
+    with the leaf hashes given in chunks ``(first value index, hashes)`` as nodes ``0 .. n - 1``
+    for now, in input order: the inner nodes' place holds them until :func:`_place` moves them,
+    so that they never take 32 MB a million of their own."""
+    buffer = bytearray(_H * (2 * n - 1))
+    nodes = np.frombuffer(buffer, np.uint8).reshape(2 * n - 1, _H)
+    for start, hashes in chunks:
+        nodes[start : start + len(hashes)] = np.frombuffer(b"".join(hashes), np.uint8).reshape(-1, _H)
+    return buffer, nodes
+
+
+def _place(nodes: np.ndarray[Any, Any], order: np.ndarray[Any, Any]) -> None:
+    """Move the leaves held as nodes ``0 .. n - 1`` (in input order) to nodes ``n - 1 ..``, leaf
+    ``order[m]`` as node ``n - 1 + m``. The two places share only node ``n - 1``: the leaf held
+    there is copied aside first."""
+    n = len(order)
+    last = nodes[n - 1].copy()
+    step = 1 << 16
+    for c in range(0, n, step):
+        which = order[c : c + step]
+        moved = np.take(nodes, which, axis=0)
+        moved[which == n - 1] = last
+        nodes[n - 1 + c : n - 1 + c + len(which)] = moved
+
+
+def _build(nodes: np.ndarray[Any, Any], n: int) -> None:
+    """Fill the inner nodes ``0 .. n - 2`` of the heap-layout node array (``core.js``
+    ``makeMerkleTree``), whose leaves (nodes ``n - 1 ..``) are in place: node ``i`` has children
+    ``2i + 1`` and ``2i + 2``.
 
     Node i depends only on nodes > i. A chunk of parents [a, b) with a >= b // 2 has all its
-    children at 2a + 1 >= b, i.e. already computed, so go down from there. Sorted leaves are
-    held largest first, so the children of a parent of two leaves are hashed second then first;
-    other pairs are cut into a list first, one 32-byte slice each and one join per pair, where
-    comparing and hashing slices of the chunk took three or four.
+    children at 2a + 1 >= b, i.e. already computed, so go down from there. Each chunk's pairs are
+    put in ascending order with array operations (the first differing 8-byte word of the two,
+    compared as big-endian integers, decides), then each pair is one keccak of a 64-byte slice:
+    no comparison, slice or join per pair in Python.
     """
     k = keccak256
     b = n - 1
     while b > 0:
         a = max(b - _CHUNK, b // 2)
-        kids = pieces.span(2 * a + 1, 2 * b + 1)
-        if sorted_leaves and 2 * a + 1 >= n - 1:
-            hashes = [k(kids[i + _H : i + 2 * _H] + kids[i : i + _H]) for i in range(0, len(kids), 2 * _H)]
-        else:
-            cut = [kids[i : i + _H] for i in range(0, len(kids), _H)]
-            hashes = [k(x + y) if x <= y else k(y + x) for x, y in zip(cut[0::2], cut[1::2], strict=True)]
-        pieces.push(b"".join(hashes))
+        kids = nodes[2 * a + 1 : 2 * b + 1].reshape(b - a, 2, _H)
+        words = kids.view(">u8")  # (pairs, 2, 4)
+        left, right = words[:, 0], words[:, 1]
+        differ = left != right
+        first = np.argmax(differ, axis=1)
+        rows = np.arange(b - a)
+        swap = left[rows, first] > right[rows, first]
+        pairs = kids.copy()
+        pairs[swap] = kids[swap][:, ::-1]
+        data = pairs.tobytes()
+        nodes[a:b] = np.frombuffer(b"".join([k(data[i : i + 2 * _H]) for i in range(0, len(data), 2 * _H)]),
+                                   np.uint8).reshape(b - a, _H)
         b = a
-    return pieces.join()
 
 
 class _Balances(Sequence[tuple[str, int]]):
@@ -310,7 +264,7 @@ class StandardMerkleTree:
 
     def __init__(
         self,
-        nodes: bytes,
+        nodes: bytes | bytearray,
         values: Sequence[Any],
         leaf_encoding: Sequence[str],
         *,
@@ -387,20 +341,22 @@ class StandardMerkleTree:
         values: Sequence[Any],
         leaf_encoding: Sequence[str],
     ) -> StandardMerkleTree:
-        """The tree of the leaf hashes given in chunks ``(first value index, hashes)``."""
-        pieces = _Pieces(2 * n - 1)
-        if sort_leaves:
-            buckets = _Buckets()
-            for start, hashes in chunks:
-                buckets.add(hashes, start)
-            order = buckets.leaves(pieces)
-        else:  # leaf j is node 2n - 2 - j
-            every = [h for _, hashes in chunks for h in hashes]
-            every.reverse()
-            pieces.push(b"".join(every))
-            del every
-            order = array("I", range(n - 1, -1, -1))
-        return cls(_build(pieces, n, sorted_leaves=sort_leaves), values, leaf_encoding, order=order)
+        """The tree of the leaf hashes given in chunks ``(first value index, hashes)``.
+
+        The node array is one ``bytearray`` allocated once (every fresh 64 MB costs ~100 ms of
+        page faults on the shared VM), filled in place through an array view (the leaves first
+        where the inner nodes will be, then sorted into their place) and kept as it is: a
+        ``bytes`` copy of it would be 64 MB more at the peak for a million leaves.
+        """
+        buffer, nodes = _node_array(chunks, n)
+        # Tree order: sorted leaf j is node 2n - 2 - j, so the largest (ties: the later value) first.
+        order = _sorted_order(nodes[:n])[::-1] if sort_leaves else np.arange(n - 1, -1, -1)
+        _place(nodes, order)
+        _build(nodes, n)
+        del nodes
+        leaf_order = array("I")
+        leaf_order.frombytes(order.astype(np.uint32).tobytes())
+        return cls(buffer, values, leaf_encoding, order=leaf_order)
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> StandardMerkleTree:
@@ -460,7 +416,7 @@ class StandardMerkleTree:
     # --- reading ------------------------------------------------------------------------------
 
     def _node(self, i: int) -> bytes:
-        return self._nodes[i * _H : (i + 1) * _H]
+        return bytes(self._nodes[i * _H : (i + 1) * _H])
 
     def _leaf_order(self) -> array[int]:
         """``order[m]``: the value at node ``n - 1 + m``."""
@@ -550,6 +506,7 @@ class StandardMerkleTree:
         children: about two joins per leaf for a million proofs of 20 siblings.
         """
         nodes = self._nodes
+        join = b"".join  # the node array may be a bytearray, whose slices + bytes are bytearrays
         total = len(nodes) // _H
         n = (total + 1) // 2
         order = self._leaf_order()
@@ -569,19 +526,19 @@ class StandardMerkleTree:
             proof = above[(i + 1).bit_length() - 1]
             for j in reversed(chain):
                 s = (j + 1 if j & 1 else j - 1) * _H
-                proof = nodes[s : s + _H] + proof
+                proof = join((nodes[s : s + _H], proof))
                 d = (j + 1).bit_length() - 1
                 made[d], above[d] = j, proof
             return proof
 
         value = iter(order).__next__  # the leaves come in node order, as ``order`` is
         if n == 2:  # the root's two leaves: each is the other's proof
-            yield value(), nodes[2 * _H : 3 * _H]
-            yield value(), nodes[_H : 2 * _H]
+            yield value(), bytes(nodes[2 * _H : 3 * _H])
+            yield value(), bytes(nodes[_H : 2 * _H])
             return
         if n & 1:  # leaf n - 1 is a right child, and its sibling n - 2 an inner node
             t = n - 1
-            yield value(), nodes[(t - 1) * _H : t * _H] + proof_of((t - 1) >> 1)
+            yield value(), join((nodes[(t - 1) * _H : t * _H], proof_of((t - 1) >> 1)))
         # Then one step per parent of two leaves (first .. n - 2), its grandparent's proof made
         # once per two parents. Making a chunk's proofs in list comprehensions instead took half
         # as long again (1.44 s against 0.95 s of CPU for a million): here each proof is used
@@ -592,10 +549,10 @@ class StandardMerkleTree:
             if g != grand:
                 grand, above_grand = g, proof_of(g)
             s = (p + 1 if p & 1 else p - 1) * _H
-            parent = nodes[s : s + _H] + above_grand
+            parent = join((nodes[s : s + _H], above_grand))
             t = (2 * p + 1) * _H  # leaves 2p + 1 and 2p + 2
-            yield value(), nodes[t + _H : t + 2 * _H] + parent
-            yield value(), nodes[t : t + _H] + parent
+            yield value(), join((nodes[t + _H : t + 2 * _H], parent))
+            yield value(), join((nodes[t : t + _H], parent))
 
     def iter_proofs(self) -> Iterator[tuple[int, list[str]]]:
         """Every ``(value index, proof)``, in tree order, each proof a fresh list of ``0x`` hex

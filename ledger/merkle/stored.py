@@ -17,8 +17,9 @@ Why 128 hashes and not tlog's 256: a proof read with a cold cache costs a disk r
 touches, and an 8 KiB tile does not fit in a PostgreSQL page (at most 8,160 bytes a row), so it
 went to TOAST: five 2 KB chunks on two pages behind a second index, about 5-6 reads per tile
 where a 4 KiB row kept in place (``STORAGE PLAIN``) costs 2, its index leaf and its heap page.
-With everything cold, a proof at 10M leaves read 22-26 pages before and reads 12 now
-(``EXPLAIN (ANALYZE, BUFFERS)``; latencies in bench/README-merkle.md). The price is space on
+With everything cold, a proof at 10M leaves read 22-26 pages before and 12 with these tiles, 8
+with the upper tiles kept in the process (below; ``EXPLAIN (ANALYZE, BUFFERS)``, latencies in
+bench/README-merkle.md). The price is space on
 PostgreSQL: one such row per 8 KiB page, 64 bytes a leaf instead of 33.
 
 A 10-million-leaf log is 78,125 + 611 + 5 + 1 = 78,742 rows holding 10.08 million hashes.
@@ -43,15 +44,28 @@ A head row per log holds its size and current root; an append moves it with a co
 the size (after ``SELECT ... FOR UPDATE`` where the backend has it), so two sealers cannot both
 extend the same size.
 
+The upper tiles in the process
+------------------------------
+Every proof at a size reads one leaf tile of its own and the same few upper tiles (611 + 5 + 1 at
+10M leaves, 2.4 MB). Those are kept in the process per size asked (:class:`_UpperTiles`): the
+first proof at a size reads them all in one statement, and every later one reads only the head,
+the range and its leaf tile, 7 pages with a cold cache where it read 12. A rolled-back append
+must leave no trace, so what is kept is tied to the compact range stored at that size: every
+proof reads that range in its own statement, and uses kept tiles only if it is byte for byte the
+one they were read with (the range's hashes commit to every leaf below the size, so to every
+node a proof at that size reads from an upper tile); otherwise the entry is dropped and the
+tiles read again.
+
 Transactions belong to the caller: nothing here commits or rolls back, so an epoch's leaves, its
-root and the rest of the epoch commit (or vanish) together. Nothing is cached between calls, since
-a rolled-back append must leave no trace. Tables are on :class:`ledger.db.Base` and work on SQLite
-and PostgreSQL.
+root and the rest of the epoch commit (or vanish) together. Tables are on
+:class:`ledger.db.Base` and work on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,6 +235,76 @@ def _read_statement(current: bool, sizes: int, tiles: int) -> _Rows:
         ranges = sa.select(sa.literal_column("1", sa.Integer), stored.size, sa.null(), stored.hashes)
         parts.append(ranges.where(stored.log_id == log_id, sa.or_(*which)))
     return sa.union_all(*parts, *_tile_arms(tiles, log_id))
+
+
+@functools.cache
+def _upper_statement() -> sa.Select[int, int, bytes]:
+    """The tiles above the leaf tiles of log ``:log`` numbered up to ``:last``."""
+    tile = MerkleLogTile
+    return sa.select(tile.level, tile.number, tile.hashes).where(
+        tile.log_id == sa.bindparam("log"), tile.level >= 1, tile.number <= sa.bindparam("last"))
+
+
+UPPER_TILES_KEPT = 4096
+"""At most this many upper tiles (16 MiB) are kept in the process over all sizes: every one of a
+log up to 64M leaves for one size, or of 10M leaves for six."""
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The upper tiles of a log read at one size, and the compact range stored at that size when
+    they were read."""
+
+    range: bytes
+    tiles: dict[TileKey, bytes]
+    complete: bool
+    """Every upper tile holding a node below the size is here."""
+
+
+class _UpperTiles:
+    """Upper tiles kept per (database, log, size), least recently used dropped first."""
+
+    def __init__(self, limit: int = UPPER_TILES_KEPT) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, str, int], _Kept] = OrderedDict()
+
+    def get(self, key: tuple[str, str, int]) -> _Kept | None:
+        with self._lock:
+            kept = self._entries.get(key)
+            if kept is not None:
+                self._entries.move_to_end(key)
+            return kept
+
+    def put(self, key: tuple[str, str, int], kept: _Kept) -> None:
+        with self._lock:
+            self._entries[key] = kept
+            self._entries.move_to_end(key)
+            while sum(len(e.tiles) for e in self._entries.values()) > self.limit and len(self._entries) > 1:
+                self._entries.popitem(last=False)
+            if len(kept.tiles) > self.limit:
+                self._entries.pop(key, None)
+
+    def drop(self, key: tuple[str, str, int]) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+UPPER_TILES = _UpperTiles()
+"""The process's kept upper tiles (``UPPER_TILES.clear()`` forgets them)."""
+
+
+def _upper_count(size: int) -> int:
+    """How many upper tiles hold a node below ``size``."""
+    count, t = 0, 1
+    while size > 1 << (TILE_HEIGHT * t):
+        count += ((size - 1) >> (TILE_HEIGHT * (t + 1))) + 1
+        t += 1
+    return count
 
 
 class _Nodes:
@@ -430,10 +514,52 @@ class StoredLog:
             raise ValueError(f"leaf index {index} is outside a tree of size {size}")
         plan = _compact.inclusion_plan(index, size)
         if not current:
-            view, tiles = self._read([size], _path_tiles(plan, size))
-            self._check_size(view, size)
+            view, tiles = self._read_kept(size, _path_tiles(plan, size))
         nodes = _Nodes(self.session, view.log_id, tiles, view.known(size))  # no range stored: more tiles
         return plan.rehash(nodes.get(plan.ids), hash_children)
+
+    def _kept_key(self, size: int) -> tuple[str, str, int]:
+        bind = self.session.get_bind()
+        engine = bind.engine if isinstance(bind, sa.Connection) else bind
+        return str(engine.url), self.name, size
+
+    def _read_kept(self, size: int, keys: set[TileKey]) -> tuple[_View, dict[TileKey, bytes]]:
+        """:meth:`_read` of the head, the range at ``size`` and tiles ``keys``, the upper ones
+        among them from :data:`UPPER_TILES` when the range read is the one they were kept with.
+        The first proof at a size reads and keeps every upper tile below it."""
+        key = self._kept_key(size)
+        kept = UPPER_TILES.get(key)
+        if kept is not None and kept.complete:
+            wanted = {k for k in keys if k[0] == 0}
+        else:
+            wanted = {k for k in keys if kept is None or k not in kept.tiles}
+        view, tiles = self._read([size], wanted)
+        self._check_size(view, size)
+        stored_range = view.ranges.get(size)
+        if kept is not None and stored_range == kept.range:
+            fresh = {k: h for k, h in tiles.items() if k[0] >= 1}
+            if fresh:
+                kept.tiles.update(fresh)
+                UPPER_TILES.put(key, kept)
+            tiles.update((k, kept.tiles[k]) for k in keys if k in kept.tiles)
+            return view, tiles
+        if kept is not None:  # kept at another history of the log (a rolled-back append)
+            UPPER_TILES.drop(key)
+        if stored_range is None or view.log_id is None:
+            return view, tiles  # a size never appended at: nothing to check kept tiles against
+        upper = {k: h for k, h in tiles.items() if k[0] >= 1}
+        complete = _upper_count(size) <= UPPER_TILES.limit
+        if complete:
+            # Tile (t, N) starts at leaf N << 7(t + 1): the statement asks level 1's bound, the
+            # loosest, and the test below keeps what holds a node below the size.
+            rows = self.session.execute(_upper_statement(), {"log": view.log_id,
+                                                             "last": (size - 1) >> (2 * TILE_HEIGHT)})
+            for level, number, hashes in rows:
+                if number << (TILE_HEIGHT * (level + 1)) < size:
+                    upper[(level, number)] = bytes(hashes)
+            tiles.update((k, upper[k]) for k in keys if k in upper)
+        UPPER_TILES.put(key, _Kept(stored_range, upper, complete))
+        return view, tiles
 
     def consistency_proof(self, first: int, second: int | None = None) -> list[bytes]:
         """``PROOF(first, D[second])`` (RFC 9162 §2.1.4.1); up to the current tree by default.

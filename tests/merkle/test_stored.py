@@ -250,3 +250,46 @@ def test_tiles_stay_in_their_row_on_postgresql(engine: sa.Engine) -> None:
         toasted = session.scalar(sa.text(
             "SELECT count(*) FROM merkle_log_tile WHERE pg_column_size(hashes) < length(hashes)"))
     assert storage == "p" and toasted == 0
+
+
+def test_upper_tiles_kept_in_the_process_follow_a_rolled_back_append(engine: sa.Engine) -> None:
+    """Proofs at a size keep that size's upper tiles in the process; after a rolled-back append
+    the same size holds other leaves, and its proofs are those of the new leaves."""
+    from ledger.merkle.stored import UPPER_TILES
+
+    UPPER_TILES.clear()
+    asked: list[dict[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if "merkle_log_tile" in statement:
+            asked.extend(context.compiled_parameters)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    rng = random.Random(11)
+    first, gone, second = _leaves(rng, 20_000), _leaves(rng, 20_000), _leaves(rng, 20_000)
+    size = 40_000
+    with Session(engine) as session:
+        StoredLog(session).append(first)
+        session.commit()
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        stored.append(gone)
+        expected = MemoryLog()
+        expected.append(first + gone)
+        assert stored.inclusion_proof(33_000, size) == expected.inclusion_proof(33_000, size)
+        asked.clear()
+        for i in (5, 17_000, 39_999):
+            assert stored.inclusion_proof(i, size) == expected.inclusion_proof(i, size)
+        # Only leaf tiles were read: the upper ones (levels 7 and 14) came from the process.
+        levels = [v for params in asked for k, v in params.items() if k.startswith("l") and k[1:].isdigit()]
+        assert levels and set(levels) == {0}
+        session.rollback()
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        stored.append(second)
+        session.commit()
+        memory = MemoryLog()
+        memory.append(first + second)
+        for i in (5, 17_000, 33_000, 39_999):
+            assert stored.inclusion_proof(i, size) == memory.inclusion_proof(i, size)
+    sa.event.remove(engine, "before_cursor_execute", record)
