@@ -231,6 +231,19 @@ def measure(url: str, accounting: Accounting, path: str, lines: list[str], *, co
             "new sessions": after["sessions"] - before["sessions"]}
 
 
+def measure_get(url: str, accounting: Accounting, path: str, *, concurrency: int, client: str,
+                tmp: Path) -> dict[str, float]:
+    """A baseline phase (GET, 5 s): its rate, and the server's and database's CPU per request
+    answered, the floor under any submission's (the HTTP server, the app's middleware, and for
+    /readyz one database round trip)."""
+    before = accounting.settled()
+    result = load(url, path, [], concurrency=concurrency, seconds=5, client=client, tmp=tmp)
+    after = accounting.settled()
+    server = spent(before["server"], after["server"])
+    database = spent(before["database"], after["database"])
+    return {**result, "cpu ms per request": 1000 * (server + database) / max(1, result["requests"])}
+
+
 # --- round trips --------------------------------------------------------------------------------
 
 def round_trips(db_url: str, conversations: list[dict[str, Any]], batch_size: int, home: Path) -> dict[str, float]:
@@ -299,8 +312,8 @@ def main() -> None:
                            for i in range(third, len(bodies), args.batch_size)]
                 common = {"concurrency": args.concurrency, "client": args.client, "tmp": Path(tmp)}
                 phase = {
-                    "healthz": load(base, "/healthz", [], seconds=5, **common),
-                    "readyz": load(base, "/readyz", [], seconds=5, **common),
+                    "healthz": measure_get(base, accounting, "/healthz", **common),
+                    "readyz": measure_get(base, accounting, "/readyz", **common),
                     "single": measure(base, accounting, "/v1/contributions", bodies[:third],
                                       seconds=args.seconds, **common),
                     "batch": measure(base, accounting, "/v1/contributions:batch", batches, seconds=args.seconds,
@@ -320,7 +333,8 @@ def main() -> None:
     on, off = results["checks on"], results["checks off"]
     print()
     print(f"{'':34}{'checks on':>14}{'checks off':>14}")
-    rows = [("GET /healthz /s", "healthz", "rate"), ("GET /readyz /s", "readyz", "rate"),
+    rows = [("GET /healthz /s", "healthz", "rate"), ("GET /healthz CPU ms each", "healthz", "cpu ms per request"),
+            ("GET /readyz /s", "readyz", "rate"), ("GET /readyz CPU ms each", "readyz", "cpu ms per request"),
             ("single /s", "single", "rate"), ("single p50 ms", "single", "p50"), ("single p99 ms", "single", "p99"),
             ("single requests", "single", "requests"), ("single CPU ms each", "single", "cpu ms"),
             ("  of it server", "single", "server ms"), ("  of it database", "single", "database ms"),

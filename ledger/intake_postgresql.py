@@ -201,8 +201,9 @@ def count_client_request(sessions: sessionmaker[Session], client: str, now: int)
         driver = session.connection().connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         with _driver_errors(session), _explicit_transaction(driver):
-            (count,) = driver.execute(COUNT_CLIENT_REQUEST, {"subject": client, "window": now // 60}).fetchone()
-    return int(count)
+            counted = driver.execute(COUNT_CLIENT_REQUEST, {"subject": client, "window": now // 60}).fetchone()
+    assert counted is not None  # an upsert with RETURNING answers one row
+    return int(counted[0])
 
 
 @contextmanager

@@ -140,6 +140,10 @@ class Tokenizer:
     def tokenize(self, text: str) -> MessageTokens:
         if self.ascii is not None and text.isascii():
             return self._tokenize_ascii(self.ascii, text)
+        return self.tokenize_general(text)
+
+    def tokenize_general(self, text: str) -> MessageTokens:
+        """``tokenize`` on the full classes, whatever the text (ASCII text takes the ASCII path)."""
         # Counting by deletion builds one string, where findall builds one per run.
         token_chars = len(text) - len(self.word_chars.sub("", text))
         space_chars = len(text) - len(self.space_chars.sub("", text))

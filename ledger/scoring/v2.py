@@ -71,7 +71,7 @@ def features(conversation: Conversation) -> dict[str, int]:
         # built from the end keeps each shingle's first position; the set difference drops
         # those seen in earlier messages.
         shingles = _shingles(words, novelty_size)
-        first = dict(zip(reversed(shingles), range(len(shingles) - 1, -1, -1)))
+        first = dict(zip(reversed(shingles), range(len(shingles) - 1, -1, -1), strict=True))
         fresh = first.keys() - seen
         seen.update(fresh)
         novel = [first[short] for short in fresh]
