@@ -430,7 +430,13 @@ def _insert(session: Session, items: list[_Item], now: int) -> None:
     session.execute(insert(table_of(StoredObject)),
                     [stored_object_row(row.cid, data, now) for row, data, _, _ in items])
     journal.accrue_many(session, [accrual_of(row) for row in rows], created_at=now)
-    index_bands(session, [(row.id, keys) for row, _, keys, _ in items])
+    bands = [(row.id, keys) for row, _, keys, _ in items]
+    if session.get_bind().dialect.name == "postgresql":
+        from ledger.intake_postgresql import index_bands_as_arrays
+
+        index_bands_as_arrays(session, bands)
+    else:
+        index_bands(session, bands)
     objects: list[dict[str, object]] = []
     image_table: list[dict[str, object]] = []
     for row, _, _, images in items:

@@ -21,14 +21,14 @@ SQLite keep ``record``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import ClauseElement
@@ -59,7 +59,7 @@ from ledger.near_duplicate_index import band_rows, match_near_duplicates, near_d
 from ledger.quotas import Quotas, contributor_locks, decide_contributors, usage_window
 from ledger.scoring import Score
 
-__all__ = ["accept_pipelined", "count_client_request"]
+__all__ = ["accept_pipelined", "count_client_request", "index_bands_as_arrays"]
 
 _DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -191,6 +191,22 @@ def _send_writes(pipeline: _Pipeline, row: Contribution, data: bytes, band_keys:
         # An image stored before (public mode: the same image in another contribution) stays.
         writes.executemany(INSERT_IMAGE_OBJECT, list({str(o["cid"]): o for o in objects}.values()))
         writes.executemany(INSERT_IMAGE, image_table)
+
+
+INSERT_BANDS_OF_MANY = text(
+    "INSERT INTO near_duplicate_bands (key, contribution_id)"
+    " SELECT * FROM unnest(CAST(:keys AS BIGINT[]), CAST(:ids AS BIGINT[]))")
+"""``index_bands``' rows of a batch in one statement of two array parameters, its text the same
+whatever the number of rows: the driver converts and the server prepares it once, where a
+statement of a parameter a value (insertmanyvalues) is converted again for every batch."""
+
+
+def index_bands_as_arrays(session: Session, items: Sequence[tuple[int, Sequence[int]]]) -> None:
+    """``ledger.near_duplicate_index.index_bands`` on PostgreSQL: the same rows (``band_rows``)."""
+    rows = band_rows(items)
+    if rows:
+        session.execute(INSERT_BANDS_OF_MANY, {"keys": [r["key"] for r in rows],
+                                               "ids": [r["contribution_id"] for r in rows]})
 
 
 def count_client_request(sessions: sessionmaker[Session], client: str, now: int) -> int:
