@@ -42,7 +42,7 @@ from ledger.near_duplicate_index import (
 from ledger.near_duplicates import Signature, signature
 from ledger.personal_data import PersonalDataMode, refuse_personal_data
 from ledger.privacy import read_conversation, read_image
-from ledger.quotas import Quotas, check_client, contributor_locks, contributor_refusals
+from ledger.quotas import Quotas, check_client, contributor_locks, contributor_refusals, refuse_client
 from ledger.scoring import Score, score
 
 __all__ = [
@@ -442,7 +442,13 @@ def _insert(session: Session, items: list[_Item], now: int) -> None:
     session.execute(insert(table_of(StoredObject)),
                     [stored_object_row(row.cid, data, now) for row, data, _, _ in items])
     journal.accrue_many(session, [accrual_of(row) for row in rows], created_at=now)
-    index_bands(session, [(row.id, keys) for row, _, keys, _ in items])
+    bands = [(row.id, keys) for row, _, keys, _ in items]
+    if session.get_bind().dialect.name == "postgresql":
+        from ledger.intake_postgresql import index_bands_as_arrays
+
+        index_bands_as_arrays(session, bands)
+    else:
+        index_bands(session, bands)
     objects: list[dict[str, object]] = []
     image_table: list[dict[str, object]] = []
     for row, _, _, images in items:
@@ -542,14 +548,21 @@ class Intake:
         self.personal_data: PersonalDataMode = personal_data
         # Whether a near-duplicate of an accepted contribution is refused (ledger.near_duplicates).
         self.near_duplicates = near_duplicates
+        self._postgresql = sessions.kw["bind"].dialect.name == "postgresql"
 
     def count_client_request(self, client: str) -> None:
         """Count a submission request from a client address (its own transaction, so a refused
         request counts too); raise RateLimitedError past the per-client limit."""
         if self.quotas is None or not self.quotas.client_requests_per_minute:
             return
+        now = int(self.clock())
+        if self._postgresql:
+            from ledger.intake_postgresql import count_client_request
+
+            refuse_client(self.quotas, count_client_request(self.sessions, client, now), now)
+            return
         with one_statement(self.sessions) as session:
-            check_client(session, self.quotas, client, int(self.clock()))
+            check_client(session, self.quotas, client, now)
 
     @property
     def privacy(self) -> bool:

@@ -77,8 +77,15 @@ def prune_counters(session: Session, now: int) -> None:
 
 def check_client(session: Session, quotas: Quotas, client: str, now: int) -> None:
     """Count a request from a client address, refusing it past the per-client limit."""
+    if quotas.client_requests_per_minute:
+        refuse_client(quotas, count_request(session, "client", client, now), now)
+
+
+def refuse_client(quotas: Quotas, count: int, now: int) -> None:
+    """Raise RateLimitedError when a client address's ``count`` of requests this minute (this
+    one included) passes its limit."""
     limit = quotas.client_requests_per_minute
-    if limit and count_request(session, "client", client, now) > limit:
+    if limit and count > limit:
         raise RateLimitedError(f"more than {limit} requests a minute from this client address",
                                retry_after=60 - now % 60)
 

@@ -9,6 +9,7 @@ the features. docs/scoring.md writes the rules out; clients/js/scoring.mjs is th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from math import isqrt
 from typing import Any
@@ -44,8 +45,10 @@ def features(conversation: Conversation) -> dict[str, int]:
     # code sent back fixed) is not a copy, an assistant repeating itself or a user pasting the
     # same prompt again is.
     seen_by_role: dict[str, set[tuple[str, ...]]] = {"user": set(), "assistant": set()}
-    type_counts: dict[str, int] = {}
-    bigram_counts: dict[tuple[str, str], int] = {}
+    # Counts, never orders, are read from these (sums, sums of squares, sizes), so each is
+    # filled in C (``Counter.update`` over an iterator) in whatever order comes.
+    type_counts: Counter[str] = Counter()
+    bigram_counts: Counter[tuple[str, str]] = Counter()
     new_tokens = {"user": 0, "assistant": 0}
     tokens = repeated = token_chars = other_chars = 0
     for message in conversation.messages:
@@ -64,22 +67,19 @@ def features(conversation: Conversation) -> dict[str, int]:
         before = len(own)
         own.update(_shingles(words, repetition_size))
         repeated += count - (len(own) - before)  # a shingle already seen, here or before, repeats
-        # The tokens that start a novelty shingle new to the conversation, in order.
-        first: dict[tuple[str, ...], int] = {}
-        for i, short in enumerate(_shingles(words, novelty_size)):
-            if short not in first and short not in seen:
-                first[short] = i
-        seen.update(first)
-        novel = first.values()
-        for i in novel:
-            word = words[i]
-            type_counts[word] = type_counts.get(word, 0) + 1
-            if i + 1 < count and not joined[i + 1]:
-                pair = (word, words[i + 1])
-                bigram_counts[pair] = bigram_counts.get(pair, 0) + 1
+        # The novelty shingles new to the conversation and the token each first starts: a dict
+        # built from the end keeps each shingle's first position; the set difference drops
+        # those seen in earlier messages.
+        shingles = _shingles(words, novelty_size)
+        first = dict(zip(reversed(shingles), range(len(shingles) - 1, -1, -1), strict=True))
+        fresh = first.keys() - seen
+        seen.update(fresh)
+        novel = [first[short] for short in fresh]
+        type_counts.update(map(words.__getitem__, novel))
+        bigram_counts.update([(words[i], words[i + 1]) for i in novel if i + 1 < count and not joined[i + 1]])
         # The first few new tokens of each message are free: a "continue", a "thanks!" or a
         # one-line answer is what trivial-prompt spam is made of.
-        new_tokens[role] += max(0, len(first) - free[role])
+        new_tokens[role] += max(0, len(fresh) - free[role])
     return {
         "userNew": new_tokens["user"],
         "assistantNew": new_tokens["assistant"],

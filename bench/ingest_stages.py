@@ -1,0 +1,186 @@
+"""Where intake's CPU goes, stage by stage, in-process: real ShareGPT conversations, signed
+beforehand, through each step of ``Intake.submit`` on its own, then whole submissions into a real
+ledger (SQLite, and PostgreSQL where it runs), single and in batches of ``--batch-size``.
+
+Every figure is CPU time (``time.process_time_ns``) per conversation, printed with its ratio to
+``json.loads`` of the same bodies measured in the same run, so two runs on a busy machine still
+compare. The stages are the functions intake calls, in its order: the body's parse, the consent's
+fields, normalisation, the RFC 8785 bytes, the SHA-256, the near-duplicate signature and its band
+keys, the score, the signature's recovery, the personal-data check and the receipt's signature;
+then the whole ``submit`` / ``submit_batch`` (checks and database) and the database's share
+(what is left after the checks).
+
+    .venv/bin/python bench/ingest_stages.py [--count 600] [--batch-size 100] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eth_keys import keys
+
+from ledger.consent import ReceiptFields
+from ledger.conversation import Conversation, canonical_bytes, normalise
+from ledger.intake import Intake, Prepared
+from ledger.migrate import upgrade
+from ledger.near_duplicates import signature
+from ledger.personal_data import findings_in
+from ledger.scoring import score
+from ledger.scoring.v2 import TOKENIZER
+from tally.client import sign_submission
+from tally.sharegpt import distinct_conversations
+
+OPERATOR = "0x" + "42" * 32
+CONTRACT = "0x" + "11" * 20
+NEVER = 1_000_000
+
+
+def cpu_ns_each(function: Callable[[Any], object], inputs: Sequence[Any], repeat: int = 3) -> float:
+    """The least, over ``repeat`` passes, of the CPU nanoseconds per input of ``function``."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time_ns()
+        for value in inputs:
+            function(value)
+        best = min(best, (time.process_time_ns() - started) / len(inputs))
+    return best
+
+
+@contextlib.contextmanager
+def ledger_intake(url: str, home: Path) -> Iterator[tuple[Intake, dict[str, Any]]]:
+    """An intake with the shipped checks on (limits high enough never to refuse), on ``url``."""
+    from tally.settings import Settings
+    from tally.wiring import build_intake, chain_info, open_ledger
+
+    upgrade(url)
+    settings = Settings(home=home, database_url=url, operator_key=OPERATOR, chain_id=31337, contract_address=CONTRACT,
+                        limit_client_requests_per_minute=NEVER, limit_contributor_requests_per_minute=NEVER,
+                        limit_contributions_per_hour=NEVER, limit_points_per_day=NEVER * 1000)
+    ledger = open_ledger(settings)
+    try:
+        intake = build_intake(settings, ledger, chain_info(settings))
+        config = {"eip712": {"domain": {"chainId": 31337, "verifyingContract": CONTRACT}},
+                  "termsHash": "0x" + intake.consent.terms.hash.hex()}
+        yield intake, config
+    finally:
+        ledger.engine.dispose()
+
+
+def signed_bodies(config: dict[str, Any], conversations: Sequence[dict[str, Any]], now: int) -> list[bytes]:
+    return [json.dumps(sign_submission(config, c, keys.PrivateKey(hashlib.sha256(b"stages%d" % (i % 500)).digest()),
+                                       nonce=i, issued_at=now)).encode()
+            for i, c in enumerate(conversations)]
+
+
+def stages(intake: Intake, raw: Sequence[bytes], now: int) -> dict[str, float]:
+    """CPU ns per conversation of each check, on its own."""
+    bodies = [json.loads(b) for b in raw]
+    signed = [intake.consent.parse(b, now) for b in bodies]
+    conversations = [normalise(s.conversation) for s in signed]
+    canonical = [canonical_bytes(c) for c in conversations]
+    prepared = [Prepared.of(c) for c in conversations]
+    signatures = [signature(c) for c in conversations]
+    pairs = list(zip(signed, prepared, strict=True))
+    receipts = [ReceiptFields(p.content_hash, s.contributor, p.score.points, now) for s, p in pairs]
+    return {
+        "json.loads (baseline)": cpu_ns_each(json.loads, raw),
+        "consent fields": cpu_ns_each(lambda b: intake.consent.parse(b, now), bodies),
+        "normalise": cpu_ns_each(normalise, [s.conversation for s in signed]),
+        "RFC 8785 bytes": cpu_ns_each(canonical_bytes, conversations),
+        "SHA-256": cpu_ns_each(lambda d: hashlib.sha256(d).digest(), canonical),
+        "near-duplicate signature": cpu_ns_each(signature, conversations),
+        "band keys": cpu_ns_each(lambda s: s.band_keys(), signatures),
+        "score": cpu_ns_each(score, conversations),
+        "Prepared.of (bytes, hash, signature, keys, score)": cpu_ns_each(Prepared.of, conversations),
+        "signature recovery": cpu_ns_each(lambda sp: intake.consent.verify_signer(sp[0], sp[1].content_hash), pairs),
+        "personal data": cpu_ns_each(findings_in, conversations),
+        "receipt signature": cpu_ns_each(intake.signer.sign, receipts),
+        "Intake.check (every check above)": cpu_ns_each(lambda b: intake.check(json.loads(b), now), raw),
+    }
+
+
+def tokenizer_paths(conversations: Sequence[Conversation]) -> dict[str, float]:
+    """The quality-v2 tokenizer's ASCII path against its general one on the same ASCII messages
+    (the same tokens, checked here), per conversation."""
+    ascii_messages = [m.content for c in conversations for m in c.messages if m.content.isascii()]
+    for text in ascii_messages:
+        if TOKENIZER.tokenize(text) != TOKENIZER.tokenize_general(text):
+            raise AssertionError(f"the ASCII path differs on {text[:80]!r}")
+    share = len(ascii_messages) / sum(len(c.messages) for c in conversations)
+    scale = len(ascii_messages) / len(conversations)
+    return {f"tokenize, general classes ({share:.0%} of messages are ASCII)":
+            scale * cpu_ns_each(TOKENIZER.tokenize_general, ascii_messages),
+            "tokenize, ASCII path, same messages": scale * cpu_ns_each(TOKENIZER.tokenize, ascii_messages)}
+
+
+def whole(intake: Intake, raw: Sequence[bytes], batch_size: int) -> dict[str, float]:
+    """CPU ns per conversation of whole submissions (parse, checks, database), single then batched;
+    the database's share is the whole less ``Intake.check``'s cost on the same bodies."""
+    half = len(raw) // 2
+    singles, batched = raw[:half], raw[half:]
+    for body in singles[:10]:  # the pool, the prepared statements, the caches
+        intake.submit(json.loads(body), "bench")
+    singles = singles[10:]
+    now = int(intake.clock())
+    started = time.process_time_ns()
+    for body in singles:
+        intake.count_client_request("bench")
+        intake.submit(json.loads(body), "bench")
+    single = (time.process_time_ns() - started) / len(singles)
+    chunks = [batched[i:i + batch_size] for i in range(0, len(batched) - batch_size + 1, batch_size)]
+    started = time.process_time_ns()
+    for chunk in chunks:
+        intake.count_client_request("bench")
+        intake.submit_batch([json.loads(body) for body in chunk], "bench")
+    batch = (time.process_time_ns() - started) / sum(map(len, chunks))
+    checks = cpu_ns_each(lambda b: intake.check(json.loads(b), now), singles, repeat=1)
+    return {"submit (single)": single, "  of it outside Intake.check": single - checks,
+            f"submit_batch (per item of {batch_size})": batch, "  of it outside Intake.check ": batch - checks}
+
+
+def show(title: str, figures: dict[str, float], baseline: float) -> None:
+    print(title)
+    for name, ns in figures.items():
+        print(f"  {name:52} {ns / 1e6:8.3f} ms {ns / baseline:7.2f}x json.loads")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=600, help="distinct conversations for each database")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    args = parser.parse_args()
+
+    conversations = distinct_conversations(args.count)
+    now = int(time.time())
+    with tempfile.TemporaryDirectory() as tmp:
+        with ledger_intake(f"sqlite:///{tmp}/stages.db", Path(tmp) / "home") as (intake, config):
+            raw = signed_bodies(config, conversations, now)
+            size = sorted(map(len, raw))[len(raw) // 2]
+            print(f"{len(raw)} real ShareGPT conversations, median body {size} bytes; CPU per conversation")
+            figures = stages(intake, raw, now)
+            baseline = figures["json.loads (baseline)"]
+            show("checks, each on its own:", figures, baseline)
+            show("quality-v2 tokens:", tokenizer_paths([normalise(c) for c in conversations]), baseline)
+            show("SQLite:", whole(intake, raw, args.batch_size), baseline)
+        if not args.no_postgres:
+            from tests.support.postgres import temporary_database
+
+            with temporary_database("tally_stages") as url, ledger_intake(url, Path(tmp) / "pg") as (intake, config):
+                show("PostgreSQL (this process only; the backend's CPU is bench/ingest.py's):",
+                     whole(intake, signed_bodies(config, conversations, now), args.batch_size), baseline)
+
+
+if __name__ == "__main__":
+    main()
