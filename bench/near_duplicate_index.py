@@ -1,7 +1,7 @@
 """The near-duplicate check against a large index on PostgreSQL: what it adds to one submission.
 
 The ledger gets N contributions (default 1,000,000) with signatures, and their 16 LSH bands each
-(16 N rows in near_duplicate_bands), written by PostgreSQL itself (generate_series: the index's
+(16 N rows in near_duplicate_keys), written by PostgreSQL itself (generate_series: the index's
 contents are random band keys, which is what real signatures give). Then, for real ShareGPT
 conversations, the check runs as intake runs it: the signature is computed, and inside a
 transaction the band keys are locked and looked up (``near_duplicate_refusals``), then rolled
@@ -35,14 +35,14 @@ from tests.support.postgres import temporary_database
 FILL = """
 INSERT INTO contributions (id, content_hash, contributor, nonce, issued_at, terms_hash, signature, cid, size,
     model, message_count, points, score, scorer_version, accepted_at, receipt_signature, encrypted,
-    near_duplicate_signature)
+    near_duplicate_sketch)
 SELECT i, sha256(('c' || i)::bytea), '0x' || substr(md5(i::text), 1, 40), i::text, 0, '\\x00'::bytea,
     '\\x00'::bytea, 'bafkrei', 7500, NULL, 6, 10, '{}', 'quality-v1', 0, '\\x00'::bytea, false,
     decode(repeat(md5(i::text), 16), 'hex')
 FROM generate_series(:first, :last) AS i
 """
 BANDS = """
-INSERT INTO near_duplicate_bands (key, contribution_id)
+INSERT INTO near_duplicate_keys (key, contribution_id)
 SELECT ('x' || substr(md5(i::text || '/' || b::text), 1, 16))::bit(64)::bigint, i
 FROM generate_series(:first, :last) AS i, generate_series(0, 15) AS b
 """

@@ -388,7 +388,7 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
         scorer_version=result.version,
         accepted_at=now,
         receipt_signature=receipt,
-        near_duplicate_signature=prepared.near_duplicate.to_bytes() if prepared.near_duplicate else None,
+        near_duplicate_sketch=prepared.near_duplicate.to_bytes() if prepared.near_duplicate else None,
         client_address=submission.client[:64] if submission.client else None,
         wrapped_key=None,
         encrypted=False,

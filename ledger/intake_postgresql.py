@@ -54,7 +54,7 @@ from ledger.models import (
     ContributionImage,
     JournalEntry,
     JournalTransfer,
-    NearDuplicateBand,
+    NearDuplicateKey,
     StoredObject,
 )
 from ledger.near_duplicate_index import band_rows, match_near_duplicates, near_duplicate_locks
@@ -73,7 +73,7 @@ def _sql(statement: ClauseElement) -> str:
 
 LOCKS = _sql(LOCK_KEYS_STATEMENT)
 CANDIDATES = (
-    "SELECT b.key, c.id, c.near_duplicate_signature, c.content_hash FROM near_duplicate_bands AS b"
+    "SELECT b.key, c.id, c.near_duplicate_sketch, c.content_hash FROM near_duplicate_keys AS b"
     " JOIN contributions AS c ON c.id = b.contribution_id WHERE b.key = ANY(%(keys)s::bigint[])"
 )
 """``near_duplicate_refusals``' read, with the keys as one array parameter."""
@@ -100,7 +100,7 @@ INSERT_ENTRY = _sql(insert(table_of(JournalEntry)).values(
 INSERT_IMAGE_OBJECT = INSERT_STORED_OBJECT + " ON CONFLICT DO NOTHING"
 INSERT_IMAGE = _sql(insert(table_of(ContributionImage)).values(
     {name: None for name in ("contribution_id", "position", "cid", "stored_cid", "media_type", "size", "wrapped_key")}))
-INSERT_BAND = _sql(insert(table_of(NearDuplicateBand)).values({"key": None, "contribution_id": None}))
+INSERT_BAND = _sql(insert(table_of(NearDuplicateKey)).values({"key": None, "contribution_id": None}))
 
 _COLUMNS = [column.key for column in table_of(Contribution).columns]
 
