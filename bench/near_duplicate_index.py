@@ -44,7 +44,8 @@ INSERT INTO contributions (id, content_hash, contributor, nonce, issued_at, term
     near_duplicate_sketch)
 SELECT i, sha256(('c' || i)::bytea), '0x' || substr(md5(i::text), 1, 40), i::text, 0, '\\x00'::bytea,
     '\\x00'::bytea, 'bafkrei', 7500, NULL, 6, 10, '{{}}', 'quality-v1', 0, '\\x00'::bytea, false,
-    '\\x{VERSION:02x}'::bytea || substr(decode(repeat(md5(i::text), {SKETCH_BYTES // 16 + 1}), 'hex'), 1, {SKETCH_BYTES - 1})
+    '\\x{VERSION:02x}'::bytea
+    || substr(decode(repeat(md5(i::text), {SKETCH_BYTES // 16 + 1}), 'hex'), 1, {SKETCH_BYTES - 1})
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i
 """
 KEYS = f"""
@@ -104,8 +105,8 @@ def main() -> None:
             started = time.perf_counter()
             fill(connection, args.count, [signature(c) for c in indexed])
             size = connection.execute("SELECT pg_size_pretty(pg_total_relation_size('near_duplicate_keys'))").fetchone()
-            print(f"indexed {args.count:,} contributions ({BANDS * args.count:,} band keys, {size[0] if size else '?'}) "
-                  f"in {time.perf_counter() - started:.0f} s (not timed)")
+            print(f"indexed {args.count:,} contributions ({BANDS * args.count:,} band keys, "
+                  f"{size[0] if size else '?'}) in {time.perf_counter() - started:.0f} s (not timed)")
             baseline, compute, check, candidates, refused = [], [], [], [], 0
             for n, conversation in enumerate(probes):
                 started = time.perf_counter()
@@ -126,8 +127,9 @@ def main() -> None:
                 refused += answer is not None
     med = statistics.median
     p95 = lambda xs: sorted(xs)[int(0.95 * len(xs))]  # noqa: E731
-    print(f"{len(probes)} probes ({len(copies[:args.probes // 2])} edited copies of indexed ones, {len(others)} others); "
-          f"{refused} refused; candidates per probe: median {med(candidates):.0f}, max {max(candidates)}")
+    print(f"{len(probes)} probes ({len(copies[:args.probes // 2])} edited copies of indexed ones, "
+          f"{len(others)} others); {refused} refused; candidates per probe: median {med(candidates):.0f}, "
+          f"max {max(candidates)}")
     print(f"baseline: BEGIN and a primary-key read in one round trip: {med(baseline) * 1e6:.0f} µs median")
     print(f"the check inside the transaction (locks and look-up of {BANDS} band keys in one round trip, decision): "
           f"{med(check) * 1e6:.0f} µs median (p95 {p95(check) * 1e6:.0f}) = {med(check) / med(baseline):.2f}x the "

@@ -1,10 +1,11 @@
 """The near-duplicate check of intake, against the band index every replica shares.
 
-Inside the intake transaction: the submissions' band keys (``ledger.near_duplicates``) are locked (PostgreSQL: transaction
-advisory locks, taken in key order so two batches cannot deadlock; SQLite: every write
-transaction already holds the database lock), then the contributions sharing a band are read
-with their signatures and compared. Two racing near-copies share a band key almost surely, so
-the second waits for the first to commit and then sees it: they cannot both pass.
+Inside the intake transaction: the submissions' band keys (``ledger.near_duplicates``) are
+locked (PostgreSQL: transaction advisory locks, taken in key order so two batches cannot
+deadlock; SQLite: every write transaction already holds the database lock), then the
+contributions sharing a key are read with their sketches (only theirs) and compared. Two
+racing near-copies share a band key almost surely, so the second waits for the first to commit
+and then sees it: they cannot both pass.
 """
 
 from __future__ import annotations

@@ -146,13 +146,14 @@ _TOKEN_HASHES_HELD = 1 << 18
 def _token_hashes(text: str, cache: dict[str, int] = _TOKEN_HASHES) -> list[int]:
     if len(cache) > _TOKEN_HASHES_HELD:
         cache.clear()  # a bound on memory; emptied now and then, never wrong
-    out = []
-    for token in _TOKEN.findall(text.casefold()):
-        value = cache.get(token)
-        if value is None:
-            value = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest())
-        out.append(value)
-    return out
+    tokens = _TOKEN.findall(text.casefold())
+    out = list(map(cache.get, tokens))
+    if None in out:
+        for i, value in enumerate(out):
+            if value is None:
+                token = tokens[i]
+                out[i] = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest())
+    return out  # type: ignore[return-value]
 
 
 def _shingles(texts: list[str]) -> npt.NDArray[np.uint64]:
@@ -188,6 +189,13 @@ def _bins(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return bins
 
 
+def _distinct(shingles: npt.NDArray[np.uint64]) -> int:
+    if not shingles.size:
+        return 0
+    ordered = np.sort(shingles)
+    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
 def _densified(bins: npt.NDArray[np.uint64]) -> U16:
     """Rotation: an empty bin borrows from the next filled bin to its right, mixed with the
     distance, so that two sketches agree there only if they borrow alike. No shingle: zeros."""
@@ -207,7 +215,7 @@ def signature(conversation: Conversation) -> Signature:
     assistant = _shingles([m.content for m in conversation.messages if m.role == "assistant"])
     other = _shingles([m.content for m in conversation.messages if m.role != "assistant"])
     assistant_bins, other_bins = _bins(assistant), _bins(other)
-    assistant_count, other_count = int(np.unique(assistant).size), int(np.unique(other).size)
+    assistant_count, other_count = _distinct(assistant), _distinct(other)
     keys: tuple[int, ...] = ()
     if assistant_count + other_count >= MIN_COMMON:
         whole = _densified(np.minimum(assistant_bins, other_bins)).astype(">u2").tobytes()

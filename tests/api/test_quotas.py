@@ -5,9 +5,9 @@ processes on one PostgreSQL database."""
 from __future__ import annotations
 
 import time
-from typing import Any
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 

@@ -82,7 +82,8 @@ def test_the_next_part_of_a_split_conversation_is_accepted() -> None:
     # It repeats the earlier part's words here and there (the pasted text, the names), and
     # answers anew: the whole is unlike, and most of its assistant text is its own.
     pairs = split_parts(100)
-    refused = [i for i, (earlier, later) in enumerate(pairs) if signature(later).is_near_duplicate_of(signature(earlier))]
+    refused = [i for i, (earlier, later) in enumerate(pairs)
+               if signature(later).is_near_duplicate_of(signature(earlier))]
     assert len(pairs) == 100 and len(refused) <= 5, refused
 
 
