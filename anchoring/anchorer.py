@@ -34,10 +34,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import BlockNotFound
+from web3.exceptions import BlockNotFound, ContractLogicError
 
 from anchoring import chain
-from anchoring.contract import GENESIS_HEADER, NOT_ANCHORED, EpochAnchored, EpochHeader, TallyAnchor
+from anchoring.contract import GENESIS_HEADER, NOT_ANCHORED, EpochAnchored, EpochHeader, TallyAnchor, revert_data
 from ledger import lifecycle
 from ledger.errors import InvariantError
 from ledger.lifecycle import EpochState, Transition
@@ -405,7 +405,11 @@ class Anchorer:
             if epoch is None or epoch.number != chain_latest + 1 or not self.ready(session, epoch):
                 return None
             call = self._anchor_call(session, epoch)
-            gas = int(chain.call(call.estimate_gas, {"from": self.account.address}))
+            try:
+                gas = int(chain.call(call.estimate_gas, {"from": self.account.address}))
+            except ContractLogicError as exc:
+                self._refused(epoch, exc)
+                return None
             gas_limit = gas * self.policy.gas_margin_percent // 100
             # The next nonce after the mined ones, not the pool's: no epoch is submitted, so
             # whatever of ours the pool still holds was abandoned (a reorg dropped what it stood
@@ -422,6 +426,22 @@ class Anchorer:
         log.info("epoch %d sent: %s (nonce %d)", number, attempt.tx_hash, nonce)
         self.checkpoint("after-send")
         return number
+
+    def _refused(self, epoch: Epoch, exc: ContractLogicError) -> None:
+        """The node's estimate says the contract would refuse this epoch's header: nothing is
+        signed or sent. ``UnexpectedEpoch`` means another anchorer of this ledger (a `tally
+        anchor` or `tally demo` beside the server's jobs) had this epoch mined after this pass
+        read ``latestEpoch``, before this database showed it; the next pass reconciles it as
+        mined, whoever sent it. Any other refusal is recorded on the epoch and tried again by
+        the next pass, rather than ending the loop."""
+        data = revert_data(exc)
+        error = self.contract.decode_error(data) if data else None
+        if error is not None and error.name == "UnexpectedEpoch":
+            log.info("epoch %d: the contract now expects %s; another anchorer sent it meanwhile", epoch.number,
+                     error.args.get("expected"))
+            return
+        epoch.last_error = f"the contract refuses the header: {error or exc}"[:500]
+        log.error("epoch %d: not sent, %s", epoch.number, epoch.last_error)
 
     def _anchor_call(self, session: Session, epoch: Epoch) -> Any:
         """``anchor`` of the epoch's header over the one before it, with the consistency proof

@@ -101,6 +101,11 @@ class ContractError:
     name: str
     args: dict[str, Any]
 
+    def __str__(self) -> str:
+        """As Solidity writes it, bytes as 0x-hex: ``UnexpectedEpoch(expected=3, given=2)``."""
+        shown = (f"{k}=0x{v.hex()}" if isinstance(v, bytes) else f"{k}={v}" for k, v in self.args.items())
+        return f"{self.name}({', '.join(shown)})"
+
 
 class TallyAnchor:
     """TallyAnchor at ``address`` on ``w3``'s chain."""

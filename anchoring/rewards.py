@@ -182,8 +182,7 @@ def _refusal(exc: BaseException) -> ContractRefusedError:
     error = decode_error(data, _abis()) if data else None
     if error is None:
         return ContractRefusedError(f"the transaction would revert: {exc}")
-    args = ", ".join(f"{k}={_show(v)}" for k, v in error.args.items())
-    message = f"the contract refuses: {error.name}({args}){_HINTS.get(error.name, '')}"
+    message = f"the contract refuses: {error}{_HINTS.get(error.name, '')}"
     if error.name in ("InvalidBalanceProof", "HeaderMismatch", "UnknownEpoch", "BalanceExceedsTotal"):
         return ClaimProofError(message, error)
     return ContractRefusedError(message, error)
@@ -194,10 +193,6 @@ _HINTS = {
     "NothingToClaim": ": the account was paid for this balance already",
     "InsufficientPool": ": the pool cannot pay this claim; its operator must fund it",
 }
-
-
-def _show(value: object) -> str:
-    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
 
 def token_balance(w3: Web3, token: str, account: str) -> int:

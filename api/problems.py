@@ -108,6 +108,10 @@ _TYPES = [
                 "This conversation's text is nearly the same as an accepted contribution's (case, spacing, "
                 "punctuation, a few words or a message changed; docs/scoring.md gives the rule); `existing` "
                 "names it, or is null for an item earlier in the same batch. Nothing was written."),
+    ProblemType("duplicate-image", 409, "Image already contributed",
+                "An image of this conversation (its CID, `image`) is already in an accepted contribution, "
+                "which `existing` names (null: an item earlier in the same batch). An image is contributed, "
+                "and paid for, once; nothing was written (docs/scoring.md, \"Images\")."),
     ProblemType("ref-reused", 409, "Reference reused",
                 "This ref already names a different grant, clawback or usage report (for an adjustment, "
                 "`existing` shows it). Use a new ref for a new request, or send the same request again "

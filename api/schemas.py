@@ -241,9 +241,15 @@ class Account(BaseModel):
     history: JournalPage
 
 
+class AccountContribution(ContributionView):
+    """One of an account's contributions, and whether it is in the public feed."""
+
+    published: bool = Field(description="in the public feed now (its contributor's Publish, not withdrawn)")
+
+
 class AccountContributions(BaseModel):
     address: Address
-    items: list[ContributionView]
+    items: list[AccountContribution]
     next: Cursor
 
 

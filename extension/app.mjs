@@ -1,11 +1,13 @@
 // The extension's page: the user's ChatGPT history (or an export file), a selection, a preview of
 // exactly what is shared, one signature for all of it, and afterwards each contribution's way to
 // the chain. The protocol lives in the Tally client (vendor/tally-client.mjs); reading ChatGPT in
-// chatgpt.mjs; signing with a wallet in bridge.mjs; keys and receipts in storage.mjs.
+// chatgpt.mjs, its images in chatgpt-images.mjs; signing with a wallet in bridge.mjs; keys and
+// receipts in storage.mjs.
 import { fetchConfig, fetchTerms } from "./vendor/tally-client.mjs";
 import { ChatGptError, ChatGptHistory, PAGE_SIZE } from "./chatgpt.mjs";
+import { ChatGptImages } from "./chatgpt-images.mjs";
 import { WalletBridgeSigner } from "./bridge.mjs";
-import { describeError, prepare, shareSelection, sharedBefore } from "./share.mjs";
+import { describeError, prepare, shareSelection, sharedBefore, unshareable } from "./share.mjs";
 import { SelectableList, runPool } from "./selection.mjs";
 import { showMine } from "./mine.mjs";
 import { showKeys } from "./keys.mjs";
@@ -68,14 +70,21 @@ for (const button of document.querySelectorAll("button.tab")) {
  * @param {Entry} entry
  */
 async function complete(entry) {
-  if (!entry.prepared) {
+  // Once per entry, even when the review asks while the list is still filling it in: a
+  // conversation's images are downloaded once.
+  entry.preparing ??= (async () => {
     try {
-      entry.prepared = prepare(await entry.load());
+      const conversation = await entry.load();
+      const images = entry.images ? await entry.images(conversation, state.config?.limits?.maxImageBytes) : [];
+      entry.prepared = prepare(conversation, images, state.config?.limits);
     } catch (error) {
-      entry.prepared = { canonical: null, contentHash: null, points: null, redactions: "", error: describeError(error) };
+      entry.prepared = unshareable(describeError(error));
+      // An image that cannot be had leaves this conversation out; a session problem is the history's.
       if (error instanceof ChatGptError) historyProblem(error);
     }
-  }
+  })();
+  await entry.preparing;
+  if (!entry.prepared) return;
   const hash = entry.prepared.contentHash;
   if (hash && entry.shared === undefined) {
     try {
@@ -92,6 +101,7 @@ async function complete(entry) {
 const reader = new ChatGptHistory({
   onWait: (seconds, why) => setHistoryStatus("rate-limited", `${why}: retrying in ${Math.ceil(seconds)} s…`),
 });
+const imageReader = new ChatGptImages(reader);
 const history = {
   /** @type {Entry[]} every list entry read so far, newest update first */
   entries: [],
@@ -116,7 +126,7 @@ function historyProblem(error) {
 /** @param {import("./chatgpt.mjs").HistoryItem} item @returns {Entry} */
 function historyEntry(item) {
   return { key: item.id, title: item.title, updatedAt: item.updatedAt, load: () => reader.conversation(item.id),
-    prepared: null, shared: undefined };
+    images: (conversation, most) => imageReader.of(conversation, item.id, most), prepared: null, shared: undefined };
 }
 
 /** Read list pages until `count` entries are known, or the whole history. */
@@ -286,7 +296,8 @@ function reviewItem(entry) {
   li.dataset.state = "ready";
   const summary = document.createElement("span");
   summary.className = "summary";
-  summary.textContent = ` — ${p.canonical.messages.length} messages, model ${p.canonical.model ?? "not given"}, `
+  const pictures = p.images.length ? `${p.images.length} image${p.images.length === 1 ? "" : "s"}, ` : "";
+  summary.textContent = ` — ${p.canonical.messages.length} messages, ${pictures}model ${p.canonical.model ?? "not given"}, `
     + `${p.points} points (estimate), contentHash ${p.contentHash}`;
   li.append(summary);
   if (entry.shared) {
@@ -310,11 +321,44 @@ function reviewItem(entry) {
     role.className = "role";
     role.textContent = m.role;
     item.append(role, m.content);
+    if (m.images?.length) item.append(thumbnails(m.images, p.images));
     return item;
   }));
   details.append(open, messages);
+  // A conversation with images opens at once: its pictures are what is shared, seen before signing.
+  details.open = p.images.length > 0;
   li.append(details);
   return li;
+}
+
+/** @type {Map<string, string>} an object URL per image shown, by CID */
+const thumbnailUrls = new Map();
+
+/**
+ * A message's images as thumbnails, each named by its CID (what is signed) and its media type.
+ * @param {string[]} cids the message's `images`
+ * @param {import("./share.mjs").SharedImage[]} images the conversation's bytes
+ */
+function thumbnails(cids, images) {
+  const strip = document.createElement("span");
+  strip.className = "thumbs";
+  for (const cid of cids) {
+    const image = images.find((i) => i.cid === cid);
+    if (!image) continue;
+    let url = thumbnailUrls.get(cid);
+    if (!url) {
+      url = URL.createObjectURL(new Blob([image.bytes], { type: image.mediaType }));
+      thumbnailUrls.set(cid, url);
+    }
+    const img = document.createElement("img");
+    img.className = "thumb";
+    img.src = url;
+    img.dataset.cid = cid;
+    img.alt = `image ${cid}`;
+    img.title = `${cid} (${image.mediaType}, ${image.bytes.length} bytes)`;
+    strip.append(img);
+  }
+  return strip;
 }
 
 function updateShare() {

@@ -2,7 +2,8 @@
 // access token from GET /api/auth/session, the list from GET /backend-api/conversations (paged by
 // offset and limit), each conversation from GET /backend-api/conversation/{id}, the token as a
 // bearer header. These are the calls open-source exporters make; the shapes are recorded in
-// tests/clients/fixtures/chatgpt-backend/. Nothing read here leaves the browser except what the
+// tests/clients/fixtures/chatgpt-backend/. A conversation's images are downloaded with the same
+// session by chatgpt-images.mjs. Nothing read here leaves the browser except what the
 // user later selects and signs, and that goes to the configured Tally API only.
 
 export const CHATGPT_ORIGIN = "https://chatgpt.com";
@@ -145,9 +146,10 @@ export class ChatGptHistory {
    * A backend call with the bearer token; a 401 fetches the session once more (tokens expire
    * after a while) before it gives up.
    * @param {string} path
+   * @param {string} [notFound] what a 404 means, in words
    * @returns {Promise<any>}
    */
-  async backend(path) {
+  async backend(path, notFound = "ChatGPT no longer has this conversation (deleted, or in another account).") {
     for (let attempt = 0; ; attempt += 1) {
       const token = this.token ?? (await this.accessToken());
       const response = await this.request(`${this.origin}${path}`, {
@@ -159,7 +161,7 @@ export class ChatGptHistory {
         throw new ChatGptError("Your ChatGPT session has expired: reload chatgpt.com (log in again if asked), then try again.", "expired");
       }
       if (response.status === 404) {
-        throw new ChatGptError("ChatGPT no longer has this conversation (deleted, or in another account).", "refused");
+        throw new ChatGptError(notFound, "refused");
       }
       if (!response.ok) {
         throw new ChatGptError(`ChatGPT answered HTTP ${response.status}; try again later.`, "refused");

@@ -6,8 +6,11 @@
  * @property {string} key           ChatGPT's id, or the position in a file
  * @property {string} title
  * @property {number | null} updatedAt Unix seconds
- * @property {() => Promise<unknown>} load its conversation object
+ * @property {() => Promise<any>} load its conversation object
+ * @property {(conversation: any, maxImageBytes?: number) => Promise<import("./chatgpt-images.mjs").DownloadedImage[]>} [images]
+ *   its images' bytes (a ChatGPT history conversation's, downloaded; an export file has none)
  * @property {import("./share.mjs").Prepared | null} prepared filled once loaded
+ * @property {Promise<void>} [preparing] the one filling of `prepared`, while it runs and after
  * @property {{id: number, status: string} | null | undefined} shared what Tally holds of it
  *   (undefined: not looked up yet)
  */

@@ -30,6 +30,7 @@ from ledger.content import ContentStore, envelope
 from ledger.conversation import Conversation, ConversationError, canonical_bytes, normalise
 from ledger.db import one_statement, serialise_each, table_of
 from ledger.errors import ConflictError, InvalidFieldError, InvalidInputError, RateLimitedError, TallyError
+from ledger.image_duplicates import DuplicateImageError, image_locks, image_refusals
 from ledger.models import ConsentBatch, Contribution, ContributionImage, StoredObject
 from ledger.near_duplicate_index import (
     Match,
@@ -150,7 +151,8 @@ class Submission:
     """The client address it came from (the API's peer), recorded for the accrual report."""
 
 
-Outcome = tuple[Contribution, Score] | IntakeError | NearDuplicateError | RateLimitedError | InvalidInputError
+Outcome = (tuple[Contribution, Score] | IntakeError | NearDuplicateError | DuplicateImageError | RateLimitedError
+           | InvalidInputError)
 
 
 def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeError | None]:
@@ -207,7 +209,7 @@ class UnstorableError(InvalidInputError):
         super().__init__("a field of this submission does not fit the ledger's columns; nothing was written")
 
 
-Refusal = IntakeError | UnstorableError | NearDuplicateError | RateLimitedError
+Refusal = IntakeError | UnstorableError | NearDuplicateError | DuplicateImageError | RateLimitedError
 
 def record(
     session: Session,
@@ -232,12 +234,18 @@ def record(
     refusals: list[Refusal | None] = [*screen(session, submissions)] if screened else [None] * len(submissions)
     fresh = [i for i, refusal in enumerate(refusals) if refusal is None]
     # Every lock the checks below need, in one statement: the near-duplicate band keys
-    # (ledger.near_duplicate_index) and the contributors of the limits (ledger.quotas), held
-    # until the commit.
+    # (ledger.near_duplicate_index), the image CIDs (ledger.image_duplicates) and the
+    # contributors of the limits (ledger.quotas), held until the commit.
     serialise_each(session, [
         *near_duplicate_locks(submissions[i].prepared.band_keys for i in fresh),
+        *image_locks(image_cids_of(submissions[i].prepared) for i in fresh),
         *contributor_locks(quotas, {submissions[i].consent.contributor for i in fresh}),
     ])
+    with_images = [i for i in fresh if submissions[i].prepared.images]
+    for i, seen in zip(with_images, image_refusals(session, [image_cids_of(submissions[i].prepared)
+                                                             for i in with_images]), strict=True):
+        refusals[i] = seen
+    fresh = [i for i in fresh if refusals[i] is None]
     checked = [i for i in fresh if submissions[i].prepared.near_duplicate is not None]
     matches = near_duplicate_refusals(session, [
         (signature, submissions[i].prepared.band_keys, submissions[i].prepared.content_hash)
@@ -285,6 +293,10 @@ def record(
             refusal = DuplicateContributionError(first.id) if first is not None and first.id else refusal
         outcomes.append(refusal if refusal is not None else (rows[i], scores[i]))
     return outcomes
+
+
+def image_cids_of(prepared: Prepared) -> list[str]:
+    return [image.cid for image in prepared.images]
 
 
 def refusal_of(match: Match | NearDuplicateError | None) -> IntakeError | NearDuplicateError | None:
@@ -456,8 +468,9 @@ def accept_one(
     client: str | None = None,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal."""
-    if sessions.kw["bind"].dialect.name == "postgresql":
-        # Imported here: ledger.intake_postgresql builds on this module's rows and refusals.
+    if sessions.kw["bind"].dialect.name == "postgresql" and not prepared.images:
+        # Imported here: ledger.intake_postgresql builds on this module's rows and refusals. A
+        # conversation with images takes ``record`` (its image check is there), rarer and larger.
         from ledger.intake_postgresql import accept_pipelined
 
         return accept_pipelined(sessions, Submission(prepared, consent, client), store=store,

@@ -44,11 +44,14 @@ class ApiUnreachableError(SubmitError, UnavailableError):
 
 
 def _problem_text(response: httpx.Response) -> str:
+    """A refusal in one line; a 429's ``Retry-After`` says when to try again."""
+    retry = response.headers.get("Retry-After")
+    after = f"; retry after {retry} s" if retry and retry.isdecimal() else ""
     try:
         body = response.json()
-        return f"{response.status_code} {body.get('title')}: {body.get('detail')} ({body.get('type')})"
+        return f"{response.status_code} {body.get('title')}: {body.get('detail')} ({body.get('type')}){after}"
     except ValueError:
-        return f"{response.status_code} {response.text[:200]}"
+        return f"{response.status_code} {response.text[:200]}{after}"
 
 
 def domain_of(config: dict[str, Any]) -> eip712.Domain:
@@ -333,3 +336,26 @@ def signed_enrolment(config: dict[str, Any], program: str, private_key: PrivateK
     digest = domain_of(config).enrol_digest(account, program, nonce, issued_at)
     return {"account": account, "nonce": str(nonce), "issuedAt": issued_at,
             "signature": hex0x(eip712.sign(digest, private_key))}
+
+
+def signed_publish(config: dict[str, Any], contribution: Mapping[str, Any], private_key: PrivateKey, *,
+                   visible: bool, nonce: int, issued_at: int) -> dict[str, Any]:
+    """The body of ``POST /v1/contributions/{id}:publish``: the key's EIP-712 ``Publish`` of
+    ``contribution`` (as ``GET /v1/contributions/{id}`` gives it), shown in the feed when
+    ``visible``, withdrawn otherwise. Signed over the contribution's own contributor, so a key
+    that is not the contributor's is refused by the API (``signer-mismatch``)."""
+    digest = domain_of(config).publish_digest(checksum(contribution["contributor"]),
+                                              bytes.fromhex(contribution["contentHash"][2:]), visible, nonce, issued_at)
+    return {"visible": visible, "nonce": str(nonce), "issuedAt": issued_at,
+            "signature": hex0x(eip712.sign(digest, private_key))}
+
+
+def signed_engage(config: dict[str, Any], content_hash: str, private_key: PrivateKey, *, kind: int, nonce: int,
+                  issued_at: int, remix: str | None = None) -> dict[str, Any]:
+    """The body of ``POST /v1/contributions/{id}:engage``: the key's EIP-712 ``Engage`` with the
+    contribution of ``content_hash``, a like (kind 1) or a remix (kind 2) naming ``remix``, the
+    contentHash of the key's own new contribution."""
+    actor = checksum(private_key.public_key.to_checksum_address())
+    digest = domain_of(config).engage_digest(actor, bytes.fromhex(content_hash[2:]), kind, nonce, issued_at)
+    return {"actor": actor, "kind": kind, "nonce": str(nonce), "issuedAt": issued_at,
+            "signature": hex0x(eip712.sign(digest, private_key)), **({"remix": remix} if remix else {})}

@@ -24,7 +24,7 @@ from anchoring.anchorer import StepReport
 from anchoring.audit import Auditor
 from anchoring.contract import TallyAnchor
 from anchoring.loop import AnchoringTimeoutError, run_until_final
-from anchoring.rewards import RewardsError, TallyRewards, token_balance
+from anchoring.rewards import ContractRefusedError, RewardsError, TallyRewards, token_balance
 from anchoring.verify import verify_contribution
 from ledger import export, journal, programs, usage
 from ledger.deployment import ChainInfo
@@ -56,18 +56,28 @@ def fresh_conversations(ledger: Ledger, count: int) -> list[dict[str, Any]]:
         raise DemoError(f"not enough unused conversations left in the dataset: {exc}") from None
 
 
+CLAIM_ATTEMPTS = 3
+
+
 def claim_for(ledger: Ledger, info: ChainInfo, chain: ChainRuntime, account: str) -> str:
     """Claim ``account``'s points of the latest anchored epoch from the rewards contract, sent (and
-    its gas paid) by the anchoring key; what was paid, in a line."""
+    its gas paid) by the anchoring key; what was paid, in a line. A `tally serve` running beside
+    the demo may anchor a newer epoch between reading the latest and claiming (the contract then
+    refuses with StaleEpoch): the claim is made again against the new latest, a few times."""
     assert info.rewards is not None
     rewards = TallyRewards(chain.w3, info.rewards.contract)
-    latest = TallyAnchor(chain.w3, chain.contract.address).latest_epoch()
-    with ledger.sessions() as session:
-        balance = balance_proof(session, info, BalanceTrees(ledger.store), account, latest)
-    try:
-        paid = rewards.claim(chain.account, balance)
-    except RewardsError as exc:
-        raise DemoError(f"the claim for {account} failed: {exc}") from None
+    anchor = TallyAnchor(chain.w3, chain.contract.address)
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        with ledger.sessions() as session:
+            balance = balance_proof(session, info, BalanceTrees(ledger.store), account, anchor.latest_epoch())
+        try:
+            paid = rewards.claim(chain.account, balance)
+            break
+        except ContractRefusedError as exc:
+            if exc.error is None or exc.error.name != "StaleEpoch" or attempt == CLAIM_ATTEMPTS:
+                raise DemoError(f"the claim for {account} failed: {exc}") from None
+        except RewardsError as exc:
+            raise DemoError(f"the claim for {account} failed: {exc}") from None
     tokens = token_balance(chain.w3, info.rewards.token, account)
     return (f"claim: {account} was paid {paid.amount} token units for its {paid.balance} points of epoch "
             f"{paid.epoch} (it now holds {tokens}; `tally claim` does the same)")

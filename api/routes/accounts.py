@@ -17,7 +17,7 @@ from api.views import contribution_json, entry_json
 from ledger import journal
 from ledger.encoding import parse_address
 from ledger.lifecycle import EpochState
-from ledger.models import Contribution, Epoch
+from ledger.models import Contribution, Epoch, Publication
 from ledger.outbox import storage_state
 
 router = APIRouter(tags=["accounts"])
@@ -82,7 +82,8 @@ def account_contributions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: ContributionCursor = None,
 ) -> dict[str, Any]:
-    """The account's contributions, newest first, with their anchoring state."""
+    """The account's contributions, newest first, with their anchoring state and whether each is
+    in the public feed (`published`): what the feed page lists a contributor's own to publish from."""
     checksummed = parse_address(address, "address")
     query = select(Contribution).where(Contribution.contributor == checksummed)
     if before is not None:
@@ -92,8 +93,11 @@ def account_contributions(
         storage = storage_state(session, [r.cid for r in rows])
         states = dict(session.execute(select(Epoch.number, Epoch.state).where(
             Epoch.number.in_({r.epoch for r in rows if r.epoch is not None}))).all())
+        published = set(session.scalars(select(Publication.contribution_id).where(
+            Publication.contribution_id.in_([r.id for r in rows]))))
     page = rows[:limit]
     items = []
     for row in page:
-        items.append(contribution_json(row, storage[row.cid], states.get(row.epoch) if row.epoch else None))
+        items.append({**contribution_json(row, storage[row.cid], states.get(row.epoch) if row.epoch else None),
+                      "published": row.id in published})
     return {"address": checksummed, "items": items, "next": page[-1].id if len(rows) > limit else None}

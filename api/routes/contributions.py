@@ -42,7 +42,7 @@ SUBMISSION_PROBLEMS = (
     "terms-mismatch", "unknown-format", "malformed-conversation", "unknown-role",
     "incomplete-conversation", "signer-mismatch", "contains-personal-data", "nonce-reused",
     "duplicate-contribution", "near-duplicate", "rate-limited",
-    "attachment-mismatch", "unsupported-media", "attachment-too-large", "missing-attachment",
+    "attachment-mismatch", "duplicate-image", "unsupported-media", "attachment-too-large", "missing-attachment",
 )
 """What a submission may be refused with (a batch reports them per item, in its 200 answer)."""
 

@@ -909,9 +909,12 @@ export const ENGAGE_REMIX = 2;
 
 /**
  * Sign one statement of `primaryType` whose signer field is `signerField`, with `fields` and a
- * nonce and issuedAt; the signature is checked to recover to the signer before it is returned.
+ * nonce and issuedAt. The signature goes through ethers' Signature, so v is 27/28 whatever the
+ * wallet returned (some answer 0/1), and is checked to recover to the signer before it is
+ * returned: a wallet may sign with another account than it reported, or over other data, and
+ * this names it here rather than as the server's signer-mismatch.
  * @param {TallyConfig} config
- * @param {"Publish" | "Engage" | "Enrol"} primaryType
+ * @param {"Contribution" | "ContributionBatch" | "Publish" | "Engage" | "Enrol"} primaryType
  * @param {string} signerField
  * @param {Record<string, unknown>} fields
  * @param {TypedDataSigner} signer
@@ -924,8 +927,9 @@ async function signStatement(config, primaryType, signerField, fields, signer, o
     issuedAt: options.issuedAt ?? Math.floor(Date.now() / 1000) };
   const { domain, types } = typedData(config, primaryType, message);
   const signature = Signature.from(await signer.signTypedData(domain, types, message)).serialized;
-  if (verifyTypedData(domain, types, message, signature) !== address) {
-    throw new Error(`the wallet's ${primaryType} signature does not recover to ${address}`);
+  const recovered = verifyTypedData(domain, types, message, signature);
+  if (recovered !== address) {
+    throw new Error(`the wallet signed the ${primaryType} as ${recovered}, not as ${address}`);
   }
   return { address, message, signature };
 }
@@ -991,23 +995,8 @@ export function randomNonce() {
  * @returns {Promise<SubmissionBody>}
  */
 export async function signContribution(config, conversation, signer, options = {}) {
-  const contributor = getAddress(await signer.getAddress());
-  const message = {
-    contributor,
-    contentHash: contentHash(conversation),
-    termsHash: config.termsHash,
-    nonce: String(options.nonce ?? randomNonce()),
-    issuedAt: options.issuedAt ?? Math.floor(Date.now() / 1000),
-  };
-  const { domain, types } = typedData(config, "Contribution", message);
-  // Through Signature: v as 27/28 whatever the wallet returned (some answer 0/1).
-  const signature = Signature.from(await signer.signTypedData(domain, types, message)).serialized;
-  // A wallet may sign with another account than it reported, or over other data: catch it here
-  // rather than as the server's signer-mismatch.
-  const recovered = verifyTypedData(domain, types, message, signature);
-  if (recovered !== contributor) {
-    throw new Error(`the wallet signed as ${recovered}, not as ${contributor}`);
-  }
+  const { address: contributor, message, signature } = await signStatement(config, "Contribution", "contributor",
+    { contentHash: contentHash(conversation), termsHash: config.termsHash }, signer, options);
   return {
     contributor,
     conversation,
@@ -1242,21 +1231,9 @@ export async function signBatch(config, conversations, signer, options = {}) {
     throw new BatchSizeError(`a signed batch carries 1 to ${most ?? "limits.maxBatch"} conversations, `
       + `not ${Array.isArray(conversations) ? conversations.length : describe(conversations)}`);
   }
-  const contributor = getAddress(await signer.getAddress());
-  const message = {
-    contributor,
-    contentsRoot: contentsRoot(conversations.map((conversation) => contentHash(conversation))),
-    count: conversations.length,
-    termsHash: config.termsHash,
-    nonce: String(options.nonce ?? randomNonce()),
-    issuedAt: options.issuedAt ?? Math.floor(Date.now() / 1000),
-  };
-  const { domain, types } = typedData(config, "ContributionBatch", message);
-  const signature = Signature.from(await signer.signTypedData(domain, types, message)).serialized;
-  const recovered = verifyTypedData(domain, types, message, signature);
-  if (recovered !== contributor) {
-    throw new Error(`the wallet signed as ${recovered}, not as ${contributor}`);
-  }
+  const { address: contributor, message, signature } = await signStatement(config, "ContributionBatch",
+    "contributor", { contentsRoot: contentsRoot(conversations.map((conversation) => contentHash(conversation))),
+      count: conversations.length, termsHash: config.termsHash }, signer, options);
   return {
     contributor,
     conversations,

@@ -5,7 +5,8 @@ never echoed. Commands live by what they touch: ``ledger_commands`` (schema, key
 status), ``chain_commands`` (serve, worker, anchor, deploy, demo), ``claim_commands`` (claim),
 ``verify_commands`` (verify, audit), ``export_commands`` (export), ``privacy_commands``
 (redact, and the redaction submit runs), ``score_commands`` (score, offline), ``doctor_commands``
-(doctor), ``program_commands`` (program); ``base`` holds what they share.
+(doctor), ``program_commands`` (program), ``feed_commands`` (publish, engage);
+``base`` holds what they share.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tally.cli import (  # noqa: F401 (registers commands)
     claim_commands,
     doctor_commands,
     export_commands,
+    feed_commands,
     ledger_commands,
     privacy_commands,
     program_commands,

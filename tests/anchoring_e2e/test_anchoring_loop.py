@@ -1,11 +1,13 @@
 """Running the anchorer on a real node: until final, backing off while the node is down, giving
-up at the timeout, and halting for good when the contract holds someone else's epoch."""
+up at the timeout, halting for good when the contract holds someone else's epoch, and sharing a ledger
+with another anchorer."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from anchoring.anchorer import AnchorConflictError, StepReport
 from anchoring.chain import ChainUnavailableError
@@ -117,3 +119,49 @@ def test_someone_elses_epoch_on_the_contract_halts_anchoring_for_good(stack: Sta
     assert guard.run_pass(other.anchorer()) is None  # halted: not even a healthy ledger's epoch goes out
     assert state(other, 2) == EpochState.SEALED
     assert guard.backoff.failures == 0  # a conflict is not an outage to retry
+
+
+def test_an_epoch_another_anchorer_lands_during_a_pass_is_reconciled_not_a_crash(stack: Stack) -> None:
+    """Two anchorers of one ledger (the server's jobs and a `tally demo` or `tally anchor` beside
+    them): the other's transaction for this epoch is mined after this pass read latestEpoch and
+    before this database shows it, so the node's estimate reverts with UnexpectedEpoch. The pass
+    sends nothing and the next one reconciles the epoch as mined by the other's transaction."""
+    stack.contribute(real_conversations(10))
+    stack.seal()
+    landed: list[str] = []
+
+    def the_other_anchorer_lands_first(session: Session, epoch: Epoch) -> bool:
+        if not landed:
+            call = racer._anchor_call(session, epoch)
+            tx = call.build_transaction({"from": stack.account.address,
+                                         "nonce": stack.w3.eth.get_transaction_count(stack.account.address)})
+            tx_hash = stack.w3.eth.send_raw_transaction(stack.account.sign_transaction(tx).raw_transaction)
+            assert stack.w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1
+            landed.append(tx_hash.to_0x_hex())
+        return True
+
+    racer = stack.anchorer()
+    racer.ready = the_other_anchorer_lands_first
+    assert racer.step().sent is None
+    with stack.sessions() as session:
+        epoch = session.get_one(Epoch, 1)
+        assert (epoch.state, epoch.tx_hash, epoch.last_error) == (EpochState.SEALED, None, None)
+    assert racer.step().mined == (1,)
+    with stack.sessions() as session:
+        assert session.get_one(Epoch, 1).tx_hash == landed[0]
+    anchor_all(stack)
+    assert state(stack, 1) == EpochState.FINAL and len(landed) == 1
+
+
+def test_a_header_the_contract_refuses_is_recorded_and_the_pass_goes_on(stack: Stack) -> None:
+    """Any other refusal of the node's estimate is kept on the epoch, named, and nothing is sent."""
+    stack.contribute(real_conversations(10))
+    stack.seal()
+    with stack.sessions() as session, session.begin():
+        session.get_one(Epoch, 1).manifest_cid = ""  # the contract refuses it: EmptyManifestCid()
+    report = stack.anchorer().step()
+    assert report.sent is None
+    with stack.sessions() as session:
+        epoch = session.get_one(Epoch, 1)
+        assert (epoch.state, epoch.last_error) == (EpochState.SEALED,
+                                                    "the contract refuses the header: EmptyManifestCid()")

@@ -227,3 +227,19 @@ def test_an_actor_past_the_daily_limit_is_refused_with_429(api: Api) -> None:
                              json=engage_body(api, contribution, liker, nonce=i + 1))
         assert answer.status_code == (201 if i < 2 else 429), answer.json()
     assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_an_account_s_contributions_say_which_are_in_the_feed(api: Api) -> None:
+    """What the feed page lists a contributor's own contributions to publish from."""
+    first, second = submit(api, "listed one", 0), submit(api, "listed two", 0, nonce=2)
+
+    def published() -> dict[int, bool]:
+        items = api.client.get(f"/v1/accounts/{first['contributor']}/contributions").json()["items"]
+        return {item["id"]: item["published"] for item in items}
+
+    assert published() == {first["id"]: False, second["id"]: False}
+    api.client.post(f"/v1/contributions/{second['id']}:publish", json=publish_body(api, second, contributor_key(0)))
+    assert published() == {first["id"]: False, second["id"]: True}
+    api.client.post(f"/v1/contributions/{second['id']}:publish",
+                    json=publish_body(api, second, contributor_key(0), visible=False, nonce=2))
+    assert published() == {first["id"]: False, second["id"]: False}

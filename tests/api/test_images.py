@@ -1,11 +1,12 @@
 """Conversations with images (docs/formats.md §2 version 2): attachments checked, stored as their
 own objects under the same privacy rule as the conversation, served through /ipfs/{cid}, and
-erased with the contribution; every refusal writes nothing."""
+erased with the contribution; an image is contributed once; every refusal writes nothing."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from ledger.attachments import encode_attachments
 from ledger.content import cid_of
 from ledger.conversation import canonical_bytes, image_cids, normalise
+from ledger.errors import TallyError
 from ledger.models import ContributionImage, StoredObject
 from ledger.privacy import ContentErasedError, read_image
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
@@ -59,17 +61,72 @@ def test_a_conversation_with_png_jpeg_and_webp_is_version_2_and_its_images_are_s
         assert served.status_code == 200 and served.content == data
 
 
-def test_the_same_image_in_two_contributions_is_stored_once(api: Api) -> None:
+def test_an_image_already_contributed_is_refused_naming_it_and_writes_nothing(api: Api) -> None:
+    """quality-v3 pays for each image: the same image beside new text is not paid again."""
     image = image_bytes("GIF")
-    for n, tag in enumerate(["first with gif", "second with gif"]):
-        conversation = with_images(tag, image)
-        body = api.signed(conversation, contributor_key(n), images=[image])
-        response = api.client.post("/v1/contributions", json=body)
-        assert response.status_code == 201, response.text
-    with api.intake.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(StoredObject)
-                              .where(StoredObject.cid == cid_of(image))) == 1
-    assert image_rows(api) == 2
+    first = api.client.post("/v1/contributions", json=api.signed(with_images("first with gif", image),
+                                                                  contributor_key(0), images=[image]))
+    assert first.status_code == 201, first.text
+    before = api.counts()
+    again = api.client.post("/v1/contributions", json=api.signed(with_images("second with gif", image),
+                                                                  contributor_key(1), images=[image]))
+    assert again.status_code == 409, again.text
+    problem = again.json()
+    assert (problem["type"], problem["image"], problem["existing"]) == (
+        "/problems/duplicate-image", cid_of(image), first.json()["id"])
+    assert api.counts() == before and image_rows(api) == 1
+    # In one batch, the second item carrying a new image is refused alone; an image shown twice in
+    # one conversation is one image.
+    fresh = image_bytes("PNG", 3)
+    twice = with_images("the same png twice", fresh)
+    twice["messages"][0]["images"] = [cid_of(fresh)]
+    items = [api.signed(twice, contributor_key(2), nonce=1, images=[fresh]),
+             api.signed(with_images("the png again", fresh), contributor_key(2), nonce=2, images=[fresh]),
+             api.signed(sample_conversation("no image at all"), contributor_key(2), nonce=3)]
+    results = api.client.post("/v1/contributions:batch", json={"items": items}).json()["results"]
+    assert [r["status"] for r in results] == [201, 409, 201]
+    assert (results[1]["problem"]["type"], results[1]["problem"]["existing"]) == ("/problems/duplicate-image", None)
+
+
+def test_an_erased_contributions_image_may_be_contributed_again(db_url: str, tmp_path: Path) -> None:
+    api = build_api(db_url, tmp_path, master_key=MASTER)
+    with api.client:
+        image = image_bytes("JPEG", 4)
+        first = api.client.post("/v1/contributions", json=api.signed(with_images("to be erased", image),
+                                                                      contributor_key(3), images=[image]))
+        assert first.status_code == 201, first.text
+        admin = api.client_with(admin_api_key="admin-secret")
+        erased = admin.post(f"/v1/contributions/{first.json()['id']}:erase",
+                            headers={"Authorization": "Bearer admin-secret"})
+        assert erased.status_code == 200, erased.text
+        again = api.client.post("/v1/contributions", json=api.signed(with_images("shared again", image),
+                                                                      contributor_key(3), nonce=2, images=[image]))
+        assert again.status_code == 201, again.text
+
+
+def test_racing_submissions_of_one_image_on_postgresql_cannot_both_pass(pg_url: str, tmp_path: Path) -> None:
+    api = build_api(pg_url, tmp_path)
+    image = image_bytes("WEBP", 5)
+    bodies = [api.signed(with_images(f"raced image {n}", image), contributor_key(10 + n), nonce=n, images=[image])
+              for n in range(6)]
+    start = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def race(body: dict[str, Any]) -> None:
+        start.wait()
+        try:
+            api.intake.submit(body)  # each in its own transaction, as two server processes would
+            statuses.append(201)
+        except TallyError as refusal:
+            statuses.append(refusal.status)
+
+    threads = [threading.Thread(target=race, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201] + [409] * (len(bodies) - 1)
+    assert image_rows(api) == 1
 
 
 def test_a_text_only_conversation_keeps_its_version_1_bytes(api: Api) -> None:

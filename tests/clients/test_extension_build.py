@@ -49,8 +49,8 @@ def test_the_release_folder_holds_every_module_the_pages_import(tmp_path: Path) 
         for static, dynamic in IMPORT.findall(path.read_text()):
             pending.append((path.parent / (static or dynamic)).resolve())
     names = {str(p.relative_to(out)) for p in seen}
-    assert {"app.mjs", "chatgpt.mjs", "bridge.mjs", "share.mjs", "vendor/tally-client.mjs", "vendor/ethers.mjs",
-            "vendor/page/verify.js", "vendor/page/vendor/noble-hashes/sha3.js"} <= names, names
+    assert {"app.mjs", "chatgpt.mjs", "chatgpt-images.mjs", "bridge.mjs", "share.mjs", "vendor/tally-client.mjs",
+            "vendor/ethers.mjs", "vendor/page/verify.js", "vendor/page/vendor/noble-hashes/sha3.js"} <= names, names
     # What is shipped is the source, not a copy that could drift.
     assert (out / "chatgpt.mjs").read_bytes() == (EXTENSION / "chatgpt.mjs").read_bytes()
     assert (out / "vendor" / "tally-client.mjs").read_bytes() == (ROOT / "clients/js/tally-client.mjs").read_bytes()
@@ -63,8 +63,10 @@ def test_a_deployment_build_admits_its_api_origin(tmp_path: Path) -> None:
     assert manifest["host_permissions"] == [*plain["host_permissions"], "https://tally.example.org/*"]  # type: ignore[misc]
     assert manifest["externally_connectable"] == {
         "matches": ["http://127.0.0.1/*", "http://localhost/*", "https://tally.example.org/*"]}
-    # chatgpt.com is read, never anything else of the web without the user granting it.
-    assert "https://chatgpt.com/*" in manifest["host_permissions"]  # type: ignore[operator]
+    # chatgpt.com and the storage its images' signed links point to are read, never anything else
+    # of the web without the user granting it.
+    assert [p for p in plain["host_permissions"] if p.startswith("https://")] == [  # type: ignore[attr-defined]
+        "https://chatgpt.com/*", "https://*.oaiusercontent.com/*"]
     assert manifest["permissions"] == ["storage"]
 
 

@@ -35,3 +35,7 @@ def test_the_js_client_publishes_likes_and_enrols(live_server: LiveServer) -> No
     digest = domain.enrol_digest(body["account"], "weekly-minimum", int(body["nonce"]), body["issuedAt"])
     assert recover_address(digest, bytes.fromhex(body["signature"][2:])) == bytes.fromhex(liker.address[2:])
     assert (body["account"], body["nonce"], body["issuedAt"]) == (liker.address, "7", 1_790_000_000)
+    # A wallet that reports the contributor but signs with another key is named by each signing
+    # function, before a body exists to send.
+    assert seen["lies"] == {name: f"the wallet signed the {name} as {liker.address}, not as {contributor.address}"
+                            for name in ("Contribution", "ContributionBatch", "Publish", "Engage", "Enrol")}
