@@ -54,7 +54,6 @@ SELECT ('x' || substr(md5(i::text || '/' || b::text), 1, 16))::bit(64)::bigint, 
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS i, generate_series(0, {BANDS - 1}) AS b
 """
 REAL = ("UPDATE contributions SET near_duplicate_sketch = %(sketch)s, content_hash = %(hash)s WHERE id = %(id)s")
-REAL_KEYS = "DELETE FROM near_duplicate_keys WHERE contribution_id = %(id)s"
 INSERT_KEY = "INSERT INTO near_duplicate_keys (key, contribution_id) VALUES (%(key)s, %(id)s)"
 BASELINE = "SELECT points FROM contributions WHERE id = %(id)s"
 
@@ -64,11 +63,11 @@ def fill(connection: psycopg.Connection, count: int, real: list) -> None:  # typ
         for first in range(1, count + 1, 250_000):
             last = min(first + 249_999, count)
             connection.execute(FILL, {"first": first, "last": last})
-            connection.execute(KEYS, {"first": first, "last": last})
+            # The first len(real) get the real conversations' keys below.
+            connection.execute(KEYS, {"first": max(first, len(real) + 1), "last": last})
         with connection.cursor() as cursor:
             for n, sig in enumerate(real, start=1):
                 cursor.execute(REAL, {"sketch": sig.to_bytes(), "hash": n.to_bytes(32, "big"), "id": n})
-                cursor.execute(REAL_KEYS, {"id": n})
                 cursor.executemany(INSERT_KEY, [{"key": k, "id": n} for k in sig.band_keys()])
     connection.execute("VACUUM ANALYZE contributions")
     connection.execute("VACUUM ANALYZE near_duplicate_keys")
