@@ -5,10 +5,11 @@ Index N real conversations (their LSH bands in memory, as the database holds the
 every edit class of tests/near_duplicates/edits.py applied to each of them (should be refused),
 M other real conversations (should not be), and the parts `_1`, `_2`... of split ShareGPT
 conversations whose part `_0` is indexed (should not be: they continue a conversation, they do not
-repeat it). Prints the table docs/scoring.md shows, and the cost of one signature against a
+repeat it). Prints the table docs/near-duplicates.md shows, and the cost of one sketch against a
 baseline taken in the same run (normalising the conversation, which every submission does anyway).
+With ``--plot``, a PNG of each labelled pair's estimated similarity against the thresholds.
 
-    .venv/bin/python bench/near_duplicates.py [--indexed 3000] [--distinct 3000]
+    .venv/bin/python bench/near_duplicates.py [--indexed 3000] [--distinct 3000] [--plot docs/near-duplicates.png]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.conversation import Conversation, ConversationError, normalise
-from ledger.near_duplicates import Signature, signature
+from ledger.near_duplicates import THRESHOLD_ASSISTANT, THRESHOLD_JACCARD, Signature, signature
 from tally.sharegpt import iter_sharegpt
 from tests.near_duplicates.edits import EDITS
 
@@ -56,9 +57,22 @@ class Index:
             self.bands[key].append(len(self.signatures))
         self.signatures.append(sig)
 
+    def candidates(self, sig: Signature, exclude: frozenset[int] | set[int] = frozenset()) -> list[int]:
+        return sorted({i for key in sig.band_keys() for i in self.bands.get(key, ())} - exclude)
+
     def match(self, sig: Signature, exclude: frozenset[int] | set[int] = frozenset()) -> int | None:
-        candidates = {i for key in sig.band_keys() for i in self.bands.get(key, ())} - exclude
-        return next((i for i in sorted(candidates) if sig.is_near_duplicate_of(self.signatures[i])), None)
+        return next((i for i in self.candidates(sig, exclude) if sig.is_near_duplicate_of(self.signatures[i])), None)
+
+
+Point = tuple[float, float]
+POINTS: dict[str, list[Point]] = defaultdict(list)
+"""Each labelled pair's (estimated Jaccard, assistant share), for the plot: an edited copy
+against its original, a distinct conversation against its closest candidate, a split part
+against its closest earlier part."""
+
+
+def closest(sig: Signature, others: list[Signature]) -> Point:
+    return max((sig.similarity(o) for o in others), default=(0.0, 0.0))
 
 
 def measure(indexed: int, distinct: int) -> dict[str, tuple[int, int]]:
@@ -73,12 +87,14 @@ def measure(indexed: int, distinct: int) -> dict[str, tuple[int, int]]:
     table: dict[str, tuple[int, int]] = {}
     for name, edit in EDITS.items():
         refused = total = 0
-        for _, conversation in base:
+        for i, (_, conversation) in enumerate(base):
             copy = edit(conversation, rng)
             if copy is None or copy.messages == conversation.messages:
                 continue
             total += 1
-            refused += index.match(signature(copy)) is not None
+            sig = signature(copy)
+            refused += index.match(sig) is not None
+            POINTS["edited copies"].append(sig.similarity(index.signatures[i]))
         table[name] = (refused, total)
     # Distinct conversations: refused if they match anything indexed but their own earlier parts.
     # ShareGPT holds some conversations twice (shared by two people, or the same greeting): a
@@ -90,7 +106,9 @@ def measure(indexed: int, distinct: int) -> dict[str, tuple[int, int]]:
         if first_exchange(conversation) in first_exchanges:
             continue
         total += 1
-        refused += index.match(signature(conversation), exclude=own) is not None
+        sig = signature(conversation)
+        refused += index.match(sig, exclude=own) is not None
+        POINTS["distinct"].append(closest(sig, [index.signatures[i] for i in index.candidates(sig, own)]))
     table["distinct real conversations"] = (refused, total)
     # Split conversations: a later part against each earlier part of the same conversation.
     signatures = {record_id: signature(c) for record_id, c in conversations}
@@ -100,6 +118,7 @@ def measure(indexed: int, distinct: int) -> dict[str, tuple[int, int]]:
         if earlier:
             parts += 1
             parts_refused += any(sig.is_near_duplicate_of(e) for e in earlier)
+            POINTS["later parts of a split conversation"].append(closest(sig, earlier))
     table["later parts of a split conversation"] = (parts_refused, parts)
     return table
 
@@ -126,12 +145,35 @@ def cost(sample: list[Conversation]) -> tuple[float, float]:
     return baseline, (time.perf_counter() - started) / len(sample)
 
 
+def plot(path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 5.5), dpi=110)
+    for (label, points), colour in zip(POINTS.items(), ("tab:red", "tab:blue", "tab:green"), strict=True):
+        xs, ys = zip(*points, strict=True)
+        axes.scatter(xs, ys, s=4, alpha=0.35, color=colour, label=f"{label} ({len(points):,})")
+    axes.axvline(THRESHOLD_JACCARD, color="black", linewidth=0.8)
+    axes.axhline(THRESHOLD_ASSISTANT, color="black", linewidth=0.8)
+    axes.text(THRESHOLD_JACCARD + 0.01, 0.02, "refused: right of and above the lines", fontsize=8)
+    axes.set_xlabel("estimated Jaccard similarity of the shingle sets")
+    axes.set_ylabel("estimated share of the submission's assistant shingles in the other")
+    axes.set_title("Near-duplicates on ShareGPT (bench/near_duplicates.py)")
+    axes.legend(loc="upper left", markerscale=4, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--indexed", type=int, default=3000)
     parser.add_argument("--distinct", type=int, default=3000)
+    parser.add_argument("--plot", type=Path, help="write a PNG of the pairs' estimated similarity here")
     args = parser.parse_args()
     table = measure(args.indexed, args.distinct)
+    if args.plot:
+        plot(args.plot)
     print("| submitted | refused as a near-duplicate |")
     print("|---|---|")
     for name, (refused, total) in table.items():

@@ -40,9 +40,9 @@ from ledger.near_duplicate_index import (
     near_duplicate_refusals,
 )
 from ledger.near_duplicates import Signature, signature
-from ledger.personal_data import PersonalDataMode, refuse_personal_data
+from ledger.personal_data import PersonalDataError, PersonalDataMode, refuse_personal_data
 from ledger.privacy import read_conversation, read_image
-from ledger.quotas import Quotas, check_client, contributor_locks, contributor_refusals, refuse_client
+from ledger.quotas import Quotas, charge_refused, check_client, contributor_locks, contributor_refusals, refuse_client
 from ledger.scoring import Score, score
 
 __all__ = [
@@ -288,8 +288,9 @@ def record(
     outcomes: list[Outcome] = []
     for i, refusal in enumerate(refusals):
         if isinstance(refusal, DuplicateInBatchError):
-            first = next(rows[j] for j in fresh if rows[j].content_hash == submissions[i].prepared.content_hash)
-            refusal = DuplicateContributionError(first.id) if first.id else refusal
+            # The same conversation earlier in the batch: accepted (named), or refused itself.
+            first = next((rows[j] for j in fresh if rows[j].content_hash == submissions[i].prepared.content_hash), None)
+            refusal = DuplicateContributionError(first.id) if first is not None and first.id else refusal
         outcomes.append(refusal if refusal is not None else (rows[i], scores[i]))
     return outcomes
 
@@ -400,7 +401,7 @@ def _row(submission: Submission, result: Score, sign_receipt: SignReceipt, now: 
         scorer_version=result.version,
         accepted_at=now,
         receipt_signature=receipt,
-        near_duplicate_signature=prepared.near_duplicate.to_bytes() if prepared.near_duplicate else None,
+        near_duplicate_sketch=prepared.near_duplicate.to_bytes() if prepared.near_duplicate else None,
         client_address=submission.client[:64] if submission.client else None,
         wrapped_key=None,
         encrypted=False,
@@ -581,16 +582,30 @@ class Intake:
     def check(self, body: object, now: int) -> Submission:
         """Every check that needs no database: the consent's fields, the conversation, the signer,
         and that the conversation holds no personal data."""
+        submission = self.check_signed(body, now)
+        self.screen_personal_data(submission)
+        return submission
+
+    def check_signed(self, body: object, now: int) -> Submission:
+        """The consent's fields, the conversation and the signer: until these pass, no one is
+        known to be asking (the client address's count has the request)."""
         signed = self.consent.parse(body, now)
         prepared = Prepared.of(normalise(signed.conversation), near_duplicates=self.near_duplicates)
         attachments = body.get("attachments") if isinstance(body, dict) else None
         prepared = replace(prepared, images=self._images(prepared.conversation, attachments))
-        submission = Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+        return Submission(prepared, self.consent.verify_signer(signed, prepared.content_hash))
+
+    def screen_personal_data(self, submission: Submission) -> None:
         if self.personal_data == "refuse":
             # Clients redact before signing, so this finds only what a client left in: refused
             # before anything is written, with the kinds and message indexes, never the values.
-            refuse_personal_data(prepared.conversation)
-        return submission
+            refuse_personal_data(submission.prepared.conversation)
+
+    def charge(self, contributors: set[str], now: int) -> None:
+        """Count refused requests against their verified contributors (``CHARGED_REFUSALS``)."""
+        if contributors and self.quotas is not None:
+            with one_statement(self.sessions) as session:
+                charge_refused(session, self.quotas, contributors, now)
 
     def _images(self, conversation: Conversation, attachments: object) -> tuple[Image, ...]:
         return checked_images(conversation, attachments, max_image_bytes=self.limits.max_image_bytes,
@@ -599,11 +614,16 @@ class Intake:
     def submit(self, body: object, client: str | None = None) -> Accepted:
         """Accept one submission in a transaction of its own, or raise why not."""
         now = int(self.clock())
-        submission = self.check(body, now)
-        row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
-                                 client=client,
-                                 store=self.store, sign_receipt=self.signer.sign, now=now,
-                                 master_key=self._master_key, quotas=self.quotas)
+        submission = self.check_signed(body, now)
+        try:
+            self.screen_personal_data(submission)
+            row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
+                                     client=client,
+                                     store=self.store, sign_receipt=self.signer.sign, now=now,
+                                     master_key=self._master_key, quotas=self.quotas)
+        except CHARGED_REFUSALS:
+            self.charge({submission.consent.contributor}, now)
+            raise
         # Logged with the request's id (ledger.operations), which the API sets.
         log.info("accepted contribution %d (%s, %d points)", row.id, row.cid, row.points)
         return Accepted(row, result)
@@ -613,17 +633,29 @@ class Intake:
         now = int(self.clock())
         results: list[Accepted | TallyError | None] = [None] * len(items)
         checked: list[tuple[int, Submission]] = []
+        charged: set[str] = set()
         for i, item in enumerate(items):
             try:
-                checked.append((i, replace(self.check(item, now), client=client)))
+                submission = self.check_signed(item, now)
             except TallyError as refusal:
                 results[i] = refusal
+                continue
+            try:
+                self.screen_personal_data(submission)
+            except PersonalDataError as refusal:
+                results[i] = refusal
+                charged.add(submission.consent.contributor)
+                continue
+            checked.append((i, replace(submission, client=client)))
         with self.sessions() as session, session.begin():
             outcomes = record(session, [submission for _, submission in checked], store=self.store,
                               sign_receipt=self.signer.sign, now=now, master_key=self._master_key,
                               quotas=self.quotas)
-        for (i, _), outcome in zip(checked, outcomes, strict=True):
+        for (i, submission), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
+            if isinstance(outcome, CHARGED_REFUSALS):
+                charged.add(submission.consent.contributor)
+        self.charge(charged - _counted(checked, outcomes), now)
         accepted = [r.contribution.id for r in results if isinstance(r, Accepted)]
         log.info("accepted %d of %d batch items%s", len(accepted), len(items),
                  f" (contributions {accepted[0]}..{accepted[-1]})" if accepted else "")
@@ -656,6 +688,7 @@ class Intake:
         images = self._batch_images(prepared, attachments, results)
         root, proofs = item_proofs(hashes)
         self.consent.verify_batch_signer(signed, root)
+        charged = False
         checked: list[tuple[int, Submission]] = []
         for i, normalised in enumerate(prepared):
             if normalised is None or results[i] is not None:
@@ -666,6 +699,7 @@ class Intake:
                     refuse_personal_data(normalised.conversation)
                 except TallyError as refusal:
                     results[i] = refusal
+                    charged = True
                     continue
             consent = Consent(signed.contributor, signed.nonce, signed.issued_at, self.consent.terms.hash,
                               signed.signature, BatchItem(root, signed.count, proofs[i]))
@@ -688,6 +722,8 @@ class Intake:
                     raise NonceReusedError(signed.contributor, signed.nonce) from None
         for (i, _), outcome in zip(checked, outcomes, strict=True):
             results[i] = outcome if isinstance(outcome, TallyError) else Accepted(*outcome)
+        if charged or any(isinstance(outcome, CHARGED_REFUSALS) for outcome in outcomes):
+            self.charge({signed.contributor} - _counted(checked, outcomes), now)
         return [r for r in results if r is not None]
 
 
@@ -713,6 +749,20 @@ class Intake:
             except TallyError as refusal:
                 results[i] = refusal
         return out
+
+
+CHARGED_REFUSALS = (NearDuplicateError, DuplicateImageError, PersonalDataError)
+"""Refusals that count against the verified contributor's requests a minute (``charge``), so that
+a farm cannot probe for free which edits (or which images) pass. Not a duplicate or a used nonce: anyone holding a
+copy of a signed body can replay it, and must not drain its signer's quota that way; nor a limit
+(past it, the minute's count refuses the rest anyway)."""
+
+
+def _counted(checked: Sequence[tuple[int, Submission]], outcomes: Sequence[Outcome]) -> set[str]:
+    """The contributors whose request ``record`` counted in its committed transaction (an item
+    of theirs reached the limits: accepted, or refused by them)."""
+    return {submission.consent.contributor for (_, submission), outcome in zip(checked, outcomes, strict=True)
+            if not isinstance(outcome, TallyError) or isinstance(outcome, RateLimitedError)}
 
 
 def _batch_nonce_used(session: Session, contributor: str, nonce: int) -> bool:

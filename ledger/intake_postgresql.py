@@ -53,6 +53,7 @@ from ledger.models import (
     Contribution,
     ContributionImage,
     JournalTransfer,
+    NearDuplicateKey,
     StoredObject,
 )
 from ledger.near_duplicate_index import band_rows, match_near_duplicates, near_duplicate_locks
@@ -71,7 +72,7 @@ def _sql(statement: ClauseElement) -> str:
 
 LOCKS = _sql(LOCK_KEYS_STATEMENT)
 CANDIDATES = (
-    "SELECT b.key, c.id, c.near_duplicate_signature, c.content_hash FROM near_duplicate_bands AS b"
+    "SELECT b.key, c.id, c.near_duplicate_sketch, c.content_hash FROM near_duplicate_keys AS b"
     " JOIN contributions AS c ON c.id = b.contribution_id WHERE b.key = ANY(%(keys)s::bigint[])"
 )
 """``near_duplicate_refusals``' read, with the keys as one array parameter."""
@@ -98,7 +99,8 @@ INSERT_TRANSFER = _sql(insert(table_of(JournalTransfer)).values(
 INSERT_IMAGE_OBJECT = INSERT_STORED_OBJECT + " ON CONFLICT DO NOTHING"
 INSERT_IMAGE = _sql(insert(table_of(ContributionImage)).values(
     {name: None for name in ("contribution_id", "position", "cid", "stored_cid", "media_type", "size", "wrapped_key")}))
-INSERT_BANDS = ("INSERT INTO near_duplicate_bands (key, contribution_id)"
+_KEYS = table_of(NearDuplicateKey).name
+INSERT_BANDS = (f"INSERT INTO {_KEYS} (key, contribution_id)"
                 " SELECT key, %(contribution_id)s::BIGINT FROM unnest(%(keys)s::BIGINT[]) AS band(key)")
 """``index_bands``' rows of one contribution in one statement (its keys as one array)."""
 INSERT_ENTRIES = ("INSERT INTO journal_entries (transfer_id, account, amount, kind, ref, created_at) VALUES"
@@ -194,7 +196,7 @@ def _send_writes(pipeline: _Pipeline, row: Contribution, data: bytes, band_keys:
 
 
 INSERT_BANDS_OF_MANY = text(
-    "INSERT INTO near_duplicate_bands (key, contribution_id)"
+    f"INSERT INTO {_KEYS} (key, contribution_id)"
     " SELECT * FROM unnest(CAST(:keys AS BIGINT[]), CAST(:ids AS BIGINT[]))")
 """``index_bands``' rows of a batch in one statement of two array parameters, its text the same
 whatever the number of rows: the driver converts and the server prepares it once, where a

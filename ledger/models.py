@@ -65,9 +65,10 @@ class Contribution(Base):
     encrypted: Mapped[bool] = mapped_column(default=False)
     erased_at: Mapped[int | None] = mapped_column(BigInteger, index=True)
     # indexed: every storage pass asks which contributions are erased
-    # The near-duplicate signature (ledger.near_duplicates), its bands in near_duplicate_bands;
-    # null for contributions accepted before near-duplicates were checked.
-    near_duplicate_signature: Mapped[bytes | None] = mapped_column(LargeBinary(256), default=None)
+    # The near-duplicate sketch (ledger.near_duplicates, SKETCH_BYTES, its version its first byte),
+    # its band keys in near_duplicate_keys; null until signed (accepted while near-duplicates were
+    # not checked, or before migration 0015: the backfill signs them).
+    near_duplicate_sketch: Mapped[bytes | None] = mapped_column(LargeBinary(521), default=None)
     # The client address the submission came from, as the API saw it (for the operator's accrual
     # report: a farm of sybil accounts shows up behind a few addresses); never published.
     client_address: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -310,11 +311,13 @@ class ContributionImage(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary(61))
 
 
-class NearDuplicateBand(Base):
-    """One LSH band of a contribution's near-duplicate signature (``ledger.near_duplicates``):
-    a new submission sharing a band with an earlier contribution is compared with it."""
+class NearDuplicateKey(Base):
+    """One LSH band key of a contribution's near-duplicate sketch (``ledger.near_duplicates``;
+    the band's number and the sketch's version are hashed into the key): a new submission sharing
+    a key with an earlier contribution is compared with it. The primary key's B-tree answers the
+    look-up of all a submission's keys (``= ANY``) in one index scan."""
 
-    __tablename__ = "near_duplicate_bands"
+    __tablename__ = "near_duplicate_keys"
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True,

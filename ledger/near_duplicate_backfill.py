@@ -47,7 +47,7 @@ class NearDuplicateBackfill:
         with self.sessions() as session:
             rows = list(session.scalars(
                 select(Contribution)
-                .where(Contribution.near_duplicate_signature.is_(None), Contribution.erased_at.is_(None),
+                .where(Contribution.near_duplicate_sketch.is_(None), Contribution.erased_at.is_(None),
                        Contribution.id > self.after)
                 .order_by(Contribution.id).limit(self.limit)
             ))
@@ -68,10 +68,10 @@ class NearDuplicateBackfill:
                 # Still unindexed and not erased meanwhile: erasure forgets the text for good.
                 session.execute(update(Contribution)
                                 .where(Contribution.id == row_id, Contribution.erased_at.is_(None),
-                                       Contribution.near_duplicate_signature.is_(None))
-                                .values(near_duplicate_signature=stored))
+                                       Contribution.near_duplicate_sketch.is_(None))
+                                .values(near_duplicate_sketch=stored))
             written = set(session.scalars(select(Contribution.id).where(
                 Contribution.id.in_([row_id for row_id, _, _ in indexed]),
-                Contribution.near_duplicate_signature.in_([stored for _, stored, _ in indexed]))))
+                Contribution.near_duplicate_sketch.in_([stored for _, stored, _ in indexed]))))
             index_bands(session, [(row_id, keys) for row_id, _, keys in indexed if row_id in written])
         return len(written)

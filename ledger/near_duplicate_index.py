@@ -1,10 +1,11 @@
 """The near-duplicate check of intake, against the band index every replica shares.
 
-Inside the intake transaction: the submissions' band keys are locked (PostgreSQL: transaction
-advisory locks, taken in key order so two batches cannot deadlock; SQLite: every write
-transaction already holds the database lock), then the contributions sharing a band are read
-with their signatures and compared. Two racing near-copies share a band key almost surely, so
-the second waits for the first to commit and then sees it: they cannot both pass.
+Inside the intake transaction: the submissions' band keys (``ledger.near_duplicates``) are
+locked (PostgreSQL: transaction advisory locks, taken in key order so two batches cannot
+deadlock; SQLite: every write transaction already holds the database lock), then the
+contributions sharing a key are read with their sketches (only theirs) and compared. Two
+racing near-copies share a band key almost surely, so the second waits for the first to commit
+and then sees it: they cannot both pass.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger.db import LockKey, lock_key, table_of
 from ledger.errors import ConflictError
-from ledger.models import Contribution, NearDuplicateBand
+from ledger.models import Contribution, NearDuplicateKey
 from ledger.near_duplicates import Signature
 
 NEAR_DUPLICATE_LOCKS = 0x7A11ED
@@ -68,10 +69,10 @@ def near_duplicate_refusals(
     if not every_key:
         return [None] * len(items)
     rows = session.execute(
-        select(NearDuplicateBand.key, Contribution.id, Contribution.near_duplicate_signature,
+        select(NearDuplicateKey.key, Contribution.id, Contribution.near_duplicate_sketch,
                Contribution.content_hash)
-        .join(Contribution, Contribution.id == NearDuplicateBand.contribution_id)
-        .where(NearDuplicateBand.key.in_(every_key))
+        .join(Contribution, Contribution.id == NearDuplicateKey.contribution_id)
+        .where(NearDuplicateKey.key.in_(every_key))
     )
     return match_near_duplicates(items, [tuple(row) for row in rows])  # type: ignore[misc]
 
@@ -84,8 +85,10 @@ def match_near_duplicates(
     known: dict[int, tuple[Signature, bytes]] = {}
     by_key: dict[int, list[int]] = {}
     for key, row_id, stored, content_hash in candidates:
-        if stored is not None:
-            known[row_id] = (Signature.from_bytes(bytes(stored)), bytes(content_hash))
+        # A sketch of another version (a replica's before migration 0015) is never compared.
+        sketch = Signature.from_bytes(bytes(stored)) if stored is not None else None
+        if sketch is not None:
+            known[row_id] = (sketch, bytes(content_hash))
             by_key.setdefault(key, []).append(row_id)
     refusals: list[Match | NearDuplicateError | None] = []
     # The batch's own accepted items by band key: an item is compared with those sharing a band
@@ -118,4 +121,4 @@ def index_bands(session: Session, items: Sequence[tuple[int, Sequence[int]]]) ->
     """Add freshly inserted contributions, (id, band keys), to the index."""
     rows = band_rows(items)
     if rows:
-        session.execute(insert(table_of(NearDuplicateBand)), rows)
+        session.execute(insert(table_of(NearDuplicateKey)), rows)

@@ -1,78 +1,141 @@
-"""Near-duplicate conversations: a MinHash-style signature of a conversation's text, and the LSH
-band keys that find earlier contributions sharing it (the database index is ``ledger.models``'
-``NearDuplicateBand``; the check runs inside the intake transaction).
+"""Near-duplicate conversations: a MinHash-style sketch of a conversation's text, the LSH band
+keys that find earlier contributions sharing it (the database index is ``ledger.models``'
+``NearDuplicateKey``; the check runs inside the intake transaction), and the rule that decides.
 
-The signature is one-permutation MinHash (Li, Owen and Zhang, NIPS 2012) with rotation
-densification (Shrivastava and Li, ICML 2014): each shingle is hashed once to 64 bits, the top
-bits pick one of ``BINS`` bins and the rest is the value, each bin keeps its smallest value, and
-an empty bin borrows from the next non-empty one to its right. Two signatures agree in a bin
-with probability close to the Jaccard similarity of the two shingle sets, as ``k`` independent
-MinHash permutations would, at the cost of one hash per shingle. Written here rather than taken
-from ``datasketch``: that library needs numpy and scipy and hashes every shingle once per
-permutation; this costs about one hash per distinct token (bench/near_duplicates.py).
+A sketch is one-permutation MinHash (Li, Owen and Zhang, NIPS 2012) with rotation densification
+(Shrivastava and Li, ICML 2014), kept twice: once over the assistant's text and once over the
+rest (user, system, tool). Each shingle is hashed once to 64 bits, the top 7 bits pick one of
+``BINS`` bins, each bin keeps its smallest value, and an empty bin borrows from the next filled
+one to its right. Two sketches agree in a bin with probability close to the Jaccard similarity
+of the two shingle sets; with the sets' sizes (kept too) that gives their common part.
+
+Why two: a copy brings almost no assistant text of its own, while the next part of a long
+conversation (ShareGPT's ``_1`` after ``_0``) answers anew, often below the same pasted
+article or code. So a submission is a near-duplicate of a contribution when their shingle sets
+are close as a whole (Jaccard at least ``THRESHOLD_JACCARD``) *and* most of its assistant
+shingles are the contribution's (``THRESHOLD_ASSISTANT``), with at least ``MIN_COMMON`` shingles
+in common (a greeting of six words is like every other one; it is never called a copy).
+bench/near_duplicates.py measured the thresholds on ShareGPT.
 
 Shingles are pairs of adjacent tokens within a message; a token is a run of letters or digits,
 case-folded, except that each CJK character is a token of its own (those scripts write no spaces).
 So case, white space and punctuation do not matter, and the order of messages barely does.
+
+The sketch is versioned (``VERSION``, its first byte and part of every band key): a sketch or a
+key of other parameters is never compared with these (migration 0015 re-signs every contribution).
+Written with numpy rather than taken from ``datasketch``: that hashes every shingle once per
+permutation, this once in all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from operator import eq
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from ledger.conversation import Conversation
 
-BINS = 64
-"""Bins of the signature (its values): the similarity estimate's standard error is ~0.06."""
+VERSION = 2
+"""The sketch's parameters; stored sketches of another version are not compared (migration 0015)."""
+BINS = 128
+"""Bins of each of the two sketches: the Jaccard estimate's standard error is ~0.04 at 0.6."""
+ROWS = 3
 BANDS = 16
-ROWS = BINS // BANDS
-"""LSH: 16 bands of 4 bins; a pair with similarity s shares a band with probability 1-(1-s^4)^16
-(0.89 at s = 0.6, 0.12 at s = 0.3), then its similarity is estimated from the whole signature."""
-THRESHOLD_BINS = 31
-"""A near-duplicate agrees with an earlier contribution in at least this many of the 64 bins
-(estimated Jaccard similarity of the shingle sets at least 0.48; bench/near_duplicates.py chose it)."""
+"""LSH over the sketch of the whole text: 16 bands of 3 bins; a pair at Jaccard s shares a band
+with probability 1-(1-s^3)^16 (0.99 at 0.6, 0.94 at 0.5, 0.35 at 0.3, 0.016 at 0.1)."""
+THRESHOLD_JACCARD = 0.55
+"""The whole text's shingles: at least this Jaccard similarity (estimated)."""
+THRESHOLD_ASSISTANT = 0.5
+"""The submission's assistant shingles: at least this share of them also the contribution's."""
+MIN_COMMON = 10
+"""At least this many shingles in common (estimated); a conversation with fewer shingles than
+this is neither indexed nor looked up (it could never be refused)."""
 
-_VALUE_MASK = (1 << 32) - 1
-_EMPTY = 1 << 32
-SIGNATURE_BYTES = 4 * BINS
+_BIN_SHIFT = 64 - (BINS.bit_length() - 1)
+_EMPTY = np.uint64(1 << 32)
+_VALUE_MASK = np.uint64((1 << 32) - 1)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_HEADER = 9
+SKETCH_BYTES = _HEADER + 4 * BINS
+"""Stored: the version (1 byte), the two shingle counts (4 bytes each), the two sketches (16-bit
+values: two different minima agree by chance once in 65,536 bins)."""
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
-_MIX = 0x9E3779B97F4A7C15
-_U64 = (1 << 64) - 1
+
+U16 = npt.NDArray[np.uint16]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Signature:
-    values: tuple[int, ...]
-    """``BINS`` 32-bit values: a bin's smallest (the low 32 bits of the shingle hashes that fall
-    in it; two unrelated shingles agree there once in 4 billion), densified bins marked by their
-    distance to the donor. A conversation with no shingle at all has every bin 2^32 (empty)."""
+    """The two sketches of a conversation and the sizes of their shingle sets."""
+
+    other: U16
+    """``BINS`` values over the user, system and tool messages' shingles."""
+    assistant: U16
+    """``BINS`` values over the assistant messages' shingles."""
+    other_count: int
+    assistant_count: int
+    keys: tuple[int, ...] = field(default=())
+    """The band keys (computed when signing; a stored sketch does not keep them)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Signature) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    @property
+    def count(self) -> int:
+        return self.other_count + self.assistant_count
 
     def to_bytes(self) -> bytes:
-        return b"".join((v & _VALUE_MASK).to_bytes(4, "big") for v in self.values)
+        return (bytes([VERSION]) + self.other_count.to_bytes(4, "big") + self.assistant_count.to_bytes(4, "big")
+                + self.other.astype(">u2").tobytes() + self.assistant.astype(">u2").tobytes())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Signature:
-        return cls(tuple(int.from_bytes(data[i:i + 4], "big") for i in range(0, len(data), 4)))
+    def from_bytes(cls, data: bytes) -> Signature | None:
+        """The stored sketch, or None if it is of another version (not comparable)."""
+        if len(data) != SKETCH_BYTES or data[0] != VERSION:
+            return None
+        values = np.frombuffer(data, dtype=">u2", offset=_HEADER).astype(np.uint16)
+        return cls(values[:BINS], values[BINS:], int.from_bytes(data[1:5], "big"), int.from_bytes(data[5:9], "big"))
 
-    def agreement(self, other: Signature) -> int:
-        """Bins in which the two signatures agree (of ``BINS``)."""
-        return sum(map(eq, self.values, other.values))
+    def common(self, other: Signature) -> tuple[float, float]:
+        """Estimated shingles in common: (in all, of the assistant's)."""
+        return (_common(self.other, other.other, self.other_count, other.other_count)
+                + _common(self.assistant, other.assistant, self.assistant_count, other.assistant_count),
+                _common(self.assistant, other.assistant, self.assistant_count, other.assistant_count))
+
+    def similarity(self, other: Signature) -> tuple[float, float]:
+        """(estimated Jaccard similarity of the whole shingle sets, estimated share of this one's
+        assistant shingles that are also the other's: 1 without any)."""
+        common, assistant = self.common(other)
+        union = self.count + other.count - common
+        return (common / union if union > 0 else 0.0,
+                assistant / self.assistant_count if self.assistant_count else 1.0)
 
     def is_near_duplicate_of(self, other: Signature) -> bool:
-        return self.agreement(other) >= THRESHOLD_BINS
+        """Whether this submission nearly copies ``other`` (not symmetric: the assistant text
+        that counts is this one's)."""
+        common, _ = self.common(other)
+        if common < MIN_COMMON:
+            return False
+        jaccard, assistant = self.similarity(other)
+        return jaccard >= THRESHOLD_JACCARD and assistant >= THRESHOLD_ASSISTANT
 
     def band_keys(self) -> list[int]:
-        """One signed 64-bit key per band (its number and its bins hashed), for the band index."""
-        keys = []
-        for band in range(BANDS):
-            chunk = b"".join((v & _VALUE_MASK).to_bytes(4, "big") for v in self.values[band * ROWS:(band + 1) * ROWS])
-            digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
-            keys.append(int.from_bytes(digest, "big", signed=True))
-        return keys
+        """One signed 64-bit key per band (the version, the band's number and its bins hashed)."""
+        return list(self.keys)
+
+
+def _common(a: U16, b: U16, na: int, nb: int) -> float:
+    if not na or not nb:
+        return 0.0
+    jaccard = np.count_nonzero(a == b) / BINS
+    return min(float(na), float(nb), jaccard / (1 + jaccard) * (na + nb))
 
 
 _TOKEN_HASHES: dict[str, int] = {}
@@ -83,42 +146,81 @@ _TOKEN_HASHES_HELD = 1 << 18
 def _token_hashes(text: str, cache: dict[str, int] = _TOKEN_HASHES) -> list[int]:
     if len(cache) > _TOKEN_HASHES_HELD:
         cache.clear()  # a bound on memory; emptied now and then, never wrong
-    out = []
-    for token in _TOKEN.findall(text.casefold()):
-        value = cache.get(token)
-        if value is None:
-            value = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest())
-        out.append(value)
-    return out
+    tokens = _TOKEN.findall(text.casefold())
+    out = list(map(cache.get, tokens))
+    if None in out:
+        for i, value in enumerate(out):
+            if value is None:
+                token = tokens[i]
+                out[i] = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest())
+    return out  # type: ignore[return-value]
+
+
+def _shingles(texts: list[str]) -> npt.NDArray[np.uint64]:
+    """The 64-bit hashes of the texts' shingles (pairs of adjacent tokens within a text; a
+    one-token text is its token paired with itself). A pair is ordered: the first hash is
+    rotated, so that (a, b) and (b, a) differ, then mixed (splitmix64's finaliser)."""
+    hashes: list[int] = []
+    starts: list[int] = []
+    for text in texts:
+        tokens = _token_hashes(text)
+        if len(tokens) == 1:
+            tokens.append(tokens[0])
+        if tokens:
+            starts.append(len(hashes))
+            hashes.extend(tokens)
+    if not hashes:
+        return np.empty(0, np.uint64)
+    a = np.array(hashes, dtype=np.uint64)
+    previous, current = a[:-1], a[1:]
+    mixed = (((previous << np.uint64(17)) | (previous >> np.uint64(47))) ^ current) * _MIX
+    mixed ^= mixed >> np.uint64(31)
+    within = np.ones(mixed.size, dtype=bool)
+    within[np.array(starts[1:], dtype=np.intp) - 1] = False  # the pairs across two texts
+    result: npt.NDArray[np.uint64] = mixed[within]
+    return result
+
+
+def _bins(shingles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Each bin's smallest value (its low 32 bits), ``_EMPTY`` where no shingle falls."""
+    bins = np.full(BINS, _EMPTY, dtype=np.uint64)
+    if shingles.size:
+        np.minimum.at(bins, (shingles >> np.uint64(_BIN_SHIFT)).astype(np.intp), shingles & _VALUE_MASK)
+    return bins
+
+
+def _distinct(shingles: npt.NDArray[np.uint64]) -> int:
+    if not shingles.size:
+        return 0
+    ordered = np.sort(shingles)
+    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
+def _densified(bins: npt.NDArray[np.uint64]) -> U16:
+    """Rotation: an empty bin borrows from the next filled bin to its right, mixed with the
+    distance, so that two sketches agree there only if they borrow alike. No shingle: zeros."""
+    filled = np.flatnonzero(bins != _EMPTY)
+    if not filled.size:
+        return np.zeros(BINS, dtype=np.uint16)
+    positions = np.arange(BINS)
+    donor = filled[np.searchsorted(filled, positions) % filled.size]
+    distance = ((donor - positions) % BINS).astype(np.uint64)
+    values = (bins[donor] + distance * np.uint64(0x9E37)) & np.uint64(0xFFFF)
+    return values.astype(np.uint16)
 
 
 def signature(conversation: Conversation) -> Signature:
-    """The one-permutation MinHash of the conversation's shingles, densified.
-
-    Each shingle is hashed and binned in one pass, with no set of shingles (a shingle seen twice
-    cannot lower a minimum twice): this runs on every submission. A pair is ordered: the first
-    hash is rotated, so that (a, b) and (b, a) differ, then mixed (splitmix64's finaliser).
-    """
-    bins = [_EMPTY] * BINS
-    for message in conversation.messages:
-        hashes = _token_hashes(message.content)
-        if len(hashes) == 1:
-            hashes.append(hashes[0])  # one token: its pair with itself stands for it
-        previous = hashes[0] if hashes else 0
-        for current in hashes[1:]:
-            mixed = ((((previous << 17) | (previous >> 47)) & _U64) ^ current) * _MIX & _U64
-            h = mixed ^ (mixed >> 31)
-            index, value = h >> 58, h & _VALUE_MASK
-            if value < bins[index]:
-                bins[index] = value
-            previous = current
-    if all(v == _EMPTY for v in bins):
-        return Signature((0,) * BINS)
-    filled = list(bins)
-    for i in range(BINS):
-        if bins[i] == _EMPTY:
-            # Rotation: borrow from the next filled bin to the right, marked with the distance in
-            # the top bits, so that two signatures agree here only if they borrow alike.
-            distance = next(d for d in range(1, BINS) if bins[(i + d) % BINS] != _EMPTY)
-            filled[i] = bins[(i + distance) % BINS] ^ (distance << 26)
-    return Signature(tuple(filled))
+    """The conversation's two sketches, the sizes of their shingle sets, and its band keys (over
+    the sketch of all its shingles; none for a conversation of fewer than ``MIN_COMMON``)."""
+    assistant = _shingles([m.content for m in conversation.messages if m.role == "assistant"])
+    other = _shingles([m.content for m in conversation.messages if m.role != "assistant"])
+    assistant_bins, other_bins = _bins(assistant), _bins(other)
+    assistant_count, other_count = _distinct(assistant), _distinct(other)
+    keys: tuple[int, ...] = ()
+    if assistant_count + other_count >= MIN_COMMON:
+        whole = _densified(np.minimum(assistant_bins, other_bins)).astype(">u2").tobytes()
+        keys = tuple(
+            int.from_bytes(hashlib.blake2b(bytes([VERSION, band]) + whole[2 * ROWS * band:2 * ROWS * (band + 1)],
+                                           digest_size=8).digest(), "big", signed=True)
+            for band in range(BANDS))
+    return Signature(_densified(other_bins), _densified(assistant_bins), other_count, assistant_count, keys)

@@ -20,7 +20,7 @@ from ledger.feed import unpublish
 
 __all__ = ["ContentErasedError", "erase", "read_conversation", "read_image"]
 from ledger.content import cid_of
-from ledger.models import Contribution, ContributionImage, NearDuplicateBand
+from ledger.models import Contribution, ContributionImage, NearDuplicateKey
 
 
 def read_conversation(store: ContentStore, row: Contribution, master_key: bytes | None) -> bytes:
@@ -59,11 +59,11 @@ def erase(session: Session, contribution_id: int, *, now: int) -> bool:
         update(Contribution)
         .where(Contribution.id == contribution_id, Contribution.encrypted.is_(True),
                Contribution.wrapped_key.is_not(None))
-        .values(wrapped_key=None, erased_at=now, near_duplicate_signature=None)
+        .values(wrapped_key=None, erased_at=now, near_duplicate_sketch=None)
     )
     if result.rowcount:
         # The signature is derived from the text: erasure forgets it too.
-        session.execute(delete(NearDuplicateBand).where(NearDuplicateBand.contribution_id == contribution_id))
+        session.execute(delete(NearDuplicateKey).where(NearDuplicateKey.contribution_id == contribution_id))
         # Published, it leaves the public feed in the same transaction (``ledger.feed``).
         unpublish(session, contribution_id)
         session.execute(update(ContributionImage).where(ContributionImage.contribution_id == contribution_id)

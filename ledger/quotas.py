@@ -1,7 +1,8 @@
 """Limits per contributor and per client address, enforced through the database.
 
 Every replica counts in the same tables, so the limits hold for a deployment, not a process:
-requests per minute per contributor (a batch counts once) and per client address, accepted
+requests per minute per contributor (a batch counts once; a request refused for what its verified
+contributor sent counts too, ``charge_refused``) and per client address, accepted
 contributions per hour and points per UTC day per contributor. Going over is a 429
 ``rate-limited`` with ``Retry-After``, and nothing is written. A limit of 0 is off.
 
@@ -68,6 +69,16 @@ def count_requests(session: Session, scope: str, subjects: Sequence[str], now: i
         index_elements=["scope", "subject", "window"], set_={"count": table.c.count + 1})
     return {subject: int(count) for subject, count in
             session.execute(statement.returning(table.c.subject, table.c.count))}
+
+
+def charge_refused(session: Session, quotas: Quotas, contributors: Iterable[str], now: int) -> None:
+    """Count a request refused after its contributor's signature was verified (a near-duplicate,
+    personal data: see ``ledger.intake.CHARGED_REFUSALS``) against that contributor's requests a
+    minute, in a statement of its own: the refusal wrote nothing else. Only a signature proves
+    who asks, so a body that does not verify charges no one (the client address's count has it)."""
+    subjects = sorted(set(contributors))
+    if subjects and quotas.contributor_requests_per_minute:
+        count_requests(session, "contributor", subjects, now)
 
 
 def prune_counters(session: Session, now: int) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from ledger.intake import Intake
-from ledger.models import Contribution, NearDuplicateBand
+from ledger.models import Contribution, NearDuplicateKey
 from ledger.near_duplicate_backfill import NearDuplicateBackfill
 from tests.api.conftest import Api, contributor_key, sample_conversation
 from tests.api.test_near_duplicates import near_copy
@@ -21,7 +21,7 @@ ALICE, BOB = contributor_key(0), contributor_key(1)
 
 def unindexed(api: Api) -> list[int]:
     with api.intake.sessions() as session:
-        return list(session.scalars(select(Contribution.id).where(Contribution.near_duplicate_signature.is_(None))))
+        return list(session.scalars(select(Contribution.id).where(Contribution.near_duplicate_sketch.is_(None))))
 
 
 def test_the_backfill_indexes_what_was_accepted_unchecked_and_its_near_copies_are_then_refused(api: Api) -> None:
@@ -45,7 +45,7 @@ def test_the_backfill_indexes_what_was_accepted_unchecked_and_its_near_copies_ar
     assert backfill.after == 0 and unindexed(api) == []
     assert backfill() == 0
     with intake.sessions() as session:
-        bands = session.scalar(select(func.count()).select_from(NearDuplicateBand))
+        bands = session.scalar(select(func.count()).select_from(NearDuplicateKey))
     assert bands == 16 * 4
 
     for n, original in enumerate(originals[1:], start=2):

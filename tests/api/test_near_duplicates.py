@@ -85,7 +85,7 @@ def test_accept_mode_takes_near_copies_leaves_them_out_of_the_index_and_config_s
         api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy import func, select
 
-    from ledger.models import NearDuplicateBand
+    from ledger.models import NearDuplicateKey
     from tally.settings import Settings
 
     assert api.config["nearDuplicates"] == "refuse"
@@ -97,11 +97,11 @@ def test_accept_mode_takes_near_copies_leaves_them_out_of_the_index_and_config_s
     original = sample_conversation("accepted twice")
     assert api.client.post("/v1/contributions", json=api.signed(original, ALICE, nonce=1)).status_code == 201
     with intake.sessions() as session:
-        indexed = session.scalar(select(func.count()).select_from(NearDuplicateBand))
+        indexed = session.scalar(select(func.count()).select_from(NearDuplicateKey))
     copy = client.post("/v1/contributions", json=api.signed(near_copy(original), BOB, nonce=1))
     assert copy.status_code == 201, copy.text
     with intake.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(NearDuplicateBand)) == indexed
+        assert session.scalar(select(func.count()).select_from(NearDuplicateKey)) == indexed
     # An exact copy is still refused: the contentHash is unique whatever the mode.
     assert client.post("/v1/contributions", json=api.signed(original, BOB, nonce=2)).status_code == 409
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -130,3 +131,74 @@ def test_refusals_are_counted_for_the_alert(api: Api) -> None:
     batch = [api.signed(sample_conversation(f"mb{n}"), ALICE, nonce=10 + n) for n in range(3)]
     assert api.client.post("/v1/contributions:batch", json={"items": batch}).json()["refused"] == 3
     assert rate_limited_metric(api, "submission") == 1 and rate_limited_metric(api, "batch-item") == 3
+
+
+def near_copy(conversation: dict[str, Any]) -> dict[str, Any]:
+    return {"messages": [{**m, "content": m["content"].upper()} for m in conversation["messages"]]}
+
+
+WITH_AN_EMAIL = {"messages": [{"role": "user", "content": "Write to me at ana.rossi@gmail.com about the merge"},
+                              {"role": "assistant", "content": "I will write to you about the merge tomorrow."}]}
+
+
+def test_a_verified_contributor_pays_for_refused_probes_a_forged_or_replayed_claim_does_not(api: Api) -> None:
+    limited(api, contributor_requests_per_minute=3)
+    original = sample_conversation("probed")
+    first = api.signed(original, BOB, nonce=1)
+    assert api.client.post("/v1/contributions", json=first).status_code == 201  # Bob's: 1
+    alice = ALICE.public_key.to_checksum_address()
+    # Claims of Alice's address that do not verify, and Bob's accepted body replayed: none is Alice's
+    # (or Bob's) doing, so none counts against anyone's requests a minute.
+    forged = api.signed(sample_conversation("forged"), BOB, nonce=2, contributor=alice)
+    for _ in range(5):
+        assert api.client.post("/v1/contributions", json=forged).json()["type"] == "/problems/signer-mismatch"
+        assert api.client.post("/v1/contributions", json={"contributor": alice}).status_code == 422
+        assert api.client.post("/v1/contributions", json=first).json()["type"] == "/problems/duplicate-contribution"
+    # Alice's own probes: a near-copy and personal data, refused, each counts for her.
+    near = api.client.post("/v1/contributions", json=api.signed(near_copy(original), ALICE, nonce=1))
+    assert near.json()["type"] == "/problems/near-duplicate"
+    assert api.client.post("/v1/contributions", json=api.signed(WITH_AN_EMAIL, ALICE, nonce=2)).status_code == 422
+    before = api.counts()
+    assert post(api, "alice-3", ALICE, nonce=3).status_code == 201  # her third request this minute
+    assert_limited(post(api, "alice-4", ALICE, nonce=4))
+    assert api.counts()[0] == before[0] + 1
+    assert post(api, "bob-2", BOB, nonce=2).status_code == 201  # Bob: 2 of 3, the replays did not count
+
+
+def test_refused_batch_items_count_once_for_their_verified_contributor(api: Api) -> None:
+    limited(api, contributor_requests_per_minute=2)
+    original = sample_conversation("in the ledger")
+    assert post(api, "in the ledger", BOB, nonce=1).status_code == 201
+    items = [api.signed(near_copy(original), ALICE, nonce=n) for n in (1, 2)]
+    items.append(api.signed(WITH_AN_EMAIL, ALICE, nonce=3))
+    body = api.client.post("/v1/contributions:batch", json={"items": items}).json()
+    assert body["accepted"] == 0 and [r["status"] for r in body["results"]] == [409, 409, 422]
+    assert post(api, "a1", ALICE, nonce=4).status_code == 201  # the batch counted once
+    assert_limited(post(api, "a2", ALICE, nonce=5))
+
+
+def test_two_server_processes_count_refused_probes_together(pg_url: str, tmp_path: Path) -> None:
+    env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
+           "TALLY_MASTER_KEY": "6d" * 32, "TALLY_LIMIT_CONTRIBUTOR_REQUESTS_PER_MINUTE": "4",
+           "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
+        config = httpx.get(a + "/v1/config").json()
+        assert config["limits"]["perContributor"]["requestsPerMinute"] == 4
+        now = int(time.time())
+        original = sample_conversation("two-probed")
+        assert httpx.post(a + "/v1/contributions", json=sign_submission(
+            config, original, BOB, nonce=1, issued_at=now)).status_code == 201
+        alice = ALICE.public_key.to_checksum_address()
+        forged = sign_submission(config, sample_conversation("two-forged"), BOB, nonce=9, issued_at=now)
+        forged["contributor"] = alice
+        for server in (a, b, a, b, a, b):  # claims of Alice's address that do not verify: free for her
+            assert httpx.post(server + "/v1/contributions", json=forged).status_code in (400, 401, 403, 422)
+        statuses = []
+        for n, server in enumerate((a, b, a, b, a)):
+            body = sign_submission(config, near_copy(original) if n < 3 else sample_conversation(f"two-{n}"),
+                                   ALICE, nonce=10 + n, issued_at=now)
+            statuses.append(httpx.post(server + "/v1/contributions", json=body).status_code)
+    # Three refused near-copies and one accepted conversation are Alice's four requests; the fifth waits.
+    assert statuses == [409, 409, 409, 201, 429]

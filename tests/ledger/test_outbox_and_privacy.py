@@ -12,7 +12,7 @@ from ledger.conversation import canonical_bytes, normalise
 from ledger.db import make_engine, make_sessionmaker
 from ledger.intake import Consent, Prepared, Submission, record
 from ledger.migrate import upgrade
-from ledger.models import Contribution, NearDuplicateBand, StoredObject
+from ledger.models import Contribution, NearDuplicateKey, StoredObject
 from ledger.outbox import harden, pin_due, storage_state
 from ledger.privacy import ContentErasedError, erase, read_conversation
 from tests.support.conversations import passage
@@ -120,8 +120,8 @@ def test_privacy_mode_stores_ciphertext_and_erasure_shreds_it(ledger_env) -> Non
         erased = session.get(Contribution, row.id)
         assert erased.wrapped_key is None and erased.erased_at == 300 and erased.points == row.points
         # Its near-duplicate signature, derived from the text, is forgotten with it.
-        assert erased.near_duplicate_signature is None
-        bands = session.scalars(select(NearDuplicateBand.contribution_id)).all()
+        assert erased.near_duplicate_sketch is None
+        bands = session.scalars(select(NearDuplicateKey.contribution_id)).all()
         assert row.id not in bands and outcomes[1][0].id in bands
         with pytest.raises(ContentErasedError):
             read_conversation(store, erased, MASTER)
