@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from sqlalchemy import func, select
 from ledger.attachments import encode_attachments
 from ledger.content import cid_of
 from ledger.conversation import canonical_bytes, image_cids, normalise
-from ledger.errors import TallyError
 from ledger.models import ContributionImage, StoredObject
 from ledger.privacy import ContentErasedError, read_image
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
@@ -109,23 +107,7 @@ def test_racing_submissions_of_one_image_on_postgresql_cannot_both_pass(pg_url: 
     image = image_bytes("WEBP", 5)
     bodies = [api.signed(with_images(f"raced image {n}", image), contributor_key(10 + n), nonce=n, images=[image])
               for n in range(6)]
-    start = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-
-    def race(body: dict[str, Any]) -> None:
-        start.wait()
-        try:
-            api.intake.submit(body)  # each in its own transaction, as two server processes would
-            statuses.append(201)
-        except TallyError as refusal:
-            statuses.append(refusal.status)
-
-    threads = [threading.Thread(target=race, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(statuses) == [201] + [409] * (len(bodies) - 1)
+    assert api.submit_racing(bodies) == [201] + [409] * (len(bodies) - 1)
     assert image_rows(api) == 1
 
 

@@ -3,7 +3,6 @@ nothing written, in a batch too, and two racing near-copies on PostgreSQL cannot
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from ledger.errors import TallyError
 from ledger.intake import Intake
 from tests.api.conftest import Api, build_api, contributor_key, sample_conversation
 
@@ -61,23 +59,7 @@ def test_racing_near_copies_on_postgresql_cannot_both_pass(pg_url: str, tmp_path
     copies = [original] + [{"messages": [*original["messages"][:-1], {
         "role": "assistant", "content": original["messages"][-1]["content"] + f" ({n})"}]} for n in range(7)]
     bodies = [api.signed(c, contributor_key(10 + n), nonce=n) for n, c in enumerate(copies)]
-    start = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-
-    def race(body: dict[str, Any]) -> None:
-        start.wait()
-        try:
-            api.intake.submit(body)  # each in its own transaction, as two server processes would
-            statuses.append(201)
-        except TallyError as refusal:
-            statuses.append(refusal.status)
-
-    threads = [threading.Thread(target=race, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(statuses) == [201] + [409] * (len(bodies) - 1)
+    assert api.submit_racing(bodies) == [201] + [409] * (len(bodies) - 1)
     assert api.counts()[0] == 1
 
 

@@ -8,23 +8,13 @@
 // stdin: {chromium, extensionDir, userDataDir, screenshots, api, pasted: {conversation},
 //         exportFile, pickIndex, rejected: {conversation}, personal: {conversation}}
 // stdout: one JSON object of what the pages showed (tests/clients/test_extension.py checks it).
-import { chromium } from "playwright-core";
+import { launchWithExtension } from "./extension_browser.mjs";
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);
 const input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 
-const context = await chromium.launchPersistentContext(input.userDataDir, {
-  executablePath: input.chromium,
-  headless: false, // headless comes from --headless=new below, as Playwright's own flag differs
-  ignoreDefaultArgs: ["--disable-extensions"],
-  args: [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    `--disable-extensions-except=${input.extensionDir}`, `--load-extension=${input.extensionDir}`,
-  ],
-});
-context.setDefaultTimeout(30_000);
+const context = await launchWithExtension(input);
 // chatgpt.com cannot be reached here; this test does not read the history, so it is not there.
 await context.route("https://chatgpt.com/**", (route) => route.abort("internetdisconnected"));
 /** @type {string[]} */

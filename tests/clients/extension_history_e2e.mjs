@@ -14,7 +14,7 @@
 // stdout: one JSON line per event; stdin: one line from the test to go on where it must act.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { launchWithExtension, recordRequests } from "./extension_browser.mjs";
 import { Wallet } from "ethers";
 import { installWalletStandIn } from "../js/wallet_stand_in.mjs";
 
@@ -27,28 +27,10 @@ const waitFor = async (/** @type {string} */ word) => {
   if (value?.trim() !== word) throw new Error(`expected "${word}" from the test, got ${JSON.stringify(value)}`);
 };
 
-const context = await chromium.launchPersistentContext(input.userDataDir, {
-  executablePath: input.chromium,
-  headless: false, // headless comes from --headless=new below, as Playwright's own flag differs
-  ignoreDefaultArgs: ["--disable-extensions"],
-  viewport: { width: 1100, height: 900 },
-  args: [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    `--disable-extensions-except=${input.extensionDir}`, `--load-extension=${input.extensionDir}`,
-  ],
-});
-context.setDefaultTimeout(30_000);
+const context = await launchWithExtension(input, { width: 1100, height: 900 });
 /** @type {string[]} */
 const pageErrors = [];
-/** @type {Array<{url: string, method: string, from: string}>} */
-const requests = [];
-context.on("request", (request) => {
-  let from = "";
-  // A service worker's request has no frame, and a navigation's may have none yet: both throw.
-  try { from = request.frame().url(); } catch { from = ""; }
-  requests.push({ url: request.url(), method: request.method(), from });
-});
+const requests = recordRequests(context);
 
 // ---- chatgpt.com, answered from the recorded shapes ----------------------------------------
 const chatgpt = {

@@ -13,7 +13,7 @@
 //           history: {session, items, conversations}, files: {lookups, downloads}}
 // stdout: one JSON line, {"event": "done", ...} or {"event": "error", ...}.
 import { readFileSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchWithExtension, recordRequests } from "./extension_browser.mjs";
 import { Wallet } from "ethers";
 import { installWalletStandIn } from "../js/wallet_stand_in.mjs";
 
@@ -21,28 +21,10 @@ const input = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const report = (/** @type {string} */ event, /** @type {object} */ data = {}) =>
   process.stdout.write(`${JSON.stringify({ event, ...data })}\n`);
 
-const context = await chromium.launchPersistentContext(input.userDataDir, {
-  executablePath: input.chromium,
-  headless: false, // headless comes from --headless=new below, as Playwright's own flag differs
-  ignoreDefaultArgs: ["--disable-extensions"],
-  viewport: { width: 1100, height: 900 },
-  args: [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-    `--disable-extensions-except=${input.extensionDir}`, `--load-extension=${input.extensionDir}`,
-  ],
-});
-context.setDefaultTimeout(30_000);
+const context = await launchWithExtension(input, { width: 1100, height: 900 });
 /** @type {string[]} */
 const pageErrors = [];
-/** @type {Array<{url: string, method: string, from: string, authorization: string}>} */
-const requests = [];
-context.on("request", (request) => {
-  let from = "";
-  // A service worker's request has no frame, and a navigation's may have none yet: both throw.
-  try { from = request.frame().url(); } catch { from = ""; }
-  requests.push({ url: request.url(), method: request.method(), from, authorization: request.headers().authorization ?? "" });
-});
+const requests = recordRequests(context);
 
 // ---- chatgpt.com and its file storage, answered from the recorded shapes --------------------
 const TOKEN = input.history.session.accessToken;
