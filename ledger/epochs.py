@@ -9,6 +9,7 @@ with nothing new since the last epoch it makes no epoch.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from array import array
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ledger import jcs, manifest_writer
 from ledger.balances import balance_columns, changed_balances, columns_root, listed
-from ledger.content import ContentStore
+from ledger.content import ContentStore, put_file
 from ledger.db import serialise, table_of
 from ledger.encoding import is_account_address
 from ledger.feed import ENGAGE, KIND_NAMES, EngagementPolicy
@@ -55,6 +56,7 @@ from ledger.models import (
     StoredObject,
     UsageItem,
 )
+from ledger.outbox import add_object_file
 from ledger.program_close import close_programs, due
 from ledger.program_rules import DEFINE
 from ledger.programs import definition_of
@@ -120,7 +122,7 @@ def seal_epoch(
                Contribution.score, Contribution.message_count)
         .where(Contribution.epoch.is_(None))
         .order_by(Contribution.id),
-        execution_options={"yield_per": _ROWS_AT_ONCE},
+        execution_options={"yield_per": _ROWS_READ_AT_ONCE},
     )
     for row_id, contributor, content_hash, accepted_at, points, cid, scorer, breakdown, messages in rows:
         ids.append(row_id)
@@ -138,7 +140,7 @@ def seal_epoch(
                JournalEntry.ref, JournalEntry.created_at)
         .where(JournalEntry.epoch.is_(None))
         .order_by(JournalEntry.id),
-        execution_options={"yield_per": _ROWS_AT_ONCE},
+        execution_options={"yield_per": _ROWS_READ_AT_ONCE},
     ), journal, deltas)
     changes = list(session.scalars(select(ProgramChange).where(ProgramChange.epoch.is_(None))
                                    .order_by(ProgramChange.id)))
@@ -207,13 +209,17 @@ def seal_epoch(
         feed=_feed(session, number, engagement or EngagementPolicy(), stored_log, log_size),
     )
     journal_entries = journal.count
-    manifest_bytes = manifest_writer.manifest_bytes(manifest, journal, leaves)
     # The bytes go into the shared database with the epoch (ledger.outbox: every host serves
     # them, and the storage job writes them out and pins them like any object); the store keeps
-    # a copy in this host's cache.
-    manifest_cid = store.put(manifest_bytes)
-    session.add(StoredObject(cid=manifest_cid, kind="manifest", size=len(manifest_bytes), data=manifest_bytes,
-                             created_at=now, durable_at=None, pin_attempts=0, next_pin_at=now))
+    # a copy in this host's cache. They are written to a temporary file and read from it, a
+    # chunk at a time, to name them, store their blocks and send their row, so that the seal
+    # never holds the manifest (72 MB at 100,000 contributions) whole.
+    with tempfile.TemporaryFile() as spool:
+        size = manifest_writer.write_manifest(manifest, journal, leaves, spool)
+        spool.seek(0)
+        manifest_cid = put_file(store, spool)
+        spool.seek(0)
+        add_object_file(session, cid=manifest_cid, kind="manifest", handle=spool, size=size, now=now)
 
     epoch = Epoch(
         number=number, state=EpochState.SEALED.value, sealed_at=now, first_index=first_index, log_size=log_size,
@@ -281,7 +287,13 @@ def _feed(session: Session, number: int, policy: EngagementPolicy, stored_log: S
 
 
 _ROWS_AT_ONCE = 10_000
-"""Contributions read, and updated, per round trip while sealing."""
+"""Contributions updated per round trip while sealing."""
+
+_ROWS_READ_AT_ONCE = 1_000
+"""Contributions and journal entries read per round trip while sealing: a batch is held whole
+(the driver's result and its rows, score breakdowns parsed). Reading 100,000 contributions into
+leaves left the process 35 MB larger at 10,000 a batch and 2 MB at 1,000, for a hundred round
+trips instead of ten."""
 
 _IN_CHUNK = 5_000
 """Accounts looked up per statement: well under SQLite's limit on bound parameters."""

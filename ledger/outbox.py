@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,11 +45,14 @@ from ledger.content import (
     ContentNotFoundError,
     ContentStore,
     PinnedBatch,
+    ReadableFile,
     cid_of,
     dag_blocks,
     parse_cid,
+    put_file,
 )
 from ledger.content.car import encode_car
+from ledger.content.unixfs import stream_file_dag
 from ledger.models import Contribution, ContributionImage, StoredObject
 
 log = logging.getLogger("tally.outbox")
@@ -75,6 +79,55 @@ class PinReport:
     pinned: int
     failed: int
     error: str | None = None
+
+
+COPY_SIZE = 1 << 20
+"""Bytes of an object sent per write of its ``COPY``."""
+
+_COPY_OBJECT = ("COPY stored_objects (cid, kind, size, created_at, durable_at, pin_attempts, next_pin_at, data) "
+                "FROM STDIN (FORMAT BINARY)")
+
+
+def add_object_file(session: Session, *, cid: str, kind: str, handle: ReadableFile, size: int, now: int) -> None:
+    """Record the object ``cid`` of ``size`` bytes, read from ``handle``, as due to be written out
+    and pinned: the row ``session.add(StoredObject(..., data=...))`` would insert, in the
+    session's transaction.
+
+    On PostgreSQL the row is sent with one binary ``COPY`` whose ``data`` field is written
+    ``COPY_SIZE`` bytes at a time as they are read, so that neither this process nor libpq ever
+    holds the object whole (an INSERT's parameter is the whole value, escaped, in libpq's
+    buffer: twice a 72 MB manifest). The row is an ordinary one: the outbox, the gateway and the
+    pinning read its ``data`` as any other. Elsewhere (SQLite) the bytes are read and added.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        data = handle.read()
+        if len(data) != size:
+            raise ValueError(f"{len(data)} bytes where {size} were announced")
+        session.add(StoredObject(cid=cid, kind=kind, size=size, data=data, created_at=now, durable_at=None,
+                                 pin_attempts=0, next_pin_at=now))
+        return
+    session.flush()  # the COPY runs on the session's connection, in its transaction, at once
+    # PostgreSQL's binary COPY: signature, flags, header extension; one tuple of 8 fields, each
+    # its length then its bytes (-1: NULL; bigint 8 bytes, integer 4, text its UTF-8), the
+    # last being ``data``; then -1 fields for the end.
+    fields = [cid.encode(), kind.encode(), struct.pack("!q", size), struct.pack("!q", now), None,
+              struct.pack("!i", 0), struct.pack("!q", now)]
+    head = bytearray(b"PGCOPY\n\xff\r\n\x00" + struct.pack("!iih", 0, 0, len(fields) + 1))
+    for value in fields:
+        head += struct.pack("!i", -1) if value is None else struct.pack("!i", len(value)) + value
+    head += struct.pack("!i", size)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(_COPY_OBJECT) as copy:
+        copy.write(bytes(head))
+        remaining = size
+        while remaining:
+            chunk = handle.read(min(COPY_SIZE, remaining))
+            if not chunk:
+                raise ValueError(f"the object ended {remaining} bytes short of the {size} announced")
+            copy.write(chunk)
+            remaining -= len(chunk)
+        copy.write(struct.pack("!h", -1))
 
 
 def harden(session: Session, cache: ContentStore, *, now: int, batch: int = 1000,
@@ -254,6 +307,9 @@ class SharedStore:
     def put(self, data: bytes) -> str:
         return self.local.put(data)
 
+    def put_file(self, handle: ReadableFile) -> str:
+        return put_file(self.local, handle)
+
     def put_many(self, items: Sequence[bytes]) -> list[str]:
         return self.local.put_many(items)
 
@@ -345,6 +401,9 @@ class OutboxStore(SharedStore):
 
     def put(self, data: bytes) -> str:
         return cid_of(data)
+
+    def put_file(self, handle: ReadableFile) -> str:
+        return str(stream_file_dag(handle, lambda _cid, _block: None))
 
     def put_many(self, items: Sequence[bytes]) -> list[str]:
         return [cid_of(data) for data in items]

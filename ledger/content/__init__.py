@@ -5,7 +5,8 @@
 - `cids`: CID parsing and canonical text, varints and base58btc; `cbor`: CBOR heads; `car`:
   CARv1 archives, written and read by hand (a damaged archive raises `CarFormatError`, nothing
   else).
-- `ContentStore`: the store interface; `LocalBlockStore` (embedded default) and `IpfsStore` (a
+- `ContentStore`: the store interface (`put_file`: a file stored without holding it whole, where
+  the store can); `LocalBlockStore` (embedded default) and `IpfsStore` (a
   Kubo-compatible node through its RPC API), which pins objects in batches (`PinnedBatch`).
 - `envelope`: per-object AES-256-GCM encryption with wrapped data keys (crypto-shredding).
 - Errors (`errors`): `ContentError` and its subclasses, each also on a category base of
@@ -27,7 +28,7 @@ from ledger.content.errors import (
     UnsupportedCidError,
 )
 from ledger.content.local import LocalBlockStore
-from ledger.content.store import ContentStore, PinnedBatch
+from ledger.content.store import ContentStore, FileStore, PinnedBatch, ReadableFile, put_file
 from ledger.content.unixfs import NotAFileError, cid_of, dag_blocks
 
 if TYPE_CHECKING:
@@ -40,16 +41,19 @@ __all__ = [
     "ContentError",
     "ContentNotFoundError",
     "ContentStore",
+    "FileStore",
     "InvalidCidError",
     "IpfsStore",
     "LocalBlockStore",
     "NotAFileError",
     "PinnedBatch",
+    "ReadableFile",
     "StoreUnavailableError",
     "UnsupportedCidError",
     "cid_of",
     "dag_blocks",
     "parse_cid",
+    "put_file",
 ]
 
 

@@ -106,7 +106,7 @@ class Cid:
         """The CIDv1 naming the same block (CIDv0 is always dag-pb)."""
         return Cid(1, self.codec, self.digest)
 
-    def verify(self, block: bytes) -> None:
+    def verify(self, block: bytes | memoryview) -> None:
         """Raise `ContentCorruptedError` unless `block` hashes to this CID's digest."""
         if hashlib.sha256(block).digest() != self.digest:
             raise ContentCorruptedError(str(self), "block does not hash to its CID")

@@ -23,7 +23,7 @@ from pathlib import Path
 from ledger.content.car import distinct_blocks, encode_car
 from ledger.content.cids import RAW, Cid, parse_cid
 from ledger.content.errors import ContentCorruptedError, ContentNotFoundError
-from ledger.content.unixfs import child_links, collect_dag, file_dag, read_file
+from ledger.content.unixfs import Readable, child_links, collect_dag, file_dag, read_file, stream_file_dag
 
 
 class LocalBlockStore:
@@ -45,7 +45,7 @@ class LocalBlockStore:
 
     # ---- blocks
 
-    def put_block(self, cid: Cid, block: bytes) -> None:
+    def put_block(self, cid: Cid, block: bytes | memoryview) -> None:
         """Store one block under its CID after checking that it hashes to it."""
         cid.verify(block)
         path = self._path(cid)
@@ -98,6 +98,11 @@ class LocalBlockStore:
         for cid, block in reversed(dag.blocks):
             self.put_block(cid, block)
         return str(dag.root)
+
+    def put_file(self, handle: Readable) -> str:
+        """`put(handle.read())` without holding the file: its blocks are written as they are
+        read, leaves before the nodes that link them (`unixfs.stream_file_dag`)."""
+        return str(stream_file_dag(handle, self.put_block))
 
     def put_many(self, items: Sequence[bytes]) -> list[str]:
         return [self.put(item) for item in items]

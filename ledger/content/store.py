@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ledger.content.unixfs import Readable
+
 
 @runtime_checkable
 class ContentStore(Protocol):
@@ -58,3 +60,26 @@ class PinnedBatch:
     root: str
     cids: tuple[str, ...]
     """The objects' CIDs, in the order they were given (a repeated object repeats its CID)."""
+
+
+class ReadableFile(Readable, Protocol):
+    """A binary file read from its current position: into a buffer or as ``bytes``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+@runtime_checkable
+class FileStore(Protocol):
+    """A store that takes a file without holding it whole (``LocalBlockStore``, ``SharedStore``)."""
+
+    def put_file(self, handle: ReadableFile) -> str:
+        """Store the rest of ``handle``'s bytes and return their CID, as ``put`` would."""
+        ...
+
+
+def put_file(store: ContentStore, handle: ReadableFile) -> str:
+    """Store the rest of ``handle`` in ``store``; its CID. Streamed where the store can take a
+    file; otherwise (a remote node's store) read whole and ``put``."""
+    if isinstance(store, FileStore):
+        return store.put_file(handle)
+    return store.put(handle.read())

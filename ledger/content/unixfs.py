@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ledger.content.cids import (
     DAG_PB,
@@ -306,6 +307,54 @@ def file_dag(data: bytes, *, cid_version: int = 1, raw_leaves: bool = True) -> F
         blocks.append((node.cid, node.block))
         stack.extend(reversed(node.children))
     return FileDag(root.cid, blocks, root.tsize)
+
+
+class Readable(Protocol):
+    """A binary file read into a caller's buffer (`io.BufferedReader`, a temporary file...)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+def stream_file_dag(handle: Readable, put: Callable[[Cid, bytes | memoryview], None]) -> Cid:
+    """The root CID of `file_dag(handle.read())` (`--cid-version=1 --raw-leaves`), read from
+    `handle` one chunk at a time, calling `put(cid, block)` for every block, children before
+    their parents (a block repeated in the file is put each time it occurs).
+
+    The file is never held whole: each 256 KiB chunk is read into one reused buffer and its raw
+    leaf is put as a view of it (valid only during the call), so a large file costs one chunk
+    and its leaves' CIDs; the parents are built from those exactly as `_build` builds them.
+    """
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    level: list[_Node] = []
+    while True:
+        filled = _fill(handle, view)
+        if not filled and level:
+            break
+        chunk = view[:filled]
+        leaf = _Node(Cid(1, RAW, hashlib.sha256(chunk).digest()), None, filled, filled)
+        put(leaf.cid, chunk)
+        level.append(leaf)
+        if filled < CHUNK_SIZE:
+            break
+    while len(level) > 1:
+        level = [_parent(level[start : start + MAX_LINKS], cid_version=1, keep=True)
+                 for start in range(0, len(level), MAX_LINKS)]
+        for node in level:
+            assert node.block is not None  # keep=True
+            put(node.cid, node.block)
+    return level[0].cid
+
+
+def _fill(handle: Readable, view: memoryview) -> int:
+    """Read into `view` until it is full or the file ends (a read may return fewer bytes)."""
+    filled = 0
+    while filled < len(view):
+        got = handle.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return filled
 
 
 MAX_DIRECTORY_ENTRIES = 1000

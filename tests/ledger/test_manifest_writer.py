@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 
 import pytest
 
 from ledger import jcs
 from ledger.formats import JournalLine, LogLeaf, Manifest, ManifestBalances, ManifestLog, PreviousEpoch, Scorer
-from ledger.manifest_writer import JcsArray, manifest_bytes
+from ledger.manifest_writer import JcsArray, manifest_bytes, write_manifest
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 ACCOUNT = "0x" + "ab" * 20
@@ -44,4 +46,22 @@ def test_the_streamed_manifest_is_the_jcs_of_the_whole(count: int, other_keys: b
     streamed = manifest_bytes(_manifest((), (), 3 + count), journal_array, leaf_array)
     assert streamed == whole
     assert len(json.loads(streamed)["log"]["leaves"]) == count
-    assert leaf_array.take() == [b""] and journal_array.take() == [b""]
+    emptied = io.BytesIO()
+    assert leaf_array.write_to(emptied) == 0 and journal_array.write_to(emptied) == 0
+
+
+def test_the_manifest_written_to_a_file_is_the_same_bytes(tmp_path: Path) -> None:
+    # Enough leaves that both arrays spill many 1000-byte pieces to their temporary files.
+    leaves = tuple(LogLeaf(3 + i, ACCOUNT, bytes([i % 256]) * 32, 1_700_000_000 + i, i, f"bafk{i}", "v1",
+                           {"words": i}) for i in range(300))
+    journal = tuple(JournalLine(i + 1, ACCOUNT, i, "accrual", f"c/{i}", 1_700_000_000) for i in range(300))
+    whole = jcs.dumps(_manifest(leaves, journal, 303).to_json())
+    leaf_array, journal_array = JcsArray(piece=1000), JcsArray(piece=1000)
+    for leaf in leaves:
+        leaf_array.add(leaf.to_json())
+    for line in journal:
+        journal_array.add(line.to_json())
+    with (tmp_path / "manifest").open("w+b") as out:
+        assert write_manifest(_manifest((), (), 303), journal_array, leaf_array, out) == len(whole)
+        out.seek(0)
+        assert out.read() == whole
