@@ -166,12 +166,18 @@ def screen(session: Session, submissions: Sequence[Submission]) -> list[IntakeEr
     single_pairs = [pair for pair in pairs if pair is not None]
     known_hashes: dict[bytes, int] = {}
     known_pairs: set[tuple[str, str] | None] = set()
-    for row_id, content_hash, contributor, nonce, batch_root in session.execute(
-        select(Contribution.id, Contribution.content_hash, Contribution.contributor, Contribution.nonce,
-               Contribution.batch_root)
-        .where(or_(Contribution.content_hash.in_(hashes),
-                   tuple_(Contribution.contributor, Contribution.nonce).in_(single_pairs)))
-    ):
+    if session.get_bind().dialect.name == "postgresql":
+        from ledger.intake_postgresql import screened_rows
+
+        known = screened_rows(session, hashes, single_pairs)
+    else:
+        known = session.execute(
+            select(Contribution.id, Contribution.content_hash, Contribution.contributor, Contribution.nonce,
+                   Contribution.batch_root)
+            .where(or_(Contribution.content_hash.in_(hashes),
+                       tuple_(Contribution.contributor, Contribution.nonce).in_(single_pairs)))
+        ).all()
+    for row_id, content_hash, contributor, nonce, batch_root in known:
         known_hashes.setdefault(content_hash, row_id)
         if batch_root is None:
             known_pairs.add((contributor, nonce))
@@ -432,7 +438,20 @@ def _insert(session: Session, items: list[_Item], now: int) -> None:
     images in a few statements."""
     if not items:
         return
-    rows = [row for row, _, _, _ in items]
+    rows = [(row, data, keys) for row, data, keys, _ in items]
+    if session.get_bind().dialect.name == "postgresql":
+        from ledger.intake_postgresql import insert_as_arrays
+
+        insert_as_arrays(session, rows, now)
+    else:
+        insert_rows(session, rows, now)
+    _insert_images(session, items, now)
+
+
+def insert_rows(session: Session, items: Sequence[tuple[Contribution, bytes, Sequence[int]]], now: int) -> None:
+    """The contribution rows (their ids set on them), their stored bytes, their accruals and their
+    band keys, by SQLAlchemy's bulk inserts (a parameter a value), on any database."""
+    rows = [row for row, _, _ in items]
     table = table_of(Contribution)
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
@@ -441,15 +460,12 @@ def _insert(session: Session, items: list[_Item], now: int) -> None:
     for row, row_id in zip(rows, ids, strict=True):
         row.id = row_id
     session.execute(insert(table_of(StoredObject)),
-                    [stored_object_row(row.cid, data, now) for row, data, _, _ in items])
+                    [stored_object_row(row.cid, data, now) for row, data, _ in items])
     journal.accrue_many(session, [accrual_of(row) for row in rows], created_at=now)
-    bands = [(row.id, keys) for row, _, keys, _ in items]
-    if session.get_bind().dialect.name == "postgresql":
-        from ledger.intake_postgresql import index_bands_as_arrays
+    index_bands(session, [(row.id, keys) for row, _, keys in items])
 
-        index_bands_as_arrays(session, bands)
-    else:
-        index_bands(session, bands)
+
+def _insert_images(session: Session, items: list[_Item], now: int) -> None:
     objects: list[dict[str, object]] = []
     image_table: list[dict[str, object]] = []
     for row, _, _, images in items:

@@ -17,10 +17,17 @@ submission costs three round trips, where one statement at a time cost fifteen (
 counts them). A unique-index violation (an exact duplicate or a reused nonce, raced by another
 replica) fails the commit and is explained after the rollback, as on the other path. Batches and
 SQLite keep ``record``.
+
+A batch on PostgreSQL goes through ``record``, whose statements here take their values as one array
+parameter a column (``insert_as_arrays``, ``screened_rows``, and in their modules the near-duplicate
+candidates and the limits' counts): a statement's text is then the same whatever the batch's size,
+so psycopg converts it once and prepares it after a few batches, where a statement of a parameter a
+value is compiled, converted and planned again for every batch.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -31,7 +38,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import insert, text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.expression import ClauseElement, TextClause
 
 from ledger import journal
 from ledger.content import ContentStore
@@ -52,15 +59,21 @@ from ledger.intake import (
 from ledger.models import (
     Contribution,
     ContributionImage,
+    JournalEntry,
     JournalTransfer,
     NearDuplicateKey,
     StoredObject,
 )
-from ledger.near_duplicate_index import band_rows, match_near_duplicates, near_duplicate_locks
+from ledger.near_duplicate_index import (
+    CANDIDATES_OF_ARRAY,
+    band_rows,
+    match_near_duplicates,
+    near_duplicate_locks,
+)
 from ledger.quotas import Quotas, contributor_locks, decide_contributors, usage_window
 from ledger.scoring import Score
 
-__all__ = ["accept_pipelined", "count_client_request", "index_bands_as_arrays"]
+__all__ = ["accept_pipelined", "count_client_request", "index_bands_as_arrays", "insert_as_arrays"]
 
 _DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -71,10 +84,7 @@ def _sql(statement: ClauseElement) -> str:
 
 
 LOCKS = _sql(LOCK_KEYS_STATEMENT)
-CANDIDATES = (
-    "SELECT b.key, c.id, c.near_duplicate_sketch, c.content_hash FROM near_duplicate_keys AS b"
-    " JOIN contributions AS c ON c.id = b.contribution_id WHERE b.key = ANY(%(keys)s::bigint[])"
-)
+CANDIDATES = _sql(CANDIDATES_OF_ARRAY)
 """``near_duplicate_refusals``' read, with the keys as one array parameter."""
 COUNT_REQUEST = (
     'INSERT INTO rate_counters (scope, subject, "window", count) VALUES (\'contributor\', %(subject)s, %(window)s, 1)'
@@ -275,3 +285,88 @@ def accept_pipelined(
                 raise
             raise lost from None
     return row, submission.prepared.score
+
+
+def _array_type(column_type: str) -> str:
+    """A column's type as the element of an array parameter, without its length: a cast to
+    VARCHAR(n) would cut a value too long, where the insert itself refuses it (a DataError, which
+    ``record`` answers as an unstorable item, as before)."""
+    return column_type.split("(", 1)[0] + "[]"
+
+
+def _unnest_insert(model: type, columns: Sequence[str], returning: str = "") -> TextClause:
+    """``INSERT INTO t (columns) SELECT * FROM unnest(one array parameter a column)``: a batch's
+    rows in one statement whose text is the same for every batch, so the driver converts it and
+    the server plans it once; the rows go in array order (ids from the serial in that order)."""
+    table = table_of(model)
+    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table.c[name].type.compile(dialect=_DIALECT))})"
+                       for name in columns)
+    return text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+                + (f" RETURNING {returning}" if returning else ""))
+
+
+_CONTRIBUTION_COLUMNS = [c.key for c in table_of(Contribution).columns if c.key != "id"]
+INSERT_CONTRIBUTIONS_OF_MANY = _unnest_insert(Contribution, _CONTRIBUTION_COLUMNS, "id, content_hash")
+"""A batch's contribution rows; their ids come back with their contentHash (unique in a batch)."""
+_STORED_COLUMNS = ["cid", "kind", "size", "data", "created_at", "pin_attempts", "next_pin_at"]
+INSERT_STORED_OBJECTS_OF_MANY = _unnest_insert(StoredObject, _STORED_COLUMNS)
+"""``stored_object_row`` of each contribution of a batch."""
+_TRANSFER_COLUMNS = ["kind", "ref", "created_at", "contribution_id"]
+INSERT_TRANSFERS_OF_MANY = _unnest_insert(JournalTransfer, _TRANSFER_COLUMNS, "id, contribution_id")
+"""``journal.transfer_row`` of each accrual of a batch; the ids come back with their contribution."""
+_ENTRY_COLUMNS = ["transfer_id", "account", "amount", "kind", "ref", "created_at"]
+INSERT_ENTRIES_OF_MANY = _unnest_insert(JournalEntry, _ENTRY_COLUMNS)
+"""``journal.entry_rows`` of each transfer of a batch, debit first, in the transfers' order."""
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def insert_as_arrays(session: Session, items: Sequence[tuple[Contribution, bytes, Sequence[int]]], now: int) -> None:
+    """``ledger.intake``'s inserts of a batch on PostgreSQL, the same rows: the contributions
+    (their ids set on the rows), their stored bytes, their accruals' transfers and entries and
+    their band keys, one statement a table of one array parameter a column (images, rarer,
+    are the caller's). Run in the caller's transaction or savepoint, through the session, so a
+    violated unique index raises SQLAlchemy's IntegrityError as the statements it replaces."""
+    rows = [row for row, _, _ in items]
+    contributions: dict[str, list[Any]] = {name: [getattr(row, name) for row in rows]
+                                           for name in _CONTRIBUTION_COLUMNS}
+    # As SQLAlchemy's JSON type binds it (psycopg's Json: json.dumps), as text for a json[] cast.
+    contributions["score"] = [json.dumps(score) for score in contributions["score"]]
+    ids = dict((bytes(content_hash), row_id) for row_id, content_hash
+               in session.execute(INSERT_CONTRIBUTIONS_OF_MANY, contributions))
+    for row in rows:
+        row.id = ids[row.content_hash]
+    session.execute(INSERT_STORED_OBJECTS_OF_MANY, _columns(
+        [stored_object_row(row.cid, data, now) for row, data, _ in items], _STORED_COLUMNS))
+    transfers = journal.accruals_of([accrual_of(row) for row in rows])
+    if transfers:
+        transfer_ids = dict((contribution_id, transfer_id) for transfer_id, contribution_id in session.execute(
+            INSERT_TRANSFERS_OF_MANY, _columns(
+                [journal.transfer_row(t, kind=journal.ACCRUAL, created_at=now) for t in transfers],
+                _TRANSFER_COLUMNS)))
+        session.execute(INSERT_ENTRIES_OF_MANY, _columns(
+            [entry for t in transfers for entry in journal.entry_rows(
+                transfer_ids[t.contribution_id], t, kind=journal.ACCRUAL, created_at=now)], _ENTRY_COLUMNS))
+    index_bands_as_arrays(session, [(row.id, keys) for row, _, keys in items])
+
+
+SCREEN_OF_ARRAYS = text(
+    "SELECT id, content_hash, contributor, nonce, batch_root FROM contributions"
+    " WHERE content_hash = ANY(CAST(:hashes AS BYTEA[]))"
+    " UNION ALL SELECT c.id, c.content_hash, c.contributor, c.nonce, c.batch_root FROM contributions AS c"
+    " JOIN unnest(CAST(:contributors AS VARCHAR[]), CAST(:nonces AS VARCHAR[])) AS p(contributor, nonce)"
+    " ON c.contributor = p.contributor AND c.nonce = p.nonce WHERE c.batch_root IS NULL")
+"""``ledger.intake.screen``'s read on PostgreSQL, its hashes and (contributor, nonce) pairs as arrays
+in a statement of the same text for every batch. A row may come twice (by its hash and by its
+pair), which ``screen`` reads the same; a batch item's pair matches only a single consent's row
+(``uq_contributions_contributor_nonce``'s rows), the only ones ``screen`` takes pairs from, and a
+row found by its hash is found by the first part whatever its pair."""
+
+
+def screened_rows(session: Session, hashes: Sequence[bytes], pairs: Sequence[tuple[str, str]]
+                  ) -> Sequence[Any]:
+    """The rows ``screen`` reads: (id, contentHash, contributor, nonce, batch root)."""
+    return session.execute(SCREEN_OF_ARRAYS, {"hashes": list(hashes), "contributors": [c for c, _ in pairs],
+                                              "nonces": [n for _, n in pairs]}).all()
