@@ -143,15 +143,22 @@ _TOKEN_HASHES: dict[str, int] = {}
 _TOKEN_HASHES_HELD = 1 << 18
 
 
+def tokens(text: str) -> list[str]:
+    """The text's tokens as the sketch sees them: runs of letters or digits, case-folded, and
+    each CJK character alone."""
+    found: list[str] = _TOKEN.findall(text.casefold())
+    return found
+
+
 def _token_hashes(text: str, cache: dict[str, int] = _TOKEN_HASHES) -> list[int]:
     if len(cache) > _TOKEN_HASHES_HELD:
         cache.clear()  # a bound on memory; emptied now and then, never wrong
-    tokens = _TOKEN.findall(text.casefold())
-    out = list(map(cache.get, tokens))
+    found = tokens(text)
+    out = list(map(cache.get, found))
     if None in out:
         for i, value in enumerate(out):
             if value is None:
-                token = tokens[i]
+                token = found[i]
                 out[i] = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest())
     return out  # type: ignore[return-value]
 
