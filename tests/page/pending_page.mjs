@@ -132,8 +132,12 @@ try {
   // 1. Only pending contributions.
   const pending = await readPage(page);
   await screenshot(page, "pending-account");
-  // The countdown is relative and counts down between refreshes.
-  await page.waitForTimeout(2200);
+  // The countdown is relative and counts down between refreshes: read it again as soon as it has
+  // moved (not after a fixed wait, which on a loaded machine can outlast the countdown itself).
+  await page.waitForFunction((before) => {
+    const match = /in about (\d+) s/.exec(document.querySelector("#verify-balance-note")?.textContent ?? "");
+    return match !== null && Number(match[1]) < before;
+  }, seconds(pending.balanceNote) ?? 0);
   pending.nextSealLater = (await readPage(page)).balanceNote;
   pending.staleBalanceClick = await clickAsIfStale(page, "#verify-balance");
   // The click made the page look again: the button is off again.
