@@ -274,15 +274,17 @@ def _feed(session: Session, number: int, policy: EngagementPolicy, stored_log: S
         lines.append(EngagementLine(row.id, KIND_NAMES[row.kind], rows[row.contribution_id].content_hash, row.actor,
                                     remix, row.created_at, int(statement.nonce), statement.issued_at,
                                     statement.signature))
-    leaves = []
-    for named_row in sorted(rows.values(), key=lambda r: r.log_index if r.log_index is not None else -1):
-        index = named_row.log_index
-        if index is None:
+    named_rows = sorted(rows.values(), key=lambda r: r.log_index if r.log_index is not None else -1)
+    indexes = []
+    for named_row in named_rows:
+        if named_row.log_index is None:
             # Accepted after this seal read its leaves: the seal is rolled back and the next has both.
             raise RuntimeError(f"contribution {named_row.id} is engaged with but not in the log yet")
-        leaf = LogLeaf(index, named_row.contributor, named_row.content_hash, named_row.accepted_at, named_row.points,
-                       named_row.cid)
-        leaves.append(ProvenLeaf(leaf, tuple(stored_log.inclusion_proof(index, log_size))))
+        indexes.append(named_row.log_index)
+    proofs = stored_log.inclusion_proofs(indexes, log_size)
+    leaves = [ProvenLeaf(LogLeaf(index, row.contributor, row.content_hash, row.accepted_at, row.points, row.cid),
+                         tuple(proof))
+              for row, index, proof in zip(named_rows, indexes, proofs, strict=True)]
     return ManifestFeed(policy.like_points, policy.remix_points, tuple(lines), tuple(leaves))
 
 

@@ -17,7 +17,6 @@ manifest (tests/ledger/test_manifest_writer.py holds the two equal).
 
 from __future__ import annotations
 
-import io
 import tempfile
 import uuid
 from typing import IO, Any
@@ -85,13 +84,6 @@ def write_manifest(manifest: Manifest, journal: JcsArray, leaves: JcsArray, out:
     written += out.write(b"]" + middle + b"[")
     written += leaves.write_to(out)
     return written + out.write(b"]" + tail)
-
-
-def manifest_bytes(manifest: Manifest, journal: JcsArray, leaves: JcsArray) -> bytes:
-    """``write_manifest`` into one ``bytes`` (for small manifests and tests)."""
-    out = io.BytesIO()
-    write_manifest(manifest, journal, leaves, out)
-    return out.getvalue()
 
 
 def _split_once(text: bytes, mark: bytes) -> tuple[bytes, bytes]:

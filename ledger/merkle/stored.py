@@ -245,6 +245,11 @@ def _upper_statement() -> sa.Select[int, int, bytes]:
         tile.log_id == sa.bindparam("log"), tile.level >= 1, tile.number <= sa.bindparam("last"))
 
 
+PROOFS_AT_ONCE = 96
+"""Inclusion proofs read per query by :meth:`StoredLog.inclusion_proofs`: one tile arm each per
+level below the kept upper tiles, so at most 4 x 96 arms at 2^28 leaves, within SQLite's 500
+terms of a compound SELECT."""
+
 UPPER_TILES_KEPT = 4096
 """At most this many upper tiles (16 MiB) are kept in the process over all sizes: every one of a
 log up to 64M leaves for one size, or of 10M leaves for six."""
@@ -517,6 +522,22 @@ class StoredLog:
             view, tiles = self._read_kept(size, _path_tiles(plan, size))
         nodes = _Nodes(self.session, view.log_id, tiles, view.known(size))  # no range stored: more tiles
         return plan.rehash(nodes.get(plan.ids), hash_children)
+
+    def inclusion_proofs(self, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+        """``PATH(index, D[size])`` (RFC 9162 §2.1.3.1) for each of ``indexes``, at a size the
+        log was appended to: what :meth:`inclusion_proof` gives one at a time, in one query per
+        :data:`PROOFS_AT_ONCE` proofs (the head, the size's compact range and the tiles on all
+        their paths)."""
+        for index in indexes:
+            if not 0 <= index < size:
+                raise ValueError(f"leaf index {index} is outside a tree of size {size}")
+        proofs: list[list[bytes]] = []
+        for start in range(0, len(indexes), PROOFS_AT_ONCE):
+            plans = [_compact.inclusion_plan(index, size) for index in indexes[start:start + PROOFS_AT_ONCE]]
+            view, tiles = self._read_kept(size, set().union(*(_path_tiles(plan, size) for plan in plans)))
+            nodes = _Nodes(self.session, view.log_id, tiles, view.known(size))
+            proofs.extend(plan.rehash(nodes.get(plan.ids), hash_children) for plan in plans)
+        return proofs
 
     def _kept_key(self, size: int) -> tuple[str, str, int]:
         bind = self.session.get_bind()

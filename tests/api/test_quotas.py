@@ -5,6 +5,8 @@ processes on one PostgreSQL database."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,20 @@ def limited(api: Api, **limits: int) -> Api:
 
 def post(api: Api, tag: str, key=ALICE, nonce: int = 0) -> httpx.Response:  # type: ignore[no-untyped-def]
     return api.client.post("/v1/contributions", json=api.signed(sample_conversation(tag), key, nonce=nonce))
+
+
+@contextmanager
+def two_servers(pg_url: str, tmp_path: Path, **limits: str) -> Iterator[tuple[str, str]]:
+    """Two ``tally serve`` processes on one PostgreSQL database with the given ``TALLY_LIMIT_*``
+    settings (the per-client limit off): two hosts (data folders) of one deployment, sharing its
+    keys (ledger.identity)."""
+    env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
+           "TALLY_MASTER_KEY": "6d" * 32, "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0",
+           **{f"TALLY_LIMIT_{name.upper()}": value for name, value in limits.items()}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
+        yield a, b
 
 
 def assert_limited(response: httpx.Response) -> None:
@@ -80,13 +96,7 @@ def test_the_limits_are_published(api: Api) -> None:
 
 
 def test_two_server_processes_share_the_limits(pg_url: str, tmp_path: Path) -> None:
-    # Two hosts (data folders) of one deployment: they share its keys (ledger.identity).
-    env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
-           "TALLY_MASTER_KEY": "6d" * 32, "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "3",
-           "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
+    with two_servers(pg_url, tmp_path, contributions_per_hour="3") as (a, b):
         config = httpx.get(a + "/v1/config").json()
         assert config["limits"]["perContributor"]["contributionsPerHour"] == 3
         statuses = []
@@ -178,12 +188,7 @@ def test_refused_batch_items_count_once_for_their_verified_contributor(api: Api)
 
 
 def test_two_server_processes_count_refused_probes_together(pg_url: str, tmp_path: Path) -> None:
-    env = {**API_ONLY, "TALLY_DATABASE_URL": pg_url, "TALLY_OPERATOR_KEY": OPERATOR_KEY.to_hex(),
-           "TALLY_MASTER_KEY": "6d" * 32, "TALLY_LIMIT_CONTRIBUTOR_REQUESTS_PER_MINUTE": "4",
-           "TALLY_LIMIT_CLIENT_REQUESTS_PER_MINUTE": "0"}
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    with tally_server(tmp_path / "a" / "home", env=env) as a, tally_server(tmp_path / "b" / "home", env=env) as b:
+    with two_servers(pg_url, tmp_path, contributor_requests_per_minute="4") as (a, b):
         config = httpx.get(a + "/v1/config").json()
         assert config["limits"]["perContributor"]["requestsPerMinute"] == 4
         now = int(time.time())

@@ -10,7 +10,7 @@ import pytest
 
 from ledger import jcs
 from ledger.formats import JournalLine, LogLeaf, Manifest, ManifestBalances, ManifestLog, PreviousEpoch, Scorer
-from ledger.manifest_writer import JcsArray, manifest_bytes, write_manifest
+from ledger.manifest_writer import JcsArray, write_manifest
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 ACCOUNT = "0x" + "ab" * 20
@@ -43,7 +43,9 @@ def test_the_streamed_manifest_is_the_jcs_of_the_whole(count: int, other_keys: b
         leaf_array.add(leaf.to_json())
     for line in journal:
         journal_array.add(line.to_json())
-    streamed = manifest_bytes(_manifest((), (), 3 + count), journal_array, leaf_array)
+    out = io.BytesIO()
+    assert write_manifest(_manifest((), (), 3 + count), journal_array, leaf_array, out) == len(whole)
+    streamed = out.getvalue()
     assert streamed == whole
     assert len(json.loads(streamed)["log"]["leaves"]) == count
     emptied = io.BytesIO()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ledger.db import Base, make_engine
 from ledger.merkle import _compact, errors, log
 from ledger.merkle.memory import MemoryLog
-from ledger.merkle.stored import TILE_WIDTH, MerkleLogHead, MerkleLogRange, MerkleLogTile, StoredLog
+from ledger.merkle.stored import PROOFS_AT_ONCE, TILE_WIDTH, MerkleLogHead, MerkleLogRange, MerkleLogTile, StoredLog
 
 
 @pytest.fixture
@@ -193,6 +193,31 @@ def test_every_append_stores_its_compact_range_and_proofs_there_read_two_stateme
         # A size no append ended at has no stored range: its proofs come from tiles alone.
         i, size = 17, sizes[2] - 3
         assert stored.inclusion_proof(i, size) == memory.inclusion_proof(i, size)
+
+
+def test_many_inclusion_proofs_are_read_together_and_equal_one_at_a_time(engine: sa.Engine) -> None:
+    rng = random.Random(7)
+    memory = MemoryLog()
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        for k in (40_000, 3):  # three tile levels; the size 40,003 is one an append ended at
+            batch = _leaves(rng, k)
+            stored.append(batch)
+            memory.append(batch)
+        session.commit()
+    size = memory.size()
+    indexes = [*sorted(rng.sample(range(size), 250)), 0, size - 1, 5, 5]  # more than one query's worth
+    seen = _selects(engine)
+    with Session(engine) as session:
+        stored = StoredLog(session)
+        proofs = stored.inclusion_proofs(indexes, size)
+        assert len(seen) == -(-len(indexes) // PROOFS_AT_ONCE) + 1, seen  # and once, the upper tiles to keep
+        assert proofs == [memory.inclusion_proof(i, size) for i in indexes]
+        assert proofs == [stored.inclusion_proof(i, size) for i in indexes]
+        assert stored.inclusion_proofs([], size) == []
+        for bad in ([size], [0, -1]):
+            with pytest.raises(ValueError):
+                stored.inclusion_proofs(bad, size)
 
 
 def test_a_rolled_back_append_leaves_no_range(engine: sa.Engine) -> None:
