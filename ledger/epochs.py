@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from ledger import jcs, manifest_writer
+from ledger import manifest_writer
 from ledger.balances import balance_columns, changed_balances, columns_root, listed
 from ledger.content import ContentStore, put_file
 from ledger.db import serialise, table_of
@@ -189,7 +189,7 @@ def seal_epoch(
     changed, root, total_points, accounts = _seal_balances(session, number, deltas.items())
     snapshot_cid = None
     if snapshot or number % snapshot_every == 0:
-        snapshot_cid = _publish_snapshot(session, store, anchor, number, root, total_points, now)
+        snapshot_cid = publish_snapshot(session, store, anchor, number, root, total_points, now)
 
     manifest = Manifest(
         chain_id=anchor.chain_id,
@@ -335,17 +335,40 @@ def _seal_balances(session: Session, number: int,
     return changed, columns_root(held, amounts_held), sum(amounts_held), len(amounts_held)
 
 
-def _publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, number: int, root: bytes,
+def publish_snapshot(session: Session, store: ContentStore, anchor: Anchor, number: int, root: bytes,
                       total_points: int, now: int) -> str:
-    """Store the full balances after epoch ``number`` (``ledger.formats.snapshot``); its CID."""
-    document = BalancesSnapshot(anchor.chain_id, anchor.contract, number, root, total_points,
-                                tuple(balances(session)))
-    data = jcs.dumps(document.to_json())
-    cid = store.put(data)
-    if session.get(StoredObject, cid) is None:
-        session.add(StoredObject(cid=cid, kind="snapshot", size=len(data), data=data, created_at=now,
-                                 durable_at=None, pin_attempts=0, next_pin_at=now))
+    """Store the full balances after epoch ``number`` (``ledger.formats.snapshot``); its CID.
+    Streamed like the manifest, from rows the database sorts, so that a million accounts are
+    never held as a list (``balances`` gives the same values as one)."""
+    values = JcsArray()
+    # Core rows through a server-side cursor: the ORM's row loading cost a third of the time.
+    rows = session.connection().execute(
+        select(AccountBalance.account, AccountBalance.balance).where(AccountBalance.balance != 0)
+        .order_by(_lowered_address(session), AccountBalance.account)
+        .execution_options(yield_per=_ROWS_READ_AT_ONCE * 10))
+    for account, balance in rows:
+        if not is_account_address(account):
+            continue
+        if account.isascii() and account.isalnum():  # nothing in the pair's JCS to escape
+            values.add_jcs(b'["%s","%d"]' % (account.encode("ascii"), balance))
+        else:
+            values.add([account, str(balance)])
+    document = BalancesSnapshot(anchor.chain_id, anchor.contract, number, root, total_points, ())
+    with tempfile.TemporaryFile() as spool:
+        size = manifest_writer.write_snapshot(document, values, spool)
+        spool.seek(0)
+        cid = put_file(store, spool)
+        if session.get(StoredObject, cid) is None:
+            spool.seek(0)
+            add_object_file(session, cid=cid, kind="snapshot", handle=spool, size=size, now=now)
     return cid
+
+
+def _lowered_address(session: Session) -> ColumnElement[str]:
+    """``lower(account)`` ordered by code point, as ``ledger.balances.listed`` sorts: PostgreSQL
+    would otherwise use the database's collation."""
+    lowered = func.lower(AccountBalance.account)
+    return lowered.collate("C") if session.get_bind().dialect.name == "postgresql" else lowered
 
 
 def _stream_journal(rows: Iterable[Any], journal: JcsArray, deltas: dict[str, int]) -> int | None:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import CompoundSelect, func, select, update
+from sqlalchemy import CompoundSelect, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.content import (
@@ -96,17 +97,15 @@ def add_object_file(session: Session, *, cid: str, kind: str, handle: ReadableFi
     On PostgreSQL the row is sent with one binary ``COPY`` whose ``data`` field is written
     ``COPY_SIZE`` bytes at a time as they are read, so that neither this process nor libpq ever
     holds the object whole (an INSERT's parameter is the whole value, escaped, in libpq's
-    buffer: twice a 72 MB manifest). The row is an ordinary one: the outbox, the gateway and the
-    pinning read its ``data`` as any other. Elsewhere (SQLite) the bytes are read and added.
+    buffer: twice a 72 MB manifest). On SQLite the row is inserted with ``zeroblob(size)`` and
+    ``data`` then written in place through the incremental blob I/O, the same pieces at a time.
+    Either way the row is an ordinary one: the outbox, the gateway and the pinning read its
+    ``data`` as any other.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        data = handle.read()
-        if len(data) != size:
-            raise ValueError(f"{len(data)} bytes where {size} were announced")
-        session.add(StoredObject(cid=cid, kind=kind, size=size, data=data, created_at=now, durable_at=None,
-                                 pin_attempts=0, next_pin_at=now))
+    session.flush()  # the row is written on the session's connection, in its transaction, at once
+    if session.get_bind().dialect.name == "sqlite":
+        _write_blob_row(session, cid=cid, kind=kind, handle=handle, size=size, now=now)
         return
-    session.flush()  # the COPY runs on the session's connection, in its transaction, at once
     # PostgreSQL's binary COPY: signature, flags, header extension; one tuple of 8 fields, each
     # its length then its bytes (-1: NULL; bigint 8 bytes, integer 4, text its UTF-8), the
     # last being ``data``; then -1 fields for the end.
@@ -120,14 +119,36 @@ def add_object_file(session: Session, *, cid: str, kind: str, handle: ReadableFi
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(_COPY_OBJECT) as copy:
         copy.write(bytes(head))
-        remaining = size
-        while remaining:
-            chunk = handle.read(min(COPY_SIZE, remaining))
-            if not chunk:
-                raise ValueError(f"the object ended {remaining} bytes short of the {size} announced")
+        for chunk in _pieces(handle, size):
             copy.write(chunk)
-            remaining -= len(chunk)
         copy.write(struct.pack("!h", -1))
+
+
+def _write_blob_row(session: Session, *, cid: str, kind: str, handle: ReadableFile, size: int, now: int) -> None:
+    """SQLite's half of :func:`add_object_file`: the row with ``size`` zero bytes, then its
+    ``data`` overwritten in place (``sqlite3.Connection.blobopen``), in the same transaction."""
+    rowid: int = session.execute(insert(StoredObject).values(
+        cid=cid, kind=kind, size=size, data=func.zeroblob(size), created_at=now, durable_at=None, pin_attempts=0,
+        next_pin_at=now).returning(literal_column("rowid"))).scalar_one()
+    if not size:
+        return  # nothing to write, and no blob of length 0 to open
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    with driver.blobopen(StoredObject.__tablename__, "data", rowid) as blob:
+        for chunk in _pieces(handle, size):
+            blob.write(chunk)
+
+
+def _pieces(handle: ReadableFile, size: int) -> Iterator[bytes]:
+    """``size`` bytes of ``handle`` in pieces of at most ``COPY_SIZE``; a ``ValueError`` if it
+    ends sooner."""
+    remaining = size
+    while remaining:
+        chunk = handle.read(min(COPY_SIZE, remaining))
+        if not chunk:
+            raise ValueError(f"the object ended {remaining} bytes short of the {size} announced")
+        yield chunk
+        remaining -= len(chunk)
 
 
 def harden(session: Session, cache: ContentStore, *, now: int, batch: int = 1000,

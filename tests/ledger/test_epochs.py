@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ledger import journal
+from ledger import jcs, journal
 from ledger.content import LocalBlockStore
 from ledger.conversation import normalise
 from ledger.db import make_engine, make_sessionmaker
+from ledger.encoding import checksum
 from ledger.epochs import Anchor, balances, seal_epoch
 from ledger.intake import Consent, Prepared, Submission, record
 from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.migrate import upgrade
-from ledger.models import Contribution, Epoch, JournalEntry
+from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
 from tests.support.conversations import passage
 
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -151,6 +152,29 @@ def test_each_epoch_publishes_the_balances_it_changed_and_every_kth_a_snapshot(l
         assert balances_root(rebuilt.items()) == epoch.balances_root
         assert len(rebuilt) == epoch.accounts
     assert ACCOUNTS[0].lower() not in balances_at(epochs[2].manifest_cid, read_manifest, read_snapshot)
+
+
+def test_a_snapshot_is_the_jcs_of_every_balance_in_address_order(ledger_env) -> None:  # type: ignore[no-untyped-def]
+    """Streamed from rows the database sorts, a snapshot is byte for byte the JCS of ``balances``
+    taken as one list, in lower-cased address order whatever the case of the stored addresses
+    (raw byte order would put "0xBA..." before "0xaA..."), and its row holds those bytes."""
+    from ledger.formats import BalancesSnapshot
+
+    sessions, store = ledger_env
+    accounts = [checksum(a) for a in ("0x" + "b" + "a" * 39, "0x" + "a" * 40, "0x" + "0" * 39 + "1", "0x" + "c" * 40)]
+    assert accounts[0].startswith("0xB") and accounts[1].startswith("0xa")  # raw order: B, then a
+    contribute(sessions, store, 0, 8, accounts=accounts)
+    with sessions() as session, session.begin():
+        epoch = seal_epoch(session, store, ANCHOR, now=10, snapshot=True)
+        assert epoch is not None
+        whole = BalancesSnapshot(ANCHOR.chain_id, ANCHOR.contract, epoch.number, epoch.balances_root,
+                                 epoch.total_points, tuple(balances(session)))
+    cid = json.loads(store.get(epoch.manifest_cid))["balances"]["snapshot"]
+    assert store.get(cid) == jcs.dumps(whole.to_json())
+    assert [account.lower() for account, _ in whole.values] == sorted(account.lower() for account in accounts)
+    with sessions() as session:
+        row = session.get(StoredObject, cid)
+        assert row is not None and row.kind == "snapshot" and bytes(row.data or b"") == store.get(cid)
 
 
 def test_a_failed_seal_leaves_no_trace(ledger_env) -> None:  # type: ignore[no-untyped-def]

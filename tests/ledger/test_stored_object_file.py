@@ -1,6 +1,6 @@
 """An object recorded from a file (``outbox.add_object_file``: one streamed binary COPY on
-PostgreSQL, an INSERT on SQLite) is the row an INSERT of its bytes makes, read back alike by the
-outbox and the shared store."""
+PostgreSQL, a zero blob written in place on SQLite) is the row an INSERT of its bytes makes, read
+back alike by the outbox and the shared store."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ def test_a_row_written_from_a_file_is_the_row_of_its_bytes(db_url: str, tmp_path
     with sessions() as session, session.begin():
         assert harden(session, LocalBlockStore(tmp_path / "cache", fsync=False), now=1_700_000_001) == 2
     assert SharedStore(LocalBlockStore(tmp_path / "other", fsync=False), sessions).get(cid_of(written)) == written
+
+
+def test_an_empty_object_is_an_empty_row(db_url: str) -> None:
+    upgrade(db_url)
+    sessions = make_sessionmaker(make_engine(db_url))
+    with sessions() as session, session.begin():
+        add_object_file(session, cid=cid_of(b""), kind="manifest", handle=io.BytesIO(b""), size=0, now=5)
+    with sessions() as session:
+        row = session.get(StoredObject, cid_of(b""))
+        assert row is not None and row.size == 0 and row.data is not None and bytes(row.data) == b""
 
 
 def test_a_file_shorter_than_announced_records_nothing(db_url: str) -> None:
