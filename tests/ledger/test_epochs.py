@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger import jcs, journal
+from ledger.balances import listed
 from ledger.content import LocalBlockStore
 from ledger.conversation import normalise
 from ledger.db import make_engine, make_sessionmaker
@@ -19,7 +20,7 @@ from ledger.merkle import log as rfc9162
 from ledger.merkle.standard import StandardMerkleTree
 from ledger.merkle.stored import StoredLog
 from ledger.migrate import upgrade
-from ledger.models import Contribution, Epoch, JournalEntry, StoredObject
+from ledger.models import AccountBalance, Contribution, Epoch, JournalEntry, StoredObject
 from tests.support.conversations import passage
 
 ANCHOR = Anchor(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -155,8 +156,8 @@ def test_each_epoch_publishes_the_balances_it_changed_and_every_kth_a_snapshot(l
 
 
 def test_a_snapshot_is_the_jcs_of_every_balance_in_address_order(ledger_env) -> None:  # type: ignore[no-untyped-def]
-    """Streamed from rows the database sorts, a snapshot is byte for byte the JCS of ``balances``
-    taken as one list, in lower-cased address order whatever the case of the stored addresses
+    """Streamed from rows the database sorts, a snapshot (and ``balances``) is byte for byte the
+    JCS of every balance sorted by ``listed``, in lower-cased address order whatever the case of the stored addresses
     (raw byte order would put "0xBA..." before "0xaA..."), and its row holds those bytes."""
     from ledger.formats import BalancesSnapshot
 
@@ -167,8 +168,12 @@ def test_a_snapshot_is_the_jcs_of_every_balance_in_address_order(ledger_env) -> 
     with sessions() as session, session.begin():
         epoch = seal_epoch(session, store, ANCHOR, now=10, snapshot=True)
         assert epoch is not None
+        # Sorted here by ledger.balances.listed, the order every published list follows.
+        held = {account: balance for account, balance
+                in session.execute(select(AccountBalance.account, AccountBalance.balance))}
         whole = BalancesSnapshot(ANCHOR.chain_id, ANCHOR.contract, epoch.number, epoch.balances_root,
-                                 epoch.total_points, tuple(balances(session)))
+                                 epoch.total_points, tuple(listed(held)))
+        assert balances(session) == list(whole.values)
     cid = json.loads(store.get(epoch.manifest_cid))["balances"]["snapshot"]
     assert store.get(cid) == jcs.dumps(whole.to_json())
     assert [account.lower() for account, _ in whole.values] == sorted(account.lower() for account in accounts)
