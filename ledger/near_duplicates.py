@@ -138,9 +138,15 @@ def _common(a: U16, b: U16, na: int, nb: int) -> float:
     return min(float(na), float(nb), jaccard / (1 + jaccard) * (na + nb))
 
 
-_TOKEN_HASHES: dict[str, int] = {}
-"""Tokens hashed before, in this process: most of a conversation's words are common ones."""
+_TOKEN_HASHES: dict[str | bytes, bytes] = {}
+"""Tokens hashed before, in this process (most of a conversation's words are common ones): a
+token's 8 hash bytes, keyed by its text, or by its UTF-8 bytes where it came from ASCII text."""
 _TOKEN_HASHES_HELD = 1 << 18
+_ASCII_SPLIT = bytes(c + 32 if 65 <= c <= 90 else c if chr(c).isalnum() else 32 for c in range(256))
+"""For ASCII text: A-Z lowered, every other character but a letter or digit a space. On ASCII,
+``casefold`` is ``lower`` and ``[^\\W_]`` is ``[A-Za-z0-9]``, so ``bytes.split`` after this gives
+the tokens of ``tokens`` as bytes (``ascii_tokens``) at a fraction of the regular expression's
+cost: 92% of real messages are ASCII."""
 
 
 def tokens(text: str) -> list[str]:
@@ -150,16 +156,23 @@ def tokens(text: str) -> list[str]:
     return found
 
 
-def _token_hashes(text: str, cache: dict[str, int] = _TOKEN_HASHES) -> list[int]:
+def ascii_tokens(text: str) -> list[bytes]:
+    """``tokens`` of an ASCII text, as bytes, without the regular expression."""
+    return text.encode("ascii").translate(_ASCII_SPLIT).split()
+
+
+def _token_hashes(text: str, cache: dict[str | bytes, bytes] = _TOKEN_HASHES) -> list[bytes]:
+    """Each token's BLAKE2b-64 of its UTF-8 bytes, in order."""
     if len(cache) > _TOKEN_HASHES_HELD:
         cache.clear()  # a bound on memory; emptied now and then, never wrong
-    found = tokens(text)
+    found: list[str] | list[bytes] = ascii_tokens(text) if text.isascii() else tokens(text)
     out = list(map(cache.get, found))
     if None in out:
         for i, value in enumerate(out):
             if value is None:
                 token = found[i]
-                out[i] = cache[token] = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest())
+                data = token if isinstance(token, bytes) else token.encode("utf-8")
+                out[i] = cache[token] = hashlib.blake2b(data, digest_size=8).digest()
     return out  # type: ignore[return-value]
 
 
@@ -167,7 +180,7 @@ def _shingles(texts: list[str]) -> npt.NDArray[np.uint64]:
     """The 64-bit hashes of the texts' shingles (pairs of adjacent tokens within a text; a
     one-token text is its token paired with itself). A pair is ordered: the first hash is
     rotated, so that (a, b) and (b, a) differ, then mixed (splitmix64's finaliser)."""
-    hashes: list[int] = []
+    hashes: list[bytes] = []
     starts: list[int] = []
     for text in texts:
         tokens = _token_hashes(text)
@@ -178,7 +191,7 @@ def _shingles(texts: list[str]) -> npt.NDArray[np.uint64]:
             hashes.extend(tokens)
     if not hashes:
         return np.empty(0, np.uint64)
-    a = np.array(hashes, dtype=np.uint64)
+    a = np.frombuffer(b"".join(hashes), dtype=">u8").astype(np.uint64)
     previous, current = a[:-1], a[1:]
     mixed = (((previous << np.uint64(17)) | (previous >> np.uint64(47))) ^ current) * _MIX
     mixed ^= mixed >> np.uint64(31)
