@@ -61,7 +61,9 @@ def distinct_conversations(count: int, *, exclude: set[bytes] | None = None, ski
     hashes in ``exclude`` (which grows with the ones returned), after skipping ``skip``.
 
     Near-duplicates of an earlier record are skipped as Tally would refuse them (the dataset
-    holds a few: greetings shared by many people, one conversation shared twice).
+    holds a few: greetings shared by many people, one conversation shared twice), in either
+    direction: the test is not symmetric (the assistant text that counts is the submission's),
+    and a server under concurrent load may receive two records in either order.
 
     With ``redact`` (the default) each is what a client submits: a record holding personal data
     (1.6% of them, docs/personal-data.md) comes back as its redacted canonical form, which intake
@@ -85,7 +87,8 @@ def distinct_conversations(count: int, *, exclude: set[bytes] | None = None, ski
         digest = hashlib.sha256(canonical_bytes(conversation)).digest()
         sig = signature(conversation)
         keys = sig.band_keys()
-        known = digest in seen or any(sig.is_near_duplicate_of(other) for key in keys for other in bands.get(key, ()))
+        known = digest in seen or any(sig.is_near_duplicate_of(other) or other.is_near_duplicate_of(sig)
+                                     for key in keys for other in bands.get(key, ()))
         # An excluded record (already in the ledger, say) still shadows its near-duplicates.
         for key in keys:
             bands.setdefault(key, []).append(sig)
