@@ -518,11 +518,11 @@ def _cold_proofs(args: argparse.Namespace, engine: Any, url: str, directory: str
                     engine.dispose()  # and a new connection: SQLite's page cache is per connection
                     return 0, _files_cold([str(p) for p in Path(directory).iterdir()])
 
-                out["cold_what"] = "the SQLite file in the OS page cache, and a new connection"
+                out["cold_what"] = "none of the SQLite file in the OS page cache, and a new connection"
             else:
                 cold = _ColdPostgres(stack.enter_context(engine.connect()))
                 drop = cold.drop
-                out["cold_what"] = "the log's tables, TOAST and indexes in shared_buffers and in the OS page cache"
+                out["cold_what"] = "none of the log's tables, TOAST or indexes in shared_buffers or the OS page cache"
         except PermissionError as e:
             out["cold_what"] = f"not measured: {e}"
             return out
