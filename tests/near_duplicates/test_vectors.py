@@ -7,7 +7,6 @@ cases (no token, one token a message) and real ShareGPT conversations."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,9 @@ import pytest
 from ledger import near_duplicates
 from ledger.conversation import Conversation, Message
 from ledger.near_duplicates import signature
-from tests.scoring.sample import real_conversations
+from tests.support.ascii_texts import every_character, random_mash, real_ascii_messages
 
 VECTORS: list[dict[str, Any]] = json.loads((Path(__file__).parent / "vectors" / "sketches.json").read_text("utf-8"))
-ASCII = "".join(map(chr, range(128)))
 
 
 def conversation_of(vector: dict[str, Any]) -> Conversation:
@@ -40,21 +38,15 @@ def both(text: str) -> None:
 
 
 def test_every_ascii_character_alone_repeated_and_between_words() -> None:
-    for c in ASCII:
-        for n in (1, 2, 3, 7):
-            both(c * n)
-            both(f"Word{c * n}word 12{c * n}34")
+    for text in every_character():
+        both(text)
 
 
 def test_random_ascii_text_mash_digits_and_punctuation() -> None:
-    rng = random.Random(9162)
-    alphabet = ASCII + "aAzZ09 \n.'_-" * 8
-    for _ in range(3000):
-        both("".join(rng.choice(alphabet) * rng.choice((1, 1, 2, 3, 5)) for _ in range(rng.randint(0, 80))))
+    for text in random_mash(9162):
+        both(text)
 
 
 def test_real_ascii_messages() -> None:
-    messages = [m.content for c in real_conversations(step=50) for m in c.messages if m.content.isascii()]
-    assert len(messages) > 500
-    for text in messages:
+    for text in real_ascii_messages():
         both(text)

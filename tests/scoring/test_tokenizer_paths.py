@@ -4,12 +4,8 @@ features the JS scorer recomputes depend on the two agreeing on every ASCII text
 
 from __future__ import annotations
 
-import random
-
 from ledger.scoring.v2 import TOKENIZER
-from tests.scoring.sample import real_conversations
-
-ASCII = "".join(map(chr, range(128)))
+from tests.support.ascii_texts import every_character, random_mash, real_ascii_messages
 
 
 def both(text: str) -> None:
@@ -18,23 +14,17 @@ def both(text: str) -> None:
 
 
 def test_every_ascii_character_alone_repeated_and_between_words() -> None:
-    for c in ASCII:
-        for n in (1, 2, 3, 7):
-            both(c * n)
-            both(f"Word{c * n}word 12{c * n}34")
+    for text in every_character():
+        both(text)
 
 
 def test_random_ascii_text_mash_digits_and_punctuation() -> None:
-    rng = random.Random(8785)
-    alphabet = ASCII + "aAeE01 \n.'_-" * 8
-    for _ in range(3000):
-        both("".join(rng.choice(alphabet) * rng.choice((1, 1, 2, 3, 5)) for _ in range(rng.randint(0, 80))))
+    for text in random_mash(8785):
+        both(text)
 
 
 def test_real_ascii_messages() -> None:
-    messages = [m.content for c in real_conversations(step=50) for m in c.messages if m.content.isascii()]
-    assert len(messages) > 500
-    for text in messages:
+    for text in real_ascii_messages():
         both(text)
 
 
