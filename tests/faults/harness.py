@@ -118,9 +118,15 @@ class Deployment:
                                       .where(StoredObject.pinned_at.is_(None))) or 0)
 
     def settled(self) -> bool:
-        """Everything accepted is sealed, every epoch final and (with IPFS) every object pinned."""
-        states = self.epochs()
-        if not states or set(states.values()) != {EpochState.FINAL} or self.unsealed():
+        """Everything accepted is sealed, every epoch final and (with IPFS) every object pinned.
+        The epochs and the unsealed count are read in one snapshot: read apart, a seal between
+        the two reads showed the epochs before it (all final) and the contributions after it
+        (none unsealed), and the new epoch, still being anchored, was called settled."""
+        with self.sessions() as session, session.begin():
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            states = dict(session.execute(select(Epoch.number, Epoch.state)).all())
+            unsealed = session.scalar(select(func.count()).where(Contribution.epoch.is_(None)))
+        if not states or set(states.values()) != {EpochState.FINAL} or unsealed:
             return False
         return self.ipfs is None or self.unpinned() == 0
 
