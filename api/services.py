@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
+from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import ApiKeys, AuthMetrics, FailureLimiter
 from api.metrics import LedgerCollector, RateLimitMetrics
 from ledger.content import ContentStore
+from ledger.db import INTAKE_THREADS
 from ledger.deployment import ChainInfo
 from ledger.feed import EngagementPolicy
 from ledger.intake import Intake
@@ -50,8 +52,10 @@ class Services:
     counters), the digests of the API keys, the limiter of failed authentications, the
     policies, the seal schedule (to say when the next epoch is due), whether objects are pinned
     to an IPFS node (else they stay in the local blockstore) and, when a rewards contract is
-    configured, what it has paid (``claims``), and what engagement in the public feed earns
-    (``engagement``)."""
+    configured, what it has paid (``claims``), what engagement in the public feed earns
+    (``engagement``), and the threads that run submissions (``intake_threads``: a limiter of
+    their own, so that requests waiting on IPFS or a slow reader never hold up intake, while
+    intake keeps few threads that want the CPU at once)."""
 
     intake: Intake
     chain: ChainInfo
@@ -66,12 +70,14 @@ class Services:
     claims: ClaimsReader | None = None
     rate_limits: RateLimitMetrics | None = None
     engagement: EngagementPolicy = field(default_factory=EngagementPolicy)
+    intake_threads: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(INTAKE_THREADS))
 
     @classmethod
     def of(cls, intake: Intake, chain: ChainInfo, *, keys: ApiKeys | None = None,
            auth_failures: FailureLimiter | None = None, usage: UsagePolicy | None = None,
            sealing: SealSchedule | None = None, ipfs_pinning: bool = False,
-           claims: ClaimsReader | None = None, engagement: EngagementPolicy | None = None) -> Services:
+           claims: ClaimsReader | None = None, engagement: EngagementPolicy | None = None,
+           intake_threads: int = INTAKE_THREADS) -> Services:
 
         metrics = CollectorRegistry()
         metrics.register(LedgerCollector(intake.sessions))
@@ -79,7 +85,7 @@ class Services:
                    keys if keys is not None else ApiKeys(),
                    auth_failures if auth_failures is not None else FailureLimiter(), usage or UsagePolicy(),
                    sealing or SealSchedule(), ipfs_pinning, claims, RateLimitMetrics(metrics),
-                   engagement or EngagementPolicy())
+                   engagement or EngagementPolicy(), CapacityLimiter(intake_threads))
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -90,8 +96,9 @@ class Services:
         return self.intake.store
 
 
-def services_of(request: Request) -> Services:
-    """The app's services (set by ``api.app.create_app``)."""
+async def services_of(request: Request) -> Services:
+    """The app's services (set by ``api.app.create_app``). A coroutine: FastAPI would run a plain
+    function in a request thread, and a submission would wait for one behind every stalled read."""
     services: Services = request.app.state.services
     return services
 

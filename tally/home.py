@@ -103,7 +103,7 @@ def open_existing_database(settings: Settings) -> tuple[Engine, sessionmaker[Ses
         raise NoLedgerError(
             f"no Tally data folder at {settings.home}: run this where `tally serve` keeps its data "
             "(the folder holding .tally), or set TALLY_HOME or TALLY_DATABASE_URL")
-    engine = make_engine(url, threads=settings.request_threads)
+    engine = make_engine(url, threads=settings.database_threads)
     if not inspect(engine).has_table("epochs"):
         engine.dispose()
         raise NoLedgerError("the database has no Tally schema yet: run `tally db upgrade` (or `tally serve`)")

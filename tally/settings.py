@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ledger.db import INTAKE_THREADS
 from ledger.encoding import InvalidAddressError, parse_address
 from ledger.quotas import Quotas
 from ledger.sealing import DEV_CHAIN_SEAL_INTERVAL, PRODUCTION_SEAL_INTERVAL, SNAPSHOT_EVERY, SealSchedule
@@ -140,7 +141,12 @@ class Settings(BaseSettings):
     workers: int = 1
     request_threads: int = Field(
         default=20, ge=1, le=200,
-        description="threads serving requests in each worker; its database pool holds as many connections")
+        description="threads serving requests other than submissions in each worker")
+    intake_threads: int = Field(
+        default=INTAKE_THREADS, ge=1, le=200,
+        description="threads running submissions (their checks and their transaction) in each worker: "
+                    "few, because threads that all want the CPU spend it passing the interpreter lock "
+                    "(bench/README-ingest.md); a request that waits on IPFS never holds one of these")
     log_level: str = "info"
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or JSON lines with each request's or job pass's id (docs/operations.md)")
@@ -192,6 +198,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'tally.db'}"
+
+    @property
+    def database_threads(self) -> int:
+        """The threads of a worker that may hold a database connection at once (its pool's size)."""
+        return self.request_threads + self.intake_threads
 
     @property
     def sealing(self) -> SealSchedule:

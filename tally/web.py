@@ -42,7 +42,8 @@ def build_services(settings: Settings, ledger: Ledger, chain: ChainRuntime | Non
                        auth_failures=FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window),
                        usage=UsagePolicy(settings.usage_points_per_unit), sealing=settings.sealing,
                        ipfs_pinning=settings.ipfs_url is not None, claims=claims_reader(info, chain),
-                       engagement=engagement_policy(settings))
+                       engagement=engagement_policy(settings),
+                       intake_threads=settings.intake_threads)
 
 
 def build_app(settings: Settings, ledger: Ledger, chain: ChainRuntime | None = None) -> FastAPI:

@@ -85,7 +85,7 @@ def open_ledger(settings: Settings, *, existing: bool = False) -> Ledger:
     if existing:
         engine, sessions = open_existing_database(settings)
     else:
-        engine = make_engine(settings.db_url, threads=settings.request_threads)
+        engine = make_engine(settings.db_url, threads=settings.database_threads)
         sessions = make_sessionmaker(engine)
     unsynced = LocalBlockStore(settings.blocks_dir, fsync=False)
     shared = LocalBlockStore(settings.shared_blocks_dir) if settings.shared_blocks_dir else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
 from api.errors import BodyTooLargeError, MalformedJsonError, UnsupportedMediaTypeError
 from ledger.nesting import check_nesting
@@ -16,22 +16,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def read_json(request: Request, limit: int, attachments_limit: int | None = None) -> Any:
+async def read_json(request: Request, limit: int, attachments_limit: int | None = None, *,
+                    threads: CapacityLimiter | None = None) -> Any:
     """The parsed body; 415, 413 or 400 problems for the wrong type, size, depth or syntax.
 
     The body is read chunk by chunk and refused as soon as it passes ``limit``, so an oversized
     body is never held whole; its nesting is checked before it is parsed (``ledger.nesting``).
     With ``attachments_limit``, a body that carries images (an ``attachments`` member) may be
-    that long; any other is still held to ``limit``.
+    that long; any other is still held to ``limit``. It is parsed in one of ``threads`` (by
+    default the request threads).
     """
     if attachments_limit is None or attachments_limit <= limit:
-        return await run_in_threadpool(parse_json, await _read(request, limit))
+        return await to_thread.run_sync(parse_json, await _read(request, limit), limiter=threads)
     data = await _read(request, attachments_limit)
     # Refused unparsed when it cannot be a body with images: nothing past ``limit`` is parsed
     # unless it names attachments, and then it must have them once parsed.
     if len(data) > limit and b'"attachments"' not in data:
         raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
-    body = await run_in_threadpool(parse_json, data)
+    body = await to_thread.run_sync(parse_json, data, limiter=threads)
     if len(data) > limit and not (isinstance(body, dict) and "attachments" in body):
         raise BodyTooLargeError(f"the body exceeds the limit of {limit} bytes", limit=limit)
     return body

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -68,12 +68,13 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
 )
 async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
-    intake = services.intake
+    intake, threads = services.intake, services.intake_threads
     client = client_address(request)
-    await run_in_threadpool(intake.count_client_request, client)
+    await to_thread.run_sync(intake.count_client_request, client, limiter=threads)
     # A body may carry its conversation's images (attachments, docs/formats.md §2 version 2).
-    body = await read_json(request, intake.limits.max_body_bytes, intake.limits.max_attachment_body_bytes)
-    accepted = await run_in_threadpool(intake.submit, body, client)
+    body = await read_json(request, intake.limits.max_body_bytes, intake.limits.max_attachment_body_bytes,
+                           threads=threads)
+    accepted = await to_thread.run_sync(intake.submit, body, client, limiter=threads)
     return JSONResponse(_accepted_json(accepted), status_code=201,
                         headers={"Location": f"/v1/contributions/{accepted.contribution.id}"})
 
@@ -96,20 +97,20 @@ async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     consent, a count other than the number of conversations, a signature that is not the
     contributor's or a used batch nonce refuses the whole request and nothing is written, while
     an item refused for itself (duplicate, personal data, malformed) does not sink the others."""
-    intake = services.intake
+    intake, threads = services.intake, services.intake_threads
     client = client_address(request)
-    await run_in_threadpool(intake.count_client_request, client)
-    body = await read_json(request, intake.limits.max_batch_body_bytes)
+    await to_thread.run_sync(intake.count_client_request, client, limiter=threads)
+    body = await read_json(request, intake.limits.max_batch_body_bytes, threads=threads)
     if isinstance(body, dict) and "items" not in body and "conversations" in body:
         # One ContributionBatch signature for every conversation (ledger.batch_consent).
-        results = await run_in_threadpool(intake.submit_signed_batch, body, client)
+        results = await to_thread.run_sync(intake.submit_signed_batch, body, client, limiter=threads)
     else:
         items = body.get("items") if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise InvalidFieldError("items", "must be a list (or send a signed batch: conversations, count, ...)")
         if len(items) > intake.limits.max_batch:
             raise BatchTooLargeError(f"{len(items)} items; a batch holds at most {intake.limits.max_batch}")
-        results = await run_in_threadpool(intake.submit_batch, items, client)
+        results = await to_thread.run_sync(intake.submit_batch, items, client, limiter=threads)
     out: list[dict[str, Any]] = []
     for result in results:
         if isinstance(result, TallyError):

@@ -6,15 +6,19 @@ saw A's disk, serves every contribution, object, manifest and proof (docs/archit
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.pool import QueuePool
 
 from ledger.content import IpfsStore, cid_of
 from ledger.content.car import decode_car
+from ledger.db import POOL_HEADROOM
 from ledger.epochs import Anchor, seal_epoch
 from ledger.lifecycle import EpochState
 from ledger.migrate import upgrade
@@ -186,6 +190,52 @@ def test_pinned_objects_dropped_from_the_database_come_from_the_ipfs_node(
 
         shutil.rmtree(tmp_path / "a")
         assert_serves_everything(client_b, accepted, number)
+
+
+@pytest.mark.slow
+def test_reads_waiting_on_a_stalled_ipfs_node_never_hold_up_submissions(
+        pg_url: str, tmp_path: Path, ipfs_daemon: IpfsDaemon) -> None:  # noqa: F811
+    """Host B fetches pinned objects from a node that has stopped answering: every request thread
+    waits on it, and a submission still goes through at once, on intake's own threads. Once the
+    node answers again, every read it held is served."""
+    upgrade(pg_url)
+    _, ledger_a, client_a = host(tmp_path, "a", pg_url, ipfs_url=ipfs_daemon.url, pinned_retention=0)
+    _, _, client_b = host(tmp_path, "b", pg_url, ipfs_url=ipfs_daemon.url, pinned_retention=0,
+                          request_threads=2, intake_threads=2)
+    with client_a, client_b, IpfsStore(ipfs_daemon.url, fetch_timeout=5) as ipfs, ThreadPoolExecutor(8) as pool:
+        accepted = submit(client_a, 4)
+        StorageJob(ledger_a, ipfs, pinned_retention=0)()
+        cids = [client_a.get(f"/v1/contributions/{item['id']}").json()["cid"] for item in accepted]
+        with ledger_a.sessions() as session:
+            assert all(row.data is None for row in session.scalars(select(StoredObject)))
+        body = sign_submission(client_b.get("/v1/config").json(), sample_conversation("while the node is stuck"),
+                               contributor_key(7), nonce=1, issued_at=int(time.time()))
+
+        async def request_threads_held() -> int:
+            return anyio.to_thread.current_default_thread_limiter().borrowed_tokens
+
+        with ipfs_daemon.paused():
+            reads = [pool.submit(client_b.get, f"/ipfs/{cid}", params={"format": "raw"}) for cid in cids]
+            deadline = time.monotonic() + 30
+            while client_b.portal.call(request_threads_held) < 2:  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the reads never reached the node"
+                time.sleep(0.05)
+            answer = pool.submit(client_b.post, "/v1/contributions", json=body).result(timeout=30)
+            assert answer.status_code == 201, answer.json()
+            assert not any(read.done() for read in reads)  # both request threads still wait on the node
+        for read in reads:
+            assert read.result(timeout=90).status_code == 200
+
+
+def test_a_hosts_database_pool_holds_a_connection_for_each_of_its_threads(pg_url: str, tmp_path: Path) -> None:
+    """Request threads and intake's threads each may hold a connection at once: the pool has
+    room for both, and never more (POOL_HEADROOM for the jobs)."""
+    upgrade(pg_url)
+    _, ledger, _ = host(tmp_path, "a", pg_url, request_threads=3, intake_threads=2)
+    pool = ledger.engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.size() == 3 + 2 + POOL_HEADROOM and pool._max_overflow == 0
+    ledger.engine.dispose()
 
 
 def test_a_damaged_cached_copy_is_fetched_again_and_repaired(pg_url: str, tmp_path: Path) -> None:

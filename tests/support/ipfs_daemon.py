@@ -6,7 +6,7 @@ notes/TOOLCHAIN.md for the two fixes it needs and how it differs from Kubo.
 
 - `IpfsDaemon(repo_dir)`: `init()` a repo with `--profile test`, write an offline loopback-only
   config on free ports, `start()` (waits for `/api/v0/version`), `stop()`, `restart()` on the same
-  ports (outage tests), usable as a context manager.
+  ports (outage tests), `paused()` (a node that answers nothing), usable as a context manager.
 - `ipfs_daemon`: a session-scoped pytest fixture yielding a started `IpfsDaemon`. If the npm
   packages are missing it runs `npm ci --prefix tools/ipfs`; if that is impossible it skips with
   the reason, or fails when the `CI` environment variable is set.
@@ -195,6 +195,19 @@ class IpfsDaemon:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The daemon stopped (SIGSTOP) until the block ends, then resumed: a node that accepts
+        connections and answers nothing, as one lost in a slow lookup or swapping does."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            raise IpfsDaemonError("the daemon is not running")
+        os.killpg(process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(process.pid, signal.SIGCONT)
 
     def log_tail(self, chars: int = 3000) -> str:
         try:
