@@ -56,21 +56,47 @@ function wallet() {
   return ethereum;
 }
 
-/** The wallet's account, asked for once; connecting shows the account's own contributions. */
+/** The wallet's account, asked for once; connecting shows the account's own contributions, and
+ * the page follows the wallet when its user switches accounts or disconnects (EIP-1193
+ * `accountsChanged`). */
 async function connect() {
   if (account) return account;
-  const accounts = await wallet().request({ method: "eth_requestAccounts" });
+  const ethereum = wallet();
+  const accounts = await ethereum.request({ method: "eth_requestAccounts" });
   const given = String(accounts?.[0] ?? "");
   if (!given) throw new Error("the wallet gave no account");
-  own = await contributionsOf(given);
-  account = given;
-  const shown = byId("account");
-  shown.textContent = `Connected: ${given}`;
-  shown.hidden = false;
-  byId("connect").hidden = true;
-  renderOwn();
-  for (const li of document.querySelectorAll("#feed > li")) refreshOwnActions(/** @type {HTMLElement} */ (li));
+  await become(given);
+  if (!following) {
+    following = true;
+    ethereum.on?.("accountsChanged", (/** @type {unknown} */ changed) => {
+      const now = String((Array.isArray(changed) ? changed[0] : "") ?? "");
+      if (account && now && same(account, now)) return;
+      become(now || null).catch((error) => showError(`The wallet's new account could not be shown: ${reason(error)}`));
+    });
+  }
   return given;
+}
+
+/** Whether the page listens to the wallet's account changes (once, whatever the connections). */
+let following = false;
+/** Account changes asked for so far: only the latest one is shown. */
+let switches = 0;
+
+/** Show `address` as the connected account with its contributions and its cards' Withdraw, or,
+ * with null, no account: what an earlier account could do leaves the page with it. */
+async function become(/** @type {string | null} */ address) {
+  const turn = ++switches;
+  const mine = address ? await contributionsOf(address) : [];
+  if (turn !== switches) return; // the wallet switched again meanwhile: the later account wins
+  account = address;
+  own = mine;
+  const shown = byId("account");
+  shown.textContent = address ? `Connected: ${address}` : "";
+  shown.hidden = !address;
+  byId("connect").hidden = Boolean(address);
+  if (address) renderOwn();
+  else byId("mine").hidden = true;
+  for (const li of document.querySelectorAll("#feed > li")) refreshOwnActions(/** @type {HTMLElement} */ (li));
 }
 
 /** An account's contributions, newest first (its newest 1,000 at most). */
@@ -292,7 +318,10 @@ const cardItems = new WeakMap();
 
 function refreshOwnActions(/** @type {HTMLElement} */ li, /** @type {any} */ item = cardItems.get(li)) {
   cardItems.set(li, item);
-  if (!account || !same(account, item.contributor) || li.querySelector(".feed-withdraw")) return;
+  const mine = Boolean(account && same(account, item.contributor));
+  const existing = li.querySelector(".feed-withdraw");
+  if (existing && !mine) existing.remove();
+  if (!mine || existing) return;
   const status = /** @type {HTMLElement} */ (li.querySelector(".feed-status"));
   const withdraw = button("Withdraw", "secondary feed-withdraw");
   withdraw.addEventListener("click", () => act(withdraw, status, "Not withdrawn", async () => {

@@ -3,20 +3,26 @@
 // (MetaMask and the like) cannot be installed in the test browser, so this plays its part; it
 // says nothing the real one would not.
 //
-//   await installWalletStandIn(context, { wallet, chainId, calls, only: "/connect" })
+//   const standIn = await installWalletStandIn(context, { wallet, chainId, calls, only: "/connect" })
+//   await standIn.switchTo(page, otherWallet)   // the user picks another account (or null: disconnects)
 //
 // `wallet`: an ethers Wallet (connected to a provider, for eth_sendTransaction); `calls`: an array
 // that each method called is pushed to; `only`: a path the provider is put into, else every page.
+// `switchTo` answers with the new account from then on and emits EIP-1193 `accountsChanged` in
+// the page, as a wallet does when its user switches accounts.
 
 /**
  * @param {import("playwright-core").BrowserContext} context
  * @param {{wallet: import("ethers").Wallet, chainId: number, calls?: string[], only?: string}} options
  */
-export async function installWalletStandIn(context, { wallet, chainId, calls = [], only }) {
+export async function installWalletStandIn(context, { wallet: first, chainId, calls = [], only }) {
+  /** @type {import("ethers").Wallet | null} */
+  let wallet = first;
   await context.exposeBinding("__tallyWalletStandIn", async (_source, method, params) => {
     calls.push(method);
-    if (method === "eth_requestAccounts" || method === "eth_accounts") return [wallet.address];
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return wallet ? [wallet.address] : [];
     if (method === "eth_chainId") return `0x${Number(chainId).toString(16)}`;
+    if (!wallet) throw new Error("no account is connected");
     if (method === "eth_signTypedData_v4") {
       const [address, json] = params;
       if (address.toLowerCase() !== wallet.address.toLowerCase()) throw new Error("unknown account");
@@ -35,7 +41,24 @@ export async function installWalletStandIn(context, { wallet, chainId, calls = [
     if (path && location.pathname !== path) return;
     // @ts-ignore the binding above
     const call = globalThis.__tallyWalletStandIn;
+    /** @type {Map<string, Set<Function>>} */
+    const listeners = new Map();
+    const of = (/** @type {string} */ event) => listeners.get(event) ?? listeners.set(event, new Set()).get(event);
     // @ts-ignore
-    globalThis.ethereum = { isStandIn: true, request: ({ method, params }) => call(method, params ?? []) };
+    globalThis.ethereum = {
+      isStandIn: true,
+      request: ({ method, params }) => call(method, params ?? []),
+      on: (event, listener) => { of(event).add(listener); },
+      removeListener: (event, listener) => { of(event).delete(listener); },
+      __emit: (event, value) => { for (const listener of of(event)) listener(value); },
+    };
   }, only ?? null);
+  return {
+    /** Answer with `next` from now on (null: no account) and tell the page, as a wallet does. */
+    async switchTo(/** @type {import("playwright-core").Page} */ page, /** @type {import("ethers").Wallet | null} */ next) {
+      wallet = next;
+      // @ts-ignore the provider above
+      await page.evaluate((accounts) => globalThis.ethereum.__emit("accountsChanged", accounts), next ? [next.address] : []);
+    },
+  };
 }

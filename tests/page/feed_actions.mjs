@@ -3,8 +3,9 @@
 // a wallet extension cannot be installed here) of one key. Phase "engage": the creator connects,
 // publishes one of its unpublished contributions from "Your unpublished contributions"; another
 // address remixes it from its card with a contribution of its own, picked from the list (on a
-// phone-sized screen); the creator's own remix and like are refused. Phase "withdraw": the creator
-// withdraws it from its card. Called by tests/page/test_feed_actions.py with a JSON argument;
+// phone-sized screen); the creator's own remix and like are refused. Phase "withdraw": the creator's
+// wallet switches to the other address, disconnects and comes back, the page following each time;
+// the creator then withdraws it from its card. Called by tests/page/test_feed_actions.py with a JSON argument;
 // prints what it saw as JSON on stdout and exits 1 on an error.
 
 import { mkdirSync } from "node:fs";
@@ -28,14 +29,15 @@ const browser = await chromium.launch({
 /** A page of /feed in a fresh context whose wallet holds `key`, loaded. */
 async function feedAs(key, viewport) {
   const context = await browser.newContext({ viewport });
-  await installWalletStandIn(context, { wallet: new Wallet(key), chainId: 31337, calls: output.walletCalls });
+  const standIn = await installWalletStandIn(context, { wallet: new Wallet(key), chainId: 31337,
+                                                       calls: output.walletCalls });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   page.on("console", (m) => { if (m.type() === "error") output.consoleErrors.push(m.text()); });
   page.on("pageerror", (e) => output.consoleErrors.push(`uncaught: ${e.message}`));
   await page.goto(`${input.baseUrl}/feed`);
   await page.waitForSelector("body[data-loaded='true']");
-  return { context, page };
+  return { context, page, standIn };
 }
 
 const cardOf = (page, id) => page.locator(`#feed li[data-id='${id}']`);
@@ -126,10 +128,30 @@ async function engagePhase() {
   await context.close();
 }
 
+/** What the page shows as the connected account, once it shows `words`. */
+async function accountShown(page, words) {
+  await page.waitForFunction((w) => document.getElementById("account").textContent === w, words);
+  return { account: await page.locator("#account").textContent(), unpublished: await unpublished(page),
+           withdrawOnCard: await cardOf(page, input.mine).locator("button.feed-withdraw").count() };
+}
+
 async function withdrawPhase() {
-  let { context, page } = await feedAs(input.creatorKey, DESKTOP);
+  let { context, page, standIn } = await feedAs(input.creatorKey, DESKTOP);
   await connect(page);
   const card = cardOf(page, input.mine);
+  await card.locator("button.feed-withdraw").waitFor();
+  // The wallet's user switches to another account, disconnects, then comes back: the page follows.
+  const fan = new Wallet(input.fanKey);
+  await standIn.switchTo(page, fan);
+  output.switched = await accountShown(page, `Connected: ${fan.address}`);
+  await standIn.switchTo(page, null);
+  await page.waitForSelector("#connect:not([hidden])");
+  output.disconnected = { mineHidden: await page.locator("#mine").isHidden(),
+                          accountHidden: await page.locator("#account").isHidden(),
+                          withdrawOnCard: await card.locator("button.feed-withdraw").count() };
+  const creator = new Wallet(input.creatorKey);
+  await standIn.switchTo(page, creator);
+  output.back = await accountShown(page, `Connected: ${creator.address}`);
   await card.locator("button.feed-withdraw").click();
   await card.waitFor({ state: "detached" });
   await page.waitForFunction((id) => document.querySelector(`#mine-list li[data-id='${id}']`), input.mine);

@@ -7,8 +7,10 @@ phone-sized screen, remixes it from its card with a contribution of its own pick
 the creator's own remix and like are refused and said in words on the card. After a seal and
 its anchoring the creator's history holds exactly one engagement credit, the remix's. The creator
 then withdraws it from its card: it leaves the page, GET /v1/feed and GET /v1/feed/{id}, and is
-back among the unpublished. The wallet is the stand-in EIP-1193 provider (tests/js/wallet_stand_in.mjs),
-since a wallet extension cannot be installed in the test browser.
+back among the unpublished. Before that, its wallet switches to the other address, disconnects and
+comes back, and the page follows each change (EIP-1193 accountsChanged). The wallet is the
+stand-in EIP-1193 provider (tests/js/wallet_stand_in.mjs), since a wallet extension cannot be
+installed in the test browser.
 """
 
 from __future__ import annotations
@@ -105,7 +107,14 @@ def test_a_contributor_publishes_is_remixed_and_withdraws_from_the_feed_page(
     fan = client.get(f"/v1/accounts/{fans['contributor']}").json()
     assert int(fan["balance"]) == int(fans["points"]), "remixing credits the creator, never the remixer"
 
-    withdrawn = _run(node, url, "withdraw", **ids)["withdrawn"]
+    last = _run(node, url, "withdraw", **ids)
+    # The wallet switched to the fan's account: its list, and no Withdraw on the creator's card.
+    assert last["switched"] == {"account": f"Connected: {fans['contributor']}", "unpublished": [fans["id"]],
+                                "withdrawOnCard": 0}
+    assert last["disconnected"] == {"mineHidden": True, "accountHidden": True, "withdrawOnCard": 0}
+    assert last["back"] == {"account": f"Connected: {mine['contributor']}", "unpublished": [spare["id"]],
+                            "withdrawOnCard": 1}
+    withdrawn = last["withdrawn"]
     assert withdrawn["notice"] == f"Contribution {mine['id']} was withdrawn: it is no longer in the feed."
     assert withdrawn["unpublished"] == [spare["id"], mine["id"]]
     assert withdrawn["cardsAfterReload"] == []
