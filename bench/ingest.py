@@ -18,7 +18,10 @@ TALLY_PII=accept and every limit 0. Each configuration gets a fresh database and
   client speaks after the server did: the database round trips per single submission (the
   per-client count included) and per batch.
 
-    .venv/bin/python bench/ingest.py [--count 16000] [--seconds 20] [--concurrency 32] [--workers 2]
+    .venv/bin/python bench/ingest.py [--count 16000] [--seconds 20] [--concurrency 32] [--workers 2] [--each-check]
+
+--each-check also runs each check alone beside none (near-duplicates, personal data, the limits),
+each in a fresh database and server of its own: what each adds to a submission's CPU.
 
 wrk (Debian package `wrk`) is a C client that leaves the CPU to the server; without it the load
 comes from an asyncio httpx client, which itself needs about a core (the CPU per submission,
@@ -67,6 +70,12 @@ CHECKS_OFF = {"TALLY_NEAR_DUPLICATES": "accept", "TALLY_PII": "accept", "TALLY_L
               "TALLY_LIMIT_CONTRIBUTOR_REQUESTS_PER_MINUTE": "0", "TALLY_LIMIT_CONTRIBUTIONS_PER_HOUR": "0",
               "TALLY_LIMIT_POINTS_PER_DAY": "0"}
 CONFIGURATIONS = {"checks on": CHECKS_ON, "checks off": CHECKS_OFF}
+ONE_CHECK = {
+    "near-duplicates only": {**CHECKS_OFF, "TALLY_NEAR_DUPLICATES": "refuse"},
+    "personal data only": {**CHECKS_OFF, "TALLY_PII": "refuse"},
+    "limits only": {**CHECKS_OFF, **CHECKS_ON},
+}
+"""With --each-check: each check alone, beside none (what each adds to the CPU a submission)."""
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_submit.lua"
 
 
@@ -302,6 +311,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--each-check", action="store_true",
+                        help="also run each check alone (near-duplicates, personal data, limits)")
     args = parser.parse_args()
 
     conversations = distinct_conversations(args.count)
@@ -311,7 +322,8 @@ def main() -> None:
           f"client: {args.client}")
     third = len(conversations) // 3
     results: dict[str, dict[str, dict[str, float]]] = {}
-    for name, checks in CONFIGURATIONS.items():
+    configurations = {**CONFIGURATIONS, **(ONE_CHECK if args.each_check else {})}
+    for name, checks in configurations.items():
         with tempfile.TemporaryDirectory() as tmp, temporary_database("tally_bench") as db_url:
             upgrade(db_url)
             env = {"TALLY_OPERATOR_KEY": OPERATOR, **API_ONLY, "TALLY_DATABASE_URL": db_url, **checks}
@@ -363,6 +375,12 @@ def main() -> None:
           f"batched: {on['batch']['cpu ms']:.2f} ms = {on['batch']['cpu ms'] / 0.5:.2f}x the 0.5 ms target")
     print(f"single: {on['single']['rate'] / on['readyz']['rate']:.2f} of the /readyz rate, "
           f"{on['single']['rate'] / on['healthz']['rate']:.2f} of /healthz")
+    for name in ONE_CHECK if args.each_check else ():
+        alone = results[name]
+        print(f"{name}: " + ", ".join(
+            f"{kind} {alone[kind]['cpu ms']:.2f} ms ({alone[kind]['server ms']:.2f} server + "
+            f"{alone[kind]['database ms']:.2f} database), {alone[kind]['cpu ms'] / off[kind]['cpu ms'] - 1:+.1%}"
+            for kind in ("single", "batch")))
     print(f"database round trips, checks on: {trips['single']:.1f} per single submission (target 3), "
           f"{trips['batch']:.1f} per batch of {args.batch_size}")
 
