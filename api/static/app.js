@@ -55,6 +55,9 @@ const state = {
   config: null, rpcUrl: null, address: null, contributionsNext: null, run: 0,
   epochs: null, account: null, recent: [], readiness: null, seen: "", unchanged: 0, pollTimer: null,
   claiming: false,
+  /** Whether the account shown is the wallet's: then the page follows the wallet's account. */
+  fromWallet: false,
+  followingWallet: false,
 };
 
 /** An API answer that was not 2xx, with the problem+json detail (DESIGN.md §8). */
@@ -491,10 +494,26 @@ async function loadOlderContributions() {
 async function connectWallet() {
   try {
     const accounts = await window.ethereum.request({ method: "eth_requestAccounts" });
-    if (accounts?.length) await showAccount(accounts[0]);
+    followWallet();
+    if (accounts?.length) {
+      state.fromWallet = true;
+      await showAccount(accounts[0]);
+    }
   } catch (error) {
     showAddressError(`The wallet did not share an address: ${error.message}`);
   }
+}
+
+/** While the account shown is the wallet's, show the wallet's next account when its user
+ * switches (EIP-1193 `accountsChanged`); an address typed in is left as it is. */
+function followWallet() {
+  if (state.followingWallet || !window.ethereum?.on) return;
+  state.followingWallet = true;
+  window.ethereum.on("accountsChanged", (/** @type {unknown} */ accounts) => {
+    const next = String((Array.isArray(accounts) ? accounts[0] : "") ?? "");
+    if (!state.fromWallet || !next || next.toLowerCase() === String(state.address ?? "").toLowerCase()) return;
+    void showAccount(next);
+  });
 }
 
 // --- following what is pending -----------------------------------------------------------------
@@ -796,6 +815,7 @@ async function copyText(text, button, code) {
 async function main() {
   byId("address-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    state.fromWallet = false;
     showAccount(/** @type {HTMLInputElement} */ (byId("address")).value);
   });
   byId("verify-balance").addEventListener("click", verifyAccountBalance);

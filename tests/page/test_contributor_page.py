@@ -117,6 +117,9 @@ def test_contributor_page_verifies_proofs_in_chromium(browser_node: str, stack: 
     layout = seen["phone"]["layout"]
     assert layout["viewport"] == 375 and layout["scrollWidth"] <= 375, layout
     assert layout["overflowing"] == [] and layout["tableHeaderHidden"], layout
+    # The wallet switched accounts: the page follows it (EIP-1193 accountsChanged).
+    switched = "0x000000000000000000000000000000000000dEaD"
+    assert seen["switchedUrl"] == f"{live_url}/?address={switched}" and seen["switchedShown"] == switched
 
     assert seen["consoleErrors"] == []  # no CSP violation, no failed module load, no uncaught error
     for path in map(Path, seen["screenshots"]):

@@ -188,10 +188,16 @@ async function phone(browser) {
     isMobile: true,
     hasTouch: true,
   });
-  // A wallet in the page (as a browser extension injects one) that shares the address, in lower case.
+  // A wallet in the page (as a browser extension injects one) that shares the address, in lower
+  // case, and tells the page when its user switches accounts (__switch, EIP-1193 accountsChanged).
   await context.addInitScript((address) => {
+    const listeners = [];
+    let current = address.toLowerCase();
     window.ethereum = {
-      request: async ({ method }) => (method === "eth_requestAccounts" ? [address.toLowerCase()] : null),
+      request: async ({ method }) => (method === "eth_requestAccounts" ? [current] : null),
+      on: (event, listener) => { if (event === "accountsChanged") listeners.push(listener); },
+      __switch: (next) => { current = next; for (const listener of listeners) listener([next]); },
+      __listening: () => listeners.length > 0,
     };
   }, input.address);
   const page = await context.newPage();
@@ -228,8 +234,19 @@ async function phone(browser) {
     };
   });
   await screenshot(page, "phone-verified");
+  // Connected again (the reload showed the address from the URL, which the page leaves as it is),
+  // the wallet's user switches accounts: the page shows the new one, as on connecting it.
+  await page.getByRole("button", { name: "Connect wallet" }).tap();
+  await page.waitForFunction(() => window.ethereum.__listening());
+  await page.evaluate((next) => window.ethereum.__switch(next), SWITCHED_TO.toLowerCase());
+  await page.waitForFunction((want) => new URL(location.href).searchParams.get("address") === want, SWITCHED_TO);
+  output.switchedUrl = page.url();
+  output.switchedShown = await page.locator("#address").inputValue();
   await context.close();
 }
+
+/** The wallet's second account (any address: the page only shows it). */
+const SWITCHED_TO = "0x000000000000000000000000000000000000dEaD";
 
 const browser = await chromium.launch({ executablePath: input.chromium ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
 let failed = false;
