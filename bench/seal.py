@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import resource
 import sys
 import tempfile
 import time
@@ -26,6 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy import insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from memory import peak_mb, reset_peak
 
 from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
@@ -87,10 +88,6 @@ def fill(sessions: sa.orm.sessionmaker, start: int, count: int) -> None:  # type
             session.execute(sa.text("ANALYZE"))
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100_000)
@@ -133,7 +130,7 @@ def run(url: str, tmp: Path, count: int, base: int, backend: str, trace_memory: 
                                   .where(JournalEntry.epoch.is_(None))).all()
     baseline = time.perf_counter() - started
 
-    before_rss = peak_rss_mb()
+    before_rss = reset_peak()  # the seal's own peak, above what the process holds now
     if trace_memory:
         tracemalloc.start()
     started = time.perf_counter()
@@ -141,7 +138,7 @@ def run(url: str, tmp: Path, count: int, base: int, backend: str, trace_memory: 
         epoch = seal_epoch(session, store, ANCHOR)
     seal = time.perf_counter() - started
     # Measured before anything reads the manifest back (a 72 MB read is 144 MB of its own).
-    grown = peak_rss_mb() - before_rss
+    grown = peak_mb() - before_rss
     traced_peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
     tracemalloc.stop()
     assert epoch is not None and epoch.contributions == count

@@ -25,6 +25,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from memory import peak_mb, reset_peak
+
 from ledger import jcs
 from ledger.content import LocalBlockStore
 from ledger.db import make_engine, make_sessionmaker
@@ -60,25 +62,15 @@ def fill(url: str, count: int) -> int:
     return total
 
 
-def _status_mb(field: str) -> float:
-    """A size from /proc/self/status (VmRSS, VmHWM), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def one_way(url: str, way: str, blocks: Path, total: int) -> dict[str, float | str]:
     """Write the snapshot one way in this process: its CID, seconds and peak RSS growth.
 
-    The peak is this process's own from here on: its high-water mark is reset first (Linux's
-    /proc/self/clear_refs), since getrusage's ru_maxrss in a child counts what the parent held when
-    it forked (after a SQLite fill of a million accounts in Python, more than the build)."""
+    The peak is this process's own from here on (``memory.reset_peak``): after a SQLite fill of a
+    million accounts in Python the parent held more than the build, which ru_maxrss counted."""
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     store = LocalBlockStore(blocks, fsync=False)
-    Path("/proc/self/clear_refs").write_text("5")
-    before = _status_mb("VmRSS")
+    before = reset_peak()
     started = time.perf_counter()
     with sessions() as session, session.begin():
         if way == "streamed":
@@ -92,7 +84,7 @@ def one_way(url: str, way: str, blocks: Path, total: int) -> dict[str, float | s
             session.flush()
         session.rollback()  # only the bytes matter here
     seconds = time.perf_counter() - started
-    grown = _status_mb("VmHWM") - before
+    grown = peak_mb() - before
     engine.dispose()
     return {"cid": cid, "seconds": seconds, "grown_mb": grown}
 
