@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -50,6 +49,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from memory import peak_mb, rss_mb  # noqa: E402
 
 from ledger.merkle import log  # noqa: E402
 from ledger.merkle.memory import MemoryLog  # noqa: E402
@@ -71,18 +72,6 @@ const tree = StandardMerkleTree.of(values, ['address', 'uint256']);
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 process.stdout.write(JSON.stringify({ seconds, root: tree.root }));
 """
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
