@@ -149,6 +149,25 @@ def whole(intake: Intake, raw: Sequence[bytes], batch_size: int) -> dict[str, fl
             f"submit_batch (per item of {batch_size})": batch, "  of it outside Intake.check ": batch - checks}
 
 
+def thread_hop(hops: int = 5000) -> dict[str, float]:
+    """CPU ns of a request's hop to an intake thread and back, as the server makes it (AnyIO's
+    ``to_thread.run_sync`` on uvloop, with a limiter): a submission makes two (the per-client
+    count, then the body's parsing and ``Intake.submit`` together)."""
+    import anyio
+    import anyio.to_thread
+
+    async def hop_many() -> float:
+        threads = anyio.CapacityLimiter(4)
+        for _ in range(100):
+            await anyio.to_thread.run_sync(int, limiter=threads)
+        started = time.process_time_ns()
+        for _ in range(hops):
+            await anyio.to_thread.run_sync(int, limiter=threads)
+        return (time.process_time_ns() - started) / hops
+
+    return {"a hop to a thread and back (anyio, uvloop)": anyio.run(hop_many, backend_options={"use_uvloop": True})}
+
+
 def show(title: str, figures: dict[str, float], baseline: float) -> None:
     print(title)
     for name, ns in figures.items():
@@ -173,6 +192,7 @@ def main() -> None:
             baseline = figures["json.loads (baseline)"]
             show("checks, each on its own:", figures, baseline)
             show("quality-v2 tokens:", tokenizer_paths([normalise(c) for c in conversations]), baseline)
+            show("serving:", thread_hop(), baseline)
             show("SQLite:", whole(intake, raw, args.batch_size), baseline)
         if not args.no_postgres:
             from tests.support.postgres import temporary_database
