@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from anyio import CapacityLimiter, to_thread
+from anyio import to_thread
 from fastapi import Request
 
 from api.errors import BodyTooLargeError, MalformedJsonError, UnsupportedMediaTypeError
@@ -16,18 +16,16 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def read_json(request: Request, limit: int, attachments_limit: int | None = None, *,
-                    threads: CapacityLimiter | None = None) -> Any:
+async def read_json(request: Request, limit: int, attachments_limit: int | None = None) -> Any:
     """The parsed body; 415, 413 or 400 problems for the wrong type, size, depth or syntax.
 
     The body is read chunk by chunk and refused as soon as it passes ``limit``, so an oversized
     body is never held whole; its nesting is checked before it is parsed (``ledger.nesting``).
     With ``attachments_limit``, a body that carries images (an ``attachments`` member) may be
-    that long; any other is still held to ``limit``. It is parsed in one of ``threads`` (by
-    default the request threads).
+    that long; any other is still held to ``limit``. It is parsed in a request thread.
     """
     data = await read_body(request, limit, attachments_limit)
-    return await to_thread.run_sync(parse_body, data, limit, limiter=threads)
+    return await to_thread.run_sync(parse_body, data, limit)
 
 
 async def read_body(request: Request, limit: int, attachments_limit: int | None = None) -> bytes:
