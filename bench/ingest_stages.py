@@ -8,7 +8,7 @@ compare. The stages are the functions intake calls, in its order: the body's par
 fields, normalisation, the RFC 8785 bytes, the SHA-256, the near-duplicate signature and its band
 keys, the score, the signature's recovery, the personal-data check and the receipt's signature;
 then the whole ``submit`` / ``submit_batch`` (checks and database) and the database's share
-(what is left after the checks).
+(what is left after the checks); and what the server pays around them, a hop to a thread and back.
 
     .venv/bin/python bench/ingest_stages.py [--count 600] [--batch-size 100] [--no-postgres]
 """

@@ -63,12 +63,12 @@ def _begin_immediate(connection: Any) -> None:
 INTAKE_THREADS = 4
 """How many submissions a server worker runs at once, by default (``TALLY_INTAKE_THREADS``), on
 threads of their own beside the request threads. Intake is CPU work: threads that all want the
-CPU spend it passing CPython's interpreter lock (bench/README-ingest.md: 16.4 ms of CPU a
-submission with 20 such threads, 12.0 with 4)."""
+CPU spend some of it passing CPython's interpreter lock (bench/README-ingest.md: 16.4 ms of CPU a
+submission with 20 such threads, 12.0 with 4 on a slow machine; 8.2 and 7.7 on a faster one)."""
 
 POOL_HEADROOM = 4
-"""Connections beyond the request and intake threads: the jobs of a worker that leads, and a request's
-second session (the per-client count) while its first is being returned."""
+"""Connections beyond the request and intake threads: the jobs of a worker that leads, and a
+request's second session (the per-client count) while its first is being returned."""
 
 
 def make_engine(url: str, *, threads: int = 20, **kwargs: Any) -> Engine:
