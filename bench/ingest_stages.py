@@ -9,8 +9,10 @@ fields, normalisation, the RFC 8785 bytes, the SHA-256, the near-duplicate signa
 keys, the score, the signature's recovery, the personal-data check and the receipt's signature;
 then the whole ``submit`` / ``submit_batch`` (checks and database) and the database's share
 (what is left after the checks); and what the server pays around them, a hop to a thread and back.
+On PostgreSQL, also a single submission with its client address counted in a round trip of its
+own and in the submission's first, in alternating blocks, with the database backends' CPU.
 
-    .venv/bin/python bench/ingest_stages.py [--count 600] [--batch-size 100] [--no-postgres]
+    .venv/bin/python bench/ingest_stages.py [--count 600] [--batch-size 100] [--no-postgres] [--client-count 1000]
 """
 
 from __future__ import annotations
@@ -77,10 +79,12 @@ def ledger_intake(url: str, home: Path) -> Iterator[tuple[Intake, dict[str, Any]
         ledger.engine.dispose()
 
 
-def signed_bodies(config: dict[str, Any], conversations: Sequence[dict[str, Any]], now: int) -> list[bytes]:
+def signed_bodies(config: dict[str, Any], conversations: Sequence[dict[str, Any]], now: int,
+                  first: int = 0) -> list[bytes]:
+    """The conversations signed by 500 contributors, the ``first + i``-th with nonce ``first + i``."""
     return [json.dumps(sign_submission(config, c, keys.PrivateKey(hashlib.sha256(b"stages%d" % (i % 500)).digest()),
                                        nonce=i, issued_at=now)).encode()
-            for i, c in enumerate(conversations)]
+            for i, c in enumerate(conversations, start=first)]
 
 
 def stages(intake: Intake, raw: Sequence[bytes], now: int) -> dict[str, float]:
@@ -135,8 +139,7 @@ def whole(intake: Intake, raw: Sequence[bytes], batch_size: int) -> dict[str, fl
     now = int(intake.clock())
     started = time.process_time_ns()
     for body in singles:
-        intake.count_client_request("bench")
-        intake.submit(json.loads(body), "bench")
+        intake.submit_request(lambda: json.loads(body), "bench")  # noqa: B023 (called at once)
     single = (time.process_time_ns() - started) / len(singles)
     chunks = [batched[i:i + batch_size] for i in range(0, len(batched) - batch_size + 1, batch_size)]
     started = time.process_time_ns()
@@ -147,6 +150,47 @@ def whole(intake: Intake, raw: Sequence[bytes], batch_size: int) -> dict[str, fl
     checks = cpu_ns_each(lambda b: intake.check(json.loads(b), now), singles, repeat=1)
     return {"submit (single)": single, "  of it outside Intake.check": single - checks,
             f"submit_batch (per item of {batch_size})": batch, "  of it outside Intake.check ": batch - checks}
+
+
+def client_count(intake: Intake, raw: Sequence[bytes], url: str, block: int = 25) -> dict[str, float]:
+    """A single submission's CPU on PostgreSQL, this process's and its database backends' (from
+    /proc), with the client address counted in a round trip of its own first
+    (``count_client_request``, then ``submit``: the way before) and in the submission's first
+    round trip (``submit_request``), in alternating blocks of ``block`` so that both ways see the
+    same machine."""
+    import sqlalchemy as sa
+    from ingest import cpu_seconds
+
+    probe = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with probe.connect() as connection:
+        database = connection.execute(sa.text("SELECT current_database()")).scalar_one()
+
+    def backends_cpu() -> float:
+        with probe.connect() as connection:
+            pids = connection.execute(sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
+            return sum(cpu_seconds(pid) for (pid,) in pids)
+
+    ways: dict[str, Callable[[bytes], object]] = {
+        "count, then submit": lambda body: (
+            intake.count_client_request("bench"), intake.submit(json.loads(body), "bench")),
+        "submit_request": lambda body: intake.submit_request(lambda: json.loads(body), "bench"),
+    }
+    spent = {name: [0.0, 0.0] for name in ways}
+    for start in range(0, len(raw) - 2 * block + 1, 2 * block):
+        for k, (name, way) in enumerate(ways.items()):
+            bodies = raw[start + k * block:start + (k + 1) * block]
+            database_before = backends_cpu()
+            started = time.process_time_ns()
+            for body in bodies:
+                way(body)
+            spent[name][0] += time.process_time_ns() - started
+            spent[name][1] += 1e9 * (backends_cpu() - database_before)
+    each = (len(raw) // (2 * block)) * block
+    probe.dispose()
+    return {**{f"{name} (3 round trips)" if name.startswith("count") else f"{name} (2 round trips)":
+               (process + backends) / each for name, (process, backends) in spent.items()},
+            **{f"  {name}, this process only": process / each for name, (process, _) in spent.items()}}
 
 
 def thread_hop(hops: int = 5000) -> dict[str, float]:
@@ -179,9 +223,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=600, help="distinct conversations for each database")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--client-count", type=int, default=1000,
+                        help="PostgreSQL: more conversations, for the client's count one way and the other")
     args = parser.parse_args()
 
-    conversations = distinct_conversations(args.count)
+    every = distinct_conversations(args.count + (0 if args.no_postgres else args.client_count))
+    conversations, more = every[:args.count], every[args.count:]
     now = int(time.time())
     with tempfile.TemporaryDirectory() as tmp:
         with ledger_intake(f"sqlite:///{tmp}/stages.db", Path(tmp) / "home") as (intake, config):
@@ -200,6 +247,8 @@ def main() -> None:
             with temporary_database("tally_stages") as url, ledger_intake(url, Path(tmp) / "pg") as (intake, config):
                 show("PostgreSQL (this process only; the backend's CPU is bench/ingest.py's):",
                      whole(intake, signed_bodies(config, conversations, now), args.batch_size), baseline)
+                show("PostgreSQL, a single submission with the client's count (this process and the database):",
+                     client_count(intake, signed_bodies(config, more, now, len(conversations)), url), baseline)
 
 
 if __name__ == "__main__":

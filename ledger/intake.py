@@ -42,7 +42,17 @@ from ledger.near_duplicate_index import (
 from ledger.near_duplicates import Signature, signature
 from ledger.personal_data import PersonalDataError, PersonalDataMode, refuse_personal_data
 from ledger.privacy import read_conversation, read_image
-from ledger.quotas import Quotas, charge_refused, check_client, contributor_locks, contributor_refusals, refuse_client
+from ledger.quotas import (
+    ClientRateLimitedError,
+    Quotas,
+    RefusedClients,
+    charge_refused,
+    check_client,
+    client_refusal,
+    contributor_locks,
+    contributor_refusals,
+    count_request,
+)
 from ledger.scoring import Score, score
 
 __all__ = [
@@ -488,15 +498,23 @@ def accept_one(
     master_key: bytes | None = None,
     quotas: Quotas | None = None,
     client: str | None = None,
+    count_client: bool = False,
 ) -> tuple[Contribution, Score]:
-    """Accept one contribution in a transaction of its own, or raise the refusal."""
+    """Accept one contribution in a transaction of its own, or raise the refusal. With
+    ``count_client`` (and ``quotas``), the client address's request is counted first, in a
+    transaction of its own (``check_client``): on PostgreSQL, in the same round trip as the
+    checks' reads."""
     if sessions.kw["bind"].dialect.name == "postgresql" and not prepared.images:
         # Imported here: ledger.intake_postgresql builds on this module's rows and refusals. A
         # conversation with images takes ``record`` (its image check is there), rarer and larger.
         from ledger.intake_postgresql import accept_pipelined
 
         return accept_pipelined(sessions, Submission(prepared, consent, client), store=store,
-                                sign_receipt=sign_receipt, now=now, master_key=master_key, quotas=quotas)
+                                sign_receipt=sign_receipt, now=now, master_key=master_key, quotas=quotas,
+                                count_client=count_client)
+    if count_client and quotas is not None and client is not None:
+        with one_statement(sessions) as session:
+            check_client(session, quotas, client, now)
     with sessions() as session:
         try:
             with session.begin():
@@ -566,20 +584,37 @@ class Intake:
         # Whether a near-duplicate of an accepted contribution is refused (ledger.near_duplicates).
         self.near_duplicates = near_duplicates
         self._postgresql = sessions.kw["bind"].dialect.name == "postgresql"
+        self._refused_clients = RefusedClients()
+
+    def _client_quotas(self) -> Quotas | None:
+        """The limits when client addresses are counted (a per-client limit is set), else None."""
+        return self.quotas if self.quotas is not None and self.quotas.client_requests_per_minute else None
+
+    def refuse_known_client(self, client: str) -> None:
+        """Refuse, without a round trip, a request from a client address this process refused
+        earlier this minute (``ledger.quotas.RefusedClients``): before its body is read."""
+        quotas = self._client_quotas()
+        if quotas is not None:
+            self._refused_clients.refuse(quotas, client, int(self.clock()))
 
     def count_client_request(self, client: str) -> None:
         """Count a submission request from a client address (its own transaction, so a refused
-        request counts too); raise RateLimitedError past the per-client limit."""
-        if self.quotas is None or not self.quotas.client_requests_per_minute:
+        request counts too); raise ClientRateLimitedError past the per-client limit."""
+        quotas = self._client_quotas()
+        if quotas is None:
             return
         now = int(self.clock())
         if self._postgresql:
             from ledger.intake_postgresql import count_client_request
 
-            refuse_client(self.quotas, count_client_request(self.sessions, client, now), now)
-            return
-        with one_statement(self.sessions) as session:
-            check_client(session, self.quotas, client, now)
+            count = count_client_request(self.sessions, client, now)
+        else:
+            with one_statement(self.sessions) as session:
+                count = count_request(session, "client", client, now)
+        refusal = client_refusal(quotas, count, now)
+        if refusal is not None:
+            self._refused_clients.remember(client, now)
+            raise refusal
 
     @property
     def privacy(self) -> bool:
@@ -630,13 +665,39 @@ class Intake:
     def submit(self, body: object, client: str | None = None) -> Accepted:
         """Accept one submission in a transaction of its own, or raise why not."""
         now = int(self.clock())
-        submission = self.check_signed(body, now)
+        return self._accept(self.check_signed(body, now), client, now)
+
+    def submit_request(self, parse: Callable[[], object], client: str) -> Accepted:
+        """``submit`` of a client address's request, counted against the per-client limit as
+        ``count_client_request`` counts it. A request whose body parses and verifies is counted
+        with its checks' reads (on PostgreSQL, one round trip fewer: ``accept_one``); one refused
+        before that (a body that does not parse, verify or pass the personal-data scan) is
+        counted in a statement of its own. Past the limit, the refusal is the limit's."""
+        now = int(self.clock())
         try:
-            self.screen_personal_data(submission)
+            submission = self.check_signed(parse(), now)
+        except TallyError:
+            self.count_client_request(client)
+            raise
+        return self._accept(submission, client, now, count_client=self._client_quotas() is not None)
+
+    def _accept(self, submission: Submission, client: str | None, now: int, *, count_client: bool = False
+                ) -> Accepted:
+        try:
+            try:
+                self.screen_personal_data(submission)
+            except PersonalDataError:
+                if count_client and client is not None:
+                    self.count_client_request(client)
+                raise
             row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
-                                     client=client,
+                                     client=client, count_client=count_client,
                                      store=self.store, sign_receipt=self.signer.sign, now=now,
                                      master_key=self._master_key, quotas=self.quotas)
+        except ClientRateLimitedError:
+            if client is not None:
+                self._refused_clients.remember(client, now)
+            raise
         except CHARGED_REFUSALS:
             self.charge({submission.consent.contributor}, now)
             raise

@@ -3,20 +3,21 @@
 ``ledger.intake.accept_one`` on PostgreSQL. The statements of ``record`` for one submission are
 sent with psycopg's pipeline mode, so the server gets each group at once and answers once:
 
-1. BEGIN, the locks of the checks (``ledger.db.serialise_each``'s statement), the near-duplicate
-   candidates, the contributor's request count and recent usage, and the next ids of the
-   contribution and of its accrual: one round trip. Each statement takes its snapshot when it
-   starts, after the locks, as in ``record``.
+1. The client address's request count, a transaction of its own (``ledger.quotas.check_client``'s
+   upsert, so that a refused submission is counted too); then BEGIN, the locks of the checks
+   (``ledger.db.serialise_each``'s statement), the near-duplicate candidates, the contributor's
+   request count and recent usage, and the next ids of the contribution and of its accrual: one
+   round trip. Each statement takes its snapshot when it starts, after the locks, as in ``record``.
 2. The decisions, in Python, by the same functions as ``record``'s (``match_near_duplicates``,
    ``decide_contributors``), and the row, its receipt signed (``built_rows``).
 3. The inserts of the contribution (with its id), its stored bytes, its accrual's transfer and
    two entries, its band keys, then COMMIT: one round trip.
 
-With the per-client count in autocommit before it (``ledger.db.one_statement``) a single
-submission costs three round trips, where one statement at a time cost fifteen (bench/ingest.py
-counts them). A unique-index violation (an exact duplicate or a reused nonce, raced by another
-replica) fails the commit and is explained after the rollback, as on the other path. Batches and
-SQLite keep ``record``.
+A single submission costs these two round trips, where one statement at a time cost fifteen
+(bench/ingest.py counts them); a request refused before them (a body that does not parse or
+verify) is counted in a round trip of its own (``count_client_request``). A unique-index
+violation (an exact duplicate or a reused nonce, raced by another replica) fails the commit and
+is explained after the rollback, as on the other path. Batches and SQLite keep ``record``.
 
 A batch on PostgreSQL goes through ``record``, whose statements here take their values as one array
 parameter a column (``insert_as_arrays``, ``screened_rows``, and in their modules the near-duplicate
@@ -70,7 +71,7 @@ from ledger.near_duplicate_index import (
     match_near_duplicates,
     near_duplicate_locks,
 )
-from ledger.quotas import Quotas, contributor_locks, decide_contributors, usage_window
+from ledger.quotas import Quotas, client_refusal, contributor_locks, decide_contributors, usage_window
 from ledger.scoring import Score
 
 __all__ = ["accept_pipelined", "count_client_request", "index_bands_as_arrays", "insert_as_arrays"]
@@ -167,8 +168,22 @@ def _send_checks(pipeline: _Pipeline, submission: Submission, quotas: Quotas | N
     pipeline.send("ids", NEXT_IDS)
 
 
+def _send_client_count(pipeline: _Pipeline, client: str, now: int) -> None:
+    """The client address's count as a transaction of its own ahead of the submission's, so
+    that it stays when the submission is refused. (Without its BEGIN, the upsert would run in
+    the implicit transaction that the submission's BEGIN turns into its own.)"""
+    pipeline.send("client begin", "BEGIN")
+    pipeline.send("client", COUNT_CLIENT_REQUEST, {"subject": client, "window": now // 60})
+    pipeline.send("client commit", "COMMIT")
+
+
 def _refusal(pipeline: _Pipeline, submission: Submission, quotas: Quotas | None, now: int) -> TallyError | None:
     prepared, contributor = submission.prepared, submission.consent.contributor
+    if quotas is not None and "client" in pipeline.results:
+        ((count,),) = pipeline.rows("client")
+        client = client_refusal(quotas, count, now)
+        if client is not None:
+            return client
     if prepared.near_duplicate is not None:
         refusal = refusal_of(match_near_duplicates(
             [(prepared.near_duplicate, prepared.band_keys, prepared.content_hash)], pipeline.rows("candidates"))[0])
@@ -222,7 +237,8 @@ def index_bands_as_arrays(session: Session, items: Sequence[tuple[int, Sequence[
 
 
 def count_client_request(sessions: sessionmaker[Session], client: str, now: int) -> int:
-    """``ledger.quotas.check_client``'s count on PostgreSQL: the upsert as its own transaction
+    """``ledger.quotas.check_client``'s count on PostgreSQL, for a request that does not reach
+    ``accept_pipelined`` (a batch, a body refused before): the upsert as its own transaction
     (autocommit) on the pooled connection's driver, without the ORM session's statement
     compilation and isolation-level switching, which cost three times the upsert's own CPU."""
     with sessions() as session:
@@ -251,15 +267,18 @@ def _explicit_transaction(driver: psycopg.Connection[Any]) -> Iterator[None]:
 
 def accept_pipelined(
     sessions: sessionmaker[Session], submission: Submission, *, store: ContentStore, sign_receipt: SignReceipt,
-    now: int, master_key: bytes | None, quotas: Quotas | None,
+    now: int, master_key: bytes | None, quotas: Quotas | None, count_client: bool = False,
 ) -> tuple[Contribution, Score]:
-    """Accept one contribution in a transaction of its own, or raise the refusal."""
+    """Accept one contribution in a transaction of its own, or raise the refusal; with
+    ``count_client``, count the submission's client address first, in the same round trip."""
     with sessions() as session:
         driver = session.connection().connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         try:
             with _driver_errors(session), _explicit_transaction(driver), driver.pipeline() as sync:
                 pipeline = _Pipeline(driver)
+                if count_client and quotas is not None and submission.client is not None:
+                    _send_client_count(pipeline, submission.client, now)
                 pipeline.send("begin", "BEGIN")
                 _send_checks(pipeline, submission, quotas, now)
                 sync.sync()  # the first round trip

@@ -15,6 +15,7 @@ the write lock (SQLite), so two replicas cannot both accept the 200th contributi
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -108,16 +109,50 @@ def prune_counters(session: Session, now: int) -> None:
 def check_client(session: Session, quotas: Quotas, client: str, now: int) -> None:
     """Count a request from a client address, refusing it past the per-client limit."""
     if quotas.client_requests_per_minute:
-        refuse_client(quotas, count_request(session, "client", client, now), now)
+        refusal = client_refusal(quotas, count_request(session, "client", client, now), now)
+        if refusal is not None:
+            raise refusal
 
 
-def refuse_client(quotas: Quotas, count: int, now: int) -> None:
-    """Raise RateLimitedError when a client address's ``count`` of requests this minute (this
-    one included) passes its limit."""
-    limit = quotas.client_requests_per_minute
-    if limit and count > limit:
-        raise RateLimitedError(f"more than {limit} requests a minute from this client address",
-                               retry_after=60 - now % 60)
+class ClientRateLimitedError(RateLimitedError):
+    """A client address past its requests a minute (``client_refusal``)."""
+
+
+def client_refusal(quotas: Quotas, count: int, now: int) -> ClientRateLimitedError | None:
+    """The refusal of a client address's request when its ``count`` of requests this minute (this
+    one included) passes the limit, or None."""
+    if quotas.client_requests_per_minute and count > quotas.client_requests_per_minute:
+        return _client_refusal(quotas, now)
+    return None
+
+
+def _client_refusal(quotas: Quotas, now: int) -> ClientRateLimitedError:
+    return ClientRateLimitedError(f"more than {quotas.client_requests_per_minute} requests a minute from this "
+                                  "client address", retry_after=60 - now % 60)
+
+
+class RefusedClients:
+    """The client addresses a process refused this minute, so that it refuses their next requests
+    of the minute before reading them, without a round trip. A minute's count only grows, so a
+    client past its limit stays past it until the minute ends, whatever another replica counts:
+    this refuses exactly the requests the database would, and forgets them all when the minute
+    changes. Such a request is not added to the count, which already refuses."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._minute = -1
+        self._clients: set[str] = set()
+
+    def remember(self, client: str, now: int) -> None:
+        with self._lock:
+            if now // 60 != self._minute:
+                self._minute, self._clients = now // 60, set()
+            self._clients.add(client)
+
+    def refuse(self, quotas: Quotas, client: str, now: int) -> None:
+        """Raise the refusal ``client_refusal`` gave ``client`` earlier this minute, if it did."""
+        if now // 60 == self._minute and client in self._clients:
+            raise _client_refusal(quotas, now)
 
 
 def contributor_locks(quotas: Quotas | None, contributors: Iterable[str]) -> list[LockKey]:

@@ -55,6 +55,19 @@ def _accepted_json(accepted: Accepted) -> dict[str, Any]:
     return body
 
 
+async def _read_counted(request: Request, services: Services, client: str, limit: int,
+                        attachments_limit: int | None = None) -> bytes:
+    """The body of a submission request (``read_body``). A client address past its limit this
+    minute is refused before it is read (``Intake.refuse_known_client``); a body refused here (its
+    media type, its size) is counted for its client address, as every other request is."""
+    services.intake.refuse_known_client(client)
+    try:
+        return await read_body(request, limit, attachments_limit)
+    except TallyError:
+        await to_thread.run_sync(services.intake.count_client_request, client, limiter=services.intake_threads)
+        raise
+
+
 @router.post(
     "/v1/contributions",
     status_code=201,
@@ -70,11 +83,12 @@ async def submit(request: Request, services: ServicesDep) -> JSONResponse:
     """Submit one conversation with the contributor's EIP-712 consent."""
     intake, threads = services.intake, services.intake_threads
     client = client_address(request)
-    await to_thread.run_sync(intake.count_client_request, client, limiter=threads)
+    # Counted with the submission (Intake.submit_request), in one hop to an intake thread.
     # A body may carry its conversation's images (attachments, docs/formats.md §2 version 2).
     limit = intake.limits.max_body_bytes
-    data = await read_body(request, limit, intake.limits.max_attachment_body_bytes)
-    accepted = await to_thread.run_sync(lambda: intake.submit(parse_body(data, limit), client), limiter=threads)
+    data = await _read_counted(request, services, client, limit, intake.limits.max_attachment_body_bytes)
+    accepted = await to_thread.run_sync(intake.submit_request, lambda: parse_body(data, limit), client,
+                                        limiter=threads)
     return JSONResponse(_accepted_json(accepted), status_code=201,
                         headers={"Location": f"/v1/contributions/{accepted.contribution.id}"})
 
@@ -99,12 +113,13 @@ async def submit_batch(request: Request, services: ServicesDep) -> JSONResponse:
     an item refused for itself (duplicate, personal data, malformed) does not sink the others."""
     intake, threads = services.intake, services.intake_threads
     client = client_address(request)
-    await to_thread.run_sync(intake.count_client_request, client, limiter=threads)
     limit = intake.limits.max_batch_body_bytes
-    data = await read_body(request, limit)
+    data = await _read_counted(request, services, client, limit)
 
     def run() -> list[Accepted | TallyError]:
-        body = parse_body(data, limit)  # in the same thread as the batch: one hop, not two
+        # Counted, parsed and submitted in the same thread: one hop, not two.
+        intake.count_client_request(client)
+        body = parse_body(data, limit)
         if isinstance(body, dict) and "items" not in body and "conversations" in body:
             # One ContributionBatch signature for every conversation (ledger.batch_consent).
             return intake.submit_signed_batch(body, client)

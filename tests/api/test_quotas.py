@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from ledger.models import RateCounter
 from ledger.quotas import Quotas
 from tally.client import sign_submission
 from tests.api.conftest import OPERATOR_KEY, Api, contributor_key, sample_conversation
@@ -82,9 +84,57 @@ def test_requests_per_minute_per_client_address(api: Api) -> None:
     limited(api, client_requests_per_minute=2)
     assert post(api, "c0", ALICE, 0).status_code == 201
     assert post(api, "c1", BOB, 0).status_code == 201
+    before = api.counts()
     assert_limited(post(api, "c2", contributor_key(2), 0))  # any contributor, this address
-    # A refused request counts too: a client cannot probe past the limit with bad bodies.
+    assert api.counts() == before
     assert api.client.post("/v1/contributions", json={}).status_code == 429
+    api.clock[0] += 60  # the next minute
+    assert post(api, "c2", contributor_key(2), 0).status_code == 201
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def client_requests_counted(api: Api) -> int:
+    with api.intake.sessions() as session:
+        return sum(session.scalars(select(RateCounter.count).where(RateCounter.scope == "client")))
+
+
+def test_every_request_counts_for_its_client_address_refused_or_not(api: Api) -> None:
+    """Refused before the database (a body that does not parse, verify or pass the personal-data
+    scan), refused inside the intake transaction (a duplicate, a near-copy), or accepted: each is
+    one of the client's requests, so a client cannot probe past its limit with refused bodies."""
+    limited(api, client_requests_per_minute=7)
+    original = sample_conversation("client-probed")
+    accepted = api.signed(original, ALICE, nonce=1)
+    assert api.client.post("/v1/contributions", json=accepted).status_code == 201
+    assert api.client.post("/v1/contributions", content=b"{}").status_code == 415
+    assert api.client.post("/v1/contributions", content=b"{", headers=JSON).status_code == 400
+    assert api.client.post("/v1/contributions", json={}).status_code == 422
+    assert api.client.post("/v1/contributions", json=api.signed(WITH_AN_EMAIL, ALICE, nonce=2)).status_code == 422
+    assert api.client.post("/v1/contributions", json=accepted).json()["type"] == "/problems/duplicate-contribution"
+    near = api.client.post("/v1/contributions", json=api.signed(near_copy(original), BOB, nonce=1))
+    assert near.json()["type"] == "/problems/near-duplicate"
+    assert client_requests_counted(api) == 7
+    before = api.counts()
+    assert_limited(post(api, "client-8", BOB, nonce=2))
+    assert api.counts() == before
+
+
+def test_a_client_past_its_limit_is_refused_before_its_body_is_read(api: Api) -> None:
+    """Once refused in a minute, a client's requests of that minute are refused by the process
+    that refused it without a round trip or reading the body: a body past the size limit, which
+    would be a 413, is a 429, and the database's count does not move."""
+    limited(api, client_requests_per_minute=1)
+    assert post(api, "first", ALICE, nonce=1).status_code == 201
+    assert_limited(post(api, "second", ALICE, nonce=2))
+    counted = client_requests_counted(api)
+    too_large = b"x" * (api.intake.limits.max_body_bytes + 1)
+    assert_limited(api.client.post("/v1/contributions", content=too_large, headers=JSON))
+    assert_limited(api.client.post("/v1/contributions:batch", content=too_large, headers=JSON))
+    assert client_requests_counted(api) == counted
+    api.clock[0] += 60
+    assert api.client.post("/v1/contributions", content=too_large, headers=JSON).status_code == 413
 
 
 def test_the_limits_are_published(api: Api) -> None:
@@ -185,6 +235,23 @@ def test_refused_batch_items_count_once_for_their_verified_contributor(api: Api)
     assert body["accepted"] == 0 and [r["status"] for r in body["results"]] == [409, 409, 422]
     assert post(api, "a1", ALICE, nonce=4).status_code == 201  # the batch counted once
     assert_limited(post(api, "a2", ALICE, nonce=5))
+
+
+def test_two_server_processes_share_a_client_addresss_count(pg_url: str, tmp_path: Path) -> None:
+    with two_servers(pg_url, tmp_path, client_requests_per_minute="3") as (a, b):
+        config = httpx.get(a + "/v1/config").json()
+        assert config["limits"]["perClient"]["requestsPerMinute"] == 3
+        if time.time() % 60 > 50:  # the five requests within one minute, whose count they share
+            time.sleep(60 - time.time() % 60)
+        body = sign_submission(config, sample_conversation("two-clients"), ALICE, nonce=1, issued_at=int(time.time()))
+        statuses = [httpx.post(a + "/v1/contributions", json=body).status_code,
+                    httpx.post(b + "/v1/contributions", json=body).status_code,  # a duplicate, refused: counted
+                    httpx.post(a + "/v1/contributions", json={}).status_code]  # refused before: counted
+        for nonce, server in enumerate((b, a), start=2):
+            later = sign_submission(config, sample_conversation(f"two-clients-{nonce}"), BOB, nonce=nonce,
+                                    issued_at=int(time.time()))
+            statuses.append(httpx.post(server + "/v1/contributions", json=later).status_code)
+    assert statuses == [201, 409, 422, 429, 429]
 
 
 def test_two_server_processes_count_refused_probes_together(pg_url: str, tmp_path: Path) -> None:
