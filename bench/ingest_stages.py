@@ -172,9 +172,9 @@ def client_count(intake: Intake, raw: Sequence[bytes], url: str, block: int = 25
             return sum(cpu_seconds(pid) for (pid,) in pids)
 
     ways: dict[str, Callable[[bytes], object]] = {
-        "count, then submit": lambda body: (
+        "count, then submit (3 round trips)": lambda body: (
             intake.count_client_request("bench"), intake.submit(json.loads(body), "bench")),
-        "submit_request": lambda body: intake.submit_request(lambda: json.loads(body), "bench"),
+        "submit_request (2 round trips)": lambda body: intake.submit_request(lambda: json.loads(body), "bench"),
     }
     spent = {name: [0.0, 0.0] for name in ways}
     for start in range(0, len(raw) - 2 * block + 1, 2 * block):
@@ -188,15 +188,14 @@ def client_count(intake: Intake, raw: Sequence[bytes], url: str, block: int = 25
             spent[name][1] += 1e9 * (backends_cpu() - database_before)
     each = (len(raw) // (2 * block)) * block
     probe.dispose()
-    return {**{f"{name} (3 round trips)" if name.startswith("count") else f"{name} (2 round trips)":
-               (process + backends) / each for name, (process, backends) in spent.items()},
+    return {**{name: (process + backends) / each for name, (process, backends) in spent.items()},
             **{f"  {name}, this process only": process / each for name, (process, _) in spent.items()}}
 
 
 def thread_hop(hops: int = 5000) -> dict[str, float]:
     """CPU ns of a request's hop to an intake thread and back, as the server makes it (AnyIO's
-    ``to_thread.run_sync`` on uvloop, with a limiter): a submission makes two (the per-client
-    count, then the body's parsing and ``Intake.submit`` together)."""
+    ``to_thread.run_sync`` on uvloop, with a limiter): a submission makes one (its count, the
+    body's parsing and ``Intake.submit_request`` together)."""
     import anyio
     import anyio.to_thread
 

@@ -68,7 +68,8 @@ submission with 20 such threads, 12.0 with 4 on a slow machine; 8.2 and 7.7 on a
 
 POOL_HEADROOM = 4
 """Connections beyond the request and intake threads: the jobs of a worker that leads, and a
-request's second session (the per-client count) while its first is being returned."""
+request's second session (the per-client count of a batch, or of a body refused before the
+database) while its first is being returned."""
 
 
 def make_engine(url: str, *, threads: int = 20, **kwargs: Any) -> Engine:

@@ -47,7 +47,6 @@ from ledger.quotas import (
     Quotas,
     RefusedClients,
     charge_refused,
-    check_client,
     client_refusal,
     contributor_locks,
     contributor_refusals,
@@ -487,6 +486,13 @@ def _insert_images(session: Session, items: list[_Item], now: int) -> None:
         session.execute(insert(table_of(ContributionImage)), image_table)
 
 
+def pipelined(sessions: sessionmaker[Session], prepared: Prepared) -> bool:
+    """Whether ``accept_one`` takes ``ledger.intake_postgresql``'s two round trips: on PostgreSQL,
+    for a conversation without images (one with images takes ``record``, whose image check is
+    there: rarer and larger)."""
+    return sessions.kw["bind"].dialect.name == "postgresql" and not prepared.images
+
+
 def accept_one(
     sessions: sessionmaker[Session],
     *,
@@ -501,20 +507,17 @@ def accept_one(
     count_client: bool = False,
 ) -> tuple[Contribution, Score]:
     """Accept one contribution in a transaction of its own, or raise the refusal. With
-    ``count_client`` (and ``quotas``), the client address's request is counted first, in a
-    transaction of its own (``check_client``): on PostgreSQL, in the same round trip as the
-    checks' reads."""
-    if sessions.kw["bind"].dialect.name == "postgresql" and not prepared.images:
-        # Imported here: ledger.intake_postgresql builds on this module's rows and refusals. A
-        # conversation with images takes ``record`` (its image check is there), rarer and larger.
+    ``count_client`` (only where ``pipelined``), the client address's request is counted first,
+    in a transaction of its own in the same round trip as the checks' reads."""
+    if pipelined(sessions, prepared):
+        # Imported here: ledger.intake_postgresql builds on this module's rows and refusals.
         from ledger.intake_postgresql import accept_pipelined
 
         return accept_pipelined(sessions, Submission(prepared, consent, client), store=store,
                                 sign_receipt=sign_receipt, now=now, master_key=master_key, quotas=quotas,
                                 count_client=count_client)
-    if count_client and quotas is not None and client is not None:
-        with one_statement(sessions) as session:
-            check_client(session, quotas, client, now)
+    if count_client:
+        raise ValueError("the client's count rides only the pipelined path; count it first")
     with sessions() as session:
         try:
             with session.begin():
@@ -683,15 +686,19 @@ class Intake:
 
     def _accept(self, submission: Submission, client: str | None, now: int, *, count_client: bool = False
                 ) -> Accepted:
+        counting = client if count_client else None
+        in_round_trip = counting is not None and pipelined(self.sessions, submission.prepared)
+        if counting is not None and not in_round_trip:  # SQLite, or a conversation with images
+            self.count_client_request(counting)
         try:
             try:
                 self.screen_personal_data(submission)
             except PersonalDataError:
-                if count_client and client is not None:
-                    self.count_client_request(client)
+                if counting is not None and in_round_trip:
+                    self.count_client_request(counting)
                 raise
             row, result = accept_one(self.sessions, prepared=submission.prepared, consent=submission.consent,
-                                     client=client, count_client=count_client,
+                                     client=client, count_client=in_round_trip,
                                      store=self.store, sign_receipt=self.signer.sign, now=now,
                                      master_key=self._master_key, quotas=self.quotas)
         except ClientRateLimitedError:

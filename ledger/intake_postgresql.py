@@ -3,7 +3,7 @@
 ``ledger.intake.accept_one`` on PostgreSQL. The statements of ``record`` for one submission are
 sent with psycopg's pipeline mode, so the server gets each group at once and answers once:
 
-1. The client address's request count, a transaction of its own (``ledger.quotas.check_client``'s
+1. The client address's request count, a transaction of its own (``ledger.quotas.count_request``'s
    upsert, so that a refused submission is counted too); then BEGIN, the locks of the checks
    (``ledger.db.serialise_each``'s statement), the near-duplicate candidates, the contributor's
    request count and recent usage, and the next ids of the contribution and of its accrual: one
@@ -237,7 +237,7 @@ def index_bands_as_arrays(session: Session, items: Sequence[tuple[int, Sequence[
 
 
 def count_client_request(sessions: sessionmaker[Session], client: str, now: int) -> int:
-    """``ledger.quotas.check_client``'s count on PostgreSQL, for a request that does not reach
+    """``ledger.quotas.count_request`` for a client address on PostgreSQL, for a request that does not reach
     ``accept_pipelined`` (a batch, a body refused before): the upsert as its own transaction
     (autocommit) on the pooled connection's driver, without the ORM session's statement
     compilation and isolation-level switching, which cost three times the upsert's own CPU."""

@@ -106,14 +106,6 @@ def prune_counters(session: Session, now: int) -> None:
     session.execute(delete(RateCounter).where(RateCounter.window < now // 60 - 1))
 
 
-def check_client(session: Session, quotas: Quotas, client: str, now: int) -> None:
-    """Count a request from a client address, refusing it past the per-client limit."""
-    if quotas.client_requests_per_minute:
-        refusal = client_refusal(quotas, count_request(session, "client", client, now), now)
-        if refusal is not None:
-            raise refusal
-
-
 class ClientRateLimitedError(RateLimitedError):
     """A client address past its requests a minute (``client_refusal``)."""
 

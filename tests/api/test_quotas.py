@@ -237,7 +237,7 @@ def test_refused_batch_items_count_once_for_their_verified_contributor(api: Api)
     assert_limited(post(api, "a2", ALICE, nonce=5))
 
 
-def test_two_server_processes_share_a_client_addresss_count(pg_url: str, tmp_path: Path) -> None:
+def test_two_server_processes_share_a_client_address_count(pg_url: str, tmp_path: Path) -> None:
     with two_servers(pg_url, tmp_path, client_requests_per_minute="3") as (a, b):
         config = httpx.get(a + "/v1/config").json()
         assert config["limits"]["perClient"]["requestsPerMinute"] == 3
