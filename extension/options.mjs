@@ -3,7 +3,11 @@ import { getApiUrl, setApiUrl } from "./storage.mjs";
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const input = /** @type {HTMLInputElement} */ ($("api-url"));
 
-input.value = await getApiUrl();
+// The stored address arrives after the page is up: an address typed (or saved) before then is
+// the user's and is kept, not overwritten by the one read.
+const stored = getApiUrl();
+let edited = false;
+input.addEventListener("input", () => { edited = true; });
 $("origin").textContent = $("origin-again").textContent = location.origin;
 
 $("api-form").addEventListener("submit", async (event) => {
@@ -25,3 +29,6 @@ $("grant").addEventListener("click", async () => {
     $("granted").textContent = `Not granted: ${/** @type {Error} */ (error).message}`;
   }
 });
+
+const address = await stored;
+if (!edited) input.value = address;
