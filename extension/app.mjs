@@ -6,6 +6,7 @@
 import { fetchConfig, fetchTerms } from "./vendor/tally-client.mjs";
 import { ChatGptError, ChatGptHistory, PAGE_SIZE } from "./chatgpt.mjs";
 import { ChatGptImages } from "./chatgpt-images.mjs";
+import { ExportError, parsed, readExportFile } from "./chatgpt-export.mjs";
 import { WalletBridgeSigner } from "./bridge.mjs";
 import { describeError, prepare, shareSelection, sharedBefore, unshareable } from "./share.mjs";
 import { SelectableList, runPool } from "./selection.mjs";
@@ -195,27 +196,37 @@ $("history-review").addEventListener("click", () => void openReview(history.list
 // ---------------------------------------------------------------------------------------------
 // An export file, or one pasted conversation.
 
-const file = { list: new SelectableList($("file-rows"), $("file-selected"), () => updateReviewButtons()) };
+const file = {
+  list: new SelectableList($("file-rows"), $("file-selected"), () => updateReviewButtons()),
+  /** Counts the files and pastes read: one read after another lists only the later. */
+  reads: 0,
+};
 
-/** @param {string} text JSON of one conversation, an export array, or an object of them */
-async function loadFile(text) {
+/**
+ * List what a picked file or a paste holds.
+ * @param {() => Promise<import("./chatgpt-export.mjs").ExportFile | null>} read null: nothing to list
+ */
+async function loadFile(read) {
   $("file-body").hidden = true;
   // A new file or paste replaces the list, and the selection from the old one.
   file.list.selected.clear();
   file.list.show([]);
   updateReviewButtons();
-  if (!text.trim()) {
+  $("file-status").textContent = "Reading…";
+  const reading = ++file.reads;
+  let contents;
+  try {
+    contents = await read();
+  } catch (error) {
+    if (reading === file.reads) $("file-status").textContent = error instanceof ExportError ? error.message : describeError(error);
+    return;
+  }
+  if (reading !== file.reads) return;
+  if (contents === null) {
     $("file-status").textContent = "";
     return;
   }
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    $("file-status").textContent = `This is not JSON: ${/** @type {Error} */ (error).message}`;
-    return;
-  }
-  const conversations = Array.isArray(value) ? value : [value];
+  const { conversations, images } = contents;
   if (conversations.length === 0) {
     $("file-status").textContent = "The file holds no conversation.";
     return;
@@ -225,7 +236,7 @@ async function loadFile(text) {
     key: `file-${i}`,
     title: typeof c?.title === "string" && c.title ? c.title : `Conversation ${i + 1}`,
     updatedAt: typeof c?.update_time === "number" ? c.update_time : null,
-    load: async () => c, prepared: null, shared: undefined,
+    load: async () => c, images: images ?? undefined, prepared: null, shared: undefined,
   }));
   $("file-status").textContent = `${entries.length} conversation${entries.length === 1 ? "" : "s"}.`;
   $("file-body").hidden = false;
@@ -241,11 +252,12 @@ $("file").addEventListener("change", async () => {
   const picked = /** @type {HTMLInputElement} */ ($("file")).files?.[0];
   if (!picked) return;
   /** @type {HTMLTextAreaElement} */ ($("paste")).value = "";
-  await loadFile(await picked.text());
+  await loadFile(() => readExportFile(picked));
 });
 $("paste").addEventListener("input", () => {
   /** @type {HTMLInputElement} */ ($("file")).value = "";
-  void loadFile(/** @type {HTMLTextAreaElement} */ ($("paste")).value);
+  const text = /** @type {HTMLTextAreaElement} */ ($("paste")).value;
+  void loadFile(async () => (text.trim() ? { conversations: parsed(text, "this"), images: null } : null));
 });
 $("select-file").addEventListener("change", () => {
   file.list.selectShown(/** @type {HTMLInputElement} */ ($("select-file")).checked);

@@ -53,8 +53,8 @@ if (at !== -1) {
   }
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const shipped = ["app.html", "app.mjs", "background.js", "bridge.mjs", "chatgpt.mjs", "chatgpt-images.mjs", "keys.mjs", "mine.mjs",
-    "options.html", "options.mjs", "selection.mjs", "share.mjs", "storage.mjs", "style.css"];
+  const shipped = ["app.html", "app.mjs", "background.js", "bridge.mjs", "chatgpt.mjs", "chatgpt-export.mjs", "chatgpt-images.mjs", "keys.mjs", "mine.mjs",
+    "options.html", "options.mjs", "selection.mjs", "share.mjs", "storage.mjs", "style.css", "zip.mjs"];
   for (const file of shipped) copyFileSync(join(extension, file), join(out, file));
   cpSync(vendor, join(out, "vendor"), { recursive: true });
   const manifest = JSON.parse(readFileSync(join(extension, "manifest.json"), "utf8"));

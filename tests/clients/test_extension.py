@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ledger.conversation import content_hash
+from ledger.content import cid_of
+from ledger.conversation import content_hash, normalise
 from ledger.db import make_engine, make_sessionmaker
 from ledger.models import Contribution, StoredObject
 from ledger.personal_data import redact_for_submission
 from tests.clients.cases import FIXTURES
 from tests.clients.conftest import EXTENSION, LiveServer, extension_id, needed, require_node, run_node
 from tests.conftest import ROOT
+from tests.images.images import image_bytes
 from tests.support.conversations import passage
 
 pytestmark = pytest.mark.node
@@ -61,6 +64,20 @@ def chatgpt_variant(title: str, question: str) -> dict[str, Any]:
     return conversation
 
 
+PHOTO = "file_00000000e2e07230b9ede110f49fccb5"
+
+
+def with_uploaded_photo(conversation: dict[str, Any]) -> dict[str, Any]:
+    """The conversation with a photo uploaded beside its last question, as ChatGPT records an
+    upload (tests/clients/fixtures/chatgpt-backend/image-messages.json, "upload")."""
+    content = conversation["mapping"]["u2"]["message"]["content"]
+    content["content_type"] = "multimodal_text"
+    content["parts"] = [{"content_type": "image_asset_pointer", "asset_pointer": f"sediment://{PHOTO}",
+                         "size_bytes": 1, "width": 48, "height": 32, "fovea": None, "metadata": None},
+                        *content["parts"]]
+    return conversation
+
+
 def test_the_extension_submits_to_a_live_server(chromium: str, live_server: LiveServer, tmp_path: Path) -> None:
     build_extension()
     tag = secrets.token_hex(4)
@@ -68,9 +85,16 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
         {"role": "user", "content": f"\ufeffWhat does an EIP-712 domain bind a signature to? ({tag})\x1c"},
         {"role": "assistant", "content": "To one chain and one verifying contract, by name and version."}]}
     export = [chatgpt_variant("Eiffel Tower, first try", f"How tall is it? ({tag} a)"),
-              chatgpt_variant("Eiffel Tower, second try", f"How tall is it really? ({tag} b)")]
-    export_file = tmp_path / "conversations.json"
-    export_file.write_text(json.dumps(export))
+              with_uploaded_photo(chatgpt_variant("Eiffel Tower, second try", f"How tall is it really? ({tag} b)"))]
+    # ChatGPT's export as it comes: a ZIP, the upload's file at its root named by its file id.
+    photo = image_bytes("PNG", int(tag, 16), size=(48, 32))
+    export_file = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(export_file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("chatgpt-export/conversations.json", json.dumps(export))
+        archive.writestr(f"chatgpt-export/{PHOTO}-photo.png", photo)
+        archive.writestr("chatgpt-export/chat.html", "<html></html>")
+    picked_expected = normalise(export[1], images={f"sediment://{PHOTO}": photo})
+    assert picked_expected.image_cids == [cid_of(photo)]
     personal = {"conversations": [
         {"from": "human", "value": f"Reach me at bo.lund@web.de or +46 70 123 45 67 ({tag})"},
         {"from": "gpt", "value": "Best not to share those. Is this your token: "
@@ -119,7 +143,8 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
     assert shown["pickTitles"] == ["Eiffel Tower, first try", "Eiffel Tower, second try"]
     picked = shown["picked"]
     assert [i["state"] for i in picked["review"]] == ["ready"]
-    assert picked["items"][0]["contentHash"] == content_hash(export[1])
+    assert "1 image" in picked["review"][0]["summary"]
+    assert picked["items"][0]["contentHash"] == content_hash(picked_expected)
     assert picked["items"][0]["text"].startswith("Eiffel Tower, second try: Accepted as #")
 
     rejected = shown["rejected"]
@@ -140,7 +165,7 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
     # The API and the database hold the three contributions, consented to by the local key.
     with httpx.Client(base_url=live_server.url) as client:
         rows_json = [client.get(f"/v1/contributions/{h}").raise_for_status().json()
-                     for h in (content_hash(canonical), content_hash(export[1]), content_hash(redacted))]
+                     for h in (content_hash(canonical), content_hash(picked_expected), content_hash(redacted))]
     ids = [r["id"] for r in rows_json]
     for row in rows_json:
         assert row["contributor"] == address
@@ -153,7 +178,7 @@ def test_the_extension_submits_to_a_live_server(chromium: str, live_server: Live
             data = session.scalar(select(StoredObject.data).where(StoredObject.cid == rows[-1].cid))
     finally:
         engine.dispose()
-    assert stored == [(address, content_hash(canonical)), (address, content_hash(export[1])),
+    assert stored == [(address, content_hash(canonical)), (address, content_hash(picked_expected)),
                       (address, content_hash(redacted))]
     # What the server holds of the third is the redacted text: no address, number or token.
     assert data is not None and b"[email]" in data
