@@ -45,7 +45,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -172,19 +171,32 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
 
 # --- load -------------------------------------------------------------------------------------
 
-def wrk(args: list[str]) -> tuple[dict[str, Any], dict[str, float]]:
+def wrk(args: list[str]) -> dict[str, Any]:
+    """Run wrk with ``bench/wrk_submit.lua``: its JSON line, with the requests and their rate."""
     out = subprocess.run(["wrk", *args], capture_output=True, text=True, check=True).stdout
-    stats = json.loads(out.strip().splitlines()[-1]) if out.strip().endswith("}") else {}
-    latency = {}
-    for line in out.splitlines():
-        match = re.match(r"\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)", line)
-        if match:
-            latency[match.group(1)] = float(match.group(2)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(3)]
+    stats: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     stats["requests/s"] = float(rate.group(1)) if rate else 0.0
     requests = re.search(r"(\d+) requests in", out)
     stats["requests"] = int(requests.group(1)) if requests else 0
-    return stats, latency
+    return stats
+
+
+Latencies = list[tuple[float, float]]
+"""A slice's latencies as (milliseconds, weight): every request's from the httpx client; from
+wrk, which keeps a histogram, its 400 quarter-percentiles, each weighing a 400th of the requests."""
+
+
+def pooled_percentile(latencies: Latencies, share: float) -> float:
+    """The latency under which ``share`` of the pooled, weighted latencies of a phase's slices lie."""
+    ordered = sorted(latencies)
+    target = share * sum(weight for _, weight in ordered)
+    below = 0.0
+    for value, weight in ordered:
+        below += weight
+        if below >= target:
+            return value
+    return ordered[-1][0] if ordered else 0.0
 
 
 async def python_load(url: str, method: str, path: str, bodies: list[Any], concurrency: int,
@@ -216,34 +228,34 @@ async def python_load(url: str, method: str, path: str, bodies: list[Any], concu
 
 
 def load(url: str, path: str, lines: list[str], *, concurrency: int, seconds: int, client: str,
-         tmp: Path) -> dict[str, float]:
-    """Send ``lines`` (JSON bodies; GET when None) for ``seconds``: requests, rate, p50, p99."""
+         tmp: Path) -> dict[str, Any]:
+    """Send ``lines`` (JSON bodies; GET when None) for ``seconds``: requests, rate, latencies."""
     if client == "wrk":
         if lines:
             bodies = tmp / "bodies.jsonl"
             bodies.write_text("".join(line + "\n" for line in lines))
-            stats, latency = wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "120s", "--latency",
-                                  "-s", str(WRK_SCRIPT), url, "--", str(bodies), "2", path])
-            if stats.get("other"):
-                raise RuntimeError(f"{path}: {stats['other']} requests refused")
+            stats = wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "120s",
+                         "-s", str(WRK_SCRIPT), url, "--", str(bodies), "2", path])
             if stats.get("spare"):
                 print(f"  note: {path} used up its conversations ({stats['spare']} GET /healthz after them, their"
                       " CPU taken out at the run's /healthz cost); its rate is a lower bound")
         else:
-            stats, latency = wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", url + path])
+            stats = wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", str(WRK_SCRIPT), url + path])
+        if stats.get("other"):
+            raise RuntimeError(f"{path}: {stats['other']} requests refused")
+        weight = stats["requests"] / len(stats["quantiles"])
         return {"requests": stats["requests"], "rate": stats["requests/s"], "spare": stats.get("spare", 0),
-                "p50": latency.get("50", 0.0), "p99": latency.get("99", 0.0)}
+                "latencies": [(us / 1000, weight) for us in stats["quantiles"]]}
     method = "POST" if lines else "GET"
     bodies = [json.loads(line) for line in lines] if lines else [None] * 10**6
     started = time.perf_counter()
     count, latencies = asyncio.run(python_load(url, method, path, bodies, concurrency, seconds))
-    quantiles = statistics.quantiles(latencies, n=100)
     return {"requests": count, "rate": count / (time.perf_counter() - started),
-            "p50": quantiles[49] * 1000, "p99": quantiles[98] * 1000}
+            "latencies": [(seconds * 1000, 1.0) for seconds in latencies]}
 
 
 def measure(url: str, accounting: Accounting, path: str, lines: list[str], *, concurrency: int,
-            seconds: float, client: str, tmp: Path) -> dict[str, float]:
+            seconds: float, client: str, tmp: Path) -> dict[str, Any]:
     """One slice of a phase (``lines``: JSON bodies to POST; none: GET ``path``): the load's
     figures, the contributions the database gained, the CPU seconds of the server's processes
     and of the database's backends, and the new database sessions, read once every request sent
@@ -259,9 +271,9 @@ def measure(url: str, accounting: Accounting, path: str, lines: list[str], *, co
             "new sessions": after["sessions"] - before["sessions"]}
 
 
-def combined(slices: list[dict[str, float]], *, spare_ms: float = 0.0) -> dict[str, float]:
+def combined(slices: list[dict[str, Any]], *, spare_ms: float = 0.0) -> dict[str, float]:
     """A phase's figures from its slices: rates and CPU per accepted submission (per request
-    answered, for a GET) over their sums, p50 and p99 the means of theirs. A wrk thread that
+    answered, for a GET) over their sums, p50 and p99 of their latencies pooled. A wrk thread that
     has sent all its bodies sends GET /healthz until its slice ends: their CPU, at ``spare_ms``
     each (the /healthz figure of the same configuration), is not the submissions'."""
     total = {key: sum(s[key] for s in slices) for key in
@@ -271,8 +283,9 @@ def combined(slices: list[dict[str, float]], *, spare_ms: float = 0.0) -> dict[s
     if not answered:
         raise RuntimeError(f"nothing answered in {total['seconds']:.0f} s ({slices})")
     server = total["server s"] - total["spare"] * spare_ms / 1000
+    latencies = [latency for s in slices for latency in s["latencies"]]
     return {"requests": total["requests"], "accepted": total["accepted"], "rate": answered / total["seconds"],
-            "p50": statistics.mean(s["p50"] for s in slices), "p99": statistics.mean(s["p99"] for s in slices),
+            "p50": pooled_percentile(latencies, 0.50), "p99": pooled_percentile(latencies, 0.99),
             "server ms": 1000 * server / answered, "database ms": 1000 * total["database s"] / answered,
             "cpu ms": 1000 * (server + total["database s"]) / answered, "new sessions": total["new sessions"]}
 

@@ -1,8 +1,11 @@
 -- wrk script: replays pre-signed Tally submissions, one line of a JSONL file per request.
 -- usage: wrk -t T -c C -d D --latency -s bench/wrk_submit.lua URL -- BODIES.jsonl T PATH
+--    or: wrk -t T -c C -d D -s bench/wrk_submit.lua URL/PATH   (GET URL/PATH, latencies only)
 -- Each thread sends its own slice of the file once; when a thread runs out it sends GET /healthz
 -- (counted apart as spare). done() prints one JSON line: 201s, items accepted in batches, other
--- statuses, spare requests, seconds.
+-- statuses, spare requests, seconds, and the latency at every quarter percentile (0.25% to 100%,
+-- microseconds), so that the slices of a phase can be pooled into one distribution (wrk's own
+-- 50%/99% of each slice cannot be averaged into the phase's).
 local threads = {}
 
 function setup(thread)
@@ -11,6 +14,8 @@ function setup(thread)
 end
 
 function init(args)
+  sent, created, ok, other, spare = 0, 0, 0, 0, 0
+  if #args == 0 then return end -- GET the URL's path: wrk's own request
   local path, nthreads = args[1], tonumber(args[2])
   target = args[3]
   bodies, i = {}, 0
@@ -18,10 +23,10 @@ function init(args)
     if i % nthreads == id then table.insert(bodies, line) end
     i = i + 1
   end
-  sent, created, ok, other, spare = 0, 0, 0, 0, 0
 end
 
 function request()
+  if bodies == nil then return wrk.request() end
   sent = sent + 1
   if sent > #bodies then
     return wrk.format("GET", "/healthz")
@@ -30,7 +35,9 @@ function request()
 end
 
 function response(status, headers, body)
-  if status == 201 then
+  if bodies == nil then
+    if status ~= 200 then other = other + 1 end
+  elseif status == 201 then
     created = created + 1
   elseif status == 200 then
     local accepted = string.match(body, '"accepted":(%d+)')
@@ -45,6 +52,8 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do
     c = c + t:get("created"); o = o + t:get("ok"); x = x + t:get("other"); s = s + t:get("spare")
   end
-  io.write(string.format('{"created": %d, "ok": %d, "other": %d, "spare": %d, "seconds": %f}\n',
-    c, o, x, s, summary.duration / 1e6))
+  local quantiles = {}
+  for q = 1, 400 do quantiles[q] = string.format("%d", latency:percentile(q / 4)) end
+  io.write(string.format('{"created": %d, "ok": %d, "other": %d, "spare": %d, "seconds": %f, "quantiles": [%s]}\n',
+    c, o, x, s, summary.duration / 1e6, table.concat(quantiles, ",")))
 end
