@@ -225,6 +225,13 @@ def main() -> None:
     parser.add_argument("--client-count", type=int, default=1000,
                         help="PostgreSQL: more conversations, for the client's count one way and the other")
     args = parser.parse_args()
+    # ``whole`` submits half the conversations singly (after 10 that warm up) and batches the
+    # other half; ``client_count`` compares the two ways in pairs of blocks of 25.
+    if args.batch_size < 1 or args.count < max(2 * args.batch_size, 2 * 11):
+        parser.error(f"--count must be at least twice --batch-size and at least 22 (got {args.count}"
+                     f" and {args.batch_size})")
+    if not args.no_postgres and args.client_count < 50:
+        parser.error(f"--client-count must be at least 50, two blocks of 25 (got {args.client_count})")
 
     every = distinct_conversations(args.count + (0 if args.no_postgres else args.client_count))
     conversations, more = every[:args.count], every[args.count:]

@@ -19,6 +19,7 @@ manifest (tests/ledger/test_manifest_writer.py holds the two equal).
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -26,9 +27,6 @@ from typing import IO, Any
 
 from ledger import jcs
 from ledger.formats import BalancesSnapshot, Manifest
-
-COPY_SIZE = 1 << 20
-"""Bytes copied per read and write between files."""
 
 
 class JcsArray:
@@ -66,9 +64,9 @@ class JcsArray:
         empty afterwards, its temporary file closed."""
         written = 0
         if self._file is not None:
+            written = self._file.tell()
             self._file.seek(0)
-            while piece := self._file.read(COPY_SIZE):
-                written += out.write(piece)
+            shutil.copyfileobj(self._file, out)
             self._file.close()
             self._file = None
         written += out.write(self._buffer)
