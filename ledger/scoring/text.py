@@ -99,8 +99,12 @@ class _AsciiTokenizer:
         either = "".join(sorted(set(word + single)))
         if {cp: to for cp, to in lower.items() if cp < 0x80} != {cp: cp + 32 for cp in range(ord("A"), ord("Z") + 1)}:
             return None
+        # No single-character tokens in ASCII (the rules' are CJK, kana, Thai...): no alternation
+        # that never matches, tried at every character: the split takes 0.70x the time without it
+        # (ShareGPT's ASCII messages, the two patterns in alternating blocks).
+        one_token = f"{_ascii_class(single)}|{_ascii_class(word)}+" if single else f"{_ascii_class(word)}+"
         return cls(
-            token=re.compile(f"({_ascii_class(single)}|{_ascii_class(word)}+)"),
+            token=re.compile(f"({one_token})"),
             word_bytes=either.encode("ascii"),
             space_bytes=_ascii_of(characters["space"]).encode("ascii"),
             digits=re.compile(f"{_ascii_class(_ascii_of(characters['digit']))}+"),
