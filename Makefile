@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 .PHONY: setup setup-test browser run test lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py ledger/scoring/_features.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

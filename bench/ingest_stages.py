@@ -13,6 +13,7 @@ On PostgreSQL, also a single submission with its client address counted in a rou
 own and in the submission's first, in alternating blocks, with the database backends' CPU.
 
     .venv/bin/python bench/ingest_stages.py [--count 600] [--batch-size 100] [--no-postgres] [--client-count 1000]
+        [--scorer-count 2000]
 """
 
 from __future__ import annotations
@@ -152,12 +153,14 @@ def whole(intake: Intake, raw: Sequence[bytes], batch_size: int) -> dict[str, fl
             f"submit_batch (per item of {batch_size})": batch, "  of it outside Intake.check ": batch - checks}
 
 
-def client_count(intake: Intake, raw: Sequence[bytes], url: str, block: int = 25) -> dict[str, float]:
-    """A single submission's CPU on PostgreSQL, this process's and its database backends' (from
-    /proc), with the client address counted in a round trip of its own first
-    (``count_client_request``, then ``submit``: the way before) and in the submission's first
-    round trip (``submit_request``), in alternating blocks of ``block`` so that both ways see the
-    same machine."""
+Way = Callable[[Sequence[bytes]], object]
+"""One way of submitting a block of bodies (each on its own, or as one batch)."""
+
+
+def alternating(ways: dict[str, Way], raw: Sequence[bytes], url: str, block: int) -> dict[str, float]:
+    """CPU ns per body of each way on PostgreSQL, this process's and its database backends' (from
+    /proc), the ways taking blocks of ``block`` bodies in turn so that they see the same machine;
+    then each way's share of this process alone."""
     import sqlalchemy as sa
     from ingest import cpu_seconds
 
@@ -171,25 +174,75 @@ def client_count(intake: Intake, raw: Sequence[bytes], url: str, block: int = 25
                 "SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database})
             return sum(cpu_seconds(pid) for (pid,) in pids)
 
-    ways: dict[str, Callable[[bytes], object]] = {
-        "count, then submit (3 round trips)": lambda body: (
-            intake.count_client_request("bench"), intake.submit(json.loads(body), "bench")),
-        "submit_request (2 round trips)": lambda body: intake.submit_request(lambda: json.loads(body), "bench"),
-    }
     spent = {name: [0.0, 0.0] for name in ways}
-    for start in range(0, len(raw) - 2 * block + 1, 2 * block):
-        for k, (name, way) in enumerate(ways.items()):
-            bodies = raw[start + k * block:start + (k + 1) * block]
+    rounds = len(raw) // (len(ways) * block)
+    for r in range(rounds):
+        order = list(ways.items()) if r % 2 == 0 else list(reversed(ways.items()))
+        for k, (name, way) in enumerate(order):
+            start = (r * len(ways) + k) * block
             database_before = backends_cpu()
             started = time.process_time_ns()
-            for body in bodies:
-                way(body)
+            way(raw[start:start + block])
             spent[name][0] += time.process_time_ns() - started
             spent[name][1] += 1e9 * (backends_cpu() - database_before)
-    each = (len(raw) // (2 * block)) * block
     probe.dispose()
+    each = rounds * block
     return {**{name: (process + backends) / each for name, (process, backends) in spent.items()},
             **{f"  {name}, this process only": process / each for name, (process, _) in spent.items()}}
+
+
+def client_count(intake: Intake, raw: Sequence[bytes], url: str) -> dict[str, float]:
+    """A single submission with the client address counted in a round trip of its own first
+    (``count_client_request``, then ``submit``: the way before) and in the submission's first
+    round trip (``submit_request``), in alternating blocks of 25."""
+    return alternating({
+        "count, then submit (3 round trips)": lambda bodies: [
+            (intake.count_client_request("bench"), intake.submit(json.loads(body), "bench")) for body in bodies],
+        "submit_request (2 round trips)": lambda bodies: [
+            intake.submit_request(lambda: json.loads(body), "bench") for body in bodies],  # noqa: B023 (called at once)
+    }, raw, url, 25)
+
+
+@contextlib.contextmanager
+def features_in_python() -> Iterator[None]:
+    """quality-v2's features counted by the Python reference, not the compiled counter."""
+    from ledger import scoring
+    from ledger.scoring import v2
+
+    compiled = v2.features
+    scoring._COUNT[v2.VERSION] = v2.features = v2.features_in_python  # v3 calls v2.features too
+    try:
+        yield
+    finally:
+        scoring._COUNT[v2.VERSION] = v2.features = compiled
+
+
+def scorer_ways(intake: Intake, raw: Sequence[bytes], url: str, batch_size: int) -> dict[str, float]:
+    """Whole submissions, single (blocks of 25) and batched (a batch a block), with quality-v2's
+    features compiled (ledger/scoring/_features.c) and counted by the Python reference."""
+
+    def single(bodies: Sequence[bytes]) -> None:
+        for body in bodies:
+            intake.submit_request(lambda: json.loads(body), "bench")  # noqa: B023 (called at once)
+
+    def batch(bodies: Sequence[bytes]) -> None:
+        intake.count_client_request("bench")
+        intake.submit_batch([json.loads(body) for body in bodies], "bench")
+
+    def reference(way: Way) -> Way:
+        def in_python(bodies: Sequence[bytes]) -> None:
+            with features_in_python():
+                way(bodies)
+        return in_python
+
+    half = len(raw) // 2
+    return {
+        **alternating({"single, features compiled": single, "single, features in Python": reference(single)},
+                      raw[:half], url, 25),
+        **alternating({f"batched item (of {batch_size}), features compiled": batch,
+                       f"batched item (of {batch_size}), features in Python": reference(batch)},
+                      raw[half:], url, batch_size),
+    }
 
 
 def thread_hop(hops: int = 5000) -> dict[str, float]:
@@ -224,6 +277,8 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--client-count", type=int, default=1000,
                         help="PostgreSQL: more conversations, for the client's count one way and the other")
+    parser.add_argument("--scorer-count", type=int, default=2000,
+                        help="PostgreSQL: more conversations, for whole submissions with the features compiled and not")
     args = parser.parse_args()
     # ``whole`` submits half the conversations singly (after 10 that warm up) and batches the
     # other half; ``client_count`` compares the two ways in pairs of blocks of 25.
@@ -232,8 +287,10 @@ def main() -> None:
                      f" and {args.batch_size})")
     if not args.no_postgres and args.client_count < 50:
         parser.error(f"--client-count must be at least 50, two blocks of 25 (got {args.client_count})")
+    if not args.no_postgres and args.scorer_count < 4 * args.batch_size:
+        parser.error(f"--scorer-count must be at least four times --batch-size (got {args.scorer_count})")
 
-    every = distinct_conversations(args.count + (0 if args.no_postgres else args.client_count))
+    every = distinct_conversations(args.count + (0 if args.no_postgres else args.client_count + args.scorer_count))
     conversations, more = every[:args.count], every[args.count:]
     now = int(time.time())
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,8 +310,12 @@ def main() -> None:
             with temporary_database("tally_stages") as url, ledger_intake(url, Path(tmp) / "pg") as (intake, config):
                 show("PostgreSQL (this process only; the backend's CPU is bench/ingest.py's):",
                      whole(intake, signed_bodies(config, conversations, now), args.batch_size), baseline)
+                counted, scored = more[:args.client_count], more[args.client_count:]
                 show("PostgreSQL, a single submission with the client's count (this process and the database):",
-                     client_count(intake, signed_bodies(config, more, now, len(conversations)), url), baseline)
+                     client_count(intake, signed_bodies(config, counted, now, len(conversations)), url), baseline)
+                show("PostgreSQL, the features compiled and in Python (this process and the database):",
+                     scorer_ways(intake, signed_bodies(config, scored, now, len(conversations) + len(counted)), url,
+                                 args.batch_size), baseline)
 
 
 if __name__ == "__main__":

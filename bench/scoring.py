@@ -7,7 +7,13 @@ shows it), with the languages table of tests/scoring/languages.py, and the distr
 to docs/scoring-distribution.png. With --js, clients/js/scoring.mjs scores the same inputs and
 every difference is counted.
 
+With --speed it only times the features of every conversation, counted in C
+(ledger/scoring/_features.c, ``v2.features``) and by the Python reference
+(``v2.features_in_python``), in alternating blocks of --block conversations so that both see
+the machine alike, checks they agree on each, and prints the CPU time of each and their ratio.
+
     .venv/bin/python bench/scoring.py [--step 1] [--per-family 300] [--js] [--out docs/scoring-distribution.png]
+    .venv/bin/python bench/scoring.py --speed [--step 1] [--block 500]
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.conversation import normalise  # noqa: E402
+from ledger.conversation import Conversation, normalise  # noqa: E402
 from ledger.scoring import score, v2  # noqa: E402
 from tests.scoring.adversarial import FAMILIES, generate  # noqa: E402
 from tests.scoring.languages import groups  # noqa: E402
@@ -71,15 +77,46 @@ def compare_js(inputs: list[object], expected: list[dict[str, object]]) -> int:
     return sum(1 for mine, theirs in zip(expected, answers, strict=True) if mine != theirs)
 
 
+def speed(conversations: list[Conversation], block: int) -> None:
+    """``v2.features`` (compiled) against ``v2.features_in_python``, in alternating blocks."""
+    if not v2.COMPILED:
+        sys.exit("scoring: ledger/scoring/_features.c is not built (make setup needs a C compiler)")
+    differ = sum(1 for c in conversations if v2.features(c) != v2.features_in_python(c))
+    spent = {"compiled": 0.0, "reference": 0.0}
+    ways = {"compiled": v2.features, "reference": v2.features_in_python}
+    for n, start in enumerate(range(0, len(conversations), block)):
+        chunk = conversations[start:start + block]
+        for name in (("compiled", "reference") if n % 2 == 0 else ("reference", "compiled")):
+            count = ways[name]
+            began = time.process_time()
+            for conversation in chunk:
+                count(conversation)
+            spent[name] += time.process_time() - began
+    each = {name: 1e6 * seconds / len(conversations) for name, seconds in spent.items()}
+    ascii_share = sum(all(m.content.isascii() for m in c.messages) for c in conversations) / len(conversations)
+    print(f"{len(conversations):,} ShareGPT conversations ({ascii_share:.0%} all ASCII),"
+          f" {differ} whose features differ")
+    print(f"features, Python reference: {each['reference']:8.1f} µs CPU a conversation")
+    print(f"features, compiled:         {each['compiled']:8.1f} µs CPU a conversation "
+          f"= {each['compiled'] / each['reference']:.3f}x the reference")
+    if differ:
+        sys.exit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--step", type=int, default=1, help="score every step-th conversation (1: all)")
     parser.add_argument("--per-family", type=int, default=300)
     parser.add_argument("--js", action="store_true", help="compare clients/js/scoring.mjs on every input")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "scoring-distribution.png")
+    parser.add_argument("--speed", action="store_true", help="only time the compiled features against the reference")
+    parser.add_argument("--block", type=int, default=500, help="with --speed: conversations a block")
     args = parser.parse_args()
 
     records = real_records(args.step)
+    if args.speed:
+        speed([conversation for _, conversation in records], args.block)
+        return
     started = time.perf_counter()
     scored = [(conversation, score(conversation)) for _, conversation in records]
     seconds = time.perf_counter() - started

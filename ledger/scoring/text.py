@@ -11,6 +11,7 @@ scorer reads the same tables, and a Python with a newer Unicode scores the same.
 
 from __future__ import annotations
 
+import array
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,6 +111,41 @@ class _AsciiTokenizer:
             digits=re.compile(f"{_ascii_class(_ascii_of(characters['digit']))}+"),
             stretched=re.compile(f"({_ascii_class(either)})\\1\\1+"),
         )
+
+
+CompiledTables = tuple[bytes, bytes, list[tuple[int, int, int]], list[tuple[int, int]]]
+"""The character tables as ledger/scoring/_features.c's ``configure`` takes them."""
+
+_CLASS_BITS = {"word": 1, "space": 2, "digit": 4, "single": 8}
+
+
+def compiled_tables(characters: dict[str, Any]) -> CompiledTables:
+    """A rules file's ``characters`` tables for the compiled counter: each BMP code point's class
+    bits (1 word, 2 white space, 4 digit, 8 a single-character token) and lower-case delta (as
+    native 32-bit integers), then the code points beyond the BMP as disjoint [first, last, bits]
+    segments and [code point, lower case] pairs, each sorted."""
+    bmp = bytearray(0x10000)
+    edges: dict[int, int] = {}  # beyond the BMP: where each class's ranges start (+bit) and end (-bit)
+    for name, bit in _CLASS_BITS.items():
+        for first, last in characters[name]:
+            for cp in range(first, min(last, 0xFFFF) + 1):
+                bmp[cp] |= bit
+            if last > 0xFFFF:
+                edges[max(first, 0x10000)] = edges.get(max(first, 0x10000), 0) + bit
+                edges[last + 1] = edges.get(last + 1, 0) - bit
+    segments: list[tuple[int, int, int]] = []
+    bits = 0
+    points = sorted(edges)
+    for point, following in zip(points, [*points[1:], None], strict=True):
+        bits += edges[point]
+        if bits and following is not None:
+            segments.append((point, following - 1, bits))
+    lower = _lowercase_table(characters["lowercase"])
+    deltas = array.array("i", bytes(4 * 0x10000))
+    for cp, to in lower.items():
+        if cp <= 0xFFFF:
+            deltas[cp] = to - cp
+    return (bytes(bmp), deltas.tobytes(), segments, sorted((cp, to) for cp, to in lower.items() if cp > 0xFFFF))
 
 
 @dataclass(frozen=True, slots=True)

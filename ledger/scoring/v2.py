@@ -12,15 +12,28 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from math import isqrt
+from types import ModuleType
 from typing import Any
 
 from ledger.conversation import Conversation
 from ledger.scoring.rules import rules_of
-from ledger.scoring.text import Tokenizer
+from ledger.scoring.text import Tokenizer, compiled_tables
+
+_compiled: ModuleType | None
+try:
+    from ledger.scoring import _features as _compiled
+except ImportError:  # built by setup.py where a C compiler is; without it, the reference counts
+    _compiled = None
 
 VERSION = "quality-v2"
 RULES: dict[str, Any] = rules_of(VERSION)
 TOKENIZER = Tokenizer.of(RULES["characters"])
+if _compiled is not None:
+    _compiled.configure(*compiled_tables(RULES["characters"]))
+COMPILED = _compiled is not None
+"""Whether ``features`` counts in C (ledger/scoring/_features.c): the same features as
+``features_in_python``, the reference, at a fraction of its cost (bench/scoring.py --speed)."""
+_ROLES = {"user": 0, "assistant": 1}
 
 FEATURES = ("userNew", "assistantNew", "tokens", "repeated", "novel", "novelTypes", "novelSquares",
             "bigramCollisions", "tokenChars", "otherChars")
@@ -36,7 +49,20 @@ def _shingles(words: list[str], size: int) -> list[tuple[str, ...]]:
 
 
 def features(conversation: Conversation) -> dict[str, int]:
-    """The counts ``points`` is computed from (docs/scoring.md, "Features")."""
+    """The counts ``points`` is computed from (docs/scoring.md, "Features"): ``features_in_python``'s,
+    counted in C where the extension is built (system and tool messages earn nothing and cost
+    nothing)."""
+    if _compiled is None:
+        return features_in_python(conversation)
+    messages = [(_ROLES[m.role], m.content) for m in conversation.messages if m.role in _ROLES]
+    free: dict[str, int] = RULES["freeTokens"]
+    counts = _compiled.features(messages, free["user"], free["assistant"],
+                                RULES["shingles"]["novelty"], RULES["shingles"]["repetition"])
+    return dict(zip(FEATURES, counts, strict=True))
+
+
+def features_in_python(conversation: Conversation) -> dict[str, int]:
+    """The reference count of ``features``, written to be read (docs/scoring.md, "Features")."""
     novelty_size: int = RULES["shingles"]["novelty"]
     repetition_size: int = RULES["shingles"]["repetition"]
     free: dict[str, int] = RULES["freeTokens"]

@@ -1,0 +1,6 @@
+"""quality-v2's features in C (ledger/scoring/_features.c); ledger.scoring.v2.features calls it."""
+
+def configure(bmp_classes: bytes, bmp_lower: bytes, astral_classes: list[tuple[int, int, int]],
+              astral_lower: list[tuple[int, int]]) -> None: ...
+def features(messages: list[tuple[int, str]], free_user: int, free_assistant: int, novelty: int,
+             repetition: int) -> tuple[int, ...]: ...
