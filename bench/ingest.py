@@ -237,8 +237,11 @@ def load(url: str, path: str, lines: list[str], *, concurrency: int, seconds: in
             stats = wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "120s",
                          "-s", str(WRK_SCRIPT), url, "--", str(bodies), "2", path])
             if stats.get("spare"):
-                print(f"  note: {path} used up its conversations ({stats['spare']} GET /healthz after them, their"
-                      " CPU taken out at the run's /healthz cost); its rate is a lower bound")
+                # wrk_submit.lua stops a thread once its submissions are all answered: the
+                # /healthz it sent meanwhile are few, and the slice's rate a lower bound.
+                print(f"  note: {path} used up its conversations before the slice's end ({stats['spare']} GET"
+                      " /healthz while the last were answered, their CPU taken out at the run's /healthz cost);"
+                      " its rate is a lower bound")
         else:
             stats = wrk(["-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", str(WRK_SCRIPT), url + path])
         if stats.get("other"):

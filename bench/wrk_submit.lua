@@ -1,8 +1,9 @@
 -- wrk script: replays pre-signed Tally submissions, one line of a JSONL file per request.
 -- usage: wrk -t T -c C -d D --latency -s bench/wrk_submit.lua URL -- BODIES.jsonl T PATH
 --    or: wrk -t T -c C -d D -s bench/wrk_submit.lua URL/PATH   (GET URL/PATH, latencies only)
--- Each thread sends its own slice of the file once; when a thread runs out it sends GET /healthz
--- (counted apart as spare). done() prints one JSON line: 201s, items accepted in batches, other
+-- Each thread sends its own slice of the file once, then GET /healthz (counted apart as spare)
+-- while its last submissions are answered, and stops once they all are: a phase shorter than
+-- its -d when the file runs out, with next to no spare requests. done() prints one JSON line: 201s, items accepted in batches, other
 -- statuses, spare requests, seconds, and the latency at every quarter percentile (0.25% to 100%,
 -- microseconds), so that the slices of a phase can be pooled into one distribution (wrk's own
 -- 50%/99% of each slice cannot be averaged into the phase's).
@@ -14,7 +15,7 @@ function setup(thread)
 end
 
 function init(args)
-  sent, created, ok, other, spare = 0, 0, 0, 0, 0
+  sent, created, ok, other, spare, answered = 0, 0, 0, 0, 0, 0
   if #args == 0 then return end -- GET the URL's path: wrk's own request
   local path, nthreads = args[1], tonumber(args[2])
   target = args[3]
@@ -27,6 +28,12 @@ end
 
 function request()
   if bodies == nil then return wrk.request() end
+  -- wrk calls thread 0's request() once to check what it returns, before sending anything: that
+  -- call gets a request that is never sent, not a submission (which would never be answered).
+  if id == 0 and not probed then
+    probed = true
+    return wrk.format("GET", "/healthz")
+  end
   sent = sent + 1
   if sent > #bodies then
     return wrk.format("GET", "/healthz")
@@ -37,14 +44,21 @@ end
 function response(status, headers, body)
   if bodies == nil then
     if status ~= 200 then other = other + 1 end
-  elseif status == 201 then
+    return
+  end
+  local accepted = status == 200 and string.match(body, '"accepted":(%d+)')
+  if status == 201 then
     created = created + 1
+  elseif accepted then
+    ok = ok + tonumber(accepted)
   elseif status == 200 then
-    local accepted = string.match(body, '"accepted":(%d+)')
-    if accepted then ok = ok + tonumber(accepted) else spare = spare + 1 end
+    spare = spare + 1
+    return
   else
     other = other + 1
   end
+  answered = answered + 1
+  if answered == #bodies then wrk.thread:stop() end
 end
 
 function done(summary, latency, requests)

@@ -77,6 +77,19 @@ def run_checks(load: Callable[[], object]) -> Iterator[Check]:
     yield _contract(settings, chain)
     yield _ipfs(settings)
     yield from _blockstores(settings)
+    yield _scorer()
+
+
+def _scorer() -> Check:
+    """Whether quality-v2's features are counted in C: the same points either way, the Python
+    reference about nine times the CPU (bench/scoring.py --speed)."""
+    from ledger.scoring import v2
+
+    if v2.COMPILED:
+        return Check("scorer", OK, f"{v2.VERSION} features counted in C (ledger/scoring/_features.c)")
+    return Check("scorer", SKIP, f"{v2.VERSION} features counted by the Python reference, the same points at about"
+                                 " nine times the CPU: ledger/scoring/_features.c was not built (install with a C"
+                                 " compiler)")
 
 
 def _database(settings: object) -> Check:

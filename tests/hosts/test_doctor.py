@@ -35,8 +35,8 @@ def test_where_nothing_is_set_up_it_says_so_and_creates_nothing(tmp_path: Path) 
     done = doctor({"TALLY_HOME": str(tmp_path / "home"), "TALLY_ANVIL_PORT": str(free_port())}, tmp_path)
     assert done.returncode == ExitCode.BAD_INPUT
     lines = done.stdout.splitlines()
-    assert [line.split()[1] for line in lines[:-1]] == [
-        "configuration:", "database:", "keys:", "chain:", "contract:", "ipfs:"]
+    assert [line.split()[1] for line in lines] == [
+        "configuration:", "database:", "keys:", "chain:", "contract:", "ipfs:", "cache:", "scorer:"]
     assert lines[1].startswith("FAIL  database:") and "tally db upgrade" in lines[1]
     assert done.stderr == "tally: error: 1 check failed\n"
     assert list(tmp_path.iterdir()) == []
@@ -75,7 +75,8 @@ def test_a_production_host_passes_and_each_fault_is_named(
     done = doctor(env, ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == [OK] * 8 and lines[-1] == "every check passed"
+    assert [line.split()[0] for line in lines[:-1]] == [OK] * 9 and lines[-1] == "every check passed"
+    assert lines[-2] == "ok    scorer: quality-v2 features counted in C (ledger/scoring/_features.c)"
     assert "ANCHOR_ROLE" in done.stdout and "hunter2" not in done.stdout + done.stderr
     assert MASTER not in done.stdout and "42" * 32 not in done.stdout
 
