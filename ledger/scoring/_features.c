@@ -11,6 +11,9 @@
  * features(messages, free_user, free_assistant, novelty, repetition) -> the 10 integers of
  * v2.FEATURES, in order, of messages (role, text): role 0 the user's, 1 the assistant's.
  *
+ * The counting runs without the interpreter lock (the server's other request threads go on
+ * meanwhile), on the texts' own code points, the strings held until it is done.
+ *
  * Tokens, shingles and token pairs are compared by their bytes, never by their hashes alone:
  * two different shingles are never taken for one. Every count is exact (64-bit: a body is
  * megabytes at most).
@@ -44,25 +47,25 @@ static int table_init(Table *t, size_t expected) {
     size_t index_size = 16;
     while (index_size < 2 * expected + 2) index_size <<= 1;
     memset(t, 0, sizeof(*t));
-    t->index = PyMem_Calloc(index_size, sizeof(uint32_t));
+    t->index = PyMem_RawCalloc(index_size, sizeof(uint32_t));
     t->index_mask = index_size - 1;
     t->capacity = index_size / 2;
-    t->hashes = PyMem_Malloc(t->capacity * sizeof(uint64_t));
-    t->offsets = PyMem_Malloc(t->capacity * sizeof(size_t));
-    t->lengths = PyMem_Malloc(t->capacity * sizeof(uint32_t));
-    t->values = PyMem_Calloc(t->capacity, sizeof(uint64_t));
+    t->hashes = PyMem_RawMalloc(t->capacity * sizeof(uint64_t));
+    t->offsets = PyMem_RawMalloc(t->capacity * sizeof(size_t));
+    t->lengths = PyMem_RawMalloc(t->capacity * sizeof(uint32_t));
+    t->values = PyMem_RawCalloc(t->capacity, sizeof(uint64_t));
     t->arena_capacity = 64 + 8 * expected;
-    t->arena = PyMem_Malloc(t->arena_capacity);
+    t->arena = PyMem_RawMalloc(t->arena_capacity);
     return t->index && t->hashes && t->offsets && t->lengths && t->values && t->arena ? 0 : -1;
 }
 
 static void table_free(Table *t) {
-    PyMem_Free(t->index);
-    PyMem_Free(t->hashes);
-    PyMem_Free(t->offsets);
-    PyMem_Free(t->lengths);
-    PyMem_Free(t->values);
-    PyMem_Free(t->arena);
+    PyMem_RawFree(t->index);
+    PyMem_RawFree(t->hashes);
+    PyMem_RawFree(t->offsets);
+    PyMem_RawFree(t->lengths);
+    PyMem_RawFree(t->values);
+    PyMem_RawFree(t->arena);
     memset(t, 0, sizeof(*t));
 }
 
@@ -78,18 +81,18 @@ static uint64_t hash_bytes(const unsigned char *key, size_t length) {
 static int table_grow(Table *t) {
     size_t index_size = 2 * (t->index_mask + 1);
     if (index_size > (size_t)UINT32_MAX) return -1;
-    uint32_t *index = PyMem_Calloc(index_size, sizeof(uint32_t));
+    uint32_t *index = PyMem_RawCalloc(index_size, sizeof(uint32_t));
     size_t capacity = index_size / 2;
-    uint64_t *hashes = PyMem_Realloc(t->hashes, capacity * sizeof(uint64_t));
+    uint64_t *hashes = PyMem_RawRealloc(t->hashes, capacity * sizeof(uint64_t));
     if (hashes) t->hashes = hashes;
-    size_t *offsets = PyMem_Realloc(t->offsets, capacity * sizeof(size_t));
+    size_t *offsets = PyMem_RawRealloc(t->offsets, capacity * sizeof(size_t));
     if (offsets) t->offsets = offsets;
-    uint32_t *lengths = PyMem_Realloc(t->lengths, capacity * sizeof(uint32_t));
+    uint32_t *lengths = PyMem_RawRealloc(t->lengths, capacity * sizeof(uint32_t));
     if (lengths) t->lengths = lengths;
-    uint64_t *values = PyMem_Realloc(t->values, capacity * sizeof(uint64_t));
+    uint64_t *values = PyMem_RawRealloc(t->values, capacity * sizeof(uint64_t));
     if (values) t->values = values;
     if (!index || !hashes || !offsets || !lengths || !values) {
-        PyMem_Free(index);
+        PyMem_RawFree(index);
         return -1;
     }
     memset(t->values + t->capacity, 0, (capacity - t->capacity) * sizeof(uint64_t));
@@ -99,7 +102,7 @@ static int table_grow(Table *t) {
         while (index[slot]) slot = (slot + 1) & mask;
         index[slot] = (uint32_t)(e + 1);
     }
-    PyMem_Free(t->index);
+    PyMem_RawFree(t->index);
     t->index = index;
     t->index_mask = mask;
     t->capacity = capacity;
@@ -124,7 +127,7 @@ static int table_add(Table *t, const unsigned char *key, size_t length, size_t *
     }
     if (t->arena_used + length > t->arena_capacity) {
         size_t capacity = 2 * t->arena_capacity + length;
-        unsigned char *arena = PyMem_Realloc(t->arena, capacity);
+        unsigned char *arena = PyMem_RawRealloc(t->arena, capacity);
         if (!arena) return -1;
         t->arena = arena;
         t->arena_capacity = capacity;
@@ -150,9 +153,9 @@ typedef struct {
 static int tokens_push(Tokens *tokens, uint32_t id, unsigned char joined) {
     if (tokens->count == tokens->capacity) {
         size_t capacity = tokens->capacity ? 2 * tokens->capacity : 256;
-        uint32_t *ids = PyMem_Realloc(tokens->ids, capacity * sizeof(uint32_t));
+        uint32_t *ids = PyMem_RawRealloc(tokens->ids, capacity * sizeof(uint32_t));
         if (ids) tokens->ids = ids;
-        unsigned char *flags = PyMem_Realloc(tokens->joined, capacity);
+        unsigned char *flags = PyMem_RawRealloc(tokens->joined, capacity);
         if (flags) tokens->joined = flags;
         if (!ids || !flags) return -1;
         tokens->capacity = capacity;
@@ -241,13 +244,11 @@ static size_t utf8_of(const uint32_t *cps, size_t n, unsigned char *out) {
  * times or more in a row twice; then the tokens of that text: one character of a script
  * written without spaces, or a run of word characters; a token joined when something other
  * than white space, and something, separates it from the one before. */
-static int tokenize(Counting *c, PyObject *text, uint64_t *token_chars, uint64_t *other_chars) {
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    size_t n = (size_t)PyUnicode_GET_LENGTH(text);
+static int tokenize(Counting *c, int kind, const void *data, size_t n, uint64_t *token_chars,
+                    uint64_t *other_chars) {
     if (c->folded_capacity < n + 1) {
-        uint32_t *folded = PyMem_Realloc(c->folded, (n + 1) * sizeof(uint32_t));
-        unsigned char *word = folded ? PyMem_Realloc(c->word, 4 * (n + 1)) : NULL;
+        uint32_t *folded = PyMem_RawRealloc(c->folded, (n + 1) * sizeof(uint32_t));
+        unsigned char *word = folded ? PyMem_RawRealloc(c->word, 4 * (n + 1)) : NULL;
         if (folded) c->folded = folded;
         if (word) c->word = word;
         if (!folded || !word) return -1;
@@ -363,6 +364,72 @@ done:
     return result;
 }
 
+/* A message as the counting reads it, without the interpreter: its side and its text's code points. */
+typedef struct {
+    int role;
+    int kind;
+    const void *data;
+    size_t length;
+} Text;
+
+/* The ten features of `texts`, into `out`; -1 when memory runs out. Called without the
+ * interpreter lock: it touches no Python object, and allocates with PyMem_Raw*. */
+static int count_texts(Counting *c, const Text *texts, size_t count, const long long free_tokens[2],
+                       size_t novelty, size_t repetition, uint64_t out[10]) {
+    if (table_init(&c->types, 1024) < 0 || table_init(&c->seen, 1024) < 0 || table_init(&c->own[0], 512) < 0
+        || table_init(&c->own[1], 1024) < 0 || table_init(&c->bigrams, 1024) < 0) {
+        return -1;
+    }
+    uint64_t new_tokens[2] = {0, 0}, tokens = 0, repeated = 0, token_chars = 0, other_chars = 0;
+    uint32_t key[MAX_SHINGLE];
+    for (size_t m = 0; m < count; m++) {
+        int role = texts[m].role;
+        c->tokens.count = 0;
+        if (tokenize(c, texts[m].kind, texts[m].data, texts[m].length, &token_chars, &other_chars) < 0) return -1;
+        size_t n = c->tokens.count;
+        const uint32_t *ids = c->tokens.ids;
+        const unsigned char *joined = c->tokens.joined;
+        tokens += n;
+        uint64_t novel_here = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t entry, length = n - i < repetition ? n - i : repetition;
+            memcpy(key, ids + i, length * sizeof(uint32_t));
+            int added = table_add(&c->own[role], (const unsigned char *)key, length * sizeof(uint32_t), &entry);
+            if (added < 0) return -1;
+            repeated += added == 0;
+            length = n - i < novelty ? n - i : novelty;
+            memcpy(key, ids + i, length * sizeof(uint32_t));
+            added = table_add(&c->seen, (const unsigned char *)key, length * sizeof(uint32_t), &entry);
+            if (added < 0) return -1;
+            if (!added) continue;
+            novel_here++;
+            c->types.values[ids[i]]++;
+            if (i + 1 < n && !joined[i + 1]) {
+                if (table_add(&c->bigrams, (const unsigned char *)(ids + i), 2 * sizeof(uint32_t), &entry) < 0) {
+                    return -1;
+                }
+                c->bigrams.values[entry]++;
+            }
+        }
+        if ((long long)novel_here > free_tokens[role]) new_tokens[role] += novel_here - (uint64_t)free_tokens[role];
+    }
+    uint64_t novel = 0, novel_types = 0, novel_squares = 0, collisions = 0;
+    for (size_t e = 0; e < c->types.count; e++) {
+        uint64_t n = c->types.values[e];
+        novel += n;
+        novel_types += n > 0;
+        novel_squares += n * n;
+    }
+    for (size_t e = 0; e < c->bigrams.count; e++) {
+        uint64_t n = c->bigrams.values[e];
+        collisions += n * (n - 1) / 2;
+    }
+    uint64_t counts[10] = {new_tokens[0], new_tokens[1], tokens, repeated, novel, novel_types, novel_squares,
+                           collisions, token_chars, other_chars};
+    memcpy(out, counts, sizeof(counts));
+    return 0;
+}
+
 static PyObject *features(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *messages;
     long long free_tokens[2];
@@ -379,87 +446,62 @@ static PyObject *features(PyObject *Py_UNUSED(module), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "shingles are of 1 to 16 tokens");
         return NULL;
     }
+    /* The texts, each held while the lock is released (another thread could empty the list). */
+    size_t count = (size_t)PyList_GET_SIZE(messages), held = 0;
+    PyObject **kept = PyMem_Malloc((count + 1) * sizeof(PyObject *));
+    Text *texts = PyMem_Malloc((count + 1) * sizeof(Text));
     PyObject *result = NULL;
-    Counting c;
-    memset(&c, 0, sizeof(c));
-    if (table_init(&c.types, 1024) < 0 || table_init(&c.seen, 1024) < 0 || table_init(&c.own[0], 512) < 0
-        || table_init(&c.own[1], 1024) < 0 || table_init(&c.bigrams, 1024) < 0) {
+    if (!kept || !texts) {
         PyErr_NoMemory();
         goto done;
     }
-    uint64_t new_tokens[2] = {0, 0}, tokens = 0, repeated = 0, token_chars = 0, other_chars = 0;
-    uint32_t key[MAX_SHINGLE];
-    Py_ssize_t count = PyList_GET_SIZE(messages);
-    for (Py_ssize_t m = 0; m < count; m++) {
-        PyObject *message = PyList_GET_ITEM(messages, m), *text;
+    for (size_t m = 0; m < count; m++) {
+        PyObject *text;
         int role;
-        if (!PyArg_ParseTuple(message, "iO", &role, &text)) goto done;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(messages, m), "iO", &role, &text)) goto done;
         if (role != 0 && role != 1) {
             PyErr_SetString(PyExc_ValueError, "a role is 0 (user) or 1 (assistant)");
             goto done;
         }
-        c.tokens.count = 0;
         if (!PyUnicode_Check(text)) {
             PyErr_SetString(PyExc_TypeError, "a message's text is a str");
             goto done;
         }
-        if (tokenize(&c, text, &token_chars, &other_chars) < 0) goto no_memory;
-        size_t n = c.tokens.count;
-        const uint32_t *ids = c.tokens.ids;
-        const unsigned char *joined = c.tokens.joined;
-        tokens += n;
-        uint64_t novel_here = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t entry, length = n - i < (size_t)repetition ? n - i : (size_t)repetition;
-            memcpy(key, ids + i, length * sizeof(uint32_t));
-            int added = table_add(&c.own[role], (const unsigned char *)key, length * sizeof(uint32_t), &entry);
-            if (added < 0) goto no_memory;
-            repeated += added == 0;
-            length = n - i < (size_t)novelty ? n - i : (size_t)novelty;
-            memcpy(key, ids + i, length * sizeof(uint32_t));
-            added = table_add(&c.seen, (const unsigned char *)key, length * sizeof(uint32_t), &entry);
-            if (added < 0) goto no_memory;
-            if (!added) continue;
-            novel_here++;
-            c.types.values[ids[i]]++;
-            if (i + 1 < n && !joined[i + 1]) {
-                if (table_add(&c.bigrams, (const unsigned char *)(ids + i), 2 * sizeof(uint32_t), &entry) < 0) {
-                    goto no_memory;
-                }
-                c.bigrams.values[entry]++;
-            }
-        }
-        if ((long long)novel_here > free_tokens[role]) new_tokens[role] += novel_here - (uint64_t)free_tokens[role];
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(text) < 0) goto done;
+#endif
+        Py_INCREF(text);
+        kept[held++] = text;
+        texts[m] = (Text){role, PyUnicode_KIND(text), PyUnicode_DATA(text), (size_t)PyUnicode_GET_LENGTH(text)};
     }
-    uint64_t novel = 0, novel_types = 0, novel_squares = 0, collisions = 0;
-    for (size_t e = 0; e < c.types.count; e++) {
-        uint64_t n = c.types.values[e];
-        novel += n;
-        novel_types += n > 0;
-        novel_squares += n * n;
-    }
-    for (size_t e = 0; e < c.bigrams.count; e++) {
-        uint64_t n = c.bigrams.values[e];
-        collisions += n * (n - 1) / 2;
-    }
-    result = Py_BuildValue("(KKKKKKKKKK)", (unsigned long long)new_tokens[0], (unsigned long long)new_tokens[1],
-                           (unsigned long long)tokens, (unsigned long long)repeated, (unsigned long long)novel,
-                           (unsigned long long)novel_types, (unsigned long long)novel_squares,
-                           (unsigned long long)collisions, (unsigned long long)token_chars,
-                           (unsigned long long)other_chars);
-    goto done;
-no_memory:
-    PyErr_NoMemory();
-done:
+    Counting c;
+    memset(&c, 0, sizeof(c));
+    uint64_t out[10];
+    int counted;
+    Py_BEGIN_ALLOW_THREADS
+    counted = count_texts(&c, texts, count, free_tokens, (size_t)novelty, (size_t)repetition, out);
     table_free(&c.types);
     table_free(&c.seen);
     table_free(&c.own[0]);
     table_free(&c.own[1]);
     table_free(&c.bigrams);
-    PyMem_Free(c.tokens.ids);
-    PyMem_Free(c.tokens.joined);
-    PyMem_Free(c.folded);
-    PyMem_Free(c.word);
+    PyMem_RawFree(c.tokens.ids);
+    PyMem_RawFree(c.tokens.joined);
+    PyMem_RawFree(c.folded);
+    PyMem_RawFree(c.word);
+    Py_END_ALLOW_THREADS
+    if (counted < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("(KKKKKKKKKK)", (unsigned long long)out[0], (unsigned long long)out[1],
+                           (unsigned long long)out[2], (unsigned long long)out[3], (unsigned long long)out[4],
+                           (unsigned long long)out[5], (unsigned long long)out[6], (unsigned long long)out[7],
+                           (unsigned long long)out[8], (unsigned long long)out[9]);
+done:
+    for (size_t k = 0; k < held; k++) Py_DECREF(kept[k]);
+    PyMem_Free(kept);
+    PyMem_Free(texts);
     return result;
 }
 

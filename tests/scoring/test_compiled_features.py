@@ -6,6 +6,7 @@ texts long enough to grow every table many times."""
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import given, settings
@@ -81,3 +82,16 @@ def test_it_counts_what_the_reference_counts_on_long_texts() -> None:
         Message("assistant", ""), Message("user", "!!! ... ???")))
     assert v2.features(conversation) == v2.features_in_python(conversation)
     assert v2.features(Conversation(model=None, messages=())) == dict.fromkeys(v2.FEATURES, 0)
+
+
+def test_threads_counting_at_once_each_get_their_own_features() -> None:
+    # The counting releases the interpreter lock: four threads at once, each its own answers.
+    rng = random.Random(8)
+    words = ["alpha", "Beta", "\u4e2d", "gamma1", "delta", "\u0436\u0416", "x" * 5]
+    conversations = [Conversation(model=None, messages=tuple(
+        Message(role, " ".join(rng.choice(words) for _ in range(rng.randint(0, 3000))))
+        for role in ("user", "assistant", "user", "assistant"))) for _ in range(48)]
+    expected = [v2.features_in_python(c) for c in conversations]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(v2.features, conversations)) == expected
