@@ -15,6 +15,7 @@ import array
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 
@@ -125,21 +126,21 @@ def compiled_tables(characters: dict[str, Any]) -> CompiledTables:
     native 32-bit integers), then the code points beyond the BMP as disjoint [first, last, bits]
     segments and [code point, lower case] pairs, each sorted."""
     bmp = bytearray(0x10000)
-    edges: dict[int, int] = {}  # beyond the BMP: where each class's ranges start (+bit) and end (-bit)
+    astral: dict[int, list[tuple[int, int]]] = {}  # each class's ranges beyond the BMP
     for name, bit in _CLASS_BITS.items():
         for first, last in characters[name]:
             for cp in range(first, min(last, 0xFFFF) + 1):
                 bmp[cp] |= bit
             if last > 0xFFFF:
-                edges[max(first, 0x10000)] = edges.get(max(first, 0x10000), 0) + bit
-                edges[last + 1] = edges.get(last + 1, 0) - bit
+                astral.setdefault(bit, []).append((max(first, 0x10000), last))
+    # Between two consecutive edges of any class's ranges, every code point is in the same classes.
+    edges = sorted({first for ranges in astral.values() for first, _ in ranges}
+                   | {last + 1 for ranges in astral.values() for _, last in ranges})
     segments: list[tuple[int, int, int]] = []
-    bits = 0
-    points = sorted(edges)
-    for point, following in zip(points, [*points[1:], None], strict=True):
-        bits += edges[point]
-        if bits and following is not None:
-            segments.append((point, following - 1, bits))
+    for start, end in pairwise(edges):
+        bits = sum(bit for bit, ranges in astral.items() if any(first <= start <= last for first, last in ranges))
+        if bits:
+            segments.append((start, end - 1, bits))
     lower = _lowercase_table(characters["lowercase"])
     deltas = array.array("i", bytes(4 * 0x10000))
     for cp, to in lower.items():

@@ -5,6 +5,7 @@ texts long enough to grow every table many times."""
 
 from __future__ import annotations
 
+import bisect
 import random
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from ledger.conversation import Conversation, Message, normalise
 from ledger.scoring import v2
+from ledger.scoring.text import compiled_tables
 from tally.sharegpt import DatasetMissingError
 from tests.scoring.adversarial import generate
 from tests.scoring.sample import real_records
@@ -95,3 +97,23 @@ def test_threads_counting_at_once_each_get_their_own_features() -> None:
     with ThreadPoolExecutor(4) as pool:
         for _ in range(3):
             assert list(pool.map(v2.features, conversations)) == expected
+
+
+def test_the_tables_handed_to_it_are_the_rules_classes_for_every_code_point() -> None:
+    characters = v2.RULES["characters"]
+    bmp, lower, segments, astral_lower = compiled_tables(characters)
+    members = {bit: {cp for first, last in characters[name] for cp in range(first, last + 1)}
+               for name, bit in (("word", 1), ("space", 2), ("digit", 4), ("single", 8))}
+
+    def expected(cp: int) -> int:
+        return sum(bit for bit, cps in members.items() if cp in cps)
+
+    assert all(bmp[cp] == expected(cp) for cp in range(0x10000))
+    starts = [first for first, _, _ in segments]
+    for cp in range(0x10000, 0x110000):
+        at = bisect.bisect_right(starts, cp) - 1
+        found = segments[at][2] if at >= 0 and segments[at][1] >= cp else 0
+        assert found == expected(cp), hex(cp)
+    deltas = memoryview(lower).cast("i")
+    table = {cp: cp + deltas[cp] for cp in range(0x10000) if deltas[cp]} | dict(astral_lower)
+    assert table == {cp: to for cp, to in v2.TOKENIZER.lower.items() if cp != to}
