@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { installWalletStandIn } from "../js/wallet_stand_in.mjs";
 
 /**
  * @typedef {object} Input
@@ -188,18 +189,10 @@ async function phone(browser) {
     isMobile: true,
     hasTouch: true,
   });
-  // A wallet in the page (as a browser extension injects one) that shares the address, in lower
-  // case, and tells the page when its user switches accounts (__switch, EIP-1193 accountsChanged).
-  await context.addInitScript((address) => {
-    const listeners = [];
-    let current = address.toLowerCase();
-    window.ethereum = {
-      request: async ({ method }) => (method === "eth_requestAccounts" ? [current] : null),
-      on: (event, listener) => { if (event === "accountsChanged") listeners.push(listener); },
-      __switch: (next) => { current = next; for (const listener of listeners) listener([next]); },
-      __listening: () => listeners.length > 0,
-    };
-  }, input.address);
+  // The one stand-in wallet of the browser tests (a wallet extension cannot be installed here),
+  // sharing the address in lower case as MetaMask does; it tells the page when its user switches.
+  const standIn = await installWalletStandIn(context, { wallet: { address: input.address }, chainId: 31337,
+    lowercase: true });
   const page = await context.newPage();
   currentPage = page;
   watch(page);
@@ -237,8 +230,8 @@ async function phone(browser) {
   // Connected again (the reload showed the address from the URL, which the page leaves as it is),
   // the wallet's user switches accounts: the page shows the new one, as on connecting it.
   await page.getByRole("button", { name: "Connect wallet" }).tap();
-  await page.waitForFunction(() => window.ethereum.__listening());
-  await page.evaluate((next) => window.ethereum.__switch(next), SWITCHED_TO.toLowerCase());
+  await standIn.listening(page);
+  await standIn.switchTo(page, { address: SWITCHED_TO });
   await page.waitForFunction((want) => new URL(location.href).searchParams.get("address") === want, SWITCHED_TO);
   output.switchedUrl = page.url();
   output.switchedShown = await page.locator("#address").inputValue();
