@@ -277,8 +277,9 @@ def measure(url: str, accounting: Accounting, path: str, lines: list[str], *, co
 def combined(slices: list[dict[str, Any]], *, spare_ms: float = 0.0) -> dict[str, float]:
     """A phase's figures from its slices: rates and CPU per accepted submission (per request
     answered, for a GET) over their sums, p50 and p99 of their latencies pooled. A wrk thread that
-    has sent all its bodies sends GET /healthz until its slice ends: their CPU, at ``spare_ms``
-    each (the /healthz figure of the same configuration), is not the submissions'."""
+    has sent all its bodies sends GET /healthz until the last are answered, then stops: their
+    CPU, at ``spare_ms`` each (the /healthz figure of the same configuration), is not the
+    submissions'."""
     total = {key: sum(s[key] for s in slices) for key in
              ("requests", "accepted", "seconds", "server s", "database s", "new sessions")}
     total["spare"] = sum(s.get("spare", 0) for s in slices)

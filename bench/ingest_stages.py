@@ -9,8 +9,10 @@ fields, normalisation, the RFC 8785 bytes, the SHA-256, the near-duplicate signa
 keys, the score, the signature's recovery, the personal-data check and the receipt's signature;
 then the whole ``submit`` / ``submit_batch`` (checks and database) and the database's share
 (what is left after the checks); and what the server pays around them, a hop to a thread and back.
-On PostgreSQL, also a single submission with its client address counted in a round trip of its
-own and in the submission's first, in alternating blocks, with the database backends' CPU.
+On PostgreSQL, in alternating blocks, with the database backends' CPU: a single submission with
+its client address counted in a round trip of its own and in the submission's first; and whole
+submissions, single and batched, with quality-v2's features compiled and counted by the Python
+reference.
 
     .venv/bin/python bench/ingest_stages.py [--count 600] [--batch-size 100] [--no-postgres] [--client-count 1000]
         [--scorer-count 2000]

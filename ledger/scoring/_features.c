@@ -2,12 +2,15 @@
  * quality-v2's features in C: the same counts as ledger/scoring/v2.py's reference
  * (features_in_python), bit for bit, at a fraction of its cost (the score was a third of a
  * loaded server's interpreter time; bench/scoring.py --speed measures both on ShareGPT).
- * tests/scoring/test_compiled_features.py holds the two together on every ShareGPT
- * conversation, every farming case of the tests and generated text of every script.
+ * tests/scoring/test_compiled_features.py holds the two together on the ShareGPT sample, every
+ * farming case of the tests and generated text of every script; bench/scoring.py --speed on
+ * every ShareGPT conversation.
  *
  * configure(bmp_classes, bmp_lower, astral_classes, astral_lower): the rules' character tables
  * (ledger.scoring.text.compiled_tables), which say which code point is a word character, a
  * single-character token, white space, a digit, and its lower case; never this C library's.
+ * Once per process: the counting reads them without the interpreter lock, so they are never
+ * replaced or freed under it.
  * features(messages, free_user, free_assistant, novelty, repetition) -> the 10 integers of
  * v2.FEATURES, in order, of messages (role, text): role 0 the user's, 1 the assistant's.
  *
@@ -310,6 +313,10 @@ static int tokenize(Counting *c, int kind, const void *data, size_t n, uint64_t 
 static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer classes, lower;
     PyObject *astral, *astral_pairs;
+    if (bmp_classes) {
+        PyErr_SetString(PyExc_RuntimeError, "the character tables are configured once a process");
+        return NULL;
+    }
     if (!PyArg_ParseTuple(args, "y*y*O!O!", &classes, &lower, &PyList_Type, &astral, &PyList_Type, &astral_pairs)) {
         return NULL;
     }
@@ -343,10 +350,6 @@ static PyObject *configure(PyObject *Py_UNUSED(module), PyObject *args) {
         if (!PyArg_ParseTuple(PyList_GET_ITEM(astral_pairs, k), "II", &from, &to)) goto failed;
         new_pairs[k][0] = from, new_pairs[k][1] = to;
     }
-    PyMem_RawFree(bmp_classes);
-    PyMem_RawFree(bmp_lower);
-    PyMem_RawFree(astral_classes);
-    PyMem_RawFree(astral_lower);
     bmp_classes = new_classes, bmp_lower = new_lower;
     astral_classes = new_astral, astral_class_count = segments;
     astral_lower = new_pairs, astral_lower_count = pairs;

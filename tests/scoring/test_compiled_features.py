@@ -28,6 +28,14 @@ def test_the_compiled_counter_is_built() -> None:
     assert v2.COMPILED, "ledger/scoring/_features.c was not built: `make setup` needs a C compiler"
 
 
+def test_its_tables_are_set_once_a_process() -> None:
+    # Counting reads them without the interpreter lock: they are never replaced under it.
+    compiled = v2._compiled
+    assert compiled is not None
+    with pytest.raises(RuntimeError, match="configured once"):
+        compiled.configure(*compiled_tables(v2.RULES["characters"]))
+
+
 def test_it_counts_what_the_reference_counts_on_real_farmed_and_vector_conversations() -> None:
     try:
         real = [conversation for _, conversation in real_records(5)]
